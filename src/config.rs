@@ -1,0 +1,260 @@
+//! Configuration: `config/default.toml` (or `--config` / `CHIEFTECH_CONFIG`), with the
+//! database URL overridable by `--database` and `CHIEFTECH_DATABASE_URL`.
+//!
+//! Every key has a default, so a missing table or key falls back to RULES.md's defaults.
+
+use crate::rules::{PolicySet, PolicyVersion, Proration, ReportEffect, RulesConfig};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// A configuration file that cannot be used (exit status 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the configuration file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("the configuration file {path} has unusable policy versions: {source}")]
+    Policy {
+        path: PathBuf,
+        source: crate::rules::policy::PolicyError,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default = "default_policies")]
+    pub policy: Vec<PolicyToml>,
+    #[serde(default)]
+    pub payment: PaymentConfig,
+    #[serde(default)]
+    pub rules: RuleChoices,
+    #[serde(default)]
+    pub paths: PathsConfig,
+    /// Tables for later features (schedule, mail, inbox, bank templates) are kept as-is.
+    #[serde(flatten)]
+    pub other: toml::Table,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    #[serde(default = "default_url")]
+    pub url: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { url: default_url() }
+    }
+}
+
+fn default_url() -> String {
+    "sqlite://data/chieftech.db".into()
+}
+
+fn default_policies() -> Vec<PolicyToml> {
+    PolicySet::default_zhangdian()
+        .versions()
+        .iter()
+        .map(|v| PolicyToml {
+            document: v.document.clone(),
+            from: TomlDate(v.from),
+            to: TomlDate(v.to),
+            monthly_rate: v.monthly_rate,
+        })
+        .collect()
+}
+
+/// A `[[policy]]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyToml {
+    pub document: String,
+    pub from: TomlDate,
+    pub to: TomlDate,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub monthly_rate: rust_decimal::Decimal,
+}
+
+/// A date written as a TOML date (`2021-09-02`) or a string (`"2021-09-02"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TomlDate(pub chrono::NaiveDate);
+
+impl<'de> Deserialize<'de> for TomlDate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = toml::Value::deserialize(d)?;
+        let text = match v {
+            toml::Value::Datetime(dt) => dt.to_string(),
+            toml::Value::String(s) => s,
+            other => {
+                return Err(serde::de::Error::custom(format!(
+                    "expected a date like 2021-09-02, found {other}"
+                )))
+            }
+        };
+        chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+            .map(TomlDate)
+            .map_err(|_| serde::de::Error::custom(format!("`{text}` is not a date like 2021-09-02")))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentConfig {
+    #[serde(default)]
+    pub proration: Proration,
+    #[serde(default = "yes")]
+    pub offset_recoveries: bool,
+    #[serde(default)]
+    pub allow_single_operator: bool,
+    #[serde(default = "yes")]
+    pub allow_supplementary: bool,
+}
+
+impl Default for PaymentConfig {
+    fn default() -> Self {
+        PaymentConfig {
+            proration: Proration::Daily,
+            offset_recoveries: true,
+            allow_single_operator: false,
+            allow_supplementary: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleChoices {
+    #[serde(default)]
+    pub retired: ReportEffect,
+    #[serde(default)]
+    pub left_post: ReportEffect,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathsConfig {
+    #[serde(default = "default_reports")]
+    pub reports: PathBuf,
+}
+
+impl Default for PathsConfig {
+    fn default() -> Self {
+        PathsConfig {
+            reports: default_reports(),
+        }
+    }
+}
+
+fn default_reports() -> PathBuf {
+    PathBuf::from("reports")
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        toml::from_str("").expect("empty config uses defaults")
+    }
+}
+
+impl Config {
+    /// Reads a configuration file. A missing default file means all defaults.
+    pub fn load(path: &Path, must_exist: bool) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => String::new(),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.into(),
+                    source,
+                })
+            }
+        };
+        Config::parse(&text, path)
+    }
+
+    /// Parses configuration text (`path` names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        cfg.rules_config().map_err(|source| ConfigError::Policy {
+            path: path.into(),
+            source,
+        })?;
+        Ok(cfg)
+    }
+
+    /// The pure rules' view of the configuration.
+    pub fn rules_config(&self) -> Result<RulesConfig, crate::rules::policy::PolicyError> {
+        Ok(RulesConfig {
+            policy: PolicySet::new(
+                self.policy
+                    .iter()
+                    .map(|p| PolicyVersion {
+                        document: p.document.clone(),
+                        from: p.from.0,
+                        to: p.to.0,
+                        monthly_rate: p.monthly_rate,
+                    })
+                    .collect(),
+            )?,
+            proration: self.payment.proration,
+            offset_recoveries: self.payment.offset_recoveries,
+            retired: self.rules.retired,
+            left_post: self.rules.left_post,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_rules_md_defaults() {
+        let c = Config::default();
+        assert_eq!(c.rules_config().unwrap(), RulesConfig::default());
+        assert!(!c.payment.allow_single_operator);
+        assert_eq!(c.database.url, "sqlite://data/chieftech.db");
+    }
+
+    #[test]
+    fn shipped_default_toml_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+        let c = Config::load(&path, true).unwrap();
+        assert_eq!(c.rules_config().unwrap(), RulesConfig::default());
+    }
+
+    #[test]
+    fn overlapping_policies_are_a_config_error() {
+        let text = r#"
+[[policy]]
+document = "a"
+from = 2021-01-01
+to = 2022-12-31
+monthly_rate = "500.00"
+[[policy]]
+document = "b"
+from = 2022-06-01
+to = 2023-12-31
+monthly_rate = "600.00"
+"#;
+        let e = Config::parse(text, Path::new("x.toml")).unwrap_err();
+        assert!(e.to_string().contains("overlap"), "{e}");
+        let e = Config::parse("[payment]\nproration = \"weekly\"", Path::new("x.toml"))
+            .unwrap_err();
+        assert!(e.to_string().contains("x.toml"), "{e}");
+    }
+}

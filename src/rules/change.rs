@@ -1,0 +1,404 @@
+//! Appointments, terms and status changes (变动), and the checks a change must pass before
+//! it is recorded (RULES.md, "Order and checks").
+
+use super::month::{add_months, Month};
+use super::policy::{ReportEffect, RulesConfig};
+use chrono::NaiveDate;
+use std::fmt;
+
+/// One award of the title, as the rules see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appointment {
+    /// Database id.
+    pub id: i64,
+    /// 批准日期.
+    pub approval_date: NaiveDate,
+    /// 批准文号.
+    pub approval_no: String,
+}
+
+impl Appointment {
+    /// First day of the term: the first day of the month after approval.
+    pub fn term_start(&self) -> NaiveDate {
+        Month::of(self.approval_date).next().first_day()
+    }
+
+    /// Last day of the term: 36 calendar months after its start, less a day.
+    pub fn term_end(&self) -> NaiveDate {
+        add_months(self.term_start(), 36).pred_opt().expect("date")
+    }
+
+    /// The first and last month of the term.
+    pub fn term_months(&self) -> (Month, Month) {
+        (Month::of(self.term_start()), Month::of(self.term_end()))
+    }
+
+    /// 评选年度: the year of the approval date.
+    pub fn cohort_year(&self) -> i32 {
+        chrono::Datelike::year(&self.approval_date)
+    }
+
+    /// Whether `day` lies in the term.
+    pub fn term_holds(&self, day: NaiveDate) -> bool {
+        self.term_start() <= day && day <= self.term_end()
+    }
+
+    /// The year a month is due (new-year deferral: cohort-year months are due the next year).
+    pub fn due_year(&self, month: Month) -> i32 {
+        if month.year() == self.cohort_year() {
+            month.year() + 1
+        } else {
+            month.year()
+        }
+    }
+}
+
+/// The type of a status change, with its Chinese label in files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChangeKind {
+    TransferredOut,
+    LeftSkilledWork,
+    Retired,
+    LeftPost,
+    Restored,
+    Deceased,
+    RevokedMisconduct,
+    RevokedFraud,
+    PromotedCity,
+    PromotedProvince,
+    OtherAllowance,
+    UnitChange,
+}
+
+impl ChangeKind {
+    /// Every kind, in the order of RULES.md.
+    pub const ALL: [ChangeKind; 12] = [
+        ChangeKind::TransferredOut,
+        ChangeKind::LeftSkilledWork,
+        ChangeKind::Retired,
+        ChangeKind::LeftPost,
+        ChangeKind::Restored,
+        ChangeKind::Deceased,
+        ChangeKind::RevokedMisconduct,
+        ChangeKind::RevokedFraud,
+        ChangeKind::PromotedCity,
+        ChangeKind::PromotedProvince,
+        ChangeKind::OtherAllowance,
+        ChangeKind::UnitChange,
+    ];
+
+    /// The label used in workbooks and shown to clerks.
+    pub fn label(self) -> &'static str {
+        match self {
+            ChangeKind::TransferredOut => "调往区外",
+            ChangeKind::LeftSkilledWork => "不再从事技能或技术岗位",
+            ChangeKind::Retired => "退休",
+            ChangeKind::LeftPost => "离岗",
+            ChangeKind::Restored => "恢复待遇",
+            ChangeKind::Deceased => "死亡",
+            ChangeKind::RevokedMisconduct => "违纪撤销",
+            ChangeKind::RevokedFraud => "弄虚作假撤销",
+            ChangeKind::PromotedCity => "晋升市级首席技师",
+            ChangeKind::PromotedProvince => "晋升齐鲁首席技师",
+            ChangeKind::OtherAllowance => "享受其他人才津贴",
+            ChangeKind::UnitChange => "单位变更",
+        }
+    }
+
+    /// The stable code stored in the database.
+    pub fn code(self) -> &'static str {
+        match self {
+            ChangeKind::TransferredOut => "transferred_out",
+            ChangeKind::LeftSkilledWork => "left_skilled_work",
+            ChangeKind::Retired => "retired",
+            ChangeKind::LeftPost => "left_post",
+            ChangeKind::Restored => "restored",
+            ChangeKind::Deceased => "deceased",
+            ChangeKind::RevokedMisconduct => "revoked_misconduct",
+            ChangeKind::RevokedFraud => "revoked_fraud",
+            ChangeKind::PromotedCity => "promoted_city",
+            ChangeKind::PromotedProvince => "promoted_province",
+            ChangeKind::OtherAllowance => "other_allowance",
+            ChangeKind::UnitChange => "unit_change",
+        }
+    }
+
+    /// Inverse of [`ChangeKind::code`].
+    pub fn from_code(code: &str) -> Option<ChangeKind> {
+        ChangeKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// Reads a label from a workbook; spaces are ignored and the aliases of RULES.md accepted.
+    pub fn from_label(label: &str) -> Option<ChangeKind> {
+        let l: String = label.chars().filter(|c| !c.is_whitespace()).collect();
+        if l == "不再从事技能岗位" || l == "不再从事技术岗位" {
+            return Some(ChangeKind::LeftSkilledWork);
+        }
+        ChangeKind::ALL
+            .into_iter()
+            .find(|k| k.label() == l || k.code() == l)
+    }
+
+    /// What the change does to benefits under `cfg`.
+    pub fn effect(self, cfg: &RulesConfig) -> Effect {
+        let configured = |e: ReportEffect| match e {
+            ReportEffect::Suspension => Effect::Suspension,
+            ReportEffect::Termination => Effect::Termination,
+            ReportEffect::None => Effect::None,
+        };
+        match self {
+            ChangeKind::TransferredOut | ChangeKind::LeftSkilledWork => Effect::Suspension,
+            ChangeKind::Retired => configured(cfg.retired),
+            ChangeKind::LeftPost => configured(cfg.left_post),
+            ChangeKind::Restored => Effect::Restoration,
+            ChangeKind::Deceased
+            | ChangeKind::RevokedMisconduct
+            | ChangeKind::PromotedCity
+            | ChangeKind::PromotedProvince => Effect::Termination,
+            ChangeKind::RevokedFraud => Effect::Fraud,
+            ChangeKind::OtherAllowance => Effect::OtherAllowance,
+            ChangeKind::UnitChange => Effect::None,
+        }
+    }
+}
+
+impl fmt::Display for ChangeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// What a change does to the money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Suspension,
+    Restoration,
+    Termination,
+    /// Termination and full clawback.
+    Fraud,
+    /// A period of another talent allowance (person-wide).
+    OtherAllowance,
+    None,
+}
+
+impl Effect {
+    /// Whether this ends the appointment's benefits for good.
+    pub fn terminates(self) -> bool {
+        matches!(self, Effect::Termination | Effect::Fraud)
+    }
+}
+
+/// A status change as recorded (and not voided).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Database id; also the order in which changes were recorded.
+    pub id: i64,
+    pub kind: ChangeKind,
+    /// 生效日期 `x`.
+    pub effective: NaiveDate,
+    /// 结束日期 `z`, only for 享受其他人才津贴 (None: open-ended).
+    pub end: Option<NaiveDate>,
+    /// The appointment it applies to; None for person-wide changes (other allowance).
+    pub appointment_id: Option<i64>,
+}
+
+/// Who reports a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reporter {
+    /// The bureau's own import or entry.
+    Bureau,
+    /// A unit's report (变动情况报告表).
+    Unit,
+}
+
+/// A change row to be checked before it is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposedChange {
+    pub kind: ChangeKind,
+    pub effective: NaiveDate,
+    pub end: Option<NaiveDate>,
+    /// 称号批准文号: picks the appointment when given.
+    pub title_no: Option<String>,
+}
+
+/// Outcome of checking a proposed change against what is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Record it, for this appointment (None: person-wide).
+    Apply {
+        appointment_id: Option<i64>,
+        /// For an other allowance with the start of a recorded one: the change it amends.
+        amends: Option<i64>,
+    },
+    /// Same person, type, date and end date as recorded change `existing`: skipped.
+    Duplicate { existing: i64 },
+    /// Not applied, with the reason.
+    Reject(Rejection),
+}
+
+/// Why a change is not applied; the text is for a clerk.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("称号批准文号“{0}”不是此人的称号批准文号")]
+    UnknownTitle(String),
+    #[error("生效日期{effective}早于称号批准日期{approval}")]
+    BeforeApproval {
+        effective: NaiveDate,
+        approval: NaiveDate,
+    },
+    #[error("该称号已于{date}因“{kind}”终止，不能再登记{effective}生效的变动")]
+    AfterTermination {
+        date: NaiveDate,
+        kind: ChangeKind,
+        effective: NaiveDate,
+    },
+    #[error("{0}时没有停发中的待遇，不能恢复待遇")]
+    NothingToRestore(NaiveDate),
+    #[error("恢复待遇由区人力资源和社会保障局决定，单位不能报告")]
+    RestoreFromUnit,
+    #[error("其他人才津贴期间{from}至{to}与此人任何一届管理期都不重叠")]
+    OutsideTerms { from: NaiveDate, to: String },
+    #[error("结束日期{end}早于生效日期{effective}")]
+    EndBeforeStart {
+        effective: NaiveDate,
+        end: NaiveDate,
+    },
+    #[error("只有“享受其他人才津贴”可以填写结束日期")]
+    EndNotAllowed,
+}
+
+/// Checks a proposed change for one person against the changes recorded before it.
+///
+/// `appointments` are the person's appointments; `recorded` the person's recorded,
+/// non-voided changes, in recording order.
+pub fn check_change(
+    appointments: &[Appointment],
+    recorded: &[Change],
+    proposed: &ProposedChange,
+    reporter: Reporter,
+    cfg: &RulesConfig,
+) -> Verdict {
+    let x = proposed.effective;
+    if proposed.kind != ChangeKind::OtherAllowance && proposed.end.is_some() {
+        return Verdict::Reject(Rejection::EndNotAllowed);
+    }
+    if let Some(end) = proposed.end {
+        if end < x {
+            return Verdict::Reject(Rejection::EndBeforeStart { effective: x, end });
+        }
+    }
+    if proposed.kind == ChangeKind::Restored && reporter == Reporter::Unit {
+        return Verdict::Reject(Rejection::RestoreFromUnit);
+    }
+    if let Some(dup) = recorded.iter().find(|c| {
+        c.kind == proposed.kind && c.effective == x && c.end == proposed.end
+    }) {
+        return Verdict::Duplicate { existing: dup.id };
+    }
+    if proposed.kind == ChangeKind::OtherAllowance {
+        let overlaps = appointments.iter().any(|a| {
+            a.term_end() >= x && proposed.end.is_none_or(|z| z >= a.term_start())
+        });
+        if !overlaps {
+            return Verdict::Reject(Rejection::OutsideTerms {
+                from: x,
+                to: proposed
+                    .end
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "无结束日期".into()),
+            });
+        }
+        let amends = recorded
+            .iter()
+            .filter(|c| c.kind == ChangeKind::OtherAllowance && c.effective == x)
+            .map(|c| c.id)
+            .next_back();
+        return Verdict::Apply {
+            appointment_id: None,
+            amends,
+        };
+    }
+    let appointment = match pick_appointment(appointments, x, proposed.title_no.as_deref()) {
+        Ok(a) => a,
+        Err(r) => return Verdict::Reject(r),
+    };
+    if x < appointment.approval_date {
+        return Verdict::Reject(Rejection::BeforeApproval {
+            effective: x,
+            approval: appointment.approval_date,
+        });
+    }
+    let own: Vec<&Change> = recorded
+        .iter()
+        .filter(|c| c.appointment_id == Some(appointment.id))
+        .collect();
+    if proposed.kind != ChangeKind::RevokedFraud {
+        if let Some(t) = own
+            .iter()
+            .filter(|c| c.kind.effect(cfg).terminates() && c.effective <= x)
+            .min_by_key(|c| (c.effective, c.id))
+        {
+            return Verdict::Reject(Rejection::AfterTermination {
+                date: t.effective,
+                kind: t.kind,
+                effective: x,
+            });
+        }
+    }
+    if proposed.kind == ChangeKind::Restored && !suspended_at(&own, x, cfg) {
+        return Verdict::Reject(Rejection::NothingToRestore(x));
+    }
+    Verdict::Apply {
+        appointment_id: Some(appointment.id),
+        amends: None,
+    }
+}
+
+/// RULES.md "Which appointment": the one named by title number; else the one whose term holds
+/// `x`; else the latest approved on or before `x`.
+fn pick_appointment<'a>(
+    appointments: &'a [Appointment],
+    x: NaiveDate,
+    title_no: Option<&str>,
+) -> Result<&'a Appointment, Rejection> {
+    if let Some(no) = title_no.map(str::trim).filter(|s| !s.is_empty()) {
+        return appointments
+            .iter()
+            .find(|a| a.approval_no.trim() == no)
+            .ok_or_else(|| Rejection::UnknownTitle(no.to_string()));
+    }
+    if let Some(a) = appointments.iter().find(|a| a.term_holds(x)) {
+        return Ok(a);
+    }
+    if let Some(a) = appointments
+        .iter()
+        .filter(|a| a.approval_date <= x)
+        .max_by_key(|a| a.approval_date)
+    {
+        return Ok(a);
+    }
+    let first = appointments
+        .iter()
+        .map(|a| a.approval_date)
+        .min()
+        .unwrap_or(x);
+    Err(Rejection::BeforeApproval {
+        effective: x,
+        approval: first,
+    })
+}
+
+/// Whether a suspension is in force at `x` among one appointment's changes.
+pub fn suspended_at(changes: &[&Change], x: NaiveDate, cfg: &RulesConfig) -> bool {
+    let mut ordered: Vec<&&Change> = changes.iter().filter(|c| c.effective <= x).collect();
+    ordered.sort_by_key(|c| (c.effective, c.id));
+    let mut suspended = false;
+    for c in ordered {
+        match c.kind.effect(cfg) {
+            Effect::Suspension => suspended = true,
+            Effect::Restoration => suspended = false,
+            _ => {}
+        }
+    }
+    suspended
+}

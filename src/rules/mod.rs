@@ -1,0 +1,30 @@
+//! The allowance rules of RULES.md as pure functions: no I/O, no clock.
+//!
+//! - [`month`]: calendar months;
+//! - [`id_number`]: resident ID numbers and bank accounts;
+//! - [`money`]: fen, rounding, formats, Chinese capitals;
+//! - [`policy`]: policy versions and configurable choices;
+//! - [`change`]: appointments, terms, status changes and their checks;
+//! - [`eligibility`]: which days earn, and each month's amount;
+//! - [`payrun`]: a run's deltas, line kinds and netting.
+
+pub mod change;
+pub mod eligibility;
+pub mod id_number;
+pub mod money;
+pub mod month;
+pub mod payrun;
+pub mod policy;
+
+pub use change::{
+    check_change, Appointment, Change, ChangeKind, Effect, ProposedChange, Rejection, Reporter,
+    Verdict,
+};
+pub use eligibility::{DayStatus, MonthBreakdown, Segment, Timeline};
+pub use id_number::{IdNumber, IdNumberError};
+pub use month::Month;
+pub use payrun::{compute_appointment, net_person, AppointmentInput, Line, LineKind, Net, Paid};
+pub use policy::{PolicySet, PolicyVersion, Proration, ReportEffect, RulesConfig};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,256 @@
+//! A payment run's lines: deltas of each month due against what approved runs paid, their
+//! kinds, per-person netting and the months no policy covers.
+
+use super::change::{Appointment, Change};
+use super::eligibility::Timeline;
+use super::money::to_fen;
+use super::month::Month;
+use super::policy::RulesConfig;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The kind of a run line (明细).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LineKind {
+    /// A month of the run's year.
+    Regular,
+    /// A cohort-year month of the year before, deferred to this run (次年发放).
+    Deferred,
+    /// A month that was due earlier, or already had a line, and is paid now (补发).
+    Arrears,
+    /// A negative delta: money to be paid back (追缴).
+    Recovery,
+}
+
+impl LineKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            LineKind::Regular => "regular",
+            LineKind::Deferred => "deferred",
+            LineKind::Arrears => "arrears",
+            LineKind::Recovery => "recovery",
+        }
+    }
+
+    pub fn from_code(c: &str) -> Option<LineKind> {
+        [
+            LineKind::Regular,
+            LineKind::Deferred,
+            LineKind::Arrears,
+            LineKind::Recovery,
+        ]
+        .into_iter()
+        .find(|k| k.code() == c || k.short() == c)
+    }
+
+    /// One-letter code for compact storage.
+    pub fn short(self) -> &'static str {
+        match self {
+            LineKind::Regular => "r",
+            LineKind::Deferred => "d",
+            LineKind::Arrears => "a",
+            LineKind::Recovery => "x",
+        }
+    }
+
+    /// Chinese label for workbooks.
+    pub fn label(self) -> &'static str {
+        match self {
+            LineKind::Regular => "当年发放",
+            LineKind::Deferred => "次年发放",
+            LineKind::Arrears => "补发",
+            LineKind::Recovery => "追缴",
+        }
+    }
+}
+
+impl fmt::Display for LineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// One month's delta in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line {
+    pub month: Month,
+    pub kind: LineKind,
+    /// Delta in fen (negative for recoveries).
+    pub fen: i64,
+}
+
+/// What approved runs paid for one month of one appointment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Paid {
+    pub fen: i64,
+    /// Whether an approved run has a line for the month (even if the lines sum to zero).
+    pub has_line: bool,
+}
+
+/// One appointment's input to a run: the appointment and its person's recorded changes.
+#[derive(Debug, Clone)]
+pub struct AppointmentInput<'a> {
+    pub appointment: &'a Appointment,
+    /// The person's recorded, non-voided changes.
+    pub changes: &'a [Change],
+    /// What approved runs paid, by month.
+    pub paid: &'a BTreeMap<Month, Paid>,
+}
+
+/// The result of a run for one appointment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AppointmentResult {
+    pub lines: Vec<Line>,
+    /// Months due that no policy version covers.
+    pub uncovered: Vec<Month>,
+}
+
+impl AppointmentResult {
+    pub fn net(&self) -> i64 {
+        self.lines.iter().map(|l| l.fen).sum()
+    }
+}
+
+/// Computes one appointment's lines for the run of `year` (RULES.md "When money is paid").
+pub fn compute_appointment(
+    year: i32,
+    input: &AppointmentInput<'_>,
+    cfg: &RulesConfig,
+) -> AppointmentResult {
+    let a = input.appointment;
+    let timeline = Timeline::new(a, input.changes, cfg);
+    let (first, last) = timeline.term_months();
+    let mut result = AppointmentResult::default();
+    let mut months: Vec<Month> = first
+        .through(last)
+        .take_while(|m| a.due_year(*m) <= year)
+        .collect();
+    // Months paid but outside the term (cannot happen with a fixed approval date; kept safe).
+    for m in input.paid.keys() {
+        if (*m < first || *m > last) && a.due_year(*m) <= year {
+            months.push(*m);
+        }
+    }
+    for m in months {
+        let breakdown = timeline.month(m, cfg);
+        if breakdown.uncovered {
+            result.uncovered.push(m);
+        }
+        let amount = if m < first || m > last {
+            0
+        } else {
+            to_fen(breakdown.amount)
+        };
+        let paid = input.paid.get(&m).copied().unwrap_or_default();
+        let delta = amount - paid.fen;
+        if delta == 0 {
+            continue;
+        }
+        let kind = line_kind(year, a.due_year(m), m, delta, paid.has_line);
+        result.lines.push(Line {
+            month: m,
+            kind,
+            fen: delta,
+        });
+    }
+    result.lines.sort_by_key(|l| l.month);
+    result.uncovered.sort();
+    result
+}
+
+/// The kind of a line (RULES.md: recovery, arrears, regular, deferred).
+pub fn line_kind(year: i32, due: i32, month: Month, delta: i64, has_line: bool) -> LineKind {
+    if delta < 0 {
+        LineKind::Recovery
+    } else if due < year || has_line {
+        LineKind::Arrears
+    } else if month.year() == year {
+        LineKind::Regular
+    } else {
+        LineKind::Deferred
+    }
+}
+
+/// A person's total in a run, split into what the bank pays and what is recovered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Net {
+    /// Sum of all lines (应发/应追).
+    pub net: i64,
+    /// What goes into the bank file (≥ 0).
+    pub bank: i64,
+    /// What goes onto the recovery list (≤ 0).
+    pub recovery: i64,
+}
+
+/// Nets a person's lines: with offsetting, a positive sum is paid and a negative one
+/// recovered; without, positive lines are paid and negative ones recovered, each summed.
+pub fn net_person<'a>(lines: impl IntoIterator<Item = &'a Line>, offset: bool) -> Net {
+    let mut pos = 0i64;
+    let mut neg = 0i64;
+    for l in lines {
+        if l.fen >= 0 {
+            pos += l.fen;
+        } else {
+            neg += l.fen;
+        }
+    }
+    let net = pos + neg;
+    if offset {
+        Net {
+            net,
+            bank: net.max(0),
+            recovery: net.min(0),
+        }
+    } else {
+        Net {
+            net,
+            bank: pos,
+            recovery: neg,
+        }
+    }
+}
+
+/// Encodes lines compactly for storage: `2023-05r30645,2023-06x-5000`.
+pub fn encode_lines(lines: &[Line]) -> String {
+    let mut s = String::with_capacity(lines.len() * 14);
+    for (i, l) in lines.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        use std::fmt::Write;
+        let _ = write!(s, "{}{}{}", l.month, l.kind.short(), l.fen);
+    }
+    s
+}
+
+/// Inverse of [`encode_lines`]; `None` on a malformed text.
+pub fn decode_lines(s: &str) -> Option<Vec<Line>> {
+    if s.is_empty() {
+        return Some(Vec::new());
+    }
+    s.split(',')
+        .map(|item| {
+            let month: Month = item.get(..7)?.parse().ok()?;
+            let kind = LineKind::from_code(item.get(7..8)?)?;
+            let fen: i64 = item.get(8..)?.parse().ok()?;
+            Some(Line { month, kind, fen })
+        })
+        .collect()
+}
+
+/// Encodes a list of months: `2026-09,2026-10`.
+pub fn encode_months(months: &[Month]) -> String {
+    months
+        .iter()
+        .map(|m| m.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Inverse of [`encode_months`].
+pub fn decode_months(s: &str) -> Option<Vec<Month>> {
+    if s.is_empty() {
+        return Some(Vec::new());
+    }
+    s.split(',').map(|m| m.parse().ok()).collect()
+}

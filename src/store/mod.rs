@@ -1,0 +1,279 @@
+//! The ledger in a database: SQLite (a file, the default) or PostgreSQL, through one code path
+//! (sqlx's `any` driver; money as integer fen, dates as ISO text, so both backends agree).
+//!
+//! - [`roster`]: technicians, units and appointments;
+//! - [`changes`]: status changes, their checks, listing and voiding;
+//! - [`payrun`]: computing, approving and showing payment runs;
+//! - [`explain`]: why a month earned what it did.
+
+pub mod changes;
+pub mod explain;
+pub mod payrun;
+pub mod roster;
+
+use chrono::NaiveDate;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::MigrateDatabase;
+use sqlx::{Any, AnyPool, Row};
+use std::path::Path;
+use std::str::FromStr;
+
+pub use changes::{ChangeEntry, ChangeRecord, ChangesOutcome, RowProblem};
+pub use payrun::{RunPerson, RunSummary, RunView};
+pub use roster::{RosterEntry, RosterOutcome, UnitEntry};
+
+/// A failure of the store; the CLI maps each to an exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot create the folder for the database file {path}: {source}")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("unsupported database URL `{0}`: use sqlite://FILE or postgres://USER@HOST/DB")]
+    Url(String),
+    #[error("the ledger holds a value it cannot read: {0}")]
+    Corrupt(String),
+    /// The operation is refused as asked (exit status 1), with the reason.
+    #[error("{0}")]
+    Refused(String),
+    /// The command does not fit the ledger's state (exit status 2), with what to do.
+    #[error("{0}")]
+    Usage(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool to the ledger.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Who records something, and from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// roster-file | changes-file | operator | api
+    pub kind: String,
+    pub file_name: Option<String>,
+    /// SHA-256 of the file's content; a file with a recorded hash is not taken in again.
+    pub sha256: Option<String>,
+    pub operator: String,
+}
+
+impl Source {
+    /// An operator acting by hand (no file).
+    pub fn operator(operator: &str) -> Source {
+        Source {
+            kind: "operator".into(),
+            file_name: None,
+            sha256: None,
+            operator: operator.into(),
+        }
+    }
+
+    /// A file of the given kind, identified by its content hash.
+    pub fn file(kind: &str, file_name: &str, content: &[u8], operator: &str) -> Source {
+        Source {
+            kind: kind.into(),
+            file_name: Some(file_name.into()),
+            sha256: Some(sha256_hex(content)),
+            operator: operator.into(),
+        }
+    }
+}
+
+/// Hex SHA-256 of bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static MIGRATE_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Store {
+    /// Opens the database a URL names, creating it (and a SQLite file's folder) when missing,
+    /// and runs the migrations.
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Url(url.into()));
+        };
+        if backend == Backend::Sqlite {
+            let path = sqlite_path(url);
+            if let Some(parent) = Path::new(&path).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
+                        path: parent.display().to_string(),
+                        source,
+                    })?;
+                }
+            }
+        }
+        if !Any::database_exists(url).await? {
+            Any::create_database(url).await?;
+        }
+        let options = AnyConnectOptions::from_str(url)?;
+        let sqlite = backend == Backend::Sqlite;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 1 } else { 4 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        use sqlx::Executor;
+                        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        if sqlite {
+            MIGRATE_SQLITE.run(&pool).await?;
+        } else {
+            MIGRATE_POSTGRES.run(&pool).await?;
+        }
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes the pool (a SQLite file is released).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a write transaction holding the ledger's lock, so writers never interleave.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'_, Any>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE ledger_lock SET n = n + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    /// A text dump of the whole ledger without timestamps, for comparing states in tests.
+    pub async fn dump(&self) -> Result<String> {
+        let mut out = String::new();
+        let queries = [
+            "SELECT id_number || '|' || name FROM technicians ORDER BY id_number",
+            "SELECT t.id_number || '|' || a.approval_date || '|' || a.approval_no || '|' || COALESCE(a.bank_account, '') FROM appointments a JOIN technicians t ON t.id = a.technician_id ORDER BY t.id_number, a.approval_date",
+            "SELECT t.id_number || '|' || c.kind || '|' || c.effective || '|' || COALESCE(c.end_date, '') || '|' || CASE WHEN c.voided_at IS NULL THEN 'live' ELSE 'void' END FROM changes c JOIN technicians t ON t.id = c.technician_id ORDER BY c.id",
+            "SELECT CAST(r.year AS TEXT) || '|' || CAST(r.seq AS TEXT) || '|' || r.status || '|' || t.id_number || '|' || i.lines || '|' || COALESCE(i.bank_account, '') FROM run_items i JOIN runs r ON r.id = i.run_id JOIN technicians t ON t.id = i.technician_id ORDER BY r.year, r.seq, t.id_number, i.appointment_id",
+            "SELECT CAST(r.year AS TEXT) || '|' || CAST(r.seq AS TEXT) || '|' || r.status FROM runs r ORDER BY r.year, r.seq",
+        ];
+        for q in queries {
+            for row in sqlx::query(q).fetch_all(&self.pool).await? {
+                out.push_str(&row.try_get::<String, _>(0)?);
+                out.push('\n');
+            }
+            out.push_str("--\n");
+        }
+        Ok(out)
+    }
+}
+
+/// The file path of a sqlite URL (`sqlite://data/x.db`, `sqlite:///abs/x.db`, `sqlite:x.db`).
+pub fn sqlite_path(url: &str) -> String {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    rest.split('?').next().unwrap_or(rest).to_string()
+}
+
+/// Appends an audit entry; `money` marks entries that make draft runs stale.
+pub(crate) async fn audit(
+    conn: &mut sqlx::AnyConnection,
+    operator: &str,
+    action: &str,
+    detail: &str,
+    money: bool,
+) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO audit (at, operator, action, detail, money) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(now_text())
+    .bind(operator)
+    .bind(action)
+    .bind(detail)
+    .bind(i64::from(money))
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get::<i64, _>(0)?)
+}
+
+/// Inserts a source row and returns its id.
+pub(crate) async fn insert_source(
+    conn: &mut sqlx::AnyConnection,
+    source: &Source,
+    summary: &str,
+) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO sources (kind, file_name, sha256, operator, recorded_at, summary) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(&source.kind)
+    .bind(source.file_name.clone())
+    .bind(source.sha256.clone())
+    .bind(&source.operator)
+    .bind(now_text())
+    .bind(summary)
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get::<i64, _>(0)?)
+}
+
+/// Whether a file with this kind and hash was already taken in; returns when, and by whom.
+pub(crate) async fn find_source(
+    conn: &mut sqlx::AnyConnection,
+    source: &Source,
+) -> Result<Option<(String, String)>> {
+    let Some(hash) = &source.sha256 else {
+        return Ok(None);
+    };
+    let row = sqlx::query(
+        "SELECT recorded_at, operator FROM sources WHERE kind = $1 AND sha256 = $2",
+    )
+    .bind(&source.kind)
+    .bind(hash)
+    .fetch_optional(conn)
+    .await?;
+    Ok(match row {
+        Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
+        None => None,
+    })
+}
+
+/// The wall-clock time for audit timestamps (business dates come from `--today`).
+pub(crate) fn now_text() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Parses an ISO date stored in the ledger.
+pub(crate) fn parse_date(s: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| StoreError::Corrupt(format!("date `{s}`")))
+}

@@ -1,0 +1,535 @@
+//! Payment runs (发放批次): compute a draft, approve it, show it.
+//!
+//! A draft is recomputed at will, in one transaction (a crash leaves the previous state).
+//! An approved run is immutable; it is the only thing that counts as paid.
+
+use super::changes::change_from_row;
+use super::{audit, parse_date, Result, Store, StoreError};
+use crate::rules::payrun::{decode_lines, decode_months, encode_lines, encode_months};
+use crate::rules::{
+    compute_appointment, net_person, Appointment, AppointmentInput, Change, Line, Month, Net, Paid,
+    RulesConfig,
+};
+use chrono::NaiveDate;
+use indicatif::ProgressBar;
+use sqlx::Row;
+use std::collections::{BTreeMap, HashMap};
+
+/// What `payrun compute` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    pub year: i32,
+    pub seq: i64,
+    pub supplementary: bool,
+    pub appointments: usize,
+    pub items: usize,
+    pub paid: i64,
+    pub recovered: i64,
+    pub uncovered_months: usize,
+}
+
+/// A run as shown and exported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunView {
+    pub year: i32,
+    pub seq: i64,
+    /// draft | approved
+    pub status: String,
+    pub supplementary: bool,
+    pub today: String,
+    pub computed_by: String,
+    pub computed_at: String,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<String>,
+    /// Sorted by ID number; people without lines are absent.
+    pub people: Vec<RunPerson>,
+    /// (ID number, name, month) of every month no policy covers.
+    pub uncovered: Vec<(String, String, Month)>,
+    pub offset_recoveries: bool,
+}
+
+/// One person's part of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunPerson {
+    pub id_number: String,
+    pub name: String,
+    pub net: Net,
+    pub items: Vec<RunItem>,
+}
+
+/// One appointment's lines in a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunItem {
+    pub appointment_id: i64,
+    pub approval_no: String,
+    pub cohort_year: i32,
+    pub unit: String,
+    pub lines: Vec<Line>,
+    /// The account paid to, as it was at approval (the current one for a draft).
+    pub bank_account: String,
+    pub bank_name: String,
+}
+
+impl RunPerson {
+    /// All the person's lines, by month.
+    pub fn lines(&self) -> Vec<Line> {
+        let mut v: Vec<Line> = self.items.iter().flat_map(|i| i.lines.clone()).collect();
+        v.sort_by_key(|l| l.month);
+        v
+    }
+}
+
+impl RunView {
+    /// The JSON of CONTRACT.md (`payrun show --json`).
+    pub fn to_json(&self) -> serde_json::Value {
+        use crate::rules::money::fen_str;
+        let people: Vec<serde_json::Value> = self
+            .people
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "id_number": p.id_number,
+                    "name": p.name,
+                    "net": fen_str(p.net.net),
+                    "lines": p.lines().iter().map(|l| serde_json::json!({
+                        "month": l.month.to_string(),
+                        "kind": l.kind.code(),
+                        "amount": fen_str(l.fen),
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let t = self.totals();
+        serde_json::json!({
+            "year": self.year,
+            "run": self.seq,
+            "status": self.status,
+            "supplementary": self.supplementary,
+            "people": people,
+            "totals": {
+                "paid": fen_str(t.paid),
+                "recovered": fen_str(t.recovered),
+                "people_paid": t.people_paid,
+                "people_recovering": t.people_recovering,
+            },
+            "uncovered": self.uncovered.iter().map(|(id, _, m)| serde_json::json!({
+                "id_number": id, "month": m.to_string(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// Totals: what the bank pays, what is recovered (negative), and head counts.
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for p in &self.people {
+            t.paid += p.net.bank;
+            t.recovered += p.net.recovery;
+            t.people_paid += usize::from(p.net.bank > 0);
+            t.people_recovering += usize::from(p.net.recovery < 0);
+        }
+        t
+    }
+}
+
+/// A run's totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Totals {
+    pub paid: i64,
+    /// Sum of recoveries (≤ 0).
+    pub recovered: i64,
+    pub people_paid: usize,
+    pub people_recovering: usize,
+}
+
+/// Options of `payrun compute` and `approve` that come from configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunPolicy {
+    pub allow_supplementary: bool,
+    pub allow_single_operator: bool,
+}
+
+impl Store {
+    /// Computes (or recomputes) the draft run of `year`.
+    pub async fn compute_run(
+        &self,
+        year: i32,
+        supplementary: bool,
+        operator: &str,
+        today: NaiveDate,
+        cfg: &RulesConfig,
+        policy: RunPolicy,
+        progress: &ProgressBar,
+    ) -> Result<RunSummary> {
+        if !(2000..=2200).contains(&year) {
+            return Err(StoreError::Usage(format!("{year} is not a plausible payment year")));
+        }
+        let mut tx = self.begin_write().await?;
+        let runs = sqlx::query("SELECT id, seq, status, supplementary FROM runs WHERE year = $1 ORDER BY seq")
+            .bind(i64::from(year))
+            .fetch_all(&mut *tx)
+            .await?;
+        let last = runs.last();
+        let approved_exists = runs
+            .iter()
+            .any(|r| r.try_get::<String, _>(2).is_ok_and(|s| s == "approved"));
+        let (run_id, seq, is_supp) = match last {
+            Some(r) if r.try_get::<String, _>(2)? == "draft" => (
+                r.try_get::<i64, _>(0)?,
+                r.try_get::<i64, _>(1)?,
+                r.try_get::<i64, _>(3)? != 0,
+            ),
+            _ => {
+                if approved_exists && !supplementary {
+                    return Err(StoreError::Usage(format!(
+                        "the run of {year} is already approved; §10 pays once a year. A supplementary run (补发) must be asked for: payrun compute --year {year} --supplementary"
+                    )));
+                }
+                if approved_exists && !policy.allow_supplementary {
+                    return Err(StoreError::Usage(
+                        "supplementary runs are disabled by configuration (payment.allow_supplementary = false)".into(),
+                    ));
+                }
+                if supplementary && !approved_exists {
+                    return Err(StoreError::Usage(format!(
+                        "there is no approved run of {year} to supplement: run payrun compute --year {year} without --supplementary"
+                    )));
+                }
+                let seq = runs.len() as i64 + 1;
+                let r = sqlx::query("INSERT INTO runs (year, seq, status, supplementary, today, computed_at, computed_by, computed_as_of) VALUES ($1, $2, 'draft', $3, $4, $5, $6, 0) RETURNING id")
+                    .bind(i64::from(year))
+                    .bind(seq)
+                    .bind(i64::from(approved_exists))
+                    .bind(today.to_string())
+                    .bind(super::now_text())
+                    .bind(operator)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                (r.try_get::<i64, _>(0)?, seq, approved_exists)
+            }
+        };
+
+        // Everything the rules need, in three queries.
+        let mut appointments: Vec<(i64, Appointment)> = Vec::new();
+        for r in sqlx::query("SELECT id, technician_id, approval_date, approval_no FROM appointments ORDER BY technician_id, approval_date")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            appointments.push((
+                r.try_get(1)?,
+                Appointment {
+                    id: r.try_get(0)?,
+                    approval_date: parse_date(&r.try_get::<String, _>(2)?)?,
+                    approval_no: r.try_get(3)?,
+                },
+            ));
+        }
+        let mut changes: HashMap<i64, Vec<Change>> = HashMap::new();
+        for r in sqlx::query("SELECT id, kind, effective, end_date, appointment_id, technician_id FROM changes WHERE voided_at IS NULL ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            changes
+                .entry(r.try_get(5)?)
+                .or_default()
+                .push(change_from_row(&r)?);
+        }
+        let paid = load_paid(&mut tx).await?;
+
+        progress.set_length(appointments.len() as u64);
+        let empty_paid = BTreeMap::new();
+        let mut items: Vec<(i64, i64, i64, String)> = Vec::new();
+        let mut uncovered: Vec<(i64, String)> = Vec::new();
+        let (mut total_paid, mut total_recovered) = (0i64, 0i64);
+        let mut per_person: HashMap<i64, Vec<Line>> = HashMap::new();
+        for (i, (tid, a)) in appointments.iter().enumerate() {
+            let result = compute_appointment(
+                year,
+                &AppointmentInput {
+                    appointment: a,
+                    changes: changes.get(tid).map(Vec::as_slice).unwrap_or(&[]),
+                    paid: paid.get(&a.id).unwrap_or(&empty_paid),
+                },
+                cfg,
+            );
+            if !result.lines.is_empty() {
+                items.push((a.id, *tid, result.net(), encode_lines(&result.lines)));
+                per_person.entry(*tid).or_default().extend(result.lines);
+            }
+            if !result.uncovered.is_empty() {
+                uncovered.push((a.id, encode_months(&result.uncovered)));
+            }
+            if i % 4096 == 0 {
+                progress.set_position(i as u64);
+            }
+        }
+        progress.set_position(appointments.len() as u64);
+        for lines in per_person.values() {
+            let n = net_person(lines, cfg.offset_recoveries);
+            total_paid += n.bank;
+            total_recovered += n.recovery;
+        }
+
+        sqlx::query("DELETE FROM run_items WHERE run_id = $1")
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM run_uncovered WHERE run_id = $1")
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+        const CHUNK: usize = 400;
+        for chunk in items.chunks(CHUNK) {
+            let mut sql = String::from(
+                "INSERT INTO run_items (run_id, appointment_id, technician_id, net_fen, lines) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 5;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                ));
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (aid, tid, net, lines) in chunk {
+                q = q.bind(run_id).bind(*aid).bind(*tid).bind(*net).bind(lines.as_str());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for chunk in uncovered.chunks(CHUNK) {
+            let mut sql =
+                String::from("INSERT INTO run_uncovered (run_id, appointment_id, months) VALUES ");
+            for i in 0..chunk.len() {
+                let b = i * 3;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("(${}, ${}, ${})", b + 1, b + 2, b + 3));
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (aid, months) in chunk {
+                q = q.bind(run_id).bind(*aid).bind(months.as_str());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let as_of = money_seq(&mut tx).await?;
+        sqlx::query("UPDATE runs SET today = $1, computed_at = $2, computed_by = $3, computed_as_of = $4 WHERE id = $5")
+            .bind(today.to_string())
+            .bind(super::now_text())
+            .bind(operator)
+            .bind(as_of)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+        audit(
+            &mut tx,
+            operator,
+            "payrun-compute",
+            &format!("run {year}/{seq}: {} items", items.len()),
+            false,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(RunSummary {
+            year,
+            seq,
+            supplementary: is_supp,
+            appointments: appointments.len(),
+            items: items.len(),
+            paid: total_paid,
+            recovered: total_recovered,
+            uncovered_months: uncovered
+                .iter()
+                .map(|(_, m)| m.split(',').count())
+                .sum(),
+        })
+    }
+
+    /// Approves the draft run of `year`: refuses a stale draft and, unless configuration
+    /// allows it, approval by the operator who computed it. Each line keeps the bank account
+    /// it is paid to as it is now.
+    pub async fn approve_run(&self, year: i32, operator: &str, policy: RunPolicy) -> Result<i64> {
+        let mut tx = self.begin_write().await?;
+        let Some(r) = sqlx::query("SELECT id, seq, computed_by, computed_as_of FROM runs WHERE year = $1 AND status = 'draft'")
+            .bind(i64::from(year))
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Err(StoreError::Usage(format!(
+                "there is no draft run of {year} to approve: run payrun compute --year {year} first"
+            )));
+        };
+        let run_id: i64 = r.try_get(0)?;
+        let seq: i64 = r.try_get(1)?;
+        let computed_by: String = r.try_get(2)?;
+        let as_of: i64 = r.try_get(3)?;
+        if money_seq(&mut tx).await? != as_of {
+            return Err(StoreError::Refused(format!(
+                "the draft run of {year} is stale: imports, changes, voids or approvals were recorded after it was computed. Recompute it first: payrun compute --year {year}"
+            )));
+        }
+        if computed_by == operator && !policy.allow_single_operator {
+            return Err(StoreError::Refused(format!(
+                "four-eyes rule: `{operator}` computed this draft and may not also approve it. Another operator approves it (--operator NAME), or set payment.allow_single_operator = true"
+            )));
+        }
+        sqlx::query("UPDATE run_items SET bank_account = (SELECT a.bank_account FROM appointments a WHERE a.technician_id = run_items.technician_id ORDER BY a.approval_date DESC LIMIT 1), bank_name = (SELECT a.bank_name FROM appointments a WHERE a.technician_id = run_items.technician_id ORDER BY a.approval_date DESC LIMIT 1) WHERE run_id = $1")
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE runs SET status = 'approved', approved_at = $1, approved_by = $2 WHERE id = $3")
+            .bind(super::now_text())
+            .bind(operator)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+        audit(
+            &mut tx,
+            operator,
+            "payrun-approve",
+            &format!("run {year}/{seq} approved"),
+            true,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    /// The run `seq` of `year` (the latest when None).
+    pub async fn show_run(&self, year: i32, seq: Option<i64>, offset: bool) -> Result<RunView> {
+        let mut conn = self.pool.acquire().await?;
+        let run = match seq {
+            Some(s) => sqlx::query("SELECT id, seq, status, supplementary, today, computed_by, computed_at, approved_by, approved_at FROM runs WHERE year = $1 AND seq = $2")
+                .bind(i64::from(year))
+                .bind(s)
+                .fetch_optional(&mut *conn)
+                .await?,
+            None => sqlx::query("SELECT id, seq, status, supplementary, today, computed_by, computed_at, approved_by, approved_at FROM runs WHERE year = $1 ORDER BY seq DESC LIMIT 1")
+                .bind(i64::from(year))
+                .fetch_optional(&mut *conn)
+                .await?,
+        };
+        let Some(run) = run else {
+            return Err(StoreError::Usage(match seq {
+                Some(s) => format!("there is no run {s} of {year}"),
+                None => format!("there is no run of {year}: payrun compute --year {year}"),
+            }));
+        };
+        let run_id: i64 = run.try_get(0)?;
+        let status: String = run.try_get(2)?;
+        let draft = status == "draft";
+        let rows = sqlx::query("SELECT t.id_number, t.name, i.appointment_id, a.approval_no, a.approval_date, COALESCE(u.name, ''), i.lines, i.bank_account, i.bank_name, a.bank_account, a.bank_name FROM run_items i JOIN technicians t ON t.id = i.technician_id JOIN appointments a ON a.id = i.appointment_id LEFT JOIN units u ON u.id = a.unit_id WHERE i.run_id = $1 ORDER BY t.id_number, a.approval_date")
+            .bind(run_id)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut people: Vec<RunPerson> = Vec::new();
+        for r in &rows {
+            let id_number: String = r.try_get(0)?;
+            let text: String = r.try_get(6)?;
+            let lines = decode_lines(&text)
+                .ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?;
+            let (account, bank) = if draft {
+                (r.try_get::<Option<String>, _>(9)?, r.try_get::<Option<String>, _>(10)?)
+            } else {
+                (r.try_get::<Option<String>, _>(7)?, r.try_get::<Option<String>, _>(8)?)
+            };
+            let approval = parse_date(&r.try_get::<String, _>(4)?)?;
+            let item = RunItem {
+                appointment_id: r.try_get(2)?,
+                approval_no: r.try_get(3)?,
+                cohort_year: chrono::Datelike::year(&approval),
+                unit: r.try_get(5)?,
+                lines,
+                bank_account: account.unwrap_or_default(),
+                bank_name: bank.unwrap_or_default(),
+            };
+            match people.last_mut() {
+                Some(p) if p.id_number == id_number => p.items.push(item),
+                _ => people.push(RunPerson {
+                    id_number,
+                    name: r.try_get(1)?,
+                    net: Net::default(),
+                    items: vec![item],
+                }),
+            }
+        }
+        for p in &mut people {
+            // In a draft, the account shown is the person's latest appointment's.
+            if draft {
+                let (acc, bank) = p
+                    .items
+                    .last()
+                    .map(|i| (i.bank_account.clone(), i.bank_name.clone()))
+                    .unwrap_or_default();
+                for i in &mut p.items {
+                    i.bank_account = acc.clone();
+                    i.bank_name = bank.clone();
+                }
+            }
+            p.net = net_person(&p.lines(), offset);
+        }
+        let mut uncovered = Vec::new();
+        for r in sqlx::query("SELECT t.id_number, t.name, u.months FROM run_uncovered u JOIN appointments a ON a.id = u.appointment_id JOIN technicians t ON t.id = a.technician_id WHERE u.run_id = $1 ORDER BY t.id_number")
+            .bind(run_id)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            let text: String = r.try_get(2)?;
+            for m in decode_months(&text)
+                .ok_or_else(|| StoreError::Corrupt(format!("months `{text}`")))?
+            {
+                uncovered.push((r.try_get(0)?, r.try_get(1)?, m));
+            }
+        }
+        Ok(RunView {
+            year,
+            seq: run.try_get(1)?,
+            status,
+            supplementary: run.try_get::<i64, _>(3)? != 0,
+            today: run.try_get(4)?,
+            computed_by: run.try_get(5)?,
+            computed_at: run.try_get(6)?,
+            approved_by: run.try_get(7)?,
+            approved_at: run.try_get(8)?,
+            people,
+            uncovered,
+            offset_recoveries: offset,
+        })
+    }
+}
+
+/// The id of the last audit entry that can change what a run computes.
+async fn money_seq(conn: &mut sqlx::AnyConnection) -> Result<i64> {
+    let r = sqlx::query("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM audit WHERE money = 1")
+        .fetch_one(conn)
+        .await?;
+    Ok(r.try_get::<i64, _>(0)?)
+}
+
+/// What approved runs paid, by appointment and month.
+pub(crate) async fn load_paid(
+    conn: &mut sqlx::AnyConnection,
+) -> Result<HashMap<i64, BTreeMap<Month, Paid>>> {
+    let mut paid: HashMap<i64, BTreeMap<Month, Paid>> = HashMap::new();
+    for r in sqlx::query("SELECT i.appointment_id, i.lines FROM run_items i JOIN runs r ON r.id = i.run_id WHERE r.status = 'approved'")
+        .fetch_all(conn)
+        .await?
+    {
+        let text: String = r.try_get(1)?;
+        let lines =
+            decode_lines(&text).ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?;
+        let entry = paid.entry(r.try_get(0)?).or_default();
+        for l in lines {
+            let p = entry.entry(l.month).or_default();
+            p.fen += l.fen;
+            p.has_line = true;
+        }
+    }
+    Ok(paid)
+}
