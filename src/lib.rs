@@ -4,8 +4,13 @@
 //! - [`rules`]: the pure rules of RULES.md (no I/O, no clock);
 //! - [`config`]: configuration files;
 //! - [`store`]: the ledger in SQLite or PostgreSQL (sqlx);
+//! - [`excel`]: workbooks in and out;
+//! - [`jobs`]: import, export, sample data;
 //! - [`cli`]: the command line.
 
-pub mod rules;
+pub mod cli;
 pub mod config;
+pub mod excel;
+pub mod jobs;
+pub mod rules;
 pub mod store;

@@ -1,0 +1,1 @@
+//! (Excel out: being written.)

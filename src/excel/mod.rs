@@ -1,0 +1,14 @@
+//! Excel in and out (calamine reads .xlsx/.xls; rust_xlsxwriter writes).
+//!
+//! In: [`read`] (sheets, header rows, cells, dates), [`roster`] and [`changes`] (the two input
+//! workbooks), [`errors`] (the error workbook a clerk fixes), [`template`] (empty input
+//! workbooks). Out: [`bank`] (the bank's batch-payment file), [`summary`] (the finance office's
+//! workbook).
+
+pub mod bank;
+pub mod changes;
+pub mod errors;
+pub mod read;
+pub mod roster;
+pub mod summary;
+pub mod template;

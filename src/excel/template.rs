@@ -1,0 +1,1 @@
+//! (Excel in: being written.)

@@ -1,0 +1,10 @@
+//! The jobs a command or the scheduler runs: thin shells around the rules, the store and the
+//! Excel adapters.
+//!
+//! - [`import`]: roster and changes workbooks into the ledger;
+//! - [`export`]: an approved run's bank files and summary;
+//! - [`sample`]: synthetic input workbooks.
+
+pub mod export;
+pub mod import;
+pub mod sample;

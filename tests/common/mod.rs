@@ -1,0 +1,100 @@
+//! Test support: a fresh database per test, on SQLite and on PostgreSQL.
+//!
+//! PostgreSQL is reached at `CHIEFTECH_TEST_PG` (default `postgres://postgres@127.0.0.1:5432`).
+//! When it does not answer, PostgreSQL tests print a loud SKIPPED line, except under `CI=true`,
+//! where they fail.
+#![allow(dead_code)]
+
+use chieftech::store::Store;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A database made for one test and dropped after it.
+pub struct TestDb {
+    pub store: Store,
+    pub url: String,
+    pub name: String,
+    pg_admin: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn pg_base() -> String {
+    std::env::var("CHIEFTECH_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A fresh SQLite file in a temporary folder.
+pub async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
+    let store = Store::connect(&url).await.expect("sqlite store");
+    TestDb {
+        store,
+        url,
+        name: "sqlite".into(),
+        pg_admin: None,
+        _dir: Some(dir),
+    }
+}
+
+/// A fresh PostgreSQL database, or None (loudly) where no server answers outside CI.
+pub async fn postgres() -> Option<TestDb> {
+    let base = pg_base();
+    let admin = format!("{base}/postgres");
+    sqlx::any::install_default_drivers();
+    let reachable = sqlx::AnyPool::connect(&admin).await;
+    if let Err(e) = reachable {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("PostgreSQL at {admin} does not answer under CI=true: {e}");
+        }
+        eprintln!("\n*** SKIPPED PostgreSQL test: {admin} does not answer ({e}) ***\n");
+        return None;
+    }
+    let name = format!(
+        "chieftech_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        rand::random::<u32>()
+    );
+    let url = format!("{base}/{name}");
+    let store = Store::connect(&url).await.expect("postgres store");
+    Some(TestDb {
+        store,
+        url,
+        name,
+        pg_admin: Some(admin),
+        _dir: None,
+    })
+}
+
+/// Every backend available: SQLite always, PostgreSQL when it answers (always under CI).
+pub async fn backends() -> Vec<TestDb> {
+    let mut v = vec![sqlite().await];
+    v.extend(postgres().await);
+    v
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(admin) = self.pg_admin.take() {
+            let name = self.name.clone();
+            let pool = self.store.pool().clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    pool.close().await;
+                    if let Ok(p) = sqlx::AnyPool::connect(&admin).await {
+                        let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&p).await;
+                        p.close().await;
+                    }
+                });
+            })
+            .join()
+            .ok();
+        }
+    }
+}
