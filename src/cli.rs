@@ -1,1 +1,461 @@
-//! The command line (being written).
+//! The command line of CONTRACT.md: parsing, the shell around the store and the jobs, and
+//! exit statuses (0 success, 1 input refused, 2 usage or configuration, 3 other failure).
+
+use crate::config::Config;
+use crate::rules::id_number::mask;
+use crate::rules::money::{fen_grouped, fen_str};
+use crate::rules::{Month, RulesConfig};
+use crate::store::payrun::RunPolicy;
+use crate::store::{Store, StoreError};
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// chieftech: the Zhangdian District chief technician (首席技师) allowance, end to end.
+#[derive(Debug, Parser)]
+#[command(name = "chieftech", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file [default: config/default.toml]
+    #[arg(long, global = true, env = "CHIEFTECH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://FILE or postgres://USER@HOST/DB [default: from config]
+    #[arg(long, global = true, env = "CHIEFTECH_DATABASE_URL")]
+    pub database: Option<String>,
+    /// Today's date (YYYY-MM-DD), standing in for the clock everywhere
+    #[arg(long, global = true)]
+    pub today: Option<NaiveDate>,
+    /// Who acts (recorded with every change) [default: the OS user]
+    #[arg(long, global = true)]
+    pub operator: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or migrate the database
+    Init,
+    /// Write an empty input workbook: headers, notes, drop-down lists
+    Template {
+        /// roster (名册) or changes (变动)
+        #[arg(value_parser = ["roster", "changes"])]
+        kind: String,
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+    /// Import workbooks: the roster, or units' status-change reports
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// List or void recorded status changes
+    #[command(subcommand)]
+    Changes(ChangesCommand),
+    /// Payment runs: compute, approve, show, export
+    #[command(subcommand)]
+    Payrun(PayrunCommand),
+    /// Why each month of a person earned what it did, and which runs paid it
+    Explain {
+        /// The person's ID number (身份证号码)
+        id: String,
+        /// Only this month (YYYY-MM)
+        #[arg(long)]
+        month: Option<Month>,
+    },
+    /// Synthetic roster and changes workbooks for trying and benchmarks
+    Sample {
+        #[arg(long, default_value_t = 60)]
+        people: usize,
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        #[arg(long, default_value_t = 2021)]
+        seed: u64,
+    },
+    /// Sample data and the whole pipeline on a fresh SQLite file
+    Demo {
+        /// Where the demo writes its database, inputs and reports [default: a new temporary folder]
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        #[arg(long, default_value_t = 60)]
+        people: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Technicians, units and appointments (all or nothing)
+    Roster {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Status-change reports (变动情况报告表)
+    Changes {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Apply the good rows and refuse only the bad ones
+        #[arg(long)]
+        accept_valid: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChangesCommand {
+    /// A person's recorded changes, with their ids and sources
+    List { id: String },
+    /// Void a change recorded in error (kept, marked void)
+    Void {
+        change_id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PayrunCommand {
+    /// Compute or recompute the draft run for a year
+    Compute {
+        #[arg(long)]
+        year: i32,
+        /// A second run (补发) for a year that already has an approved run
+        #[arg(long)]
+        supplementary: bool,
+    },
+    /// Approve the draft run of a year (by another operator than the one who computed it)
+    Approve {
+        #[arg(long)]
+        year: i32,
+    },
+    /// The run's lines and per-person net amounts
+    Show {
+        #[arg(long)]
+        year: i32,
+        #[arg(long)]
+        run: Option<i64>,
+        /// The JSON of CONTRACT.md
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bank file(s) and summary workbook of an approved run
+    Export {
+        #[arg(long)]
+        year: i32,
+        #[arg(long)]
+        run: Option<i64>,
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// An error with the exit status it stands for.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    pub fn new(code: u8, error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code,
+            error: error.into(),
+        }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Failure {
+        let code = match &e {
+            StoreError::Refused(_) => 1,
+            StoreError::Usage(_) | StoreError::Url(_) => 2,
+            _ => 3,
+        };
+        Failure::new(code, e)
+    }
+}
+
+/// What every command needs: configuration, operator, today.
+pub struct Context {
+    pub config: Config,
+    pub rules: RulesConfig,
+    pub database: String,
+    pub operator: String,
+    pub today: NaiveDate,
+}
+
+impl Context {
+    pub fn from_cli(cli: &Cli) -> Result<Context, Failure> {
+        let (path, must_exist) = match &cli.config {
+            Some(p) => (p.clone(), true),
+            None => (PathBuf::from("config/default.toml"), false),
+        };
+        let config = Config::load(&path, must_exist).map_err(|e| Failure::new(2, e))?;
+        let rules = config.rules_config().map_err(|e| Failure::new(2, e))?;
+        let database = cli
+            .database
+            .clone()
+            .unwrap_or_else(|| config.database.url.clone());
+        Ok(Context {
+            rules,
+            database,
+            operator: cli.operator.clone().unwrap_or_else(os_user),
+            today: cli.today.unwrap_or_else(today_in_shanghai),
+            config,
+        })
+    }
+
+    pub fn run_policy(&self) -> RunPolicy {
+        RunPolicy {
+            allow_supplementary: self.config.payment.allow_supplementary,
+            allow_single_operator: self.config.payment.allow_single_operator,
+        }
+    }
+
+    pub async fn store(&self) -> Result<Store, Failure> {
+        Store::connect(&self.database).await.map_err(|e| {
+            let code = if matches!(e, StoreError::Url(_)) { 2 } else { 3 };
+            Failure::new(
+                code,
+                anyhow::anyhow!("cannot open the database {}: {e}", redact_url(&self.database)),
+            )
+        })
+    }
+}
+
+/// The OS user, the default operator.
+pub fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Today in Asia/Shanghai.
+pub fn today_in_shanghai() -> NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+}
+
+/// A database URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let ctx = Context::from_cli(&cli)?;
+    match cli.command {
+        Command::Init => {
+            let store = ctx.store().await?;
+            println!(
+                "database ready: {} ({:?})",
+                redact_url(&ctx.database),
+                store.backend()
+            );
+            Ok(())
+        }
+        Command::Payrun(cmd) => payrun(&ctx, cmd).await,
+        Command::Changes(cmd) => changes(&ctx, cmd).await,
+        Command::Explain { id, month } => {
+            let store = ctx.store().await?;
+            let e = store.explain(id.trim(), month, &ctx.rules).await?;
+            print!("{}", e.render());
+            Ok(())
+        }
+        other => Err(Failure::new(
+            2,
+            anyhow::anyhow!("`{other:?}` is not available in this build yet"),
+        )),
+    }
+}
+
+async fn changes(ctx: &Context, cmd: ChangesCommand) -> Result<(), Failure> {
+    let store = ctx.store().await?;
+    match cmd {
+        ChangesCommand::List { id } => {
+            let list = store.list_changes(id.trim()).await?;
+            if list.is_empty() {
+                println!("{}：没有登记的变动", mask(id.trim()));
+            }
+            for c in list {
+                let ch = &c.change;
+                println!(
+                    "#{:<6} {:<12} 生效 {}{}{}  来源 {}  登记 {} {}{}",
+                    ch.id,
+                    ch.kind.label(),
+                    ch.effective,
+                    ch.end.map(|z| format!(" 至 {z}")).unwrap_or_default(),
+                    c.new_unit
+                        .as_deref()
+                        .map(|u| format!(" 新单位 {u}"))
+                        .unwrap_or_default(),
+                    c.source,
+                    c.operator,
+                    c.recorded_at,
+                    c.voided
+                        .map(|v| format!("  [已作废 {v}]"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        ChangesCommand::Void { change_id, reason } => {
+            store.void_change(change_id, &reason, &ctx.operator).await?;
+            println!("change {change_id} voided; the next payment run pays or recovers the difference");
+            Ok(())
+        }
+    }
+}
+
+async fn payrun(ctx: &Context, cmd: PayrunCommand) -> Result<(), Failure> {
+    let store = ctx.store().await?;
+    match cmd {
+        PayrunCommand::Compute {
+            year,
+            supplementary,
+        } => {
+            let bar = progress_bar("computing");
+            let s = store
+                .compute_run(
+                    year,
+                    supplementary,
+                    &ctx.operator,
+                    ctx.today,
+                    &ctx.rules,
+                    ctx.run_policy(),
+                    &bar,
+                )
+                .await?;
+            bar.finish_and_clear();
+            tracing::info!(year, run = s.seq, items = s.items, "draft computed");
+            println!(
+                "{year}年度第{}批（草稿{}）：{} 个称号中 {} 个有明细；应发 {}，应追 {}；未覆盖月份 {} 个",
+                s.seq,
+                if s.supplementary { "，补发" } else { "" },
+                s.appointments,
+                s.items,
+                fen_grouped(s.paid),
+                fen_grouped(-s.recovered),
+                s.uncovered_months
+            );
+            if s.uncovered_months > 0 {
+                println!("注意：有月份不在任何政策版本期内（未覆盖），未发放；请区政府出台后续政策后在配置中增加政策版本。详见 payrun show --year {year}");
+            }
+            println!("next: another operator approves it with `chieftech --operator NAME payrun approve --year {year}`");
+            Ok(())
+        }
+        PayrunCommand::Approve { year } => {
+            let seq = store
+                .approve_run(year, &ctx.operator, ctx.run_policy())
+                .await?;
+            tracing::info!(year, run = seq, operator = %ctx.operator, "run approved");
+            println!("{year}年度第{seq}批已批准（{}）。next: chieftech payrun export --year {year}", ctx.operator);
+            Ok(())
+        }
+        PayrunCommand::Show { year, run, json } => {
+            let view = store
+                .show_run(year, run, ctx.rules.offset_recoveries)
+                .await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&view.to_json()).expect("json")
+                );
+                return Ok(());
+            }
+            let t = view.totals();
+            println!(
+                "{}年度第{}批  状态 {}{}  计算 {}（{}）{}",
+                view.year,
+                view.seq,
+                if view.status == "approved" { "已批准" } else { "草稿" },
+                if view.supplementary { "  补发" } else { "" },
+                view.computed_by,
+                view.today,
+                view.approved_by
+                    .as_deref()
+                    .map(|a| format!("  批准 {a}"))
+                    .unwrap_or_default()
+            );
+            for p in &view.people {
+                println!(
+                    "\n{}  {}  应发/应追 {}",
+                    mask(&p.id_number),
+                    p.name,
+                    fen_grouped(p.net.net)
+                );
+                for l in p.lines() {
+                    println!("    {}  {:<4}  {:>10}", l.month, l.kind.label(), fen_str(l.fen));
+                }
+            }
+            println!(
+                "\n合计：代发 {} 人 {}；追缴 {} 人 {}",
+                t.people_paid,
+                fen_grouped(t.paid),
+                t.people_recovering,
+                fen_grouped(-t.recovered)
+            );
+            if !view.uncovered.is_empty() {
+                println!("未覆盖月份（无政策版本，未发放）：");
+                for (id, name, m) in &view.uncovered {
+                    println!("    {}  {}  {}", mask(id), name, m);
+                }
+            }
+            Ok(())
+        }
+        PayrunCommand::Export { .. } => Err(Failure::new(
+            2,
+            anyhow::anyhow!("payrun export is not available in this build yet"),
+        )),
+    }
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal).
+pub fn progress_bar(what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_is_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+
+    #[test]
+    fn cli_parses_contract_commands() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let c = Cli::try_parse_from([
+            "chieftech",
+            "--today",
+            "2023-12-01",
+            "payrun",
+            "show",
+            "--year",
+            "2023",
+            "--json",
+        ])
+        .unwrap();
+        assert_eq!(c.today, NaiveDate::from_ymd_opt(2023, 12, 1));
+    }
+}

@@ -37,6 +37,13 @@ pub struct Config {
     pub rules: RuleChoices,
     #[serde(default)]
     pub paths: PathsConfig,
+    /// `[export]`: the bank template and the texts of exported files.
+    #[serde(default)]
+    pub export: ExportConfig,
+    /// The folder of the configuration file; relative paths in it (the bank template) are
+    /// resolved against it. Empty for the built-in defaults.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
     /// Tables for later features (schedule, mail, inbox, bank templates) are kept as-is.
     #[serde(flatten)]
     pub other: toml::Table,
@@ -161,6 +168,61 @@ fn default_reports() -> PathBuf {
     PathBuf::from("reports")
 }
 
+/// `[export]`: what `payrun export` writes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportConfig {
+    /// The bank template (a TOML file, see `config/banks/`), relative to the configuration
+    /// file's folder. None: the built-in default template (`config/banks/default.toml`).
+    #[serde(default)]
+    pub bank_template: Option<PathBuf>,
+    /// The programme's name in titles and the default purpose text: `张店区首席技师津贴`.
+    #[serde(default = "default_program")]
+    pub program: String,
+    /// Who issues the files, printed on the summary: `张店区人力资源和社会保障局`.
+    #[serde(default = "default_organization")]
+    pub organization: String,
+    /// Overrides the template's purpose text (用途); `{year}`, `{run}`, `{program}` are filled in.
+    #[serde(default)]
+    pub purpose: Option<String>,
+    /// Lowers the template's maximum payment rows per bank file (never raises it).
+    #[serde(default)]
+    pub max_rows_per_file: Option<u32>,
+}
+
+impl Default for ExportConfig {
+    fn default() -> Self {
+        ExportConfig {
+            bank_template: None,
+            program: default_program(),
+            organization: default_organization(),
+            purpose: None,
+            max_rows_per_file: None,
+        }
+    }
+}
+
+fn default_program() -> String {
+    "张店区首席技师津贴".into()
+}
+
+fn default_organization() -> String {
+    "张店区人力资源和社会保障局".into()
+}
+
+impl ExportConfig {
+    /// The bank template's path, resolved against `base_dir`; None for the built-in one.
+    pub fn bank_template_path(&self, base_dir: &Path) -> Option<PathBuf> {
+        self.bank_template.as_ref().map(|p| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                base_dir.join(p)
+            }
+        })
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         toml::from_str("").expect("empty config uses defaults")
@@ -185,10 +247,17 @@ impl Config {
 
     /// Parses configuration text (`path` names it in errors).
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.into(),
             message: e.to_string(),
         })?;
+        cfg.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if cfg.export.max_rows_per_file == Some(0) {
+            return Err(ConfigError::Parse {
+                path: path.into(),
+                message: "export.max_rows_per_file must be at least 1".into(),
+            });
+        }
         cfg.rules_config().map_err(|source| ConfigError::Policy {
             path: path.into(),
             source,
@@ -235,6 +304,30 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
         let c = Config::load(&path, true).unwrap();
         assert_eq!(c.rules_config().unwrap(), RulesConfig::default());
+        let template = c.export.bank_template_path(&c.base_dir).unwrap();
+        assert!(template.is_file(), "{}", template.display());
+        assert_eq!(c.export.program, "张店区首席技师津贴");
+        assert_eq!(c.export.max_rows_per_file, None);
+    }
+
+    #[test]
+    fn export_keys() {
+        let c = Config::parse(
+            "[export]\nbank_template = \"banks/b.toml\"\nmax_rows_per_file = 2\npurpose = \"{year}年度津贴\"",
+            Path::new("/etc/chieftech/c.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.export.bank_template_path(&c.base_dir).unwrap(),
+            Path::new("/etc/chieftech/banks/b.toml")
+        );
+        assert_eq!(c.export.max_rows_per_file, Some(2));
+        assert_eq!(c.export.purpose.as_deref(), Some("{year}年度津贴"));
+        assert!(Config::default().export.bank_template.is_none());
+        let e = Config::parse("[export]\nmax_rows_per_file = 0", Path::new("x.toml")).unwrap_err();
+        assert!(e.to_string().contains("max_rows_per_file"), "{e}");
+        let e = Config::parse("[export]\nbank = 1", Path::new("x.toml")).unwrap_err();
+        assert!(e.to_string().contains("bank"), "{e}");
     }
 
     #[test]

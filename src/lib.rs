@@ -14,3 +14,4 @@ pub mod excel;
 pub mod jobs;
 pub mod rules;
 pub mod store;
+pub mod telemetry;

@@ -1,1 +1,457 @@
-//! (Excel out: being written.)
+//! The bank's batch-payment (代发) workbook: one row per person paid, in the layout of a bank
+//! template (`config/banks/*.toml`: sheet, columns and headers, text or number amounts, purpose
+//! text, maximum rows per file, whether a totals row is allowed).
+//!
+//! Rows are written in rust_xlsxwriter's constant-memory mode, so a file of a million rows
+//! needs no more memory than one of ten. ID and account numbers are always text cells (Excel
+//! keeps 15 significant digits of a number); text that starts with `=`, `+`, `-` or `@` is
+//! written as a quote-prefixed text cell, never as a formula. Nothing is masked here: the bank
+//! needs full numbers, so the files are written with mode 0600 by [`crate::jobs::export`].
+
+use crate::rules::money::{fen_grouped, fen_str};
+use chrono::NaiveDateTime;
+use rust_xlsxwriter::{
+    DocProperties, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
+};
+use serde::Deserialize;
+use std::io::{Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// The built-in default template (a copy of `config/banks/default.toml`).
+pub const DEFAULT_TEMPLATE: &str = include_str!("../../config/banks/default.toml");
+
+/// Excel's rows per worksheet, header and totals included.
+pub const EXCEL_MAX_ROWS: u32 = 1_048_576;
+
+/// A bank file that cannot be written.
+#[derive(Debug, thiserror::Error)]
+pub enum BankError {
+    /// The template cannot be read or is not usable (a configuration error, exit status 2).
+    #[error("bank template {origin}: {message}")]
+    Template { origin: String, message: String },
+    /// More rows than the template allows in one file (the caller splits into parts).
+    #[error("{rows} payment rows do not fit one bank file of at most {max} rows")]
+    TooManyRows { rows: u64, max: u32 },
+    #[error("cannot write the bank workbook: {0}")]
+    Xlsx(#[from] XlsxError),
+}
+
+/// What a column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    /// 序号, 1-based within the file.
+    Seq,
+    Name,
+    IdNumber,
+    Account,
+    BankName,
+    Amount,
+    Purpose,
+    /// The person's unit (工作单位).
+    Unit,
+    /// The column's `value` in every row.
+    Const,
+}
+
+/// How amounts are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AmountCell {
+    /// Number cells shown `#,##0.00`.
+    #[default]
+    Number,
+    /// Text cells `1234.50`.
+    Text,
+}
+
+/// One column of a bank template.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    pub field: Field,
+    pub header: String,
+    /// Width in characters.
+    #[serde(default)]
+    pub width: Option<u16>,
+    /// The text of a `const` column.
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// A bank's batch-payment layout (see `config/banks/default.toml` for every key).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankTemplate {
+    /// Recorded with each export.
+    pub name: String,
+    /// The bank the layout is for.
+    pub bank: String,
+    /// Worksheet name.
+    pub sheet: String,
+    /// Optional line above the header; `{year}`, `{run}`, `{program}`, `{purpose}` filled in.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Purpose text (用途) with `{year}`, `{run}`, `{program}` placeholders.
+    pub purpose: String,
+    /// Maximum payment rows per file.
+    pub max_rows: u32,
+    /// Whether a 合计 row follows the payment rows.
+    #[serde(default)]
+    pub totals_row: bool,
+    #[serde(default)]
+    pub amount: AmountCell,
+    pub columns: Vec<Column>,
+}
+
+impl BankTemplate {
+    /// The built-in default template.
+    pub fn builtin() -> BankTemplate {
+        BankTemplate::parse(DEFAULT_TEMPLATE, "built-in default").expect("built-in template")
+    }
+
+    /// Reads and checks a template file.
+    pub fn load(path: &Path) -> Result<BankTemplate, BankError> {
+        let text = std::fs::read_to_string(path).map_err(|e| BankError::Template {
+            origin: path.display().to_string(),
+            message: format!("cannot read it: {e}"),
+        })?;
+        BankTemplate::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks template text (`origin` names it in errors).
+    pub fn parse(text: &str, origin: &str) -> Result<BankTemplate, BankError> {
+        let err = |message: String| BankError::Template {
+            origin: origin.to_string(),
+            message,
+        };
+        let t: BankTemplate = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        if t.columns.is_empty() {
+            return Err(err("it has no [[columns]]".into()));
+        }
+        for f in [Field::Name, Field::Account, Field::Amount] {
+            if !t.columns.iter().any(|c| c.field == f) {
+                return Err(err(format!(
+                    "a bank file needs a `{}` column",
+                    match f {
+                        Field::Name => "name",
+                        Field::Account => "account",
+                        _ => "amount",
+                    }
+                )));
+            }
+        }
+        for c in &t.columns {
+            if (c.field == Field::Const) != c.value.is_some() {
+                return Err(err(format!(
+                    "column `{}`: `value` belongs to field = \"const\" columns, and they need one",
+                    c.header
+                )));
+            }
+        }
+        if rust_xlsxwriter::utility::check_sheet_name(&t.sheet).is_err() {
+            return Err(err(format!("`{}` is not a valid worksheet name", t.sheet)));
+        }
+        let overhead = t.header_row() + 1 + u32::from(t.totals_row);
+        if t.max_rows == 0 || t.max_rows > EXCEL_MAX_ROWS - overhead {
+            return Err(err(format!(
+                "max_rows must be between 1 and {} (Excel's rows per sheet)",
+                EXCEL_MAX_ROWS - overhead
+            )));
+        }
+        if t.columns.len() > 200 {
+            return Err(err("too many columns".into()));
+        }
+        Ok(t)
+    }
+
+    /// The template a configuration names (`None`: the built-in default).
+    pub fn from_config(path: Option<PathBuf>) -> Result<BankTemplate, BankError> {
+        match path {
+            Some(p) => BankTemplate::load(&p),
+            None => Ok(BankTemplate::builtin()),
+        }
+    }
+
+    /// The zero-based row of the header (1 when there is a title line).
+    pub fn header_row(&self) -> u32 {
+        u32::from(self.title.is_some())
+    }
+}
+
+/// Fills `{year}`, `{run}`, `{program}` (and `{purpose}`) into a template text.
+pub fn fill(text: &str, year: i32, run: i64, program: &str, purpose: &str) -> String {
+    text.replace("{year}", &year.to_string())
+        .replace("{run}", &run.to_string())
+        .replace("{program}", program)
+        .replace("{purpose}", purpose)
+}
+
+/// Whether a spreadsheet would take this text for a formula if typed in (`=`, `+`, `-`, `@`).
+pub fn formula_like(s: &str) -> bool {
+    s.starts_with(['=', '+', '-', '@'])
+}
+
+/// One person paid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankRow {
+    pub name: String,
+    pub id_number: String,
+    pub account: String,
+    pub bank_name: String,
+    pub unit: String,
+    /// Amount in fen (> 0).
+    pub fen: i64,
+}
+
+/// What a bank file says besides its rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankFileInfo {
+    /// The purpose text, filled in.
+    pub purpose: String,
+    /// The title line, filled in (when the template has one).
+    pub title: Option<String>,
+    /// The batch reference, stored as the document title.
+    pub batch_ref: String,
+    /// Stored as the document author and company.
+    pub organization: String,
+    /// The document's creation time: fixed, so re-exports are byte-identical.
+    pub created: NaiveDateTime,
+}
+
+/// Control totals of one bank file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PartTotals {
+    pub rows: u64,
+    pub fen: i64,
+}
+
+struct Formats {
+    header: Format,
+    text: Format,
+    text_quoted: Format,
+    number: Format,
+    amount: Format,
+    title: Format,
+    total_text: Format,
+    total_amount: Format,
+}
+
+impl Formats {
+    fn new() -> Formats {
+        let base = Format::new()
+            .set_border(FormatBorder::Thin)
+            .set_font_size(10);
+        Formats {
+            header: base
+                .clone()
+                .set_bold()
+                .set_align(FormatAlign::Center)
+                .set_background_color(0xDDEBF7),
+            text: base.clone().set_num_format("@"),
+            text_quoted: base.clone().set_num_format("@").set_quote_prefix(),
+            number: base.clone().set_align(FormatAlign::Center),
+            amount: base.clone().set_num_format("#,##0.00"),
+            title: Format::new().set_bold().set_font_size(12),
+            total_text: base.clone().set_bold(),
+            total_amount: base.set_bold().set_num_format("#,##0.00"),
+        }
+    }
+}
+
+/// Writes a text cell; formula-like text gets a quote prefix and stays text.
+pub(crate) fn put_text(
+    ws: &mut Worksheet,
+    row: u32,
+    col: u16,
+    s: &str,
+    plain: &Format,
+    quoted: &Format,
+) -> Result<(), XlsxError> {
+    let f = if formula_like(s) { quoted } else { plain };
+    ws.write_string_with_format(row, col, s, f)?;
+    Ok(())
+}
+
+/// Writes one bank file (at most `template.max_rows` rows) to `out` and returns its control
+/// totals. Rows are streamed: memory does not grow with their number.
+pub fn write_bank_file<W, I>(
+    template: &BankTemplate,
+    info: &BankFileInfo,
+    rows: I,
+    out: W,
+) -> Result<PartTotals, BankError>
+where
+    W: Write + Seek + Send,
+    I: IntoIterator<Item = BankRow>,
+{
+    let f = Formats::new();
+    let mut wb = Workbook::new();
+    wb.set_properties(
+        &DocProperties::new()
+            .set_title(&info.batch_ref)
+            .set_subject(&info.purpose)
+            .set_author(&info.organization)
+            .set_company(&info.organization)
+            .set_creation_datetime(&info.created),
+    );
+    let ws = wb.add_worksheet_with_constant_memory()?;
+    ws.set_name(&template.sheet)?;
+    for (i, c) in template.columns.iter().enumerate() {
+        if let Some(w) = c.width {
+            ws.set_column_width(i as u16, w)?;
+        }
+    }
+    let header = template.header_row();
+    if let Some(title) = &info.title {
+        put_text(ws, 0, 0, title, &f.title, &f.title)?;
+    }
+    for (i, c) in template.columns.iter().enumerate() {
+        put_text(ws, header, i as u16, &c.header, &f.header, &f.header)?;
+    }
+    ws.set_freeze_panes(header + 1, 0)?;
+    ws.set_repeat_rows(header, header)?;
+    ws.set_paper_size(9).set_landscape().set_print_fit_to_pages(1, 0);
+    ws.set_footer("&C第 &P 页，共 &N 页");
+
+    let mut totals = PartTotals::default();
+    for r in rows {
+        if totals.rows >= u64::from(template.max_rows) {
+            return Err(BankError::TooManyRows {
+                rows: totals.rows + 1,
+                max: template.max_rows,
+            });
+        }
+        totals.rows += 1;
+        totals.fen += r.fen;
+        let row = header + totals.rows as u32;
+        for (i, c) in template.columns.iter().enumerate() {
+            let col = i as u16;
+            let text = |s: &str, ws: &mut Worksheet| put_text(ws, row, col, s, &f.text, &f.text_quoted);
+            match c.field {
+                Field::Seq => {
+                    ws.write_number_with_format(row, col, totals.rows as f64, &f.number)?;
+                }
+                Field::Name => text(&r.name, ws)?,
+                Field::IdNumber => text(&r.id_number, ws)?,
+                Field::Account => text(&r.account, ws)?,
+                Field::BankName => text(&r.bank_name, ws)?,
+                Field::Unit => text(&r.unit, ws)?,
+                Field::Purpose => text(&info.purpose, ws)?,
+                Field::Const => text(c.value.as_deref().unwrap_or(""), ws)?,
+                Field::Amount => match template.amount {
+                    AmountCell::Number => {
+                        ws.write_number_with_format(row, col, r.fen as f64 / 100.0, &f.amount)?;
+                    }
+                    AmountCell::Text => text(&fen_str(r.fen), ws)?,
+                },
+            }
+        }
+    }
+    if template.totals_row {
+        let row = header + totals.rows as u32 + 1;
+        let label_col = template
+            .columns
+            .iter()
+            .position(|c| c.field != Field::Amount)
+            .unwrap_or(0) as u16;
+        for (i, c) in template.columns.iter().enumerate() {
+            let col = i as u16;
+            if c.field == Field::Amount {
+                match template.amount {
+                    AmountCell::Number => {
+                        ws.write_number_with_format(
+                            row,
+                            col,
+                            totals.fen as f64 / 100.0,
+                            &f.total_amount,
+                        )?;
+                    }
+                    AmountCell::Text => {
+                        ws.write_string_with_format(row, col, fen_str(totals.fen), &f.total_text)?;
+                    }
+                }
+            } else if col == label_col {
+                ws.write_string_with_format(
+                    row,
+                    col,
+                    format!("合计（{}笔）", totals.rows),
+                    &f.total_text,
+                )?;
+            } else {
+                ws.write_blank(row, col, &f.total_text)?;
+            }
+        }
+    }
+    wb.save_to_writer(out)?;
+    Ok(totals)
+}
+
+/// A one-line description of a part for logs and the export report (no personal data).
+pub fn describe_part(file: &str, batch_ref: &str, totals: PartTotals) -> String {
+    format!(
+        "{file}: batch {batch_ref}, {} rows, {} yuan",
+        totals.rows,
+        fen_grouped(totals.fen)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_templates_parse() {
+        let t = BankTemplate::builtin();
+        assert_eq!(t.name, "default");
+        let headers: Vec<&str> = t.columns.iter().map(|c| c.header.as_str()).collect();
+        assert_eq!(
+            headers,
+            ["序号", "姓名", "身份证号码", "银行账号", "开户行", "金额", "用途"]
+        );
+        assert!(t.totals_row);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/banks/example-second-bank.toml");
+        let t2 = BankTemplate::load(&path).unwrap();
+        assert_eq!(t2.amount, AmountCell::Text);
+        assert!(!t2.totals_row);
+        assert_eq!(t2.header_row(), 1);
+    }
+
+    #[test]
+    fn bad_templates_are_refused() {
+        let base = BankTemplate::builtin();
+        let no_account = r#"
+name = "x"
+bank = "x"
+sheet = "s"
+purpose = "p"
+max_rows = 10
+[[columns]]
+field = "name"
+header = "姓名"
+[[columns]]
+field = "amount"
+header = "金额"
+"#;
+        let e = BankTemplate::parse(no_account, "t.toml").unwrap_err();
+        assert!(e.to_string().contains("account"), "{e}");
+        let too_many = DEFAULT_TEMPLATE.replace("max_rows = 5000", "max_rows = 2000000");
+        let e = BankTemplate::parse(&too_many, "t.toml").unwrap_err();
+        assert!(e.to_string().contains("max_rows"), "{e}");
+        let bad_sheet = DEFAULT_TEMPLATE.replace("sheet = \"代发明细\"", "sheet = \"a[b]\"");
+        assert!(BankTemplate::parse(&bad_sheet, "t.toml").is_err());
+        assert_eq!(base.sheet, "代发明细");
+    }
+
+    #[test]
+    fn fill_and_formula_like() {
+        assert_eq!(
+            fill("{year}年度{program}第{run}批", 2025, 1, "张店区首席技师津贴", ""),
+            "2025年度张店区首席技师津贴第1批"
+        );
+        for s in ["=1+1", "+86", "-5", "@SUM(A1)"] {
+            assert!(formula_like(s), "{s}");
+        }
+        assert!(!formula_like("李娜"));
+    }
+}

@@ -1,1 +1,246 @@
-//! (Excel in: being written.)
+//! The status-change workbook (变动情况报告表): sheet `变动` (or the first sheet).
+//!
+//! Every cell-level check is made here: required cells, the ID number (GB 11643, a text cell),
+//! the change type (labels and aliases of RULES.md), dates in every form of CONTRACT.md,
+//! 结束日期 only for 享受其他人才津贴 (and not before 生效日期), 新单位 only — and always — for
+//! 单位变更. What needs the ledger (unknown ID number, a name differing from the roster's,
+//! before approval, after termination, nothing to restore, duplicates) is checked by
+//! [`crate::store::Store::record_changes`].
+
+use super::read::{
+    date, missing, number_text, required_text, text, CellProblem, Column, FieldProblem, Header,
+    HeaderSearch, ReadError, Severity, Value, Workbook,
+};
+use super::roster::{cell_problems, sheet_problem, SheetLayout};
+use crate::rules::{ChangeKind, IdNumber};
+use crate::store::ChangeEntry;
+use std::io::{Read, Seek};
+use std::ops::ControlFlow;
+
+/// The changes sheet's name.
+pub const CHANGES_SHEET: &str = "变动";
+
+pub const NAME: &str = "姓名";
+pub const ID_NUMBER: &str = "身份证号码";
+pub const KIND: &str = "变动类型";
+pub const EFFECTIVE: &str = "生效日期";
+pub const END: &str = "结束日期";
+pub const NEW_UNIT: &str = "新单位";
+pub const DECISION_NO: &str = "批准文号";
+pub const TITLE_NO: &str = "称号批准文号";
+pub const NOTE: &str = "说明";
+
+/// The changes columns, in template order.
+pub const CHANGE_COLUMNS: [Column; 9] = [
+    Column { name: NAME, aliases: &[], required: true },
+    Column { name: ID_NUMBER, aliases: &["身份证号"], required: true },
+    Column { name: KIND, aliases: &[], required: true },
+    Column { name: EFFECTIVE, aliases: &[], required: true },
+    Column { name: END, aliases: &[], required: false },
+    Column { name: NEW_UNIT, aliases: &[], required: false },
+    Column { name: DECISION_NO, aliases: &[], required: false },
+    Column { name: TITLE_NO, aliases: &[], required: false },
+    Column { name: NOTE, aliases: &[], required: false },
+];
+
+/// What reading a changes workbook found.
+#[derive(Debug, Clone, Default)]
+pub struct ChangesFile {
+    pub layout: Option<SheetLayout>,
+    /// Rows that passed every cell check, in sheet order.
+    pub entries: Vec<ChangeEntry>,
+    /// Data rows seen (blank rows not counted).
+    pub rows: u64,
+    pub problems: Vec<CellProblem>,
+}
+
+impl ChangesFile {
+    pub fn has_errors(&self) -> bool {
+        self.problems.iter().any(CellProblem::is_error)
+    }
+
+    /// The sheet read, if any.
+    pub fn sheet(&self) -> Option<&str> {
+        self.layout.as_ref().map(|l| l.sheet.as_str())
+    }
+}
+
+fn kind_list() -> String {
+    ChangeKind::ALL
+        .iter()
+        .map(|k| k.label())
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+/// Checks one change row: the entry when every cell is sound, and every problem.
+pub fn parse_change_row(
+    row: u32,
+    cells: &[Value],
+    header: &Header,
+    is_1904: bool,
+) -> (Option<ChangeEntry>, Vec<FieldProblem>) {
+    let mut problems = Vec::new();
+    let cell = |i: usize| header.cell(cells, i);
+    let name = required_text(cell(0), NAME)
+        .map_err(|p| problems.push(p))
+        .ok();
+    let id_number = match number_text(cell(1), ID_NUMBER) {
+        Ok(Some(s)) => match IdNumber::parse(&s) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                problems.push(FieldProblem::error(
+                    ID_NUMBER,
+                    format!("身份证号码“{s}”有误：{e}"),
+                ));
+                None
+            }
+        },
+        Ok(None) => {
+            problems.push(missing(ID_NUMBER));
+            None
+        }
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    let kind = match text(cell(2), KIND) {
+        Ok(Some(label)) => match ChangeKind::from_label(&label) {
+            Some(k) => Some(k),
+            None => {
+                problems.push(FieldProblem::error(
+                    KIND,
+                    format!("变动类型“{label}”不是规定的类型；应为以下之一：{}", kind_list()),
+                ));
+                None
+            }
+        },
+        Ok(None) => {
+            problems.push(missing(KIND));
+            None
+        }
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    let effective = match date(cell(3), EFFECTIVE, is_1904) {
+        Ok(Some(d)) => Some(d),
+        Ok(None) => {
+            problems.push(missing(EFFECTIVE));
+            None
+        }
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    let end = date(cell(4), END, is_1904).unwrap_or_else(|p| {
+        problems.push(p);
+        None
+    });
+    if let (Some(k), Some(_)) = (kind, end) {
+        if k != ChangeKind::OtherAllowance {
+            problems.push(FieldProblem::error(
+                END,
+                format!(
+                    "变动类型为“{}”时不能填写结束日期；只有“享受其他人才津贴”可以填写结束日期",
+                    k.label()
+                ),
+            ));
+        }
+    }
+    if let (Some(x), Some(z)) = (effective, end) {
+        if z < x {
+            problems.push(FieldProblem::error(
+                END,
+                format!("结束日期{z}早于生效日期{x}；结束日期应不早于生效日期"),
+            ));
+        }
+    }
+    let new_unit = text(cell(5), NEW_UNIT).unwrap_or_else(|p| {
+        problems.push(p);
+        None
+    });
+    match (kind, &new_unit) {
+        (Some(ChangeKind::UnitChange), None) => problems.push(FieldProblem::error(
+            NEW_UNIT,
+            "变动类型为“单位变更”时新单位为空；应填写调入单位的名称",
+        )),
+        (Some(k), Some(u)) if k != ChangeKind::UnitChange => problems.push(FieldProblem::error(
+            NEW_UNIT,
+            format!(
+                "变动类型为“{}”时不能填写新单位（填写了“{u}”）；只有“单位变更”填写新单位",
+                k.label()
+            ),
+        )),
+        _ => {}
+    }
+    let mut opt = |i: usize, col: &'static str| {
+        text(cell(i), col).unwrap_or_else(|p| {
+            problems.push(p);
+            None
+        })
+    };
+    let decision_no = opt(6, DECISION_NO);
+    let title_no = opt(7, TITLE_NO);
+    let note = opt(8, NOTE);
+    let ok = !problems.iter().any(|p| p.severity == Severity::Error);
+    let entry = match (name, id_number, kind, effective) {
+        (Some(name), Some(id_number), Some(kind), Some(effective)) if ok => Some(ChangeEntry {
+            id_number,
+            name,
+            kind,
+            effective,
+            end,
+            new_unit,
+            decision_no,
+            title_no,
+            note,
+            row: Some(row),
+        }),
+        _ => None,
+    };
+    (entry, problems)
+}
+
+/// Reads a changes workbook (small: held in memory), checking every cell.
+pub fn read_changes<RS: Read + Seek>(
+    wb: &mut Workbook<RS>,
+    file: &str,
+) -> Result<ChangesFile, ReadError> {
+    let mut out = ChangesFile::default();
+    let is_1904 = wb.is_1904();
+    let Some(sheet) = wb.pick_sheet(CHANGES_SHEET, &[]) else {
+        out.problems.push(sheet_problem(
+            file,
+            None,
+            None,
+            format!("工作簿中没有工作表；应有名为“{CHANGES_SHEET}”的工作表"),
+        ));
+        return Ok(out);
+    };
+    let mut search = HeaderSearch::default();
+    let mut header: Option<Header> = None;
+    wb.for_each_row(&sheet, |row, cells| {
+        let Some(h) = &header else {
+            header = search.offer(row, cells, &CHANGE_COLUMNS);
+            return ControlFlow::Continue(());
+        };
+        if cells.iter().all(Value::is_blank) {
+            return ControlFlow::Continue(());
+        }
+        out.rows += 1;
+        let (entry, problems) = parse_change_row(row, cells, h, is_1904);
+        out.problems.extend(cell_problems(file, &sheet, row, problems));
+        out.entries.extend(entry);
+        ControlFlow::Continue(())
+    })?;
+    if header.is_none() {
+        let (row, msg) = search.failure(&CHANGE_COLUMNS);
+        out.problems.push(sheet_problem(file, Some(&sheet), row, msg));
+    }
+    out.layout = Some(SheetLayout { sheet, header });
+    Ok(out)
+}

@@ -1,1 +1,784 @@
-//! (Excel in: being written.)
+//! Reading input workbooks: .xlsx (streamed cell by cell) and .xls (a whole-sheet range).
+//!
+//! This module knows nothing of rosters or changes. It gives:
+//! - [`Workbook`]: an opened .xlsx or .xls (recognised by its content, not its extension);
+//!   [`Workbook::for_each_row`] streams a sheet's rows as [`Value`]s. An .xlsx sheet is read
+//!   through calamine's cell reader (`worksheet_cells_reader`), so memory does not grow with the
+//!   number of rows (calamine does keep the shared-strings table);
+//! - [`Column`], [`normalize_header`], [`find_header`]: header rows found under title rows, with
+//!   aliases, spaces and full-/half-width brackets ignored;
+//! - cell readers for the values clerks type: [`text`], [`number_text`] (ID and account numbers,
+//!   which must be text cells), [`date`] (date cells in either epoch, and the text forms of
+//!   CONTRACT.md);
+//! - [`CellProblem`]: one problem, shown as `FILE!SHEET row R, column 列名: what is wrong; what
+//!   was expected`.
+//!
+//! No input makes this module panic: calamine is called under `catch_unwind` and a panic inside
+//! it becomes [`ReadError::Damaged`].
+
+use calamine::{Data, DataRef, Reader, Xls, Xlsx};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use std::fmt;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::ops::ControlFlow;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+/// Cells to the right of this column are ignored (input sheets have about a dozen columns).
+pub const MAX_COLUMNS: u32 = 256;
+
+/// One cell's value as read.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Value {
+    #[default]
+    Empty,
+    Text(String),
+    Number(f64),
+    Bool(bool),
+    /// A date cell (its epoch already applied).
+    Date(NaiveDateTime),
+    /// An error value such as `#N/A`.
+    Error(String),
+}
+
+impl Value {
+    /// Whether the cell is empty or holds only spaces.
+    pub fn is_blank(&self) -> bool {
+        match self {
+            Value::Empty => true,
+            Value::Text(s) => s.trim().is_empty(),
+            _ => false,
+        }
+    }
+
+    /// The value as a clerk would see it (dates as `YYYY-MM-DD`), for error workbooks.
+    pub fn display(&self) -> String {
+        match self {
+            Value::Empty => String::new(),
+            Value::Text(s) => s.clone(),
+            Value::Number(f) => format_number(*f),
+            Value::Bool(b) => if *b { "TRUE" } else { "FALSE" }.into(),
+            Value::Date(d) => d.date().to_string(),
+            Value::Error(e) => e.clone(),
+        }
+    }
+}
+
+/// A number as Excel's General format would show it, without a trailing `.0`.
+pub fn format_number(f: f64) -> String {
+    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{}", f as i64)
+    } else {
+        format!("{f}")
+    }
+}
+
+/// A workbook that cannot be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("无法打开文件：{0}")]
+    Io(#[from] std::io::Error),
+    #[error("不是可以读取的Excel工作簿；应为.xlsx或.xls文件")]
+    NotAWorkbook,
+    #[error("工作簿无法读取（{0}）；请用Excel或WPS打开后另存为.xlsx再导入")]
+    Format(String),
+    #[error("工作表“{sheet}”无法读取（{detail}）；请用Excel或WPS打开后另存为.xlsx再导入")]
+    Sheet { sheet: String, detail: String },
+    #[error("文件已损坏，无法读取；请用Excel或WPS打开后另存为.xlsx再导入")]
+    Damaged,
+}
+
+/// How bad a problem is: an error refuses the row (and without `--accept-valid` the file);
+/// a warning (a bank account failing the Luhn check, say) is only shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One problem of an input file, where a clerk can find it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellProblem {
+    /// The file as it was given.
+    pub file: String,
+    /// None: the workbook as a whole.
+    pub sheet: Option<String>,
+    /// 1-based sheet row; None: the sheet as a whole.
+    pub row: Option<u32>,
+    /// The column's header (列名).
+    pub column: Option<String>,
+    /// What is wrong; what was expected (Chinese, for the clerk).
+    pub message: String,
+    pub severity: Severity,
+}
+
+impl CellProblem {
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for CellProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if let Some(sheet) = &self.sheet {
+            write!(f, "!{sheet}")?;
+        }
+        if let Some(row) = self.row {
+            write!(f, " row {row}")?;
+        }
+        if let Some(column) = &self.column {
+            if self.row.is_some() {
+                write!(f, ", column {column}")?;
+            } else {
+                write!(f, " column {column}")?;
+            }
+        }
+        let tag = match self.severity {
+            Severity::Error => "",
+            Severity::Warning => "提示（不影响导入）：",
+        };
+        write!(f, ": {tag}{}", self.message)
+    }
+}
+
+enum Kind<RS: Read + Seek> {
+    Xlsx(Box<Xlsx<RS>>),
+    Xls(Box<Xls<RS>>),
+}
+
+/// An opened input workbook.
+pub struct Workbook<RS: Read + Seek> {
+    kind: Kind<RS>,
+    is_1904: bool,
+}
+
+impl Workbook<BufReader<File>> {
+    /// Opens a file; .xlsx or .xls is recognised by the content.
+    pub fn open(path: &Path) -> Result<Self, ReadError> {
+        let file = File::open(path)?;
+        Workbook::from_reader(BufReader::with_capacity(1 << 16, file))
+    }
+}
+
+/// Runs calamine code, turning a panic into [`ReadError::Damaged`].
+fn guarded<T>(f: impl FnOnce() -> Result<T, ReadError>) -> Result<T, ReadError> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(Err(ReadError::Damaged))
+}
+
+impl<RS: Read + Seek> Workbook<RS> {
+    /// Opens a workbook from any seekable reader (a file, or bytes in a `Cursor`).
+    pub fn from_reader(mut rs: RS) -> Result<Self, ReadError> {
+        let mut magic = [0u8; 8];
+        let mut n = 0;
+        while n < magic.len() {
+            let k = rs.read(&mut magic[n..])?;
+            if k == 0 {
+                break;
+            }
+            n += k;
+        }
+        rs.seek(SeekFrom::Start(0))?;
+        guarded(move || {
+            if n >= 4 && magic[..4] == *b"PK\x03\x04" {
+                let wb: Xlsx<RS> =
+                    Xlsx::new(rs).map_err(|e| ReadError::Format(e.to_string()))?;
+                let is_1904 = wb.has_1904_epoch();
+                Ok(Workbook {
+                    kind: Kind::Xlsx(Box::new(wb)),
+                    is_1904,
+                })
+            } else if n == 8 && magic == [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1] {
+                let wb: Xls<RS> = Xls::new(rs).map_err(|e| ReadError::Format(e.to_string()))?;
+                let is_1904 = wb.has_1904_epoch();
+                Ok(Workbook {
+                    kind: Kind::Xls(Box::new(wb)),
+                    is_1904,
+                })
+            } else {
+                Err(ReadError::NotAWorkbook)
+            }
+        })
+    }
+
+    /// Sheet names in workbook order.
+    pub fn sheet_names(&self) -> Vec<String> {
+        match &self.kind {
+            Kind::Xlsx(wb) => wb.sheet_names(),
+            Kind::Xls(wb) => wb.sheet_names(),
+        }
+    }
+
+    /// Whether dates count from 1904 (old Mac Excel) rather than 1900.
+    pub fn is_1904(&self) -> bool {
+        self.is_1904
+    }
+
+    /// The sheet called `wanted` (spaces ignored); else the first sheet not in `avoid`.
+    pub fn pick_sheet(&self, wanted: &str, avoid: &[&str]) -> Option<String> {
+        let names = self.sheet_names();
+        names
+            .iter()
+            .find(|n| n.trim() == wanted)
+            .or_else(|| names.iter().find(|n| !avoid.contains(&n.trim())))
+            .cloned()
+    }
+
+    /// The sheet called `name` (spaces ignored), if any.
+    pub fn find_sheet(&self, name: &str) -> Option<String> {
+        self.sheet_names().into_iter().find(|n| n.trim() == name)
+    }
+
+    /// The number of rows the sheet declares (for a progress bar); None when unknown.
+    pub fn row_hint(&mut self, sheet: &str) -> Option<u32> {
+        let hint = guarded(|| match &mut self.kind {
+            Kind::Xlsx(wb) => {
+                let reader = wb
+                    .worksheet_cells_reader(sheet)
+                    .map_err(|e| ReadError::Format(e.to_string()))?;
+                let d = reader.dimensions();
+                Ok(Some(d.end.0.saturating_sub(d.start.0).saturating_add(1)))
+            }
+            Kind::Xls(_) => Ok(None),
+        });
+        hint.ok().flatten()
+    }
+
+    /// Streams the rows of a sheet in order: `f(row, cells)` with the 1-based row number and
+    /// the row's cells from column A (missing cells are [`Value::Empty`]). Rows with no cell
+    /// are not passed. `f` may stop the stream with `ControlFlow::Break`.
+    pub fn for_each_row(
+        &mut self,
+        sheet: &str,
+        mut f: impl FnMut(u32, &[Value]) -> ControlFlow<()>,
+    ) -> Result<(), ReadError> {
+        let is_1904 = self.is_1904;
+        let sheet_err = |detail: String| ReadError::Sheet {
+            sheet: sheet.to_string(),
+            detail,
+        };
+        guarded(|| match &mut self.kind {
+            Kind::Xlsx(wb) => {
+                let mut reader = wb
+                    .worksheet_cells_reader(sheet)
+                    .map_err(|e| sheet_err(e.to_string()))?;
+                let mut current: Option<u32> = None;
+                let mut cells: Vec<Value> = Vec::new();
+                loop {
+                    let next = reader.next_cell().map_err(|e| sheet_err(e.to_string()))?;
+                    let Some(cell) = next else { break };
+                    let (row, col) = cell.get_position();
+                    if current != Some(row) {
+                        if let Some(r) = current {
+                            if f(r.saturating_add(1), &cells).is_break() {
+                                return Ok(());
+                            }
+                        }
+                        current = Some(row);
+                        cells.clear();
+                    }
+                    if col >= MAX_COLUMNS {
+                        continue;
+                    }
+                    let value = from_data_ref(cell.get_value(), is_1904);
+                    let col = col as usize;
+                    if cells.len() <= col {
+                        cells.resize(col + 1, Value::Empty);
+                    }
+                    cells[col] = value;
+                }
+                if let Some(r) = current {
+                    let _ = f(r.saturating_add(1), &cells);
+                }
+                Ok(())
+            }
+            Kind::Xls(wb) => {
+                let range = wb
+                    .worksheet_range(sheet)
+                    .map_err(|e| sheet_err(e.to_string()))?;
+                let Some((row0, col0)) = range.start() else {
+                    return Ok(());
+                };
+                if col0 >= MAX_COLUMNS {
+                    return Ok(());
+                }
+                let mut cells: Vec<Value> = Vec::new();
+                for (i, row) in range.rows().enumerate() {
+                    cells.clear();
+                    cells.resize(col0 as usize, Value::Empty);
+                    let keep = (MAX_COLUMNS - col0) as usize;
+                    cells.extend(row.iter().take(keep).map(|d| from_data(d, is_1904)));
+                    while cells.last().is_some_and(|v| *v == Value::Empty) {
+                        cells.pop();
+                    }
+                    if cells.is_empty() {
+                        continue;
+                    }
+                    let r = row0.saturating_add(i as u32).saturating_add(1);
+                    if f(r, &cells).is_break() {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+        })
+    }
+}
+
+fn date_value(dt: &calamine::ExcelDateTime) -> Value {
+    if dt.is_datetime() {
+        let f = dt.as_f64();
+        // Beyond Excel's range (0 ..= 9999-12-31) a value is no date.
+        if f.is_finite() && (0.0..2_958_466.0).contains(&f) {
+            if let Some(d) = dt.as_datetime() {
+                return Value::Date(d);
+            }
+        }
+    }
+    Value::Number(dt.as_f64())
+}
+
+fn iso_value(s: &str) -> Value {
+    let t = s.trim();
+    if let Ok(d) = NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f") {
+        return Value::Date(d);
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Value::Date(d.and_time(chrono::NaiveTime::MIN));
+    }
+    Value::Text(s.to_string())
+}
+
+fn from_data_ref(d: &DataRef<'_>, _is_1904: bool) -> Value {
+    match d {
+        DataRef::Int(i) => Value::Number(*i as f64),
+        DataRef::Float(f) => Value::Number(*f),
+        DataRef::String(s) => Value::Text(s.clone()),
+        DataRef::SharedString(s) => Value::Text((*s).to_string()),
+        DataRef::Bool(b) => Value::Bool(*b),
+        DataRef::DateTime(dt) => date_value(dt),
+        DataRef::DateTimeIso(s) => iso_value(s),
+        DataRef::DurationIso(s) => Value::Text(s.clone()),
+        DataRef::Error(e) => Value::Error(e.to_string()),
+        DataRef::Empty => Value::Empty,
+    }
+}
+
+fn from_data(d: &Data, _is_1904: bool) -> Value {
+    match d {
+        Data::Int(i) => Value::Number(*i as f64),
+        Data::Float(f) => Value::Number(*f),
+        Data::String(s) => Value::Text(s.clone()),
+        Data::Bool(b) => Value::Bool(*b),
+        Data::DateTime(dt) => date_value(dt),
+        Data::DateTimeIso(s) => iso_value(s),
+        Data::DurationIso(s) => Value::Text(s.clone()),
+        Data::Error(e) => Value::Error(e.to_string()),
+        Data::Empty => Value::Empty,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Headers
+
+/// One expected column: its header, the aliases that also name it, and whether the column must
+/// be present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub required: bool,
+}
+
+/// A header as compared: spaces (also full-width) and a trailing required-mark `*` removed,
+/// full-width brackets made half-width.
+pub fn normalize_header(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_whitespace() && *c != '\u{3000}' && *c != '\u{feff}')
+        .map(|c| match c {
+            '（' | '［' | '【' | '〔' | '[' => '(',
+            '）' | '］' | '】' | '〕' | ']' => ')',
+            c => c,
+        })
+        .collect::<String>()
+        .trim_end_matches(['*', '＊'])
+        .trim_start_matches(['*', '＊'])
+        .to_string()
+}
+
+/// Where each expected column is in a header row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// 1-based row of the header.
+    pub row: u32,
+    /// For each expected column (same order), its 0-based sheet column.
+    pub positions: Vec<Option<usize>>,
+    /// Columns up to the last non-empty header cell.
+    pub width: usize,
+}
+
+impl Header {
+    /// The cell of expected column `i` in a row.
+    pub fn cell<'a>(&self, cells: &'a [Value], i: usize) -> &'a Value {
+        static EMPTY: Value = Value::Empty;
+        self.positions
+            .get(i)
+            .copied()
+            .flatten()
+            .and_then(|c| cells.get(c))
+            .unwrap_or(&EMPTY)
+    }
+}
+
+/// Matches a row against the expected columns: the number matched and their positions.
+pub fn match_header(cells: &[Value], columns: &[Column]) -> (usize, Vec<Option<usize>>) {
+    let normalized: Vec<Option<String>> = cells
+        .iter()
+        .map(|v| match v {
+            Value::Text(s) => Some(normalize_header(s)),
+            _ => None,
+        })
+        .collect();
+    let mut positions = vec![None; columns.len()];
+    let mut matched = 0;
+    for (i, col) in columns.iter().enumerate() {
+        let names: Vec<String> = std::iter::once(col.name)
+            .chain(col.aliases.iter().copied())
+            .map(normalize_header)
+            .collect();
+        let found = normalized
+            .iter()
+            .position(|h| h.as_ref().is_some_and(|h| names.contains(h)));
+        if found.is_some() {
+            matched += 1;
+        }
+        positions[i] = found;
+    }
+    (matched, positions)
+}
+
+/// Looks for the header row while rows stream by: feed each row to [`HeaderSearch::offer`]
+/// until it returns the header.
+#[derive(Debug, Default)]
+pub struct HeaderSearch {
+    /// The row matching most expected columns so far: (matched, row, missing).
+    best: Option<(usize, u32, Vec<&'static str>)>,
+}
+
+impl HeaderSearch {
+    /// Offers a row: the header when every required column is in it.
+    pub fn offer(&mut self, row: u32, cells: &[Value], columns: &[Column]) -> Option<Header> {
+        let (matched, positions) = match_header(cells, columns);
+        let missing: Vec<&'static str> = columns
+            .iter()
+            .zip(&positions)
+            .filter(|(c, p)| c.required && p.is_none())
+            .map(|(c, _)| c.name)
+            .collect();
+        if missing.is_empty() && matched > 0 {
+            let width = cells
+                .iter()
+                .rposition(|v| !v.is_blank())
+                .map_or(0, |i| i + 1);
+            return Some(Header {
+                row,
+                positions,
+                width,
+            });
+        }
+        if matched >= 2 && self.best.as_ref().is_none_or(|b| matched > b.0) {
+            self.best = Some((matched, row, missing));
+        }
+        None
+    }
+
+    /// The message for a sheet where no header row was found.
+    pub fn failure(&self, columns: &[Column]) -> (Option<u32>, String) {
+        match &self.best {
+            Some((_, row, missing)) => (
+                Some(*row),
+                format!(
+                    "表头缺少列：{}；表头行应包含：{}",
+                    missing.join("、"),
+                    required_list(columns)
+                ),
+            ),
+            None => (
+                None,
+                format!("找不到表头行；表头行应包含：{}", required_list(columns)),
+            ),
+        }
+    }
+}
+
+fn required_list(columns: &[Column]) -> String {
+    columns
+        .iter()
+        .filter(|c| c.required)
+        .map(|c| c.name)
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+/// Finds the header of a sheet (the first row holding every required column).
+pub fn find_header<RS: Read + Seek>(
+    wb: &mut Workbook<RS>,
+    sheet: &str,
+    columns: &[Column],
+) -> Result<Option<Header>, ReadError> {
+    let mut search = HeaderSearch::default();
+    let mut found = None;
+    wb.for_each_row(sheet, |row, cells| match search.offer(row, cells, columns) {
+        Some(h) => {
+            found = Some(h);
+            ControlFlow::Break(())
+        }
+        None => ControlFlow::Continue(()),
+    })?;
+    Ok(found)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cells
+
+/// A problem with one cell: the message for the clerk; `warning` when it does not refuse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    pub column: &'static str,
+    pub message: String,
+    pub severity: Severity,
+}
+
+impl FieldProblem {
+    pub fn error(column: &'static str, message: impl Into<String>) -> Self {
+        FieldProblem {
+            column,
+            message: message.into(),
+            severity: Severity::Error,
+        }
+    }
+
+    pub fn warning(column: &'static str, message: impl Into<String>) -> Self {
+        FieldProblem {
+            column,
+            message: message.into(),
+            severity: Severity::Warning,
+        }
+    }
+}
+
+/// Full-width digits, letters and punctuation made half-width (ID numbers typed with a Chinese
+/// input method), and U+3000 made a space.
+pub fn half_width(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{3000}' => ' ',
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            c => c,
+        })
+        .collect()
+}
+
+/// A free-text cell, trimmed; None when blank. Numbers come back as Excel shows them
+/// (a phone number typed as a number is fine); dates as `YYYY-MM-DD`.
+pub fn text(v: &Value, column: &'static str) -> Result<Option<String>, FieldProblem> {
+    match v {
+        Value::Error(e) => Err(FieldProblem::error(
+            column,
+            format!("单元格是错误值{e}；应填写内容"),
+        )),
+        Value::Empty => Ok(None),
+        v => {
+            let s = v.display();
+            let t = s.trim();
+            Ok((!t.is_empty()).then(|| t.to_string()))
+        }
+    }
+}
+
+/// A required free-text cell.
+pub fn required_text(v: &Value, column: &'static str) -> Result<String, FieldProblem> {
+    text(v, column)?.ok_or_else(|| missing(column))
+}
+
+/// The problem of a blank required cell.
+pub fn missing(column: &'static str) -> FieldProblem {
+    FieldProblem::error(
+        column,
+        format!("“{column}”为空；此项必须填写（合并单元格请拆分后逐行填写）"),
+    )
+}
+
+/// An ID or account number cell, which must be a text cell: a number cell is refused
+/// because Excel keeps only 15 significant digits.
+pub fn number_text(v: &Value, column: &'static str) -> Result<Option<String>, FieldProblem> {
+    match v {
+        Value::Number(f) => Err(FieldProblem::error(
+            column,
+            format!(
+                "“{column}”是数字格式的单元格（显示为{}）：Excel只保留15位有效数字，号码可能已被改动；应把该列设为文本格式，再照原件重新填写号码",
+                format_number(*f)
+            ),
+        )),
+        Value::Date(_) | Value::Bool(_) => Err(FieldProblem::error(
+            column,
+            format!("“{column}”不是文本（显示为{}）；应为文本格式的号码", v.display()),
+        )),
+        v => Ok(text(v, column)?.map(|s| half_width(&s).trim().to_string())),
+    }
+}
+
+/// Reads a date typed as text: `2021-10-15`, `2021/10/15`, `2021.10.15`, `2021年10月15日`
+/// (month and day may have one digit; a trailing time such as ` 00:00:00` is ignored).
+pub fn parse_date_text(s: &str) -> Option<NaiveDate> {
+    let s = half_width(s);
+    let t = s.trim();
+    let (y, m, d) = if let Some(rest) = t.split_once('年') {
+        let (y, rest) = rest;
+        let (m, rest) = rest.split_once('月')?;
+        let d = rest.strip_suffix('日').or_else(|| rest.strip_suffix('号'))?;
+        (y.trim(), m.trim(), d.trim())
+    } else {
+        let date_part = t.split([' ', 'T']).next().unwrap_or(t);
+        let rest_ok = t[date_part.len()..]
+            .trim()
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == ':' || c == '.');
+        if !rest_ok {
+            return None;
+        }
+        let sep = ['-', '/', '.']
+            .into_iter()
+            .find(|c| date_part.contains(*c))?;
+        let mut parts = date_part.split(sep);
+        let y = parts.next()?;
+        let m = parts.next()?;
+        let d = parts.next()?;
+        if parts.next().is_some() {
+            return None;
+        }
+        (y, m, d)
+    };
+    let digits = |x: &str, lo: usize, hi: usize| {
+        (lo..=hi).contains(&x.len()) && x.chars().all(|c| c.is_ascii_digit())
+    };
+    if !digits(y, 4, 4) || !digits(m, 1, 2) || !digits(d, 1, 2) {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
+}
+
+/// An Excel serial day number as a date, in the workbook's epoch (1900, with Excel's 1900
+/// leap-day quirk, or 1904).
+pub fn serial_to_date(serial: f64, is_1904: bool) -> Option<NaiveDate> {
+    if !serial.is_finite() || !(1.0..2_958_466.0).contains(&serial) {
+        return None;
+    }
+    let days = serial.floor() as i64;
+    if is_1904 {
+        NaiveDate::from_ymd_opt(1904, 1, 1)?.checked_add_signed(chrono::Duration::days(days))
+    } else {
+        let base = NaiveDate::from_ymd_opt(1899, 12, 30)?;
+        let days = if days < 61 { days + 1 } else { days };
+        base.checked_add_signed(chrono::Duration::days(days))
+    }
+}
+
+const DATE_FORMS: &str = "2021-10-15、2021/10/15、2021.10.15或2021年10月15日，或Excel日期单元格";
+
+/// A date cell: an Excel date, a date serial in a cell whose format was lost, or one of the
+/// text forms of [`parse_date_text`]. Years outside 1949–2100 are refused as typing errors.
+pub fn date(
+    v: &Value,
+    column: &'static str,
+    is_1904: bool,
+) -> Result<Option<NaiveDate>, FieldProblem> {
+    let d = match v {
+        Value::Empty => return Ok(None),
+        Value::Text(s) if s.trim().is_empty() => return Ok(None),
+        Value::Date(d) => Some(d.date()),
+        Value::Number(f) => serial_to_date(*f, is_1904),
+        Value::Text(s) => parse_date_text(s),
+        Value::Bool(_) => None,
+        Value::Error(e) => {
+            return Err(FieldProblem::error(
+                column,
+                format!("单元格是错误值{e}；应为日期，如{DATE_FORMS}"),
+            ))
+        }
+    };
+    match d {
+        Some(d) if (1949..=2100).contains(&d.year()) => Ok(Some(d)),
+        Some(d) => Err(FieldProblem::error(
+            column,
+            format!("日期{d}不在合理范围内；应为1949年至2100年间的日期"),
+        )),
+        None => Err(FieldProblem::error(
+            column,
+            format!("“{}”不是可识别的日期；应为日期，如{DATE_FORMS}", v.display()),
+        )),
+    }
+}
+
+/// A light e-mail address check: one `@`, a non-empty local part and a dotted domain.
+pub fn email_ok(s: &str) -> bool {
+    let mut parts = s.split('@');
+    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.chars().any(|c| c.is_whitespace())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_dates() {
+        let d = NaiveDate::from_ymd_opt(2021, 10, 15);
+        for s in [
+            "2021-10-15",
+            "2021/10/15",
+            "2021.10.15",
+            "2021年10月15日",
+            " 2021-10-15 00:00:00 ",
+            "２０２１年１０月１５日",
+        ] {
+            assert_eq!(parse_date_text(s), d, "{s}");
+        }
+        assert_eq!(
+            parse_date_text("2022年9月16日"),
+            NaiveDate::from_ymd_opt(2022, 9, 16)
+        );
+        for s in ["2021-13-01", "20211015", "2021-10", "15/10/2021", "abc", "2021年10月"] {
+            assert_eq!(parse_date_text(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn serials() {
+        assert_eq!(serial_to_date(44484.0, false), NaiveDate::from_ymd_opt(2021, 10, 15));
+        assert_eq!(serial_to_date(43022.0, true), NaiveDate::from_ymd_opt(2021, 10, 15));
+        assert_eq!(serial_to_date(f64::NAN, false), None);
+    }
+
+    #[test]
+    fn headers() {
+        assert_eq!(normalize_header(" 职业(工种) "), "职业(工种)");
+        assert_eq!(normalize_header("职业（工种）*"), "职业(工种)");
+        assert_eq!(normalize_header("身份证\u{3000}号码"), "身份证号码");
+    }
+
+    #[test]
+    fn emails() {
+        assert!(email_ok("a@b.cn"));
+        assert!(!email_ok("a@b"));
+        assert!(!email_ok("ab.cn"));
+        assert!(!email_ok("a@@b.cn"));
+    }
+}

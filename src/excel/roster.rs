@@ -1,1 +1,449 @@
-//! (Excel in: being written.)
+//! The roster workbook (名册): sheet `名册` (or the first sheet), one row per appointment, and
+//! the optional sheet `单位` (units).
+//!
+//! Every cell-level check is made here: required cells, the ID number (GB 11643, a text cell),
+//! the bank account (digits, a text cell; a Luhn failure is only a warning, as passbook
+//! accounts fail it), dates in every form of CONTRACT.md, e-mail addresses. What only the
+//! ledger can tell (a name differing from the recorded one, overlapping terms) is checked by
+//! the store. Rows are streamed in batches so a million-row roster never sits in memory.
+
+use super::read::{
+    date, email_ok, missing, number_text, required_text, text, CellProblem, Column,
+    FieldProblem, Header, HeaderSearch, ReadError, Severity, Value, Workbook,
+};
+use crate::rules::id_number::{luhn_ok, parse_account};
+use crate::rules::IdNumber;
+use crate::store::{RosterEntry, UnitEntry};
+use std::io::{Read, Seek};
+use std::ops::ControlFlow;
+
+/// The roster sheet's name.
+pub const ROSTER_SHEET: &str = "名册";
+/// The units sheet's name.
+pub const UNITS_SHEET: &str = "单位";
+
+pub const NAME: &str = "姓名";
+pub const ID_NUMBER: &str = "身份证号码";
+pub const UNIT: &str = "工作单位";
+pub const OCCUPATION: &str = "职业（工种）";
+pub const LEVEL: &str = "职业资格等级";
+pub const APPROVAL_DATE: &str = "批准日期";
+pub const APPROVAL_NO: &str = "批准文号";
+pub const BANK_ACCOUNT: &str = "银行账号";
+pub const BANK_NAME: &str = "开户行";
+pub const PHONE: &str = "联系电话";
+pub const EMAIL: &str = "电子邮箱";
+
+/// The roster columns, in template order (index constants below).
+pub const ROSTER_COLUMNS: [Column; 11] = [
+    Column { name: NAME, aliases: &[], required: true },
+    Column { name: ID_NUMBER, aliases: &["身份证号"], required: true },
+    Column { name: UNIT, aliases: &["单位"], required: true },
+    Column { name: OCCUPATION, aliases: &["工种"], required: true },
+    Column { name: LEVEL, aliases: &[], required: true },
+    Column { name: APPROVAL_DATE, aliases: &[], required: true },
+    Column { name: APPROVAL_NO, aliases: &[], required: true },
+    Column { name: BANK_ACCOUNT, aliases: &["银行卡号"], required: true },
+    Column { name: BANK_NAME, aliases: &[], required: true },
+    Column { name: PHONE, aliases: &[], required: true },
+    Column { name: EMAIL, aliases: &[], required: false },
+];
+
+pub const UNIT_NAME: &str = "单位名称";
+pub const CONTACT: &str = "联系人";
+
+/// The units sheet's columns.
+pub const UNIT_COLUMNS: [Column; 3] = [
+    Column { name: UNIT_NAME, aliases: &["单位"], required: true },
+    Column { name: CONTACT, aliases: &[], required: false },
+    Column { name: EMAIL, aliases: &[], required: false },
+];
+
+/// The levels offered in the template's drop-down list (other text is accepted).
+pub const LEVELS: [&str; 5] = ["高级技师", "技师", "高级工", "中级工", "初级工"];
+
+/// Where a sheet's header was found, for error workbooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SheetLayout {
+    pub sheet: String,
+    pub header: Option<Header>,
+}
+
+/// What reading a roster workbook found (the rows themselves went to the batch sink).
+#[derive(Debug, Clone, Default)]
+pub struct RosterRead {
+    pub roster: Option<SheetLayout>,
+    pub units: Option<SheetLayout>,
+    /// Data rows seen on the roster sheet (blank rows not counted).
+    pub rows: u64,
+    /// Rows that passed every cell check.
+    pub valid_rows: u64,
+    pub problems: Vec<CellProblem>,
+}
+
+impl RosterRead {
+    pub fn has_errors(&self) -> bool {
+        self.problems.iter().any(CellProblem::is_error)
+    }
+}
+
+/// Checks one roster row: the entry when every required cell is sound, and every problem.
+pub fn parse_roster_row(
+    row: u32,
+    cells: &[Value],
+    header: &Header,
+    is_1904: bool,
+) -> (Option<RosterEntry>, Vec<FieldProblem>) {
+    let mut problems = Vec::new();
+    let cell = |i: usize| header.cell(cells, i);
+    let mut req = |i: usize, col: &'static str| match required_text(cell(i), col) {
+        Ok(s) => Some(s),
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    let name = req(0, NAME);
+    let unit = req(2, UNIT);
+    let occupation = req(3, OCCUPATION);
+    let level = req(4, LEVEL);
+    let approval_no = req(6, APPROVAL_NO);
+    let bank_name = req(8, BANK_NAME);
+    let phone = req(9, PHONE);
+    let id_number = match number_text(cell(1), ID_NUMBER) {
+        Ok(Some(s)) => match IdNumber::parse(&s) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                problems.push(FieldProblem::error(
+                    ID_NUMBER,
+                    format!("身份证号码“{s}”有误：{e}"),
+                ));
+                None
+            }
+        },
+        Ok(None) => {
+            problems.push(missing(ID_NUMBER));
+            None
+        }
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    let approval_date = match date(cell(5), APPROVAL_DATE, is_1904) {
+        Ok(Some(d)) => Some(d),
+        Ok(None) => {
+            problems.push(missing(APPROVAL_DATE));
+            None
+        }
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    let bank_account = match number_text(cell(7), BANK_ACCOUNT) {
+        Ok(Some(s)) => match parse_account(&s) {
+            Ok(acct) => {
+                if !luhn_ok(&acct) {
+                    problems.push(FieldProblem::warning(
+                        BANK_ACCOUNT,
+                        format!("银行账号“{acct}”未通过银行卡校验（Luhn）；如为存折账号可忽略，否则请核对"),
+                    ));
+                }
+                Some(acct)
+            }
+            Err(e) => {
+                problems.push(FieldProblem::error(
+                    BANK_ACCOUNT,
+                    format!("{e}；应为8到30位数字"),
+                ));
+                None
+            }
+        },
+        Ok(None) => {
+            problems.push(missing(BANK_ACCOUNT));
+            None
+        }
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    let email = match text(cell(10), EMAIL) {
+        Ok(Some(e)) if email_ok(&e) => Some(e),
+        Ok(Some(e)) => {
+            problems.push(FieldProblem::error(
+                EMAIL,
+                format!("电子邮箱“{e}”格式不正确；应如name@example.com，或留空"),
+            ));
+            None
+        }
+        Ok(None) => None,
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    let _ = row;
+    let entry = match (
+        name,
+        id_number,
+        unit,
+        occupation,
+        level,
+        approval_date,
+        approval_no,
+        bank_account,
+        bank_name,
+        phone,
+    ) {
+        (
+            Some(name),
+            Some(id_number),
+            Some(unit),
+            Some(occupation),
+            Some(level),
+            Some(approval_date),
+            Some(approval_no),
+            Some(bank_account),
+            Some(bank_name),
+            Some(phone),
+        ) if !problems.iter().any(|p| p.severity == Severity::Error) => Some(RosterEntry {
+            id_number,
+            name,
+            unit,
+            occupation,
+            level,
+            approval_date,
+            approval_no,
+            bank_account,
+            bank_name,
+            phone,
+            email,
+            row: Some(row),
+        }),
+        _ => None,
+    };
+    (entry, problems)
+}
+
+/// Checks one units-sheet row.
+pub fn parse_unit_row(row: u32, cells: &[Value], header: &Header) -> (Option<UnitEntry>, Vec<FieldProblem>) {
+    let mut problems = Vec::new();
+    let name = match required_text(header.cell(cells, 0), UNIT_NAME) {
+        Ok(s) => Some(s),
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    let contact = text(header.cell(cells, 1), CONTACT).unwrap_or_else(|p| {
+        problems.push(p);
+        None
+    });
+    let email = match text(header.cell(cells, 2), EMAIL) {
+        Ok(Some(e)) if email_ok(&e) => Some(e),
+        Ok(Some(e)) => {
+            problems.push(FieldProblem::error(
+                EMAIL,
+                format!("电子邮箱“{e}”格式不正确；应如name@example.com，或留空"),
+            ));
+            None
+        }
+        Ok(None) => None,
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    let entry = match name {
+        Some(name) if problems.is_empty() => Some(UnitEntry {
+            name,
+            contact,
+            email,
+            row: Some(row),
+        }),
+        _ => None,
+    };
+    (entry, problems)
+}
+
+/// Turns field problems of a row into cell problems.
+pub fn cell_problems<'a>(
+    file: &'a str,
+    sheet: &str,
+    row: u32,
+    problems: Vec<FieldProblem>,
+) -> impl Iterator<Item = CellProblem> + 'a {
+    let sheet = sheet.to_string();
+    problems.into_iter().map(move |p| CellProblem {
+        file: file.to_string(),
+        sheet: Some(sheet.clone()),
+        row: Some(row),
+        column: Some(p.column.to_string()),
+        message: p.message,
+        severity: p.severity,
+    })
+}
+
+/// A sheet- or workbook-level problem.
+pub fn sheet_problem(file: &str, sheet: Option<&str>, row: Option<u32>, message: String) -> CellProblem {
+    CellProblem {
+        file: file.to_string(),
+        sheet: sheet.map(str::to_string),
+        row,
+        column: None,
+        message,
+        severity: Severity::Error,
+    }
+}
+
+/// Reads a roster workbook: the units (all at once, to `on_units`), then the roster rows in
+/// batches of `batch` valid entries (to `on_batch`, which may stop the reading by returning
+/// `ControlFlow::Break`). `on_progress` gets the number of data rows read so far.
+pub fn read_roster<RS: Read + Seek>(
+    wb: &mut Workbook<RS>,
+    file: &str,
+    batch: usize,
+    mut on_units: impl FnMut(Vec<UnitEntry>) -> ControlFlow<()>,
+    mut on_batch: impl FnMut(Vec<RosterEntry>) -> ControlFlow<()>,
+    mut on_progress: impl FnMut(u64),
+) -> Result<RosterRead, ReadError> {
+    let mut out = RosterRead::default();
+    let is_1904 = wb.is_1904();
+    let Some(roster_sheet) = wb.pick_sheet(ROSTER_SHEET, &[UNITS_SHEET]) else {
+        out.problems.push(sheet_problem(
+            file,
+            None,
+            None,
+            format!("工作簿中没有名册工作表；应有名为“{ROSTER_SHEET}”的工作表"),
+        ));
+        return Ok(out);
+    };
+
+    // Units first: they are few, and the ledger needs them before the rows.
+    let mut units = Vec::new();
+    if let Some(units_sheet) = wb.find_sheet(UNITS_SHEET).filter(|s| *s != roster_sheet) {
+        let mut search = HeaderSearch::default();
+        let mut header: Option<Header> = None;
+        let mut any_row = false;
+        wb.for_each_row(&units_sheet, |row, cells| {
+            any_row |= !cells.iter().all(Value::is_blank);
+            match &header {
+                None => header = search.offer(row, cells, &UNIT_COLUMNS),
+                Some(h) => {
+                    if cells.iter().all(Value::is_blank) {
+                        return ControlFlow::Continue(());
+                    }
+                    let (entry, problems) = parse_unit_row(row, cells, h);
+                    out.problems
+                        .extend(cell_problems(file, &units_sheet, row, problems));
+                    units.extend(entry);
+                }
+            }
+            ControlFlow::Continue(())
+        })?;
+        if header.is_none() && any_row {
+            let (row, msg) = search.failure(&UNIT_COLUMNS);
+            out.problems
+                .push(sheet_problem(file, Some(&units_sheet), row, msg));
+        }
+        out.units = Some(SheetLayout {
+            sheet: units_sheet,
+            header,
+        });
+    }
+    if on_units(units).is_break() {
+        return Ok(out);
+    }
+
+    let mut search = HeaderSearch::default();
+    let mut header: Option<Header> = None;
+    let mut pending: Vec<RosterEntry> = Vec::with_capacity(batch);
+    let mut stopped = false;
+    wb.for_each_row(&roster_sheet, |row, cells| {
+        let Some(h) = &header else {
+            header = search.offer(row, cells, &ROSTER_COLUMNS);
+            return ControlFlow::Continue(());
+        };
+        if cells.iter().all(Value::is_blank) {
+            return ControlFlow::Continue(());
+        }
+        out.rows += 1;
+        let (entry, problems) = parse_roster_row(row, cells, h, is_1904);
+        if !problems.is_empty() {
+            out.problems
+                .extend(cell_problems(file, &roster_sheet, row, problems));
+        }
+        if let Some(e) = entry {
+            out.valid_rows += 1;
+            pending.push(e);
+            if pending.len() >= batch {
+                let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
+                if on_batch(full).is_break() {
+                    stopped = true;
+                    return ControlFlow::Break(());
+                }
+                on_progress(out.rows);
+            }
+        }
+        ControlFlow::Continue(())
+    })?;
+    if !pending.is_empty() && !stopped {
+        let _ = on_batch(pending);
+    }
+    on_progress(out.rows);
+    if header.is_none() {
+        let (row, msg) = search.failure(&ROSTER_COLUMNS);
+        out.problems
+            .push(sheet_problem(file, Some(&roster_sheet), row, msg));
+    } else if out.rows == 0 {
+        out.problems.push(sheet_problem(
+            file,
+            Some(&roster_sheet),
+            header.as_ref().map(|h| h.row),
+            "表头下没有数据行；应每行填写一人的一届称号".into(),
+        ));
+    }
+    out.roster = Some(SheetLayout {
+        sheet: roster_sheet,
+        header,
+    });
+    Ok(out)
+}
+
+/// A whole roster workbook in memory (for small files and tests).
+#[derive(Debug, Clone, Default)]
+pub struct RosterFile {
+    pub units: Vec<UnitEntry>,
+    pub entries: Vec<RosterEntry>,
+    pub read: RosterRead,
+}
+
+/// Reads a whole roster workbook into memory.
+pub fn read_roster_all<RS: Read + Seek>(
+    wb: &mut Workbook<RS>,
+    file: &str,
+) -> Result<RosterFile, ReadError> {
+    let mut units = Vec::new();
+    let mut entries = Vec::new();
+    let read = read_roster(
+        wb,
+        file,
+        1024,
+        |u| {
+            units = u;
+            ControlFlow::Continue(())
+        },
+        |b| {
+            entries.extend(b);
+            ControlFlow::Continue(())
+        },
+        |_| {},
+    )?;
+    Ok(RosterFile {
+        units,
+        entries,
+        read,
+    })
+}

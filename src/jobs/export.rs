@@ -1,1 +1,916 @@
-//! (Being written.)
+//! `payrun export`: an approved run's bank file(s) and summary workbook.
+//!
+//! - Only an approved run is exported ([`ExportError::NotApproved`], exit status 2).
+//! - The bank file holds every positive net, in ID-number order, split into parts of at most the
+//!   template's `max_rows` (lowered by `export.max_rows_per_file`): `bank-<year>-run<N>.xlsx`, or
+//!   `bank-<year>-run<N>-part<K>.xlsx` when there is more than one part. No positive net: no
+//!   bank file.
+//! - Exports are deterministic: the documents' creation time is the run's approval time and the
+//!   line reasons are rebuilt from the changes as they stood when the run was computed, so
+//!   exporting a run again writes byte-identical files. The first export is recorded (files
+//!   with SHA-256, parts with batch reference, row count and sum); a re-export that produces
+//!   the same files records nothing ([`ExportReport::already_exported`]); one that would
+//!   produce different files (the template or the rules configuration changed) is refused.
+//! - Files are created with mode 0600 (the bank file holds full ID and account numbers) in a
+//!   folder created with mode 0700; log lines and messages mask ID numbers.
+
+use crate::config::Config;
+use crate::excel::bank::{self, BankError, BankFileInfo, BankRow, BankTemplate, PartTotals};
+use crate::excel::summary::{
+    self, CohortTotal, DetailRow, KindTotal, PartControl, RecoveryRow, SummaryModel,
+    UncoveredRow, UnitTotal,
+};
+use crate::rules::id_number::mask;
+use crate::rules::money::fen_grouped;
+use crate::rules::payrun::decode_lines;
+use crate::rules::{
+    Appointment, Change, ChangeKind, DayStatus, LineKind, Month, RulesConfig, Timeline,
+};
+use crate::store::{parse_date, RunView, Store, StoreError};
+use chrono::{NaiveDate, NaiveDateTime};
+use sqlx::Row;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// What an export did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportReport {
+    /// Every file written: the bank file parts, then the summary.
+    pub files: Vec<PathBuf>,
+    /// The run had been exported before; the same files were written again and no second
+    /// batch was recorded.
+    pub already_exported: bool,
+    /// A human summary: parts, rows, sums, batch references (no personal data).
+    pub lines: Vec<String>,
+    /// The control totals of each bank file part.
+    pub parts: Vec<PartControl>,
+}
+
+/// Why an export failed; [`ExportError::exit_code`] gives the CLI's exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("run {seq} of {year} is a draft: approve it first (payrun approve --year {year}); only an approved run is exported")]
+    NotApproved { year: i32, seq: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Template(BankError),
+    #[error("the configuration's policy versions are unusable: {0}")]
+    Config(String),
+    #[error("no bank account is recorded for {}: update the roster (银行账号) before exporting", .0.join("、"))]
+    MissingAccount(Vec<String>),
+    #[error("run {year}/{seq} was exported before and exporting it now gives different files ({}): the bank template or the rules configuration changed since. The recorded files stand; restore the configuration they were made with", .files.join(", "))]
+    Differs {
+        year: i32,
+        seq: i64,
+        files: Vec<String>,
+    },
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write the workbook {file}: {source}")]
+    Xlsx {
+        file: String,
+        source: rust_xlsxwriter::XlsxError,
+    },
+}
+
+impl ExportError {
+    /// The exit status of CONTRACT.md: 1 refused, 2 usage or configuration, 3 outside failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ExportError::NotApproved { .. }
+            | ExportError::Template(_)
+            | ExportError::Config(_)
+            | ExportError::Differs { .. } => 2,
+            ExportError::MissingAccount(_) => 1,
+            ExportError::Store(StoreError::Refused(_)) => 1,
+            ExportError::Store(StoreError::Usage(_)) => 2,
+            ExportError::Store(_) | ExportError::Io { .. } | ExportError::Xlsx { .. } => 3,
+        }
+    }
+}
+
+/// The file name of bank file part `part` of `parts`.
+pub fn bank_file_name(year: i32, seq: i64, part: usize, parts: usize) -> String {
+    if parts > 1 {
+        format!("bank-{year}-run{seq}-part{part}.xlsx")
+    } else {
+        format!("bank-{year}-run{seq}.xlsx")
+    }
+}
+
+/// The summary's file name.
+pub fn summary_file_name(year: i32, seq: i64) -> String {
+    format!("summary-{year}-run{seq}.xlsx")
+}
+
+/// The batch reference of a bank file part: year, run and part (`CT-2025-R1-P1`).
+pub fn batch_ref(year: i32, seq: i64, part: usize) -> String {
+    format!("CT-{year}-R{seq}-P{part}")
+}
+
+/// Exports run `seq` of `year` (the latest when None) to `out_dir` (default
+/// `cfg.paths.reports/<year>/`).
+pub async fn export_run(
+    store: &Store,
+    cfg: &Config,
+    year: i32,
+    seq: Option<i64>,
+    out_dir: Option<&Path>,
+    operator: &str,
+) -> Result<ExportReport, ExportError> {
+    let rules = cfg
+        .rules_config()
+        .map_err(|e| ExportError::Config(e.to_string()))?;
+    let view = store
+        .show_run(year, seq, cfg.payment.offset_recoveries)
+        .await?;
+    if view.status != "approved" {
+        return Err(ExportError::NotApproved {
+            year,
+            seq: view.seq,
+        });
+    }
+    let mut template = BankTemplate::from_config(cfg.export.bank_template_path(&cfg.base_dir))
+        .map_err(ExportError::Template)?;
+    if let Some(cap) = cfg.export.max_rows_per_file {
+        template.max_rows = template.max_rows.min(cap.max(1));
+    }
+    let meta = run_meta(store, year, view.seq).await?;
+    let created = creation_time(&meta.approved_at, &view.today);
+    let program = &cfg.export.program;
+    let purpose_text = cfg.export.purpose.as_deref().unwrap_or(&template.purpose);
+    let purpose = bank::fill(purpose_text, year, view.seq, program, "");
+    let title = template
+        .title
+        .as_deref()
+        .map(|t| bank::fill(t, year, view.seq, program, &purpose));
+
+    // The bank rows: every positive net.
+    let mut rows = Vec::new();
+    let mut missing = Vec::new();
+    for p in view.people.iter().filter(|p| p.net.bank > 0) {
+        let last = p.items.last().expect("a person in a run has items");
+        if last.bank_account.trim().is_empty() {
+            missing.push(format!("{}（{}）", p.name, mask(&p.id_number)));
+            continue;
+        }
+        rows.push(BankRow {
+            name: p.name.clone(),
+            id_number: p.id_number.clone(),
+            account: last.bank_account.clone(),
+            bank_name: last.bank_name.clone(),
+            unit: last.unit.clone(),
+            fen: p.net.bank,
+        });
+    }
+    if !missing.is_empty() {
+        return Err(ExportError::MissingAccount(missing));
+    }
+
+    let dir = out_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| cfg.paths.reports.join(year.to_string()));
+    make_private_dir(&dir)?;
+
+    // Bank file parts, written to temporary files (mode 0600) in the target folder.
+    let max = template.max_rows as usize;
+    let n_parts = rows.len().div_ceil(max);
+    let mut written: Vec<(String, tempfile::NamedTempFile, String)> = Vec::new();
+    let mut parts = Vec::new();
+    for (k, chunk) in rows.chunks(max).enumerate() {
+        let part = k + 1;
+        let name = bank_file_name(year, view.seq, part, n_parts);
+        let info = BankFileInfo {
+            purpose: purpose.clone(),
+            title: title.clone(),
+            batch_ref: batch_ref(year, view.seq, part),
+            organization: cfg.export.organization.clone(),
+            created,
+        };
+        let (tmp, totals) = write_temp(&dir, &name, |f| {
+            bank::write_bank_file(&template, &info, chunk.iter().cloned(), f).map_err(|e| {
+                match e {
+                    BankError::Xlsx(source) => ExportError::Xlsx {
+                        file: name.clone(),
+                        source,
+                    },
+                    other => ExportError::Template(other),
+                }
+            })
+        })?;
+        let sha = sha256_file(tmp.path())?;
+        parts.push(PartControl {
+            batch_ref: info.batch_ref.clone(),
+            file_name: name.clone(),
+            bank: format!("{}（{}）", template.bank, template.name),
+            rows: totals.rows,
+            fen: totals.fen,
+            sha256: sha.clone(),
+        });
+        written.push((name, tmp, sha));
+    }
+
+    // The summary.
+    let model = build_model(store, cfg, &rules, &view, &meta, &parts).await?;
+    let summary_name = summary_file_name(year, view.seq);
+    let (tmp, _) = write_temp(&dir, &summary_name, |f| {
+        summary::write_summary(&model, created, f).map_err(|source| ExportError::Xlsx {
+            file: summary_name.clone(),
+            source,
+        })
+    })?;
+    let sha = sha256_file(tmp.path())?;
+    written.push((summary_name.clone(), tmp, sha));
+
+    // Record the export once; a re-export must give the same files.
+    let already = record_export(store, &meta, &view, &template, &parts, &written, operator).await?;
+
+    let mut files = Vec::new();
+    for (name, tmp, _) in written {
+        let path = dir.join(&name);
+        tmp.persist(&path).map_err(|e| ExportError::Io {
+            path: path.clone(),
+            source: e.error,
+        })?;
+        set_private(&path)?;
+        files.push(path);
+    }
+
+    let totals = view.totals();
+    let mut lines = vec![format!(
+        "run {year}/{} ({}{}): {} people paid {} yuan in {} bank file(s); {} people to recover {} yuan; {} uncovered month(s)",
+        view.seq,
+        view.status,
+        if view.supplementary { ", supplementary" } else { "" },
+        totals.people_paid,
+        fen_grouped(totals.paid),
+        parts.len(),
+        totals.people_recovering,
+        fen_grouped(-totals.recovered),
+        view.uncovered.len()
+    )];
+    for p in &parts {
+        lines.push(bank::describe_part(
+            &p.file_name,
+            &p.batch_ref,
+            PartTotals {
+                rows: p.rows,
+                fen: p.fen,
+            },
+        ));
+    }
+    if parts.is_empty() {
+        lines.push("no positive nets: no bank file was written".into());
+    }
+    lines.push(format!("{summary_name}: summary for the finance office"));
+    if let Some((at, by)) = &already {
+        lines.push(format!(
+            "already exported {at} by {by}: the same files were written again; no new batch was recorded"
+        ));
+    }
+    for l in &lines {
+        tracing::info!("export: {l}");
+    }
+    Ok(ExportReport {
+        files,
+        already_exported: already.is_some(),
+        lines,
+        parts,
+    })
+}
+
+/// The run's id and timestamps.
+struct RunMeta {
+    id: i64,
+    computed_at: String,
+    approved_at: String,
+}
+
+async fn run_meta(store: &Store, year: i32, seq: i64) -> Result<RunMeta, ExportError> {
+    let r = sqlx::query("SELECT id, computed_at, approved_at FROM runs WHERE year = $1 AND seq = $2")
+        .bind(i64::from(year))
+        .bind(seq)
+        .fetch_one(store.pool())
+        .await
+        .map_err(StoreError::from)?;
+    Ok(RunMeta {
+        id: r.try_get(0).map_err(StoreError::from)?,
+        computed_at: r.try_get(1).map_err(StoreError::from)?,
+        approved_at: r
+            .try_get::<Option<String>, _>(2)
+            .map_err(StoreError::from)?
+            .unwrap_or_default(),
+    })
+}
+
+/// The documents' creation time: the run's approval time (UTC, whole seconds), else its
+/// business date.
+fn creation_time(approved_at: &str, today: &str) -> NaiveDateTime {
+    chrono::DateTime::parse_from_rfc3339(approved_at)
+        .map(|d| d.naive_utc())
+        .ok()
+        .and_then(|d| d.with_nanosecond_zero())
+        .or_else(|| {
+            NaiveDate::parse_from_str(today, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })
+        .unwrap_or_default()
+}
+
+trait WithNanosecondZero: Sized {
+    fn with_nanosecond_zero(self) -> Option<Self>;
+}
+
+impl WithNanosecondZero for NaiveDateTime {
+    fn with_nanosecond_zero(self) -> Option<Self> {
+        chrono::Timelike::with_nanosecond(&self, 0)
+    }
+}
+
+fn make_private_dir(dir: &Path) -> Result<(), ExportError> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir).map_err(|source| ExportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+fn set_private(path: &Path) -> Result<(), ExportError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+            |source| ExportError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes a workbook into a temporary file (mode 0600) in `dir`.
+fn write_temp<T>(
+    dir: &Path,
+    name: &str,
+    write: impl FnOnce(&mut std::fs::File) -> Result<T, ExportError>,
+) -> Result<(tempfile::NamedTempFile, T), ExportError> {
+    let io = |source| ExportError::Io {
+        path: dir.join(name),
+        source,
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    let out = write(tmp.as_file_mut())?;
+    tmp.as_file_mut().flush().map_err(io)?;
+    tmp.as_file_mut().sync_all().map_err(io)?;
+    tmp.as_file_mut().rewind().map_err(io)?;
+    Ok((tmp, out))
+}
+
+/// Hex SHA-256 of a file, read in a stream.
+pub fn sha256_file(path: &Path) -> Result<String, ExportError> {
+    use sha2::Digest;
+    let io = |source| ExportError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(io)?;
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Records the export, or checks a re-export against the record. Returns when and by whom
+/// the run was exported before.
+async fn record_export(
+    store: &Store,
+    meta: &RunMeta,
+    view: &RunView,
+    template: &BankTemplate,
+    parts: &[PartControl],
+    written: &[(String, tempfile::NamedTempFile, String)],
+    operator: &str,
+) -> Result<Option<(String, String)>, ExportError> {
+    let mut tx = store.begin_write().await?;
+    let db = |e: sqlx::Error| ExportError::Store(StoreError::from(e));
+    let existing = sqlx::query("SELECT id, exported_at, operator FROM exports WHERE run_id = $1")
+        .bind(meta.id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+    if let Some(r) = existing {
+        let export_id: i64 = r.try_get(0).map_err(db)?;
+        let mut recorded: BTreeMap<String, String> = BTreeMap::new();
+        for f in sqlx::query("SELECT file_name, sha256 FROM export_files WHERE export_id = $1")
+            .bind(export_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?
+        {
+            recorded.insert(f.try_get(0).map_err(db)?, f.try_get(1).map_err(db)?);
+        }
+        let now: BTreeMap<String, String> = written
+            .iter()
+            .map(|(n, _, s)| (n.clone(), s.clone()))
+            .collect();
+        if recorded != now {
+            let files: BTreeSet<String> = recorded
+                .iter()
+                .chain(now.iter())
+                .filter(|(n, s)| recorded.get(*n) != Some(s) || now.get(*n) != Some(s))
+                .map(|(n, _)| n.clone())
+                .collect();
+            return Err(ExportError::Differs {
+                year: view.year,
+                seq: view.seq,
+                files: files.into_iter().collect(),
+            });
+        }
+        tx.rollback().await.map_err(db)?;
+        return Ok(Some((
+            r.try_get(1).map_err(db)?,
+            r.try_get(2).map_err(db)?,
+        )));
+    }
+    let rows: u64 = parts.iter().map(|p| p.rows).sum();
+    let fen: i64 = parts.iter().map(|p| p.fen).sum();
+    let r = sqlx::query("INSERT INTO exports (run_id, exported_at, operator, bank_rows, bank_fen, template) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+        .bind(meta.id)
+        .bind(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .bind(operator)
+        .bind(rows as i64)
+        .bind(fen)
+        .bind(template.name.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+    let export_id: i64 = r.try_get(0).map_err(db)?;
+    for (k, p) in parts.iter().enumerate() {
+        sqlx::query("INSERT INTO export_files (export_id, file_name, kind, part, batch_ref, row_count, sum_fen, sha256) VALUES ($1, $2, 'bank', $3, $4, $5, $6, $7)")
+            .bind(export_id)
+            .bind(p.file_name.as_str())
+            .bind((k + 1) as i64)
+            .bind(p.batch_ref.as_str())
+            .bind(p.rows as i64)
+            .bind(p.fen)
+            .bind(p.sha256.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    let (summary_name, _, summary_sha) = written.last().expect("the summary is written");
+    sqlx::query("INSERT INTO export_files (export_id, file_name, kind, part, batch_ref, row_count, sum_fen, sha256) VALUES ($1, $2, 'summary', NULL, NULL, NULL, NULL, $3)")
+        .bind(export_id)
+        .bind(summary_name.as_str())
+        .bind(summary_sha.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    crate::store::audit(
+        &mut tx,
+        operator,
+        "payrun-export",
+        &format!(
+            "run {}/{} exported: {} bank file part(s), {rows} rows, {} fen; batches {}",
+            view.year,
+            view.seq,
+            parts.len(),
+            fen,
+            parts
+                .iter()
+                .map(|p| p.batch_ref.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        false,
+    )
+    .await?;
+    tx.commit().await.map_err(db)?;
+    Ok(None)
+}
+
+/// A recorded change with where it came from.
+struct ChangeInfo {
+    change: Change,
+    technician_id: i64,
+    file: String,
+}
+
+/// The ledger as it stood when the run was computed: appointments, live changes, and what
+/// approved runs before this one paid.
+struct History {
+    appointments: HashMap<i64, (i64, Appointment)>,
+    changes: HashMap<i64, Vec<ChangeInfo>>,
+    paid_before: HashMap<(i64, Month), i64>,
+}
+
+async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportError> {
+    let db = |e: sqlx::Error| ExportError::Store(StoreError::from(e));
+    let pool = store.pool();
+    let mut appointments = HashMap::new();
+    for r in sqlx::query("SELECT id, technician_id, approval_date, approval_no FROM appointments")
+        .fetch_all(pool)
+        .await
+        .map_err(db)?
+    {
+        let id: i64 = r.try_get(0).map_err(db)?;
+        appointments.insert(
+            id,
+            (
+                r.try_get::<i64, _>(1).map_err(db)?,
+                Appointment {
+                    id,
+                    approval_date: parse_date(&r.try_get::<String, _>(2).map_err(db)?)?,
+                    approval_no: r.try_get(3).map_err(db)?,
+                },
+            ),
+        );
+    }
+    let mut changes: HashMap<i64, Vec<ChangeInfo>> = HashMap::new();
+    for r in sqlx::query("SELECT c.id, c.kind, c.effective, c.end_date, c.appointment_id, c.technician_id, c.recorded_at, c.voided_at, COALESCE(s.file_name, s.kind) FROM changes c JOIN sources s ON s.id = c.source_id ORDER BY c.id")
+        .fetch_all(pool)
+        .await
+        .map_err(db)?
+    {
+        let recorded_at: String = r.try_get(6).map_err(db)?;
+        let voided_at: Option<String> = r.try_get(7).map_err(db)?;
+        // Live when the run was computed: recorded before, not yet voided.
+        if recorded_at.as_str() > meta.computed_at.as_str()
+            || voided_at.is_some_and(|v| v.as_str() <= meta.computed_at.as_str())
+        {
+            continue;
+        }
+        let change = crate::store::changes::change_from_row(&r)?;
+        let technician_id: i64 = r.try_get(5).map_err(db)?;
+        changes.entry(technician_id).or_default().push(ChangeInfo {
+            change,
+            technician_id,
+            file: r.try_get(8).map_err(db)?,
+        });
+    }
+    let mut paid_before: HashMap<(i64, Month), i64> = HashMap::new();
+    for r in sqlx::query("SELECT i.appointment_id, i.lines FROM run_items i JOIN runs r ON r.id = i.run_id WHERE r.status = 'approved' AND r.id <> $1 AND r.approved_at < $2")
+        .bind(meta.id)
+        .bind(meta.approved_at.as_str())
+        .fetch_all(pool)
+        .await
+        .map_err(db)?
+    {
+        let text: String = r.try_get(1).map_err(db)?;
+        let aid: i64 = r.try_get(0).map_err(db)?;
+        for l in decode_lines(&text)
+            .ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?
+        {
+            *paid_before.entry((aid, l.month)).or_default() += l.fen;
+        }
+    }
+    Ok(History {
+        appointments,
+        changes,
+        paid_before,
+    })
+}
+
+/// `2022-09…2022-12, 2023-02`: months as ranges.
+fn month_ranges(months: &[Month]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < months.len() {
+        let mut j = i;
+        while j + 1 < months.len() && months[j + 1] == months[j].next() {
+            j += 1;
+        }
+        out.push(if i == j {
+            months[i].to_string()
+        } else {
+            format!("{}…{}", months[i], months[j])
+        });
+        i = j + 1;
+    }
+    out.join("、")
+}
+
+fn change_text(c: &ChangeInfo) -> String {
+    let end = match (c.change.kind, c.change.end) {
+        (ChangeKind::OtherAllowance, Some(z)) => format!("至{z}"),
+        (ChangeKind::OtherAllowance, None) => "起，无结束日期".into(),
+        _ => String::new(),
+    };
+    format!(
+        "{}（生效{}{end}，变动#{}，来源：{}）",
+        c.change.kind.label(),
+        c.change.effective,
+        c.change.id,
+        c.file
+    )
+}
+
+fn status_rule(s: DayStatus) -> Option<&'static str> {
+    Some(match s {
+        DayStatus::Eligible(_) | DayStatus::OutsideTerm => return None,
+        DayStatus::Uncovered => "未覆盖：没有政策版本覆盖",
+        DayStatus::Fraud(_) => "弄虚作假撤销：整届称号无效，已发津贴全部追回",
+        DayStatus::Terminated(_) => "终止：待遇自生效日起停止",
+        DayStatus::OtherAllowance(_) => "享受其他人才津贴期间，不得重复享受",
+        DayStatus::Suspended(_) => "停发待遇：称号保留，待遇停发",
+    })
+}
+
+async fn build_model(
+    store: &Store,
+    cfg: &Config,
+    rules: &RulesConfig,
+    view: &RunView,
+    meta: &RunMeta,
+    parts: &[PartControl],
+) -> Result<SummaryModel, ExportError> {
+    let history = load_history(store, meta).await?;
+    let no_changes: Vec<ChangeInfo> = Vec::new();
+    let totals = view.totals();
+    let mut units: BTreeMap<String, UnitTotal> = BTreeMap::new();
+    let mut cohorts: BTreeMap<i32, (BTreeSet<&str>, CohortTotal)> = BTreeMap::new();
+    let kinds_order = [
+        LineKind::Regular,
+        LineKind::Deferred,
+        LineKind::Arrears,
+        LineKind::Recovery,
+    ];
+    let mut kinds: BTreeMap<LineKind, (usize, i64)> = BTreeMap::new();
+    let mut details = Vec::new();
+    let mut recoveries = Vec::new();
+    let mut timelines: HashMap<i64, Timeline> = HashMap::new();
+
+    for p in &view.people {
+        let last = p.items.last().expect("items");
+        let u = units.entry(last.unit.clone()).or_insert_with(|| UnitTotal {
+            unit: last.unit.clone(),
+            ..UnitTotal::default()
+        });
+        u.people_paid += usize::from(p.net.bank > 0);
+        u.paid_fen += p.net.bank;
+        u.people_recovering += usize::from(p.net.recovery < 0);
+        u.recovered_fen += p.net.recovery;
+        let masked = mask(&p.id_number);
+        let mut recovery_months = Vec::new();
+        let mut recovery_causes: Vec<String> = Vec::new();
+        let mut positive = 0i64;
+        for item in &p.items {
+            let c = cohorts.entry(item.cohort_year).or_insert_with(|| {
+                (
+                    BTreeSet::new(),
+                    CohortTotal {
+                        cohort_year: item.cohort_year,
+                        ..CohortTotal::default()
+                    },
+                )
+            });
+            c.0.insert(p.id_number.as_str());
+            let Some((tid, appointment)) = history.appointments.get(&item.appointment_id) else {
+                return Err(StoreError::Corrupt(format!(
+                    "appointment {} of a run line",
+                    item.appointment_id
+                ))
+                .into());
+            };
+            let person_changes = history.changes.get(tid).unwrap_or(&no_changes);
+            let timeline = timelines.entry(item.appointment_id).or_insert_with(|| {
+                let live: Vec<Change> = person_changes
+                    .iter()
+                    .filter(|ci| ci.technician_id == *tid)
+                    .map(|ci| ci.change.clone())
+                    .collect();
+                Timeline::new(appointment, &live, rules)
+            });
+            for line in &item.lines {
+                c.1.lines += 1;
+                if line.fen >= 0 {
+                    c.1.positive_fen += line.fen;
+                    positive += line.fen;
+                } else {
+                    c.1.negative_fen += line.fen;
+                }
+                let k = kinds.entry(line.kind).or_default();
+                k.0 += 1;
+                k.1 += line.fen;
+
+                let b = timeline.month(line.month, rules);
+                let arithmetic = crate::store::explain::arithmetic(&b, rules);
+                let prior = history
+                    .paid_before
+                    .get(&(item.appointment_id, line.month))
+                    .copied()
+                    .unwrap_or(0);
+                let mut parts_text = Vec::new();
+                if prior == 0 && line.kind != LineKind::Recovery {
+                    parts_text.push(arithmetic);
+                } else {
+                    parts_text.push(format!(
+                        "应得 {arithmetic}，此前已发 {}，本次 {}",
+                        fen_grouped(prior),
+                        fen_grouped(line.fen)
+                    ));
+                }
+                match line.kind {
+                    LineKind::Deferred => parts_text.push(format!(
+                        "{}年度新评选，当年津贴次年发放",
+                        item.cohort_year
+                    )),
+                    LineKind::Arrears if prior == 0 => {
+                        parts_text.push("此前应发未发，本次补发".into())
+                    }
+                    _ => {}
+                }
+                for s in &b.segments {
+                    let Some(rule) = status_rule(s.status) else {
+                        continue;
+                    };
+                    let range = if s.from == s.to {
+                        s.from.to_string()
+                    } else {
+                        format!("{}…{}", s.from, s.to)
+                    };
+                    let cause = s
+                        .status
+                        .change_id()
+                        .and_then(|id| person_changes.iter().find(|ci| ci.change.id == id));
+                    let cause_text = cause.map(change_text).unwrap_or_default();
+                    parts_text.push(format!("{range} {rule}{}", if cause_text.is_empty() { String::new() } else { format!("，{cause_text}") }));
+                    if line.fen < 0 {
+                        let t = cause_text_or_rule(&cause_text, rule);
+                        if !recovery_causes.contains(&t) {
+                            recovery_causes.push(t);
+                        }
+                    }
+                }
+                if line.fen < 0 {
+                    recovery_months.push(line.month);
+                }
+                details.push(DetailRow {
+                    id_number: masked.clone(),
+                    name: p.name.clone(),
+                    unit: item.unit.clone(),
+                    cohort_year: item.cohort_year,
+                    approval_no: item.approval_no.clone(),
+                    month: line.month,
+                    kind: line.kind,
+                    fen: line.fen,
+                    reason: parts_text.join("；"),
+                });
+            }
+        }
+        if p.net.recovery < 0 {
+            recovery_months.sort();
+            recovery_months.dedup();
+            let mut reason = if recovery_causes.is_empty() {
+                "已发金额多于重新核定的金额（变动更正或作废）".to_string()
+            } else {
+                recovery_causes.join("；")
+            };
+            if view.offset_recoveries && positive > 0 {
+                reason.push_str(&format!(
+                    "；已与本批次应发 {} 元相抵",
+                    fen_grouped(positive)
+                ));
+            }
+            recoveries.push(RecoveryRow {
+                id_number: masked.clone(),
+                name: p.name.clone(),
+                unit: last.unit.clone(),
+                fen: p.net.recovery,
+                months: month_ranges(&recovery_months),
+                reason,
+            });
+        }
+    }
+
+    let last_policy = rules.policy.versions().last();
+    let uncovered_note = match last_policy {
+        Some(v) => format!(
+            "没有政策版本覆盖该月（现行政策{}至{}止），须出台后续政策后发放",
+            v.document, v.to
+        ),
+        None => "没有政策版本覆盖该月，须出台后续政策后发放".into(),
+    };
+    let uncovered: Vec<UncoveredRow> = view
+        .uncovered
+        .iter()
+        .map(|(id, name, m)| UncoveredRow {
+            id_number: mask(id),
+            name: name.clone(),
+            month: *m,
+            note: uncovered_note.clone(),
+        })
+        .collect();
+
+    let mut notes = vec![
+        "说明：1. 单位按人员本批次最近一届称号所在单位统计；评选年度按称号批准日期所在年度统计。".to_string(),
+        if view.offset_recoveries {
+            "2. 同一人员本批次各月明细相抵：净额为正的列入代发文件，为负的列入追缴清单（见“追缴”表）。".to_string()
+        } else {
+            "2. 同一人员应发各月列入代发文件，应追缴各月列入追缴清单（见“追缴”表），不相抵。".to_string()
+        },
+        "3. 本表身份证号码部分隐去；代发文件为完整号码，请妥善保管。代发文件的笔数、金额须与“五、代发文件控制数”一致。".to_string(),
+    ];
+    if !uncovered.is_empty() {
+        notes.push(format!(
+            "4. 本批次有{}个未覆盖月份：{}",
+            uncovered.len(),
+            uncovered_note
+        ));
+    }
+
+    Ok(SummaryModel {
+        title: format!("{}年度{}发放汇总表", view.year, cfg.export.program),
+        organization: cfg.export.organization.clone(),
+        year: view.year,
+        seq: view.seq,
+        supplementary: view.supplementary,
+        today: view.today.clone(),
+        computed_by: view.computed_by.clone(),
+        approved_by: view.approved_by.clone().unwrap_or_default(),
+        approved_on: meta.approved_at.get(..10).unwrap_or_default().to_string(),
+        units: units.into_values().collect(),
+        cohorts: cohorts
+            .into_values()
+            .map(|(people, mut c)| {
+                c.people = people.len();
+                c
+            })
+            .collect(),
+        kinds: kinds_order
+            .iter()
+            .map(|k| {
+                let (lines, fen) = kinds.get(k).copied().unwrap_or_default();
+                KindTotal {
+                    kind: *k,
+                    lines,
+                    fen,
+                }
+            })
+            .collect(),
+        paid_fen: totals.paid,
+        recovered_fen: totals.recovered,
+        people_paid: totals.people_paid,
+        people_recovering: totals.people_recovering,
+        parts: parts.to_vec(),
+        details,
+        recoveries,
+        uncovered,
+        notes,
+    })
+}
+
+fn cause_text_or_rule(cause: &str, rule: &str) -> String {
+    if cause.is_empty() {
+        rule.to_string()
+    } else {
+        cause.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_refs() {
+        assert_eq!(bank_file_name(2025, 1, 1, 1), "bank-2025-run1.xlsx");
+        assert_eq!(bank_file_name(2025, 2, 3, 4), "bank-2025-run2-part3.xlsx");
+        assert_eq!(summary_file_name(2025, 1), "summary-2025-run1.xlsx");
+        assert_eq!(batch_ref(2025, 1, 2), "CT-2025-R1-P2");
+    }
+
+    #[test]
+    fn ranges() {
+        let m = |s: &str| s.parse::<Month>().unwrap();
+        assert_eq!(
+            month_ranges(&[m("2022-09"), m("2022-10"), m("2022-11"), m("2023-02")]),
+            "2022-09…2022-12".replace("12", "11") + "、2023-02"
+        );
+        assert_eq!(month_ranges(&[]), "");
+    }
+
+    #[test]
+    fn creation_time_is_the_approval_second() {
+        let t = creation_time("2025-12-01T09:30:15.123Z", "2025-12-01");
+        assert_eq!(t.to_string(), "2025-12-01 09:30:15");
+        let t = creation_time("", "2025-12-01");
+        assert_eq!(t.to_string(), "2025-12-01 00:00:00");
+    }
+}

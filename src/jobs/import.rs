@@ -1,1 +1,484 @@
-//! (Import job: being written.)
+//! The import job: roster and status-change workbooks into the ledger.
+//!
+//! For each file: its content hash is looked up first (a file taken in before is skipped, and
+//! the report says so); then the workbook is read on a blocking thread while the ledger takes
+//! the rows on the async side (a roster streams through a bounded channel in batches, so a
+//! million-row roster needs little memory); every problem — cell-level from the Excel layer,
+//! person-level from the store — is collected in one pass, shown as
+//! `FILE!SHEET row R, column 列名: …`, and written to an error workbook beside the input.
+//!
+//! A roster file is all or nothing. A changes file is all or nothing unless `accept_valid`,
+//! when its sound rows are applied and the rest refused. Failures outside the input (database,
+//! disk) are [`ImportError`]s.
+
+use crate::excel::changes::{read_changes, CHANGE_COLUMNS};
+use crate::excel::errors::{write_error_workbook, ErrorWorkbookError, SheetToCopy};
+use crate::excel::read::{CellProblem, Severity, Workbook};
+use crate::excel::roster::{
+    read_roster, sheet_problem, RosterRead, SheetLayout, ROSTER_COLUMNS, ROSTER_SHEET,
+    UNIT_COLUMNS,
+};
+use crate::rules::{ChangeKind, Reporter, RulesConfig};
+use crate::store::roster::{RosterProblem, RosterStart};
+use crate::store::{ChangeEntry, RosterEntry, RowProblem, Source, Store, StoreError, UnitEntry};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Read;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+/// What an import did, for the terminal and the exit status.
+#[derive(Debug, Clone, Default)]
+pub struct ImportReport {
+    /// One human summary line per file.
+    pub lines: Vec<String>,
+    /// Every problem of every file (warnings included).
+    pub problems: Vec<CellProblem>,
+    /// Error workbooks written beside the inputs.
+    pub error_workbooks: Vec<PathBuf>,
+    /// Some input was refused, wholly or in part (exit status 1).
+    pub refused: bool,
+}
+
+/// A failure outside the input (exit status 3).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    ErrorWorkbook(#[from] ErrorWorkbookError),
+    #[error("the workbook reader stopped unexpectedly: {0}")]
+    Reader(String),
+}
+
+/// Roster rows per batch from the reader to the ledger.
+const BATCH: usize = 2000;
+/// Batches in flight between the reader and the ledger.
+const IN_FLIGHT: usize = 4;
+/// Files with more rows than this get a progress bar.
+const PROGRESS_FROM_ROWS: u32 = 10_000;
+
+/// SHA-256 of a file, read in pieces.
+fn file_sha256(path: &Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+fn file_problem(file: &str, message: String) -> CellProblem {
+    sheet_problem(file, None, None, message)
+}
+
+fn store_problem(file: &str, sheet: &str, row: Option<u32>, column: &str, message: &str) -> CellProblem {
+    CellProblem {
+        file: file.to_string(),
+        sheet: Some(sheet.to_string()),
+        row,
+        column: Some(column.to_string()),
+        message: message.to_string(),
+        severity: Severity::Error,
+    }
+}
+
+fn errors_in(problems: &[CellProblem]) -> usize {
+    problems.iter().filter(|p| p.is_error()).count()
+}
+
+fn progress_bar(total: u32, file: &str) -> ProgressBar {
+    let bar = ProgressBar::new(u64::from(total));
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} 行 (剩余 {eta})")
+    {
+        bar.set_style(style);
+    }
+    bar.set_message(file.to_string());
+    bar
+}
+
+enum RosterMsg {
+    Units(Vec<UnitEntry>),
+    Rows(Vec<RosterEntry>),
+}
+
+/// Imports roster workbooks (`chieftech import roster FILE...`), each file all or nothing.
+pub async fn import_roster(
+    store: &Store,
+    files: &[PathBuf],
+    operator: &str,
+    progress: bool,
+) -> Result<ImportReport, ImportError> {
+    let mut report = ImportReport::default();
+    for path in files {
+        import_roster_file(store, path, operator, progress, &mut report).await?;
+    }
+    Ok(report)
+}
+
+async fn import_roster_file(
+    store: &Store,
+    path: &Path,
+    operator: &str,
+    progress: bool,
+    report: &mut ImportReport,
+) -> Result<(), ImportError> {
+    let label = path.display().to_string();
+    let sha = match file_sha256(path) {
+        Ok(h) => h,
+        Err(e) => {
+            report.problems.push(file_problem(&label, format!("无法读取文件：{e}；请检查文件名和路径")));
+            report.lines.push(format!("{label}：无法读取，未导入"));
+            report.refused = true;
+            return Ok(());
+        }
+    };
+    let source = Source {
+        kind: "roster-file".into(),
+        file_name: Some(label.clone()),
+        sha256: Some(sha),
+        operator: operator.into(),
+    };
+    let mut session = match store.begin_roster_import(&source).await? {
+        RosterStart::AlreadyImported(o) => {
+            report.lines.push(format!(
+                "{label}：内容相同的名册文件已于{}导入过，本次未做任何更改",
+                o.already_imported.unwrap_or_default()
+            ));
+            return Ok(());
+        }
+        RosterStart::Open(s) => s,
+    };
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<RosterMsg>(IN_FLIGHT);
+    let reader_path = path.to_path_buf();
+    let reader_label = label.clone();
+    let reader = tokio::task::spawn_blocking(move || -> Result<RosterRead, crate::excel::read::ReadError> {
+        let mut wb = Workbook::open(&reader_path)?;
+        let bar = if progress {
+            let sheet = wb.pick_sheet(ROSTER_SHEET, &[crate::excel::roster::UNITS_SHEET]);
+            sheet
+                .and_then(|s| wb.row_hint(&s))
+                .filter(|n| *n >= PROGRESS_FROM_ROWS)
+                .map(|n| progress_bar(n, &reader_label))
+        } else {
+            None
+        };
+        let send = |msg: RosterMsg| {
+            if tx.blocking_send(msg).is_err() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
+        let read = read_roster(
+            &mut wb,
+            &reader_label,
+            BATCH,
+            |units| send(RosterMsg::Units(units)),
+            |rows| send(RosterMsg::Rows(rows)),
+            |n| {
+                if let Some(b) = &bar {
+                    b.set_position(n);
+                }
+            },
+        );
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        read
+    });
+
+    let mut failure: Option<StoreError> = None;
+    while let Some(msg) = rx.recv().await {
+        let r = match msg {
+            RosterMsg::Units(u) => session.add_units(&u).await,
+            RosterMsg::Rows(rows) => session.add(&rows).await,
+        };
+        if let Err(e) = r {
+            failure = Some(e);
+            break;
+        }
+    }
+    drop(rx);
+    let read = reader.await.map_err(|e| ImportError::Reader(e.to_string()))?;
+    if let Some(e) = failure {
+        let _ = session.abandon().await;
+        return Err(e.into());
+    }
+
+    let read = match read {
+        Ok(r) => r,
+        Err(e) => {
+            session.abandon().await?;
+            report.problems.push(file_problem(&label, e.to_string()));
+            report.lines.push(format!("{label}：无法读取，未导入"));
+            report.refused = true;
+            return Ok(());
+        }
+    };
+    let roster_sheet = read
+        .roster
+        .as_ref()
+        .map_or_else(|| ROSTER_SHEET.to_string(), |l| l.sheet.clone());
+    let mut problems = read.problems.clone();
+    let to_cells = |ps: &[RosterProblem]| -> Vec<CellProblem> {
+        ps.iter()
+            .map(|p| store_problem(&label, &roster_sheet, p.row, p.column, &p.message))
+            .collect()
+    };
+    let outcome = if read.has_errors() {
+        problems.extend(to_cells(session.problems()));
+        session.abandon().await?;
+        None
+    } else {
+        match session.finish().await? {
+            Ok(o) => Some(o),
+            Err(ps) => {
+                problems.extend(to_cells(&ps));
+                None
+            }
+        }
+    };
+    sort_problems(&mut problems);
+    match outcome {
+        Some(o) => {
+            let mut line = format!(
+                "{label}：名册已导入：新增{}条，更新{}条，未变{}条，新增单位{}个",
+                o.added, o.updated, o.unchanged, o.units_added
+            );
+            if o.added + o.updated == 0 {
+                line.push_str("（与已登记的相同，未做任何更改）");
+            }
+            report.lines.push(line);
+        }
+        None => {
+            let n = errors_in(&problems);
+            let layouts: Vec<&SheetLayout> =
+                read.roster.iter().chain(read.units.iter()).collect();
+            let sheets: Vec<SheetToCopy<'_>> = layouts
+                .iter()
+                .map(|l| SheetToCopy {
+                    layout: l,
+                    columns: if read.units.as_ref() == Some(*l) {
+                        &UNIT_COLUMNS
+                    } else {
+                        &ROSTER_COLUMNS
+                    },
+                })
+                .collect();
+            let written = write_error_workbook(path, &sheets, &problems)?;
+            report.lines.push(format!(
+                "{label}：名册未导入（整个文件不导入）：{n}处错误，已写出错误说明工作簿{}",
+                written.display()
+            ));
+            report.error_workbooks.push(written);
+            report.refused = true;
+        }
+    }
+    report.problems.extend(problems);
+    Ok(())
+}
+
+/// Problems by sheet and row, file-level ones first (a stable sort keeps column order).
+fn sort_problems(problems: &mut [CellProblem]) {
+    problems.sort_by(|a, b| {
+        (a.sheet.is_some(), &a.sheet, a.row).cmp(&(b.sheet.is_some(), &b.sheet, b.row))
+    });
+}
+
+/// A change row no ledger holds: added to a batch to make `record_changes` refuse it whole
+/// (a dry run that still reports every person-level problem).
+fn sentinel() -> ChangeEntry {
+    let birth = chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default();
+    ChangeEntry {
+        id_number: crate::rules::id_number::make_id("000000", birth, 0),
+        name: String::new(),
+        kind: ChangeKind::TransferredOut,
+        effective: birth,
+        end: None,
+        new_unit: None,
+        decision_no: None,
+        title_no: None,
+        note: None,
+        row: None,
+    }
+}
+
+/// Imports status-change workbooks (`chieftech import changes FILE... [--accept-valid]`).
+pub async fn import_changes(
+    store: &Store,
+    files: &[PathBuf],
+    reporter: Reporter,
+    accept_valid: bool,
+    cfg: &RulesConfig,
+    operator: &str,
+    progress: bool,
+) -> Result<ImportReport, ImportError> {
+    let mut report = ImportReport::default();
+    for path in files {
+        import_changes_file(store, path, reporter, accept_valid, cfg, operator, progress, &mut report)
+            .await?;
+    }
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn import_changes_file(
+    store: &Store,
+    path: &Path,
+    reporter: Reporter,
+    accept_valid: bool,
+    cfg: &RulesConfig,
+    operator: &str,
+    progress: bool,
+    report: &mut ImportReport,
+) -> Result<(), ImportError> {
+    let label = path.display().to_string();
+    let sha = match file_sha256(path) {
+        Ok(h) => h,
+        Err(e) => {
+            report.problems.push(file_problem(&label, format!("无法读取文件：{e}；请检查文件名和路径")));
+            report.lines.push(format!("{label}：无法读取，未导入"));
+            report.refused = true;
+            return Ok(());
+        }
+    };
+    let source = Source {
+        kind: "changes-file".into(),
+        file_name: Some(label.clone()),
+        sha256: Some(sha),
+        operator: operator.into(),
+    };
+    {
+        let mut conn = store.pool().acquire().await.map_err(StoreError::from)?;
+        if let Some((at, by)) = crate::store::find_source(&mut conn, &source).await? {
+            report.lines.push(format!(
+                "{label}：内容相同的变动文件已于{at}由{by}导入过，本次未做任何更改"
+            ));
+            return Ok(());
+        }
+    }
+    let reader_path = path.to_path_buf();
+    let reader_label = label.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let mut wb = Workbook::open(&reader_path)?;
+        let bar = if progress {
+            wb.pick_sheet(crate::excel::changes::CHANGES_SHEET, &[])
+                .and_then(|s| wb.row_hint(&s))
+                .filter(|n| *n >= PROGRESS_FROM_ROWS)
+                .map(|n| progress_bar(n, &reader_label))
+        } else {
+            None
+        };
+        let r = read_changes(&mut wb, &reader_label);
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        r
+    })
+    .await
+    .map_err(|e| ImportError::Reader(e.to_string()))?;
+    let file = match read {
+        Ok(f) => f,
+        Err(e) => {
+            report.problems.push(file_problem(&label, e.to_string()));
+            report.lines.push(format!("{label}：无法读取，未导入"));
+            report.refused = true;
+            return Ok(());
+        }
+    };
+    let sheet = file
+        .sheet()
+        .unwrap_or(crate::excel::changes::CHANGES_SHEET)
+        .to_string();
+    let mut problems = file.problems.clone();
+    let to_cell = |p: &RowProblem| store_problem(&label, &sheet, p.row, p.column, &p.message);
+    let cell_errors = file.has_errors();
+    let line;
+    let mut refused = cell_errors;
+    if cell_errors && !accept_valid {
+        // Refused whole; a dry run still finds the person-level problems of the sound rows.
+        if !file.entries.is_empty() {
+            let mut entries = file.entries.clone();
+            entries.push(sentinel());
+            let outcome = store
+                .record_changes(&source, reporter, &entries, false, cfg)
+                .await?;
+            problems.extend(outcome.rejected.iter().filter(|p| p.row.is_some()).map(to_cell));
+        }
+        line = format!(
+            "{label}：变动未导入（整个文件不导入）：{}处错误；改正后重新导入，或加--accept-valid只导入无误的行",
+            errors_in(&problems)
+        );
+    } else {
+        let outcome = store
+            .record_changes(&source, reporter, &file.entries, accept_valid, cfg)
+            .await?;
+        if let Some(when) = outcome.already_imported {
+            report.lines.push(format!(
+                "{label}：内容相同的变动文件已于{when}导入过，本次未做任何更改"
+            ));
+            return Ok(());
+        }
+        problems.extend(outcome.rejected.iter().map(to_cell));
+        refused |= !outcome.rejected.is_empty();
+        let dup = if outcome.duplicates.is_empty() {
+            String::new()
+        } else {
+            format!("，{}条与已登记的变动相同，已跳过（未做更改）", outcome.duplicates.len())
+        };
+        line = if outcome.refused_whole {
+            format!(
+                "{label}：变动未导入（整个文件不导入）：{}处错误；改正后重新导入，或加--accept-valid只导入无误的行",
+                errors_in(&problems)
+            )
+        } else if refused {
+            format!(
+                "{label}：已登记{}条变动{dup}；{}行有错误，未登记（--accept-valid）",
+                outcome.applied.len(),
+                rows_with_errors(&problems)
+            )
+        } else if outcome.applied.is_empty() && !outcome.duplicates.is_empty() {
+            format!("{label}：没有新的变动{dup}")
+        } else {
+            format!("{label}：已登记{}条变动{dup}", outcome.applied.len())
+        };
+    }
+    sort_problems(&mut problems);
+    if refused {
+        let sheets: Vec<SheetToCopy<'_>> = file
+            .layout
+            .iter()
+            .map(|l| SheetToCopy {
+                layout: l,
+                columns: &CHANGE_COLUMNS,
+            })
+            .collect();
+        let written = write_error_workbook(path, &sheets, &problems)?;
+        report.lines.push(format!("{line}；错误说明工作簿：{}", written.display()));
+        report.error_workbooks.push(written);
+        report.refused = true;
+    } else {
+        report.lines.push(line);
+    }
+    report.problems.extend(problems);
+    Ok(())
+}
+
+fn rows_with_errors(problems: &[CellProblem]) -> usize {
+    let mut rows: Vec<(Option<&str>, Option<u32>)> = problems
+        .iter()
+        .filter(|p| p.is_error())
+        .map(|p| (p.sheet.as_deref(), p.row))
+        .collect();
+    rows.sort();
+    rows.dedup();
+    rows.len()
+}

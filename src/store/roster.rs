@@ -55,6 +55,38 @@ pub struct RosterProblem {
 /// A recorded appointment: id, approval number, fingerprint of its other columns.
 type Existing = (i64, String, String);
 
+/// Rows per round trip to the database while importing (12 bound values per appointment row
+/// stays well under SQLite's and PostgreSQL's limits on bound values).
+const CHUNK: usize = 1000;
+
+/// A roster import in progress: one transaction, fed rows in batches (a million-row roster is
+/// streamed, never held in memory), then finished (committed unless a problem was found) or
+/// abandoned (rolled back).
+///
+/// The ledger inside the open transaction is the import's memory: each batch looks up its
+/// people (recorded before or added by earlier batches of the same file), so the checks of
+/// [`Store::import_roster`] hold across batches.
+pub struct RosterSession<'s> {
+    tx: sqlx::Transaction<'s, sqlx::Any>,
+    operator: String,
+    file_name: String,
+    source_id: i64,
+    /// Technicians with a larger id were added by this import.
+    max_tech_before: i64,
+    unit_ids: HashMap<String, i64>,
+    outcome: RosterOutcome,
+    problems: Vec<RosterProblem>,
+    rows: usize,
+}
+
+/// How a roster import starts.
+pub enum RosterStart<'s> {
+    /// The same file (by content hash) was imported before: nothing was done.
+    AlreadyImported(RosterOutcome),
+    /// The import is open: feed it rows.
+    Open(Box<RosterSession<'s>>),
+}
+
 impl Store {
     /// Imports roster rows and units in one transaction: new appointments are added, changed
     /// ones updated (recorded in the audit trail), unchanged ones skipped. Refused whole when
@@ -66,155 +98,251 @@ impl Store {
         units: &[UnitEntry],
         entries: &[RosterEntry],
     ) -> Result<std::result::Result<RosterOutcome, Vec<RosterProblem>>> {
+        let mut session = match self.begin_roster_import(source).await? {
+            RosterStart::AlreadyImported(o) => return Ok(Ok(o)),
+            RosterStart::Open(s) => s,
+        };
+        session.add_units(units).await?;
+        session.add(entries).await?;
+        session.finish().await
+    }
+
+    /// Opens a roster import for a source (see [`RosterSession`]); a file whose content hash
+    /// is recorded is not taken in again.
+    pub async fn begin_roster_import(&self, source: &Source) -> Result<RosterStart<'_>> {
         let mut tx = self.begin_write().await?;
         if let Some((at, by)) = find_source(&mut tx, source).await? {
-            return Ok(Ok(RosterOutcome {
+            tx.rollback().await?;
+            return Ok(RosterStart::AlreadyImported(RosterOutcome {
                 already_imported: Some(format!("{at} by {by}")),
                 ..RosterOutcome::default()
             }));
         }
-        let source_id = insert_source(&mut tx, source, &format!("{} rows", entries.len())).await?;
-        let mut outcome = RosterOutcome::default();
-        let mut problems = Vec::new();
-
+        let source_id = insert_source(&mut tx, source, "").await?;
         let mut unit_ids: HashMap<String, i64> = HashMap::new();
         for r in sqlx::query("SELECT id, name FROM units").fetch_all(&mut *tx).await? {
             unit_ids.insert(r.try_get(1)?, r.try_get(0)?);
         }
+        let max_tech_before: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM technicians")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        Ok(RosterStart::Open(Box::new(RosterSession {
+            tx,
+            operator: source.operator.clone(),
+            file_name: source.file_name.clone().unwrap_or_else(|| "-".into()),
+            source_id,
+            max_tech_before,
+            unit_ids,
+            outcome: RosterOutcome::default(),
+            problems: Vec::new(),
+            rows: 0,
+        })))
+    }
+}
+
+/// `$first, $first+1, …` for `n` values.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl RosterSession<'_> {
+    /// Adds or updates units (sheet 单位): contact and e-mail are updated when given.
+    pub async fn add_units(&mut self, units: &[UnitEntry]) -> Result<()> {
         for u in units {
-            if let Some(id) = unit_ids.get(&u.name) {
+            if let Some(id) = self.unit_ids.get(&u.name) {
                 sqlx::query("UPDATE units SET contact = COALESCE($1, contact), email = COALESCE($2, email) WHERE id = $3")
                     .bind(u.contact.clone())
                     .bind(u.email.clone())
                     .bind(*id)
-                    .execute(&mut *tx)
+                    .execute(&mut *self.tx)
                     .await?;
             } else {
-                let id = insert_unit(&mut tx, &u.name, u.contact.clone(), u.email.clone()).await?;
-                unit_ids.insert(u.name.clone(), id);
-                outcome.units_added += 1;
+                let id = insert_unit(&mut self.tx, &u.name, u.contact.clone(), u.email.clone()).await?;
+                self.unit_ids.insert(u.name.clone(), id);
+                self.outcome.units_added += 1;
             }
         }
+        Ok(())
+    }
 
-        // Current technicians and appointments of the people in the file.
+    /// Problems found so far.
+    pub fn problems(&self) -> &[RosterProblem] {
+        &self.problems
+    }
+
+    /// Rows fed so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Feeds roster rows, in file order.
+    pub async fn add(&mut self, entries: &[RosterEntry]) -> Result<()> {
+        self.rows += entries.len();
+        // Chunks hold each ID number once, so every row of a chunk sees the ledger as left by
+        // the rows before it.
+        let mut start = 0;
+        while start < entries.len() {
+            let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+            let mut end = start;
+            while end < entries.len()
+                && end - start < CHUNK
+                && seen.insert(entries[end].id_number.as_str())
+            {
+                end += 1;
+            }
+            self.add_chunk(&entries[start..end]).await?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    async fn add_chunk(&mut self, entries: &[RosterEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        // The chunk's people as the ledger (this transaction included) knows them.
+        let sql = format!(
+            "SELECT id, id_number, name FROM technicians WHERE id_number IN ({})",
+            placeholders(1, entries.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for e in entries {
+            q = q.bind(e.id_number.as_str());
+        }
         let mut techs: HashMap<String, (i64, String)> = HashMap::new();
-        for r in sqlx::query("SELECT id, id_number, name FROM technicians")
-            .fetch_all(&mut *tx)
-            .await?
-        {
+        for r in q.fetch_all(&mut *self.tx).await? {
             techs.insert(r.try_get(1)?, (r.try_get(0)?, r.try_get(2)?));
         }
         let mut appts: HashMap<i64, Vec<(NaiveDate, Existing)>> = HashMap::new();
-        for r in sqlx::query(
-            "SELECT technician_id, approval_date, id, approval_no, unit_id, bank_account, bank_name, phone, occupation, level, email FROM appointments",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            let tid: i64 = r.try_get(0)?;
-            let date = parse_date(&r.try_get::<String, _>(1)?)?;
-            let unit: Option<i64> = r.try_get(4)?;
-            let fingerprint = format!(
-                "{}|{}|{}|{}|{}|{}|{}",
-                unit.map(|u| u.to_string()).unwrap_or_default(),
-                r.try_get::<Option<String>, _>(5)?.unwrap_or_default(),
-                r.try_get::<Option<String>, _>(6)?.unwrap_or_default(),
-                r.try_get::<Option<String>, _>(7)?.unwrap_or_default(),
-                r.try_get::<Option<String>, _>(8)?.unwrap_or_default(),
-                r.try_get::<Option<String>, _>(9)?.unwrap_or_default(),
-                r.try_get::<Option<String>, _>(10)?.unwrap_or_default(),
+        if !techs.is_empty() {
+            let sql = format!(
+                "SELECT technician_id, approval_date, id, approval_no, unit_id, bank_account, bank_name, phone, occupation, level, email FROM appointments WHERE technician_id IN ({})",
+                placeholders(1, techs.len())
             );
-            appts.entry(tid).or_default().push((
-                date,
-                (r.try_get(2)?, r.try_get(3)?, fingerprint),
-            ));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (tid, _) in techs.values() {
+                q = q.bind(*tid);
+            }
+            for r in q.fetch_all(&mut *self.tx).await? {
+                let tid: i64 = r.try_get(0)?;
+                let date = parse_date(&r.try_get::<String, _>(1)?)?;
+                let unit: Option<i64> = r.try_get(4)?;
+                let fingerprint = format!(
+                    "{}|{}|{}|{}|{}|{}|{}",
+                    unit.map(|u| u.to_string()).unwrap_or_default(),
+                    r.try_get::<Option<String>, _>(5)?.unwrap_or_default(),
+                    r.try_get::<Option<String>, _>(6)?.unwrap_or_default(),
+                    r.try_get::<Option<String>, _>(7)?.unwrap_or_default(),
+                    r.try_get::<Option<String>, _>(8)?.unwrap_or_default(),
+                    r.try_get::<Option<String>, _>(9)?.unwrap_or_default(),
+                    r.try_get::<Option<String>, _>(10)?.unwrap_or_default(),
+                );
+                appts
+                    .entry(tid)
+                    .or_default()
+                    .push((date, (r.try_get(2)?, r.try_get(3)?, fingerprint)));
+            }
         }
 
-        let mut file_people: HashMap<&str, &str> = HashMap::new();
-        let mut new_terms: HashMap<String, Vec<(NaiveDate, Option<u32>)>> = HashMap::new();
+        // Checks: the name, and terms overlapping recorded ones or earlier rows of the file.
+        let mut good: Vec<&RosterEntry> = Vec::with_capacity(entries.len());
         for e in entries {
-            let id = e.id_number.as_str();
-            if let Some(prev) = file_people.insert(id, &e.name) {
-                if prev != e.name {
-                    problems.push(RosterProblem {
-                        row: e.row,
-                        column: "姓名",
-                        message: format!("同一身份证号码在本文件中有两个姓名：“{prev}”和“{}”", e.name),
-                    });
-                }
-            }
-            if let Some((_, name)) = techs.get(id) {
+            let mut ok = true;
+            if let Some((tid, name)) = techs.get(e.id_number.as_str()) {
                 if *name != e.name {
-                    problems.push(RosterProblem {
+                    ok = false;
+                    let message = if *tid > self.max_tech_before {
+                        format!("同一身份证号码在本文件中有两个姓名：“{name}”和“{}”", e.name)
+                    } else {
+                        format!("姓名“{}”与已登记的“{name}”不符（身份证号码{}）；如确需更名，请先由区人社局核实", e.name, e.id_number.masked())
+                    };
+                    self.problems.push(RosterProblem {
                         row: e.row,
                         column: "姓名",
-                        message: format!("姓名“{}”与已登记的“{name}”不符（身份证号码{}）；如确需更名，请先由区人社局核实", e.name, e.id_number.masked()),
+                        message,
                     });
                 }
-            }
-            new_terms
-                .entry(id.to_string())
-                .or_default()
-                .push((e.approval_date, e.row));
-        }
-        // Overlapping terms, among the file's rows and the recorded appointments.
-        for (id, rows) in &new_terms {
-            let mut all: Vec<(NaiveDate, Option<u32>)> = rows.clone();
-            if let Some((tid, _)) = techs.get(id.as_str()) {
-                for (d, _) in appts.get(tid).into_iter().flatten() {
-                    if !all.iter().any(|(x, _)| x == d) {
-                        all.push((*d, None));
+                let d = e.approval_date;
+                let recorded = appts.get(tid).map(Vec::as_slice).unwrap_or(&[]);
+                if !recorded.iter().any(|(x, _)| *x == d) {
+                    let mut dates: Vec<NaiveDate> = recorded.iter().map(|(x, _)| *x).collect();
+                    dates.sort();
+                    let clash = dates.iter().find(|x| {
+                        let (first, second) = if **x < d { (**x, d) } else { (d, **x) };
+                        term_of(second).term_start() <= term_of(first).term_end()
+                    });
+                    if let Some(x) = clash {
+                        ok = false;
+                        let (first, second) = if *x < d { (*x, d) } else { (d, *x) };
+                        self.problems.push(RosterProblem {
+                            row: e.row,
+                            column: "批准日期",
+                            message: format!(
+                                "批准日期{second}的管理期与批准日期{first}的管理期（至{}）重叠：同一人两届管理期不能重叠",
+                                term_of(first).term_end()
+                            ),
+                        });
                     }
                 }
             }
-            all.sort();
-            all.dedup_by_key(|(d, _)| *d);
-            for w in all.windows(2) {
-                let first = term_of(w[0].0);
-                if term_of(w[1].0).term_start() <= first.term_end() {
-                    problems.push(RosterProblem {
-                        row: w[1].1.or(w[0].1),
-                        column: "批准日期",
-                        message: format!(
-                            "批准日期{}的管理期与批准日期{}的管理期（至{}）重叠：同一人两届管理期不能重叠",
-                            w[1].0,
-                            w[0].0,
-                            first.term_end()
-                        ),
-                    });
-                }
+            if ok {
+                good.push(e);
             }
         }
-        if !problems.is_empty() {
-            tx.rollback().await?;
-            return Ok(Err(problems));
+
+        // Units named by rows and not yet known.
+        for e in &good {
+            if !self.unit_ids.contains_key(&e.unit) {
+                let id = insert_unit(&mut self.tx, &e.unit, None, None).await?;
+                self.unit_ids.insert(e.unit.clone(), id);
+                self.outcome.units_added += 1;
+            }
         }
 
-        for e in entries {
-            let unit_id = match unit_ids.get(&e.unit) {
-                Some(id) => *id,
-                None => {
-                    let id = insert_unit(&mut tx, &e.unit, None, None).await?;
-                    unit_ids.insert(e.unit.clone(), id);
-                    outcome.units_added += 1;
-                    id
-                }
+        // New technicians, in one statement.
+        let new_people: Vec<&&RosterEntry> = good
+            .iter()
+            .filter(|e| !techs.contains_key(e.id_number.as_str()))
+            .collect();
+        if !new_people.is_empty() {
+            let values: Vec<String> = (0..new_people.len())
+                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                .collect();
+            let sql = format!(
+                "INSERT INTO technicians (id_number, name) VALUES {} RETURNING id, id_number",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for e in &new_people {
+                q = q.bind(e.id_number.as_str()).bind(e.name.as_str());
+            }
+            for r in q.fetch_all(&mut *self.tx).await? {
+                let id_number: String = r.try_get(1)?;
+                let tid: i64 = r.try_get(0)?;
+                let name = new_people
+                    .iter()
+                    .find(|e| e.id_number.as_str() == id_number)
+                    .map(|e| e.name.clone())
+                    .unwrap_or_default();
+                techs.insert(id_number, (tid, name));
+            }
+        }
+
+        // Appointments: unchanged, updated (audited) or new (one statement).
+        let mut inserts: Vec<(i64, i64, &RosterEntry)> = Vec::new();
+        for e in good {
+            let Some((tid, _)) = techs.get(e.id_number.as_str()) else {
+                return Err(StoreError::Corrupt(format!(
+                    "technician {} vanished during the import",
+                    e.id_number.masked()
+                )));
             };
-            let tid = match techs.get(e.id_number.as_str()) {
-                Some((tid, _)) => *tid,
-                None => {
-                    let r = sqlx::query(
-                        "INSERT INTO technicians (id_number, name) VALUES ($1, $2) RETURNING id",
-                    )
-                    .bind(e.id_number.as_str())
-                    .bind(&e.name)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let tid: i64 = r.try_get(0)?;
-                    techs.insert(e.id_number.as_str().to_string(), (tid, e.name.clone()));
-                    tid
-                }
-            };
+            let tid = *tid;
+            let unit_id = self.unit_ids.get(&e.unit).copied().unwrap_or_default();
             let fingerprint = format!(
                 "{unit_id}|{}|{}|{}|{}|{}|{}",
                 e.bank_account,
@@ -231,7 +359,7 @@ impl Store {
             match existing {
                 Some((aid, no, fp)) => {
                     if fp == fingerprint && no == e.approval_no {
-                        outcome.unchanged += 1;
+                        self.outcome.unchanged += 1;
                         continue;
                     }
                     sqlx::query("UPDATE appointments SET approval_no = $1, unit_id = $2, occupation = $3, level = $4, bank_account = $5, bank_name = $6, phone = $7, email = $8, source_id = $9, source_row = $10 WHERE id = $11")
@@ -243,70 +371,99 @@ impl Store {
                         .bind(&e.bank_name)
                         .bind(&e.phone)
                         .bind(e.email.clone())
-                        .bind(source_id)
+                        .bind(self.source_id)
                         .bind(e.row.map(i64::from))
                         .bind(aid)
-                        .execute(&mut *tx)
+                        .execute(&mut *self.tx)
                         .await?;
                     audit(
-                        &mut tx,
-                        &source.operator,
+                        &mut self.tx,
+                        &self.operator,
                         "roster-update",
                         &format!(
                             "appointment {aid} of {} ({}) updated from {} row {}",
                             crate::rules::id_number::mask(e.id_number.as_str()),
                             e.approval_date,
-                            source.file_name.as_deref().unwrap_or("-"),
+                            self.file_name,
                             e.row.unwrap_or(0)
                         ),
                         true,
                     )
                     .await?;
-                    outcome.updated += 1;
+                    self.outcome.updated += 1;
                 }
-                None => {
-                    let r = sqlx::query("INSERT INTO appointments (technician_id, approval_date, approval_no, unit_id, occupation, level, bank_account, bank_name, phone, email, source_id, source_row) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id")
-                        .bind(tid)
-                        .bind(e.approval_date.to_string())
-                        .bind(&e.approval_no)
-                        .bind(unit_id)
-                        .bind(&e.occupation)
-                        .bind(&e.level)
-                        .bind(&e.bank_account)
-                        .bind(&e.bank_name)
-                        .bind(&e.phone)
-                        .bind(e.email.clone())
-                        .bind(source_id)
-                        .bind(e.row.map(i64::from))
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    let aid: i64 = r.try_get(0)?;
-                    appts.entry(tid).or_default().push((
-                        e.approval_date,
-                        (aid, e.approval_no.clone(), fingerprint),
-                    ));
-                    outcome.added += 1;
-                }
+                None => inserts.push((tid, unit_id, e)),
             }
         }
+        if !inserts.is_empty() {
+            const COLS: usize = 12;
+            let values: Vec<String> = (0..inserts.len())
+                .map(|i| format!("({})", placeholders(i * COLS + 1, COLS)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO appointments (technician_id, approval_date, approval_no, unit_id, occupation, level, bank_account, bank_name, phone, email, source_id, source_row) VALUES {}",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (tid, unit_id, e) in &inserts {
+                q = q
+                    .bind(*tid)
+                    .bind(e.approval_date.to_string())
+                    .bind(e.approval_no.as_str())
+                    .bind(*unit_id)
+                    .bind(e.occupation.as_str())
+                    .bind(e.level.as_str())
+                    .bind(e.bank_account.as_str())
+                    .bind(e.bank_name.as_str())
+                    .bind(e.phone.as_str())
+                    .bind(e.email.clone())
+                    .bind(self.source_id)
+                    .bind(e.row.map(i64::from));
+            }
+            q.execute(&mut *self.tx).await?;
+            self.outcome.added += inserts.len();
+        }
+        Ok(())
+    }
+
+    /// Ends the import: commits when no problem was found, otherwise rolls everything back
+    /// and returns the problems (sorted by row).
+    pub async fn finish(mut self) -> Result<std::result::Result<RosterOutcome, Vec<RosterProblem>>> {
+        if !self.problems.is_empty() {
+            self.tx.rollback().await?;
+            let mut problems = std::mem::take(&mut self.problems);
+            problems.sort_by_key(|p| p.row);
+            return Ok(Err(problems));
+        }
+        sqlx::query("UPDATE sources SET summary = $1 WHERE id = $2")
+            .bind(format!("{} rows", self.rows))
+            .bind(self.source_id)
+            .execute(&mut *self.tx)
+            .await?;
+        let o = &self.outcome;
         audit(
-            &mut tx,
-            &source.operator,
+            &mut self.tx,
+            &self.operator,
             "import-roster",
             &format!(
                 "{}: {} added, {} updated, {} unchanged",
-                source.file_name.as_deref().unwrap_or("-"),
-                outcome.added,
-                outcome.updated,
-                outcome.unchanged
+                self.file_name, o.added, o.updated, o.unchanged
             ),
-            outcome.added + outcome.updated > 0,
+            o.added + o.updated > 0,
         )
         .await?;
-        tx.commit().await?;
-        Ok(Ok(outcome))
+        self.tx.commit().await?;
+        Ok(Ok(self.outcome))
     }
 
+    /// Abandons the import: nothing it did stays.
+    pub async fn abandon(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}
+
+impl Store {
     /// A person's appointments and name, by ID number.
     pub async fn person(&self, id_number: &str) -> Result<Option<Person>> {
         let mut conn = self.pool.acquire().await?;

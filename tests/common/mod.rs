@@ -78,14 +78,14 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(admin) = self.pg_admin.take() {
             let name = self.name.clone();
-            let pool = self.store.pool().clone();
+            // The pool belongs to the test's runtime, which is blocked here: don't await it;
+            // WITH (FORCE) ends its connections.
             std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .unwrap();
                 rt.block_on(async move {
-                    pool.close().await;
                     if let Ok(p) = sqlx::AnyPool::connect(&admin).await {
                         let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
                         let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&p).await;

@@ -1,0 +1,434 @@
+//! Issue 2: the allowance engine through the store, on SQLite and PostgreSQL.
+//! Worked examples A–F of RULES.md, approval rules, voids, idempotent recompute.
+
+mod common;
+
+use chieftech::rules::id_number::make_id;
+use chieftech::rules::money::fen_str;
+use chieftech::rules::{ChangeKind, IdNumber, Month, Reporter, RulesConfig};
+use chieftech::store::payrun::RunPolicy;
+use chieftech::store::{ChangeEntry, RosterEntry, Source, Store, StoreError, UnitEntry};
+use chrono::NaiveDate;
+use indicatif::ProgressBar;
+use std::collections::BTreeMap;
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+const POLICY: RunPolicy = RunPolicy {
+    allow_supplementary: true,
+    allow_single_operator: false,
+};
+
+pub struct Person {
+    pub name: &'static str,
+    pub id: IdNumber,
+    pub approval: &'static str,
+}
+
+/// The six people of the worked examples.
+pub fn people() -> Vec<Person> {
+    [
+        ("王强", "2021-10-15", 1),
+        ("李娜", "2022-06-20", 2),
+        ("张伟", "2021-10-15", 3),
+        ("赵敏", "2021-10-15", 4),
+        ("陈刚", "2023-11-10", 5),
+        ("孙丽", "2022-12-05", 6),
+    ]
+    .into_iter()
+    .map(|(name, approval, n)| Person {
+        name,
+        id: make_id("370303", d("1980-01-01") + chrono::Days::new(n * 40), n as u32),
+        approval,
+    })
+    .collect()
+}
+
+fn roster_entry(p: &Person, row: u32) -> RosterEntry {
+    RosterEntry {
+        id_number: p.id.clone(),
+        name: p.name.into(),
+        unit: "淄博示例机械有限公司".into(),
+        occupation: "钳工".into(),
+        level: "高级技师".into(),
+        approval_date: d(p.approval),
+        approval_no: format!("张人社字〔{}〕{}号", &p.approval[..4], row),
+        bank_account: format!("62220216030{:08}", row),
+        bank_name: "中国工商银行淄博张店支行".into(),
+        phone: "13800000000".into(),
+        email: None,
+        row: Some(row),
+    }
+}
+
+fn change(p: &Person, kind: ChangeKind, x: &str, end: Option<&str>) -> ChangeEntry {
+    ChangeEntry {
+        id_number: p.id.clone(),
+        name: p.name.into(),
+        kind,
+        effective: d(x),
+        end: end.map(d),
+        new_unit: None,
+        decision_no: None,
+        title_no: None,
+        note: None,
+        row: Some(2),
+    }
+}
+
+async fn seed_roster(store: &Store, people: &[Person]) {
+    let entries: Vec<RosterEntry> = people
+        .iter()
+        .enumerate()
+        .map(|(i, p)| roster_entry(p, i as u32 + 3))
+        .collect();
+    let units = [UnitEntry {
+        name: "淄博示例机械有限公司".into(),
+        contact: Some("刘会计".into()),
+        email: Some("hr@example.com".into()),
+        row: Some(3),
+    }];
+    store
+        .import_roster(&Source::operator("clerk"), &units, &entries)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+async fn record(store: &Store, entries: &[ChangeEntry]) {
+    let out = store
+        .record_changes(
+            &Source::operator("clerk"),
+            Reporter::Bureau,
+            entries,
+            false,
+            &RulesConfig::default(),
+        )
+        .await
+        .unwrap();
+    assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+}
+
+async fn run(store: &Store, year: i32, cfg: &RulesConfig) -> BTreeMap<String, String> {
+    store
+        .compute_run(year, false, "alice", d(&format!("{year}-12-01")), cfg, POLICY, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    store.approve_run(year, "bob", POLICY).await.unwrap();
+    nets(store, year, None).await
+}
+
+async fn nets(store: &Store, year: i32, seq: Option<i64>) -> BTreeMap<String, String> {
+    let view = store.show_run(year, seq, true).await.unwrap();
+    view.people
+        .iter()
+        .map(|p| (p.name.clone(), fen_str(p.net.net)))
+        .collect()
+}
+
+fn expect(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// The table of ../shared/examples/README.md, through the store.
+async fn worked_examples(store: &Store) {
+    let cfg = RulesConfig::default();
+    let ps = people();
+    let p = |name: &str| ps.iter().find(|x| x.name == name).unwrap();
+    seed_roster(store, &ps).await;
+    assert_eq!(
+        run(store, 2022, &cfg).await,
+        expect(&[("王强", "7000.00"), ("张伟", "7000.00"), ("赵敏", "7000.00")])
+    );
+    record(
+        store,
+        &[
+            change(p("李娜"), ChangeKind::TransferredOut, "2023-05-20", None),
+            change(p("张伟"), ChangeKind::Retired, "2022-09-16", None),
+        ],
+    )
+    .await;
+    assert_eq!(
+        run(store, 2023, &cfg).await,
+        expect(&[
+            ("王强", "6000.00"),
+            ("李娜", "5306.45"),
+            ("张伟", "-1750.00"),
+            ("赵敏", "6000.00"),
+            ("孙丽", "6000.00"),
+        ])
+    );
+    record(
+        store,
+        &[
+            change(p("赵敏"), ChangeKind::RevokedFraud, "2024-03-08", None),
+            change(p("孙丽"), ChangeKind::LeftPost, "2024-02-10", None),
+            change(p("孙丽"), ChangeKind::Restored, "2024-07-01", None),
+            change(p("陈刚"), ChangeKind::OtherAllowance, "2025-04-01", Some("2025-09-30")),
+        ],
+    )
+    .await;
+    assert_eq!(
+        run(store, 2024, &cfg).await,
+        expect(&[
+            ("王强", "5000.00"),
+            ("赵敏", "-13000.00"),
+            ("陈刚", "6500.00"),
+            ("孙丽", "3655.17"),
+        ])
+    );
+    assert_eq!(
+        run(store, 2025, &cfg).await,
+        expect(&[("陈刚", "3000.00"), ("孙丽", "6000.00")])
+    );
+    assert_eq!(run(store, 2026, &cfg).await, expect(&[("陈刚", "4000.00")]));
+    let view = store.show_run(2026, None, true).await.unwrap();
+    let uncovered: Vec<String> = view
+        .uncovered
+        .iter()
+        .map(|(_, name, m)| format!("{name} {m}"))
+        .collect();
+    assert_eq!(uncovered, ["陈刚 2026-09", "陈刚 2026-10", "陈刚 2026-11"]);
+    // The recovery never reaches the bank: 张伟's 2023 net is on the recovery list.
+    let v2023 = store.show_run(2023, None, true).await.unwrap();
+    let zw = v2023.people.iter().find(|x| x.name == "张伟").unwrap();
+    assert_eq!((zw.net.bank, zw.net.recovery), (0, -175_000));
+    assert_eq!(v2023.totals().recovered, -175_000);
+    assert_eq!(v2023.totals().paid, 600_000 + 530_645 + 600_000 + 600_000);
+}
+
+#[tokio::test]
+async fn worked_examples_on_every_backend() {
+    for db in common::backends().await {
+        worked_examples(&db.store).await;
+    }
+}
+
+#[tokio::test]
+async fn first_of_month_example_b() {
+    let db = common::sqlite().await;
+    let cfg = RulesConfig {
+        proration: chieftech::rules::Proration::FirstOfMonth,
+        ..RulesConfig::default()
+    };
+    let ps = people();
+    seed_roster(&db.store, &ps[1..2]).await;
+    record(&db.store, &[change(&ps[1], ChangeKind::TransferredOut, "2023-05-20", None)]).await;
+    assert_eq!(run(&db.store, 2023, &cfg).await, expect(&[("李娜", "5500.00")]));
+}
+
+#[tokio::test]
+async fn approval_rules_on_every_backend() {
+    for db in common::backends().await {
+        let store = &db.store;
+        let cfg = RulesConfig::default();
+        let ps = people();
+        seed_roster(store, &ps[..1]).await;
+        let bar = ProgressBar::hidden();
+        store
+            .compute_run(2022, false, "alice", d("2022-12-01"), &cfg, POLICY, &bar)
+            .await
+            .unwrap();
+        // Four eyes.
+        let e = store.approve_run(2022, "alice", POLICY).await.unwrap_err();
+        assert!(matches!(e, StoreError::Refused(ref m) if m.contains("four-eyes")), "{e}");
+        let single = RunPolicy {
+            allow_single_operator: true,
+            ..POLICY
+        };
+        // Stale: a change recorded after the draft was computed.
+        let late_roster = RosterEntry {
+            bank_account: "6222021603099999999".into(),
+            ..roster_entry(&ps[0], 3)
+        };
+        store
+            .import_roster(&Source::operator("clerk"), &[], &[late_roster])
+            .await
+            .unwrap()
+            .unwrap();
+        let e = store.approve_run(2022, "bob", POLICY).await.unwrap_err();
+        assert!(matches!(e, StoreError::Refused(ref m) if m.contains("stale")), "{e}");
+        store
+            .compute_run(2022, false, "alice", d("2022-12-01"), &cfg, POLICY, &bar)
+            .await
+            .unwrap();
+        store.approve_run(2022, "alice", single).await.unwrap();
+        // The approved line keeps the account as at approval.
+        let v = store.show_run(2022, None, true).await.unwrap();
+        assert_eq!(v.people[0].items[0].bank_account, "6222021603099999999");
+        // A second run needs --supplementary, and right after approval it is empty.
+        let e = store
+            .compute_run(2022, false, "alice", d("2022-12-02"), &cfg, POLICY, &bar)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Usage(ref m) if m.contains("supplementary")), "{e}");
+        let no_supp = RunPolicy {
+            allow_supplementary: false,
+            ..POLICY
+        };
+        assert!(store
+            .compute_run(2022, true, "alice", d("2022-12-02"), &cfg, no_supp, &bar)
+            .await
+            .is_err());
+        let s = store
+            .compute_run(2022, true, "alice", d("2022-12-02"), &cfg, POLICY, &bar)
+            .await
+            .unwrap();
+        assert_eq!((s.seq, s.items, s.supplementary), (2, 0, true));
+        // Nothing to approve for a year without a draft.
+        assert!(matches!(
+            store.approve_run(2030, "bob", POLICY).await,
+            Err(StoreError::Usage(_))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn void_a_change_and_the_next_run_pays_the_difference() {
+    for db in common::backends().await {
+        let store = &db.store;
+        let cfg = RulesConfig::default();
+        let ps = people();
+        let wang = &ps[0];
+        seed_roster(store, &ps[..1]).await;
+        record(store, &[change(wang, ChangeKind::TransferredOut, "2022-07-01", None)]).await;
+        assert_eq!(run(store, 2022, &cfg).await, expect(&[("王强", "4000.00")]));
+        let list = store.list_changes(wang.id.as_str()).await.unwrap();
+        assert_eq!(list.len(), 1);
+        store
+            .void_change(list[0].change.id, "单位误报", "clerk")
+            .await
+            .unwrap();
+        let again = store.void_change(list[0].change.id, "x", "clerk").await;
+        assert!(matches!(again, Err(StoreError::Refused(_))));
+        assert!(store.void_change(99_999, "x", "clerk").await.is_err());
+        let list = store.list_changes(wang.id.as_str()).await.unwrap();
+        assert!(list[0].voided.as_deref().unwrap().contains("单位误报"));
+        // 2022-07 … 12 are paid as arrears with 2023.
+        let view = {
+            run(store, 2023, &cfg).await;
+            store.show_run(2023, None, true).await.unwrap()
+        };
+        let lines = view.people[0].lines();
+        assert_eq!(fen_str(view.people[0].net.net), "9000.00");
+        let arrears: Vec<Month> = lines
+            .iter()
+            .filter(|l| l.kind == chieftech::rules::LineKind::Arrears)
+            .map(|l| l.month)
+            .collect();
+        assert_eq!(arrears.len(), 6);
+        assert_eq!(arrears[0].to_string(), "2022-07");
+    }
+}
+
+#[tokio::test]
+async fn record_checks_refuse_whole_batch_or_accept_valid() {
+    for db in common::backends().await {
+        let store = &db.store;
+        let cfg = RulesConfig::default();
+        let ps = people();
+        seed_roster(store, &ps[..2]).await;
+        let stranger = Person {
+            name: "路人",
+            id: make_id("370303", d("1990-01-01"), 9),
+            approval: "2021-10-15",
+        };
+        let mut wrong_name = change(&ps[1], ChangeKind::Retired, "2023-01-01", None);
+        wrong_name.name = "李娜娜".into();
+        wrong_name.row = Some(4);
+        let mut unknown = change(&stranger, ChangeKind::Retired, "2023-01-01", None);
+        unknown.row = Some(5);
+        let mut good = change(&ps[0], ChangeKind::Retired, "2023-01-01", None);
+        good.row = Some(3);
+        let batch = [good.clone(), wrong_name, unknown];
+        let before = store.dump().await.unwrap();
+        let out = store
+            .record_changes(&Source::operator("clerk"), Reporter::Unit, &batch, false, &cfg)
+            .await
+            .unwrap();
+        assert!(out.refused_whole && out.applied.is_empty());
+        let cols: Vec<(Option<u32>, &str)> = out.rejected.iter().map(|p| (p.row, p.column)).collect();
+        assert_eq!(cols, [(Some(4), "姓名"), (Some(5), "身份证号码")]);
+        assert_eq!(store.dump().await.unwrap(), before, "nothing half-written");
+        let out = store
+            .record_changes(&Source::operator("clerk"), Reporter::Unit, &batch, true, &cfg)
+            .await
+            .unwrap();
+        assert_eq!(out.applied.len(), 1);
+        assert_eq!(out.rejected.len(), 2);
+        // The same row again is a duplicate; a file already taken in is a no-op.
+        let out = store
+            .record_changes(&Source::operator("clerk"), Reporter::Unit, &[good.clone()], false, &cfg)
+            .await
+            .unwrap();
+        assert_eq!(out.duplicates, [Some(3)]);
+        let file = Source::file("changes-file", "a.xlsx", b"content", "clerk");
+        store
+            .record_changes(&file, Reporter::Unit, &[], false, &cfg)
+            .await
+            .unwrap();
+        let out = store
+            .record_changes(&file, Reporter::Unit, &[good], false, &cfg)
+            .await
+            .unwrap();
+        assert!(out.already_imported.is_some());
+    }
+}
+
+#[tokio::test]
+async fn overlapping_terms_refuse_the_roster() {
+    let db = common::sqlite().await;
+    let ps = people();
+    let mut second = roster_entry(&ps[0], 4);
+    second.approval_date = d("2023-05-01");
+    let before = db.store.dump().await.unwrap();
+    let problems = db
+        .store
+        .import_roster(&Source::operator("clerk"), &[], &[roster_entry(&ps[0], 3), second])
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(problems[0].column, "批准日期");
+    assert_eq!(problems[0].row, Some(4));
+    assert_eq!(db.store.dump().await.unwrap(), before);
+    // A new term after the first one ends is a re-selection (§14(5)): accepted.
+    let mut reselected = roster_entry(&ps[0], 4);
+    reselected.approval_date = d("2024-10-20");
+    db.store
+        .import_roster(&Source::operator("clerk"), &[], &[roster_entry(&ps[0], 3), reselected])
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn recompute_is_idempotent_and_explain_shows_the_arithmetic() {
+    for db in common::backends().await {
+        let store = &db.store;
+        let cfg = RulesConfig::default();
+        let ps = people();
+        seed_roster(store, &ps).await;
+        record(store, &[change(&ps[1], ChangeKind::TransferredOut, "2023-05-20", None)]).await;
+        let bar = ProgressBar::hidden();
+        store.compute_run(2023, false, "alice", d("2023-12-01"), &cfg, POLICY, &bar).await.unwrap();
+        let once = store.dump().await.unwrap();
+        store.compute_run(2023, false, "alice", d("2023-12-01"), &cfg, POLICY, &bar).await.unwrap();
+        assert_eq!(store.dump().await.unwrap(), once);
+        store.approve_run(2023, "bob", POLICY).await.unwrap();
+        let e = store
+            .explain(ps[1].id.as_str(), Some("2023-05".parse().unwrap()), &cfg)
+            .await
+            .unwrap();
+        let text = e.render();
+        assert!(text.contains("500.00 × 19/31 = 306.45"), "{text}");
+        assert!(text.contains("调往区外"), "{text}");
+        assert!(text.contains("2023年第1批（已批准）"), "{text}");
+        assert_eq!(e.appointments[0].months.len(), 1);
+        assert_eq!(e.appointments[0].months[0].paid(), 30_645);
+    }
+}
