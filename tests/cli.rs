@@ -1,0 +1,158 @@
+//! The command line of CONTRACT.md: JSON output, exit statuses, and a payment run killed
+//! half-way and run again.
+
+mod common;
+
+use chieftech::rules::id_number::make_id;
+use chieftech::store::{RosterEntry, Source, Store, UnitEntry};
+use chrono::NaiveDate;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+fn chieftech(db: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chieftech"))
+        .args(["--database", db])
+        .args(args)
+        .env("CHIEFTECH_CONFIG", Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"))
+        .output()
+        .expect("run chieftech")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `n` people approved on `approval`, in one unit.
+async fn seed(store: &Store, n: usize, approval: &str) {
+    let entries: Vec<RosterEntry> = (0..n)
+        .map(|i| RosterEntry {
+            id_number: make_id(
+                "370303",
+                d("1970-01-01") + chrono::Days::new((i % 9000) as u64),
+                (i / 9000) as u32,
+            ),
+            name: format!("技师{i}"),
+            unit: "张店示例厂".into(),
+            occupation: "电工".into(),
+            level: "技师".into(),
+            approval_date: d(approval) + chrono::Days::new((i % 300) as u64),
+            approval_no: format!("张人社字〔2021〕{i}号"),
+            bank_account: format!("6222021603{:09}", i),
+            bank_name: "工商银行".into(),
+            phone: String::new(),
+            email: None,
+            row: Some(i as u32 + 2),
+        })
+        .collect();
+    let unit = UnitEntry {
+        name: "张店示例厂".into(),
+        contact: None,
+        email: None,
+        row: None,
+    };
+    store
+        .import_roster(&Source::operator("clerk"), &[unit], &entries)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn payrun_show_json_is_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("x.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    seed(&store, 3, "2021-10-15").await;
+    store.close().await;
+
+    let o = chieftech(&url, &["--operator", "alice", "--today", "2022-12-01", "payrun", "compute", "--year", "2022"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = chieftech(&url, &["--operator", "alice", "payrun", "approve", "--year", "2022"]);
+    assert_eq!(o.status.code(), Some(1), "four eyes: {}", text(&o));
+    assert!(text(&o).contains("four-eyes"));
+    let o = chieftech(&url, &["--operator", "bob", "payrun", "approve", "--year", "2022"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = chieftech(&url, &["payrun", "show", "--year", "2022", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["year"], 2022);
+    assert_eq!(v["run"], 1);
+    assert_eq!(v["status"], "approved");
+    assert_eq!(v["supplementary"], false);
+    let people = v["people"].as_array().unwrap();
+    assert_eq!(people.len(), 3);
+    let ids: Vec<&str> = people.iter().map(|p| p["id_number"].as_str().unwrap()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted);
+    // Approved 2021-10-15: 2021-11, 2021-12 deferred, 2022 regular: 7000.00.
+    let first = &people[0];
+    assert_eq!(first["net"], "7000.00");
+    assert_eq!(first["lines"][0]["month"], "2021-11");
+    assert_eq!(first["lines"][0]["kind"], "deferred");
+    assert_eq!(first["lines"][0]["amount"], "500.00");
+    assert_eq!(first["lines"][2]["kind"], "regular");
+    assert!(v["totals"]["paid"].as_str().unwrap().ends_with(".00"));
+    assert_eq!(v["totals"]["people_paid"], 3);
+    assert_eq!(v["totals"]["people_recovering"], 0);
+    assert_eq!(v["uncovered"], serde_json::json!([]));
+
+    // Usage errors exit 2; explain works from the CLI.
+    let o = chieftech(&url, &["payrun", "show", "--year", "2031"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = chieftech("mysql://x", &["init"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = chieftech(&url, &["--operator", "alice", "payrun", "compute", "--year", "2022"]);
+    assert_eq!(o.status.code(), Some(2), "approved year needs --supplementary: {}", text(&o));
+    let id = ids[0];
+    let o = chieftech(&url, &["explain", id, "--month", "2022-03"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("500.00 × 31/31 = 500.00"), "{}", text(&o));
+    assert!(text(&o).contains("2022年第1批（已批准）"), "{}", text(&o));
+}
+
+#[tokio::test]
+async fn a_killed_payment_run_leaves_the_ledger_as_if_it_ran_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let pristine = dir.path().join("pristine.db");
+    let url = format!("sqlite://{}", pristine.display());
+    let store = Store::connect(&url).await.unwrap();
+    seed(&store, 20_000, "2021-09-10").await;
+    store.close().await;
+
+    // The reference: one clean run.
+    let reference = dir.path().join("reference.db");
+    std::fs::copy(&pristine, &reference).unwrap();
+    let ref_url = format!("sqlite://{}", reference.display());
+    let o = chieftech(&ref_url, &["--operator", "alice", "--today", "2023-12-01", "payrun", "compute", "--year", "2023"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let expected = Store::connect(&ref_url).await.unwrap().dump().await.unwrap();
+    assert!(expected.contains("2023|1|draft"));
+
+    for delay_ms in [30u64, 150, 400, 900] {
+        let copy = dir.path().join(format!("killed-{delay_ms}.db"));
+        std::fs::copy(&pristine, &copy).unwrap();
+        let copy_url = format!("sqlite://{}", copy.display());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chieftech"))
+            .args(["--database", &copy_url, "--operator", "alice", "--today", "2023-12-01", "payrun", "compute", "--year", "2023"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let o = chieftech(&copy_url, &["--operator", "alice", "--today", "2023-12-01", "payrun", "compute", "--year", "2023"]);
+        assert!(o.status.success(), "{}", text(&o));
+        let got = Store::connect(&copy_url).await.unwrap().dump().await.unwrap();
+        assert_eq!(got, expected, "killed after {delay_ms} ms");
+    }
+}
