@@ -17,7 +17,11 @@ use std::time::Instant;
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let people: usize = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(100_000);
+    let people: usize = args
+        .get(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(100_000);
     let dir = tempfile::tempdir()?;
     let url = args
         .get(2)
@@ -26,7 +30,11 @@ async fn main() -> anyhow::Result<()> {
     let store = Store::connect(&url).await?;
     let t = Instant::now();
     seed(&store, people).await?;
-    println!("seeded {people} appointments, {} changes in {:.1?}", people * 3, t.elapsed());
+    println!(
+        "seeded {people} appointments, {} changes in {:.1?}",
+        people * 3,
+        t.elapsed()
+    );
 
     let cfg = RulesConfig::default();
     let policy = RunPolicy {
@@ -52,7 +60,15 @@ async fn main() -> anyhow::Result<()> {
     );
     let t = Instant::now();
     store
-        .compute_run(2024, false, "bench", NaiveDate::from_ymd_opt(2024, 12, 1).unwrap(), &cfg, policy, &indicatif::ProgressBar::hidden())
+        .compute_run(
+            2024,
+            false,
+            "bench",
+            NaiveDate::from_ymd_opt(2024, 12, 1).unwrap(),
+            &cfg,
+            policy,
+            &indicatif::ProgressBar::hidden(),
+        )
         .await?;
     println!("recompute of the draft: {:.2?}", t.elapsed());
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
@@ -69,7 +85,9 @@ async fn seed(store: &Store, n: usize) -> anyhow::Result<()> {
     sqlx::query("INSERT INTO sources (kind, operator, recorded_at) VALUES ('api', 'bench', '2024-01-01T00:00:00Z')")
         .execute(&mut *tx)
         .await?;
-    sqlx::query("INSERT INTO units (name) VALUES ('基准测试单位')").execute(&mut *tx).await?;
+    sqlx::query("INSERT INTO units (name) VALUES ('基准测试单位')")
+        .execute(&mut *tx)
+        .await?;
     let start = NaiveDate::from_ymd_opt(2021, 9, 2).unwrap();
     let span = (NaiveDate::from_ymd_opt(2024, 12, 31).unwrap() - start).num_days() as u64;
     let mut state = 0x2545F4914F6CDD1Du64;
@@ -87,7 +105,8 @@ async fn seed(store: &Store, n: usize) -> anyhow::Result<()> {
         let mut changes = String::from("INSERT INTO changes (technician_id, appointment_id, kind, effective, end_date, source_id, recorded_at, operator) VALUES ");
         for i in base..end {
             let id = i as i64 + 1;
-            let birth = NaiveDate::from_ymd_opt(1960, 1, 1).unwrap() + Days::new((i % 10_000) as u64);
+            let birth =
+                NaiveDate::from_ymd_opt(1960, 1, 1).unwrap() + Days::new((i % 10_000) as u64);
             let number = make_id("370303", birth, (i / 10_000) as u32);
             let approval = start + Days::new(rnd() % span);
             let sep = if i > base { "," } else { "" };
@@ -122,7 +141,11 @@ async fn seed(store: &Store, n: usize) -> anyhow::Result<()> {
             };
             for (k, (kind, x, z)) in plan.iter().enumerate() {
                 let sep = if i > base || k > 0 { "," } else { "" };
-                let appointment = if *kind == ChangeKind::OtherAllowance { "NULL".to_string() } else { id.to_string() };
+                let appointment = if *kind == ChangeKind::OtherAllowance {
+                    "NULL".to_string()
+                } else {
+                    id.to_string()
+                };
                 let z = z.map(|z| format!("'{z}'")).unwrap_or_else(|| "NULL".into());
                 changes.push_str(&format!(
                     "{sep}({id}, {appointment}, '{}', '{x}', {z}, 1, '2024-01-01T00:00:00Z', 'bench')",
@@ -131,7 +154,9 @@ async fn seed(store: &Store, n: usize) -> anyhow::Result<()> {
             }
         }
         for sql in [techs, appts, changes] {
-            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *tx)
+                .await?;
         }
     }
     tx.commit().await?;

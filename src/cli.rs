@@ -60,6 +60,18 @@ pub enum Command {
         #[arg(long)]
         month: Option<Month>,
     },
+    /// Queue the reminders that fall due on a date (or on every day of a catch-up range)
+    Remind {
+        /// The day [default: --today]
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Catch up: every day from this one to --date
+        #[arg(long)]
+        since: Option<NaiveDate>,
+    },
+    /// The mail outbox
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
     /// Synthetic roster and changes workbooks for trying and benchmarks
     Sample {
         #[arg(long, default_value_t = 60)]
@@ -94,6 +106,18 @@ pub enum ImportCommand {
         #[arg(long)]
         accept_valid: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Deliver queued mail (retries what failed before, when its retry is due)
+    Send {
+        /// Put parked messages back in the queue first
+        #[arg(long)]
+        requeue_parked: bool,
+    },
+    /// How many messages are queued, sent and parked
+    Status,
 }
 
 #[derive(Debug, Subcommand)]
@@ -210,10 +234,17 @@ impl Context {
 
     pub async fn store(&self) -> Result<Store, Failure> {
         Store::connect(&self.database).await.map_err(|e| {
-            let code = if matches!(e, StoreError::Url(_)) { 2 } else { 3 };
+            let code = if matches!(e, StoreError::Url(_)) {
+                2
+            } else {
+                3
+            };
             Failure::new(
                 code,
-                anyhow::anyhow!("cannot open the database {}: {e}", redact_url(&self.database)),
+                anyhow::anyhow!(
+                    "cannot open the database {}: {e}",
+                    redact_url(&self.database)
+                ),
             )
         })
     }
@@ -268,6 +299,73 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             print!("{}", e.render());
             Ok(())
         }
+        Command::Remind { date, since } => {
+            let store = ctx.store().await?;
+            let to = date.unwrap_or(ctx.today);
+            let from = since.unwrap_or(to);
+            if from > to {
+                return Err(Failure::new(
+                    2,
+                    anyhow::anyhow!("--since {from} is after {to}"),
+                ));
+            }
+            let r = crate::jobs::remind::remind_range(&store, &ctx.config, &ctx.rules, from, to)
+                .await
+                .map_err(|e| Failure::new(3, e))?;
+            println!(
+                "reminders {from} … {to}: {} queued, {} already queued before",
+                r.queued, r.already
+            );
+            Ok(())
+        }
+        Command::Outbox(cmd) => {
+            let store = ctx.store().await?;
+            let settings = crate::mail::MailSettings::from_config(&ctx.config)
+                .map_err(|e| Failure::new(2, e))?;
+            match cmd {
+                OutboxCommand::Status => {
+                    let (q, s, p) = crate::mail::outbox::counts(&store)
+                        .await
+                        .map_err(|e| Failure::new(3, e))?;
+                    println!("outbox: {q} queued, {s} sent, {p} parked");
+                    Ok(())
+                }
+                OutboxCommand::Send { requeue_parked } => {
+                    if requeue_parked {
+                        let n = crate::mail::outbox::requeue_parked(&store)
+                            .await
+                            .map_err(|e| Failure::new(3, e))?;
+                        println!("{n} parked messages queued again");
+                    }
+                    let r = crate::mail::outbox::send_due(&store, &settings, chrono::Utc::now())
+                        .await
+                        .map_err(|e| Failure::new(3, e))?;
+                    println!(
+                        "outbox: {} delivered, {} failed (will retry), {} parked, {} waiting for a retry{}",
+                        r.sent.len(),
+                        r.retrying.len(),
+                        r.parked.len(),
+                        r.waiting,
+                        if settings.smtp_host.is_none() {
+                            format!(" (no SMTP server configured: written to {})", settings.outbox_dir.display())
+                        } else {
+                            String::new()
+                        }
+                    );
+                    for (k, e) in r.parked.iter().chain(&r.retrying) {
+                        eprintln!("  {k}: {e}");
+                    }
+                    if r.retrying.is_empty() && r.parked.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(Failure::new(
+                            3,
+                            anyhow::anyhow!("some mail could not be delivered"),
+                        ))
+                    }
+                }
+            }
+        }
         other => Err(Failure::new(
             2,
             anyhow::anyhow!("`{other:?}` is not available in this build yet"),
@@ -307,7 +405,9 @@ async fn changes(ctx: &Context, cmd: ChangesCommand) -> Result<(), Failure> {
         }
         ChangesCommand::Void { change_id, reason } => {
             store.void_change(change_id, &reason, &ctx.operator).await?;
-            println!("change {change_id} voided; the next payment run pays or recovers the difference");
+            println!(
+                "change {change_id} voided; the next payment run pays or recovers the difference"
+            );
             Ok(())
         }
     }
@@ -351,11 +451,33 @@ async fn payrun(ctx: &Context, cmd: PayrunCommand) -> Result<(), Failure> {
             Ok(())
         }
         PayrunCommand::Approve { year } => {
-            let seq = store
-                .approve_run(year, &ctx.operator, ctx.run_policy())
+            let settings = crate::mail::MailSettings::from_config(&ctx.config)
+                .map_err(|e| Failure::new(2, e))?;
+            let units = crate::jobs::notices::unit_emails(&store).await?;
+            let (seq, queued) = store
+                .approve_run_with(
+                    year,
+                    &ctx.operator,
+                    ctx.run_policy(),
+                    ctx.rules.offset_recoveries,
+                    |view, reasons| {
+                        crate::jobs::notices::run_notices(
+                            view,
+                            reasons,
+                            &units,
+                            &settings,
+                            ctx.rules.policy.last_day(),
+                            ctx.today,
+                        )
+                        .map_err(|e| e.to_string())
+                    },
+                )
                 .await?;
-            tracing::info!(year, run = seq, operator = %ctx.operator, "run approved");
-            println!("{year}年度第{seq}批已批准（{}）。next: chieftech payrun export --year {year}", ctx.operator);
+            tracing::info!(year, run = seq, operator = %ctx.operator, notices = queued, "run approved");
+            println!(
+                "{year}年度第{seq}批已批准（{}）。next: chieftech payrun export --year {year}",
+                ctx.operator
+            );
             Ok(())
         }
         PayrunCommand::Show { year, run, json } => {
@@ -374,7 +496,11 @@ async fn payrun(ctx: &Context, cmd: PayrunCommand) -> Result<(), Failure> {
                 "{}年度第{}批  状态 {}{}  计算 {}（{}）{}",
                 view.year,
                 view.seq,
-                if view.status == "approved" { "已批准" } else { "草稿" },
+                if view.status == "approved" {
+                    "已批准"
+                } else {
+                    "草稿"
+                },
                 if view.supplementary { "  补发" } else { "" },
                 view.computed_by,
                 view.today,
@@ -391,7 +517,12 @@ async fn payrun(ctx: &Context, cmd: PayrunCommand) -> Result<(), Failure> {
                     fen_grouped(p.net.net)
                 );
                 for l in p.lines() {
-                    println!("    {}  {:<4}  {:>10}", l.month, l.kind.label(), fen_str(l.fen));
+                    println!(
+                        "    {}  {:<4}  {:>10}",
+                        l.month,
+                        l.kind.label(),
+                        fen_str(l.fen)
+                    );
                 }
             }
             println!(

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod excel;
 pub mod jobs;
+pub mod mail;
 pub mod rules;
 pub mod store;
 pub mod telemetry;

@@ -17,7 +17,10 @@ fn chieftech(db: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_chieftech"))
         .args(["--database", db])
         .args(args)
-        .env("CHIEFTECH_CONFIG", Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"))
+        .env(
+            "CHIEFTECH_CONFIG",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"),
+        )
         .output()
         .expect("run chieftech")
 }
@@ -73,12 +76,30 @@ async fn payrun_show_json_is_the_contract() {
     seed(&store, 3, "2021-10-15").await;
     store.close().await;
 
-    let o = chieftech(&url, &["--operator", "alice", "--today", "2022-12-01", "payrun", "compute", "--year", "2022"]);
+    let o = chieftech(
+        &url,
+        &[
+            "--operator",
+            "alice",
+            "--today",
+            "2022-12-01",
+            "payrun",
+            "compute",
+            "--year",
+            "2022",
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o));
-    let o = chieftech(&url, &["--operator", "alice", "payrun", "approve", "--year", "2022"]);
+    let o = chieftech(
+        &url,
+        &["--operator", "alice", "payrun", "approve", "--year", "2022"],
+    );
     assert_eq!(o.status.code(), Some(1), "four eyes: {}", text(&o));
     assert!(text(&o).contains("four-eyes"));
-    let o = chieftech(&url, &["--operator", "bob", "payrun", "approve", "--year", "2022"]);
+    let o = chieftech(
+        &url,
+        &["--operator", "bob", "payrun", "approve", "--year", "2022"],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let o = chieftech(&url, &["payrun", "show", "--year", "2022", "--json"]);
     assert!(o.status.success(), "{}", text(&o));
@@ -89,7 +110,10 @@ async fn payrun_show_json_is_the_contract() {
     assert_eq!(v["supplementary"], false);
     let people = v["people"].as_array().unwrap();
     assert_eq!(people.len(), 3);
-    let ids: Vec<&str> = people.iter().map(|p| p["id_number"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = people
+        .iter()
+        .map(|p| p["id_number"].as_str().unwrap())
+        .collect();
     let mut sorted = ids.clone();
     sorted.sort();
     assert_eq!(ids, sorted);
@@ -110,8 +134,16 @@ async fn payrun_show_json_is_the_contract() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let o = chieftech("mysql://x", &["init"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    let o = chieftech(&url, &["--operator", "alice", "payrun", "compute", "--year", "2022"]);
-    assert_eq!(o.status.code(), Some(2), "approved year needs --supplementary: {}", text(&o));
+    let o = chieftech(
+        &url,
+        &["--operator", "alice", "payrun", "compute", "--year", "2022"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "approved year needs --supplementary: {}",
+        text(&o)
+    );
     let id = ids[0];
     let o = chieftech(&url, &["explain", id, "--month", "2022-03"]);
     assert!(o.status.success(), "{}", text(&o));
@@ -132,9 +164,26 @@ async fn a_killed_payment_run_leaves_the_ledger_as_if_it_ran_once() {
     let reference = dir.path().join("reference.db");
     std::fs::copy(&pristine, &reference).unwrap();
     let ref_url = format!("sqlite://{}", reference.display());
-    let o = chieftech(&ref_url, &["--operator", "alice", "--today", "2023-12-01", "payrun", "compute", "--year", "2023"]);
+    let o = chieftech(
+        &ref_url,
+        &[
+            "--operator",
+            "alice",
+            "--today",
+            "2023-12-01",
+            "payrun",
+            "compute",
+            "--year",
+            "2023",
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o));
-    let expected = Store::connect(&ref_url).await.unwrap().dump().await.unwrap();
+    let expected = Store::connect(&ref_url)
+        .await
+        .unwrap()
+        .dump()
+        .await
+        .unwrap();
     assert!(expected.contains("2023|1|draft"));
 
     for delay_ms in [30u64, 150, 400, 900] {
@@ -142,7 +191,18 @@ async fn a_killed_payment_run_leaves_the_ledger_as_if_it_ran_once() {
         std::fs::copy(&pristine, &copy).unwrap();
         let copy_url = format!("sqlite://{}", copy.display());
         let mut child = Command::new(env!("CARGO_BIN_EXE_chieftech"))
-            .args(["--database", &copy_url, "--operator", "alice", "--today", "2023-12-01", "payrun", "compute", "--year", "2023"])
+            .args([
+                "--database",
+                &copy_url,
+                "--operator",
+                "alice",
+                "--today",
+                "2023-12-01",
+                "payrun",
+                "compute",
+                "--year",
+                "2023",
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -150,9 +210,26 @@ async fn a_killed_payment_run_leaves_the_ledger_as_if_it_ran_once() {
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
-        let o = chieftech(&copy_url, &["--operator", "alice", "--today", "2023-12-01", "payrun", "compute", "--year", "2023"]);
+        let o = chieftech(
+            &copy_url,
+            &[
+                "--operator",
+                "alice",
+                "--today",
+                "2023-12-01",
+                "payrun",
+                "compute",
+                "--year",
+                "2023",
+            ],
+        );
         assert!(o.status.success(), "{}", text(&o));
-        let got = Store::connect(&copy_url).await.unwrap().dump().await.unwrap();
+        let got = Store::connect(&copy_url)
+            .await
+            .unwrap()
+            .dump()
+            .await
+            .unwrap();
         assert_eq!(got, expected, "killed after {delay_ms} ms");
     }
 }

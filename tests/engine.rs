@@ -40,7 +40,11 @@ pub fn people() -> Vec<Person> {
     .into_iter()
     .map(|(name, approval, n)| Person {
         name,
-        id: make_id("370303", d("1980-01-01") + chrono::Days::new(n * 40), n as u32),
+        id: make_id(
+            "370303",
+            d("1980-01-01") + chrono::Days::new(n * 40),
+            n as u32,
+        ),
         approval,
     })
     .collect()
@@ -113,7 +117,15 @@ async fn record(store: &Store, entries: &[ChangeEntry]) {
 
 async fn run(store: &Store, year: i32, cfg: &RulesConfig) -> BTreeMap<String, String> {
     store
-        .compute_run(year, false, "alice", d(&format!("{year}-12-01")), cfg, POLICY, &ProgressBar::hidden())
+        .compute_run(
+            year,
+            false,
+            "alice",
+            d(&format!("{year}-12-01")),
+            cfg,
+            POLICY,
+            &ProgressBar::hidden(),
+        )
         .await
         .unwrap();
     store.approve_run(year, "bob", POLICY).await.unwrap();
@@ -143,7 +155,11 @@ async fn worked_examples(store: &Store) {
     seed_roster(store, &ps).await;
     assert_eq!(
         run(store, 2022, &cfg).await,
-        expect(&[("王强", "7000.00"), ("张伟", "7000.00"), ("赵敏", "7000.00")])
+        expect(&[
+            ("王强", "7000.00"),
+            ("张伟", "7000.00"),
+            ("赵敏", "7000.00")
+        ])
     );
     record(
         store,
@@ -169,7 +185,12 @@ async fn worked_examples(store: &Store) {
             change(p("赵敏"), ChangeKind::RevokedFraud, "2024-03-08", None),
             change(p("孙丽"), ChangeKind::LeftPost, "2024-02-10", None),
             change(p("孙丽"), ChangeKind::Restored, "2024-07-01", None),
-            change(p("陈刚"), ChangeKind::OtherAllowance, "2025-04-01", Some("2025-09-30")),
+            change(
+                p("陈刚"),
+                ChangeKind::OtherAllowance,
+                "2025-04-01",
+                Some("2025-09-30"),
+            ),
         ],
     )
     .await;
@@ -218,8 +239,20 @@ async fn first_of_month_example_b() {
     };
     let ps = people();
     seed_roster(&db.store, &ps[1..2]).await;
-    record(&db.store, &[change(&ps[1], ChangeKind::TransferredOut, "2023-05-20", None)]).await;
-    assert_eq!(run(&db.store, 2023, &cfg).await, expect(&[("李娜", "5500.00")]));
+    record(
+        &db.store,
+        &[change(
+            &ps[1],
+            ChangeKind::TransferredOut,
+            "2023-05-20",
+            None,
+        )],
+    )
+    .await;
+    assert_eq!(
+        run(&db.store, 2023, &cfg).await,
+        expect(&[("李娜", "5500.00")])
+    );
 }
 
 #[tokio::test]
@@ -236,7 +269,10 @@ async fn approval_rules_on_every_backend() {
             .unwrap();
         // Four eyes.
         let e = store.approve_run(2022, "alice", POLICY).await.unwrap_err();
-        assert!(matches!(e, StoreError::Refused(ref m) if m.contains("four-eyes")), "{e}");
+        assert!(
+            matches!(e, StoreError::Refused(ref m) if m.contains("four-eyes")),
+            "{e}"
+        );
         let single = RunPolicy {
             allow_single_operator: true,
             ..POLICY
@@ -252,7 +288,10 @@ async fn approval_rules_on_every_backend() {
             .unwrap()
             .unwrap();
         let e = store.approve_run(2022, "bob", POLICY).await.unwrap_err();
-        assert!(matches!(e, StoreError::Refused(ref m) if m.contains("stale")), "{e}");
+        assert!(
+            matches!(e, StoreError::Refused(ref m) if m.contains("stale")),
+            "{e}"
+        );
         store
             .compute_run(2022, false, "alice", d("2022-12-01"), &cfg, POLICY, &bar)
             .await
@@ -266,7 +305,10 @@ async fn approval_rules_on_every_backend() {
             .compute_run(2022, false, "alice", d("2022-12-02"), &cfg, POLICY, &bar)
             .await
             .unwrap_err();
-        assert!(matches!(e, StoreError::Usage(ref m) if m.contains("supplementary")), "{e}");
+        assert!(
+            matches!(e, StoreError::Usage(ref m) if m.contains("supplementary")),
+            "{e}"
+        );
         let no_supp = RunPolicy {
             allow_supplementary: false,
             ..POLICY
@@ -296,7 +338,11 @@ async fn void_a_change_and_the_next_run_pays_the_difference() {
         let ps = people();
         let wang = &ps[0];
         seed_roster(store, &ps[..1]).await;
-        record(store, &[change(wang, ChangeKind::TransferredOut, "2022-07-01", None)]).await;
+        record(
+            store,
+            &[change(wang, ChangeKind::TransferredOut, "2022-07-01", None)],
+        )
+        .await;
         assert_eq!(run(store, 2022, &cfg).await, expect(&[("王强", "4000.00")]));
         let list = store.list_changes(wang.id.as_str()).await.unwrap();
         assert_eq!(list.len(), 1);
@@ -348,22 +394,41 @@ async fn record_checks_refuse_whole_batch_or_accept_valid() {
         let batch = [good.clone(), wrong_name, unknown];
         let before = store.dump().await.unwrap();
         let out = store
-            .record_changes(&Source::operator("clerk"), Reporter::Unit, &batch, false, &cfg)
+            .record_changes(
+                &Source::operator("clerk"),
+                Reporter::Unit,
+                &batch,
+                false,
+                &cfg,
+            )
             .await
             .unwrap();
         assert!(out.refused_whole && out.applied.is_empty());
-        let cols: Vec<(Option<u32>, &str)> = out.rejected.iter().map(|p| (p.row, p.column)).collect();
+        let cols: Vec<(Option<u32>, &str)> =
+            out.rejected.iter().map(|p| (p.row, p.column)).collect();
         assert_eq!(cols, [(Some(4), "姓名"), (Some(5), "身份证号码")]);
         assert_eq!(store.dump().await.unwrap(), before, "nothing half-written");
         let out = store
-            .record_changes(&Source::operator("clerk"), Reporter::Unit, &batch, true, &cfg)
+            .record_changes(
+                &Source::operator("clerk"),
+                Reporter::Unit,
+                &batch,
+                true,
+                &cfg,
+            )
             .await
             .unwrap();
         assert_eq!(out.applied.len(), 1);
         assert_eq!(out.rejected.len(), 2);
         // The same row again is a duplicate; a file already taken in is a no-op.
         let out = store
-            .record_changes(&Source::operator("clerk"), Reporter::Unit, &[good.clone()], false, &cfg)
+            .record_changes(
+                &Source::operator("clerk"),
+                Reporter::Unit,
+                &[good.clone()],
+                false,
+                &cfg,
+            )
             .await
             .unwrap();
         assert_eq!(out.duplicates, [Some(3)]);
@@ -389,7 +454,11 @@ async fn overlapping_terms_refuse_the_roster() {
     let before = db.store.dump().await.unwrap();
     let problems = db
         .store
-        .import_roster(&Source::operator("clerk"), &[], &[roster_entry(&ps[0], 3), second])
+        .import_roster(
+            &Source::operator("clerk"),
+            &[],
+            &[roster_entry(&ps[0], 3), second],
+        )
         .await
         .unwrap()
         .unwrap_err();
@@ -400,7 +469,11 @@ async fn overlapping_terms_refuse_the_roster() {
     let mut reselected = roster_entry(&ps[0], 4);
     reselected.approval_date = d("2024-10-20");
     db.store
-        .import_roster(&Source::operator("clerk"), &[], &[roster_entry(&ps[0], 3), reselected])
+        .import_roster(
+            &Source::operator("clerk"),
+            &[],
+            &[roster_entry(&ps[0], 3), reselected],
+        )
         .await
         .unwrap()
         .unwrap();
@@ -413,11 +486,26 @@ async fn recompute_is_idempotent_and_explain_shows_the_arithmetic() {
         let cfg = RulesConfig::default();
         let ps = people();
         seed_roster(store, &ps).await;
-        record(store, &[change(&ps[1], ChangeKind::TransferredOut, "2023-05-20", None)]).await;
+        record(
+            store,
+            &[change(
+                &ps[1],
+                ChangeKind::TransferredOut,
+                "2023-05-20",
+                None,
+            )],
+        )
+        .await;
         let bar = ProgressBar::hidden();
-        store.compute_run(2023, false, "alice", d("2023-12-01"), &cfg, POLICY, &bar).await.unwrap();
+        store
+            .compute_run(2023, false, "alice", d("2023-12-01"), &cfg, POLICY, &bar)
+            .await
+            .unwrap();
         let once = store.dump().await.unwrap();
-        store.compute_run(2023, false, "alice", d("2023-12-01"), &cfg, POLICY, &bar).await.unwrap();
+        store
+            .compute_run(2023, false, "alice", d("2023-12-01"), &cfg, POLICY, &bar)
+            .await
+            .unwrap();
         assert_eq!(store.dump().await.unwrap(), once);
         store.approve_run(2023, "bob", POLICY).await.unwrap();
         let e = store

@@ -3,8 +3,12 @@
 //!
 //! - [`import`]: roster and changes workbooks into the ledger;
 //! - [`export`]: an approved run's bank files and summary;
-//! - [`sample`]: synthetic input workbooks.
+//! - [`sample`]: synthetic input workbooks;
+//! - [`notices`]: the e-mails a payment run causes;
+//! - [`remind`]: lifecycle reminders due on a date.
 
 pub mod export;
 pub mod import;
 pub mod sample;
+pub mod notices;
+pub mod remind;

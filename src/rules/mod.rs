@@ -15,6 +15,7 @@ pub mod money;
 pub mod month;
 pub mod payrun;
 pub mod policy;
+pub mod reminders;
 
 pub use change::{
     check_change, Appointment, Change, ChangeKind, Effect, ProposedChange, Rejection, Reporter,

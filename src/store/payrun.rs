@@ -161,13 +161,17 @@ impl Store {
         progress: &ProgressBar,
     ) -> Result<RunSummary> {
         if !(2000..=2200).contains(&year) {
-            return Err(StoreError::Usage(format!("{year} is not a plausible payment year")));
+            return Err(StoreError::Usage(format!(
+                "{year} is not a plausible payment year"
+            )));
         }
         let mut tx = self.begin_write().await?;
-        let runs = sqlx::query("SELECT id, seq, status, supplementary FROM runs WHERE year = $1 ORDER BY seq")
-            .bind(i64::from(year))
-            .fetch_all(&mut *tx)
-            .await?;
+        let runs = sqlx::query(
+            "SELECT id, seq, status, supplementary FROM runs WHERE year = $1 ORDER BY seq",
+        )
+        .bind(i64::from(year))
+        .fetch_all(&mut *tx)
+        .await?;
         let last = runs.last();
         let approved_exists = runs
             .iter()
@@ -298,7 +302,12 @@ impl Store {
             }
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (aid, tid, net, lines) in chunk {
-                q = q.bind(run_id).bind(*aid).bind(*tid).bind(*net).bind(lines.as_str());
+                q = q
+                    .bind(run_id)
+                    .bind(*aid)
+                    .bind(*tid)
+                    .bind(*net)
+                    .bind(lines.as_str());
             }
             q.execute(&mut *tx).await?;
         }
@@ -344,10 +353,7 @@ impl Store {
             items: items.len(),
             paid: total_paid,
             recovered: total_recovered,
-            uncovered_months: uncovered
-                .iter()
-                .map(|(_, m)| m.split(',').count())
-                .sum(),
+            uncovered_months: uncovered.iter().map(|(_, m)| m.split(',').count()).sum(),
         })
     }
 
@@ -356,47 +362,7 @@ impl Store {
     /// it is paid to as it is now.
     pub async fn approve_run(&self, year: i32, operator: &str, policy: RunPolicy) -> Result<i64> {
         let mut tx = self.begin_write().await?;
-        let Some(r) = sqlx::query("SELECT id, seq, computed_by, computed_as_of FROM runs WHERE year = $1 AND status = 'draft'")
-            .bind(i64::from(year))
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
-            return Err(StoreError::Usage(format!(
-                "there is no draft run of {year} to approve: run payrun compute --year {year} first"
-            )));
-        };
-        let run_id: i64 = r.try_get(0)?;
-        let seq: i64 = r.try_get(1)?;
-        let computed_by: String = r.try_get(2)?;
-        let as_of: i64 = r.try_get(3)?;
-        if money_seq(&mut tx).await? != as_of {
-            return Err(StoreError::Refused(format!(
-                "the draft run of {year} is stale: imports, changes, voids or approvals were recorded after it was computed. Recompute it first: payrun compute --year {year}"
-            )));
-        }
-        if computed_by == operator && !policy.allow_single_operator {
-            return Err(StoreError::Refused(format!(
-                "four-eyes rule: `{operator}` computed this draft and may not also approve it. Another operator approves it (--operator NAME), or set payment.allow_single_operator = true"
-            )));
-        }
-        sqlx::query("UPDATE run_items SET bank_account = (SELECT a.bank_account FROM appointments a WHERE a.technician_id = run_items.technician_id ORDER BY a.approval_date DESC LIMIT 1), bank_name = (SELECT a.bank_name FROM appointments a WHERE a.technician_id = run_items.technician_id ORDER BY a.approval_date DESC LIMIT 1) WHERE run_id = $1")
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE runs SET status = 'approved', approved_at = $1, approved_by = $2 WHERE id = $3")
-            .bind(super::now_text())
-            .bind(operator)
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-        audit(
-            &mut tx,
-            operator,
-            "payrun-approve",
-            &format!("run {year}/{seq} approved"),
-            true,
-        )
-        .await?;
+        let seq = approve_in(&mut tx, year, operator, policy).await?;
         tx.commit().await?;
         Ok(seq)
     }
@@ -404,7 +370,73 @@ impl Store {
     /// The run `seq` of `year` (the latest when None).
     pub async fn show_run(&self, year: i32, seq: Option<i64>, offset: bool) -> Result<RunView> {
         let mut conn = self.pool.acquire().await?;
-        let run = match seq {
+        load_run_view(&mut conn, year, seq, offset).await
+    }
+
+    /// Approves like [`Store::approve_run`] and, in the same transaction, queues the notices
+    /// `notices` builds from the approved run and the reasons behind its recoveries. When the
+    /// notices cannot be built, nothing is approved.
+    pub async fn approve_run_with(
+        &self,
+        year: i32,
+        operator: &str,
+        policy: RunPolicy,
+        offset: bool,
+        notices: impl FnOnce(
+            &RunView,
+            &HashMap<String, String>,
+        ) -> std::result::Result<Vec<crate::mail::Notice>, String>,
+    ) -> Result<(i64, usize)> {
+        let mut tx = self.begin_write().await?;
+        let seq = approve_in(&mut tx, year, operator, policy).await?;
+        let view = load_run_view(&mut tx, year, Some(seq), offset).await?;
+        let mut reasons = HashMap::new();
+        for p in view.people.iter().filter(|p| p.net.recovery < 0) {
+            let rows = sqlx::query("SELECT c.kind, c.effective, c.end_date FROM changes c JOIN technicians t ON t.id = c.technician_id WHERE t.id_number = $1 AND c.voided_at IS NULL ORDER BY c.effective, c.id")
+                .bind(&p.id_number)
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut text = Vec::new();
+            for r in rows {
+                let kind: String = r.try_get(0)?;
+                let label = crate::rules::ChangeKind::from_code(&kind)
+                    .map(|k| k.label())
+                    .unwrap_or("变动");
+                let eff: String = r.try_get(1)?;
+                text.push(match r.try_get::<Option<String>, _>(2)? {
+                    Some(z) => format!("{label}（{eff}至{z}）"),
+                    None => format!("{label}（{eff}生效）"),
+                });
+            }
+            if text.is_empty() {
+                text.push("变动更正（已作废的变动）".into());
+            }
+            reasons.insert(p.id_number.clone(), text.join("；"));
+        }
+        let list = notices(&view, &reasons).map_err(|e| {
+            StoreError::Usage(format!(
+                "the run's notices cannot be written, so it was not approved: {e}"
+            ))
+        })?;
+        let mut queued = 0;
+        for n in &list {
+            if crate::mail::queue(&mut tx, n).await? {
+                queued += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok((seq, queued))
+    }
+}
+
+/// Loads a run view on a connection (or inside a transaction).
+pub(crate) async fn load_run_view(
+    conn: &mut sqlx::AnyConnection,
+    year: i32,
+    seq: Option<i64>,
+    offset: bool,
+) -> Result<RunView> {
+    let run = match seq {
             Some(s) => sqlx::query("SELECT id, seq, status, supplementary, today, computed_by, computed_at, approved_by, approved_at FROM runs WHERE year = $1 AND seq = $2")
                 .bind(i64::from(year))
                 .bind(s)
@@ -415,67 +447,73 @@ impl Store {
                 .fetch_optional(&mut *conn)
                 .await?,
         };
-        let Some(run) = run else {
-            return Err(StoreError::Usage(match seq {
-                Some(s) => format!("there is no run {s} of {year}"),
-                None => format!("there is no run of {year}: payrun compute --year {year}"),
-            }));
-        };
-        let run_id: i64 = run.try_get(0)?;
-        let status: String = run.try_get(2)?;
-        let draft = status == "draft";
-        let rows = sqlx::query("SELECT t.id_number, t.name, i.appointment_id, a.approval_no, a.approval_date, COALESCE(u.name, ''), i.lines, i.bank_account, i.bank_name, a.bank_account, a.bank_name FROM run_items i JOIN technicians t ON t.id = i.technician_id JOIN appointments a ON a.id = i.appointment_id LEFT JOIN units u ON u.id = a.unit_id WHERE i.run_id = $1 ORDER BY t.id_number, a.approval_date")
+    let Some(run) = run else {
+        return Err(StoreError::Usage(match seq {
+            Some(s) => format!("there is no run {s} of {year}"),
+            None => format!("there is no run of {year}: payrun compute --year {year}"),
+        }));
+    };
+    let run_id: i64 = run.try_get(0)?;
+    let status: String = run.try_get(2)?;
+    let draft = status == "draft";
+    let rows = sqlx::query("SELECT t.id_number, t.name, i.appointment_id, a.approval_no, a.approval_date, COALESCE(u.name, ''), i.lines, i.bank_account, i.bank_name, a.bank_account, a.bank_name FROM run_items i JOIN technicians t ON t.id = i.technician_id JOIN appointments a ON a.id = i.appointment_id LEFT JOIN units u ON u.id = a.unit_id WHERE i.run_id = $1 ORDER BY t.id_number, a.approval_date")
             .bind(run_id)
             .fetch_all(&mut *conn)
             .await?;
-        let mut people: Vec<RunPerson> = Vec::new();
-        for r in &rows {
-            let id_number: String = r.try_get(0)?;
-            let text: String = r.try_get(6)?;
-            let lines = decode_lines(&text)
-                .ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?;
-            let (account, bank) = if draft {
-                (r.try_get::<Option<String>, _>(9)?, r.try_get::<Option<String>, _>(10)?)
-            } else {
-                (r.try_get::<Option<String>, _>(7)?, r.try_get::<Option<String>, _>(8)?)
-            };
-            let approval = parse_date(&r.try_get::<String, _>(4)?)?;
-            let item = RunItem {
-                appointment_id: r.try_get(2)?,
-                approval_no: r.try_get(3)?,
-                cohort_year: chrono::Datelike::year(&approval),
-                unit: r.try_get(5)?,
-                lines,
-                bank_account: account.unwrap_or_default(),
-                bank_name: bank.unwrap_or_default(),
-            };
-            match people.last_mut() {
-                Some(p) if p.id_number == id_number => p.items.push(item),
-                _ => people.push(RunPerson {
-                    id_number,
-                    name: r.try_get(1)?,
-                    net: Net::default(),
-                    items: vec![item],
-                }),
+    let mut people: Vec<RunPerson> = Vec::new();
+    for r in &rows {
+        let id_number: String = r.try_get(0)?;
+        let text: String = r.try_get(6)?;
+        let lines = decode_lines(&text)
+            .ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?;
+        let (account, bank) = if draft {
+            (
+                r.try_get::<Option<String>, _>(9)?,
+                r.try_get::<Option<String>, _>(10)?,
+            )
+        } else {
+            (
+                r.try_get::<Option<String>, _>(7)?,
+                r.try_get::<Option<String>, _>(8)?,
+            )
+        };
+        let approval = parse_date(&r.try_get::<String, _>(4)?)?;
+        let item = RunItem {
+            appointment_id: r.try_get(2)?,
+            approval_no: r.try_get(3)?,
+            cohort_year: chrono::Datelike::year(&approval),
+            unit: r.try_get(5)?,
+            lines,
+            bank_account: account.unwrap_or_default(),
+            bank_name: bank.unwrap_or_default(),
+        };
+        match people.last_mut() {
+            Some(p) if p.id_number == id_number => p.items.push(item),
+            _ => people.push(RunPerson {
+                id_number,
+                name: r.try_get(1)?,
+                net: Net::default(),
+                items: vec![item],
+            }),
+        }
+    }
+    for p in &mut people {
+        // In a draft, the account shown is the person's latest appointment's.
+        if draft {
+            let (acc, bank) = p
+                .items
+                .last()
+                .map(|i| (i.bank_account.clone(), i.bank_name.clone()))
+                .unwrap_or_default();
+            for i in &mut p.items {
+                i.bank_account = acc.clone();
+                i.bank_name = bank.clone();
             }
         }
-        for p in &mut people {
-            // In a draft, the account shown is the person's latest appointment's.
-            if draft {
-                let (acc, bank) = p
-                    .items
-                    .last()
-                    .map(|i| (i.bank_account.clone(), i.bank_name.clone()))
-                    .unwrap_or_default();
-                for i in &mut p.items {
-                    i.bank_account = acc.clone();
-                    i.bank_name = bank.clone();
-                }
-            }
-            p.net = net_person(&p.lines(), offset);
-        }
-        let mut uncovered = Vec::new();
-        for r in sqlx::query("SELECT t.id_number, t.name, u.months FROM run_uncovered u JOIN appointments a ON a.id = u.appointment_id JOIN technicians t ON t.id = a.technician_id WHERE u.run_id = $1 ORDER BY t.id_number")
+        p.net = net_person(&p.lines(), offset);
+    }
+    let mut uncovered = Vec::new();
+    for r in sqlx::query("SELECT t.id_number, t.name, u.months FROM run_uncovered u JOIN appointments a ON a.id = u.appointment_id JOIN technicians t ON t.id = a.technician_id WHERE u.run_id = $1 ORDER BY t.id_number")
             .bind(run_id)
             .fetch_all(&mut *conn)
             .await?
@@ -487,21 +525,73 @@ impl Store {
                 uncovered.push((r.try_get(0)?, r.try_get(1)?, m));
             }
         }
-        Ok(RunView {
-            year,
-            seq: run.try_get(1)?,
-            status,
-            supplementary: run.try_get::<i64, _>(3)? != 0,
-            today: run.try_get(4)?,
-            computed_by: run.try_get(5)?,
-            computed_at: run.try_get(6)?,
-            approved_by: run.try_get(7)?,
-            approved_at: run.try_get(8)?,
-            people,
-            uncovered,
-            offset_recoveries: offset,
-        })
+    Ok(RunView {
+        year,
+        seq: run.try_get(1)?,
+        status,
+        supplementary: run.try_get::<i64, _>(3)? != 0,
+        today: run.try_get(4)?,
+        computed_by: run.try_get(5)?,
+        computed_at: run.try_get(6)?,
+        approved_by: run.try_get(7)?,
+        approved_at: run.try_get(8)?,
+        people,
+        uncovered,
+        offset_recoveries: offset,
+    })
+}
+
+/// Approval inside a write transaction (see [`Store::approve_run`]).
+async fn approve_in(
+    tx: &mut sqlx::AnyConnection,
+    year: i32,
+    operator: &str,
+    policy: RunPolicy,
+) -> Result<i64> {
+    let Some(r) = sqlx::query("SELECT id, seq, computed_by, computed_as_of FROM runs WHERE year = $1 AND status = 'draft'")
+        .bind(i64::from(year))
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Err(StoreError::Usage(format!(
+            "there is no draft run of {year} to approve: run payrun compute --year {year} first"
+        )));
+    };
+    let run_id: i64 = r.try_get(0)?;
+    let seq: i64 = r.try_get(1)?;
+    let computed_by: String = r.try_get(2)?;
+    let as_of: i64 = r.try_get(3)?;
+    if money_seq(&mut *tx).await? != as_of {
+        return Err(StoreError::Refused(format!(
+            "the draft run of {year} is stale: imports, changes, voids or approvals were recorded after it was computed. Recompute it first: payrun compute --year {year}"
+        )));
     }
+    if computed_by == operator && !policy.allow_single_operator {
+        return Err(StoreError::Refused(format!(
+            "four-eyes rule: `{operator}` computed this draft and may not also approve it. Another operator approves it (--operator NAME), or set payment.allow_single_operator = true"
+        )));
+    }
+    sqlx::query("UPDATE run_items SET bank_account = (SELECT a.bank_account FROM appointments a WHERE a.technician_id = run_items.technician_id ORDER BY a.approval_date DESC LIMIT 1), bank_name = (SELECT a.bank_name FROM appointments a WHERE a.technician_id = run_items.technician_id ORDER BY a.approval_date DESC LIMIT 1) WHERE run_id = $1")
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE runs SET status = 'approved', approved_at = $1, approved_by = $2 WHERE id = $3",
+    )
+    .bind(super::now_text())
+    .bind(operator)
+    .bind(run_id)
+    .execute(&mut *tx)
+    .await?;
+    audit(
+        tx,
+        operator,
+        "payrun-approve",
+        &format!("run {year}/{seq} approved"),
+        true,
+    )
+    .await?;
+    Ok(seq)
 }
 
 /// The id of the last audit entry that can change what a run computes.

@@ -1,0 +1,282 @@
+//! `remind`: queues the lifecycle reminders due on a date (term expiry, the request before
+//! each payment run, policy expiry, the call for nominations), in one transaction. Keys make
+//! a second run for the same day, or a catch-up over a range of days, queue nothing twice.
+
+use crate::config::Config;
+use crate::mail::settings::{reminder_schedule, SettingsError};
+use crate::mail::templates::{render, TemplateError};
+use crate::mail::{queue, MailSettings, Notice};
+use crate::rules::id_number::mask;
+use crate::rules::reminders::{due_on, Reminder};
+use crate::rules::{Appointment, ChangeKind, RulesConfig};
+use crate::store::Store;
+use chrono::NaiveDate;
+use sqlx::Row;
+use std::collections::{BTreeMap, HashMap};
+
+/// A failure of the reminder job.
+#[derive(Debug, thiserror::Error)]
+pub enum RemindError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+}
+
+/// What one day's reminders did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemindReport {
+    pub queued: usize,
+    pub already: usize,
+}
+
+struct ReminderRow {
+    appointment: Appointment,
+    name: String,
+    id_number: String,
+    unit: String,
+}
+
+/// Queues everything due on each day from `from` to `to` (both included).
+pub async fn remind_range(
+    store: &Store,
+    cfg: &Config,
+    rules: &RulesConfig,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<RemindReport, RemindError> {
+    let settings = MailSettings::from_config(cfg)?;
+    let schedule = reminder_schedule(cfg)?;
+    let mut total = RemindReport::default();
+    let mut day = from;
+    while day <= to {
+        let mut tx = store.pool().begin().await?;
+        let rows = load(&mut tx, rules).await?;
+        let appts: Vec<(Appointment, bool)> = rows
+            .iter()
+            .map(|(r, ended)| (r.appointment.clone(), *ended))
+            .collect();
+        let mut units: BTreeMap<String, Option<String>> = BTreeMap::new();
+        for r in sqlx::query("SELECT name, email FROM units ORDER BY name")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            units.insert(r.try_get(0)?, r.try_get(1)?);
+        }
+        for reminder in due_on(day, &appts, &rules.policy, &schedule) {
+            for n in notices(&reminder, day, &rows, &units, &settings, rules)? {
+                if queue(&mut tx, &n).await? {
+                    total.queued += 1;
+                } else {
+                    total.already += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+        day = match day.succ_opt() {
+            Some(d) => d,
+            None => break,
+        };
+    }
+    Ok(total)
+}
+
+fn notices(
+    reminder: &Reminder,
+    day: NaiveDate,
+    rows: &[(ReminderRow, bool)],
+    units: &BTreeMap<String, Option<String>>,
+    s: &MailSettings,
+    rules: &RulesConfig,
+) -> Result<Vec<Notice>, TemplateError> {
+    let mut v: BTreeMap<&str, String> = BTreeMap::new();
+    v.insert("date", day.to_string());
+    let unit_to = |unit: &str| -> String {
+        units
+            .get(unit)
+            .cloned()
+            .flatten()
+            .filter(|e| !e.trim().is_empty())
+            .unwrap_or_else(|| s.bureau.clone())
+    };
+    let mut out = Vec::new();
+    match reminder {
+        Reminder::TermExpiry {
+            appointment_id,
+            days,
+            term_end,
+        } => {
+            let Some((r, _)) = rows
+                .iter()
+                .find(|(r, _)| r.appointment.id == *appointment_id)
+            else {
+                return Ok(out);
+            };
+            v.insert("name", r.name.clone());
+            v.insert("id", mask(&r.id_number));
+            v.insert("unit", r.unit.clone());
+            v.insert("approval_no", r.appointment.approval_no.clone());
+            v.insert("start", r.appointment.term_start().to_string());
+            v.insert("end", term_end.to_string());
+            v.insert("recipient", format!("{}、区人力资源和社会保障局", r.unit));
+            if *days == 0 {
+                v.insert("when", "期满".into());
+                v.insert("when_sentence", "今日期满，津贴发放至本月止。".into());
+                v.insert(
+                    "nomination",
+                    "根据办法第十四条第五项，管理期满后，该同志可按规定重新参加首席技师选拔。"
+                        .into(),
+                );
+            } else {
+                v.insert("when", format!("{days}天后到期"));
+                v.insert("when_sentence", format!("将于{days}天后期满。"));
+                v.insert("nomination", "管理期满后可按规定重新参加选拔。".into());
+            }
+            let rendered = render(&s.templates, "term_expiry", &v)?;
+            let mut to = vec![unit_to(&r.unit)];
+            if !to.contains(&s.bureau) {
+                to.push(s.bureau.clone());
+            }
+            out.push(Notice {
+                key: reminder.key(),
+                to,
+                subject: rendered.subject,
+                body: rendered.body,
+                attachments: vec![],
+            });
+        }
+        Reminder::RunRequest { year } => {
+            // Each unit with technicians whose term holds a day of the year.
+            let mut by_unit: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+            for (r, ended) in rows {
+                let (s0, e0) = (r.appointment.term_start(), r.appointment.term_end());
+                if *ended
+                    || chrono::Datelike::year(&s0) > *year
+                    || chrono::Datelike::year(&e0) < *year
+                {
+                    continue;
+                }
+                by_unit.entry(&r.unit).or_default().push(format!(
+                    "  {}  {}  管理期 {} 至 {}",
+                    r.name,
+                    mask(&r.id_number),
+                    s0,
+                    e0
+                ));
+            }
+            for (unit, people) in by_unit {
+                v.insert("year", year.to_string());
+                v.insert("unit", unit.to_string());
+                v.insert("people", people.join("\n"));
+                let rendered = render(&s.templates, "run_request", &v)?;
+                out.push(Notice {
+                    key: format!("{}:unit:{unit}", reminder.key()),
+                    to: vec![unit_to(unit)],
+                    subject: rendered.subject,
+                    body: rendered.body,
+                    attachments: vec![],
+                });
+            }
+        }
+        Reminder::Nominations { year } => {
+            for unit in units.keys() {
+                v.insert("year", year.to_string());
+                v.insert("unit", unit.clone());
+                let rendered = render(&s.templates, "nominations", &v)?;
+                out.push(Notice {
+                    key: format!("{}:unit:{unit}", reminder.key()),
+                    to: vec![unit_to(unit)],
+                    subject: rendered.subject,
+                    body: rendered.body,
+                    attachments: vec![],
+                });
+            }
+        }
+        Reminder::PolicyExpiry { days, last_day } => {
+            let outliving = rows
+                .iter()
+                .filter(|(r, ended)| !ended && r.appointment.term_end() > *last_day)
+                .count();
+            let document = rules
+                .policy
+                .versions()
+                .iter()
+                .max_by_key(|p| p.to)
+                .map(|p| p.document.clone())
+                .unwrap_or_default();
+            v.insert("document", document);
+            v.insert("last_day", last_day.to_string());
+            v.insert("days", days.to_string());
+            v.insert("people", outliving.to_string());
+            let rendered = render(&s.templates, "policy_expiry", &v)?;
+            out.push(Notice {
+                key: reminder.key(),
+                to: vec![s.bureau.clone()],
+                subject: rendered.subject,
+                body: rendered.body,
+                attachments: vec![],
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Appointments with person, current unit and whether benefits ended before the term's end.
+async fn load(
+    conn: &mut sqlx::AnyConnection,
+    rules: &RulesConfig,
+) -> Result<Vec<(ReminderRow, bool)>, RemindError> {
+    // Appointment → earliest termination date.
+    let mut ended: HashMap<i64, NaiveDate> = HashMap::new();
+    let mut moved: HashMap<i64, String> = HashMap::new();
+    for r in sqlx::query("SELECT appointment_id, kind, technician_id, new_unit, effective FROM changes WHERE voided_at IS NULL ORDER BY effective, id")
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let kind = ChangeKind::from_code(&r.try_get::<String, _>(1)?);
+        if let (Some(aid), Some(k)) = (r.try_get::<Option<i64>, _>(0)?, kind) {
+            let x = NaiveDate::parse_from_str(&r.try_get::<String, _>(4)?, "%Y-%m-%d").ok();
+            if let (true, Some(x)) = (k.effect(rules).terminates(), x) {
+                let e = ended.entry(aid).or_insert(x);
+                *e = (*e).min(x);
+            }
+        }
+        if kind == Some(ChangeKind::UnitChange) {
+            if let Some(u) = r.try_get::<Option<String>, _>(3)? {
+                moved.insert(r.try_get(2)?, u);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for r in sqlx::query("SELECT a.id, a.approval_date, a.approval_no, t.name, t.id_number, COALESCE(u.name, ''), t.id FROM appointments a JOIN technicians t ON t.id = a.technician_id LEFT JOIN units u ON u.id = a.unit_id ORDER BY a.id")
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let id: i64 = r.try_get(0)?;
+        let tid: i64 = r.try_get(6)?;
+        let date: String = r.try_get(1)?;
+        let approval_date = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+            .map_err(|_| crate::store::StoreError::Corrupt(format!("date `{date}`")))?;
+        let unit = moved.get(&tid).cloned().unwrap_or(r.try_get(5)?);
+        let appointment = Appointment {
+            id,
+            approval_date,
+            approval_no: r.try_get(2)?,
+        };
+        let ended_early = ended.get(&id).is_some_and(|x| *x <= appointment.term_end());
+        out.push((
+            ReminderRow {
+                appointment,
+                name: r.try_get(3)?,
+                id_number: r.try_get(4)?,
+                unit,
+            },
+            ended_early,
+        ));
+    }
+    Ok(out)
+}

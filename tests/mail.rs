@@ -1,0 +1,454 @@
+//! Issue 5: notices through the durable outbox, delivered to a real SMTP server on loopback
+//! (aiosmtpd) or written as .eml files, and read back with a MIME parser.
+
+mod common;
+
+use chieftech::jobs::notices::{finance_notice, run_notices, unit_emails};
+use chieftech::jobs::remind::remind_range;
+use chieftech::mail::outbox::{message_id, send_due};
+use chieftech::mail::{MailSettings, Security};
+use chieftech::rules::id_number::make_id;
+use chieftech::rules::{ChangeKind, Reporter, RulesConfig};
+use chieftech::store::payrun::RunPolicy;
+use chieftech::store::{ChangeEntry, RosterEntry, Source, Store, UnitEntry};
+use chrono::{NaiveDate, Utc};
+use mail_parser::{MessageParser, MimeHeaders};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+const POLICY: RunPolicy = RunPolicy {
+    allow_supplementary: true,
+    allow_single_operator: false,
+};
+
+/// A real SMTP server (aiosmtpd) on loopback that stores messages in a Maildir.
+struct Smtp {
+    child: Child,
+    port: u16,
+    maildir: PathBuf,
+}
+
+impl Smtp {
+    fn start(port: u16, maildir: &Path) -> Option<Smtp> {
+        let ok = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("aiosmtpd is missing under CI=true (pip install aiosmtpd)");
+            }
+            eprintln!("\n*** SKIPPED SMTP test: python3 -m aiosmtpd is not installed ***\n");
+            return None;
+        }
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(maildir)
+            .spawn()
+            .expect("start aiosmtpd");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Some(Smtp {
+            child,
+            port,
+            maildir: maildir.to_path_buf(),
+        })
+    }
+
+    fn messages(&self) -> Vec<Vec<u8>> {
+        let mut v = Vec::new();
+        for sub in ["new", "cur"] {
+            if let Ok(rd) = std::fs::read_dir(self.maildir.join(sub)) {
+                for e in rd.flatten() {
+                    v.push(std::fs::read(e.path()).unwrap());
+                }
+            }
+        }
+        v
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn templates() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates")
+}
+
+fn smtp_settings(port: u16) -> MailSettings {
+    MailSettings {
+        smtp_host: Some("127.0.0.1".into()),
+        smtp_port: Some(port),
+        smtp_security: Security::None,
+        templates: templates(),
+        retry_seconds: 60,
+        ..MailSettings::default()
+    }
+}
+
+struct Seeded {
+    ids: Vec<String>,
+}
+
+/// Two technicians of one unit (approved 2021-10-15), a retirement reported late.
+async fn seed(store: &Store) -> Seeded {
+    let ids: Vec<_> = (0..2)
+        .map(|i| {
+            make_id(
+                "370303",
+                d("1980-05-05") + chrono::Days::new(i),
+                i as u32 + 1,
+            )
+        })
+        .collect();
+    let entries: Vec<RosterEntry> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| RosterEntry {
+            id_number: id.clone(),
+            name: ["王强", "张伟"][i].into(),
+            unit: "淄博示例机械有限公司".into(),
+            occupation: "钳工".into(),
+            level: "高级技师".into(),
+            approval_date: d("2021-10-15"),
+            approval_no: format!("张人社字〔2021〕{i}号"),
+            bank_account: format!("622202160300000000{i}"),
+            bank_name: "工商银行".into(),
+            phone: String::new(),
+            email: None,
+            row: Some(i as u32 + 2),
+        })
+        .collect();
+    let unit = UnitEntry {
+        name: "淄博示例机械有限公司".into(),
+        contact: None,
+        email: Some("hr@unit.example".into()),
+        row: None,
+    };
+    store
+        .import_roster(&Source::operator("clerk"), &[unit], &entries)
+        .await
+        .unwrap()
+        .unwrap();
+    Seeded {
+        ids: ids.iter().map(|i| i.to_string()).collect(),
+    }
+}
+
+async fn approve_with_notices(store: &Store, year: i32, settings: &MailSettings) -> usize {
+    let cfg = RulesConfig::default();
+    store
+        .compute_run(
+            year,
+            false,
+            "alice",
+            d(&format!("{year}-12-01")),
+            &cfg,
+            POLICY,
+            &indicatif::ProgressBar::hidden(),
+        )
+        .await
+        .unwrap();
+    let units = unit_emails(store).await.unwrap();
+    let (_, queued) = store
+        .approve_run_with(year, "bob", POLICY, true, |view, reasons| {
+            run_notices(
+                view,
+                reasons,
+                &units,
+                settings,
+                cfg.policy.last_day(),
+                d(&format!("{year}-12-02")),
+            )
+            .map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap();
+    queued
+}
+
+#[tokio::test]
+async fn notices_arrive_over_smtp_in_chinese_with_stable_message_ids() {
+    let db = common::sqlite().await;
+    let store = &db.store;
+    let seeded = seed(store).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let Some(server) = Smtp::start(port, &dir.path().join("maildir")) else {
+        return;
+    };
+    let settings = smtp_settings(server.port);
+    assert_eq!(approve_with_notices(store, 2022, &settings).await, 1);
+    // A late retirement: the 2023 run recovers from 张伟, with a recovery notice.
+    let retire = ChangeEntry {
+        id_number: seeded.ids[1]
+            .parse::<String>()
+            .map(|s| chieftech::rules::IdNumber::parse(&s).unwrap())
+            .unwrap(),
+        name: "张伟".into(),
+        kind: ChangeKind::Retired,
+        effective: d("2022-09-16"),
+        end: None,
+        new_unit: None,
+        decision_no: None,
+        title_no: None,
+        note: None,
+        row: Some(2),
+    };
+    store
+        .record_changes(
+            &Source::operator("clerk"),
+            Reporter::Unit,
+            &[retire],
+            false,
+            &RulesConfig::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(approve_with_notices(store, 2023, &settings).await, 2);
+    let r = send_due(store, &settings, Utc::now()).await.unwrap();
+    assert_eq!(r.sent.len(), 3, "{r:?}");
+    let msgs = server.messages();
+    assert_eq!(msgs.len(), 3);
+    let parser = MessageParser::default();
+    let parsed: Vec<_> = msgs.iter().map(|m| parser.parse(m).unwrap()).collect();
+    let recovery = parsed
+        .iter()
+        .find(|m| m.subject().unwrap_or("").starts_with("追缴通知"))
+        .expect("a recovery notice");
+    assert!(recovery.subject().unwrap().contains("张伟"));
+    let body = recovery.body_text(0).unwrap();
+    assert!(body.contains("1,750.00"), "{body}");
+    assert!(body.contains("人民币壹仟柒佰伍拾元整"), "{body}");
+    assert!(body.contains("退休（2022-09-16生效）"), "{body}");
+    assert!(body.contains("3703**********"), "{body}");
+    let expected_id = message_id(&format!("recovery:2023:1:{}", seeded.ids[1]));
+    assert_eq!(format!("<{}>", recovery.message_id().unwrap()), expected_id);
+    for (m, raw) in parsed.iter().zip(&msgs) {
+        let text = String::from_utf8_lossy(raw);
+        for id in &seeded.ids {
+            assert!(
+                !m.body_text(0).unwrap().contains(id.as_str()),
+                "full ID in a mail"
+            );
+            assert!(!text.contains(id.as_str()));
+        }
+    }
+    // Sending again delivers nothing twice.
+    let r = send_due(store, &settings, Utc::now()).await.unwrap();
+    assert!(r.sent.is_empty());
+    assert_eq!(server.messages().len(), 3);
+}
+
+#[tokio::test]
+async fn with_the_server_down_nothing_is_lost_and_all_arrives_once_later() {
+    for db in common::backends().await {
+        let store = &db.store;
+        seed(store).await;
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let settings = smtp_settings(port);
+        // Term expiry reminders for 2024 (90, 30, 0 days before 2024-10-31).
+        let cfg = chieftech::config::Config::default();
+        let rules = RulesConfig::default();
+        let r = remind_range(
+            store,
+            &cfg_with_templates(&cfg),
+            &rules,
+            d("2024-08-01"),
+            d("2024-10-31"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.queued, 6, "2 people × 3 expiry notices: {r:?}");
+        // Server down: every delivery fails and is kept.
+        let down = send_due(store, &settings, Utc::now()).await.unwrap();
+        assert!(down.sent.is_empty());
+        assert_eq!(down.retrying.len(), r.queued);
+        // Not due again yet.
+        let early = send_due(store, &settings, Utc::now()).await.unwrap();
+        assert_eq!(early.waiting, r.queued);
+        let Some(server) = Smtp::start(port, &dir.path().join("maildir")) else {
+            return;
+        };
+        let later = Utc::now() + chrono::Duration::hours(1);
+        let up = send_due(store, &settings, later).await.unwrap();
+        assert_eq!(up.sent.len(), r.queued, "{up:?}");
+        let again = send_due(store, &settings, later + chrono::Duration::hours(5))
+            .await
+            .unwrap();
+        assert!(again.sent.is_empty());
+        let msgs = server.messages();
+        assert_eq!(msgs.len(), r.queued);
+        let ids: std::collections::HashSet<String> = msgs
+            .iter()
+            .map(|m| {
+                MessageParser::default()
+                    .parse(m)
+                    .unwrap()
+                    .message_id()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(ids.len(), r.queued, "every Message-ID once");
+    }
+}
+
+fn cfg_with_templates(cfg: &chieftech::config::Config) -> chieftech::config::Config {
+    let mut c = cfg.clone();
+    let mut mail = toml::Table::new();
+    mail.insert(
+        "templates".into(),
+        toml::Value::String(templates().display().to_string()),
+    );
+    c.other.insert("mail".into(), toml::Value::Table(mail));
+    c
+}
+
+#[tokio::test]
+async fn three_years_of_daily_reminders_queue_each_notice_once() {
+    let db = common::sqlite().await;
+    let store = &db.store;
+    seed(store).await;
+    let cfg = cfg_with_templates(&chieftech::config::Config::default());
+    let rules = RulesConfig::default();
+    let first = remind_range(store, &cfg, &rules, d("2022-01-01"), d("2024-12-31"))
+        .await
+        .unwrap();
+    // 2 × 3 term expiry, run requests 2022–2024 (one unit), nominations 2022–2024 (one unit).
+    assert_eq!(first.queued, 6 + 3 + 3, "{first:?}");
+    let again = remind_range(store, &cfg, &rules, d("2022-01-01"), d("2024-12-31"))
+        .await
+        .unwrap();
+    assert_eq!((again.queued, again.already), (0, first.queued));
+    // A unit's expiry notice is keyed per appointment and distance.
+    let keys: Vec<String> =
+        sqlx::query_scalar("SELECT key FROM outbox WHERE key LIKE 'term-expiry:%' ORDER BY key")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(keys.len(), 6);
+    assert!(keys.iter().any(|k| k.ends_with(":0d")));
+    assert!(keys.iter().any(|k| k.ends_with(":90d")));
+}
+
+#[tokio::test]
+async fn without_smtp_mail_is_written_as_eml_files_a_mail_program_opens() {
+    let db = common::sqlite().await;
+    let store = &db.store;
+    seed(store).await;
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = dir.path().join("outbox");
+    let bank = dir.path().join("bank-2022-run1.xlsx");
+    std::fs::write(&bank, b"PK fake workbook bytes").unwrap();
+    let settings = MailSettings {
+        outbox_dir: outbox.clone(),
+        templates: templates(),
+        attach_bank_file: true,
+        ..MailSettings::default()
+    };
+    approve_with_notices(store, 2022, &settings).await;
+    let view = store.show_run(2022, None, true).await.unwrap();
+    let notice = finance_notice(&view, &[bank.clone()], &settings, d("2022-12-02")).unwrap();
+    let mut conn = store.pool().acquire().await.unwrap();
+    assert!(chieftech::mail::queue(&mut conn, &notice).await.unwrap());
+    assert!(
+        !chieftech::mail::queue(&mut conn, &notice).await.unwrap(),
+        "queued once"
+    );
+    drop(conn);
+    let r = send_due(store, &settings, Utc::now()).await.unwrap();
+    assert_eq!(r.sent.len(), 2);
+    let files: Vec<PathBuf> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 2);
+    let finance = files
+        .iter()
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("finance-export")
+        })
+        .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(finance).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let raw = std::fs::read(finance).unwrap();
+    let m = MessageParser::default().parse(&raw).unwrap();
+    assert_eq!(
+        m.subject().unwrap(),
+        "2022年度首席技师津贴代发文件已生成（第1批）"
+    );
+    assert_eq!(m.attachment_count(), 1);
+    let att = m.attachments().next().unwrap();
+    assert_eq!(att.attachment_name(), Some("bank-2022-run1.xlsx"));
+    assert_eq!(att.contents(), b"PK fake workbook bytes");
+    assert!(m.body_text(0).unwrap().contains("人民币壹万肆仟元整"));
+    assert_eq!(
+        format!("<{}>", m.message_id().unwrap()),
+        message_id("finance-export:2022:1")
+    );
+}
+
+#[tokio::test]
+async fn a_message_with_a_bad_address_is_parked_and_reported() {
+    let db = common::sqlite().await;
+    let store = &db.store;
+    let settings = MailSettings {
+        outbox_dir: tempfile::tempdir().unwrap().path().join("o"),
+        templates: templates(),
+        ..MailSettings::default()
+    };
+    let mut conn = store.pool().acquire().await.unwrap();
+    let n = chieftech::mail::Notice {
+        key: "test:bad".into(),
+        to: vec!["not an address".into()],
+        subject: "x".into(),
+        body: "y".into(),
+        attachments: vec![],
+    };
+    chieftech::mail::queue(&mut conn, &n).await.unwrap();
+    drop(conn);
+    let r = send_due(store, &settings, Utc::now()).await.unwrap();
+    assert_eq!(r.parked.len(), 1);
+    assert!(r.parked[0].1.contains("not an address"));
+    assert_eq!(
+        chieftech::mail::outbox::counts(store).await.unwrap(),
+        (0, 0, 1)
+    );
+}
