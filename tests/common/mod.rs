@@ -20,7 +20,8 @@ pub struct TestDb {
 }
 
 fn pg_base() -> String {
-    std::env::var("CHIEFTECH_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("CHIEFTECH_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 /// A fresh SQLite file in a temporary folder.
