@@ -72,6 +72,11 @@ pub enum Command {
     /// The mail outbox
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Run every scheduled job until stopped (SIGTERM/SIGINT)
+    Daemon,
+    /// The scheduler's jobs: list them, or run one by hand
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Synthetic roster and changes workbooks for trying and benchmarks
     Sample {
         #[arg(long, default_value_t = 60)]
@@ -106,6 +111,14 @@ pub enum ImportCommand {
         #[arg(long)]
         accept_valid: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Schedule, last and next run, outcome of each job
+    List,
+    /// Run one job now (inbox, outbox, remind, payrun, export); --today sets its date
+    Run { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -317,6 +330,50 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 r.queued, r.already
             );
             Ok(())
+        }
+        Command::Daemon => {
+            let runner = runner(&ctx).await?;
+            crate::jobs::daemon::run_daemon(runner, &ctx.database)
+                .await
+                .map_err(daemon_failure)
+        }
+        Command::Jobs(cmd) => {
+            let runner = runner(&ctx).await?;
+            match cmd {
+                JobsCommand::List => {
+                    let now = chrono::Utc::now();
+                    for j in crate::jobs::daemon::list(&runner, now)
+                        .await
+                        .map_err(daemon_failure)?
+                    {
+                        let last = j
+                            .last
+                            .map(|(at, status, outcome)| format!("{at} {status} {outcome}"))
+                            .unwrap_or_else(|| "never".into());
+                        let next = j
+                            .next
+                            .map(|t| {
+                                t.with_timezone(&chrono_tz::Asia::Shanghai)
+                                    .format("%Y-%m-%d %H:%M:%S %Z")
+                                    .to_string()
+                            })
+                            .unwrap_or_else(|| "-".into());
+                        println!(
+                            "{:<7} {:<18} next {:<26} last {last}",
+                            j.job, j.schedule, next
+                        );
+                    }
+                    Ok(())
+                }
+                JobsCommand::Run { name } => {
+                    let outcome = runner
+                        .run_by_hand(&name, ctx.today)
+                        .await
+                        .map_err(daemon_failure)?;
+                    println!("{name}: {outcome}");
+                    Ok(())
+                }
+            }
         }
         Command::Outbox(cmd) => {
             let store = ctx.store().await?;
@@ -545,6 +602,29 @@ async fn payrun(ctx: &Context, cmd: PayrunCommand) -> Result<(), Failure> {
             anyhow::anyhow!("payrun export is not available in this build yet"),
         )),
     }
+}
+
+async fn runner(ctx: &Context) -> Result<crate::jobs::daemon::Runner, Failure> {
+    let settings = crate::jobs::daemon::ScheduleSettings::from_config(&ctx.config)
+        .map_err(|e| Failure::new(2, e))?;
+    settings.schedules().map_err(|e| Failure::new(2, e))?;
+    Ok(crate::jobs::daemon::Runner {
+        store: ctx.store().await?,
+        cfg: ctx.config.clone(),
+        rules: ctx.rules.clone(),
+        policy: ctx.run_policy(),
+        settings,
+        owner: crate::jobs::daemon::owner_name(),
+    })
+}
+
+fn daemon_failure(e: crate::jobs::daemon::DaemonError) -> Failure {
+    use crate::jobs::daemon::DaemonError as D;
+    let code = match &e {
+        D::Settings(_) | D::Schedule(_) | D::UnknownJob(_) | D::AlreadyRunning(_) => 2,
+        _ => 3,
+    };
+    Failure::new(code, e)
 }
 
 /// A progress bar on stderr (hidden when stderr is not a terminal).

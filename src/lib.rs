@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod config;
 pub mod excel;
+pub mod inbox;
 pub mod jobs;
 pub mod mail;
 pub mod rules;

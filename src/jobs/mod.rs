@@ -12,3 +12,6 @@ pub mod import;
 pub mod sample;
 pub mod notices;
 pub mod remind;
+pub mod plan;
+pub mod daemon;
+pub mod hooks;

@@ -1,0 +1,1323 @@
+//! The inbox: units' e-mailed status-change reports (变动情况报告表), and workbooks the bureau
+//! drops by hand, taken into the ledger (`chieftech inbox scan`, `inbox held`, `inbox accept`).
+//!
+//! The inbox is a Maildir (`new/`, `cur/`) the mail server delivers to, or a plain folder of
+//! `.eml`, `.xlsx` and `.xls` files (`[inbox] kind`). For each item:
+//!
+//! - **Taken in once.** Every item is recorded in `inbox_items` under its Message-ID (messages)
+//!   and the SHA-256 of its bytes; an item already recorded (delivered again, re-dropped, or
+//!   moved back into `new/`) is skipped. A Maildir's `new/` is scanned (`cur/` holds what was
+//!   taken in); a folder's top level (`processed/` holds what was taken in). The database decides, never file moves: after an item
+//!   is recorded, a Maildir message moves from `new/` to `cur/` and a folder's file to
+//!   `processed/`, but a crash between the two only means the next scan skips it. A crash in
+//!   the middle of an item (recorded as `processing`) is resumed on the next scan: the changes
+//!   are recorded under the attachment's content hash, so they are never applied twice, and
+//!   the reply is rebuilt from the ledger.
+//! - **A hand-dropped workbook** (folder inbox only) is the bureau's own import, with the
+//!   whole-file semantics of `import changes` (no `--accept-valid`): it goes through
+//!   [`crate::jobs::import::import_changes`] as [`Reporter::Bureau`]; its error workbook is
+//!   written beside it (and moved to `processed/` with it). No mail is sent.
+//! - **A message** must come from the registered e-mail address of a unit (`units.email`);
+//!   otherwise it is refused: recorded (status `refused`, with the reason), logged, and *not*
+//!   answered — replying to unknown or forged addresses would only send backscatter.
+//! - **The From is believed** only when the topmost `Authentication-Results` header of the
+//!   configured trusted server (`trusted_authserv_id`) says `spf=pass` or `dkim=pass` for the
+//!   From's domain (see [`auth`]). Otherwise the message is **held** (its bytes kept in the
+//!   database) until a clerk checks it (`inbox held`) and accepts it (`inbox accept ID`). A held
+//!   message gets no reply until accepted.
+//! - **The workbook attachments** (`.xlsx`/`.xls`, recognised by name or content) are read like
+//!   `import changes` files and recorded as the unit's report ([`Reporter::Unit`]: never
+//!   恢复待遇) with row-level acceptance: a unit may report only its own technicians
+//!   ([`units`]); other rows are refused with the reason.
+//! - **The reply** (template `inbox_reply`, or `inbox_unreadable` when the message held no
+//!   readable workbook) goes to the sender through the outbox, queued in the same transaction
+//!   that marks the message done, under a key derived from the message: it lists the rows
+//!   recorded and the rows refused with their reasons, and attaches the error workbook (the
+//!   original rows with a 错误说明 column) when rows were refused.
+//!
+//! ID numbers are masked in replies, in the report lines and in logs (the error workbook is
+//! the unit's own file, returned to the unit's registered address, and keeps its rows as sent).
+//! Attachments and error workbooks are kept under `[inbox] work_dir/<item id>/` (mode 0600):
+//! the outbox reads attachments from there when it delivers.
+//!
+//! Configuration, every key optional:
+//! ```toml
+//! [inbox]
+//! path = "data/inbox"                       # the Maildir or folder
+//! kind = "maildir"                          # or "folder"
+//! trusted_authserv_id = "mx.zhangdian.example"  # absent: every message is held
+//! work_dir = "reports/inbox"                # default: <[paths] reports>/inbox
+//! move_processed = true                     # new/ → cur/, folder → processed/
+//! max_message_mb = 25                       # larger files are skipped (and logged) each scan
+//! ```
+
+pub mod auth;
+pub mod units;
+
+use crate::config::Config;
+use crate::excel::changes::{read_changes, ChangesFile, CHANGES_SHEET, CHANGE_COLUMNS};
+use crate::excel::errors::{create_private, write_error_workbook, ErrorWorkbookError, SheetToCopy};
+use crate::excel::read::{CellProblem, Severity, Workbook};
+use crate::jobs::import::{import_changes, ImportError};
+use crate::mail::settings::SettingsError;
+use crate::mail::templates::{render, TemplateError};
+use crate::mail::{MailSettings, Notice};
+use crate::rules::{Reporter, RulesConfig};
+use crate::store::{sha256_hex, ChangeEntry, RowProblem, Source, Store, StoreError};
+use serde::Deserialize;
+use sqlx::Row;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use units::Unit;
+
+/// What a scan (or an accept) did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanReport {
+    /// One line per message or file, for the terminal (ID numbers masked).
+    pub lines: Vec<String>,
+    /// Messages and files taken in (their rows recorded or refused row by row).
+    pub taken_in: usize,
+    /// Messages held until a clerk accepts them.
+    pub held: usize,
+    /// Messages and files refused as a whole (unknown sender, unreadable, no workbook, a
+    /// bureau file refused whole).
+    pub refused: usize,
+    /// Items taken in before and skipped now.
+    pub skipped_duplicates: usize,
+    /// Rows refused in the items taken in.
+    pub rows_refused: usize,
+}
+
+impl ScanReport {
+    /// Something was refused, wholly or in part (exit status 1).
+    pub fn any_refused(&self) -> bool {
+        self.refused > 0 || self.rows_refused > 0
+    }
+}
+
+/// A message held until a clerk accepts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldMessage {
+    pub id: i64,
+    /// The From address.
+    pub from: String,
+    pub subject: String,
+    /// The Date header (RFC 3339), or when the file was found.
+    pub received: String,
+    /// Why it is held (Chinese, for the clerk).
+    pub why: String,
+    /// Where it was found.
+    pub file_name: String,
+    /// When the scan recorded it (RFC 3339, UTC).
+    pub taken_at: String,
+}
+
+/// A failure of the inbox.
+#[derive(Debug, thiserror::Error)]
+pub enum InboxError {
+    /// The `[inbox]` table cannot be used (exit status 2).
+    #[error("configuration table [inbox]: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The inbox folder cannot be read (exit status 3).
+    #[error("cannot read the inbox {path}: {source}; check [inbox] path and kind")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot write under the inbox work folder {path}: {source}")]
+    WorkDir {
+        path: String,
+        source: std::io::Error,
+    },
+    /// `inbox accept` of an id that is not held (exit status 2).
+    #[error("there is no held message with id {0}: see `chieftech inbox held`")]
+    NotHeld(i64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error(transparent)]
+    ErrorWorkbook(#[from] ErrorWorkbookError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("the workbook reader stopped unexpectedly: {0}")]
+    Reader(String),
+}
+
+impl From<sqlx::Error> for InboxError {
+    fn from(e: sqlx::Error) -> Self {
+        InboxError::Store(StoreError::Database(e))
+    }
+}
+
+/// Maildir or plain folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum InboxKind {
+    #[default]
+    Maildir,
+    Folder,
+}
+
+/// The `[inbox]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboxSettings {
+    #[serde(default = "default_path")]
+    pub path: PathBuf,
+    #[serde(default)]
+    pub kind: InboxKind,
+    /// The authserv-id of the receiving mail server whose `Authentication-Results` are
+    /// believed; absent: every message is held.
+    pub trusted_authserv_id: Option<String>,
+    /// Where attachments and error workbooks are kept; default `<[paths] reports>/inbox`.
+    pub work_dir: Option<PathBuf>,
+    #[serde(default = "yes")]
+    pub move_processed: bool,
+    #[serde(default = "default_max_mb")]
+    pub max_message_mb: u64,
+}
+
+fn default_path() -> PathBuf {
+    PathBuf::from("data/inbox")
+}
+fn yes() -> bool {
+    true
+}
+fn default_max_mb() -> u64 {
+    25
+}
+
+impl InboxSettings {
+    /// Reads `[inbox]` (defaults when absent).
+    pub fn from_config(cfg: &Config) -> Result<InboxSettings, InboxError> {
+        let v = cfg
+            .other
+            .get("inbox")
+            .cloned()
+            .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+        let s: InboxSettings = v
+            .try_into()
+            .map_err(|e: toml::de::Error| InboxError::Config(e.to_string()))?;
+        Ok(s)
+    }
+
+    /// The work folder, with its default.
+    pub fn work_dir(&self, cfg: &Config) -> PathBuf {
+        self.work_dir
+            .clone()
+            .unwrap_or_else(|| cfg.paths.reports.join("inbox"))
+    }
+}
+
+/// Everything one scan needs.
+struct Ctx<'a> {
+    store: &'a Store,
+    rules: &'a RulesConfig,
+    operator: &'a str,
+    settings: InboxSettings,
+    mail: MailSettings,
+    work_dir: PathBuf,
+}
+
+/// Masks every run of 15 or more ID-number characters (digits and X) in a text.
+pub fn mask_ids(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let is_id = |c: char| c.is_ascii_digit() || c == 'X' || c == 'x';
+        if chars[i].is_ascii_digit() {
+            let mut j = i;
+            while j < chars.len() && is_id(chars[j]) {
+                j += 1;
+            }
+            let run: String = chars[i..j].iter().collect();
+            if j - i >= 15 {
+                out.push_str(&crate::rules::id_number::mask(&run));
+            } else {
+                out.push_str(&run);
+            }
+            i = j;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn now_text() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// RFC 3339 → `2026-11-26 09:30` in Beijing time, for Chinese texts.
+fn local_time(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| {
+            t.with_timezone(&chrono_tz::Asia::Shanghai)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| rfc3339.to_string())
+}
+
+fn today_local() -> String {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%Y年%-m月%-d日")
+        .to_string()
+}
+
+/// One file found in the inbox.
+#[derive(Debug, Clone)]
+struct Found {
+    path: PathBuf,
+    /// As shown in lines and recorded: relative to the inbox.
+    label: String,
+    workbook: bool,
+    in_new: bool,
+}
+
+fn is_workbook_name(name: &str) -> bool {
+    let n = name.to_lowercase();
+    (n.ends_with(".xlsx") || n.ends_with(".xls")) && !n.ends_with(".errors.xlsx")
+}
+
+fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, InboxError> {
+    let rd = std::fs::read_dir(dir).map_err(|source| InboxError::Folder {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for e in rd.flatten() {
+        let p = e.path();
+        let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if name.starts_with('.') || name.starts_with("~$") {
+            continue;
+        }
+        if e.file_type().is_ok_and(|t| t.is_file()) {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn find_items(s: &InboxSettings) -> Result<Vec<Found>, InboxError> {
+    let mut out = Vec::new();
+    let name_of = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    match s.kind {
+        InboxKind::Maildir => {
+            for p in list_dir(&s.path.join("new"))? {
+                out.push(Found {
+                    label: format!("new/{}", name_of(&p)),
+                    path: p,
+                    workbook: false,
+                    in_new: true,
+                });
+            }
+        }
+        InboxKind::Folder => {
+            for p in list_dir(&s.path)? {
+                let name = name_of(&p);
+                let lower = name.to_lowercase();
+                let workbook = is_workbook_name(&name);
+                if !(workbook || lower.ends_with(".eml")) {
+                    continue;
+                }
+                out.push(Found {
+                    label: name,
+                    path: p,
+                    workbook,
+                    in_new: true,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Moves a processed item out of the way (the database already records it).
+fn move_done(s: &InboxSettings, f: &Found) {
+    if !s.move_processed || !f.in_new {
+        return;
+    }
+    let Some(name) = f.path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let (dir, target) = match s.kind {
+        InboxKind::Maildir => {
+            let target = if name.contains(":2,") {
+                name.clone()
+            } else {
+                format!("{name}:2,S")
+            };
+            (s.path.join("cur"), target)
+        }
+        InboxKind::Folder => (s.path.join("processed"), name.clone()),
+    };
+    let mut moves = vec![(f.path.clone(), dir.join(&target))];
+    if s.kind == InboxKind::Folder && f.workbook {
+        let errors = crate::excel::errors::error_workbook_path(&f.path);
+        if errors.exists() {
+            if let Some(n) = errors.file_name() {
+                moves.push((errors.clone(), dir.join(n)));
+            }
+        }
+    }
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        tracing::warn!("inbox: cannot create {}: {e}", dir.display());
+        return;
+    }
+    for (from, to) in moves {
+        if let Err(e) = std::fs::rename(&from, &to) {
+            tracing::warn!(
+                "inbox: cannot move {} to {}: {e}",
+                from.display(),
+                to.display()
+            );
+        }
+    }
+}
+
+/// What happened to one item.
+enum Outcome {
+    Taken { rows_refused: usize },
+    Held,
+    Refused,
+    Duplicate,
+}
+
+fn count(report: &mut ScanReport, o: &Outcome) {
+    match o {
+        Outcome::Taken { rows_refused } => {
+            report.taken_in += 1;
+            report.rows_refused += rows_refused;
+        }
+        Outcome::Held => report.held += 1,
+        Outcome::Refused => report.refused += 1,
+        Outcome::Duplicate => report.skipped_duplicates += 1,
+    }
+}
+
+fn context<'a>(
+    store: &'a Store,
+    cfg: &Config,
+    rules: &'a RulesConfig,
+    operator: &'a str,
+) -> Result<Ctx<'a>, InboxError> {
+    let settings = InboxSettings::from_config(cfg)?;
+    let mail = MailSettings::from_config(cfg)?;
+    let work_dir = settings.work_dir(cfg);
+    Ok(Ctx {
+        store,
+        rules,
+        operator,
+        settings,
+        mail,
+        work_dir,
+    })
+}
+
+/// Takes in everything in the inbox (`chieftech inbox scan`).
+pub async fn scan(
+    store: &Store,
+    cfg: &Config,
+    rules: &RulesConfig,
+    operator: &str,
+) -> Result<ScanReport, InboxError> {
+    let ctx = context(store, cfg, rules, operator)?;
+    let mut report = ScanReport::default();
+    for f in find_items(&ctx.settings)? {
+        let limit = ctx.settings.max_message_mb.saturating_mul(1 << 20);
+        let size = std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0);
+        let bytes = if size > limit {
+            Err(format!(
+                "文件大小超过{}MB，未读取",
+                ctx.settings.max_message_mb
+            ))
+        } else {
+            std::fs::read(&f.path).map_err(|e| format!("无法读取：{e}"))
+        };
+        let bytes = match bytes {
+            Ok(b) => b,
+            Err(why) => {
+                // Not recorded: it may be a file still being written; the next scan retries.
+                tracing::warn!("inbox: {}: {why}", f.label);
+                report.lines.push(format!("{}：{why}，已跳过", f.label));
+                continue;
+            }
+        };
+        let received = std::fs::metadata(&f.path)
+            .and_then(|m| m.modified())
+            .ok()
+            .map(|t| {
+                chrono::DateTime::<chrono::Utc>::from(t)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            })
+            .unwrap_or_else(now_text);
+        let (outcome, line) = if f.workbook {
+            bureau_file(&ctx, &f, &bytes, &received).await?
+        } else {
+            message(&ctx, &f.label, &bytes, &received, None).await?
+        };
+        count(&mut report, &outcome);
+        report.lines.push(mask_ids(&line));
+        move_done(&ctx.settings, &f);
+    }
+    Ok(report)
+}
+
+/// Messages held until a clerk accepts them (`chieftech inbox held`), oldest first.
+pub async fn held(store: &Store) -> Result<Vec<HeldMessage>, InboxError> {
+    let rows = sqlx::query("SELECT id, sender, subject, received_at, reason, file_name, taken_at FROM inbox_items WHERE status = 'held' ORDER BY id")
+        .fetch_all(store.pool())
+        .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(HeldMessage {
+            id: r.try_get(0)?,
+            from: r.try_get::<Option<String>, _>(1)?.unwrap_or_default(),
+            subject: r.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
+            received: r.try_get::<Option<String>, _>(3)?.unwrap_or_default(),
+            why: r.try_get::<Option<String>, _>(4)?.unwrap_or_default(),
+            file_name: r.try_get(5)?,
+            taken_at: r.try_get(6)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Takes in a held message after a clerk checked its sender (`chieftech inbox accept ID`).
+pub async fn accept(
+    store: &Store,
+    cfg: &Config,
+    rules: &RulesConfig,
+    id: i64,
+    operator: &str,
+) -> Result<ScanReport, InboxError> {
+    let ctx = context(store, cfg, rules, operator)?;
+    let row = sqlx::query(
+        "SELECT raw, file_name, received_at FROM inbox_items WHERE id = $1 AND status = 'held'",
+    )
+    .bind(id)
+    .fetch_optional(store.pool())
+    .await?;
+    let Some(row) = row else {
+        return Err(InboxError::NotHeld(id));
+    };
+    let raw: Vec<u8> = row.try_get(0)?;
+    let file_name: String = row.try_get(1)?;
+    let received: Option<String> = row.try_get(2)?;
+    let (outcome, line) = message(
+        &ctx,
+        &file_name,
+        &raw,
+        &received.unwrap_or_else(now_text),
+        Some(id),
+    )
+    .await?;
+    let mut report = ScanReport::default();
+    count(&mut report, &outcome);
+    report.lines.push(mask_ids(&line));
+    Ok(report)
+}
+
+/// A recorded inbox item.
+struct Existing {
+    id: i64,
+    status: String,
+}
+
+async fn find_existing(
+    store: &Store,
+    sha: &str,
+    message_id: Option<&str>,
+) -> Result<Option<Existing>, InboxError> {
+    let row = sqlx::query(
+        "SELECT id, status FROM inbox_items WHERE sha256 = $1 OR message_id = $2 ORDER BY id LIMIT 1",
+    )
+    .bind(sha)
+    .bind(message_id.unwrap_or(""))
+    .fetch_optional(store.pool())
+    .await?;
+    Ok(match row {
+        Some(r) => Some(Existing {
+            id: r.try_get(0)?,
+            status: r.try_get(1)?,
+        }),
+        None => None,
+    })
+}
+
+/// The fields of a new inbox item.
+struct NewItem<'a> {
+    kind: &'a str,
+    message_id: Option<&'a str>,
+    sha: &'a str,
+    file_name: &'a str,
+    sender: Option<&'a str>,
+    subject: Option<&'a str>,
+    received: &'a str,
+    status: &'a str,
+    reason: Option<&'a str>,
+    raw: Option<&'a [u8]>,
+}
+
+/// Records an item; None when another scan recorded it first.
+async fn insert_item(ctx: &Ctx<'_>, item: &NewItem<'_>) -> Result<Option<i64>, InboxError> {
+    let sql = if item.raw.is_some() {
+        "INSERT INTO inbox_items (kind, message_id, sha256, file_name, sender, subject, received_at, taken_at, status, reason, operator, raw) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING id"
+    } else {
+        "INSERT INTO inbox_items (kind, message_id, sha256, file_name, sender, subject, received_at, taken_at, status, reason, operator) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING id"
+    };
+    let mut q = sqlx::query(sql)
+        .bind(item.kind)
+        .bind(item.message_id.map(str::to_string))
+        .bind(item.sha)
+        .bind(item.file_name)
+        .bind(item.sender.map(str::to_string))
+        .bind(item.subject.map(str::to_string))
+        .bind(item.received)
+        .bind(now_text())
+        .bind(item.status)
+        .bind(item.reason.map(str::to_string))
+        .bind(ctx.operator);
+    if let Some(raw) = item.raw {
+        q = q.bind(raw.to_vec());
+    }
+    let row = q.fetch_optional(ctx.store.pool()).await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get(0)?),
+        None => None,
+    })
+}
+
+/// A workbook dropped in a folder inbox: the bureau's own import, whole file.
+async fn bureau_file(
+    ctx: &Ctx<'_>,
+    f: &Found,
+    bytes: &[u8],
+    received: &str,
+) -> Result<(Outcome, String), InboxError> {
+    let sha = sha256_hex(bytes);
+    let label = &f.label;
+    let id = match find_existing(ctx.store, &sha, None).await? {
+        Some(e) if e.status != "processing" => {
+            return Ok((
+                Outcome::Duplicate,
+                format!("{label}：内容相同的文件已收取过（收件记录{}），跳过", e.id),
+            ))
+        }
+        Some(e) => e.id,
+        None => {
+            let item = NewItem {
+                kind: "file",
+                message_id: None,
+                sha: &sha,
+                file_name: label,
+                sender: None,
+                subject: None,
+                received,
+                status: "processing",
+                reason: None,
+                raw: None,
+            };
+            match insert_item(ctx, &item).await? {
+                Some(id) => id,
+                None => {
+                    return Ok((
+                        Outcome::Duplicate,
+                        format!("{label}：已由另一次收取处理，跳过"),
+                    ))
+                }
+            }
+        }
+    };
+    let r = import_changes(
+        ctx.store,
+        std::slice::from_ref(&f.path),
+        Reporter::Bureau,
+        false,
+        ctx.rules,
+        ctx.operator,
+        false,
+    )
+    .await?;
+    let summary = mask_ids(&r.lines.join("；"));
+    let status = if r.refused { "refused" } else { "done" };
+    sqlx::query("UPDATE inbox_items SET status = $1, summary = $2, finished_at = $3 WHERE id = $4")
+        .bind(status)
+        .bind(&summary)
+        .bind(now_text())
+        .bind(id)
+        .execute(ctx.store.pool())
+        .await?;
+    tracing::info!("inbox: bureau workbook {label} (item {id}): {summary}");
+    // Whole-file semantics: refused means nothing was recorded.
+    let outcome = if r.refused {
+        Outcome::Refused
+    } else {
+        Outcome::Taken { rows_refused: 0 }
+    };
+    Ok((outcome, format!("{label}：区人社局自行导入：{summary}")))
+}
+
+/// The Message-ID, From address, subject, date and headers of a parsed message.
+struct Envelope {
+    message_id: Option<String>,
+    from: Option<String>,
+    subject: String,
+    date: Option<String>,
+    headers: Vec<(String, String)>,
+}
+
+fn envelope(m: &mail_parser::Message<'_>) -> Envelope {
+    Envelope {
+        message_id: m
+            .message_id()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
+        from: m
+            .from()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| s.contains('@')),
+        subject: m.subject().unwrap_or("").trim().to_string(),
+        date: m.date().map(|d| d.to_rfc3339()),
+        headers: m
+            .headers_raw()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+/// A unit's message, from a scan (`accepting` None) or a clerk's accept (the held item's id).
+async fn message(
+    ctx: &Ctx<'_>,
+    label: &str,
+    bytes: &[u8],
+    found_at: &str,
+    accepting: Option<i64>,
+) -> Result<(Outcome, String), InboxError> {
+    let sha = sha256_hex(bytes);
+    let parsed = mail_parser::MessageParser::default().parse(bytes);
+    let env = parsed.as_ref().map(envelope);
+    let message_id = env.as_ref().and_then(|e| e.message_id.clone());
+    let received = env
+        .as_ref()
+        .and_then(|e| e.date.clone())
+        .unwrap_or_else(|| found_at.to_string());
+    let subject = env.as_ref().map(|e| e.subject.clone()).unwrap_or_default();
+
+    let mut resume: Option<i64> = None;
+    if let Some(id) = accepting {
+        let n = sqlx::query("UPDATE inbox_items SET status = 'processing', accepted_by = $1, accepted_at = $2 WHERE id = $3 AND status = 'held'")
+            .bind(ctx.operator)
+            .bind(now_text())
+            .bind(id)
+            .execute(ctx.store.pool())
+            .await?;
+        if n.rows_affected() != 1 {
+            return Err(InboxError::NotHeld(id));
+        }
+        resume = Some(id);
+    } else if let Some(e) = find_existing(ctx.store, &sha, message_id.as_deref()).await? {
+        if e.status != "processing" {
+            let what = if e.status == "held" {
+                "（待人工确认）"
+            } else {
+                ""
+            };
+            return Ok((
+                Outcome::Duplicate,
+                format!("{label}：同一邮件已收取过（收件记录{}{what}），跳过", e.id),
+            ));
+        }
+        resume = Some(e.id);
+    }
+
+    let refusal = |why: String, from: Option<String>| Refusal {
+        resume,
+        message_id: message_id.clone(),
+        sha: sha.clone(),
+        label: label.to_string(),
+        from,
+        subject: subject.clone(),
+        received: received.clone(),
+        why,
+    };
+    let (Some(parsed), Some(env)) = (parsed.as_ref(), env.as_ref()) else {
+        return refuse(
+            ctx,
+            refusal("邮件无法解析（不是有效的MIME邮件），未回复".into(), None),
+        )
+        .await;
+    };
+    let Some(from) = env.from.clone() else {
+        return refuse(ctx, refusal("邮件没有发件人地址，未回复".into(), None)).await;
+    };
+    let units = {
+        let mut conn = ctx.store.pool().acquire().await?;
+        units::units_of_address(&mut conn, &from).await?
+    };
+    if units.is_empty() {
+        let why = format!("发件地址{from}不是已登记的单位邮箱，未回复");
+        return refuse(ctx, refusal(why, Some(from))).await;
+    }
+    let unit_names = units
+        .iter()
+        .map(|u| u.name.as_str())
+        .collect::<Vec<_>>()
+        .join("、");
+
+    if accepting.is_none() && resume.is_none() {
+        let vouch = auth::check(
+            &env.headers,
+            ctx.settings.trusted_authserv_id.as_deref(),
+            &auth::domain_of(&from),
+        );
+        let status = match &vouch {
+            auth::Vouch::Pass(_) => "processing",
+            auth::Vouch::Unverified(_) => "held",
+        };
+        let why = match &vouch {
+            auth::Vouch::Pass(_) => None,
+            auth::Vouch::Unverified(w) => Some(w.as_str()),
+        };
+        let item = NewItem {
+            kind: "message",
+            message_id: message_id.as_deref(),
+            sha: &sha,
+            file_name: label,
+            sender: Some(&from),
+            subject: Some(&subject),
+            received: &received,
+            status,
+            reason: why,
+            raw: why.map(|_| bytes),
+        };
+        let Some(id) = insert_item(ctx, &item).await? else {
+            return Ok((
+                Outcome::Duplicate,
+                format!("{label}：已由另一次收取处理，跳过"),
+            ));
+        };
+        if let Some(why) = why {
+            tracing::warn!("inbox: message {label} from {from} held as item {id}: {why}");
+            return Ok((
+                Outcome::Held,
+                format!(
+                    "{label}：来自{from}（{unit_names}）的邮件暂缓处理（收件记录{id}）：{why}；核实后运行 chieftech inbox accept {id}"
+                ),
+            ));
+        }
+        resume = Some(id);
+    }
+    let Some(id) = resume else {
+        return Err(InboxError::Reader("inbox item lost".into()));
+    };
+    let done = unit_message(ctx, id, parsed, &from, &units, &subject, &received).await?;
+    // Done: the reply is queued in the transaction that marks the item done.
+    let key_basis = message_id.clone().unwrap_or_else(|| sha.clone());
+    let notice = Notice {
+        key: format!("inbox-reply:{}", &sha256_hex(key_basis.as_bytes())[..32]),
+        to: vec![from.clone()],
+        subject: done.subject.clone(),
+        body: done.body.clone(),
+        attachments: done.attachments.clone(),
+    };
+    let mut tx = ctx.store.pool().begin().await?;
+    sqlx::query("UPDATE inbox_items SET status = $1, summary = $2, reason = $3, raw = NULL, finished_at = $4 WHERE id = $5")
+        .bind(if done.refused_whole { "refused" } else { "done" })
+        .bind(&done.summary)
+        .bind(done.refused_whole.then(|| done.summary.clone()))
+        .bind(now_text())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    crate::mail::queue(&mut tx, &notice).await?;
+    tx.commit().await?;
+    tracing::info!(
+        "inbox: message {label} from {from} ({unit_names}), item {id}: {}",
+        done.summary
+    );
+    let outcome = if done.refused_whole {
+        Outcome::Refused
+    } else {
+        Outcome::Taken {
+            rows_refused: done.rows_refused,
+        }
+    };
+    Ok((
+        outcome,
+        format!(
+            "{label}：{unit_names}（{from}）的报告：{}；已排队回执",
+            done.summary
+        ),
+    ))
+}
+
+/// A message refused as a whole.
+struct Refusal {
+    resume: Option<i64>,
+    message_id: Option<String>,
+    sha: String,
+    label: String,
+    from: Option<String>,
+    subject: String,
+    received: String,
+    why: String,
+}
+
+/// Records a refused message (no reply: the sender is unknown or cannot be read).
+async fn refuse(ctx: &Ctx<'_>, r: Refusal) -> Result<(Outcome, String), InboxError> {
+    tracing::warn!("inbox: {} refused: {}", r.label, r.why);
+    if let Some(id) = r.resume {
+        sqlx::query("UPDATE inbox_items SET status = 'refused', reason = $1, raw = NULL, finished_at = $2 WHERE id = $3")
+            .bind(&r.why)
+            .bind(now_text())
+            .bind(id)
+            .execute(ctx.store.pool())
+            .await?;
+    } else {
+        let item = NewItem {
+            kind: "message",
+            message_id: r.message_id.as_deref(),
+            sha: &r.sha,
+            file_name: &r.label,
+            sender: r.from.as_deref(),
+            subject: Some(&r.subject),
+            received: &r.received,
+            status: "refused",
+            reason: Some(&r.why),
+            raw: None,
+        };
+        insert_item(ctx, &item).await?;
+    }
+    Ok((Outcome::Refused, format!("{}：拒收：{}", r.label, r.why)))
+}
+
+/// What handling a unit's message produced.
+struct Done {
+    summary: String,
+    subject: String,
+    body: String,
+    attachments: Vec<PathBuf>,
+    rows_refused: usize,
+    /// Nothing could be read: no workbook at all.
+    refused_whole: bool,
+}
+
+/// A workbook attachment of a message.
+struct Attached {
+    name: String,
+    bytes: Vec<u8>,
+}
+
+fn looks_like_workbook(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0])
+}
+
+/// The workbook attachments, and the names of the other attachments.
+fn attachments(m: &mail_parser::Message<'_>) -> (Vec<Attached>, Vec<String>) {
+    use mail_parser::MimeHeaders;
+    let mut books = Vec::new();
+    let mut others = Vec::new();
+    for (n, part) in m.attachments().enumerate() {
+        let name = part
+            .attachment_name()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("附件{}", n + 1));
+        let bytes = part.contents();
+        if is_workbook_name(&name) || (looks_like_workbook(bytes) && !name.contains('.')) {
+            books.push(Attached {
+                name,
+                bytes: bytes.to_vec(),
+            });
+        } else {
+            others.push(name);
+        }
+    }
+    (books, others)
+}
+
+/// A file name safe to write: the last path component, without control characters.
+fn safe_name(name: &str, n: usize) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("").trim();
+    let clean: String = base
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|'))
+        .collect();
+    let clean = clean.trim_start_matches('.').to_string();
+    let lower = clean.to_lowercase();
+    if clean.is_empty() {
+        format!("附件{n}.xlsx")
+    } else if lower.ends_with(".xlsx") || lower.ends_with(".xls") {
+        format!("{n}-{clean}")
+    } else {
+        format!("{n}-{clean}.xlsx")
+    }
+}
+
+/// What one attachment came to.
+#[derive(Default)]
+struct FileResult {
+    accepted: Vec<String>,
+    refused: Vec<String>,
+    notes: Vec<String>,
+    error_workbook: Option<PathBuf>,
+    applied: usize,
+    duplicates: usize,
+    rows_refused: usize,
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = create_private(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// Handles the attachments of a believed message; builds the reply.
+async fn unit_message(
+    ctx: &Ctx<'_>,
+    item_id: i64,
+    m: &mail_parser::Message<'_>,
+    from: &str,
+    units: &[Unit],
+    subject: &str,
+    received: &str,
+) -> Result<Done, InboxError> {
+    let unit_names = units
+        .iter()
+        .map(|u| u.name.as_str())
+        .collect::<Vec<_>>()
+        .join("、");
+    let (books, others) = attachments(m);
+    let mut values: BTreeMap<&str, String> = BTreeMap::new();
+    values.insert("unit", unit_names.clone());
+    values.insert(
+        "subject",
+        if subject.is_empty() {
+            "（无主题）".into()
+        } else {
+            subject.to_string()
+        },
+    );
+    values.insert("received", local_time(received));
+    values.insert("date", today_local());
+    values.insert("from", from.to_string());
+
+    if books.is_empty() {
+        let reason = if others.is_empty() {
+            "邮件没有附件。".to_string()
+        } else {
+            format!(
+                "邮件的附件（{}）不是Excel工作簿。",
+                others
+                    .iter()
+                    .map(|o| format!("“{o}”"))
+                    .collect::<Vec<_>>()
+                    .join("、")
+            )
+        };
+        values.insert("reason", reason.clone());
+        let r = render(&ctx.mail.templates, "inbox_unreadable", &values)?;
+        return Ok(Done {
+            summary: format!("未处理：{reason}已退回"),
+            subject: r.subject,
+            body: r.body,
+            attachments: Vec::new(),
+            rows_refused: 0,
+            refused_whole: true,
+        });
+    }
+
+    let dir = ctx.work_dir.join(item_id.to_string());
+    std::fs::create_dir_all(&dir).map_err(|source| InboxError::WorkDir {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let mut results = Vec::new();
+    for (n, book) in books.iter().enumerate() {
+        let path = dir.join(safe_name(&book.name, n + 1));
+        write_private(&path, &book.bytes).map_err(|source| InboxError::WorkDir {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let r = attachment(ctx, &path, book, from, units).await?;
+        results.push((book.name.clone(), r));
+    }
+
+    let many = results.len() > 1;
+    let mut accepted = Vec::new();
+    let mut refused = Vec::new();
+    let mut notes = Vec::new();
+    let mut files = Vec::new();
+    let (mut applied, mut dups, mut bad) = (0, 0, 0);
+    for (name, r) in &results {
+        let tag = |s: &String| {
+            if many {
+                format!("【{name}】{s}")
+            } else {
+                s.clone()
+            }
+        };
+        accepted.extend(r.accepted.iter().map(tag));
+        refused.extend(r.refused.iter().map(tag));
+        notes.extend(r.notes.iter().map(tag));
+        files.extend(r.error_workbook.clone());
+        applied += r.applied;
+        dups += r.duplicates;
+        bad += r.rows_refused;
+    }
+    for o in &others {
+        notes.push(format!("附件“{o}”不是Excel工作簿，未处理。"));
+    }
+    let mut result = format!("已登记{applied}条变动");
+    if dups > 0 {
+        result.push_str(&format!("；{dups}条与已登记的变动相同，未重复登记"));
+    }
+    if bad > 0 {
+        result.push_str(&format!("；{bad}处问题，相应的行未登记"));
+    }
+    result.push('。');
+    for n in &notes {
+        result.push('\n');
+        result.push_str(n);
+    }
+    let none = || "（无）".to_string();
+    values.insert("result", result.clone());
+    values.insert(
+        "accepted",
+        if accepted.is_empty() {
+            none()
+        } else {
+            accepted.join("\n")
+        },
+    );
+    values.insert(
+        "refused",
+        if refused.is_empty() {
+            none()
+        } else {
+            refused.join("\n")
+        },
+    );
+    values.insert(
+        "attachment_note",
+        if files.is_empty() {
+            String::new()
+        } else {
+            "附件为贵单位报告表的原样副本，未登记的行在最后一列“错误说明”中注明了原因；请改正这些行后，只将改正的行重新报送。\n".into()
+        },
+    );
+    let r = render(&ctx.mail.templates, "inbox_reply", &values)?;
+    Ok(Done {
+        summary: mask_ids(&result.replace('\n', " ")),
+        subject: r.subject,
+        body: mask_ids(&r.body),
+        attachments: files,
+        rows_refused: bad,
+        refused_whole: false,
+    })
+}
+
+fn describe(e: &ChangeEntry) -> String {
+    let mut s = format!(
+        "{}（身份证号码{}）{}，生效日期{}",
+        e.name,
+        e.id_number.masked(),
+        e.kind.label(),
+        e.effective
+    );
+    if let Some(z) = e.end {
+        s.push_str(&format!("，结束日期{z}"));
+    }
+    if let Some(u) = &e.new_unit {
+        s.push_str(&format!("，新单位{u}"));
+    }
+    s
+}
+
+fn row_text(row: Option<u32>) -> String {
+    row.map_or_else(|| "全表".to_string(), |r| format!("第{r}行"))
+}
+
+/// A change row no ledger holds: makes `record_changes` refuse a batch whole (a dry run).
+fn sentinel() -> ChangeEntry {
+    let birth = chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default();
+    ChangeEntry {
+        id_number: crate::rules::id_number::make_id("000000", birth, 0),
+        name: String::new(),
+        kind: crate::rules::ChangeKind::TransferredOut,
+        effective: birth,
+        end: None,
+        new_unit: None,
+        decision_no: None,
+        title_no: None,
+        note: None,
+        row: None,
+    }
+}
+
+/// Reads, restricts and records one workbook attachment.
+async fn attachment(
+    ctx: &Ctx<'_>,
+    path: &Path,
+    book: &Attached,
+    from: &str,
+    units: &[Unit],
+) -> Result<FileResult, InboxError> {
+    let mut out = FileResult::default();
+    let label = book.name.clone();
+    let reader_path = path.to_path_buf();
+    let reader_label = label.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let mut wb = Workbook::open(&reader_path)?;
+        read_changes(&mut wb, &reader_label)
+    })
+    .await
+    .map_err(|e| InboxError::Reader(e.to_string()))?;
+    let file: ChangesFile = match read {
+        Ok(f) => f,
+        Err(e) => {
+            out.notes.push(format!("附件“{label}”无法读取：{e}"));
+            out.rows_refused += 1;
+            return Ok(out);
+        }
+    };
+    let sheet = file.sheet().unwrap_or(CHANGES_SHEET).to_string();
+    let (kept, unit_problems) = {
+        let mut conn = ctx.store.pool().acquire().await?;
+        units::restrict(&mut conn, units, &file.entries).await?
+    };
+    let source = Source {
+        kind: "unit-mail".into(),
+        file_name: Some(format!("{from}：{label}")),
+        sha256: Some(sha256_hex(&book.bytes)),
+        operator: ctx.operator.into(),
+    };
+    let mut outcome = ctx
+        .store
+        .record_changes(&source, Reporter::Unit, &kept, true, ctx.rules)
+        .await?;
+    if outcome.already_imported.is_some() {
+        // Recorded before: by this message before a crash, or by an earlier message with the
+        // same workbook. Rebuild the outcome from the ledger; the rest is checked again (a
+        // dry run that records nothing).
+        let rows = sqlx::query("SELECT c.source_row, c.id FROM changes c JOIN sources s ON s.id = c.source_id WHERE s.kind = $1 AND s.sha256 = $2 ORDER BY c.id")
+            .bind(&source.kind)
+            .bind(source.sha256.clone())
+            .fetch_all(ctx.store.pool())
+            .await?;
+        let mut applied = Vec::new();
+        for r in rows {
+            let row: Option<i64> = r.try_get(0)?;
+            applied.push((
+                row.and_then(|x| u32::try_from(x).ok()),
+                r.try_get::<i64, _>(1)?,
+            ));
+        }
+        let rest: Vec<ChangeEntry> = kept
+            .iter()
+            .filter(|e| !applied.iter().any(|(r, _)| *r == e.row))
+            .cloned()
+            .chain(std::iter::once(sentinel()))
+            .collect();
+        let check = Source {
+            kind: "inbox-recheck".into(),
+            file_name: None,
+            sha256: None,
+            operator: ctx.operator.into(),
+        };
+        let dry = ctx
+            .store
+            .record_changes(&check, Reporter::Unit, &rest, false, ctx.rules)
+            .await?;
+        let mut rejected: Vec<RowProblem> = dry
+            .rejected
+            .into_iter()
+            .filter(|p| p.row.is_some())
+            .collect();
+        let dup_rows: Vec<Option<u32>> = rest
+            .iter()
+            .filter(|e| e.row.is_some() && !rejected.iter().any(|p| p.row == e.row))
+            .map(|e| e.row)
+            .collect();
+        rejected.sort_by_key(|p| p.row);
+        outcome.applied = applied;
+        outcome.duplicates = dup_rows;
+        outcome.rejected = rejected;
+    }
+    let to_cell = |p: &RowProblem| CellProblem {
+        file: label.clone(),
+        sheet: Some(sheet.clone()),
+        row: p.row,
+        column: Some(p.column.to_string()),
+        message: p.message.clone(),
+        severity: Severity::Error,
+    };
+    let mut problems: Vec<CellProblem> = file.problems.clone();
+    problems.extend(unit_problems.iter().map(to_cell));
+    problems.extend(outcome.rejected.iter().map(to_cell));
+    problems.sort_by_key(|p| (p.sheet.is_some(), p.row));
+
+    for (row, _) in &outcome.applied {
+        if let Some(e) = file.entries.iter().find(|e| e.row == *row) {
+            out.accepted
+                .push(format!("{}：{}", row_text(*row), describe(e)));
+        }
+    }
+    out.applied = outcome.applied.len();
+    out.duplicates = outcome.duplicates.len();
+    for row in &outcome.duplicates {
+        if let Some(e) = file.entries.iter().find(|e| e.row == *row) {
+            out.notes.push(format!(
+                "{}：{}，与已登记的变动相同，未重复登记",
+                row_text(*row),
+                describe(e)
+            ));
+        }
+    }
+    for p in &problems {
+        let tag = if p.is_error() { "" } else { "提示：" };
+        let col = p
+            .column
+            .as_deref()
+            .map(|c| format!("【{c}】"))
+            .unwrap_or_default();
+        out.refused.push(mask_ids(&format!(
+            "{}{col}{tag}{}",
+            row_text(p.row),
+            p.message
+        )));
+    }
+    out.rows_refused = problems.iter().filter(|p| p.is_error()).count();
+    if file.rows == 0 && file.entries.is_empty() && problems.is_empty() {
+        out.notes.push(format!("附件“{label}”中没有变动行。"));
+    }
+    if problems.iter().any(|p| p.is_error()) {
+        let sheets: Vec<SheetToCopy<'_>> = file
+            .layout
+            .iter()
+            .map(|l| SheetToCopy {
+                layout: l,
+                columns: &CHANGE_COLUMNS,
+            })
+            .collect();
+        out.error_workbook = Some(write_error_workbook(path, &sheets, &problems)?);
+    }
+    Ok(out)
+}
