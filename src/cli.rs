@@ -72,6 +72,9 @@ pub enum Command {
     /// The mail outbox
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Take in units' e-mailed reports (and workbooks dropped in the inbox folder)
+    #[command(subcommand)]
+    Inbox(InboxCommand),
     /// Run every scheduled job until stopped (SIGTERM/SIGINT)
     Daemon,
     /// The scheduler's jobs: list them, or run one by hand
@@ -111,6 +114,16 @@ pub enum ImportCommand {
         #[arg(long)]
         accept_valid: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InboxCommand {
+    /// Take in every new message and file of the inbox
+    Scan,
+    /// Messages held because the mail server did not vouch for their sender
+    Held,
+    /// Accept a held message after checking it (a clerk's decision)
+    Accept { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -331,6 +344,50 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
+        Command::Inbox(cmd) => {
+            let store = ctx.store().await?;
+            let report = match cmd {
+                InboxCommand::Held => {
+                    let held = crate::inbox::held(&store).await.map_err(inbox_failure)?;
+                    if held.is_empty() {
+                        println!("no held messages");
+                    }
+                    for h in held {
+                        println!(
+                            "#{:<5} {}  from {}  「{}」  {}",
+                            h.id, h.received, h.from, h.subject, h.why
+                        );
+                    }
+                    return Ok(());
+                }
+                InboxCommand::Scan => {
+                    crate::inbox::scan(&store, &ctx.config, &ctx.rules, &ctx.operator).await
+                }
+                InboxCommand::Accept { id } => {
+                    crate::inbox::accept(&store, &ctx.config, &ctx.rules, id, &ctx.operator).await
+                }
+            }
+            .map_err(inbox_failure)?;
+            for l in &report.lines {
+                println!("{l}");
+            }
+            println!(
+                "inbox: {} taken in, {} held, {} refused, {} duplicates, {} rows refused",
+                report.taken_in,
+                report.held,
+                report.refused,
+                report.skipped_duplicates,
+                report.rows_refused
+            );
+            if report.any_refused() {
+                Err(Failure::new(
+                    1,
+                    anyhow::anyhow!("some input was refused (see above)"),
+                ))
+            } else {
+                Ok(())
+            }
+        }
         Command::Daemon => {
             let runner = runner(&ctx).await?;
             crate::jobs::daemon::run_daemon(runner, &ctx.database)
@@ -423,10 +480,103 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
         }
-        other => Err(Failure::new(
-            2,
-            anyhow::anyhow!("`{other:?}` is not available in this build yet"),
-        )),
+        Command::Template { kind, output } => {
+            let k = if kind == "roster" {
+                crate::excel::template::TemplateKind::Roster
+            } else {
+                crate::excel::template::TemplateKind::Changes
+            };
+            crate::excel::template::write_template(k, &output).map_err(|e| Failure::new(3, e))?;
+            println!("template written: {}", output.display());
+            Ok(())
+        }
+        Command::Import(cmd) => {
+            let store = ctx.store().await?;
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let report = match cmd {
+                ImportCommand::Roster { files } => {
+                    crate::jobs::import::import_roster(&store, &files, &ctx.operator, progress)
+                        .await
+                }
+                ImportCommand::Changes {
+                    files,
+                    accept_valid,
+                } => {
+                    crate::jobs::import::import_changes(
+                        &store,
+                        &files,
+                        crate::rules::Reporter::Bureau,
+                        accept_valid,
+                        &ctx.rules,
+                        &ctx.operator,
+                        progress,
+                    )
+                    .await
+                }
+            }
+            .map_err(|e| Failure::new(3, e))?;
+            for l in &report.lines {
+                println!("{l}");
+            }
+            for p in &report.problems {
+                eprintln!("{p}");
+            }
+            for w in &report.error_workbooks {
+                eprintln!("错误说明工作簿（改正后可重新导入）：{}", w.display());
+            }
+            if report.refused {
+                Err(Failure::new(
+                    1,
+                    anyhow::anyhow!("input refused: see the problems above"),
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        Command::Sample {
+            people,
+            output,
+            seed,
+        } => {
+            let files = crate::jobs::sample::write_sample(people, &output, seed)
+                .map_err(|e| Failure::new(2, e))?;
+            println!("roster:  {}", files.roster.display());
+            for (year, f) in &files.changes {
+                println!("changes ({year}): {}", f.display());
+            }
+            Ok(())
+        }
+        Command::Demo { output, people } => {
+            let dir = match output {
+                Some(d) => d,
+                None => tempfile::Builder::new()
+                    .prefix("chieftech-demo-")
+                    .tempdir()
+                    .map_err(|e| Failure::new(3, e))?
+                    .keep(),
+            };
+            let r = crate::jobs::demo::run_demo(&ctx.config, &dir, people).await?;
+            println!("\nWhere everything is:");
+            println!("  database: {}", r.database);
+            println!("  inputs:");
+            for f in &r.inputs {
+                println!("    {}", f.display());
+            }
+            println!("  bank files and summaries:");
+            for f in &r.outputs {
+                println!("    {}", f.display());
+            }
+            println!(
+                "  e-mails ({}): {}",
+                r.mails,
+                r.dir.join("reports/outbox").display()
+            );
+            println!(
+                "\nTry: chieftech --database {} explain <ID> or payrun show --year 2024",
+                r.database
+            );
+            Ok(())
+        }
     }
 }
 
@@ -597,10 +747,38 @@ async fn payrun(ctx: &Context, cmd: PayrunCommand) -> Result<(), Failure> {
             }
             Ok(())
         }
-        PayrunCommand::Export { .. } => Err(Failure::new(
-            2,
-            anyhow::anyhow!("payrun export is not available in this build yet"),
-        )),
+        PayrunCommand::Export { year, run, output } => {
+            let r = crate::jobs::export::export_run(
+                &store,
+                &ctx.config,
+                year,
+                run,
+                output.as_deref(),
+                &ctx.operator,
+            )
+            .await
+            .map_err(|e| Failure::new(e.exit_code() as u8, e))?;
+            for l in &r.lines {
+                println!("{l}");
+            }
+            // Tell the finance office (once: the outbox key is the run).
+            let settings = crate::mail::MailSettings::from_config(&ctx.config)
+                .map_err(|e| Failure::new(2, e))?;
+            let view = store
+                .show_run(year, run, ctx.rules.offset_recoveries)
+                .await?;
+            let notice =
+                crate::jobs::notices::finance_notice(&view, &r.files, &settings, ctx.today)
+                    .map_err(|e| Failure::new(2, e))?;
+            let mut conn = store.pool().acquire().await.map_err(StoreError::from)?;
+            if crate::mail::queue(&mut conn, &notice)
+                .await
+                .map_err(StoreError::from)?
+            {
+                println!("finance office notice queued: chieftech outbox send delivers it");
+            }
+            Ok(())
+        }
     }
 }
 
@@ -616,6 +794,15 @@ async fn runner(ctx: &Context) -> Result<crate::jobs::daemon::Runner, Failure> {
         settings,
         owner: crate::jobs::daemon::owner_name(),
     })
+}
+
+fn inbox_failure(e: crate::inbox::InboxError) -> Failure {
+    use crate::inbox::InboxError as I;
+    let code = match &e {
+        I::Config(_) | I::Settings(_) | I::NotHeld(_) => 2,
+        _ => 3,
+    };
+    Failure::new(code, e)
 }
 
 fn daemon_failure(e: crate::jobs::daemon::DaemonError) -> Failure {

@@ -108,7 +108,9 @@ impl<'de> Deserialize<'de> for TomlDate {
         };
         chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
             .map(TomlDate)
-            .map_err(|_| serde::de::Error::custom(format!("`{text}` is not a date like 2021-09-02")))
+            .map_err(|_| {
+                serde::de::Error::custom(format!("`{text}` is not a date like 2021-09-02"))
+            })
     }
 }
 
@@ -346,8 +348,8 @@ monthly_rate = "600.00"
 "#;
         let e = Config::parse(text, Path::new("x.toml")).unwrap_err();
         assert!(e.to_string().contains("overlap"), "{e}");
-        let e = Config::parse("[payment]\nproration = \"weekly\"", Path::new("x.toml"))
-            .unwrap_err();
+        let e =
+            Config::parse("[payment]\nproration = \"weekly\"", Path::new("x.toml")).unwrap_err();
         assert!(e.to_string().contains("x.toml"), "{e}");
     }
 }

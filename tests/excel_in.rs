@@ -58,7 +58,8 @@ fn write_book(path: &Path, sheets: &[(&str, Vec<Vec<C>>)]) {
                         ws.write_number(r, c, *x).unwrap();
                     }
                     C::D(d) => {
-                        ws.write_datetime_with_format(r, c, *d, &date_format).unwrap();
+                        ws.write_datetime_with_format(r, c, *d, &date_format)
+                            .unwrap();
                     }
                     C::E => {}
                 }
@@ -173,10 +174,23 @@ async fn roster(store: &Store, files: &[PathBuf]) -> ImportReport {
     import_roster(store, files, "clerk", false).await.unwrap()
 }
 
-async fn changes(store: &Store, files: &[PathBuf], reporter: Reporter, accept: bool) -> ImportReport {
-    import_changes(store, files, reporter, accept, &RulesConfig::default(), "clerk", false)
-        .await
-        .unwrap()
+async fn changes(
+    store: &Store,
+    files: &[PathBuf],
+    reporter: Reporter,
+    accept: bool,
+) -> ImportReport {
+    import_changes(
+        store,
+        files,
+        reporter,
+        accept,
+        &RulesConfig::default(),
+        "clerk",
+        false,
+    )
+    .await
+    .unwrap()
 }
 
 fn errors(report: &ImportReport) -> Vec<&CellProblem> {
@@ -237,7 +251,10 @@ async fn assert_refused(
     );
     let shown = p.to_string();
     let prefix = format!("{}!{sheet} row {row}, column {column}: ", file.display());
-    assert!(shown.starts_with(&prefix), "`{shown}` does not start with `{prefix}`");
+    assert!(
+        shown.starts_with(&prefix),
+        "`{shown}` does not start with `{prefix}`"
+    );
     assert_eq!(report.error_workbooks.len(), 1);
     let ew = &report.error_workbooks[0];
     assert_eq!(ew, &read_errors_path(file));
@@ -248,7 +265,10 @@ async fn assert_refused(
         assert_eq!(mode, 0o600, "error workbook mode");
     }
     let text = explanation_at(ew, sheet, row).unwrap_or_default();
-    assert!(text.contains(column) && text.contains(fragment), "error workbook row {row}: `{text}`");
+    assert!(
+        text.contains(column) && text.contains(fragment),
+        "error workbook row {row}: `{text}`"
+    );
 }
 
 fn read_errors_path(file: &Path) -> PathBuf {
@@ -280,7 +300,13 @@ async fn roster_case(rows: Vec<Vec<C>>, row: u32, column: &str, fragment: &str) 
 }
 
 /// A changes error case on the base ledger.
-async fn changes_case(rows: Vec<Vec<C>>, reporter: Reporter, row: u32, column: &str, fragment: &str) {
+async fn changes_case(
+    rows: Vec<Vec<C>>,
+    reporter: Reporter,
+    row: u32,
+    column: &str,
+    fragment: &str,
+) {
     let env = Env::new();
     let (db, before) = ledger_with_base(&env).await;
     let mut all = vec![header(&CHANGE_HEADERS)];
@@ -337,7 +363,10 @@ fn header_aliases_title_rows_and_brackets() {
     let mut wb = Workbook::open(&file).unwrap();
     let r = read_roster_all(&mut wb, "aliases.xlsx").unwrap();
     assert!(r.read.problems.is_empty(), "{:?}", r.read.problems);
-    assert_eq!(r.read.roster.as_ref().unwrap().header.as_ref().unwrap().row, 3);
+    assert_eq!(
+        r.read.roster.as_ref().unwrap().header.as_ref().unwrap().row,
+        3
+    );
     assert_eq!(r.entries.len(), 2);
     assert_eq!(r.entries[0].row, Some(4));
     assert_eq!(r.entries[0].unit, "张店区热电厂");
@@ -348,8 +377,16 @@ fn header_aliases_title_rows_and_brackets() {
     // Half-width brackets, and the full name of every aliased column.
     let rows = vec![
         header(&[
-            "姓名", "身份证号码", "工作单位", "职业(工种)", "职业资格等级", "批准日期", "批准文号",
-            "银行账号", "开户行", "联系电话",
+            "姓名",
+            "身份证号码",
+            "工作单位",
+            "职业(工种)",
+            "职业资格等级",
+            "批准日期",
+            "批准文号",
+            "银行账号",
+            "开户行",
+            "联系电话",
         ]),
         roster_row(3, "张伟", s("2021-10-15")),
     ];
@@ -357,7 +394,11 @@ fn header_aliases_title_rows_and_brackets() {
     let mut wb = Workbook::open(&file).unwrap();
     let r = read_roster_all(&mut wb, "full.xlsx").unwrap();
     assert!(r.read.problems.is_empty(), "{:?}", r.read.problems);
-    assert_eq!(r.entries.len(), 1, "the first sheet is read when none is called 名册");
+    assert_eq!(
+        r.entries.len(),
+        1,
+        "the first sheet is read when none is called 名册"
+    );
     assert_eq!(r.entries[0].email, None);
 }
 
@@ -374,7 +415,10 @@ fn changes_alias_and_first_sheet() {
     let c = read_changes(&mut wb, "c.xlsx").unwrap();
     assert!(c.problems.is_empty(), "{:?}", c.problems);
     assert_eq!(c.entries.len(), 1);
-    assert_eq!(c.entries[0].kind, chieftech::rules::ChangeKind::LeftSkilledWork);
+    assert_eq!(
+        c.entries[0].kind,
+        chieftech::rules::ChangeKind::LeftSkilledWork
+    );
     assert_eq!(c.entries[0].effective, date(2023, 5, 20));
     assert_eq!(c.entries[0].row, Some(3));
 }
@@ -426,14 +470,24 @@ fn xls_fixture_made_by_libreoffice() {
         // with dates as text (three forms) and as a date cell; a lowercase x read as X.
         assert_eq!(r.entries.len(), 4, "{name}: {:?}", r.read.problems);
         for e in &r.entries {
-            assert_eq!(e.approval_date, date(2021, 10, 15), "{name} row {:?}", e.row);
+            assert_eq!(
+                e.approval_date,
+                date(2021, 10, 15),
+                "{name} row {:?}",
+                e.row
+            );
             assert_eq!(e.phone.len(), 11, "phone typed as a number reads as digits");
         }
         assert_eq!(r.entries[1].id_number.as_str(), "37030319850101006X");
         assert_eq!(r.units.len(), 1);
         assert_eq!(r.units[0].email.as_deref(), Some("test@units.example"));
         // Row 7: the ID number is a number cell (refused), the account fails Luhn (a warning).
-        let p: Vec<_> = r.read.problems.iter().filter(|p| p.row == Some(7)).collect();
+        let p: Vec<_> = r
+            .read
+            .problems
+            .iter()
+            .filter(|p| p.row == Some(7))
+            .collect();
         assert!(
             p.iter().any(|p| p.is_error()
                 && p.column.as_deref() == Some("身份证号码")
@@ -490,6 +544,22 @@ fn garbage_is_refused_without_panic() {
             let _ = read_roster_all(&mut wb, "x");
         }
     }
+    // Fuzzer finds: a compound file whose allocation table loops (calamine would allocate
+    // without end), and an .xls with a cell at column 65535 (calamine would ask for 128 GB).
+    for name in [
+        "oom-cfb-fat-cycle.xls",
+        "oom-cfb-short-fat-sector.xls",
+        "crash-xls-dense-range.xls",
+    ] {
+        let bytes = std::fs::read(fixtures().join("fuzz").join(name)).unwrap();
+        assert!(
+            matches!(
+                Workbook::from_reader(std::io::Cursor::new(bytes)),
+                Err(read::ReadError::Damaged)
+            ),
+            "{name}"
+        );
+    }
     // Fuzz regressions, when the fuzzer found any, live in tests/fixtures/fuzz/.
     if let Ok(dir) = std::fs::read_dir(fixtures().join("fuzz")) {
         for f in dir.flatten() {
@@ -518,13 +588,24 @@ async fn roster_import_then_reimport_is_a_noop_that_says_so() {
 
         let again = roster(&db.store, std::slice::from_ref(&file)).await;
         assert!(!again.refused);
-        assert!(again.lines[0].contains("导入过") && again.lines[0].contains("未做任何更改"), "{:?}", again.lines);
+        assert!(
+            again.lines[0].contains("导入过") && again.lines[0].contains("未做任何更改"),
+            "{:?}",
+            again.lines
+        );
         assert_eq!(db.store.dump().await.unwrap(), dump);
 
         // The same rows in another file: unchanged, and said so.
-        let copy = env.book("r2.xlsx", &[("名册", base_roster()), ("说明", vec![vec![s("x")]])]);
+        let copy = env.book(
+            "r2.xlsx",
+            &[("名册", base_roster()), ("说明", vec![vec![s("x")]])],
+        );
         let same = roster(&db.store, &[copy]).await;
-        assert!(same.lines[0].contains("未变3条") && same.lines[0].contains("未做任何更改"), "{:?}", same.lines);
+        assert!(
+            same.lines[0].contains("未变3条") && same.lines[0].contains("未做任何更改"),
+            "{:?}",
+            same.lines
+        );
         assert_eq!(db.store.dump().await.unwrap(), dump);
 
         // A changed bank account updates the appointment.
@@ -547,7 +628,13 @@ async fn units_sheet_is_read_and_luhn_failure_only_warns() {
         "r.xlsx",
         &[
             ("名册", rows),
-            ("单位", vec![header(&["单位名称", "联系人", "电子邮箱"]), vec![s("张店区热电厂"), s("刘主任"), s("rdc@units.example")]]),
+            (
+                "单位",
+                vec![
+                    header(&["单位名称", "联系人", "电子邮箱"]),
+                    vec![s("张店区热电厂"), s("刘主任"), s("rdc@units.example")],
+                ],
+            ),
         ],
     );
     let r = roster(&db.store, std::slice::from_ref(&file)).await;
@@ -556,7 +643,9 @@ async fn units_sheet_is_read_and_luhn_failure_only_warns() {
     assert_eq!(r.problems.len(), 1);
     let w = &r.problems[0];
     assert_eq!(w.severity, Severity::Warning);
-    assert!(w.to_string().starts_with(&format!("{}!名册 row 2, column 银行账号: ", file.display())));
+    assert!(w
+        .to_string()
+        .starts_with(&format!("{}!名册 row 2, column 银行账号: ", file.display())));
     assert!(r.lines[0].contains("新增单位1个"), "{:?}", r.lines);
 }
 
@@ -573,9 +662,15 @@ async fn large_roster_streams_in_batches() {
     rows.push(roster_row(1000, "技师0", s("2025-01-10")));
     rows.push(roster_row(1000, "技师0", s("2025-01-10"))); // the same appointment twice
     let file = env.book("big.xlsx", &[("名册", rows.clone())]);
-    let r = import_roster(&db.store, std::slice::from_ref(&file), "clerk", true).await.unwrap();
+    let r = import_roster(&db.store, std::slice::from_ref(&file), "clerk", true)
+        .await
+        .unwrap();
     assert!(!r.refused, "{:?}", r.problems);
-    assert!(r.lines[0].contains("新增4501条") && r.lines[0].contains("未变1条"), "{:?}", r.lines);
+    assert!(
+        r.lines[0].contains("新增4501条") && r.lines[0].contains("未变1条"),
+        "{:?}",
+        r.lines
+    );
 
     // An overlapping term far down the file, and a second name for an early person.
     let mut bad = rows.clone();
@@ -613,18 +708,34 @@ async fn changes_import_accept_valid_and_duplicates() {
         let before = db.store.dump().await.unwrap();
 
         // Without --accept-valid: refused whole, every problem reported in one pass.
-        let r = changes(&db.store, std::slice::from_ref(&file), Reporter::Unit, false).await;
+        let r = changes(
+            &db.store,
+            std::slice::from_ref(&file),
+            Reporter::Unit,
+            false,
+        )
+        .await;
         assert!(r.refused);
         let errs = errors(&r);
         assert_eq!(errs.len(), 2, "{errs:#?}");
-        assert_eq!((errs[0].row, errs[0].column.as_deref()), (Some(3), Some("变动类型")));
-        assert_eq!((errs[1].row, errs[1].column.as_deref()), (Some(4), Some("姓名")));
+        assert_eq!(
+            (errs[0].row, errs[0].column.as_deref()),
+            (Some(3), Some("变动类型"))
+        );
+        assert_eq!(
+            (errs[1].row, errs[1].column.as_deref()),
+            (Some(4), Some("姓名"))
+        );
         assert_eq!(db.store.dump().await.unwrap(), before);
 
         // With it: the good row applied, the bad ones refused (exit status 1 all the same).
         let r = changes(&db.store, std::slice::from_ref(&file), Reporter::Unit, true).await;
         assert!(r.refused);
-        assert!(r.lines[0].contains("已登记1条变动") && r.lines[0].contains("2行有错误"), "{:?}", r.lines);
+        assert!(
+            r.lines[0].contains("已登记1条变动") && r.lines[0].contains("2行有错误"),
+            "{:?}",
+            r.lines
+        );
         assert_eq!(r.error_workbooks.len(), 1);
         let after = db.store.dump().await.unwrap();
         assert!(after.contains("|transferred_out|2023-05-20||live"));
@@ -636,7 +747,11 @@ async fn changes_import_accept_valid_and_duplicates() {
         let again = env.book("c2.xlsx", &[("变动", rows[..2].to_vec())]);
         let r = changes(&db.store, &[again], Reporter::Unit, false).await;
         assert!(!r.refused, "{:?}", r.problems);
-        assert!(r.lines[0].contains("1条与已登记的变动相同"), "{:?}", r.lines);
+        assert!(
+            r.lines[0].contains("1条与已登记的变动相同"),
+            "{:?}",
+            r.lines
+        );
         assert_eq!(db.store.dump().await.unwrap(), after);
     }
 }
@@ -653,12 +768,17 @@ async fn worked_examples_end_to_end() {
         };
         let bar = indicatif::ProgressBar::hidden();
         let roster_file = copy_in(&env, &examples().join("worked-examples-roster.xlsx"));
-        let r = import_roster(store, &[roster_file], "clerk", false).await.unwrap();
+        let r = import_roster(store, &[roster_file], "clerk", false)
+            .await
+            .unwrap();
         assert!(!r.refused && r.problems.is_empty(), "{:?}", r.problems);
         let names = ["王强", "李娜", "张伟", "赵敏", "陈刚", "孙丽"];
         let expected: [(i32, [&str; 6]); 5] = [
             (2022, ["7000.00", "", "7000.00", "7000.00", "", ""]),
-            (2023, ["6000.00", "5306.45", "-1750.00", "6000.00", "", "6000.00"]),
+            (
+                2023,
+                ["6000.00", "5306.45", "-1750.00", "6000.00", "", "6000.00"],
+            ),
             (2024, ["5000.00", "", "", "-13000.00", "6500.00", "3655.17"]),
             (2025, ["", "", "", "", "3000.00", "6000.00"]),
             (2026, ["", "", "", "", "4000.00", ""]),
@@ -671,10 +791,23 @@ async fn worked_examples_end_to_end() {
             };
             if let Some(f) = file {
                 let path = copy_in(&env, &examples().join(f));
-                let r = import_changes(store, &[path], Reporter::Bureau, false, &cfg, "clerk", false)
-                    .await
-                    .unwrap();
-                assert!(!r.refused && r.problems.is_empty(), "{year}: {:?} {:?}", r.lines, r.problems);
+                let r = import_changes(
+                    store,
+                    &[path],
+                    Reporter::Bureau,
+                    false,
+                    &cfg,
+                    "clerk",
+                    false,
+                )
+                .await
+                .unwrap();
+                assert!(
+                    !r.refused && r.problems.is_empty(),
+                    "{year}: {:?} {:?}",
+                    r.lines,
+                    r.problems
+                );
             }
             let today = date(year, 12, 1);
             store
@@ -682,7 +815,10 @@ async fn worked_examples_end_to_end() {
                 .await
                 .unwrap();
             store.approve_run(year, "bob", policy).await.unwrap();
-            let view = store.show_run(year, None, cfg.offset_recoveries).await.unwrap();
+            let view = store
+                .show_run(year, None, cfg.offset_recoveries)
+                .await
+                .unwrap();
             for (name, net) in names.iter().zip(nets) {
                 let got = view
                     .people
@@ -705,15 +841,43 @@ async fn xls_and_xlsx_worked_examples_give_the_same_ledger() {
     let env = Env::new();
     let a = common::sqlite().await;
     let b = common::sqlite().await;
-    let r = roster(&a.store, &[copy_in(&env, &examples().join("worked-examples-roster.xlsx"))]).await;
+    let r = roster(
+        &a.store,
+        &[copy_in(
+            &env,
+            &examples().join("worked-examples-roster.xlsx"),
+        )],
+    )
+    .await;
     assert!(!r.refused, "{:?}", r.problems);
-    let r = roster(&b.store, &[copy_in(&env, &fixtures().join("worked-examples-roster.xls"))]).await;
+    let r = roster(
+        &b.store,
+        &[copy_in(
+            &env,
+            &fixtures().join("worked-examples-roster.xls"),
+        )],
+    )
+    .await;
     assert!(!r.refused, "{:?}", r.problems);
     for year in ["2023", "2024"] {
-        let x = copy_in(&env, &examples().join(format!("worked-examples-changes-{year}.xlsx")));
-        let y = copy_in(&env, &fixtures().join(format!("worked-examples-changes-{year}.xls")));
-        assert!(!changes(&a.store, &[x], Reporter::Bureau, false).await.refused);
-        assert!(!changes(&b.store, &[y], Reporter::Bureau, false).await.refused);
+        let x = copy_in(
+            &env,
+            &examples().join(format!("worked-examples-changes-{year}.xlsx")),
+        );
+        let y = copy_in(
+            &env,
+            &fixtures().join(format!("worked-examples-changes-{year}.xls")),
+        );
+        assert!(
+            !changes(&a.store, &[x], Reporter::Bureau, false)
+                .await
+                .refused
+        );
+        assert!(
+            !changes(&b.store, &[y], Reporter::Bureau, false)
+                .await
+                .refused
+        );
     }
     let dump = a.store.dump().await.unwrap();
     assert_eq!(dump, b.store.dump().await.unwrap());
@@ -726,7 +890,11 @@ async fn xls_and_xlsx_worked_examples_give_the_same_ledger() {
 fn with_row(n: u32, name: &str, f: impl FnOnce(&mut Vec<C>)) -> Vec<Vec<C>> {
     let mut row = roster_row(n, name, s("2022-03-01"));
     f(&mut row);
-    vec![header(&ROSTER_HEADERS), roster_row(10, "周一", s("2022-03-01")), row]
+    vec![
+        header(&ROSTER_HEADERS),
+        roster_row(10, "周一", s("2022-03-01")),
+        row,
+    ]
 }
 
 #[tokio::test]
@@ -734,42 +902,90 @@ async fn roster_error_id_checksum() {
     let mut bad = id(11);
     let last = if bad.ends_with('1') { '2' } else { '1' };
     bad.replace_range(17.., &last.to_string());
-    roster_case(with_row(11, "吴二", |r| r[1] = C::S(bad)), 3, "身份证号码", "校验码").await;
+    roster_case(
+        with_row(11, "吴二", |r| r[1] = C::S(bad)),
+        3,
+        "身份证号码",
+        "校验码",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn roster_error_id_birth_date() {
-    roster_case(with_row(11, "吴二", |r| r[1] = s("370303198002300015")), 3, "身份证号码", "出生日期").await;
+    roster_case(
+        with_row(11, "吴二", |r| r[1] = s("370303198002300015")),
+        3,
+        "身份证号码",
+        "出生日期",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn roster_error_id_fifteen_digits() {
-    roster_case(with_row(11, "吴二", |r| r[1] = s("370303800101001")), 3, "身份证号码", "18位").await;
+    roster_case(
+        with_row(11, "吴二", |r| r[1] = s("370303800101001")),
+        3,
+        "身份证号码",
+        "18位",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn roster_error_id_in_a_number_cell() {
-    roster_case(with_row(11, "吴二", |r| r[1] = C::N(370303198001010011.0)), 3, "身份证号码", "数字格式").await;
+    roster_case(
+        with_row(11, "吴二", |r| r[1] = C::N(370303198001010011.0)),
+        3,
+        "身份证号码",
+        "数字格式",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn roster_error_account_in_a_number_cell() {
-    roster_case(with_row(11, "吴二", |r| r[7] = C::N(6228480000000000000.0)), 3, "银行账号", "数字格式").await;
+    roster_case(
+        with_row(11, "吴二", |r| r[7] = C::N(6228480000000000000.0)),
+        3,
+        "银行账号",
+        "数字格式",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn roster_error_account_not_digits() {
-    roster_case(with_row(11, "吴二", |r| r[7] = s("6228-4800-0000")), 3, "银行账号", "只能包含数字").await;
+    roster_case(
+        with_row(11, "吴二", |r| r[7] = s("6228-4800-0000")),
+        3,
+        "银行账号",
+        "只能包含数字",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn roster_error_unreadable_date() {
-    roster_case(with_row(11, "吴二", |r| r[5] = s("2022年3月")), 3, "批准日期", "不是可识别的日期").await;
+    roster_case(
+        with_row(11, "吴二", |r| r[5] = s("2022年3月")),
+        3,
+        "批准日期",
+        "不是可识别的日期",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn roster_error_implausible_date() {
-    roster_case(with_row(11, "吴二", |r| r[5] = s("2202-03-01")), 3, "批准日期", "合理范围").await;
+    roster_case(
+        with_row(11, "吴二", |r| r[5] = s("2202-03-01")),
+        3,
+        "批准日期",
+        "合理范围",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -779,7 +995,13 @@ async fn roster_error_missing_required_cell() {
 
 #[tokio::test]
 async fn roster_error_bad_email() {
-    roster_case(with_row(11, "吴二", |r| r[10] = s("wu.example.cn")), 3, "电子邮箱", "格式不正确").await;
+    roster_case(
+        with_row(11, "吴二", |r| r[10] = s("wu.example.cn")),
+        3,
+        "电子邮箱",
+        "格式不正确",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -818,7 +1040,11 @@ async fn roster_error_missing_header_column() {
     let p = errors(&r)[0];
     assert_eq!(p.row, Some(1));
     assert!(p.message.contains("缺少列：银行账号"), "{}", p.message);
-    assert!(p.to_string().starts_with(&format!("{}!名册 row 1: ", file.display())), "{p}");
+    assert!(
+        p.to_string()
+            .starts_with(&format!("{}!名册 row 1: ", file.display())),
+        "{p}"
+    );
     assert_eq!(db.store.dump().await.unwrap(), before);
     assert_eq!(r.error_workbooks.len(), 1);
 }
@@ -831,7 +1057,9 @@ async fn roster_error_not_a_workbook() {
     std::fs::write(&file, "这不是工作簿").unwrap();
     let r = roster(&db.store, std::slice::from_ref(&file)).await;
     assert!(r.refused);
-    assert!(r.problems[0].to_string().starts_with(&format!("{}: ", file.display())));
+    assert!(r.problems[0]
+        .to_string()
+        .starts_with(&format!("{}: ", file.display())));
     assert!(r.problems[0].message.contains("不是可以读取的Excel工作簿"));
     assert_eq!(db.store.dump().await.unwrap(), before);
     let missing = roster(&db.store, &[env.path("nowhere.xlsx")]).await;
@@ -849,33 +1077,67 @@ async fn every_problem_of_a_file_in_one_pass() {
     rows.push(roster_row(1, "王小强", s("2025-01-10")));
     let file = env.book("many.xlsx", &[("名册", rows)]);
     let r = roster(&db.store, std::slice::from_ref(&file)).await;
-    let errs: Vec<(Option<u32>, Option<&str>)> =
-        errors(&r).iter().map(|p| (p.row, p.column.as_deref())).collect();
+    let errs: Vec<(Option<u32>, Option<&str>)> = errors(&r)
+        .iter()
+        .map(|p| (p.row, p.column.as_deref()))
+        .collect();
     assert_eq!(
         errs,
-        [(Some(3), Some("身份证号码")), (Some(3), Some("批准日期")), (Some(4), Some("姓名"))]
+        [
+            (Some(3), Some("身份证号码")),
+            (Some(3), Some("批准日期")),
+            (Some(4), Some("姓名"))
+        ]
     );
     assert_eq!(db.store.dump().await.unwrap(), before);
 }
 
 #[tokio::test]
 async fn changes_error_unknown_type() {
-    changes_case(vec![change_row(1, "王强", "升职", s("2023-05-20"))], Reporter::Unit, 2, "变动类型", "不是规定的类型").await;
+    changes_case(
+        vec![change_row(1, "王强", "升职", s("2023-05-20"))],
+        Reporter::Unit,
+        2,
+        "变动类型",
+        "不是规定的类型",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn changes_error_missing_type() {
-    changes_case(vec![change_row(1, "王强", "", s("2023-05-20"))], Reporter::Unit, 2, "变动类型", "为空").await;
+    changes_case(
+        vec![change_row(1, "王强", "", s("2023-05-20"))],
+        Reporter::Unit,
+        2,
+        "变动类型",
+        "为空",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn changes_error_unreadable_date() {
-    changes_case(vec![change_row(1, "王强", "退休", s("5月20日"))], Reporter::Unit, 2, "生效日期", "不是可识别的日期").await;
+    changes_case(
+        vec![change_row(1, "王强", "退休", s("5月20日"))],
+        Reporter::Unit,
+        2,
+        "生效日期",
+        "不是可识别的日期",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn changes_error_missing_date() {
-    changes_case(vec![change_row(1, "王强", "退休", C::E)], Reporter::Unit, 2, "生效日期", "为空").await;
+    changes_case(
+        vec![change_row(1, "王强", "退休", C::E)],
+        Reporter::Unit,
+        2,
+        "生效日期",
+        "为空",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -899,7 +1161,14 @@ async fn changes_error_id_checksum() {
 async fn changes_error_end_date_on_another_type() {
     let mut row = change_row(1, "王强", "退休", s("2023-05-20"));
     row.push(s("2023-06-30"));
-    changes_case(vec![row], Reporter::Unit, 2, "结束日期", "只有“享受其他人才津贴”").await;
+    changes_case(
+        vec![row],
+        Reporter::Unit,
+        2,
+        "结束日期",
+        "只有“享受其他人才津贴”",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -911,7 +1180,14 @@ async fn changes_error_end_before_start() {
 
 #[tokio::test]
 async fn changes_error_unit_change_without_new_unit() {
-    changes_case(vec![change_row(1, "王强", "单位变更", s("2023-05-20"))], Reporter::Unit, 2, "新单位", "应填写调入单位").await;
+    changes_case(
+        vec![change_row(1, "王强", "单位变更", s("2023-05-20"))],
+        Reporter::Unit,
+        2,
+        "新单位",
+        "应填写调入单位",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -923,17 +1199,38 @@ async fn changes_error_new_unit_on_another_type() {
 
 #[tokio::test]
 async fn changes_error_unknown_id_number() {
-    changes_case(vec![change_row(77, "某人", "退休", s("2023-05-20"))], Reporter::Unit, 2, "身份证号码", "不在名册中").await;
+    changes_case(
+        vec![change_row(77, "某人", "退休", s("2023-05-20"))],
+        Reporter::Unit,
+        2,
+        "身份证号码",
+        "不在名册中",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn changes_error_name_differs_from_roster() {
-    changes_case(vec![change_row(1, "王小强", "退休", s("2023-05-20"))], Reporter::Unit, 2, "姓名", "不符").await;
+    changes_case(
+        vec![change_row(1, "王小强", "退休", s("2023-05-20"))],
+        Reporter::Unit,
+        2,
+        "姓名",
+        "不符",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn changes_error_before_approval() {
-    changes_case(vec![change_row(1, "王强", "退休", s("2021-01-01"))], Reporter::Unit, 2, "生效日期", "早于称号批准日期").await;
+    changes_case(
+        vec![change_row(1, "王强", "退休", s("2021-01-01"))],
+        Reporter::Unit,
+        2,
+        "生效日期",
+        "早于称号批准日期",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -947,19 +1244,40 @@ async fn changes_error_after_termination() {
 
 #[tokio::test]
 async fn changes_error_restoration_from_a_unit() {
-    changes_case(vec![change_row(1, "王强", "恢复待遇", s("2023-05-20"))], Reporter::Unit, 2, "变动类型", "单位不能报告").await;
+    changes_case(
+        vec![change_row(1, "王强", "恢复待遇", s("2023-05-20"))],
+        Reporter::Unit,
+        2,
+        "变动类型",
+        "单位不能报告",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn changes_error_nothing_to_restore() {
-    changes_case(vec![change_row(1, "王强", "恢复待遇", s("2023-05-20"))], Reporter::Bureau, 2, "生效日期", "没有停发中的待遇").await;
+    changes_case(
+        vec![change_row(1, "王强", "恢复待遇", s("2023-05-20"))],
+        Reporter::Bureau,
+        2,
+        "生效日期",
+        "没有停发中的待遇",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn changes_error_unknown_title_number() {
     let mut row = change_row(1, "王强", "退休", s("2023-05-20"));
     row.extend([C::E, C::E, C::E, s("张政字〔2099〕1号")]);
-    changes_case(vec![row], Reporter::Unit, 2, "称号批准文号", "不是此人的称号批准文号").await;
+    changes_case(
+        vec![row],
+        Reporter::Unit,
+        2,
+        "称号批准文号",
+        "不是此人的称号批准文号",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -973,12 +1291,31 @@ async fn changes_error_other_allowance_outside_terms() {
 async fn changes_error_missing_header() {
     let env = Env::new();
     let (db, before) = ledger_with_base(&env).await;
-    let file = env.book("c.xlsx", &[("变动", vec![header(&["姓名", "身份证号码", "生效日期"]), change_row(1, "王强", "2023-05-20", C::E)])]);
-    let r = changes(&db.store, std::slice::from_ref(&file), Reporter::Unit, false).await;
+    let file = env.book(
+        "c.xlsx",
+        &[(
+            "变动",
+            vec![
+                header(&["姓名", "身份证号码", "生效日期"]),
+                change_row(1, "王强", "2023-05-20", C::E),
+            ],
+        )],
+    );
+    let r = changes(
+        &db.store,
+        std::slice::from_ref(&file),
+        Reporter::Unit,
+        false,
+    )
+    .await;
     assert!(r.refused);
     let p = errors(&r)[0];
     assert!(p.message.contains("缺少列：变动类型"), "{p}");
-    assert!(p.to_string().starts_with(&format!("{}!变动 row 1: ", file.display())), "{p}");
+    assert!(
+        p.to_string()
+            .starts_with(&format!("{}!变动 row 1: ", file.display())),
+        "{p}"
+    );
     assert_eq!(db.store.dump().await.unwrap(), before);
 }
 
@@ -991,9 +1328,22 @@ async fn changes_errors_on_postgres_too() {
         let before = db.store.dump().await.unwrap();
         let file = env.book(
             "c.xlsx",
-            &[("变动", vec![header(&CHANGE_HEADERS), change_row(1, "王强", "退休", s("2021-01-01")), change_row(2, "李娜", "调往区外", C::N(45066.0))])],
+            &[(
+                "变动",
+                vec![
+                    header(&CHANGE_HEADERS),
+                    change_row(1, "王强", "退休", s("2021-01-01")),
+                    change_row(2, "李娜", "调往区外", C::N(45066.0)),
+                ],
+            )],
         );
-        let r = changes(&db.store, std::slice::from_ref(&file), Reporter::Unit, false).await;
+        let r = changes(
+            &db.store,
+            std::slice::from_ref(&file),
+            Reporter::Unit,
+            false,
+        )
+        .await;
         assert_refused(&r, &file, "变动", 2, "生效日期", "早于称号批准日期").await;
         assert_eq!(db.store.dump().await.unwrap(), before, "{}", db.name);
     }
@@ -1032,13 +1382,20 @@ fn templates_have_headers_notes_lists_and_text_columns() {
         }
         assert!(xml.contains("<comments"), "notes on headers");
         assert!(xml.contains("type=\"date\""), "date validation");
-        assert!(xml.contains("numFmtId=\"49\""), "text-formatted columns");
+        let styles_at = xml.find("<cellXfs").unwrap_or(0);
+        assert!(
+            xml.contains("numFmtId=\"49\"") || xml.contains("formatCode=\"@\""),
+            "text-formatted columns: {}",
+            &xml[styles_at..(styles_at + 600).min(xml.len())]
+        );
         match kind {
             TemplateKind::Roster => {
                 assert!(xml.contains("高级技师,技师"), "level list");
                 assert_eq!(wb.sheet_names(), ["名册", "单位"]);
             }
-            TemplateKind::Changes => assert!(xml.contains("调往区外,不再从事技能或技术岗位"), "kind list"),
+            TemplateKind::Changes => {
+                assert!(xml.contains("调往区外,不再从事技能或技术岗位"), "kind list")
+            }
         }
     }
 }

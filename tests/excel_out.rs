@@ -32,8 +32,11 @@ struct Sheet(Vec<Vec<Data>>);
 
 impl Sheet {
     fn read(path: &Path, name: &str) -> Sheet {
-        let mut wb: Xlsx<_> = open_workbook(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let r = wb.worksheet_range(name).unwrap_or_else(|e| panic!("sheet {name}: {e}"));
+        let mut wb: Xlsx<_> =
+            open_workbook(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let r = wb
+            .worksheet_range(name)
+            .unwrap_or_else(|e| panic!("sheet {name}: {e}"));
         let (r0, c0) = r.start().unwrap_or((0, 0));
         let (r1, c1) = r.end().unwrap_or((0, 0));
         let mut grid = vec![vec![Data::Empty; c1 as usize + 1]; r1 as usize + 1];
@@ -54,7 +57,10 @@ impl Sheet {
     }
 
     fn cell(&self, r: usize, c: usize) -> &Data {
-        self.0.get(r).and_then(|row| row.get(c)).unwrap_or(&Data::Empty)
+        self.0
+            .get(r)
+            .and_then(|row| row.get(c))
+            .unwrap_or(&Data::Empty)
     }
 
     /// A text cell (panics on any other type, so numbers-as-text mistakes show).
@@ -161,7 +167,15 @@ fn change(p: &RosterEntry, kind: ChangeKind, x: NaiveDate) -> ChangeEntry {
 async fn run(store: &Store, year: i32, today: NaiveDate) {
     let rules = RulesConfig::default();
     store
-        .compute_run(year, false, "alice", today, &rules, POLICY, &ProgressBar::hidden())
+        .compute_run(
+            year,
+            false,
+            "alice",
+            today,
+            &rules,
+            POLICY,
+            &ProgressBar::hidden(),
+        )
         .await
         .unwrap();
     store.approve_run(year, "bob", POLICY).await.unwrap();
@@ -253,7 +267,9 @@ async fn export_count(store: &Store) -> (i64, i64) {
     (e, f)
 }
 
-#[tokio::test]
+// Multi-threaded: tests/common closes a PostgreSQL pool from another thread when the test
+// database is dropped, which needs this runtime's I/O driver still running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bank_file_and_summary_of_the_worked_examples() {
     for db in common::backends().await {
         let store = &db.store;
@@ -268,10 +284,22 @@ async fn bank_file_and_summary_of_the_worked_examples() {
         assert!(!report.already_exported);
         let bank = dir.join("bank-2023-run1.xlsx");
         let summary_path = dir.join("summary-2023-run1.xlsx");
-        assert_eq!(report.files, vec![bank.clone(), summary_path.clone()], "{}", db.name);
-        assert!(report.lines.iter().any(|l| l.contains("CT-2023-R1-P1")), "{:?}", report.lines);
+        assert_eq!(
+            report.files,
+            vec![bank.clone(), summary_path.clone()],
+            "{}",
+            db.name
+        );
         assert!(
-            report.lines.iter().all(|l| !l.contains(wang.id_number.as_str())),
+            report.lines.iter().any(|l| l.contains("CT-2023-R1-P1")),
+            "{:?}",
+            report.lines
+        );
+        assert!(
+            report
+                .lines
+                .iter()
+                .all(|l| !l.contains(wang.id_number.as_str())),
             "no full ID number in report lines"
         );
         for f in &report.files {
@@ -284,27 +312,50 @@ async fn bank_file_and_summary_of_the_worked_examples() {
         let s = Sheet::read(&bank, "代发明细");
         assert_eq!(
             s.row_texts(0),
-            ["序号", "姓名", "身份证号码", "银行账号", "开户行", "金额", "用途"]
+            [
+                "序号",
+                "姓名",
+                "身份证号码",
+                "银行账号",
+                "开户行",
+                "金额",
+                "用途"
+            ]
         );
         assert_eq!(s.rows(), 4, "two payments and the totals row");
         let purpose = "2023年度张店区首席技师津贴";
         for (r, p, fen) in [(1, wang, 600_000), (2, li, 530_645)] {
             assert_eq!(s.number(r, 0), r as f64);
             assert_eq!(s.text(r, 1), p.name);
-            assert_eq!(s.text(r, 2), p.id_number.as_str(), "full ID number, as text");
+            assert_eq!(
+                s.text(r, 2),
+                p.id_number.as_str(),
+                "full ID number, as text"
+            );
             assert_eq!(s.text(r, 3), p.bank_account, "full account, as text");
             assert_eq!(s.text(r, 4), p.bank_name);
             assert_eq!(s.fen(r, 5), fen);
             assert_eq!(s.text(r, 6), purpose);
         }
-        assert_eq!(s.text(1, 4), "-工行张店支行", "formula-like text stays text");
+        assert_eq!(
+            s.text(1, 4),
+            "-工行张店支行",
+            "formula-like text stays text"
+        );
         assert_eq!(s.text(3, 0), "合计（2笔）");
         assert_eq!(s.fen(3, 5), 1_130_645);
-        assert!(!s.0.iter().flatten().any(|v| matches!(v, Data::String(t) if t == zhang.name.as_str())),
-            "a recovery is never in the bank file");
+        assert!(
+            !s.0.iter()
+                .flatten()
+                .any(|v| matches!(v, Data::String(t) if t == zhang.name.as_str())),
+            "a recovery is never in the bank file"
+        );
 
         // The summary.
-        assert_eq!(sheet_names(&summary_path), ["汇总", "明细", "追缴", "未覆盖"]);
+        assert_eq!(
+            sheet_names(&summary_path),
+            ["汇总", "明细", "追缴", "未覆盖"]
+        );
         let t = Sheet::read(&summary_path, "汇总");
         assert_eq!(t.text(0, 0), "2023年度张店区首席技师津贴发放汇总表");
         assert!(t.text(1, 0).contains("第1批"), "{}", t.text(1, 0));
@@ -312,7 +363,15 @@ async fn bank_file_and_summary_of_the_worked_examples() {
         let (h, _) = t.find("一、按单位汇总");
         assert_eq!(
             t.row_texts(h + 1)[..7],
-            ["序号", "工作单位", "发放人数", "发放金额（元）", "追缴人数", "追缴金额（元）", "净额（元）"]
+            [
+                "序号",
+                "工作单位",
+                "发放人数",
+                "发放金额（元）",
+                "追缴人数",
+                "追缴金额（元）",
+                "净额（元）"
+            ]
         );
         let mut expect_units = vec![
             (li.unit.as_str(), 1.0, 530_645, 0.0, 0),
@@ -349,7 +408,12 @@ async fn bank_file_and_summary_of_the_worked_examples() {
         assert_eq!(t.fen(h + 4, 6), 955_645);
         // By line kind: 王强 12 regular; 李娜 6 deferred, 5 regular; 张伟 4 recoveries.
         let (h, _) = t.find("三、按明细类型汇总");
-        let kinds = [("当年发放", 17.0, 830_645), ("次年发放", 6.0, 300_000), ("补发", 0.0, 0), ("追缴", 4.0, -175_000)];
+        let kinds = [
+            ("当年发放", 17.0, 830_645),
+            ("次年发放", 6.0, 300_000),
+            ("补发", 0.0, 0),
+            ("追缴", 4.0, -175_000),
+        ];
         for (i, (label, n, fen)) in kinds.iter().enumerate() {
             assert_eq!(t.text(h + 2 + i, 1), *label);
             assert_eq!(t.number(h + 2 + i, 2), *n, "{label}");
@@ -374,7 +438,10 @@ async fn bank_file_and_summary_of_the_worked_examples() {
         assert_eq!(t.text(r, 2), "CT-2023-R1-P1");
         assert_eq!(t.number(r, 3), 2.0);
         assert_eq!(t.fen(r, 4), 1_130_645);
-        assert_eq!(t.text(r, 6), chieftech::store::sha256_hex(&std::fs::read(&bank).unwrap()));
+        assert_eq!(
+            t.text(r, 6),
+            chieftech::store::sha256_hex(&std::fs::read(&bank).unwrap())
+        );
         // Signature lines and the formula-like unit as text.
         t.find("经办人：＿＿＿＿＿＿＿＿");
         t.find("审核人：＿＿＿＿＿＿＿＿");
@@ -387,7 +454,18 @@ async fn bank_file_and_summary_of_the_worked_examples() {
         let m = Sheet::read(&summary_path, "明细");
         assert_eq!(
             m.row_texts(0),
-            ["序号", "身份证号码", "姓名", "工作单位", "评选年度", "称号批准文号", "月份", "类型", "金额（元）", "说明"]
+            [
+                "序号",
+                "身份证号码",
+                "姓名",
+                "工作单位",
+                "评选年度",
+                "称号批准文号",
+                "月份",
+                "类型",
+                "金额（元）",
+                "说明"
+            ]
         );
         assert_eq!(m.rows(), 1 + 27 + 1);
         let line = |name: &str, month: &str| -> usize {
@@ -402,8 +480,16 @@ async fn bank_file_and_summary_of_the_worked_examples() {
         assert_eq!(m.text(r, 5), "张人社字〔2022〕31号");
         assert_eq!(m.text(r, 7), "当年发放");
         assert_eq!(m.fen(r, 8), 30_645);
-        assert!(m.text(r, 9).contains("500.00 × 19/31 = 306.45"), "{}", m.text(r, 9));
-        assert!(m.text(r, 9).contains("调往区外（生效2023-05-20"), "{}", m.text(r, 9));
+        assert!(
+            m.text(r, 9).contains("500.00 × 19/31 = 306.45"),
+            "{}",
+            m.text(r, 9)
+        );
+        assert!(
+            m.text(r, 9).contains("调往区外（生效2023-05-20"),
+            "{}",
+            m.text(r, 9)
+        );
         let r = line("李娜", "2022-07");
         assert_eq!(m.text(r, 7), "次年发放");
         assert_eq!(m.fen(r, 8), 50_000);
@@ -427,26 +513,46 @@ async fn bank_file_and_summary_of_the_worked_examples() {
         assert_eq!(x.text(1, 3), "@张店区热力有限公司");
         assert_eq!(x.fen(1, 4), 175_000);
         assert_eq!(x.text(1, 5), "2022-09…2022-12");
-        assert!(x.text(1, 6).contains("退休（生效2022-09-16"), "{}", x.text(1, 6));
+        assert!(
+            x.text(1, 6).contains("退休（生效2022-09-16"),
+            "{}",
+            x.text(1, 6)
+        );
         assert_eq!(x.text(2, 1), "合计（1人）");
         assert_eq!(x.fen(2, 4), 175_000);
         assert_eq!(x.text(2, 6), "人民币壹仟柒佰伍拾元整");
 
         let u = Sheet::read(&summary_path, "未覆盖");
-        assert_eq!(u.row_texts(0), ["序号", "身份证号码", "姓名", "月份", "说明"]);
+        assert_eq!(
+            u.row_texts(0),
+            ["序号", "身份证号码", "姓名", "月份", "说明"]
+        );
         assert_eq!(u.text(1, 0), "本批次没有未覆盖的月份");
 
         // Re-export: byte-identical, same dir or another, and no second batch.
         assert_eq!(export_count(store).await, (1, 2));
-        let before: Vec<Vec<u8>> = report.files.iter().map(|f| std::fs::read(f).unwrap()).collect();
-        let again = export_run(store, &cfg, 2023, Some(1), Some(&dir), "carol").await.unwrap();
+        let before: Vec<Vec<u8>> = report
+            .files
+            .iter()
+            .map(|f| std::fs::read(f).unwrap())
+            .collect();
+        let again = export_run(store, &cfg, 2023, Some(1), Some(&dir), "carol")
+            .await
+            .unwrap();
         assert!(again.already_exported);
         assert!(again.lines.iter().any(|l| l.contains("already exported")));
         let other = tmp.path().join("elsewhere");
-        let third = export_run(store, &cfg, 2023, None, Some(&other), "carol").await.unwrap();
+        let third = export_run(store, &cfg, 2023, None, Some(&other), "carol")
+            .await
+            .unwrap();
         assert!(third.already_exported);
         for (i, f) in again.files.iter().chain(third.files.iter()).enumerate() {
-            assert_eq!(std::fs::read(f).unwrap(), before[i % 2], "{} differs", f.display());
+            assert_eq!(
+                std::fs::read(f).unwrap(),
+                before[i % 2],
+                "{} differs",
+                f.display()
+            );
             assert_eq!(mode(f), 0o600);
         }
         assert_eq!(export_count(store).await, (1, 2), "no second batch");
@@ -462,18 +568,33 @@ async fn bank_file_and_summary_of_the_worked_examples() {
             Path::new("test.toml"),
         )
         .unwrap();
-        let e = export_run(store, &second, 2023, None, Some(&other), "carol").await.unwrap_err();
+        let e = export_run(store, &second, 2023, None, Some(&other), "carol")
+            .await
+            .unwrap_err();
         assert!(matches!(e, ExportError::Differs { .. }), "{e}");
         assert_eq!(e.exit_code(), 2);
         assert_eq!(std::fs::read(&third.files[0]).unwrap(), before[0]);
 
         // A draft is refused.
         store
-            .compute_run(2024, false, "alice", d(2024, 12, 1), &RulesConfig::default(), POLICY, &ProgressBar::hidden())
+            .compute_run(
+                2024,
+                false,
+                "alice",
+                d(2024, 12, 1),
+                &RulesConfig::default(),
+                POLICY,
+                &ProgressBar::hidden(),
+            )
             .await
             .unwrap();
-        let e = export_run(store, &cfg, 2024, None, Some(&dir), "alice").await.unwrap_err();
-        assert!(matches!(e, ExportError::NotApproved { year: 2024, seq: 1 }), "{e}");
+        let e = export_run(store, &cfg, 2024, None, Some(&dir), "alice")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ExportError::NotApproved { year: 2024, seq: 1 }),
+            "{e}"
+        );
         assert_eq!(e.exit_code(), 2);
         assert_eq!(export_count(store).await, (1, 2));
     }
@@ -514,16 +635,18 @@ async fn parts_split_by_max_rows_with_control_totals() {
     let people = three_of_2021(store).await;
     let tmp = tempfile::tempdir().unwrap();
     let cfg = Config::parse("[export]\nmax_rows_per_file = 2", Path::new("t.toml")).unwrap();
-    let report = export_run(store, &cfg, 2023, None, Some(tmp.path()), "alice").await.unwrap();
-    let p1 = tmp.path().join("bank-2023-run2-part1.xlsx");
-    let p1_exists = p1.exists();
-    // Run numbers count per year: 2023 has one run.
-    assert!(!p1_exists);
+    let report = export_run(store, &cfg, 2023, None, Some(tmp.path()), "alice")
+        .await
+        .unwrap();
     let part1 = tmp.path().join("bank-2023-run1-part1.xlsx");
     let part2 = tmp.path().join("bank-2023-run1-part2.xlsx");
     assert_eq!(
         report.files,
-        vec![part1.clone(), part2.clone(), tmp.path().join("summary-2023-run1.xlsx")]
+        vec![
+            part1.clone(),
+            part2.clone(),
+            tmp.path().join("summary-2023-run1.xlsx")
+        ]
     );
     assert_eq!(report.parts.len(), 2);
     assert_eq!((report.parts[0].rows, report.parts[0].fen), (2, 1_200_000));
@@ -545,13 +668,19 @@ async fn parts_split_by_max_rows_with_control_totals() {
     let t = Sheet::read(&tmp.path().join("summary-2023-run1.xlsx"), "汇总");
     let (r, _) = t.find("发放总额（大写）");
     assert_eq!(t.text(r, 2), "人民币壹万捌仟元整");
-    for (k, (file, rows, fen)) in [(&part1, 2.0, 1_200_000), (&part2, 1.0, 600_000)].iter().enumerate() {
+    for (k, (file, rows, fen)) in [(&part1, 2.0, 1_200_000), (&part2, 1.0, 600_000)]
+        .iter()
+        .enumerate()
+    {
         let name = file.file_name().unwrap().to_str().unwrap();
         let (r, _) = t.find(name);
         assert_eq!(t.text(r, 2), format!("CT-2023-R1-P{}", k + 1));
         assert_eq!(t.number(r, 3), *rows);
         assert_eq!(t.fen(r, 4), *fen);
-        assert_eq!(t.text(r, 6), chieftech::store::sha256_hex(&std::fs::read(file).unwrap()));
+        assert_eq!(
+            t.text(r, 6),
+            chieftech::store::sha256_hex(&std::fs::read(file).unwrap())
+        );
     }
     let (r, _) = t.find("五、代发文件控制数");
     assert_eq!(t.text(r + 4, 1), "合计");
@@ -582,12 +711,24 @@ async fn second_bank_template_layout() {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"),
     )
     .unwrap();
-    let report = export_run(store, &cfg, 2022, None, Some(tmp.path()), "alice").await.unwrap();
+    let report = export_run(store, &cfg, 2022, None, Some(tmp.path()), "alice")
+        .await
+        .unwrap();
     let bank = tmp.path().join("bank-2022-run1.xlsx");
     assert_eq!(report.files[0], bank);
     let s = Sheet::read(&bank, "Sheet1");
     assert_eq!(s.text(0, 0), "批量代发 2022年度张店区首席技师津贴（第1批）");
-    assert_eq!(s.row_texts(1), ["收款账号", "收款户名", "金额（元）", "证件类型", "证件号码", "摘要"]);
+    assert_eq!(
+        s.row_texts(1),
+        [
+            "收款账号",
+            "收款户名",
+            "金额（元）",
+            "证件类型",
+            "证件号码",
+            "摘要"
+        ]
+    );
     assert_eq!(s.rows(), 5, "title, header, three rows and no totals row");
     for r in 2..5 {
         assert_eq!(s.text(r, 2), "7000.00", "amounts as text");
@@ -614,8 +755,12 @@ fn capitals_of_tricky_totals_in_the_summary() {
             ..SummaryModel::default()
         };
         let tmp = tempfile::NamedTempFile::new().unwrap();
-        summary::write_summary(&model, d(2025, 12, 1).and_hms_opt(9, 0, 0).unwrap(), tmp.reopen().unwrap())
-            .unwrap();
+        summary::write_summary(
+            &model,
+            d(2025, 12, 1).and_hms_opt(9, 0, 0).unwrap(),
+            tmp.reopen().unwrap(),
+        )
+        .unwrap();
         let t = Sheet::read(tmp.path(), "汇总");
         let (r, _) = t.find("发放总额（小写）");
         assert_eq!(t.fen(r, 2), fen);
@@ -645,7 +790,11 @@ fn header_map(s: &Sheet, header: &[&str]) -> (usize, Vec<usize>) {
     let row = s.row_texts(r);
     let cols = header
         .iter()
-        .map(|h| row.iter().position(|c| c == h).unwrap_or_else(|| panic!("header {h}")))
+        .map(|h| {
+            row.iter()
+                .position(|c| c == h)
+                .unwrap_or_else(|| panic!("header {h}"))
+        })
         .collect();
     (r, cols)
 }
@@ -674,8 +823,12 @@ async fn import_sample(store: &Store, dir: &Path, people: usize, seed: u64) -> V
             row: Some(r as u32 + 1),
         });
     }
-    let cohorts: std::collections::BTreeSet<i32> = entries.iter().map(|e| e.approval_date.year()).collect();
-    assert_eq!(cohorts.into_iter().collect::<Vec<_>>(), [2021, 2022, 2023, 2024]);
+    let cohorts: std::collections::BTreeSet<i32> =
+        entries.iter().map(|e| e.approval_date.year()).collect();
+    assert_eq!(
+        cohorts.into_iter().collect::<Vec<_>>(),
+        [2021, 2022, 2023, 2024]
+    );
     let units_sheet = Sheet::read(&files.roster, "单位");
     let (h, c) = header_map(&units_sheet, &sample::UNIT_HEADERS);
     let units: Vec<UnitEntry> = (h + 1..units_sheet.rows())
@@ -686,10 +839,16 @@ async fn import_sample(store: &Store, dir: &Path, people: usize, seed: u64) -> V
             row: Some(r as u32 + 1),
         })
         .collect();
-    assert!(units.iter().all(|u| u.email.as_ref().unwrap().contains('@')));
+    assert!(units
+        .iter()
+        .all(|u| u.email.as_ref().unwrap().contains('@')));
     let content = std::fs::read(&files.roster).unwrap();
     let out = store
-        .import_roster(&Source::file("roster-file", "roster.xlsx", &content, "clerk"), &units, &entries)
+        .import_roster(
+            &Source::file("roster-file", "roster.xlsx", &content, "clerk"),
+            &units,
+            &entries,
+        )
         .await
         .unwrap()
         .unwrap_or_else(|p| panic!("roster refused: {p:?}"));
@@ -697,10 +856,15 @@ async fn import_sample(store: &Store, dir: &Path, people: usize, seed: u64) -> V
     files.changes
 }
 
-async fn import_changes(store: &Store, path: &Path) -> (usize, std::collections::BTreeSet<ChangeKind>, bool) {
+async fn import_changes(
+    store: &Store,
+    path: &Path,
+) -> (usize, std::collections::BTreeSet<ChangeKind>, bool) {
     let s = Sheet::read(path, "变动");
     let (h, c) = header_map(&s, &sample::CHANGE_HEADERS);
-    let report_year: i32 = path.file_stem().unwrap().to_str().unwrap()[8..].parse().unwrap();
+    let report_year: i32 = path.file_stem().unwrap().to_str().unwrap()[8..]
+        .parse()
+        .unwrap();
     let mut rows = Vec::new();
     let mut late = false;
     for r in h + 1..s.rows() {
@@ -743,7 +907,10 @@ async fn import_changes(store: &Store, path: &Path) -> (usize, std::collections:
 /// and exported. Returns the export folder.
 async fn sample_pipeline(store: &Store, dir: &Path, people: usize, seed: u64) -> PathBuf {
     let changes = import_sample(store, &dir.join("input"), people, seed).await;
-    assert_eq!(changes.iter().map(|c| c.0).collect::<Vec<_>>(), [2023, 2024, 2025]);
+    assert_eq!(
+        changes.iter().map(|c| c.0).collect::<Vec<_>>(),
+        [2023, 2024, 2025]
+    );
     let mut kinds = std::collections::BTreeSet::new();
     let mut any_late = false;
     let reports = dir.join("reports");
@@ -753,12 +920,23 @@ async fn sample_pipeline(store: &Store, dir: &Path, people: usize, seed: u64) ->
         kinds.extend(k);
         any_late |= late;
         run(store, *year, d(*year, 12, 1)).await;
-        let r = export_run(store, &cfg, *year, None, Some(&reports.join(year.to_string())), "alice")
-            .await
-            .unwrap();
+        let r = export_run(
+            store,
+            &cfg,
+            *year,
+            None,
+            Some(&reports.join(year.to_string())),
+            "alice",
+        )
+        .await
+        .unwrap();
         assert!(!r.already_exported);
     }
-    assert_eq!(kinds.len(), ChangeKind::ALL.len(), "every change type: {kinds:?}");
+    assert_eq!(
+        kinds.len(),
+        ChangeKind::ALL.len(),
+        "every change type: {kinds:?}"
+    );
     assert!(any_late, "late reports");
     reports
 }
@@ -770,14 +948,25 @@ async fn sample_workbooks_read_back_and_pass_every_check() {
     // Deterministic for a seed: byte-identical files.
     let a = write_sample(120, &tmp.path().join("a"), 5).unwrap();
     let b = write_sample(120, &tmp.path().join("b"), 5).unwrap();
-    for (x, y) in std::iter::once((&a.roster, &b.roster)).chain(a.changes.iter().map(|c| &c.1).zip(b.changes.iter().map(|c| &c.1))) {
+    for (x, y) in std::iter::once((&a.roster, &b.roster)).chain(
+        a.changes
+            .iter()
+            .map(|c| &c.1)
+            .zip(b.changes.iter().map(|c| &c.1)),
+    ) {
         assert_eq!(std::fs::read(x).unwrap(), std::fs::read(y).unwrap());
     }
     // ID and account numbers are text cells (Sheet::text panics on a number).
     let roster = Sheet::read(&a.roster, "名册");
-    assert!(roster.text(0, 0).contains("名册"), "a title row above the header");
+    assert!(
+        roster.text(0, 0).contains("名册"),
+        "a title row above the header"
+    );
     assert_eq!(roster.row_texts(1), sample::ROSTER_HEADERS);
-    assert!(matches!(roster.cell(2, 5), Data::DateTime(_)), "approval dates are date cells");
+    assert!(
+        matches!(roster.cell(2, 5), Data::DateTime(_)),
+        "approval dates are date cells"
+    );
 
     let reports = sample_pipeline(&db.store, tmp.path(), 120, 11).await;
     // The fraud case was paid before and is recovered in 2024.
@@ -785,7 +974,10 @@ async fn sample_workbooks_read_back_and_pass_every_check() {
     let fraud_row = (1..x.rows()).find(|&r| x.text(r, 6).contains("弄虚作假撤销"));
     assert!(fraud_row.is_some(), "a fraud recovery in 2024");
     let fraud_row = fraud_row.unwrap();
-    assert!(x.fen(fraud_row, 4) >= 1_300_000, "2021-11 … 2023-12 paid back");
+    assert!(
+        x.fen(fraud_row, 4) >= 1_300_000,
+        "2021-11 … 2023-12 paid back"
+    );
     // Each year's summary agrees with its bank file.
     for year in [2023, 2024, 2025] {
         let dir = reports.join(year.to_string());
@@ -815,20 +1007,40 @@ fn soffice_pdf(files: &[&Path], out: &Path) -> Option<Vec<PathBuf>> {
     };
     let profile = tempfile::tempdir().unwrap();
     let status = std::process::Command::new(soffice)
-        .arg(format!("-env:UserInstallation=file://{}", profile.path().join("lo").display()))
-        .args(["--headless", "--norestore", "--nologo", "--convert-to", "pdf", "--outdir"])
+        .arg(format!(
+            "-env:UserInstallation=file://{}",
+            profile.path().join("lo").display()
+        ))
+        .args([
+            "--headless",
+            "--norestore",
+            "--nologo",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+        ])
         .arg(out)
         .args(files)
         .env("HOME", profile.path())
         .output()
         .expect("soffice runs");
-    assert!(status.status.success(), "soffice failed: {}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "soffice failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let pdfs: Vec<PathBuf> = files
         .iter()
         .map(|f| out.join(f.with_extension("pdf").file_name().unwrap()))
         .collect();
     for p in &pdfs {
-        let bytes = std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}\n{}", p.display(), String::from_utf8_lossy(&status.stdout)));
+        let bytes = std::fs::read(p).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}\n{}",
+                p.display(),
+                String::from_utf8_lossy(&status.stdout)
+            )
+        });
         assert!(bytes.starts_with(b"%PDF"), "{}", p.display());
         assert!(bytes.len() > 2000, "{} is too small", p.display());
     }

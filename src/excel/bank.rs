@@ -311,7 +311,9 @@ where
     }
     ws.set_freeze_panes(header + 1, 0)?;
     ws.set_repeat_rows(header, header)?;
-    ws.set_paper_size(9).set_landscape().set_print_fit_to_pages(1, 0);
+    ws.set_paper_size(9)
+        .set_landscape()
+        .set_print_fit_to_pages(1, 0);
     ws.set_footer("&C第 &P 页，共 &N 页");
 
     let mut totals = PartTotals::default();
@@ -327,7 +329,8 @@ where
         let row = header + totals.rows as u32;
         for (i, c) in template.columns.iter().enumerate() {
             let col = i as u16;
-            let text = |s: &str, ws: &mut Worksheet| put_text(ws, row, col, s, &f.text, &f.text_quoted);
+            let text =
+                |s: &str, ws: &mut Worksheet| put_text(ws, row, col, s, &f.text, &f.text_quoted);
             match c.field {
                 Field::Seq => {
                     ws.write_number_with_format(row, col, totals.rows as f64, &f.number)?;
@@ -407,10 +410,19 @@ mod tests {
         let headers: Vec<&str> = t.columns.iter().map(|c| c.header.as_str()).collect();
         assert_eq!(
             headers,
-            ["序号", "姓名", "身份证号码", "银行账号", "开户行", "金额", "用途"]
+            [
+                "序号",
+                "姓名",
+                "身份证号码",
+                "银行账号",
+                "开户行",
+                "金额",
+                "用途"
+            ]
         );
         assert!(t.totals_row);
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/banks/example-second-bank.toml");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/banks/example-second-bank.toml");
         let t2 = BankTemplate::load(&path).unwrap();
         assert_eq!(t2.amount, AmountCell::Text);
         assert!(!t2.totals_row);
@@ -446,7 +458,13 @@ header = "金额"
     #[test]
     fn fill_and_formula_like() {
         assert_eq!(
-            fill("{year}年度{program}第{run}批", 2025, 1, "张店区首席技师津贴", ""),
+            fill(
+                "{year}年度{program}第{run}批",
+                2025,
+                1,
+                "张店区首席技师津贴",
+                ""
+            ),
             "2025年度张店区首席技师津贴第1批"
         );
         for s in ["=1+1", "+86", "-5", "@SUM(A1)"] {

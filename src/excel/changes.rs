@@ -32,15 +32,51 @@ pub const NOTE: &str = "说明";
 
 /// The changes columns, in template order.
 pub const CHANGE_COLUMNS: [Column; 9] = [
-    Column { name: NAME, aliases: &[], required: true },
-    Column { name: ID_NUMBER, aliases: &["身份证号"], required: true },
-    Column { name: KIND, aliases: &[], required: true },
-    Column { name: EFFECTIVE, aliases: &[], required: true },
-    Column { name: END, aliases: &[], required: false },
-    Column { name: NEW_UNIT, aliases: &[], required: false },
-    Column { name: DECISION_NO, aliases: &[], required: false },
-    Column { name: TITLE_NO, aliases: &[], required: false },
-    Column { name: NOTE, aliases: &[], required: false },
+    Column {
+        name: NAME,
+        aliases: &[],
+        required: true,
+    },
+    Column {
+        name: ID_NUMBER,
+        aliases: &["身份证号"],
+        required: true,
+    },
+    Column {
+        name: KIND,
+        aliases: &[],
+        required: true,
+    },
+    Column {
+        name: EFFECTIVE,
+        aliases: &[],
+        required: true,
+    },
+    Column {
+        name: END,
+        aliases: &[],
+        required: false,
+    },
+    Column {
+        name: NEW_UNIT,
+        aliases: &[],
+        required: false,
+    },
+    Column {
+        name: DECISION_NO,
+        aliases: &[],
+        required: false,
+    },
+    Column {
+        name: TITLE_NO,
+        aliases: &[],
+        required: false,
+    },
+    Column {
+        name: NOTE,
+        aliases: &[],
+        required: false,
+    },
 ];
 
 /// What reading a changes workbook found.
@@ -111,7 +147,10 @@ pub fn parse_change_row(
             None => {
                 problems.push(FieldProblem::error(
                     KIND,
-                    format!("变动类型“{label}”不是规定的类型；应为以下之一：{}", kind_list()),
+                    format!(
+                        "变动类型“{label}”不是规定的类型；应为以下之一：{}",
+                        kind_list()
+                    ),
                 ));
                 None
             }
@@ -233,13 +272,15 @@ pub fn read_changes<RS: Read + Seek>(
         }
         out.rows += 1;
         let (entry, problems) = parse_change_row(row, cells, h, is_1904);
-        out.problems.extend(cell_problems(file, &sheet, row, problems));
+        out.problems
+            .extend(cell_problems(file, &sheet, row, problems));
         out.entries.extend(entry);
         ControlFlow::Continue(())
     })?;
     if header.is_none() {
         let (row, msg) = search.failure(&CHANGE_COLUMNS);
-        out.problems.push(sheet_problem(file, Some(&sheet), row, msg));
+        out.problems
+            .push(sheet_problem(file, Some(&sheet), row, msg));
     }
     out.layout = Some(SheetLayout { sheet, header });
     Ok(out)

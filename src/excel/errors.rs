@@ -78,7 +78,9 @@ pub fn write_error_workbook(
     let explanation = Format::new()
         .set_font_color(Color::RGB(0xC00000))
         .set_text_wrap();
-    let header_format = Format::new().set_bold().set_font_color(Color::RGB(0xC00000));
+    let header_format = Format::new()
+        .set_bold()
+        .set_font_color(Color::RGB(0xC00000));
 
     for (n, sheet) in sheets.iter().enumerate() {
         let name = &sheet.layout.sheet;
@@ -87,7 +89,10 @@ pub fn write_error_workbook(
         let extra_col = header.map_or(20, |h| h.width.max(1)) as u16;
         // Messages and shaded columns per row.
         let mut by_row: HashMap<u32, (Vec<String>, Vec<usize>)> = HashMap::new();
-        for p in problems.iter().filter(|p| p.sheet.as_deref() == Some(name.as_str())) {
+        for p in problems
+            .iter()
+            .filter(|p| p.sheet.as_deref() == Some(name.as_str()))
+        {
             let row = p.row.unwrap_or(header_row);
             let entry = by_row.entry(row).or_default();
             let tag = if p.is_error() { "" } else { "提示：" };
@@ -201,7 +206,8 @@ pub fn write_error_workbook(
         let ws = book.add_worksheet();
         ws.write_string(0, 0, EXPLANATION).map_err(xerr)?;
         for (i, p) in problems.iter().enumerate() {
-            ws.write_string(i as u32 + 1, 0, p.to_string()).map_err(xerr)?;
+            ws.write_string(i as u32 + 1, 0, p.to_string())
+                .map_err(xerr)?;
         }
     }
     let file = create_private(&out_path).map_err(|source| ErrorWorkbookError::Io {

@@ -182,14 +182,17 @@ impl<RS: Read + Seek> Workbook<RS> {
         rs.seek(SeekFrom::Start(0))?;
         guarded(move || {
             if n >= 4 && magic[..4] == *b"PK\x03\x04" {
-                let wb: Xlsx<RS> =
-                    Xlsx::new(rs).map_err(|e| ReadError::Format(e.to_string()))?;
+                let wb: Xlsx<RS> = Xlsx::new(rs).map_err(|e| ReadError::Format(e.to_string()))?;
                 let is_1904 = wb.has_1904_epoch();
                 Ok(Workbook {
                     kind: Kind::Xlsx(Box::new(wb)),
                     is_1904,
                 })
             } else if n == 8 && magic == [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1] {
+                if !xls_is_safe(&mut rs).unwrap_or(true) {
+                    return Err(ReadError::Damaged);
+                }
+                rs.seek(SeekFrom::Start(0))?;
                 let wb: Xls<RS> = Xls::new(rs).map_err(|e| ReadError::Format(e.to_string()))?;
                 let is_1904 = wb.has_1904_epoch();
                 Ok(Workbook {
@@ -324,6 +327,212 @@ impl<RS: Read + Seek> Workbook<RS> {
             }
         })
     }
+}
+
+/// The most cells an .xls may span (calamine builds each sheet as a dense range when it opens
+/// the file: a cell at row 65535, column 65535 would ask for 128 GB).
+const XLS_MAX_CELLS: u64 = 6_000_000;
+
+/// Whether calamine may safely open a compound file (.xls): every sector chain ends (calamine
+/// follows chains without a bound, so a looping allocation table would make it allocate
+/// without end) and the sheets' cells span at most [`XLS_MAX_CELLS`]. Answers `true` when it
+/// cannot tell (calamine then reports the damage itself).
+fn xls_is_safe<RS: Read + Seek>(rs: &mut RS) -> std::io::Result<bool> {
+    const SPECIAL: u32 = 0xFFFF_FFFA;
+    let len = rs.seek(SeekFrom::End(0))?;
+    rs.seek(SeekFrom::Start(0))?;
+    let mut header = [0u8; 512];
+    rs.read_exact(&mut header)?;
+    let u32_at = |b: &[u8], i: usize| -> u32 {
+        b.get(i..i + 4)
+            .map_or(u32::MAX, |x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
+    };
+    let shift = u16::from_le_bytes([header[0x1E], header[0x1F]]);
+    if shift != 9 && shift != 12 {
+        return Ok(true);
+    }
+    let size = 1usize << shift;
+    // As calamine reads them: sector `id` is readable when `id <= len / size`, a short last
+    // sector is read as far as the file goes.
+    let maxid = len as usize / size;
+    let mut read_sector = |id: u32, buf: &mut Vec<u8>| -> std::io::Result<bool> {
+        if id as usize > maxid {
+            return Ok(false);
+        }
+        buf.resize(size, 0);
+        rs.seek(SeekFrom::Start((u64::from(id) + 1) * size as u64))?;
+        let mut got = 0;
+        while got < size {
+            let k = rs.read(&mut buf[got..])?;
+            if k == 0 {
+                break;
+            }
+            got += k;
+        }
+        buf.truncate(got);
+        Ok(true)
+    };
+    // The allocation table's sectors: 109 in the header, more in the DIFAT chain (whose
+    // sectors end with the next one's id). Where calamine itself would stop with an error,
+    // the file is safe for it.
+    let mut fat_sectors: Vec<u32> = (0..109).map(|i| u32_at(&header, 0x4C + 4 * i)).collect();
+    let mut difat = u32_at(&header, 0x44);
+    let mut buf = Vec::new();
+    let mut steps = 0;
+    while difat < SPECIAL {
+        steps += 1;
+        if steps > maxid + 1 || !read_sector(difat, &mut buf)? || buf.len() % 4 != 0 {
+            return Ok(true);
+        }
+        fat_sectors.extend(buf.chunks_exact(4).map(|c| u32_at(c, 0)));
+        match fat_sectors.pop() {
+            Some(next) => difat = next,
+            None => return Ok(true),
+        }
+    }
+    const MAX_FAT: usize = 16 << 20;
+    let mut fat: Vec<u32> = Vec::new();
+    for id in fat_sectors.into_iter().filter(|id| *id < 0xFFFF_FFFC) {
+        if !read_sector(id, &mut buf)? || buf.len() % 4 != 0 {
+            return Ok(true);
+        }
+        if fat.len() + buf.len() / 4 > MAX_FAT {
+            return Ok(false);
+        }
+        fat.extend(buf.chunks_exact(4).map(|c| u32_at(c, 0)));
+    }
+    // Every chain must end: no cycle in the table (0 unseen, 1 on the current path, 2 ends).
+    let mut state = vec![0u8; fat.len()];
+    let mut path = Vec::new();
+    for start in 0..fat.len() {
+        let mut i = start;
+        while i < fat.len() && state[i] == 0 {
+            state[i] = 1;
+            path.push(i);
+            i = fat[i] as usize;
+        }
+        if i < fat.len() && state[i] == 1 {
+            return Ok(false);
+        }
+        for p in path.drain(..) {
+            state[p] = 2;
+        }
+    }
+    // A chain of whole sectors, at most `max` bytes.
+    let mut chain = |start: u32, max: usize| -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut id = start;
+        let mut sector = Vec::new();
+        while id < SPECIAL && out.len() < max {
+            if !read_sector(id, &mut sector)? {
+                break;
+            }
+            out.extend_from_slice(&sector);
+            id = fat.get(id as usize).copied().unwrap_or(SPECIAL);
+        }
+        out.truncate(max);
+        Ok(out)
+    };
+    let dirs = chain(u32_at(&header, 0x30), len as usize)?;
+    let entries: Vec<&[u8]> = dirs.chunks_exact(128).collect();
+    let Some(root) = entries.first() else {
+        return Ok(true);
+    };
+    let name_of = |e: &[u8]| -> String {
+        let n = (u16::from_le_bytes([e[0x40], e[0x41]]) as usize).min(64);
+        let units: Vec<u16> = e[..n]
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .take_while(|u| *u != 0)
+            .collect();
+        String::from_utf16_lossy(&units)
+    };
+    let Some(book) = entries
+        .iter()
+        .find(|e| name_of(e).eq_ignore_ascii_case("Workbook"))
+        .or_else(|| {
+            entries
+                .iter()
+                .find(|e| name_of(e).eq_ignore_ascii_case("Book"))
+        })
+    else {
+        return Ok(true);
+    };
+    let stream_len = (u32_at(book, 0x78) as usize).min(len as usize);
+    let stream = if stream_len < 4096 {
+        let mini = chain(
+            u32_at(root, 0x74),
+            (u32_at(root, 0x78) as usize).min(len as usize),
+        )?;
+        let mini_fat_bytes = chain(u32_at(&header, 0x3C), len as usize)?;
+        let mini_fat: Vec<u32> = mini_fat_bytes
+            .chunks_exact(4)
+            .map(|c| u32_at(c, 0))
+            .collect();
+        let mut out = Vec::new();
+        let mut id = u32_at(book, 0x74);
+        let mut steps = 0;
+        while id < SPECIAL && out.len() < stream_len && steps <= mini_fat.len() {
+            steps += 1;
+            let at = id as usize * 64;
+            let Some(piece) = mini.get(at..(at + 64).min(mini.len())) else {
+                break;
+            };
+            out.extend_from_slice(piece);
+            id = mini_fat.get(id as usize).copied().unwrap_or(SPECIAL);
+        }
+        out.truncate(stream_len);
+        out
+    } else {
+        chain(u32_at(book, 0x74), stream_len)?
+    };
+    // The cells' extent per sheet (BIFF records: type, length, data).
+    let u16_at = |b: &[u8], i: usize| -> u32 {
+        b.get(i..i + 2)
+            .map_or(0, |x| u32::from(u16::from_le_bytes([x[0], x[1]])))
+    };
+    let mut total: u64 = 0;
+    let mut extent: Option<(u32, u32, u32, u32)> = None;
+    let mut close = |extent: &mut Option<(u32, u32, u32, u32)>| {
+        if let Some((r0, r1, c0, c1)) = extent.take() {
+            total += u64::from(r1 - r0 + 1) * u64::from(c1 - c0 + 1);
+        }
+        total
+    };
+    let mut pos = 0;
+    while pos + 4 <= stream.len() {
+        let typ = u16_at(&stream, pos);
+        let n = u16_at(&stream, pos + 2) as usize;
+        let data = stream
+            .get(pos + 4..(pos + 4 + n).min(stream.len()))
+            .unwrap_or(&[]);
+        pos += 4 + n;
+        let cells = match typ {
+            0x0809 | 0x000A => {
+                if close(&mut extent) > XLS_MAX_CELLS {
+                    return Ok(false);
+                }
+                continue;
+            }
+            0x0203 | 0x0204 | 0x00D6 | 0x0205 | 0x027E | 0x00FD | 0x0006 | 0x0201 => {
+                let c = u16_at(data, 2);
+                (u16_at(data, 0), c, c)
+            }
+            0x00BD | 0x00BE if data.len() >= 6 => (
+                u16_at(data, 0),
+                u16_at(data, 2),
+                u16_at(data, data.len() - 2),
+            ),
+            _ => continue,
+        };
+        let (r, c0, c1) = cells;
+        let (c0, c1) = (c0.min(c1), c0.max(c1));
+        extent = Some(match extent {
+            None => (r, r, c0, c1),
+            Some((a, b, c, d)) => (a.min(r), b.max(r), c.min(c0), d.max(c1)),
+        });
+    }
+    Ok(close(&mut extent) <= XLS_MAX_CELLS)
 }
 
 fn date_value(dt: &calamine::ExcelDateTime) -> Value {
@@ -529,12 +738,14 @@ pub fn find_header<RS: Read + Seek>(
 ) -> Result<Option<Header>, ReadError> {
     let mut search = HeaderSearch::default();
     let mut found = None;
-    wb.for_each_row(sheet, |row, cells| match search.offer(row, cells, columns) {
-        Some(h) => {
-            found = Some(h);
-            ControlFlow::Break(())
+    wb.for_each_row(sheet, |row, cells| {
+        match search.offer(row, cells, columns) {
+            Some(h) => {
+                found = Some(h);
+                ControlFlow::Break(())
+            }
+            None => ControlFlow::Continue(()),
         }
-        None => ControlFlow::Continue(()),
     })?;
     Ok(found)
 }
@@ -637,7 +848,9 @@ pub fn parse_date_text(s: &str) -> Option<NaiveDate> {
     let (y, m, d) = if let Some(rest) = t.split_once('年') {
         let (y, rest) = rest;
         let (m, rest) = rest.split_once('月')?;
-        let d = rest.strip_suffix('日').or_else(|| rest.strip_suffix('号'))?;
+        let d = rest
+            .strip_suffix('日')
+            .or_else(|| rest.strip_suffix('号'))?;
         (y.trim(), m.trim(), d.trim())
     } else {
         let date_part = t.split([' ', 'T']).next().unwrap_or(t);
@@ -716,7 +929,10 @@ pub fn date(
         )),
         None => Err(FieldProblem::error(
             column,
-            format!("“{}”不是可识别的日期；应为日期，如{DATE_FORMS}", v.display()),
+            format!(
+                "“{}”不是可识别的日期；应为日期，如{DATE_FORMS}",
+                v.display()
+            ),
         )),
     }
 }
@@ -755,15 +971,28 @@ mod tests {
             parse_date_text("2022年9月16日"),
             NaiveDate::from_ymd_opt(2022, 9, 16)
         );
-        for s in ["2021-13-01", "20211015", "2021-10", "15/10/2021", "abc", "2021年10月"] {
+        for s in [
+            "2021-13-01",
+            "20211015",
+            "2021-10",
+            "15/10/2021",
+            "abc",
+            "2021年10月",
+        ] {
             assert_eq!(parse_date_text(s), None, "{s}");
         }
     }
 
     #[test]
     fn serials() {
-        assert_eq!(serial_to_date(44484.0, false), NaiveDate::from_ymd_opt(2021, 10, 15));
-        assert_eq!(serial_to_date(43022.0, true), NaiveDate::from_ymd_opt(2021, 10, 15));
+        assert_eq!(
+            serial_to_date(44484.0, false),
+            NaiveDate::from_ymd_opt(2021, 10, 15)
+        );
+        assert_eq!(
+            serial_to_date(43022.0, true),
+            NaiveDate::from_ymd_opt(2021, 10, 15)
+        );
         assert_eq!(serial_to_date(f64::NAN, false), None);
     }
 

@@ -8,8 +8,8 @@
 //! the store. Rows are streamed in batches so a million-row roster never sits in memory.
 
 use super::read::{
-    date, email_ok, missing, number_text, required_text, text, CellProblem, Column,
-    FieldProblem, Header, HeaderSearch, ReadError, Severity, Value, Workbook,
+    date, email_ok, missing, number_text, required_text, text, CellProblem, Column, FieldProblem,
+    Header, HeaderSearch, ReadError, Severity, Value, Workbook,
 };
 use crate::rules::id_number::{luhn_ok, parse_account};
 use crate::rules::IdNumber;
@@ -36,17 +36,61 @@ pub const EMAIL: &str = "电子邮箱";
 
 /// The roster columns, in template order (index constants below).
 pub const ROSTER_COLUMNS: [Column; 11] = [
-    Column { name: NAME, aliases: &[], required: true },
-    Column { name: ID_NUMBER, aliases: &["身份证号"], required: true },
-    Column { name: UNIT, aliases: &["单位"], required: true },
-    Column { name: OCCUPATION, aliases: &["工种"], required: true },
-    Column { name: LEVEL, aliases: &[], required: true },
-    Column { name: APPROVAL_DATE, aliases: &[], required: true },
-    Column { name: APPROVAL_NO, aliases: &[], required: true },
-    Column { name: BANK_ACCOUNT, aliases: &["银行卡号"], required: true },
-    Column { name: BANK_NAME, aliases: &[], required: true },
-    Column { name: PHONE, aliases: &[], required: true },
-    Column { name: EMAIL, aliases: &[], required: false },
+    Column {
+        name: NAME,
+        aliases: &[],
+        required: true,
+    },
+    Column {
+        name: ID_NUMBER,
+        aliases: &["身份证号"],
+        required: true,
+    },
+    Column {
+        name: UNIT,
+        aliases: &["单位"],
+        required: true,
+    },
+    Column {
+        name: OCCUPATION,
+        aliases: &["工种"],
+        required: true,
+    },
+    Column {
+        name: LEVEL,
+        aliases: &[],
+        required: true,
+    },
+    Column {
+        name: APPROVAL_DATE,
+        aliases: &[],
+        required: true,
+    },
+    Column {
+        name: APPROVAL_NO,
+        aliases: &[],
+        required: true,
+    },
+    Column {
+        name: BANK_ACCOUNT,
+        aliases: &["银行卡号"],
+        required: true,
+    },
+    Column {
+        name: BANK_NAME,
+        aliases: &[],
+        required: true,
+    },
+    Column {
+        name: PHONE,
+        aliases: &[],
+        required: true,
+    },
+    Column {
+        name: EMAIL,
+        aliases: &[],
+        required: false,
+    },
 ];
 
 pub const UNIT_NAME: &str = "单位名称";
@@ -54,9 +98,21 @@ pub const CONTACT: &str = "联系人";
 
 /// The units sheet's columns.
 pub const UNIT_COLUMNS: [Column; 3] = [
-    Column { name: UNIT_NAME, aliases: &["单位"], required: true },
-    Column { name: CONTACT, aliases: &[], required: false },
-    Column { name: EMAIL, aliases: &[], required: false },
+    Column {
+        name: UNIT_NAME,
+        aliases: &["单位"],
+        required: true,
+    },
+    Column {
+        name: CONTACT,
+        aliases: &[],
+        required: false,
+    },
+    Column {
+        name: EMAIL,
+        aliases: &[],
+        required: false,
+    },
 ];
 
 /// The levels offered in the template's drop-down list (other text is accepted).
@@ -228,7 +284,11 @@ pub fn parse_roster_row(
 }
 
 /// Checks one units-sheet row.
-pub fn parse_unit_row(row: u32, cells: &[Value], header: &Header) -> (Option<UnitEntry>, Vec<FieldProblem>) {
+pub fn parse_unit_row(
+    row: u32,
+    cells: &[Value],
+    header: &Header,
+) -> (Option<UnitEntry>, Vec<FieldProblem>) {
     let mut problems = Vec::new();
     let name = match required_text(header.cell(cells, 0), UNIT_NAME) {
         Ok(s) => Some(s),
@@ -287,7 +347,12 @@ pub fn cell_problems<'a>(
 }
 
 /// A sheet- or workbook-level problem.
-pub fn sheet_problem(file: &str, sheet: Option<&str>, row: Option<u32>, message: String) -> CellProblem {
+pub fn sheet_problem(
+    file: &str,
+    sheet: Option<&str>,
+    row: Option<u32>,
+    message: String,
+) -> CellProblem {
     CellProblem {
         file: file.to_string(),
         sheet: sheet.map(str::to_string),

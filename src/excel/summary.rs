@@ -194,16 +194,25 @@ impl Formats {
             text: cell.clone().set_num_format("@"),
             text_quoted: cell.clone().set_num_format("@").set_quote_prefix(),
             wrap: cell.clone().set_text_wrap(),
-            int: cell.clone().set_num_format("0").set_align(FormatAlign::Center),
+            int: cell
+                .clone()
+                .set_num_format("0")
+                .set_align(FormatAlign::Center),
             amount: cell.clone().set_num_format("#,##0.00"),
             total_text: total.clone(),
-            total_int: total.clone().set_num_format("0").set_align(FormatAlign::Center),
+            total_int: total
+                .clone()
+                .set_num_format("0")
+                .set_align(FormatAlign::Center),
             total_amount: total.set_num_format("#,##0.00"),
             label: cell.clone().set_bold().set_background_color(0xF2F2F2),
             big_amount: cell.clone().set_bold().set_num_format("¥#,##0.00"),
             capitals: cell.clone().set_bold(),
             small: Format::new().set_font_size(9),
-            hash: cell.set_font_size(7).set_text_wrap().set_font_name("Consolas"),
+            hash: cell
+                .set_font_size(7)
+                .set_text_wrap()
+                .set_font_name("Consolas"),
             note: Format::new().set_font_size(9).set_text_wrap(),
             signature: Format::new().set_font_size(11),
         }
@@ -272,7 +281,11 @@ fn write_totals_sheet(
     }
     ws.set_row_height(0, 30)?;
     ws.merge_range(0, 0, 0, 6, &m.title, &f.title)?;
-    let batch = if m.supplementary { "（补发批次）" } else { "" };
+    let batch = if m.supplementary {
+        "（补发批次）"
+    } else {
+        ""
+    };
     ws.merge_range(
         1,
         0,
@@ -295,7 +308,15 @@ fn write_totals_sheet(
     headers(
         ws,
         row,
-        &["序号", "工作单位", "发放人数", "发放金额（元）", "追缴人数", "追缴金额（元）", "净额（元）"],
+        &[
+            "序号",
+            "工作单位",
+            "发放人数",
+            "发放金额（元）",
+            "追缴人数",
+            "追缴金额（元）",
+            "净额（元）",
+        ],
         &f.header,
     )?;
     let first_unit = row + 1;
@@ -332,7 +353,15 @@ fn write_totals_sheet(
     headers(
         ws,
         row,
-        &["序号", "评选年度", "人数", "明细笔数", "应发金额（元）", "追缴金额（元）", "净额（元）"],
+        &[
+            "序号",
+            "评选年度",
+            "人数",
+            "明细笔数",
+            "应发金额（元）",
+            "追缴金额（元）",
+            "净额（元）",
+        ],
         &f.header,
     )?;
     let (mut cp, mut cl, mut cpos, mut cneg) = (0usize, 0usize, 0i64, 0i64);
@@ -364,7 +393,12 @@ fn write_totals_sheet(
     ws.write_string_with_format(row, 0, "三、按明细类型汇总", &f.section)?;
     row += 1;
     lay.kind_header = row;
-    headers(ws, row, &["序号", "明细类型", "笔数", "金额（元）"], &f.header)?;
+    headers(
+        ws,
+        row,
+        &["序号", "明细类型", "笔数", "金额（元）"],
+        &f.header,
+    )?;
     let (mut kl, mut kf) = (0usize, 0i64);
     for (i, k) in m.kinds.iter().enumerate() {
         row += 1;
@@ -388,7 +422,12 @@ fn write_totals_sheet(
     lay.grand_total = row;
     let money_rows: [(&str, i64, &str, usize); 2] = [
         ("发放总额", m.paid_fen, "发放人数", m.people_paid),
-        ("追缴总额", -m.recovered_fen, "追缴人数", m.people_recovering),
+        (
+            "追缴总额",
+            -m.recovered_fen,
+            "追缴人数",
+            m.people_recovering,
+        ),
     ];
     for (label, fen, count_label, count) in money_rows {
         ws.merge_range(row, 0, row, 1, &format!("{label}（小写）"), &f.label)?;
@@ -425,7 +464,15 @@ fn write_totals_sheet(
     headers(
         ws,
         row,
-        &["序号", "代发文件", "批次号", "笔数", "金额（元）", "代发格式", "SHA-256"],
+        &[
+            "序号",
+            "代发文件",
+            "批次号",
+            "笔数",
+            "金额（元）",
+            "代发格式",
+            "SHA-256",
+        ],
         &f.header,
     )?;
     let (mut pr, mut pfen) = (0u64, 0i64);
@@ -473,12 +520,7 @@ fn write_totals_sheet(
     ws.merge_range(row, 2, row, 3, "审核人：＿＿＿＿＿＿＿＿", &f.signature)?;
     ws.merge_range(row, 4, row, 5, "负责人：＿＿＿＿＿＿＿＿", &f.signature)?;
     row += 1;
-    ws.write_string_with_format(
-        row,
-        1,
-        format!("（系统计算：{}）", m.computed_by),
-        &f.small,
-    )?;
+    ws.write_string_with_format(row, 1, format!("（系统计算：{}）", m.computed_by), &f.small)?;
     ws.merge_range(
         row,
         2,
@@ -519,7 +561,18 @@ fn write_details_sheet(ws: &mut Worksheet, m: &SummaryModel, f: &Formats) -> Res
     headers(
         ws,
         0,
-        &["序号", "身份证号码", "姓名", "工作单位", "评选年度", "称号批准文号", "月份", "类型", "金额（元）", "说明"],
+        &[
+            "序号",
+            "身份证号码",
+            "姓名",
+            "工作单位",
+            "评选年度",
+            "称号批准文号",
+            "月份",
+            "类型",
+            "金额（元）",
+            "说明",
+        ],
         &f.header,
     )?;
     ws.set_freeze_panes(1, 0)?;
@@ -563,7 +616,15 @@ fn write_recoveries_sheet(
     headers(
         ws,
         0,
-        &["序号", "身份证号码", "姓名", "工作单位", "追缴金额（元）", "涉及月份", "追缴原因"],
+        &[
+            "序号",
+            "身份证号码",
+            "姓名",
+            "工作单位",
+            "追缴金额（元）",
+            "涉及月份",
+            "追缴原因",
+        ],
         &f.header,
     )?;
     ws.set_freeze_panes(1, 0)?;
@@ -607,7 +668,12 @@ fn write_uncovered_sheet(
     for (c, w) in [7.0, 21.0, 10.0, 10.0, 80.0].iter().enumerate() {
         ws.set_column_width(c as u16, *w)?;
     }
-    headers(ws, 0, &["序号", "身份证号码", "姓名", "月份", "说明"], &f.header)?;
+    headers(
+        ws,
+        0,
+        &["序号", "身份证号码", "姓名", "月份", "说明"],
+        &f.header,
+    )?;
     ws.set_freeze_panes(1, 0)?;
     print_setup(ws, 0, 0)?;
     for (i, u) in m.uncovered.iter().enumerate() {

@@ -25,10 +25,7 @@ pub enum TemplateKind {
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     #[error("cannot write the template {path}: {source}")]
-    Xlsx {
-        path: String,
-        source: XlsxError,
-    },
+    Xlsx { path: String, source: XlsxError },
     #[error("cannot write the template {path}: {source}")]
     Io {
         path: String,
@@ -122,7 +119,14 @@ fn sheet_with_headers(
         ws.set_column_width(c, width)?;
         let note = note_for(name, col.name);
         if !note.is_empty() {
-            ws.insert_note(0, c, &Note::new(note).set_author("chieftech").add_author_prefix(false).set_width(300))?;
+            ws.insert_note(
+                0,
+                c,
+                &Note::new(note)
+                    .set_author("chieftech")
+                    .add_author_prefix(false)
+                    .set_width(300),
+            )?;
         }
         match col.name {
             roster::ID_NUMBER | roster::BANK_ACCOUNT | roster::PHONE => {
@@ -133,7 +137,13 @@ fn sheet_with_headers(
                 ws.add_data_validation(1, c, DATA_ROWS, c, &date_validation()?)?;
             }
             roster::LEVEL => {
-                ws.add_data_validation(1, c, DATA_ROWS, c, &list_validation(&LEVELS, "职业资格等级")?)?;
+                ws.add_data_validation(
+                    1,
+                    c,
+                    DATA_ROWS,
+                    c,
+                    &list_validation(&LEVELS, "职业资格等级")?,
+                )?;
             }
             _ => {}
         }
@@ -169,8 +179,14 @@ pub fn write_template(kind: TemplateKind, path: &Path) -> Result<(), TemplateErr
                 .iter()
                 .position(|c| c.name == changes::KIND)
                 .unwrap_or(2) as u16;
-            ws.add_data_validation(1, kind_col, DATA_ROWS, kind_col, &list_validation(&labels, "变动类型").map_err(&err)?)
-                .map_err(&err)?;
+            ws.add_data_validation(
+                1,
+                kind_col,
+                DATA_ROWS,
+                kind_col,
+                &list_validation(&labels, "变动类型").map_err(&err)?,
+            )
+            .map_err(&err)?;
         }
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {

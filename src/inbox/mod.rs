@@ -438,6 +438,20 @@ pub async fn scan(
 ) -> Result<ScanReport, InboxError> {
     let ctx = context(store, cfg, rules, operator)?;
     let mut report = ScanReport::default();
+    // Accepted messages whose processing was interrupted: their files are gone from new/,
+    // their bytes are still in the database.
+    let interrupted = sqlx::query("SELECT file_name, received_at, raw FROM inbox_items WHERE status = 'processing' AND raw IS NOT NULL ORDER BY id")
+        .fetch_all(store.pool())
+        .await?;
+    for r in interrupted {
+        let label: String = r.try_get(0)?;
+        let received: Option<String> = r.try_get(1)?;
+        let raw: Vec<u8> = r.try_get(2)?;
+        let received = received.unwrap_or_else(now_text);
+        let (outcome, line) = message(&ctx, &label, &raw, &received, None).await?;
+        count(&mut report, &outcome);
+        report.lines.push(mask_ids(&line));
+    }
     for f in find_items(&ctx.settings)? {
         let limit = ctx.settings.max_message_mb.saturating_mul(1 << 20);
         let size = std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0);
@@ -654,7 +668,15 @@ async fn bureau_file(
         false,
     )
     .await?;
-    let summary = mask_ids(&r.lines.join("；"));
+    let mut summary = mask_ids(&r.lines.join("；"));
+    if ctx.settings.move_processed {
+        // The error workbook moves to processed/ with its input.
+        let errors = crate::excel::errors::error_workbook_path(&f.path);
+        if let (Some(dir), Some(name)) = (f.path.parent(), errors.file_name()) {
+            let moved = dir.join("processed").join(name);
+            summary = summary.replace(&errors.display().to_string(), &moved.display().to_string());
+        }
+    }
     let status = if r.refused { "refused" } else { "done" };
     sqlx::query("UPDATE inbox_items SET status = $1, summary = $2, finished_at = $3 WHERE id = $4")
         .bind(status)
@@ -981,6 +1003,8 @@ struct FileResult {
     applied: usize,
     duplicates: usize,
     rows_refused: usize,
+    /// The attachment could not be read as a workbook at all: why.
+    unreadable: Option<String>,
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -1019,45 +1043,56 @@ async fn unit_message(
     values.insert("date", today_local());
     values.insert("from", from.to_string());
 
-    if books.is_empty() {
-        let reason = if others.is_empty() {
-            "邮件没有附件。".to_string()
-        } else {
-            format!(
+    let mut results = Vec::new();
+    if !books.is_empty() {
+        let dir = ctx.work_dir.join(item_id.to_string());
+        std::fs::create_dir_all(&dir).map_err(|source| InboxError::WorkDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        for (n, book) in books.iter().enumerate() {
+            let path = dir.join(safe_name(&book.name, n + 1));
+            write_private(&path, &book.bytes).map_err(|source| InboxError::WorkDir {
+                path: path.display().to_string(),
+                source,
+            })?;
+            let r = attachment(ctx, item_id, &path, book, from, units).await?;
+            results.push((book.name.clone(), r));
+        }
+    }
+    if results.iter().all(|(_, r)| r.unreadable.is_some()) {
+        // Nothing readable: the message is returned as a whole.
+        let mut reasons: Vec<String> = results
+            .iter()
+            .filter_map(|(_, r)| r.unreadable.clone())
+            .collect();
+        if !others.is_empty() {
+            reasons.push(format!(
                 "邮件的附件（{}）不是Excel工作簿。",
                 others
                     .iter()
                     .map(|o| format!("“{o}”"))
                     .collect::<Vec<_>>()
                     .join("、")
-            )
-        };
+            ));
+        }
+        if reasons.is_empty() {
+            reasons.push("邮件没有附件。".to_string());
+        }
+        let reason = mask_ids(&reasons.join("\n"));
         values.insert("reason", reason.clone());
         let r = render(&ctx.mail.templates, "inbox_unreadable", &values)?;
         return Ok(Done {
-            summary: format!("未处理：{reason}已退回"),
+            summary: format!(
+                "未处理，已退回：{}",
+                reason.replace('\n', " ").trim_end_matches('。')
+            ),
             subject: r.subject,
             body: r.body,
             attachments: Vec::new(),
             rows_refused: 0,
             refused_whole: true,
         });
-    }
-
-    let dir = ctx.work_dir.join(item_id.to_string());
-    std::fs::create_dir_all(&dir).map_err(|source| InboxError::WorkDir {
-        path: dir.display().to_string(),
-        source,
-    })?;
-    let mut results = Vec::new();
-    for (n, book) in books.iter().enumerate() {
-        let path = dir.join(safe_name(&book.name, n + 1));
-        write_private(&path, &book.bytes).map_err(|source| InboxError::WorkDir {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let r = attachment(ctx, &path, book, from, units).await?;
-        results.push((book.name.clone(), r));
     }
 
     let many = results.len() > 1;
@@ -1077,6 +1112,7 @@ async fn unit_message(
         accepted.extend(r.accepted.iter().map(tag));
         refused.extend(r.refused.iter().map(tag));
         notes.extend(r.notes.iter().map(tag));
+        notes.extend(r.unreadable.clone());
         files.extend(r.error_workbook.clone());
         applied += r.applied;
         dups += r.duplicates;
@@ -1124,8 +1160,9 @@ async fn unit_message(
         },
     );
     let r = render(&ctx.mail.templates, "inbox_reply", &values)?;
+    let summary = result.replace("。\n", "；").replace('\n', "；");
     Ok(Done {
-        summary: mask_ids(&result.replace('\n', " ")),
+        summary: mask_ids(summary.trim_end_matches('。')),
         subject: r.subject,
         body: mask_ids(&r.body),
         attachments: files,
@@ -1175,6 +1212,7 @@ fn sentinel() -> ChangeEntry {
 /// Reads, restricts and records one workbook attachment.
 async fn attachment(
     ctx: &Ctx<'_>,
+    item_id: i64,
     path: &Path,
     book: &Attached,
     from: &str,
@@ -1193,8 +1231,7 @@ async fn attachment(
     let file: ChangesFile = match read {
         Ok(f) => f,
         Err(e) => {
-            out.notes.push(format!("附件“{label}”无法读取：{e}"));
-            out.rows_refused += 1;
+            out.unreadable = Some(format!("附件“{label}”无法读取：{e}"));
             return Ok(out);
         }
     };
@@ -1257,8 +1294,40 @@ async fn attachment(
             .map(|e| e.row)
             .collect();
         rejected.sort_by_key(|p| p.row);
-        outcome.applied = applied;
-        outcome.duplicates = dup_rows;
+        // Recorded by this item before an interruption, or by an earlier message?
+        let recorded_at: Option<String> =
+            sqlx::query("SELECT recorded_at FROM sources WHERE kind = $1 AND sha256 = $2")
+                .bind(&source.kind)
+                .bind(source.sha256.clone())
+                .fetch_optional(ctx.store.pool())
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+        let taken_at: Option<String> =
+            sqlx::query("SELECT taken_at FROM inbox_items WHERE id = $1")
+                .bind(item_id)
+                .fetch_optional(ctx.store.pool())
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+        let earlier = match (&recorded_at, &taken_at) {
+            (Some(r), Some(t)) => r < t,
+            _ => false,
+        };
+        if earlier {
+            out.notes.push(format!(
+                "附件“{label}”与此前收到的报告附件内容相同，其中的变动已于{}处理，本次未重复登记。",
+                local_time(recorded_at.as_deref().unwrap_or_default())
+            ));
+            let mut dups: Vec<Option<u32>> = applied.iter().map(|(r, _)| *r).collect();
+            dups.extend(dup_rows);
+            dups.sort();
+            outcome.applied = Vec::new();
+            outcome.duplicates = dups;
+        } else {
+            outcome.applied = applied;
+            outcome.duplicates = dup_rows;
+        }
         outcome.rejected = rejected;
     }
     let to_cell = |p: &RowProblem| CellProblem {

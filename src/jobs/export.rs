@@ -17,8 +17,8 @@
 use crate::config::Config;
 use crate::excel::bank::{self, BankError, BankFileInfo, BankRow, BankTemplate, PartTotals};
 use crate::excel::summary::{
-    self, CohortTotal, DetailRow, KindTotal, PartControl, RecoveryRow, SummaryModel,
-    UncoveredRow, UnitTotal,
+    self, CohortTotal, DetailRow, KindTotal, PartControl, RecoveryRow, SummaryModel, UncoveredRow,
+    UnitTotal,
 };
 use crate::rules::id_number::mask;
 use crate::rules::money::fen_grouped;
@@ -193,14 +193,12 @@ pub async fn export_run(
             created,
         };
         let (tmp, totals) = write_temp(&dir, &name, |f| {
-            bank::write_bank_file(&template, &info, chunk.iter().cloned(), f).map_err(|e| {
-                match e {
-                    BankError::Xlsx(source) => ExportError::Xlsx {
-                        file: name.clone(),
-                        source,
-                    },
-                    other => ExportError::Template(other),
-                }
+            bank::write_bank_file(&template, &info, chunk.iter().cloned(), f).map_err(|e| match e {
+                BankError::Xlsx(source) => ExportError::Xlsx {
+                    file: name.clone(),
+                    source,
+                },
+                other => ExportError::Template(other),
             })
         })?;
         let sha = sha256_file(tmp.path())?;
@@ -292,12 +290,13 @@ struct RunMeta {
 }
 
 async fn run_meta(store: &Store, year: i32, seq: i64) -> Result<RunMeta, ExportError> {
-    let r = sqlx::query("SELECT id, computed_at, approved_at FROM runs WHERE year = $1 AND seq = $2")
-        .bind(i64::from(year))
-        .bind(seq)
-        .fetch_one(store.pool())
-        .await
-        .map_err(StoreError::from)?;
+    let r =
+        sqlx::query("SELECT id, computed_at, approved_at FROM runs WHERE year = $1 AND seq = $2")
+            .bind(i64::from(year))
+            .bind(seq)
+            .fetch_one(store.pool())
+            .await
+            .map_err(StoreError::from)?;
     Ok(RunMeta {
         id: r.try_get(0).map_err(StoreError::from)?,
         computed_at: r.try_get(1).map_err(StoreError::from)?,
@@ -436,6 +435,8 @@ async fn record_export(
                 .filter(|(n, s)| recorded.get(*n) != Some(s) || now.get(*n) != Some(s))
                 .map(|(n, _)| n.clone())
                 .collect();
+            // End the transaction here: a dropped one rolls back on a background task.
+            tx.rollback().await.map_err(db)?;
             return Err(ExportError::Differs {
                 year: view.year,
                 seq: view.seq,
@@ -443,10 +444,7 @@ async fn record_export(
             });
         }
         tx.rollback().await.map_err(db)?;
-        return Ok(Some((
-            r.try_get(1).map_err(db)?,
-            r.try_get(2).map_err(db)?,
-        )));
+        return Ok(Some((r.try_get(1).map_err(db)?, r.try_get(2).map_err(db)?)));
     }
     let rows: u64 = parts.iter().map(|p| p.rows).sum();
     let fen: i64 = parts.iter().map(|p| p.fen).sum();
@@ -727,10 +725,9 @@ async fn build_model(
                     ));
                 }
                 match line.kind {
-                    LineKind::Deferred => parts_text.push(format!(
-                        "{}年度新评选，当年津贴次年发放",
-                        item.cohort_year
-                    )),
+                    LineKind::Deferred => {
+                        parts_text.push(format!("{}年度新评选，当年津贴次年发放", item.cohort_year))
+                    }
                     LineKind::Arrears if prior == 0 => {
                         parts_text.push("此前应发未发，本次补发".into())
                     }
@@ -750,7 +747,14 @@ async fn build_model(
                         .change_id()
                         .and_then(|id| person_changes.iter().find(|ci| ci.change.id == id));
                     let cause_text = cause.map(change_text).unwrap_or_default();
-                    parts_text.push(format!("{range} {rule}{}", if cause_text.is_empty() { String::new() } else { format!("，{cause_text}") }));
+                    parts_text.push(format!(
+                        "{range} {rule}{}",
+                        if cause_text.is_empty() {
+                            String::new()
+                        } else {
+                            format!("，{cause_text}")
+                        }
+                    ));
                     if line.fen < 0 {
                         let t = cause_text_or_rule(&cause_text, rule);
                         if !recovery_causes.contains(&t) {

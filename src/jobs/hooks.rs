@@ -8,7 +8,13 @@ pub async fn inbox_scan(runner: &Runner) -> Result<String, String> {
     if runner.cfg.other.get("inbox").is_none() {
         return Ok("no [inbox] configured".into());
     }
-    Err("the inbox is not available in this build".into())
+    let r = crate::inbox::scan(&runner.store, &runner.cfg, &runner.rules, "daemon")
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{} taken in, {} held, {} refused, {} duplicates, {} rows refused",
+        r.taken_in, r.held, r.refused, r.skipped_duplicates, r.rows_refused
+    ))
 }
 
 /// The export job: exports approved runs not yet exported and tells the finance office.

@@ -15,8 +15,7 @@ use crate::excel::changes::{read_changes, CHANGE_COLUMNS};
 use crate::excel::errors::{write_error_workbook, ErrorWorkbookError, SheetToCopy};
 use crate::excel::read::{CellProblem, Severity, Workbook};
 use crate::excel::roster::{
-    read_roster, sheet_problem, RosterRead, SheetLayout, ROSTER_COLUMNS, ROSTER_SHEET,
-    UNIT_COLUMNS,
+    read_roster, sheet_problem, RosterRead, SheetLayout, ROSTER_COLUMNS, ROSTER_SHEET, UNIT_COLUMNS,
 };
 use crate::rules::{ChangeKind, Reporter, RulesConfig};
 use crate::store::roster::{RosterProblem, RosterStart};
@@ -77,7 +76,13 @@ fn file_problem(file: &str, message: String) -> CellProblem {
     sheet_problem(file, None, None, message)
 }
 
-fn store_problem(file: &str, sheet: &str, row: Option<u32>, column: &str, message: &str) -> CellProblem {
+fn store_problem(
+    file: &str,
+    sheet: &str,
+    row: Option<u32>,
+    column: &str,
+    message: &str,
+) -> CellProblem {
     CellProblem {
         file: file.to_string(),
         sheet: Some(sheet.to_string()),
@@ -94,9 +99,9 @@ fn errors_in(problems: &[CellProblem]) -> usize {
 
 fn progress_bar(total: u32, file: &str) -> ProgressBar {
     let bar = ProgressBar::new(u64::from(total));
-    if let Ok(style) =
-        ProgressStyle::with_template("{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} 行 (剩余 {eta})")
-    {
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} 行 (剩余 {eta})",
+    ) {
         bar.set_style(style);
     }
     bar.set_message(file.to_string());
@@ -133,7 +138,10 @@ async fn import_roster_file(
     let sha = match file_sha256(path) {
         Ok(h) => h,
         Err(e) => {
-            report.problems.push(file_problem(&label, format!("无法读取文件：{e}；请检查文件名和路径")));
+            report.problems.push(file_problem(
+                &label,
+                format!("无法读取文件：{e}；请检查文件名和路径"),
+            ));
             report.lines.push(format!("{label}：无法读取，未导入"));
             report.refused = true;
             return Ok(());
@@ -159,41 +167,43 @@ async fn import_roster_file(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<RosterMsg>(IN_FLIGHT);
     let reader_path = path.to_path_buf();
     let reader_label = label.clone();
-    let reader = tokio::task::spawn_blocking(move || -> Result<RosterRead, crate::excel::read::ReadError> {
-        let mut wb = Workbook::open(&reader_path)?;
-        let bar = if progress {
-            let sheet = wb.pick_sheet(ROSTER_SHEET, &[crate::excel::roster::UNITS_SHEET]);
-            sheet
-                .and_then(|s| wb.row_hint(&s))
-                .filter(|n| *n >= PROGRESS_FROM_ROWS)
-                .map(|n| progress_bar(n, &reader_label))
-        } else {
-            None
-        };
-        let send = |msg: RosterMsg| {
-            if tx.blocking_send(msg).is_err() {
-                ControlFlow::Break(())
+    let reader = tokio::task::spawn_blocking(
+        move || -> Result<RosterRead, crate::excel::read::ReadError> {
+            let mut wb = Workbook::open(&reader_path)?;
+            let bar = if progress {
+                let sheet = wb.pick_sheet(ROSTER_SHEET, &[crate::excel::roster::UNITS_SHEET]);
+                sheet
+                    .and_then(|s| wb.row_hint(&s))
+                    .filter(|n| *n >= PROGRESS_FROM_ROWS)
+                    .map(|n| progress_bar(n, &reader_label))
             } else {
-                ControlFlow::Continue(())
-            }
-        };
-        let read = read_roster(
-            &mut wb,
-            &reader_label,
-            BATCH,
-            |units| send(RosterMsg::Units(units)),
-            |rows| send(RosterMsg::Rows(rows)),
-            |n| {
-                if let Some(b) = &bar {
-                    b.set_position(n);
+                None
+            };
+            let send = |msg: RosterMsg| {
+                if tx.blocking_send(msg).is_err() {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
                 }
-            },
-        );
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
-        read
-    });
+            };
+            let read = read_roster(
+                &mut wb,
+                &reader_label,
+                BATCH,
+                |units| send(RosterMsg::Units(units)),
+                |rows| send(RosterMsg::Rows(rows)),
+                |n| {
+                    if let Some(b) = &bar {
+                        b.set_position(n);
+                    }
+                },
+            );
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            read
+        },
+    );
 
     let mut failure: Option<StoreError> = None;
     while let Some(msg) = rx.recv().await {
@@ -207,7 +217,9 @@ async fn import_roster_file(
         }
     }
     drop(rx);
-    let read = reader.await.map_err(|e| ImportError::Reader(e.to_string()))?;
+    let read = reader
+        .await
+        .map_err(|e| ImportError::Reader(e.to_string()))?;
     if let Some(e) = failure {
         let _ = session.abandon().await;
         return Err(e.into());
@@ -260,8 +272,7 @@ async fn import_roster_file(
         }
         None => {
             let n = errors_in(&problems);
-            let layouts: Vec<&SheetLayout> =
-                read.roster.iter().chain(read.units.iter()).collect();
+            let layouts: Vec<&SheetLayout> = read.roster.iter().chain(read.units.iter()).collect();
             let sheets: Vec<SheetToCopy<'_>> = layouts
                 .iter()
                 .map(|l| SheetToCopy {
@@ -323,8 +334,17 @@ pub async fn import_changes(
 ) -> Result<ImportReport, ImportError> {
     let mut report = ImportReport::default();
     for path in files {
-        import_changes_file(store, path, reporter, accept_valid, cfg, operator, progress, &mut report)
-            .await?;
+        import_changes_file(
+            store,
+            path,
+            reporter,
+            accept_valid,
+            cfg,
+            operator,
+            progress,
+            &mut report,
+        )
+        .await?;
     }
     Ok(report)
 }
@@ -344,7 +364,10 @@ async fn import_changes_file(
     let sha = match file_sha256(path) {
         Ok(h) => h,
         Err(e) => {
-            report.problems.push(file_problem(&label, format!("无法读取文件：{e}；请检查文件名和路径")));
+            report.problems.push(file_problem(
+                &label,
+                format!("无法读取文件：{e}；请检查文件名和路径"),
+            ));
             report.lines.push(format!("{label}：无法读取，未导入"));
             report.refused = true;
             return Ok(());
@@ -411,7 +434,13 @@ async fn import_changes_file(
             let outcome = store
                 .record_changes(&source, reporter, &entries, false, cfg)
                 .await?;
-            problems.extend(outcome.rejected.iter().filter(|p| p.row.is_some()).map(to_cell));
+            problems.extend(
+                outcome
+                    .rejected
+                    .iter()
+                    .filter(|p| p.row.is_some())
+                    .map(to_cell),
+            );
         }
         line = format!(
             "{label}：变动未导入（整个文件不导入）：{}处错误；改正后重新导入，或加--accept-valid只导入无误的行",
@@ -432,7 +461,10 @@ async fn import_changes_file(
         let dup = if outcome.duplicates.is_empty() {
             String::new()
         } else {
-            format!("，{}条与已登记的变动相同，已跳过（未做更改）", outcome.duplicates.len())
+            format!(
+                "，{}条与已登记的变动相同，已跳过（未做更改）",
+                outcome.duplicates.len()
+            )
         };
         line = if outcome.refused_whole {
             format!(
@@ -462,7 +494,9 @@ async fn import_changes_file(
             })
             .collect();
         let written = write_error_workbook(path, &sheets, &problems)?;
-        report.lines.push(format!("{line}；错误说明工作簿：{}", written.display()));
+        report
+            .lines
+            .push(format!("{line}；错误说明工作簿：{}", written.display()));
         report.error_workbooks.push(written);
         report.refused = true;
     } else {

@@ -15,3 +15,4 @@ pub mod remind;
 pub mod plan;
 pub mod daemon;
 pub mod hooks;
+pub mod demo;

@@ -20,8 +20,7 @@
 
 use crate::rules::id_number::make_id;
 use crate::rules::{
-    check_change, Appointment, Change, ChangeKind, ProposedChange, Reporter, RulesConfig,
-    Verdict,
+    check_change, Appointment, Change, ChangeKind, ProposedChange, Reporter, RulesConfig, Verdict,
 };
 use chrono::{Datelike, NaiveDate};
 use rust_xlsxwriter::{DocProperties, Format, FormatAlign, FormatBorder, Workbook, XlsxError};
@@ -168,9 +167,22 @@ const SURNAMES: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高�
 const GIVEN: &str = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红建文辉力永健国海峰志斌鑫波宁凯鹏亮俊飞燕兰梅琳晶晓东春庆宇立新成林";
 
 const OCCUPATIONS: [&str; 16] = [
-    "车工", "钳工", "焊工", "电工", "数控车工", "化工总控工", "汽车维修工", "电梯安装维修工",
-    "陶瓷装饰工", "锅炉运行值班员", "仪器仪表维修工", "药物制剂工", "中式烹调师", "印刷操作员",
-    "铸造工", "工具钳工",
+    "车工",
+    "钳工",
+    "焊工",
+    "电工",
+    "数控车工",
+    "化工总控工",
+    "汽车维修工",
+    "电梯安装维修工",
+    "陶瓷装饰工",
+    "锅炉运行值班员",
+    "仪器仪表维修工",
+    "药物制剂工",
+    "中式烹调师",
+    "印刷操作员",
+    "铸造工",
+    "工具钳工",
 ];
 
 const BANKS: [(&str, &str); 6] = [
@@ -275,12 +287,21 @@ pub fn generate(people: usize, seed: u64) -> Result<SampleData, SampleError> {
             body.push(char::from(b'0' + rng.below(10) as u8));
         }
         let account = format!("{body}{}", luhn_digit(&body));
-        let prefixes = ["135", "138", "139", "150", "152", "158", "186", "187", "133", "153", "180", "189"];
+        let prefixes = [
+            "135", "138", "139", "150", "152", "158", "186", "187", "133", "153", "180", "189",
+        ];
         let phone = format!("{}{:08}", rng.pick(&prefixes), rng.next() % 100_000_000);
-        let email = rng.chance(0.4).then(|| format!("zd{:05}@example.com", i + 1));
+        let email = rng
+            .chance(0.4)
+            .then(|| format!("zd{:05}@example.com", i + 1));
         let cohort = COHORTS[(i * 4 / people).min(3)];
         let occupation = rng.pick(&OCCUPATIONS).to_string();
-        let level = if rng.chance(0.7) { "高级技师" } else { "技师" }.to_string();
+        let level = if rng.chance(0.7) {
+            "高级技师"
+        } else {
+            "技师"
+        }
+        .to_string();
         let mut dates = vec![(ymd(cohort.0, cohort.1, cohort.2), cohort.3)];
         // A few of 2021's technicians are selected again after their first term.
         if cohort.0 == 2021 && (i % 29 == 3) {
@@ -370,16 +391,43 @@ impl Simulation {
         };
         let n = 3 + self.rng.below(60);
         let (decision_no, note) = match kind {
-            ChangeKind::TransferredOut => (None, format!("调往{}工作", self.rng.pick(&["济南市历下区", "青岛市黄岛区", "潍坊市奎文区", "淄博市临淄区", "江苏省苏州市"]))),
+            ChangeKind::TransferredOut => (
+                None,
+                format!(
+                    "调往{}工作",
+                    self.rng.pick(&[
+                        "济南市历下区",
+                        "青岛市黄岛区",
+                        "潍坊市奎文区",
+                        "淄博市临淄区",
+                        "江苏省苏州市"
+                    ])
+                ),
+            ),
             ChangeKind::LeftSkilledWork => (None, "转岗至管理岗位".into()),
             ChangeKind::Retired => (None, "到龄退休".into()),
             ChangeKind::LeftPost => (None, "因病离岗".into()),
-            ChangeKind::Restored => (Some(format!("张人社字〔{report_year}〕{n}号")), "重新从事技能岗位，经区人社局审核恢复待遇".into()),
+            ChangeKind::Restored => (
+                Some(format!("张人社字〔{report_year}〕{n}号")),
+                "重新从事技能岗位，经区人社局审核恢复待遇".into(),
+            ),
             ChangeKind::Deceased => (None, "因病去世".into()),
-            ChangeKind::RevokedMisconduct => (Some(format!("张人社字〔{}〕{n}号", x.year())), "严重违反单位规章制度，撤销称号".into()),
-            ChangeKind::RevokedFraud => (Some(format!("张人社字〔{}〕{n}号", x.year())), "经核查申报材料弄虚作假，撤销称号并追回已发津贴".into()),
-            ChangeKind::PromotedCity => (Some(format!("淄人社字〔{}〕{n}号", x.year())), "入选淄博市首席技师".into()),
-            ChangeKind::PromotedProvince => (Some(format!("鲁人社字〔{}〕{n}号", x.year())), "入选齐鲁首席技师".into()),
+            ChangeKind::RevokedMisconduct => (
+                Some(format!("张人社字〔{}〕{n}号", x.year())),
+                "严重违反单位规章制度，撤销称号".into(),
+            ),
+            ChangeKind::RevokedFraud => (
+                Some(format!("张人社字〔{}〕{n}号", x.year())),
+                "经核查申报材料弄虚作假，撤销称号并追回已发津贴".into(),
+            ),
+            ChangeKind::PromotedCity => (
+                Some(format!("淄人社字〔{}〕{n}号", x.year())),
+                "入选淄博市首席技师".into(),
+            ),
+            ChangeKind::PromotedProvince => (
+                Some(format!("鲁人社字〔{}〕{n}号", x.year())),
+                "入选齐鲁首席技师".into(),
+            ),
             ChangeKind::OtherAllowance => (None, "享受淄博市高层次人才津贴".into()),
             ChangeKind::UnitChange => (None, String::new()),
         };
@@ -426,7 +474,11 @@ impl Simulation {
         let active = self
             .persons
             .iter()
-            .filter(|p| p.appointments.iter().any(|a| a.term_holds(ymd(year, 6, 30))))
+            .filter(|p| {
+                p.appointments
+                    .iter()
+                    .any(|a| a.term_holds(ymd(year, 6, 30)))
+            })
             .count();
         // Annual rates among technicians in their term.
         let rates: [(ChangeKind, f64); 11] = [
@@ -460,15 +512,18 @@ impl Simulation {
         };
         for (kind, rate) in rates {
             let expected = rate * active as f64;
-            let mut count = expected.floor() as usize + usize::from(self.rng.chance(expected.fract()));
+            let mut count =
+                expected.floor() as usize + usize::from(self.rng.chance(expected.fract()));
             if forced.contains(&kind) {
                 count = count.max(1);
             }
             for _ in 0..count {
                 // About one report in five is late: effective in the year before.
-                let late = year > 2023 && self.rng.chance(0.2) && kind != ChangeKind::OtherAllowance;
+                let late =
+                    year > 2023 && self.rng.chance(0.2) && kind != ChangeKind::OtherAllowance;
                 let x = if late {
-                    self.rng.date_between(ymd(year - 1, 1, 1), ymd(year - 1, 12, 31))
+                    self.rng
+                        .date_between(ymd(year - 1, 1, 1), ymd(year - 1, 12, 31))
                 } else {
                     self.rng.date_between(ymd(year, 1, 1), reported_by)
                 };
@@ -527,7 +582,10 @@ impl Simulation {
                 // A suspension and its restoration (RULES.md F).
                 if let Some(p) = self.first_free(2022, &taken, ymd(2024, 2, 10)) {
                     taken.insert(p);
-                    planned.push((p, self.row(p, ChangeKind::LeftSkilledWork, ymd(2024, 2, 10), year)));
+                    planned.push((
+                        p,
+                        self.row(p, ChangeKind::LeftSkilledWork, ymd(2024, 2, 10), year),
+                    ));
                     planned.push((p, self.row(p, ChangeKind::Restored, ymd(2024, 7, 1), year)));
                 }
             }
@@ -587,12 +645,16 @@ impl Simulation {
             // Rows after a stopping change would depend on configuration: leave them out.
             if let Some(a) = appointment_id {
                 let closed = self.persons[*p].closed.contains(&a);
-                let allowed_when_closed = matches!(row.kind, ChangeKind::RevokedFraud | ChangeKind::Restored);
+                let allowed_when_closed =
+                    matches!(row.kind, ChangeKind::RevokedFraud | ChangeKind::Restored);
                 if closed && !allowed_when_closed {
                     continue;
                 }
                 if row.kind == ChangeKind::Restored
-                    && !self.persons[*p].restorable.iter().any(|(id, since)| *id == a && *since < row.effective)
+                    && !self.persons[*p]
+                        .restorable
+                        .iter()
+                        .any(|(id, since)| *id == a && *since < row.effective)
                 {
                     continue;
                 }
@@ -654,8 +716,17 @@ pub fn write_sample(people: usize, dir: &Path, seed: u64) -> Result<SampleFiles,
 
 /// Roster headers (sheet 名册), as in CONTRACT.md.
 pub const ROSTER_HEADERS: [&str; 11] = [
-    "姓名", "身份证号码", "工作单位", "职业（工种）", "职业资格等级", "批准日期", "批准文号",
-    "银行账号", "开户行", "联系电话", "电子邮箱",
+    "姓名",
+    "身份证号码",
+    "工作单位",
+    "职业（工种）",
+    "职业资格等级",
+    "批准日期",
+    "批准文号",
+    "银行账号",
+    "开户行",
+    "联系电话",
+    "电子邮箱",
 ];
 
 /// Unit headers (sheet 单位).
@@ -663,7 +734,14 @@ pub const UNIT_HEADERS: [&str; 3] = ["单位名称", "联系人", "电子邮箱"
 
 /// Change headers (sheet 变动).
 pub const CHANGE_HEADERS: [&str; 9] = [
-    "姓名", "身份证号码", "变动类型", "生效日期", "结束日期", "新单位", "批准文号", "称号批准文号",
+    "姓名",
+    "身份证号码",
+    "变动类型",
+    "生效日期",
+    "结束日期",
+    "新单位",
+    "批准文号",
+    "称号批准文号",
     "说明",
 ];
 
@@ -706,14 +784,20 @@ fn write_roster(data: &SampleData, path: &Path) -> Result<(), SampleError> {
     );
     let ws = wb.add_worksheet();
     ws.set_name("名册").map_err(&e)?;
-    ws.write_string_with_format(0, 0, "张店区首席技师名册（样例数据，截至2024年12月31日）", &s.title)
-        .map_err(&e)?;
+    ws.write_string_with_format(
+        0,
+        0,
+        "张店区首席技师名册（样例数据，截至2024年12月31日）",
+        &s.title,
+    )
+    .map_err(&e)?;
     for (i, (h, w)) in ROSTER_HEADERS
         .iter()
         .zip([8, 21, 28, 16, 12, 12, 22, 23, 26, 14, 24])
         .enumerate()
     {
-        ws.write_string_with_format(1, i as u16, *h, &s.header).map_err(&e)?;
+        ws.write_string_with_format(1, i as u16, *h, &s.header)
+            .map_err(&e)?;
         ws.set_column_width(i as u16, w).map_err(&e)?;
     }
     ws.set_freeze_panes(2, 0).map_err(&e)?;
@@ -731,9 +815,10 @@ fn write_roster(data: &SampleData, path: &Path) -> Result<(), SampleError> {
             (9, &r.phone),
         ];
         for (c, t) in texts {
-            ws.write_string_with_format(row, c, t, &s.text).map_err(&e)?;
+            ws.write_string_with_format(row, c, t, &s.text)
+                .map_err(&e)?;
         }
-        ws.write_date_with_format(row, 5, &r.approval_date, &s.date)
+        ws.write_date_with_format(row, 5, r.approval_date, &s.date)
             .map_err(&e)?;
         match &r.email {
             Some(m) => ws.write_string_with_format(row, 10, m, &s.text),
@@ -744,13 +829,15 @@ fn write_roster(data: &SampleData, path: &Path) -> Result<(), SampleError> {
     let ws = wb.add_worksheet();
     ws.set_name("单位").map_err(&e)?;
     for (i, (h, w)) in UNIT_HEADERS.iter().zip([30, 10, 32]).enumerate() {
-        ws.write_string_with_format(0, i as u16, *h, &s.header).map_err(&e)?;
+        ws.write_string_with_format(0, i as u16, *h, &s.header)
+            .map_err(&e)?;
         ws.set_column_width(i as u16, w).map_err(&e)?;
     }
     for (i, u) in data.units.iter().enumerate() {
         let row = i as u32 + 1;
         for (c, t) in [&u.name, &u.contact, &u.email].into_iter().enumerate() {
-            ws.write_string_with_format(row, c as u16, t, &s.text).map_err(&e)?;
+            ws.write_string_with_format(row, c as u16, t, &s.text)
+                .map_err(&e)?;
         }
     }
     wb.save(path).map_err(&e)
@@ -774,20 +861,24 @@ fn write_changes(year: i32, rows: &[SampleChange], path: &Path) -> Result<(), Sa
         .zip([8, 21, 22, 13, 13, 28, 22, 22, 40])
         .enumerate()
     {
-        ws.write_string_with_format(1, i as u16, *h, &s.header).map_err(&e)?;
+        ws.write_string_with_format(1, i as u16, *h, &s.header)
+            .map_err(&e)?;
         ws.set_column_width(i as u16, w).map_err(&e)?;
     }
     ws.set_freeze_panes(2, 0).map_err(&e)?;
     for (i, r) in rows.iter().enumerate() {
         let row = i as u32 + 2;
-        ws.write_string_with_format(row, 0, &r.name, &s.text).map_err(&e)?;
-        ws.write_string_with_format(row, 1, &r.id_number, &s.text).map_err(&e)?;
-        ws.write_string_with_format(row, 2, r.kind.label(), &s.text).map_err(&e)?;
+        ws.write_string_with_format(row, 0, &r.name, &s.text)
+            .map_err(&e)?;
+        ws.write_string_with_format(row, 1, &r.id_number, &s.text)
+            .map_err(&e)?;
+        ws.write_string_with_format(row, 2, r.kind.label(), &s.text)
+            .map_err(&e)?;
         for (c, d) in [(3u16, Some(r.effective)), (4, r.end)] {
             match d {
                 None => ws.write_blank(row, c, &s.text),
                 Some(d) => match r.date_style {
-                    DateStyle::Cell => ws.write_date_with_format(row, c, &d, &s.date),
+                    DateStyle::Cell => ws.write_date_with_format(row, c, d, &s.date),
                     DateStyle::Iso => ws.write_string_with_format(row, c, d.to_string(), &s.text),
                     DateStyle::Chinese => ws.write_string_with_format(
                         row,

@@ -264,7 +264,7 @@ pub async fn send_due(
                     .bind(id)
                     .execute(store.pool())
                     .await?;
-                tracing::info!(key = %key, "mail delivered");
+                tracing::debug!(key = %key, "mail delivered");
                 report.sent.push(key);
             }
             Err((error, permanent)) => {

@@ -87,6 +87,8 @@ mod tests {
             "nominations",
             "finance_export",
             "bureau_draft",
+            "inbox_reply",
+            "inbox_unreadable",
         ] {
             render(&dir, name, &BTreeMap::new()).unwrap();
         }

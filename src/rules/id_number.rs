@@ -150,7 +150,7 @@ pub fn luhn_ok(digits: &str) -> bool {
         }
         sum += d;
     }
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 /// Makes a valid ID number from a 6-digit area code, a birth date and a 3-digit sequence

@@ -35,7 +35,7 @@ pub fn fen_grouped(fen: i64) -> String {
     let whole = (a / 100).to_string();
     let mut grouped = String::new();
     for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
@@ -148,7 +148,7 @@ mod tests {
         assert_eq!(fen_str(5), "0.05");
         assert_eq!(fen_grouped(1_800_000), "18,000.00");
         assert_eq!(fen_grouped(10_000_510), "100,005.10");
-        assert_eq!(fen_grouped(-130_000_0), "-13,000.00");
+        assert_eq!(fen_grouped(-1_300_000), "-13,000.00");
         assert_eq!(fen_grouped(99), "0.99");
     }
 

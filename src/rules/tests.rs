@@ -529,7 +529,7 @@ proptest! {
             for m in f.through(l).filter(|m| a.due_year(*m) <= year) {
                 let amount = money::to_fen(t.month(m, &cfg).amount);
                 prop_assert_eq!(ledger.paid.get(&m).map(|p| p.fen).unwrap_or(0), amount, "month {}", m);
-                prop_assert!(amount >= 0 && amount <= 50_000);
+                prop_assert!((0..=50_000).contains(&amount));
             }
             prop_assert!(ledger.total() <= 36 * 50_000);
         }

@@ -253,7 +253,7 @@ impl Explanation {
                     );
                 }
                 let diff = to_fen(m.breakdown.amount) - m.paid();
-                if diff != 0 && !m.payments.is_empty() || (diff != 0 && m.payments.is_empty()) {
+                if diff != 0 {
                     let _ = writeln!(s, "      已发合计 {}，尚差 {}", fen_str(m.paid()), fen_str(diff));
                 }
             }

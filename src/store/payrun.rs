@@ -150,6 +150,7 @@ pub struct RunPolicy {
 
 impl Store {
     /// Computes (or recomputes) the draft run of `year`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn compute_run(
         &self,
         year: i32,
@@ -212,39 +213,61 @@ impl Store {
             }
         };
 
-        // Everything the rules need, in three queries.
+        // Everything the rules need, in three streamed queries.
+        use futures_util::TryStreamExt;
         let mut appointments: Vec<(i64, Appointment)> = Vec::new();
-        for r in sqlx::query("SELECT id, technician_id, approval_date, approval_no FROM appointments ORDER BY technician_id, approval_date")
-            .fetch_all(&mut *tx)
-            .await?
         {
-            appointments.push((
-                r.try_get(1)?,
-                Appointment {
-                    id: r.try_get(0)?,
-                    approval_date: parse_date(&r.try_get::<String, _>(2)?)?,
-                    approval_no: r.try_get(3)?,
-                },
-            ));
+            let mut rows = sqlx::query("SELECT id, technician_id, approval_date, approval_no FROM appointments ORDER BY technician_id, approval_date")
+                .fetch(&mut *tx);
+            while let Some(r) = rows.try_next().await? {
+                appointments.push((
+                    r.try_get(1)?,
+                    Appointment {
+                        id: r.try_get(0)?,
+                        approval_date: parse_date(&r.try_get::<String, _>(2)?)?,
+                        approval_no: r.try_get(3)?,
+                    },
+                ));
+            }
         }
         let mut changes: HashMap<i64, Vec<Change>> = HashMap::new();
-        for r in sqlx::query("SELECT id, kind, effective, end_date, appointment_id, technician_id FROM changes WHERE voided_at IS NULL ORDER BY id")
-            .fetch_all(&mut *tx)
-            .await?
         {
-            changes
-                .entry(r.try_get(5)?)
-                .or_default()
-                .push(change_from_row(&r)?);
+            let mut rows = sqlx::query("SELECT id, kind, effective, end_date, appointment_id, technician_id FROM changes WHERE voided_at IS NULL ORDER BY id")
+                .fetch(&mut *tx);
+            while let Some(r) = rows.try_next().await? {
+                changes
+                    .entry(r.try_get(5)?)
+                    .or_default()
+                    .push(change_from_row(&r)?);
+            }
         }
         let paid = load_paid(&mut tx).await?;
 
+        sqlx::query("DELETE FROM run_items WHERE run_id = $1")
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM run_uncovered WHERE run_id = $1")
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+
         progress.set_length(appointments.len() as u64);
         let empty_paid = BTreeMap::new();
-        let mut items: Vec<(i64, i64, i64, String)> = Vec::new();
+        let mut items: Vec<(i64, i64, i64, String)> = Vec::with_capacity(CHUNK);
         let mut uncovered: Vec<(i64, String)> = Vec::new();
         let (mut total_paid, mut total_recovered) = (0i64, 0i64);
-        let mut per_person: HashMap<i64, Vec<Line>> = HashMap::new();
+        let (mut item_count, mut uncovered_months) = (0usize, 0usize);
+        // Appointments come ordered by person: a person's lines are netted when the next
+        // person starts, so only one person's lines are held at a time.
+        let mut person: Option<(i64, Vec<Line>)> = None;
+        let mut settle = |person: &mut Option<(i64, Vec<Line>)>| {
+            if let Some((_, lines)) = person.take() {
+                let n = net_person(&lines, cfg.offset_recoveries);
+                total_paid += n.bank;
+                total_recovered += n.recovery;
+            }
+        };
         for (i, (tid, a)) in appointments.iter().enumerate() {
             let result = compute_appointment(
                 year,
@@ -255,78 +278,38 @@ impl Store {
                 },
                 cfg,
             );
+            if person.as_ref().is_some_and(|(p, _)| p != tid) {
+                settle(&mut person);
+            }
             if !result.lines.is_empty() {
                 items.push((a.id, *tid, result.net(), encode_lines(&result.lines)));
-                per_person.entry(*tid).or_default().extend(result.lines);
+                person
+                    .get_or_insert_with(|| (*tid, Vec::new()))
+                    .1
+                    .extend(result.lines);
             }
             if !result.uncovered.is_empty() {
+                uncovered_months += result.uncovered.len();
                 uncovered.push((a.id, encode_months(&result.uncovered)));
+            }
+            if items.len() == CHUNK {
+                item_count += items.len();
+                insert_items(&mut tx, run_id, &items).await?;
+                items.clear();
+            }
+            if uncovered.len() == CHUNK {
+                insert_uncovered(&mut tx, run_id, &uncovered).await?;
+                uncovered.clear();
             }
             if i % 4096 == 0 {
                 progress.set_position(i as u64);
             }
         }
+        settle(&mut person);
+        item_count += items.len();
+        insert_items(&mut tx, run_id, &items).await?;
+        insert_uncovered(&mut tx, run_id, &uncovered).await?;
         progress.set_position(appointments.len() as u64);
-        for lines in per_person.values() {
-            let n = net_person(lines, cfg.offset_recoveries);
-            total_paid += n.bank;
-            total_recovered += n.recovery;
-        }
-
-        sqlx::query("DELETE FROM run_items WHERE run_id = $1")
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM run_uncovered WHERE run_id = $1")
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-        const CHUNK: usize = 400;
-        for chunk in items.chunks(CHUNK) {
-            let mut sql = String::from(
-                "INSERT INTO run_items (run_id, appointment_id, technician_id, net_fen, lines) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                let b = i * 5;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5
-                ));
-            }
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (aid, tid, net, lines) in chunk {
-                q = q
-                    .bind(run_id)
-                    .bind(*aid)
-                    .bind(*tid)
-                    .bind(*net)
-                    .bind(lines.as_str());
-            }
-            q.execute(&mut *tx).await?;
-        }
-        for chunk in uncovered.chunks(CHUNK) {
-            let mut sql =
-                String::from("INSERT INTO run_uncovered (run_id, appointment_id, months) VALUES ");
-            for i in 0..chunk.len() {
-                let b = i * 3;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("(${}, ${}, ${})", b + 1, b + 2, b + 3));
-            }
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (aid, months) in chunk {
-                q = q.bind(run_id).bind(*aid).bind(months.as_str());
-            }
-            q.execute(&mut *tx).await?;
-        }
         let as_of = money_seq(&mut tx).await?;
         sqlx::query("UPDATE runs SET today = $1, computed_at = $2, computed_by = $3, computed_as_of = $4 WHERE id = $5")
             .bind(today.to_string())
@@ -340,7 +323,7 @@ impl Store {
             &mut tx,
             operator,
             "payrun-compute",
-            &format!("run {year}/{seq}: {} items", items.len()),
+            &format!("run {year}/{seq}: {item_count} items"),
             false,
         )
         .await?;
@@ -350,10 +333,10 @@ impl Store {
             seq,
             supplementary: is_supp,
             appointments: appointments.len(),
-            items: items.len(),
+            items: item_count,
             paid: total_paid,
             recovered: total_recovered,
-            uncovered_months: uncovered.iter().map(|(_, m)| m.split(',').count()).sum(),
+            uncovered_months,
         })
     }
 
@@ -539,6 +522,72 @@ pub(crate) async fn load_run_view(
         uncovered,
         offset_recoveries: offset,
     })
+}
+
+/// Rows per multi-row INSERT (5 binds each: well under SQLite's and PostgreSQL's limits).
+const CHUNK: usize = 400;
+
+async fn insert_items(
+    tx: &mut sqlx::AnyConnection,
+    run_id: i64,
+    items: &[(i64, i64, i64, String)],
+) -> Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from(
+        "INSERT INTO run_items (run_id, appointment_id, technician_id, net_fen, lines) VALUES ",
+    );
+    for i in 0..items.len() {
+        let b = i * 5;
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!(
+            "(${}, ${}, ${}, ${}, ${})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5
+        ));
+    }
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (aid, tid, net, lines) in items {
+        q = q
+            .bind(run_id)
+            .bind(*aid)
+            .bind(*tid)
+            .bind(*net)
+            .bind(lines.as_str());
+    }
+    q.execute(&mut *tx).await?;
+    Ok(())
+}
+
+async fn insert_uncovered(
+    tx: &mut sqlx::AnyConnection,
+    run_id: i64,
+    rows: &[(i64, String)],
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut sql =
+        String::from("INSERT INTO run_uncovered (run_id, appointment_id, months) VALUES ");
+    for i in 0..rows.len() {
+        let b = i * 3;
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!("(${}, ${}, ${})", b + 1, b + 2, b + 3));
+    }
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (aid, months) in rows {
+        q = q.bind(run_id).bind(*aid).bind(months.as_str());
+    }
+    q.execute(&mut *tx).await?;
+    Ok(())
 }
 
 /// Approval inside a write transaction (see [`Store::approve_run`]).

@@ -68,6 +68,7 @@ const CHUNK: usize = 1000;
 /// [`Store::import_roster`] hold across batches.
 pub struct RosterSession<'s> {
     tx: sqlx::Transaction<'s, sqlx::Any>,
+    backend: super::Backend,
     operator: String,
     file_name: String,
     source_id: i64,
@@ -120,7 +121,10 @@ impl Store {
         }
         let source_id = insert_source(&mut tx, source, "").await?;
         let mut unit_ids: HashMap<String, i64> = HashMap::new();
-        for r in sqlx::query("SELECT id, name FROM units").fetch_all(&mut *tx).await? {
+        for r in sqlx::query("SELECT id, name FROM units")
+            .fetch_all(&mut *tx)
+            .await?
+        {
             unit_ids.insert(r.try_get(1)?, r.try_get(0)?);
         }
         let max_tech_before: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM technicians")
@@ -129,6 +133,7 @@ impl Store {
             .try_get(0)?;
         Ok(RosterStart::Open(Box::new(RosterSession {
             tx,
+            backend: self.backend(),
             operator: source.operator.clone(),
             file_name: source.file_name.clone().unwrap_or_else(|| "-".into()),
             source_id,
@@ -141,10 +146,14 @@ impl Store {
     }
 }
 
-/// `$first, $first+1, …` for `n` values.
-fn placeholders(first: usize, n: usize) -> String {
+/// `$first, $first+1, …` for `n` values; plain `?` on SQLite, where numbered parameters cost
+/// a scan of the parameter list each (quadratic in a statement's parameters).
+fn placeholders(backend: super::Backend, first: usize, n: usize) -> String {
     (first..first + n)
-        .map(|i| format!("${i}"))
+        .map(|i| match backend {
+            super::Backend::Sqlite => "?".to_string(),
+            super::Backend::Postgres => format!("${i}"),
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -161,7 +170,8 @@ impl RosterSession<'_> {
                     .execute(&mut *self.tx)
                     .await?;
             } else {
-                let id = insert_unit(&mut self.tx, &u.name, u.contact.clone(), u.email.clone()).await?;
+                let id =
+                    insert_unit(&mut self.tx, &u.name, u.contact.clone(), u.email.clone()).await?;
                 self.unit_ids.insert(u.name.clone(), id);
                 self.outcome.units_added += 1;
             }
@@ -207,7 +217,7 @@ impl RosterSession<'_> {
         // The chunk's people as the ledger (this transaction included) knows them.
         let sql = format!(
             "SELECT id, id_number, name FROM technicians WHERE id_number IN ({})",
-            placeholders(1, entries.len())
+            placeholders(self.backend, 1, entries.len())
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for e in entries {
@@ -221,7 +231,7 @@ impl RosterSession<'_> {
         if !techs.is_empty() {
             let sql = format!(
                 "SELECT technician_id, approval_date, id, approval_no, unit_id, bank_account, bank_name, phone, occupation, level, email FROM appointments WHERE technician_id IN ({})",
-                placeholders(1, techs.len())
+                placeholders(self.backend, 1, techs.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (tid, _) in techs.values() {
@@ -310,7 +320,7 @@ impl RosterSession<'_> {
             .collect();
         if !new_people.is_empty() {
             let values: Vec<String> = (0..new_people.len())
-                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                .map(|i| format!("({})", placeholders(self.backend, 2 * i + 1, 2)))
                 .collect();
             let sql = format!(
                 "INSERT INTO technicians (id_number, name) VALUES {} RETURNING id, id_number",
@@ -320,15 +330,15 @@ impl RosterSession<'_> {
             for e in &new_people {
                 q = q.bind(e.id_number.as_str()).bind(e.name.as_str());
             }
+            let names: HashMap<&str, &str> = new_people
+                .iter()
+                .map(|e| (e.id_number.as_str(), e.name.as_str()))
+                .collect();
             for r in q.fetch_all(&mut *self.tx).await? {
                 let id_number: String = r.try_get(1)?;
                 let tid: i64 = r.try_get(0)?;
-                let name = new_people
-                    .iter()
-                    .find(|e| e.id_number.as_str() == id_number)
-                    .map(|e| e.name.clone())
-                    .unwrap_or_default();
-                techs.insert(id_number, (tid, name));
+                let name = names.get(id_number.as_str()).copied().unwrap_or_default();
+                techs.insert(id_number, (tid, name.to_string()));
             }
         }
 
@@ -343,21 +353,21 @@ impl RosterSession<'_> {
             };
             let tid = *tid;
             let unit_id = self.unit_ids.get(&e.unit).copied().unwrap_or_default();
-            let fingerprint = format!(
-                "{unit_id}|{}|{}|{}|{}|{}|{}",
-                e.bank_account,
-                e.bank_name,
-                e.phone,
-                e.occupation,
-                e.level,
-                e.email.clone().unwrap_or_default()
-            );
             let existing = appts
                 .get(&tid)
                 .and_then(|v| v.iter().find(|(d, _)| *d == e.approval_date))
                 .map(|(_, x)| x.clone());
             match existing {
                 Some((aid, no, fp)) => {
+                    let fingerprint = format!(
+                        "{unit_id}|{}|{}|{}|{}|{}|{}",
+                        e.bank_account,
+                        e.bank_name,
+                        e.phone,
+                        e.occupation,
+                        e.level,
+                        e.email.clone().unwrap_or_default()
+                    );
                     if fp == fingerprint && no == e.approval_no {
                         self.outcome.unchanged += 1;
                         continue;
@@ -398,7 +408,7 @@ impl RosterSession<'_> {
         if !inserts.is_empty() {
             const COLS: usize = 12;
             let values: Vec<String> = (0..inserts.len())
-                .map(|i| format!("({})", placeholders(i * COLS + 1, COLS)))
+                .map(|i| format!("({})", placeholders(self.backend, i * COLS + 1, COLS)))
                 .collect();
             let sql = format!(
                 "INSERT INTO appointments (technician_id, approval_date, approval_no, unit_id, occupation, level, bank_account, bank_name, phone, email, source_id, source_row) VALUES {}",
@@ -428,7 +438,9 @@ impl RosterSession<'_> {
 
     /// Ends the import: commits when no problem was found, otherwise rolls everything back
     /// and returns the problems (sorted by row).
-    pub async fn finish(mut self) -> Result<std::result::Result<RosterOutcome, Vec<RosterProblem>>> {
+    pub async fn finish(
+        mut self,
+    ) -> Result<std::result::Result<RosterOutcome, Vec<RosterProblem>>> {
         if !self.problems.is_empty() {
             self.tx.rollback().await?;
             let mut problems = std::mem::take(&mut self.problems);
@@ -520,12 +532,13 @@ async fn insert_unit(
     contact: Option<String>,
     email: Option<String>,
 ) -> Result<i64> {
-    let r = sqlx::query("INSERT INTO units (name, contact, email) VALUES ($1, $2, $3) RETURNING id")
-        .bind(name)
-        .bind(contact)
-        .bind(email)
-        .fetch_one(conn)
-        .await?;
+    let r =
+        sqlx::query("INSERT INTO units (name, contact, email) VALUES ($1, $2, $3) RETURNING id")
+            .bind(name)
+            .bind(contact)
+            .bind(email)
+            .fetch_one(conn)
+            .await?;
     r.try_get::<i64, _>(0).map_err(StoreError::from)
 }
 
