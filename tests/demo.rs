@@ -14,14 +14,24 @@ fn demo_runs_end_to_end_and_writes_every_output() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     for year in 2022..=2026 {
-        for f in [format!("bank-{year}-run1.xlsx"), format!("summary-{year}-run1.xlsx")] {
+        for f in [
+            format!("bank-{year}-run1.xlsx"),
+            format!("summary-{year}-run1.xlsx"),
+        ] {
             let p = out.join("reports").join(year.to_string()).join(&f);
             assert!(p.exists(), "{}", p.display());
             assert!(stdout.contains(&f), "{stdout}");
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o077, 0);
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o077,
+                0
+            );
         }
     }
     // A fraud or a late report leads to recoveries in some year; the expired policy to
@@ -29,7 +39,9 @@ fn demo_runs_end_to_end_and_writes_every_output() {
     assert!(stdout.contains("追缴"), "{stdout}");
     let y2026 = stdout.lines().find(|l| l.contains("2026年度")).unwrap();
     assert!(!y2026.ends_with("未覆盖月份 0 个"), "{y2026}");
-    let mails = std::fs::read_dir(out.join("reports/outbox")).unwrap().count();
+    let mails = std::fs::read_dir(out.join("reports/outbox"))
+        .unwrap()
+        .count();
     assert!(mails > 10, "{mails} mails");
     // Running the demo again into the same folder is refused, not mixed.
     let again = Command::new(env!("CARGO_BIN_EXE_chieftech"))

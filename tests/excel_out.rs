@@ -373,7 +373,7 @@ async fn bank_file_and_summary_of_the_worked_examples() {
                 "净额（元）"
             ]
         );
-        let mut expect_units = vec![
+        let mut expect_units = [
             (li.unit.as_str(), 1.0, 530_645, 0.0, 0),
             (zhang.unit.as_str(), 0.0, 0, 1.0, 175_000),
             (wang.unit.as_str(), 1.0, 600_000, 0.0, 0),

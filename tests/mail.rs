@@ -379,7 +379,13 @@ async fn without_smtp_mail_is_written_as_eml_files_a_mail_program_opens() {
     };
     approve_with_notices(store, 2022, &settings).await;
     let view = store.show_run(2022, None, true).await.unwrap();
-    let notice = finance_notice(&view, &[bank.clone()], &settings, d("2022-12-02")).unwrap();
+    let notice = finance_notice(
+        &view,
+        std::slice::from_ref(&bank),
+        &settings,
+        d("2022-12-02"),
+    )
+    .unwrap();
     let mut conn = store.pool().acquire().await.unwrap();
     assert!(chieftech::mail::queue(&mut conn, &notice).await.unwrap());
     assert!(

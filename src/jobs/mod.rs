@@ -7,12 +7,12 @@
 //! - [`notices`]: the e-mails a payment run causes;
 //! - [`remind`]: lifecycle reminders due on a date.
 
-pub mod export;
-pub mod import;
-pub mod sample;
-pub mod notices;
-pub mod remind;
-pub mod plan;
 pub mod daemon;
-pub mod hooks;
 pub mod demo;
+pub mod export;
+pub mod hooks;
+pub mod import;
+pub mod notices;
+pub mod plan;
+pub mod remind;
+pub mod sample;

@@ -290,15 +290,16 @@ pub fn check_change(
     if proposed.kind == ChangeKind::Restored && reporter == Reporter::Unit {
         return Verdict::Reject(Rejection::RestoreFromUnit);
     }
-    if let Some(dup) = recorded.iter().find(|c| {
-        c.kind == proposed.kind && c.effective == x && c.end == proposed.end
-    }) {
+    if let Some(dup) = recorded
+        .iter()
+        .find(|c| c.kind == proposed.kind && c.effective == x && c.end == proposed.end)
+    {
         return Verdict::Duplicate { existing: dup.id };
     }
     if proposed.kind == ChangeKind::OtherAllowance {
-        let overlaps = appointments.iter().any(|a| {
-            a.term_end() >= x && proposed.end.is_none_or(|z| z >= a.term_start())
-        });
+        let overlaps = appointments
+            .iter()
+            .any(|a| a.term_end() >= x && proposed.end.is_none_or(|z| z >= a.term_start()));
         if !overlaps {
             return Verdict::Reject(Rejection::OutsideTerms {
                 from: x,

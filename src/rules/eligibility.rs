@@ -142,10 +142,7 @@ impl Timeline {
                     }
                 }
                 Effect::OtherAllowance => {
-                    match other_latest
-                        .iter_mut()
-                        .find(|o| o.effective == c.effective)
-                    {
+                    match other_latest.iter_mut().find(|o| o.effective == c.effective) {
                         Some(o) if o.id < c.id => *o = c,
                         Some(_) => {}
                         None => other_latest.push(c),
@@ -222,7 +219,12 @@ impl Timeline {
         let last = month.last_day();
         let mut starts = vec![first];
         let lo = self.breaks.partition_point(|d| *d <= first);
-        starts.extend(self.breaks[lo..].iter().take_while(|d| **d <= last).copied());
+        starts.extend(
+            self.breaks[lo..]
+                .iter()
+                .take_while(|d| **d <= last)
+                .copied(),
+        );
         let mut segments: Vec<Segment> = Vec::with_capacity(starts.len());
         for (i, &from) in starts.iter().enumerate() {
             let to = starts
@@ -241,9 +243,9 @@ impl Timeline {
                 let numerator: Decimal = segments
                     .iter()
                     .filter_map(|s| match s.status {
-                        DayStatus::Eligible(v) => Some(
-                            cfg.policy.versions()[v].monthly_rate * Decimal::from(s.days()),
-                        ),
+                        DayStatus::Eligible(v) => {
+                            Some(cfg.policy.versions()[v].monthly_rate * Decimal::from(s.days()))
+                        }
                         _ => None,
                     })
                     .sum();

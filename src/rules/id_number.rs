@@ -208,7 +208,10 @@ mod tests {
 
     #[test]
     fn accounts() {
-        assert_eq!(parse_account("6222 0202 0011 2233").unwrap(), "6222020200112233");
+        assert_eq!(
+            parse_account("6222 0202 0011 2233").unwrap(),
+            "6222020200112233"
+        );
         assert!(parse_account("6222-0202").is_err());
         assert!(parse_account("1234567").is_err());
     }

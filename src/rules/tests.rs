@@ -122,15 +122,24 @@ fn example_a_wang_qiang() {
 fn example_b_li_na_both_prorations() {
     let a = appt(1, "2022-06-20");
     let ch = [change(1, 1, ChangeKind::TransferredOut, "2023-05-20", None)];
-    for (cfg, net, may) in [(daily(), 530_645, 30_645), (first_of_month(), 550_000, 50_000)] {
+    for (cfg, net, may) in [
+        (daily(), 530_645, 30_645),
+        (first_of_month(), 550_000, 50_000),
+    ] {
         let mut l = Ledger::default();
-        assert!(l.run(2022, &a, &ch, &cfg).lines.is_empty(), "cohort year defers");
+        assert!(
+            l.run(2022, &a, &ch, &cfg).lines.is_empty(),
+            "cohort year defers"
+        );
         let r = l.run(2023, &a, &ch, &cfg);
         assert_eq!(r.net(), net);
         let may_line = r.lines.iter().find(|l| l.month.to_string() == "2023-05");
         assert_eq!(may_line.map(|l| l.fen), Some(may));
         assert_eq!(
-            r.lines.iter().filter(|l| l.kind == LineKind::Deferred).count(),
+            r.lines
+                .iter()
+                .filter(|l| l.kind == LineKind::Deferred)
+                .count(),
             6
         );
         assert!(l.run(2024, &a, &ch, &cfg).lines.is_empty());
@@ -247,7 +256,10 @@ fn policy_gap_and_two_rates() {
     let a = appt(1, "2021-10-15");
     let t = Timeline::new(&a, &[], &cfg);
     // June 2022: 15 days at 500, 15 at 600: (7500 + 9000) / 30 = 550.
-    assert_eq!(t.month("2022-06".parse().unwrap(), &cfg).amount.to_string(), "550.00");
+    assert_eq!(
+        t.month("2022-06".parse().unwrap(), &cfg).amount.to_string(),
+        "550.00"
+    );
 }
 
 #[test]
@@ -275,7 +287,12 @@ fn configured_retirement_effects() {
         ..RulesConfig::default()
     };
     let t = Timeline::new(&a, &ch, &none);
-    assert_eq!(t.month("2022-10".parse().unwrap(), &none).amount.to_string(), "500.00");
+    assert_eq!(
+        t.month("2022-10".parse().unwrap(), &none)
+            .amount
+            .to_string(),
+        "500.00"
+    );
     let term = RulesConfig {
         retired: ReportEffect::Termination,
         ..RulesConfig::default()
@@ -357,24 +374,51 @@ fn checks_of_recorded_order() {
     let appts = [appt(1, "2021-10-15"), appt(2, "2024-11-20")];
     // Before approval.
     assert!(matches!(
-        check_change(&appts, &[], &propose(ChangeKind::Retired, "2021-01-01"), Reporter::Bureau, &cfg),
+        check_change(
+            &appts,
+            &[],
+            &propose(ChangeKind::Retired, "2021-01-01"),
+            Reporter::Bureau,
+            &cfg
+        ),
         Verdict::Reject(Rejection::BeforeApproval { .. })
     ));
     // Term holds x → first appointment; between terms → latest approved before.
     assert_eq!(
-        check_change(&appts, &[], &propose(ChangeKind::Retired, "2022-01-01"), Reporter::Unit, &cfg),
-        Verdict::Apply { appointment_id: Some(1), amends: None }
+        check_change(
+            &appts,
+            &[],
+            &propose(ChangeKind::Retired, "2022-01-01"),
+            Reporter::Unit,
+            &cfg
+        ),
+        Verdict::Apply {
+            appointment_id: Some(1),
+            amends: None
+        }
     );
     assert_eq!(
-        check_change(&appts, &[], &propose(ChangeKind::Retired, "2024-11-25"), Reporter::Unit, &cfg),
-        Verdict::Apply { appointment_id: Some(2), amends: None }
+        check_change(
+            &appts,
+            &[],
+            &propose(ChangeKind::Retired, "2024-11-25"),
+            Reporter::Unit,
+            &cfg
+        ),
+        Verdict::Apply {
+            appointment_id: Some(2),
+            amends: None
+        }
     );
     // Title number picks the appointment.
     let mut p = propose(ChangeKind::RevokedFraud, "2025-03-01");
     p.title_no = Some("张人社字〔1〕号".into());
     assert_eq!(
         check_change(&appts, &[], &p, Reporter::Bureau, &cfg),
-        Verdict::Apply { appointment_id: Some(1), amends: None }
+        Verdict::Apply {
+            appointment_id: Some(1),
+            amends: None
+        }
     );
     p.title_no = Some("nope".into());
     assert!(matches!(
@@ -383,11 +427,23 @@ fn checks_of_recorded_order() {
     ));
     // Restoration: only from the bureau, only while suspended.
     assert_eq!(
-        check_change(&appts, &[], &propose(ChangeKind::Restored, "2022-05-01"), Reporter::Unit, &cfg),
+        check_change(
+            &appts,
+            &[],
+            &propose(ChangeKind::Restored, "2022-05-01"),
+            Reporter::Unit,
+            &cfg
+        ),
         Verdict::Reject(Rejection::RestoreFromUnit)
     );
     assert!(matches!(
-        check_change(&appts, &[], &propose(ChangeKind::Restored, "2022-05-01"), Reporter::Bureau, &cfg),
+        check_change(
+            &appts,
+            &[],
+            &propose(ChangeKind::Restored, "2022-05-01"),
+            Reporter::Bureau,
+            &cfg
+        ),
         Verdict::Reject(Rejection::NothingToRestore(_))
     ));
     let recorded = [
@@ -395,20 +451,50 @@ fn checks_of_recorded_order() {
         change(11, 1, ChangeKind::Deceased, "2023-01-01", None),
     ];
     assert_eq!(
-        check_change(&appts, &recorded, &propose(ChangeKind::Restored, "2022-05-01"), Reporter::Bureau, &cfg),
-        Verdict::Apply { appointment_id: Some(1), amends: None }
+        check_change(
+            &appts,
+            &recorded,
+            &propose(ChangeKind::Restored, "2022-05-01"),
+            Reporter::Bureau,
+            &cfg
+        ),
+        Verdict::Apply {
+            appointment_id: Some(1),
+            amends: None
+        }
     );
     // After a termination: refused, except fraud; a repeat is a duplicate.
     assert!(matches!(
-        check_change(&appts, &recorded, &propose(ChangeKind::Retired, "2023-02-01"), Reporter::Unit, &cfg),
+        check_change(
+            &appts,
+            &recorded,
+            &propose(ChangeKind::Retired, "2023-02-01"),
+            Reporter::Unit,
+            &cfg
+        ),
         Verdict::Reject(Rejection::AfterTermination { .. })
     ));
     assert_eq!(
-        check_change(&appts, &recorded, &propose(ChangeKind::RevokedFraud, "2023-06-01"), Reporter::Bureau, &cfg),
-        Verdict::Apply { appointment_id: Some(1), amends: None }
+        check_change(
+            &appts,
+            &recorded,
+            &propose(ChangeKind::RevokedFraud, "2023-06-01"),
+            Reporter::Bureau,
+            &cfg
+        ),
+        Verdict::Apply {
+            appointment_id: Some(1),
+            amends: None
+        }
     );
     assert_eq!(
-        check_change(&appts, &recorded, &propose(ChangeKind::Deceased, "2023-01-01"), Reporter::Unit, &cfg),
+        check_change(
+            &appts,
+            &recorded,
+            &propose(ChangeKind::Deceased, "2023-01-01"),
+            Reporter::Unit,
+            &cfg
+        ),
         Verdict::Duplicate { existing: 11 }
     );
 }
@@ -426,9 +512,18 @@ fn other_allowance_checks() {
     p.end = Some(d("2024-06-30"));
     assert_eq!(
         check_change(&appts, &[], &p, Reporter::Unit, &cfg),
-        Verdict::Apply { appointment_id: None, amends: None }
+        Verdict::Apply {
+            appointment_id: None,
+            amends: None
+        }
     );
-    let recorded = [change(5, 1, ChangeKind::OtherAllowance, "2023-01-01", Some("2024-06-30"))];
+    let recorded = [change(
+        5,
+        1,
+        ChangeKind::OtherAllowance,
+        "2023-01-01",
+        Some("2024-06-30"),
+    )];
     assert_eq!(
         check_change(&appts, &recorded, &p, Reporter::Unit, &cfg),
         Verdict::Duplicate { existing: 5 }
@@ -436,7 +531,10 @@ fn other_allowance_checks() {
     p.end = Some(d("2024-12-31"));
     assert_eq!(
         check_change(&appts, &recorded, &p, Reporter::Unit, &cfg),
-        Verdict::Apply { appointment_id: None, amends: Some(5) }
+        Verdict::Apply {
+            appointment_id: None,
+            amends: Some(5)
+        }
     );
     p.end = Some(d("2022-12-31"));
     assert!(matches!(
@@ -456,12 +554,30 @@ fn amended_other_allowance_uses_latest_end() {
     let cfg = daily();
     let a = appt(1, "2023-11-10");
     let ch = [
-        change(1, 1, ChangeKind::OtherAllowance, "2025-04-01", Some("2025-09-30")),
-        change(2, 1, ChangeKind::OtherAllowance, "2025-04-01", Some("2025-05-31")),
+        change(
+            1,
+            1,
+            ChangeKind::OtherAllowance,
+            "2025-04-01",
+            Some("2025-09-30"),
+        ),
+        change(
+            2,
+            1,
+            ChangeKind::OtherAllowance,
+            "2025-04-01",
+            Some("2025-05-31"),
+        ),
     ];
     let t = Timeline::new(&a, &ch, &cfg);
-    assert_eq!(t.month("2025-06".parse().unwrap(), &cfg).amount.to_string(), "500.00");
-    assert_eq!(t.month("2025-05".parse().unwrap(), &cfg).amount.to_string(), "0.00");
+    assert_eq!(
+        t.month("2025-06".parse().unwrap(), &cfg).amount.to_string(),
+        "500.00"
+    );
+    assert_eq!(
+        t.month("2025-05".parse().unwrap(), &cfg).amount.to_string(),
+        "0.00"
+    );
 }
 
 // ---------- properties ----------

@@ -217,7 +217,9 @@ impl Store {
     /// Voids a change recorded in error; it stays in the ledger, marked void with the reason.
     pub async fn void_change(&self, change_id: i64, reason: &str, operator: &str) -> Result<()> {
         if reason.trim().is_empty() {
-            return Err(StoreError::Usage("a void needs a reason (--reason TEXT)".into()));
+            return Err(StoreError::Usage(
+                "a void needs a reason (--reason TEXT)".into(),
+            ));
         }
         let mut tx = self.begin_write().await?;
         let row = sqlx::query("SELECT voided_at FROM changes WHERE id = $1")
@@ -237,13 +239,15 @@ impl Store {
             }
             Some(_) => {}
         }
-        sqlx::query("UPDATE changes SET voided_at = $1, voided_by = $2, void_reason = $3 WHERE id = $4")
-            .bind(super::now_text())
-            .bind(operator)
-            .bind(reason)
-            .bind(change_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE changes SET voided_at = $1, voided_by = $2, void_reason = $3 WHERE id = $4",
+        )
+        .bind(super::now_text())
+        .bind(operator)
+        .bind(reason)
+        .bind(change_id)
+        .execute(&mut *tx)
+        .await?;
         audit(
             &mut tx,
             operator,

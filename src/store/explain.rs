@@ -118,7 +118,9 @@ impl Store {
                         DayStatus::Uncovered => {
                             "未覆盖：没有政策版本覆盖这些日期，需区政府出台后续政策".to_string()
                         }
-                        DayStatus::Fraud(_) => "弄虚作假撤销：整届称号无效，已发津贴全部追回".into(),
+                        DayStatus::Fraud(_) => {
+                            "弄虚作假撤销：整届称号无效，已发津贴全部追回".into()
+                        }
                         DayStatus::Terminated(_) => "终止：待遇自生效日起停止".into(),
                         DayStatus::OtherAllowance(_) => {
                             "享受其他人才津贴：不得重复享受（§10）".into()
@@ -244,7 +246,11 @@ impl Explanation {
                     let _ = writeln!(s, "      {r}");
                 }
                 for (year, seq, status, kind, fen) in &m.payments {
-                    let label = if status == "approved" { "已批准" } else { "草稿" };
+                    let label = if status == "approved" {
+                        "已批准"
+                    } else {
+                        "草稿"
+                    };
                     let _ = writeln!(
                         s,
                         "      {year}年第{seq}批（{label}）{} {}",
@@ -254,7 +260,12 @@ impl Explanation {
                 }
                 let diff = to_fen(m.breakdown.amount) - m.paid();
                 if diff != 0 {
-                    let _ = writeln!(s, "      已发合计 {}，尚差 {}", fen_str(m.paid()), fen_str(diff));
+                    let _ = writeln!(
+                        s,
+                        "      已发合计 {}，尚差 {}",
+                        fen_str(m.paid()),
+                        fen_str(diff)
+                    );
                 }
             }
         }

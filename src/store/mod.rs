@@ -255,13 +255,12 @@ pub(crate) async fn find_source(
     let Some(hash) = &source.sha256 else {
         return Ok(None);
     };
-    let row = sqlx::query(
-        "SELECT recorded_at, operator FROM sources WHERE kind = $1 AND sha256 = $2",
-    )
-    .bind(&source.kind)
-    .bind(hash)
-    .fetch_optional(conn)
-    .await?;
+    let row =
+        sqlx::query("SELECT recorded_at, operator FROM sources WHERE kind = $1 AND sha256 = $2")
+            .bind(&source.kind)
+            .bind(hash)
+            .fetch_optional(conn)
+            .await?;
     Ok(match row {
         Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
         None => None,
