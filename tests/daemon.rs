@@ -212,3 +212,154 @@ async fn two_daemons_on_one_postgres_database_never_run_a_time_twice() {
         "every recorded time was started once"
     );
 }
+
+fn cli(db: &str, cfg: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_chieftech"))
+        .args(["--database", db, "--config"])
+        .arg(cfg)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The scheduled payment run and export jobs, by hand: the draft is computed and the bureau
+/// told; after approval the export job writes the files and tells the finance office.
+#[tokio::test]
+async fn payrun_and_export_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    let reports = dir.path().join("reports");
+    let cfg = config(dir.path(), "export_after_approval = true");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!("\n[paths]\nreports = \"{}\"\n", reports.display()));
+    std::fs::write(&cfg, text).unwrap();
+    let roster = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/examples/worked-examples-roster.xlsx");
+    let o = cli(&url, &cfg, &["import", "roster", roster.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = cli(
+        &url,
+        &cfg,
+        &["--today", "2022-12-01", "jobs", "run", "payrun"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("draft 2022/1 computed"));
+    // Run again: the draft is recomputed, not duplicated; the bureau is told once.
+    assert!(cli(
+        &url,
+        &cfg,
+        &["--today", "2022-12-01", "jobs", "run", "payrun"]
+    )
+    .status
+    .success());
+    let o = cli(
+        &url,
+        &cfg,
+        &["--operator", "bob", "payrun", "approve", "--year", "2022"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = cli(
+        &url,
+        &cfg,
+        &["--today", "2022-12-02", "jobs", "run", "export"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(reports.join("2022/bank-2022-run1.xlsx").exists());
+    let o = cli(&url, &cfg, &["jobs", "run", "export"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("nothing to export"));
+    let o = cli(
+        &url,
+        &cfg,
+        &["--today", "2022-12-02", "jobs", "run", "outbox"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| n.starts_with("draft_2022_1"))
+            .count(),
+        1,
+        "{names:?}"
+    );
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| n.starts_with("finance-export_2022_1"))
+            .count(),
+        1,
+        "{names:?}"
+    );
+    let o = cli(&url, &cfg, &["jobs", "list"]);
+    let list = String::from_utf8_lossy(&o.stdout);
+    assert!(list.contains("outbox") && list.contains("ok"), "{list}");
+}
+
+/// A payment run job killed with SIGKILL half-way, run again: the ledger is as if it ran once.
+#[tokio::test]
+async fn a_killed_payrun_job_leaves_the_ledger_as_if_it_ran_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "");
+    let sample = dir.path().join("sample");
+    let o = Command::new(env!("CARGO_BIN_EXE_chieftech"))
+        .args(["sample", "--people", "6000", "-o"])
+        .arg(&sample)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let pristine = dir.path().join("pristine.db");
+    let url = format!("sqlite://{}", pristine.display());
+    let o = cli(
+        &url,
+        &cfg,
+        &[
+            "import",
+            "roster",
+            sample.join("roster.xlsx").to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let reference = dir.path().join("reference.db");
+    std::fs::copy(&pristine, &reference).unwrap();
+    let ref_url = format!("sqlite://{}", reference.display());
+    assert!(cli(
+        &ref_url,
+        &cfg,
+        &["--today", "2024-12-01", "jobs", "run", "payrun"]
+    )
+    .status
+    .success());
+    let dump = |url: String| async move {
+        let s = Store::connect(&url).await.unwrap();
+        let d = s.dump().await.unwrap();
+        s.close().await;
+        d
+    };
+    let expected = dump(ref_url).await;
+    for delay in [50u64, 300, 700] {
+        let copy = dir.path().join(format!("k{delay}.db"));
+        std::fs::copy(&pristine, &copy).unwrap();
+        let copy_url = format!("sqlite://{}", copy.display());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chieftech"))
+            .args(["--database", &copy_url, "--config"])
+            .arg(&cfg)
+            .args(["--today", "2024-12-01", "jobs", "run", "payrun"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill();
+        let _ = child.wait();
+        let o = cli(
+            &copy_url,
+            &cfg,
+            &["--today", "2024-12-01", "jobs", "run", "payrun"],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(dump(copy_url).await, expected, "killed after {delay} ms");
+    }
+}

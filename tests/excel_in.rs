@@ -550,6 +550,7 @@ fn garbage_is_refused_without_panic() {
         "oom-cfb-fat-cycle.xls",
         "oom-cfb-short-fat-sector.xls",
         "crash-xls-dense-range.xls",
+        "crash-xls-dimensions.xls",
     ] {
         let bytes = std::fs::read(fixtures().join("fuzz").join(name)).unwrap();
         assert!(

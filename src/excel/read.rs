@@ -507,6 +507,31 @@ fn xls_is_safe<RS: Read + Seek>(rs: &mut RS) -> std::io::Result<bool> {
             .get(pos + 4..(pos + 4 + n).min(stream.len()))
             .unwrap_or(&[]);
         pos += 4 + n;
+        if typ == 0x0200 {
+            // DIMENSIONS: calamine reserves rows × columns cells from it.
+            let (rf, rl, cf, cl) = match data.len() {
+                10 => (
+                    u16_at(data, 0),
+                    u16_at(data, 2),
+                    u16_at(data, 4),
+                    u16_at(data, 6),
+                ),
+                14 | 16 => (
+                    u32_at(data, 0),
+                    u32_at(data, 4),
+                    u16_at(data, 8),
+                    u16_at(data, 10),
+                ),
+                _ => continue,
+            };
+            let cf = if cf > 0xFF || cl < cf { 0 } else { cf };
+            let rows = u64::from(rl.saturating_sub(rf)) + 1;
+            let cols = u64::from(cl.saturating_sub(cf)) + 1;
+            if rows.saturating_mul(cols) > XLS_MAX_CELLS {
+                return Ok(false);
+            }
+            continue;
+        }
         let cells = match typ {
             0x0809 | 0x000A => {
                 if close(&mut extent) > XLS_MAX_CELLS {

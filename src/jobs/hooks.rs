@@ -18,6 +18,44 @@ pub async fn inbox_scan(runner: &Runner) -> Result<String, String> {
 }
 
 /// The export job: exports approved runs not yet exported and tells the finance office.
-pub async fn export_approved(_runner: &Runner, _today: NaiveDate) -> Result<String, String> {
-    Err("automatic export is not available in this build".into())
+pub async fn export_approved(runner: &Runner, today: NaiveDate) -> Result<String, String> {
+    use sqlx::Row;
+    let e = |x: &dyn std::fmt::Display| x.to_string();
+    let rows = sqlx::query("SELECT r.year, r.seq FROM runs r LEFT JOIN exports x ON x.run_id = r.id WHERE r.status = 'approved' AND x.id IS NULL ORDER BY r.year, r.seq")
+        .fetch_all(runner.store.pool())
+        .await
+        .map_err(|x| e(&x))?;
+    let settings = crate::mail::MailSettings::from_config(&runner.cfg).map_err(|x| e(&x))?;
+    let mut done = Vec::new();
+    for r in rows {
+        let year = r.try_get::<i64, _>(0).map_err(|x| e(&x))? as i32;
+        let seq: i64 = r.try_get(1).map_err(|x| e(&x))?;
+        let report = crate::jobs::export::export_run(
+            &runner.store,
+            &runner.cfg,
+            year,
+            Some(seq),
+            None,
+            "daemon",
+        )
+        .await
+        .map_err(|x| e(&x))?;
+        let view = runner
+            .store
+            .show_run(year, Some(seq), runner.cfg.payment.offset_recoveries)
+            .await
+            .map_err(|x| e(&x))?;
+        let notice = crate::jobs::notices::finance_notice(&view, &report.files, &settings, today)
+            .map_err(|x| e(&x))?;
+        let mut conn = runner.store.pool().acquire().await.map_err(|x| e(&x))?;
+        crate::mail::queue(&mut conn, &notice)
+            .await
+            .map_err(|x| e(&x))?;
+        done.push(format!("{year}/{seq}"));
+    }
+    Ok(if done.is_empty() {
+        "nothing to export".into()
+    } else {
+        format!("exported {}", done.join(", "))
+    })
 }
