@@ -179,6 +179,10 @@ pub struct InboxSettings {
     pub move_processed: bool,
     #[serde(default = "default_max_mb")]
     pub max_message_mb: u64,
+    /// Attach the error workbook (the unit's own rows, with full ID numbers, sent back to its
+    /// registered address) to the reply. False: the reply lists the problems only.
+    #[serde(default = "yes")]
+    pub attach_error_workbook: bool,
 }
 
 fn default_path() -> PathBuf {
@@ -1113,7 +1117,9 @@ async fn unit_message(
         refused.extend(r.refused.iter().map(tag));
         notes.extend(r.notes.iter().map(tag));
         notes.extend(r.unreadable.clone());
-        files.extend(r.error_workbook.clone());
+        if ctx.settings.attach_error_workbook {
+            files.extend(r.error_workbook.clone());
+        }
         applied += r.applied;
         dups += r.duplicates;
         bad += r.rows_refused;

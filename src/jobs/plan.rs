@@ -55,22 +55,29 @@ impl JobSchedule {
         })
     }
 
-    /// The first scheduled time strictly after `t`.
+    /// The first scheduled time strictly after `t` (always a whole second).
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.cron
-            .find_next_occurrence(&t.with_timezone(&Shanghai), false)
+            .find_next_occurrence(&whole_second(t).with_timezone(&Shanghai), false)
             .ok()
             .map(|d| d.with_timezone(&Utc))
     }
 
     /// The latest scheduled time in `(after, until]`, if any.
     pub fn latest_in(&self, after: DateTime<Utc>, until: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        // Scheduled times are whole seconds, so every daemon names the same time alike.
         self.cron
-            .find_previous_occurrence(&until.with_timezone(&Shanghai), true)
+            .find_previous_occurrence(&whole_second(until).with_timezone(&Shanghai), true)
             .ok()
             .map(|d| d.with_timezone(&Utc))
             .filter(|p| *p > after)
     }
+}
+
+/// `t` without its fraction of a second.
+fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Timelike;
+    t.with_nanosecond(0).unwrap_or(t)
 }
 
 /// What the daemon should do now.
@@ -206,6 +213,17 @@ mod tests {
             [("payrun".to_string(), utc("2025-12-01T01:00:00Z"))]
         );
         assert!(p.run.is_empty());
+    }
+
+    #[test]
+    fn scheduled_times_are_whole_seconds() {
+        let s = JobSchedule::parse("x", "*/2 * * * * *").unwrap();
+        let t = s.latest_in(utc("2025-01-01T00:00:00Z"), utc("2025-01-01T00:00:06.618Z"));
+        assert_eq!(t, Some(utc("2025-01-01T00:00:06Z")));
+        assert_eq!(
+            s.next_after(utc("2025-01-01T00:00:06.618Z")),
+            Some(utc("2025-01-01T00:00:08Z"))
+        );
     }
 
     #[test]
