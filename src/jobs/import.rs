@@ -17,9 +17,9 @@ use crate::excel::read::{CellProblem, Severity, Workbook};
 use crate::excel::roster::{
     read_roster, sheet_problem, RosterRead, SheetLayout, ROSTER_COLUMNS, ROSTER_SHEET, UNIT_COLUMNS,
 };
-use crate::rules::{ChangeKind, Reporter, RulesConfig};
+use crate::rules::{Reporter, RulesConfig};
 use crate::store::roster::{RosterProblem, RosterStart};
-use crate::store::{ChangeEntry, RosterEntry, RowProblem, Source, Store, StoreError, UnitEntry};
+use crate::store::{RosterEntry, RowProblem, Source, Store, StoreError, UnitEntry};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Read;
 use std::ops::ControlFlow;
@@ -304,24 +304,6 @@ fn sort_problems(problems: &mut [CellProblem]) {
     });
 }
 
-/// A change row no ledger holds: added to a batch to make `record_changes` refuse it whole
-/// (a dry run that still reports every person-level problem).
-fn sentinel() -> ChangeEntry {
-    let birth = chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default();
-    ChangeEntry {
-        id_number: crate::rules::id_number::make_id("000000", birth, 0),
-        name: String::new(),
-        kind: ChangeKind::TransferredOut,
-        effective: birth,
-        end: None,
-        new_unit: None,
-        decision_no: None,
-        title_no: None,
-        note: None,
-        row: None,
-    }
-}
-
 /// Imports status-change workbooks (`chieftech import changes FILE... [--accept-valid]`).
 pub async fn import_changes(
     store: &Store,
@@ -429,10 +411,8 @@ async fn import_changes_file(
     if cell_errors && !accept_valid {
         // Refused whole; a dry run still finds the person-level problems of the sound rows.
         if !file.entries.is_empty() {
-            let mut entries = file.entries.clone();
-            entries.push(sentinel());
             let outcome = store
-                .record_changes(&source, reporter, &entries, false, cfg)
+                .check_changes(&source, reporter, &file.entries, cfg)
                 .await?;
             problems.extend(
                 outcome

@@ -75,6 +75,32 @@ impl Store {
         accept_valid: bool,
         cfg: &RulesConfig,
     ) -> Result<ChangesOutcome> {
+        self.apply_changes(source, reporter, entries, accept_valid, cfg, false)
+            .await
+    }
+
+    /// Checks changes exactly as [`Store::record_changes`] would, and records nothing (the
+    /// transaction is always rolled back): every row's problems, for a file refused whole.
+    pub async fn check_changes(
+        &self,
+        source: &Source,
+        reporter: Reporter,
+        entries: &[ChangeEntry],
+        cfg: &RulesConfig,
+    ) -> Result<ChangesOutcome> {
+        self.apply_changes(source, reporter, entries, true, cfg, true)
+            .await
+    }
+
+    async fn apply_changes(
+        &self,
+        source: &Source,
+        reporter: Reporter,
+        entries: &[ChangeEntry],
+        accept_valid: bool,
+        cfg: &RulesConfig,
+        dry_run: bool,
+    ) -> Result<ChangesOutcome> {
         let mut tx = self.begin_write().await?;
         let mut outcome = ChangesOutcome::default();
         if let Some((at, by)) = find_source(&mut tx, source).await? {
@@ -177,6 +203,10 @@ impl Store {
             }
         }
         outcome.rejected.sort_by_key(|p| p.row);
+        if dry_run {
+            tx.rollback().await?;
+            return Ok(outcome);
+        }
         if !outcome.rejected.is_empty() && !accept_valid {
             tx.rollback().await?;
             outcome.applied.clear();
