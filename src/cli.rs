@@ -113,6 +113,10 @@ pub enum ImportCommand {
         /// Apply the good rows and refuse only the bad ones
         #[arg(long)]
         accept_valid: bool,
+        /// The files are units' reports (变动情况报告表): a unit may not report 恢复待遇, nor
+        /// re-send a change the bureau voided. Without it they are the bureau's own entries.
+        #[arg(long)]
+        from_unit: bool,
     },
 }
 
@@ -501,11 +505,16 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 ImportCommand::Changes {
                     files,
                     accept_valid,
+                    from_unit,
                 } => {
                     crate::jobs::import::import_changes(
                         &store,
                         &files,
-                        crate::rules::Reporter::Bureau,
+                        if from_unit {
+                            crate::rules::Reporter::Unit
+                        } else {
+                            crate::rules::Reporter::Bureau
+                        },
                         accept_valid,
                         &ctx.rules,
                         &ctx.operator,

@@ -520,3 +520,54 @@ async fn recompute_is_idempotent_and_explain_shows_the_arithmetic() {
         assert_eq!(e.appointments[0].months[0].paid(), 30_645);
     }
 }
+
+#[tokio::test]
+async fn a_unit_cannot_undo_a_void_by_reporting_the_change_again() {
+    let db = common::sqlite().await;
+    let store = &db.store;
+    let cfg = RulesConfig::default();
+    let ps = people();
+    seed_roster(store, &ps[..1]).await;
+    let wrong = change(&ps[0], ChangeKind::Deceased, "2022-05-01", None);
+    let unit = |name: &str| Source::file("changes-file", name, name.as_bytes(), "clerk");
+    let out = store
+        .record_changes(
+            &unit("a.xlsx"),
+            Reporter::Unit,
+            std::slice::from_ref(&wrong),
+            false,
+            &cfg,
+        )
+        .await
+        .unwrap();
+    let id = out.applied[0].1;
+    store.void_change(id, "误报死亡", "clerk").await.unwrap();
+    let out = store
+        .record_changes(
+            &unit("b.xlsx"),
+            Reporter::Unit,
+            std::slice::from_ref(&wrong),
+            true,
+            &cfg,
+        )
+        .await
+        .unwrap();
+    assert!(out.applied.is_empty());
+    assert!(
+        out.rejected[0].message.contains("已作废"),
+        "{:?}",
+        out.rejected
+    );
+    // The bureau itself may record it again (a deliberate decision).
+    let out = store
+        .record_changes(
+            &Source::operator("clerk"),
+            Reporter::Bureau,
+            &[wrong],
+            false,
+            &cfg,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.applied.len(), 1);
+}

@@ -458,3 +458,49 @@ async fn a_message_with_a_bad_address_is_parked_and_reported() {
         (0, 0, 1)
     );
 }
+
+/// Two senders at once (the daemon's outbox job and a clerk's `outbox send`): each message is
+/// delivered by exactly one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_senders_at_once_deliver_each_message_once() {
+    for db in common::backends().await {
+        let store = &db.store;
+        let dir = tempfile::tempdir().unwrap();
+        let settings = MailSettings {
+            outbox_dir: dir.path().join("outbox"),
+            templates: templates(),
+            ..MailSettings::default()
+        };
+        let mut conn = store.pool().acquire().await.unwrap();
+        for i in 0..40 {
+            let n = chieftech::mail::Notice {
+                key: format!("test:{i}"),
+                to: vec!["rsj@zhangdian.example".into()],
+                subject: format!("通知{i}"),
+                body: "正文".into(),
+                attachments: vec![],
+            };
+            chieftech::mail::queue(&mut conn, &n).await.unwrap();
+        }
+        drop(conn);
+        let (a, b) = tokio::join!(
+            send_due(store, &settings, Utc::now()),
+            send_due(store, &settings, Utc::now())
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(
+            a.sent.len() + b.sent.len(),
+            40,
+            "{} + {}",
+            a.sent.len(),
+            b.sent.len()
+        );
+        for k in &a.sent {
+            assert!(!b.sent.contains(k), "{k} sent twice");
+        }
+        assert_eq!(
+            chieftech::mail::outbox::counts(store).await.unwrap(),
+            (0, 40, 0)
+        );
+    }
+}

@@ -164,7 +164,7 @@ impl Runner {
                 // From the day after the last successful reminder run, so days the daemon was
                 // down are caught up (each notice once: the outbox keys see to that).
                 let last = sqlx::query(
-                    "SELECT MAX(scheduled_at) FROM job_runs WHERE job = 'remind' AND status = 'ok'",
+                    "SELECT MAX(scheduled_at) FROM job_runs WHERE job = 'remind' AND status = 'ok' AND scheduled_at NOT LIKE 'manual%'",
                 )
                 .fetch_one(self.store.pool())
                 .await

@@ -52,6 +52,9 @@ pub struct SendReport {
     pub waiting: usize,
 }
 
+/// How long a sender's claim on a message lasts (its delivery must end before).
+const CLAIM_SECONDS: i64 = 600;
+
 /// The stable Message-ID of a key.
 pub fn message_id(key: &str) -> String {
     format!(
@@ -215,21 +218,20 @@ pub async fn send_due(
         let id: i64 = r.try_get(0)?;
         let key: String = r.try_get(1)?;
         let attempts: i64 = r.try_get(7)?;
-        // The due time is re-read per message, so a concurrent sender's update is seen.
-        let due: Option<String> =
-            sqlx::query("SELECT next_attempt_at FROM outbox WHERE id = $1 AND status = 'queued'")
-                .bind(id)
-                .fetch_optional(store.pool())
-                .await?
-                .map(|row| row.try_get(0))
-                .transpose()?;
-        match due {
-            Some(d) if d <= now_text => {}
-            Some(_) => {
-                report.waiting += 1;
-                continue;
-            }
-            None => continue,
+        // Claim the message before sending it: a concurrent sender (the daemon's outbox job and
+        // `outbox send`) then sees it as not due, so it is never sent by both. A sender that dies
+        // after claiming leaves it to be retried when the claim lapses.
+        let claim_until = (now + chrono::Duration::seconds(CLAIM_SECONDS))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let claimed = sqlx::query("UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND status = 'queued' AND next_attempt_at <= $3")
+            .bind(&claim_until)
+            .bind(id)
+            .bind(&now_text)
+            .execute(store.pool())
+            .await?;
+        if claimed.rows_affected() != 1 {
+            report.waiting += 1;
+            continue;
         }
         let attachments: Vec<PathBuf> = r
             .try_get::<String, _>(6)?

@@ -290,10 +290,20 @@ pub fn check_change(
     if proposed.kind == ChangeKind::Restored && reporter == Reporter::Unit {
         return Verdict::Reject(Rejection::RestoreFromUnit);
     }
-    if let Some(dup) = recorded
+    // For another allowance only the latest row of a start date counts (it amends the others),
+    // so a correction back to an earlier end date is applied, not skipped.
+    let latest_other = recorded
         .iter()
-        .find(|c| c.kind == proposed.kind && c.effective == x && c.end == proposed.end)
-    {
+        .filter(|c| c.kind == ChangeKind::OtherAllowance && c.effective == x)
+        .max_by_key(|c| c.id);
+    let duplicate = if proposed.kind == ChangeKind::OtherAllowance {
+        latest_other.filter(|c| c.end == proposed.end)
+    } else {
+        recorded
+            .iter()
+            .find(|c| c.kind == proposed.kind && c.effective == x && c.end == proposed.end)
+    };
+    if let Some(dup) = duplicate {
         return Verdict::Duplicate { existing: dup.id };
     }
     if proposed.kind == ChangeKind::OtherAllowance {
@@ -309,14 +319,9 @@ pub fn check_change(
                     .unwrap_or_else(|| "无结束日期".into()),
             });
         }
-        let amends = recorded
-            .iter()
-            .filter(|c| c.kind == ChangeKind::OtherAllowance && c.effective == x)
-            .map(|c| c.id)
-            .next_back();
         return Verdict::Apply {
             appointment_id: None,
-            amends,
+            amends: latest_other.map(|c| c.id),
         };
     }
     let appointment = match pick_appointment(appointments, x, proposed.title_no.as_deref()) {

@@ -156,6 +156,29 @@ impl Store {
                 });
                 continue;
             }
+            // A unit re-sending a change the bureau voided as recorded in error is refused, so
+            // a void cannot be undone by the next report; the bureau itself may record it again.
+            if reporter == Reporter::Unit {
+                let voided = sqlx::query("SELECT id, COALESCE(void_reason, '') FROM changes WHERE technician_id = $1 AND kind = $2 AND effective = $3 AND COALESCE(end_date, '') = $4 AND voided_at IS NOT NULL ORDER BY id DESC LIMIT 1")
+                    .bind(person.technician_id)
+                    .bind(e.kind.code())
+                    .bind(e.effective.to_string())
+                    .bind(e.end.map(|d| d.to_string()).unwrap_or_default())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(v) = voided {
+                    outcome.rejected.push(RowProblem {
+                        row: e.row,
+                        column: "变动类型",
+                        message: format!(
+                            "与区人社局已作废的变动#{}相同（作废原因：{}）；如确有此变动，请与区人社局联系",
+                            v.try_get::<i64, _>(0)?,
+                            v.try_get::<String, _>(1)?
+                        ),
+                    });
+                    continue;
+                }
+            }
             let proposed = ProposedChange {
                 kind: e.kind,
                 effective: e.effective,
