@@ -684,8 +684,20 @@ fn other_allowance_can_be_corrected_back_to_an_earlier_end() {
     let cfg = daily();
     let appts = [appt(1, "2023-11-10")];
     let recorded = [
-        change(5, 1, ChangeKind::OtherAllowance, "2025-04-01", Some("2025-09-30")),
-        change(6, 1, ChangeKind::OtherAllowance, "2025-04-01", Some("2025-12-31")),
+        change(
+            5,
+            1,
+            ChangeKind::OtherAllowance,
+            "2025-04-01",
+            Some("2025-09-30"),
+        ),
+        change(
+            6,
+            1,
+            ChangeKind::OtherAllowance,
+            "2025-04-01",
+            Some("2025-12-31"),
+        ),
     ];
     let mut p = propose(ChangeKind::OtherAllowance, "2025-04-01");
     p.end = Some(d("2025-09-30"));
