@@ -310,7 +310,7 @@ async fn payrun_and_export_jobs() {
 #[tokio::test]
 async fn a_killed_payrun_job_leaves_the_ledger_as_if_it_ran_once() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), "");
+    let cfg = config(dir.path(), "lease_seconds = 2");
     let sample = dir.path().join("sample");
     let o = Command::new(env!("CARGO_BIN_EXE_chieftech"))
         .args(["sample", "--people", "6000", "-o"])
@@ -362,6 +362,8 @@ async fn a_killed_payrun_job_leaves_the_ledger_as_if_it_ran_once() {
         std::thread::sleep(Duration::from_millis(delay));
         let _ = child.kill();
         let _ = child.wait();
+        // A run killed while it held the job's lock: the lock lapses after lease_seconds.
+        std::thread::sleep(Duration::from_millis(2500));
         let o = cli(
             &copy_url,
             &cfg,

@@ -328,11 +328,20 @@ impl Runner {
         at: DateTime<Utc>,
         today: NaiveDate,
     ) -> Result<(), sqlx::Error> {
+        let beat = self.heartbeat(job, &ts(at));
+        tracing::info!(job, scheduled = %ts(at), "job started");
+        let result = self.execute(job, today).await;
+        beat.abort();
+        self.record_outcome(job, &ts(at), &result).await
+    }
+
+    /// Keeps a running job's claim and lock alive until aborted.
+    fn heartbeat(&self, job: &str, at_text: &str) -> tokio::task::JoinHandle<()> {
         let pool = self.store.pool().clone();
-        let (job_s, at_s, owner) = (job.to_string(), ts(at), self.owner.clone());
+        let (job_s, at_s, owner) = (job.to_string(), at_text.to_string(), self.owner.clone());
         let lease = self.settings.lease_seconds;
         let beat_every = std::time::Duration::from_secs((lease as u64 / 4).max(1));
-        let beat = tokio::spawn(async move {
+        tokio::spawn(async move {
             loop {
                 tokio::time::sleep(beat_every).await;
                 let now = Utc::now();
@@ -351,24 +360,30 @@ impl Runner {
                         .execute(&pool)
                         .await;
             }
-        });
-        tracing::info!(job, scheduled = %ts(at), "job started");
-        let result = self.execute(job, today).await;
-        beat.abort();
-        let (status, outcome) = match &result {
+        })
+    }
+
+    /// Records how a claimed run ended.
+    async fn record_outcome(
+        &self,
+        job: &str,
+        at_text: &str,
+        result: &Result<String, String>,
+    ) -> Result<(), sqlx::Error> {
+        let (status, outcome) = match result {
             Ok(s) => ("ok", s.clone()),
             Err(e) => ("failed", e.clone()),
         };
         match &result {
-            Ok(s) => tracing::info!(job, scheduled = %ts(at), outcome = %s, "job finished"),
-            Err(e) => tracing::error!(job, scheduled = %ts(at), error = %e, "job failed"),
+            Ok(s) => tracing::info!(job, scheduled = %at_text, outcome = %s, "job finished"),
+            Err(e) => tracing::error!(job, scheduled = %at_text, error = %e, "job failed"),
         }
         sqlx::query("UPDATE job_runs SET status = $1, outcome = $2, finished_at = $3 WHERE job = $4 AND scheduled_at = $5 AND owner = $6")
             .bind(status)
             .bind(outcome)
             .bind(ts(Utc::now()))
             .bind(job)
-            .bind(ts(at))
+            .bind(at_text)
             .bind(&self.owner)
             .execute(self.store.pool())
             .await?;
@@ -464,7 +479,8 @@ impl Runner {
         let now = Utc::now();
         if !self.lock(job, now).await? {
             return Err(DaemonError::Scheduler(format!(
-                "`{job}` is running right now; try again when it has finished"
+                "`{job}` is running right now (or its runner was killed: its lock lapses {} s after its last heartbeat); try again when it has finished",
+                self.settings.lease_seconds
             )));
         }
         let at_text = format!("manual {}", ts(now));
@@ -475,19 +491,10 @@ impl Runner {
             .bind(ts(now))
             .execute(self.store.pool())
             .await?;
+        let beat = self.heartbeat(job, &at_text);
         let result = self.execute(job, today).await;
-        let (status, outcome) = match &result {
-            Ok(s) => ("ok", s.clone()),
-            Err(e) => ("failed", e.clone()),
-        };
-        sqlx::query("UPDATE job_runs SET status = $1, outcome = $2, finished_at = $3 WHERE job = $4 AND scheduled_at = $5")
-            .bind(status)
-            .bind(&outcome)
-            .bind(ts(Utc::now()))
-            .bind(job)
-            .bind(&at_text)
-            .execute(self.store.pool())
-            .await?;
+        beat.abort();
+        self.record_outcome(job, &at_text, &result).await?;
         self.unlock(job).await?;
         result.map_err(DaemonError::Scheduler)
     }
