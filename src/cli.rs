@@ -773,17 +773,18 @@ async fn payrun(ctx: &Context, cmd: PayrunCommand) -> Result<(), Failure> {
             // Tell the finance office (once: the outbox key is the run).
             let settings = crate::mail::MailSettings::from_config(&ctx.config)
                 .map_err(|e| Failure::new(2, e))?;
-            let view = store
-                .show_run(year, run, ctx.rules.offset_recoveries)
-                .await?;
-            let notice =
-                crate::jobs::notices::finance_notice(&view, &r.files, &settings, ctx.today)
-                    .map_err(|e| Failure::new(2, e))?;
-            let mut conn = store.pool().acquire().await.map_err(StoreError::from)?;
-            if crate::mail::queue(&mut conn, &notice)
-                .await
-                .map_err(StoreError::from)?
-            {
+            let (queued, _) = crate::jobs::notices::queue_finance_notice(
+                &store,
+                year,
+                run,
+                ctx.rules.offset_recoveries,
+                &r.files,
+                &settings,
+                ctx.today,
+            )
+            .await
+            .map_err(|e| Failure::new(e.exit_code(), e))?;
+            if queued {
                 println!("finance office notice queued: chieftech outbox send delivers it");
             }
             Ok(())

@@ -158,17 +158,17 @@ pub async fn run_demo(base: &Config, dir: &Path, people: usize) -> Result<DemoRe
             crate::jobs::export::export_run(&store, &cfg, year, Some(seq), None, "经办人张")
                 .await
                 .map_err(|e| fail(3, e))?;
-        let view = store
-            .show_run(year, Some(seq), rules.offset_recoveries)
-            .await
-            .map_err(|e| fail(3, e))?;
-        let notice = crate::jobs::notices::finance_notice(&view, &exported.files, &settings, today)
-            .map_err(|e| fail(2, e))?;
-        let mut conn = store.pool().acquire().await.map_err(|e| fail(3, e))?;
-        crate::mail::queue(&mut conn, &notice)
-            .await
-            .map_err(|e| fail(3, e))?;
-        drop(conn);
+        let (_, view) = crate::jobs::notices::queue_finance_notice(
+            &store,
+            year,
+            Some(seq),
+            rules.offset_recoveries,
+            &exported.files,
+            &settings,
+            today,
+        )
+        .await
+        .map_err(|e| fail(e.exit_code(), e))?;
         outputs.extend(exported.files.iter().cloned());
         let t = view.totals();
         let line = format!(

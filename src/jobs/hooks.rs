@@ -40,17 +40,17 @@ pub async fn export_approved(runner: &Runner, today: NaiveDate) -> Result<String
         )
         .await
         .map_err(|x| e(&x))?;
-        let view = runner
-            .store
-            .show_run(year, Some(seq), runner.cfg.payment.offset_recoveries)
-            .await
-            .map_err(|x| e(&x))?;
-        let notice = crate::jobs::notices::finance_notice(&view, &report.files, &settings, today)
-            .map_err(|x| e(&x))?;
-        let mut conn = runner.store.pool().acquire().await.map_err(|x| e(&x))?;
-        crate::mail::queue(&mut conn, &notice)
-            .await
-            .map_err(|x| e(&x))?;
+        crate::jobs::notices::queue_finance_notice(
+            &runner.store,
+            year,
+            Some(seq),
+            runner.cfg.payment.offset_recoveries,
+            &report.files,
+            &settings,
+            today,
+        )
+        .await
+        .map_err(|x| e(&x))?;
         done.push(format!("{year}/{seq}"));
     }
     Ok(if done.is_empty() {

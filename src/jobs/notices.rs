@@ -204,3 +204,46 @@ pub async fn unit_emails(
     }
     Ok(m)
 }
+
+/// Why the finance office's notice could not be queued.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+}
+
+impl QueueError {
+    /// The CLI's exit status: 2 for a template or usage problem, 3 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            QueueError::Template(_) | QueueError::Store(crate::store::StoreError::Usage(_)) => 2,
+            QueueError::Store(_) => 3,
+        }
+    }
+}
+
+/// Queues the finance office's notice for an exported run (once: the outbox key is the run).
+/// Returns whether it was queued now, and the run.
+pub async fn queue_finance_notice(
+    store: &crate::store::Store,
+    year: i32,
+    seq: Option<i64>,
+    offset: bool,
+    files: &[std::path::PathBuf],
+    settings: &MailSettings,
+    date: chrono::NaiveDate,
+) -> Result<(bool, RunView), QueueError> {
+    let view = store.show_run(year, seq, offset).await?;
+    let notice = finance_notice(&view, files, settings, date)?;
+    let mut conn = store
+        .pool()
+        .acquire()
+        .await
+        .map_err(crate::store::StoreError::from)?;
+    let queued = crate::mail::queue(&mut conn, &notice)
+        .await
+        .map_err(crate::store::StoreError::from)?;
+    Ok((queued, view))
+}

@@ -527,6 +527,25 @@ pub(crate) async fn load_run_view(
 /// Rows per multi-row INSERT (5 binds each: well under SQLite's and PostgreSQL's limits).
 const CHUNK: usize = 400;
 
+/// `HEAD VALUES ($1, …, $cols), …` for `rows` rows: placeholders only, no data in the text.
+fn multi_row_insert(head: &str, rows: usize, cols: usize) -> String {
+    let mut sql = format!("{head} VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * cols + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 async fn insert_items(
     tx: &mut sqlx::AnyConnection,
     run_id: i64,
@@ -535,23 +554,11 @@ async fn insert_items(
     if items.is_empty() {
         return Ok(());
     }
-    let mut sql = String::from(
-        "INSERT INTO run_items (run_id, appointment_id, technician_id, net_fen, lines) VALUES ",
+    let sql = multi_row_insert(
+        "INSERT INTO run_items (run_id, appointment_id, technician_id, net_fen, lines)",
+        items.len(),
+        5,
     );
-    for i in 0..items.len() {
-        let b = i * 5;
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str(&format!(
-            "(${}, ${}, ${}, ${}, ${})",
-            b + 1,
-            b + 2,
-            b + 3,
-            b + 4,
-            b + 5
-        ));
-    }
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for (aid, tid, net, lines) in items {
         q = q
@@ -573,15 +580,11 @@ async fn insert_uncovered(
     if rows.is_empty() {
         return Ok(());
     }
-    let mut sql =
-        String::from("INSERT INTO run_uncovered (run_id, appointment_id, months) VALUES ");
-    for i in 0..rows.len() {
-        let b = i * 3;
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str(&format!("(${}, ${}, ${})", b + 1, b + 2, b + 3));
-    }
+    let sql = multi_row_insert(
+        "INSERT INTO run_uncovered (run_id, appointment_id, months)",
+        rows.len(),
+        3,
+    );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for (aid, months) in rows {
         q = q.bind(run_id).bind(*aid).bind(months.as_str());
