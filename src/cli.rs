@@ -1,4 +1,4 @@
-//! The command line of CONTRACT.md: parsing, the shell around the store and the jobs, and
+//! The command line of docs/contract.md: parsing, the shell around the store and the jobs, and
 //! exit statuses (0 success, 1 input refused, 2 usage or configuration, 3 other failure).
 
 use crate::config::Config;
@@ -183,7 +183,7 @@ pub enum PayrunCommand {
         year: i32,
         #[arg(long)]
         run: Option<i64>,
-        /// The JSON of CONTRACT.md
+        /// The JSON of docs/contract.md
         #[arg(long)]
         json: bool,
     },

@@ -1,7 +1,7 @@
 //! Configuration: `config/default.toml` (or `--config` / `CHIEFTECH_CONFIG`), with the
 //! database URL overridable by `--database` and `CHIEFTECH_DATABASE_URL`.
 //!
-//! Every key has a default, so a missing table or key falls back to RULES.md's defaults.
+//! Every key has a default, so a missing table or key falls back to docs/rules.md's defaults.
 
 use crate::rules::{PolicySet, PolicyVersion, Proration, ReportEffect, RulesConfig};
 use serde::Deserialize;

@@ -1,7 +1,7 @@
 //! chieftech: the Zhangdian District chief technician (首席技师) allowance, end to end.
 //!
 //! The architecture is a functional core and an imperative shell:
-//! - [`rules`]: the pure rules of RULES.md (no I/O, no clock);
+//! - [`rules`]: the pure rules of docs/rules.md (no I/O, no clock);
 //! - [`config`]: configuration files;
 //! - [`store`]: the ledger in SQLite or PostgreSQL (sqlx);
 //! - [`excel`]: workbooks in and out;

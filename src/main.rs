@@ -1,5 +1,5 @@
 //! The `chieftech` binary: parses the command line, sets up logging, maps errors to exit
-//! statuses (CONTRACT.md).
+//! statuses (docs/contract.md).
 
 use clap::Parser;
 use std::process::ExitCode;

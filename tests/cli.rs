@@ -1,4 +1,4 @@
-//! The command line of CONTRACT.md: JSON output, exit statuses, and a payment run killed
+//! The command line of docs/contract.md: JSON output, exit statuses, and a payment run killed
 //! half-way and run again.
 
 mod common;

@@ -1,5 +1,5 @@
 //! Issue 2: the allowance engine through the store, on SQLite and PostgreSQL.
-//! Worked examples A–F of RULES.md, approval rules, voids, idempotent recompute.
+//! Worked examples A–F of docs/rules.md, approval rules, voids, idempotent recompute.
 
 mod common;
 
@@ -147,7 +147,7 @@ fn expect(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The table of ../shared/examples/README.md, through the store.
+/// The nets of tests/fixtures/worked-examples.md, through the store.
 async fn worked_examples(store: &Store) {
     let cfg = RulesConfig::default();
     let ps = people();

@@ -181,7 +181,7 @@ async fn run(store: &Store, year: i32, today: NaiveDate) {
     store.approve_run(year, "bob", POLICY).await.unwrap();
 }
 
-/// RULES.md A, B and C: 王强 (no changes), 李娜 (调往区外 2023-05-20), 张伟 (退休 2022-09-16,
+/// docs/rules.md A, B and C: 王强 (no changes), 李娜 (调往区外 2023-05-20), 张伟 (退休 2022-09-16,
 /// reported in 2023); runs 2022 and 2023 approved. Returns the three roster rows.
 async fn worked_examples(store: &Store) -> Vec<RosterEntry> {
     let wang = person(
@@ -771,7 +771,7 @@ fn capitals_of_tricky_totals_in_the_summary() {
     }
 }
 
-/// Reads a date cell or a date text of CONTRACT.md.
+/// Reads a date cell or a date text of docs/contract.md.
 fn read_date(v: &Data) -> Option<NaiveDate> {
     match v {
         Data::DateTime(dt) => dt.as_datetime().map(|x| x.date()),

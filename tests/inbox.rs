@@ -87,7 +87,7 @@ async fn seed(store: &Store) {
         .unwrap();
 }
 
-/// A changes workbook (sheet 变动, CONTRACT.md headers, ID numbers as text cells).
+/// A changes workbook (sheet 变动, docs/contract.md headers, ID numbers as text cells).
 fn workbook(rows: &[(&str, &str, &str, &str, &str)]) -> Vec<u8> {
     let mut book = rust_xlsxwriter::Workbook::new();
     let ws = book.add_worksheet();

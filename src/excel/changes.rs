@@ -1,7 +1,7 @@
 //! The status-change workbook (变动情况报告表): sheet `变动` (or the first sheet).
 //!
 //! Every cell-level check is made here: required cells, the ID number (GB 11643, a text cell),
-//! the change type (labels and aliases of RULES.md), dates in every form of CONTRACT.md,
+//! the change type (labels and aliases of docs/rules.md), dates in every form of docs/contract.md,
 //! 结束日期 only for 享受其他人才津贴 (and not before 生效日期), 新单位 only — and always — for
 //! 单位变更. What needs the ledger (unknown ID number, a name differing from the roster's,
 //! before approval, after termination, nothing to restore, duplicates) is checked by

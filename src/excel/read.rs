@@ -9,7 +9,7 @@
 //!   aliases, spaces and full-/half-width brackets ignored;
 //! - cell readers for the values clerks type: [`text`], [`number_text`] (ID and account numbers,
 //!   which must be text cells), [`date`] (date cells in either epoch, and the text forms of
-//!   CONTRACT.md);
+//!   docs/contract.md);
 //! - [`CellProblem`]: one problem, shown as `FILE!SHEET row R, column 列名: what is wrong; what
 //!   was expected`.
 //!

@@ -3,7 +3,7 @@
 //!
 //! Every cell-level check is made here: required cells, the ID number (GB 11643, a text cell),
 //! the bank account (digits, a text cell; a Luhn failure is only a warning, as passbook
-//! accounts fail it), dates in every form of CONTRACT.md, e-mail addresses. What only the
+//! accounts fail it), dates in every form of docs/contract.md, e-mail addresses. What only the
 //! ledger can tell (a name differing from the recorded one, overlapping terms) is checked by
 //! the store. Rows are streamed in batches so a million-row roster never sits in memory.
 

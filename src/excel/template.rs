@@ -1,5 +1,5 @@
 //! Empty input workbooks (`chieftech template roster|changes -o FILE.xlsx`): the headers of
-//! CONTRACT.md, a note on each header saying what to type, drop-down lists for 变动类型 and
+//! docs/contract.md, a note on each header saying what to type, drop-down lists for 变动类型 and
 //! 职业资格等级, date validation on date columns, and ID and account columns formatted as text
 //! (so Excel never turns an 18-digit number into a rounded number).
 

@@ -79,7 +79,7 @@ pub enum ExportError {
 }
 
 impl ExportError {
-    /// The exit status of CONTRACT.md: 1 refused, 2 usage or configuration, 3 outside failure.
+    /// The exit status of docs/contract.md: 1 refused, 2 usage or configuration, 3 outside failure.
     pub fn exit_code(&self) -> i32 {
         match self {
             ExportError::NotApproved { .. }

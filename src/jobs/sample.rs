@@ -8,12 +8,12 @@
 //! 2025 in realistic proportions: every change type, late reports (effective the year
 //! before), a fraud revocation of someone already paid, a suspension and its restoration, and
 //! another talent allowance with an end date. Every change row passes the record-time checks
-//! of RULES.md in the order an import applies them (files in year order, rows by effective
+//! of docs/rules.md in the order an import applies them (files in year order, rows by effective
 //! date): the generator runs [`crate::rules::check_change`] on each row and keeps only rows it
 //! applies, and avoids rows whose validity would depend on the configurable effect of 退休 or
 //! 离岗.
 //!
-//! [`write_sample`] writes the input workbooks of CONTRACT.md: `roster.xlsx` (sheets 名册 and
+//! [`write_sample`] writes the input workbooks of docs/contract.md: `roster.xlsx` (sheets 名册 and
 //! 单位) and `changes-<year>.xlsx` (sheet 变动), with a title row above each header, ID and
 //! account numbers as text cells, and dates as date cells (some change rows give them as text,
 //! as clerks do).
@@ -564,22 +564,22 @@ impl Simulation {
             let row = self.row(p, ChangeKind::Restored, x, year);
             planned.push((p, row));
         }
-        // The cases RULES.md's examples are about, so every sample shows them.
+        // The cases docs/rules.md's examples are about, so every sample shows them.
         match year {
             2024 => {
-                // Fraud found in 2024 of a 2021 technician already paid (RULES.md D).
+                // Fraud found in 2024 of a 2021 technician already paid (docs/rules.md D).
                 if let Some(p) = self.first_free(2021, &taken, ymd(2024, 3, 8)) {
                     taken.insert(p);
                     let mut row = self.row(p, ChangeKind::RevokedFraud, ymd(2024, 3, 8), year);
                     row.title_no = Some(self.persons[p].appointments[0].approval_no.clone());
                     planned.push((p, row));
                 }
-                // A retirement in 2023 reported only in 2024 (RULES.md C).
+                // A retirement in 2023 reported only in 2024 (docs/rules.md C).
                 if let Some(p) = self.first_free(2021, &taken, ymd(2023, 9, 16)) {
                     taken.insert(p);
                     planned.push((p, self.row(p, ChangeKind::Retired, ymd(2023, 9, 16), year)));
                 }
-                // A suspension and its restoration (RULES.md F).
+                // A suspension and its restoration (docs/rules.md F).
                 if let Some(p) = self.first_free(2022, &taken, ymd(2024, 2, 10)) {
                     taken.insert(p);
                     planned.push((
@@ -590,7 +590,7 @@ impl Simulation {
                 }
             }
             2025 => {
-                // Another talent allowance for half a year (RULES.md E).
+                // Another talent allowance for half a year (docs/rules.md E).
                 if let Some(p) = self.first_free(2023, &taken, ymd(2025, 4, 1)) {
                     taken.insert(p);
                     let mut row = self.row(p, ChangeKind::OtherAllowance, ymd(2025, 4, 1), year);
@@ -714,7 +714,7 @@ pub fn write_sample(people: usize, dir: &Path, seed: u64) -> Result<SampleFiles,
     Ok(SampleFiles { roster, changes })
 }
 
-/// Roster headers (sheet 名册), as in CONTRACT.md.
+/// Roster headers (sheet 名册), as in docs/contract.md.
 pub const ROSTER_HEADERS: [&str; 11] = [
     "姓名",
     "身份证号码",

@@ -134,7 +134,7 @@ impl MailSettings {
     }
 }
 
-/// Reads `[reminders]` from the configuration (RULES.md defaults when absent).
+/// Reads `[reminders]` from the configuration (docs/rules.md defaults when absent).
 pub fn reminder_schedule(cfg: &Config) -> Result<ReminderSchedule, SettingsError> {
     let t: RemindersToml = match cfg.other.get("reminders") {
         None => toml::from_str("").expect("defaults"),

@@ -1,5 +1,6 @@
 //! Appointments, terms and status changes (变动), and the checks a change must pass before
-//! it is recorded (RULES.md, "Order and checks").
+//! it is recorded: `docs/rules.md` §1 (appointments, terms), §4 (status changes), §5 (which
+//! appointment) and §6 (order and checks).
 
 use super::month::{add_months, Month};
 use super::policy::{ReportEffect, RulesConfig};
@@ -71,7 +72,7 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
-    /// Every kind, in the order of RULES.md.
+    /// Every kind, in the order of docs/rules.md.
     pub const ALL: [ChangeKind; 12] = [
         ChangeKind::TransferredOut,
         ChangeKind::LeftSkilledWork,
@@ -128,7 +129,7 @@ impl ChangeKind {
         ChangeKind::ALL.into_iter().find(|k| k.code() == code)
     }
 
-    /// Reads a label from a workbook; spaces are ignored and the aliases of RULES.md accepted.
+    /// Reads a label from a workbook; spaces are ignored and the aliases of docs/rules.md accepted.
     pub fn from_label(label: &str) -> Option<ChangeKind> {
         let l: String = label.chars().filter(|c| !c.is_whitespace()).collect();
         if l == "不再从事技能岗位" || l == "不再从事技术岗位" {
@@ -360,7 +361,7 @@ pub fn check_change(
     }
 }
 
-/// RULES.md "Which appointment": the one named by title number; else the one whose term holds
+/// docs/rules.md "Which appointment": the one named by title number; else the one whose term holds
 /// `x`; else the latest approved on or before `x`.
 fn pick_appointment<'a>(
     appointments: &'a [Appointment],

@@ -1,4 +1,5 @@
-//! Which days of an appointment earn the allowance, and what each month earns.
+//! Which days of an appointment earn the allowance, and what each month earns: `docs/rules.md`
+//! §3 (which days earn), §8 (proration) and the uncovered months of §2.
 //!
 //! [`Timeline`] folds an appointment's changes into intervals; [`Timeline::month`] splits a
 //! month into segments of equal [`DayStatus`] and derives the amount from them. The payment
@@ -180,7 +181,7 @@ impl Timeline {
         t
     }
 
-    /// The status of one day (RULES.md conditions 1–4, with the cause).
+    /// The status of one day (docs/rules.md conditions 1–4, with the cause).
     pub fn status_at(&self, day: NaiveDate, cfg: &RulesConfig) -> DayStatus {
         if day < self.start || day > self.end {
             return DayStatus::OutsideTerm;

@@ -1,4 +1,4 @@
-//! Resident ID numbers (居民身份证号码, GB 11643) and bank account checks.
+//! Resident ID numbers (居民身份证号码, GB 11643) and bank account checks (`docs/rules.md` §1).
 //!
 //! An ID number is parsed, not validated: once a value is an [`IdNumber`], it is an
 //! 18-character number with a valid birth date and check character.

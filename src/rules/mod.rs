@@ -1,4 +1,8 @@
-//! The allowance rules of RULES.md as pure functions: no I/O, no clock.
+//! The allowance rules as pure functions: no I/O, no clock (today's date is a parameter).
+//!
+//! The rules themselves, in words with the policy's Chinese terms and the worked examples, are in
+//! `docs/rules.md` at the top of the repository; each rule there names the module below that
+//! implements it, and each module's documentation names the section of `docs/rules.md` it follows.
 //!
 //! - [`month`]: calendar months;
 //! - [`id_number`]: resident ID numbers and bank accounts;

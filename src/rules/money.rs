@@ -1,4 +1,4 @@
-//! Money: exact decimals in code, integer fen (分) in storage, 四舍五入 to the fen.
+//! Money: exact decimals in code, integer fen (分) in storage, 四舍五入 to the fen (`docs/rules.md` §8).
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -21,7 +21,7 @@ pub fn from_fen(fen: i64) -> Decimal {
     Decimal::new(fen, 2)
 }
 
-/// `12345` fen → `"123.45"`, `-25000` → `"-250.00"`: the JSON form of CONTRACT.md.
+/// `12345` fen → `"123.45"`, `-25000` → `"-250.00"`: the JSON form of docs/contract.md.
 pub fn fen_str(fen: i64) -> String {
     let sign = if fen < 0 { "-" } else { "" };
     let a = fen.unsigned_abs();

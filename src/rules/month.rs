@@ -1,4 +1,5 @@
-//! Calendar months and the date arithmetic the rules need (terms, days in a month).
+//! Calendar months and the date arithmetic the rules need (terms, days in a month;
+//! `docs/rules.md` §1).
 
 use chrono::{Datelike, NaiveDate};
 use std::fmt;

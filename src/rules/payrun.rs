@@ -1,5 +1,5 @@
 //! A payment run's lines: deltas of each month due against what approved runs paid, their
-//! kinds, per-person netting and the months no policy covers.
+//! kinds, per-person netting and the months no policy covers: `docs/rules.md` §9.
 
 use super::change::{Appointment, Change};
 use super::eligibility::Timeline;
@@ -111,7 +111,7 @@ impl AppointmentResult {
     }
 }
 
-/// Computes one appointment's lines for the run of `year` (RULES.md "When money is paid").
+/// Computes one appointment's lines for the run of `year` (docs/rules.md "When money is paid").
 pub fn compute_appointment(
     year: i32,
     input: &AppointmentInput<'_>,
@@ -158,7 +158,7 @@ pub fn compute_appointment(
     result
 }
 
-/// The kind of a line (RULES.md: recovery, arrears, regular, deferred).
+/// The kind of a line (docs/rules.md: recovery, arrears, regular, deferred).
 pub fn line_kind(year: i32, due: i32, month: Month, delta: i64, has_line: bool) -> LineKind {
     if delta < 0 {
         LineKind::Recovery

@@ -1,4 +1,4 @@
-//! Policy versions (政策版本) and the configurable choices of RULES.md.
+//! Policy versions (政策版本) and the configurable choices (`[config]`) of `docs/rules.md` §2 and §4.
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;

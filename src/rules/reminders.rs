@@ -1,11 +1,11 @@
-//! Lifecycle reminders (RULES.md "Lifecycle reminders"): which notices fall due on a date.
+//! Lifecycle reminders (`docs/rules.md` §10): which notices fall due on a date.
 //! Pure: the date is a parameter; the job that queues them lives in `jobs::remind`.
 
 use super::change::Appointment;
 use super::policy::PolicySet;
 use chrono::{Datelike, Days, NaiveDate};
 
-/// When reminders fall due; every field has RULES.md's default.
+/// When reminders fall due; every field has docs/rules.md's default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReminderSchedule {
     /// Days before the term's end (0 = on the end day).

@@ -1,4 +1,4 @@
-//! Worked examples A–F of RULES.md and property tests over the pure core.
+//! Worked examples A–F of docs/rules.md and property tests over the pure core.
 
 use super::*;
 use chrono::NaiveDate;

@@ -1,4 +1,4 @@
-//! Status changes (变动): recording them after the checks of RULES.md, listing and voiding.
+//! Status changes (变动): recording them after the checks of docs/rules.md, listing and voiding.
 
 use super::roster::load_person;
 use super::{audit, find_source, insert_source, parse_date, Result, Source, Store, StoreError};

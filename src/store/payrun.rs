@@ -80,7 +80,7 @@ impl RunPerson {
 }
 
 impl RunView {
-    /// The JSON of CONTRACT.md (`payrun show --json`).
+    /// The JSON of docs/contract.md (`payrun show --json`).
     pub fn to_json(&self) -> serde_json::Value {
         use crate::rules::money::fen_str;
         let people: Vec<serde_json::Value> = self
