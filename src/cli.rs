@@ -376,14 +376,20 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 println!("{l}");
             }
             println!(
-                "inbox: {} taken in, {} held, {} refused, {} duplicates, {} rows refused",
+                "inbox: {} taken in, {} held, {} refused, {} duplicates, {} rows refused, {} failed",
                 report.taken_in,
                 report.held,
                 report.refused,
                 report.skipped_duplicates,
-                report.rows_refused
+                report.rows_refused,
+                report.failed
             );
-            if report.any_refused() {
+            if report.any_failed() {
+                Err(Failure::new(
+                    3,
+                    anyhow::anyhow!("some items could not be processed (see above); they are retried by the next scan up to [inbox] max_attempts, then given up and reported to the bureau"),
+                ))
+            } else if report.any_refused() {
                 Err(Failure::new(
                     1,
                     anyhow::anyhow!("some input was refused (see above)"),

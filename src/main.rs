@@ -21,7 +21,11 @@ fn main() -> ExitCode {
     match runtime.block_on(chieftech::cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {:#}", f.error);
+            let text = format!("{:#}", f.error);
+            eprintln!(
+                "error: {}",
+                chieftech::rules::id_number::mask_numbers(&text)
+            );
             ExitCode::from(f.code)
         }
     }

@@ -930,5 +930,312 @@ async fn the_same_workbook_in_a_new_message_is_not_recorded_again() {
         "{}",
         replies[1].body
     );
-    assert!(replies[1].body.contains("内容相同"), "{}", replies[1].body);
+    assert!(
+        replies[1].body.contains("1条与已登记的变动相同"),
+        "{}",
+        replies[1].body
+    );
+}
+
+/// 赵敏 works at 甲 but is not on the roster until the bureau imports her.
+fn zhao() -> Person {
+    person("赵敏", 4)
+}
+
+async fn add_zhao_to_roster(store: &Store) {
+    let p = zhao();
+    let entry = RosterEntry {
+        id_number: p.id.clone(),
+        name: p.name.into(),
+        unit: JIA.into(),
+        occupation: "焊工".into(),
+        level: "高级技师".into(),
+        approval_date: d("2021-10-15"),
+        approval_no: "张人社字〔2021〕9号".into(),
+        bank_account: "6222021603000000099".into(),
+        bank_name: "中国工商银行淄博张店支行".into(),
+        phone: "13800000000".into(),
+        email: None,
+        row: Some(2),
+    };
+    store
+        .import_roster(&Source::operator("clerk"), &[], &[entry])
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_resent_workbook_records_the_rows_refused_before_and_says_so() {
+    for db in common::backends().await {
+        let store = &db.store;
+        seed(store).await;
+        let (wang, _, _) = people();
+        let zhao = zhao();
+        let inbox = Inbox::new("maildir");
+        let book = workbook(&[
+            (wang.name, wang.id.as_str(), "调往区外", "2023-05-20", ""),
+            (zhao.name, zhao.id.as_str(), "调往区外", "2023-06-01", ""),
+        ]);
+        let auth = pass_for("jia.example");
+        let send = |id: &str| {
+            message(
+                "hr@jia.example",
+                id,
+                Some(&auth),
+                &[("变动情况报告表.xlsx", book.clone(), XLSX)],
+            )
+        };
+        inbox.deliver("1.M1.mx", &send("first@jia.example"));
+        let r = inbox.scan(store).await;
+        assert_eq!((r.taken_in, r.rows_refused), (1, 1), "{}", db.name);
+        assert_eq!(live_changes(store, &wang).await.len(), 1);
+        let first = &replies(store).await[0];
+        assert!(first.body.contains("不在名册中"), "{}", first.body);
+
+        // The bureau adds 赵敏; the unit sends the very same workbook again.
+        add_zhao_to_roster(store).await;
+        inbox.deliver("2.M2.mx", &send("again@jia.example"));
+        let r = inbox.scan(store).await;
+        assert_eq!((r.taken_in, r.rows_refused), (1, 0), "{}", db.name);
+        assert_eq!(
+            live_changes(store, &zhao).await,
+            vec![("调往区外".to_string(), "2023-06-01".to_string())],
+            "the row refused before is recorded now ({})",
+            db.name
+        );
+        assert_eq!(live_changes(store, &wang).await.len(), 1, "not twice");
+        let replies = replies(store).await;
+        assert_eq!(replies.len(), 2);
+        let body = &replies[1].body;
+        assert!(body.contains("已登记1条变动"), "{body}");
+        assert!(body.contains("1条与已登记的变动相同"), "{body}");
+        assert!(
+            body.contains("第3行：赵敏") && body.contains("2023-06-01"),
+            "the reply names the row recorded: {body}"
+        );
+        assert!(!body.contains("不在名册中"), "{body}");
+        assert_no_full_ids(body);
+    }
+}
+
+#[tokio::test]
+async fn import_changes_again_records_rows_refused_the_first_time() {
+    for db in common::backends().await {
+        let store = &db.store;
+        seed(store).await;
+        let (wang, _, _) = people();
+        let zhao = zhao();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("变动.xlsx");
+        std::fs::write(
+            &path,
+            workbook(&[
+                (wang.name, wang.id.as_str(), "调往区外", "2023-05-20", ""),
+                (zhao.name, zhao.id.as_str(), "调往区外", "2023-06-01", ""),
+            ]),
+        )
+        .unwrap();
+        let rules = RulesConfig::default();
+        let import = || async {
+            chieftech::jobs::import::import_changes(
+                store,
+                std::slice::from_ref(&path),
+                chieftech::rules::Reporter::Bureau,
+                true,
+                &rules,
+                "clerk",
+                false,
+            )
+            .await
+            .unwrap()
+        };
+        let r = import().await;
+        assert!(r.refused, "{:?}", r.lines);
+        assert!(
+            store.list_changes(zhao.id.as_str()).await.is_err(),
+            "not on the roster"
+        );
+        add_zhao_to_roster(store).await;
+        let r = import().await;
+        assert!(!r.refused, "{:?} ({})", r.lines, db.name);
+        assert_eq!(live_changes(store, &zhao).await.len(), 1, "{:?}", r.lines);
+        assert_eq!(live_changes(store, &wang).await.len(), 1);
+        let line = r.lines.join("\n");
+        assert!(
+            line.contains("已登记1条变动") && line.contains("1条与已登记的变动相同"),
+            "{line}"
+        );
+        // A third time: nothing new, and it says so.
+        let r = import().await;
+        assert!(!r.refused);
+        assert!(r.lines.join("").contains("没有新的变动"), "{:?}", r.lines);
+
+        // A row the bureau voids stays void when the same file is imported again.
+        let change = store.list_changes(zhao.id.as_str()).await.unwrap()[0]
+            .change
+            .id;
+        store
+            .void_change(change, "录入错误", "clerk")
+            .await
+            .unwrap();
+        let r = import().await;
+        assert!(live_changes(store, &zhao).await.is_empty(), "{:?}", r.lines);
+        assert!(r.lines.join("").contains("已被作废"), "{:?}", r.lines);
+    }
+}
+
+#[tokio::test]
+async fn a_message_that_keeps_failing_is_given_up_reported_once_and_the_scan_goes_on() {
+    let db = common::sqlite().await;
+    let store = &db.store;
+    seed(store).await;
+    let (wang, li, _) = people();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("inbox");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates");
+    let text = format!(
+        "[mail]\ntemplates = {:?}\nbureau = \"rsj@zhangdian.example\"\n\n[inbox]\npath = {:?}\nwork_dir = {:?}\ntrusted_authserv_id = {TRUSTED:?}\nmax_attempts = 2\n",
+        templates.display().to_string(),
+        root.display().to_string(),
+        work.display().to_string(),
+    );
+    let cfg = Config::parse(&text, &dir.path().join("chieftech.toml")).unwrap();
+    let rules = cfg.rules_config().unwrap();
+    // Item 1's work folder cannot be made (a file stands in its place): that message fails
+    // every time; item 2, another unit's good report, must not wait behind it.
+    std::fs::write(work.join("1"), b"in the way").unwrap();
+    let bad = message(
+        "hr@jia.example",
+        "bad@jia.example",
+        Some(&pass_for("jia.example")),
+        &[(
+            "a.xlsx",
+            workbook(&[(wang.name, wang.id.as_str(), "调往区外", "2023-05-20", "")]),
+            XLSX,
+        )],
+    );
+    let good = message(
+        "renshi@yi.example",
+        "good@yi.example",
+        Some(&pass_for("yi.example")),
+        &[(
+            "b.xlsx",
+            workbook(&[(li.name, li.id.as_str(), "退休", "2023-06-01", "")]),
+            XLSX,
+        )],
+    );
+    std::fs::write(root.join("new/1.M1.mx"), &bad).unwrap();
+    std::fs::write(root.join("new/2.M2.mx"), &good).unwrap();
+    let scan = || async { inbox::scan(store, &cfg, &rules, "test").await.unwrap() };
+
+    let r = scan().await;
+    assert_eq!((r.taken_in, r.failed), (1, 1), "{:?}", r.lines);
+    assert_eq!(
+        live_changes(store, &li).await.len(),
+        1,
+        "the good one went on"
+    );
+    assert!(r.lines.join("").contains("下次收取时重试"), "{:?}", r.lines);
+    let status: Vec<String> = item_statuses(store)
+        .await
+        .into_iter()
+        .map(|s| s.0)
+        .collect();
+    assert_eq!(status, ["processing", "done"]);
+
+    let r = scan().await;
+    assert_eq!(r.failed, 1, "{:?}", r.lines);
+    assert!(r.lines.join("").contains("已停止重试"), "{:?}", r.lines);
+    let items = item_statuses(store).await;
+    assert_eq!(items[0].0, "failed");
+    assert!(
+        items[0].1.as_deref().unwrap_or("").contains("处理2次"),
+        "{items:?}"
+    );
+    assert!(
+        root.join("new").read_dir().unwrap().next().is_none(),
+        "left new/"
+    );
+
+    // Never retried, and the bureau is told once.
+    for _ in 0..2 {
+        let r = scan().await;
+        assert_eq!((r.taken_in, r.failed), (0, 0), "{:?}", r.lines);
+    }
+    std::fs::write(root.join("new/1.M1.mx"), &bad).unwrap();
+    let r = scan().await;
+    assert_eq!((r.failed, r.skipped_duplicates), (0, 1), "{:?}", r.lines);
+    let mails =
+        sqlx::query("SELECT recipients, subject, body FROM outbox WHERE key LIKE 'inbox-failed:%'")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(mails.len(), 1);
+    let to: String = mails[0].try_get(0).unwrap();
+    let body: String = mails[0].try_get(2).unwrap();
+    assert_eq!(to, "rsj@zhangdian.example");
+    assert!(body.contains("收件记录1") && body.contains("2次"), "{body}");
+    assert!(body.contains("hr@jia.example"), "{body}");
+    assert_no_full_ids(&body);
+    assert!(live_changes(store, &wang).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_item_left_processing_by_crashes_is_given_up_after_max_attempts() {
+    let db = common::sqlite().await;
+    let store = &db.store;
+    seed(store).await;
+    let (wang, _, _) = people();
+    let inbox = Inbox::new("maildir");
+    let raw = message(
+        "hr@jia.example",
+        "crashy@jia.example",
+        Some(&pass_for("jia.example")),
+        &[(
+            "a.xlsx",
+            workbook(&[(wang.name, wang.id.as_str(), "调往区外", "2023-05-20", "")]),
+            XLSX,
+        )],
+    );
+    inbox.deliver("1.M1.mx", &raw);
+    inbox.scan(store).await;
+    // As if the process had died in the middle of the item three times (default max 3):
+    // the message is back in new/, the item is `processing` with three attempts counted.
+    sqlx::query("UPDATE inbox_items SET status = 'processing', attempts = 3")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM outbox")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let cur = inbox.files("cur");
+    std::fs::rename(
+        inbox.root.join("cur").join(&cur[0]),
+        inbox.root.join("new/1.M1.mx"),
+    )
+    .unwrap();
+    let r = inbox.scan(store).await;
+    assert_eq!((r.taken_in, r.failed), (0, 1), "{:?}", r.lines);
+    assert_eq!(item_statuses(store).await[0].0, "failed");
+    let n: i64 = sqlx::query("SELECT COUNT(*) FROM outbox WHERE key LIKE 'inbox-failed:%'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    assert_eq!(n, 1);
+    let body: String = sqlx::query("SELECT body FROM outbox WHERE key LIKE 'inbox-failed:%'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    assert!(body.contains("程序中断"), "{body}");
 }

@@ -87,12 +87,20 @@ pub struct ScanReport {
     pub skipped_duplicates: usize,
     /// Rows refused in the items taken in.
     pub rows_refused: usize,
+    /// Items whose processing failed this time (an error; retried by the next scan until
+    /// `[inbox] max_attempts`) or that were given up as `failed` (the bureau is mailed).
+    pub failed: usize,
 }
 
 impl ScanReport {
     /// Something was refused, wholly or in part (exit status 1).
     pub fn any_refused(&self) -> bool {
         self.refused > 0 || self.rows_refused > 0
+    }
+
+    /// Some item could not be processed (exit status 3: a failure outside the input).
+    pub fn any_failed(&self) -> bool {
+        self.failed > 0
     }
 }
 
@@ -183,6 +191,10 @@ pub struct InboxSettings {
     /// registered address) to the reply. False: the reply lists the problems only.
     #[serde(default = "yes")]
     pub attach_error_workbook: bool,
+    /// An item whose processing fails (an error, or a crash that leaves it `processing`) this
+    /// many times is marked `failed`, the bureau is mailed once, and no scan takes it up again.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
 }
 
 fn default_path() -> PathBuf {
@@ -193,6 +205,9 @@ fn yes() -> bool {
 }
 fn default_max_mb() -> u64 {
     25
+}
+fn default_max_attempts() -> u32 {
+    3
 }
 
 impl InboxSettings {
@@ -227,31 +242,9 @@ struct Ctx<'a> {
     work_dir: PathBuf,
 }
 
-/// Masks every run of 15 or more ID-number characters (digits and X) in a text.
+/// Masks every ID or account number in a text ([`crate::rules::id_number::mask_numbers`]).
 pub fn mask_ids(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < chars.len() {
-        let is_id = |c: char| c.is_ascii_digit() || c == 'X' || c == 'x';
-        if chars[i].is_ascii_digit() {
-            let mut j = i;
-            while j < chars.len() && is_id(chars[j]) {
-                j += 1;
-            }
-            let run: String = chars[i..j].iter().collect();
-            if j - i >= 15 {
-                out.push_str(&crate::rules::id_number::mask(&run));
-            } else {
-                out.push_str(&run);
-            }
-            i = j;
-        } else {
-            out.push(chars[i]);
-            i += 1;
-        }
-    }
-    out
+    crate::rules::id_number::mask_numbers(text)
 }
 
 fn now_text() -> String {
@@ -400,6 +393,7 @@ enum Outcome {
     Held,
     Refused,
     Duplicate,
+    Failed,
 }
 
 fn count(report: &mut ScanReport, o: &Outcome) {
@@ -411,6 +405,7 @@ fn count(report: &mut ScanReport, o: &Outcome) {
         Outcome::Held => report.held += 1,
         Outcome::Refused => report.refused += 1,
         Outcome::Duplicate => report.skipped_duplicates += 1,
+        Outcome::Failed => report.failed += 1,
     }
 }
 
@@ -452,7 +447,8 @@ pub async fn scan(
         let received: Option<String> = r.try_get(1)?;
         let raw: Vec<u8> = r.try_get(2)?;
         let received = received.unwrap_or_else(now_text);
-        let (outcome, line) = message(&ctx, &label, &raw, &received, None).await?;
+        let result = message(&ctx, &label, &raw, &received, None).await;
+        let (outcome, line) = isolate(&ctx, &label, &sha256_hex(&raw), result).await?;
         count(&mut report, &outcome);
         report.lines.push(mask_ids(&line));
     }
@@ -484,16 +480,155 @@ pub async fn scan(
                     .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             })
             .unwrap_or_else(now_text);
-        let (outcome, line) = if f.workbook {
-            bureau_file(&ctx, &f, &bytes, &received).await?
+        let result = if f.workbook {
+            bureau_file(&ctx, &f, &bytes, &received).await
         } else {
-            message(&ctx, &f.label, &bytes, &received, None).await?
+            message(&ctx, &f.label, &bytes, &received, None).await
         };
+        let (outcome, line) = isolate(&ctx, &f.label, &sha256_hex(&bytes), result).await?;
         count(&mut report, &outcome);
         report.lines.push(mask_ids(&line));
-        move_done(&ctx.settings, &f);
+        // An item that failed and will be retried stays where it is; everything else (taken
+        // in, refused, held, given up as failed) leaves new/.
+        if !matches!(outcome, Outcome::Failed) || item_finished(&ctx, &bytes).await {
+            move_done(&ctx.settings, &f);
+        }
     }
     Ok(report)
+}
+
+/// Keeps one item's failure to that item: the error is recorded on the item (masked), counted
+/// against `[inbox] max_attempts`, and the scan goes on with the next item. Only a failure of
+/// the database itself while recording this ends the scan.
+async fn isolate(
+    ctx: &Ctx<'_>,
+    label: &str,
+    sha: &str,
+    result: Result<(Outcome, String), InboxError>,
+) -> Result<(Outcome, String), InboxError> {
+    let error = match result {
+        Ok(done) => return Ok(done),
+        Err(e) => mask_ids(&e.to_string()),
+    };
+    tracing::error!("inbox: {label}: {error}");
+    let item = sqlx::query(
+        "SELECT id, attempts FROM inbox_items WHERE sha256 = $1 AND status = 'processing'",
+    )
+    .bind(sha)
+    .fetch_optional(ctx.store.pool())
+    .await?;
+    let Some(item) = item else {
+        // Failed before it was recorded: nothing to count; the next scan reads it again.
+        return Ok((
+            Outcome::Failed,
+            format!("{label}：处理失败，下次收取时重试：{error}"),
+        ));
+    };
+    let id: i64 = item.try_get(0)?;
+    let attempts: i64 = item.try_get(1)?;
+    sqlx::query("UPDATE inbox_items SET last_error = $1 WHERE id = $2")
+        .bind(&error)
+        .bind(id)
+        .execute(ctx.store.pool())
+        .await?;
+    if attempts >= i64::from(ctx.settings.max_attempts) {
+        give_up(ctx, id).await?;
+        return Ok((
+            Outcome::Failed,
+            format!("{label}：处理{attempts}次均失败，已停止重试并通知区人社局（收件记录{id}）：{error}"),
+        ));
+    }
+    Ok((
+        Outcome::Failed,
+        format!(
+            "{label}：处理失败（第{attempts}次，共可尝试{}次），下次收取时重试（收件记录{id}）：{error}",
+            ctx.settings.max_attempts
+        ),
+    ))
+}
+
+/// Whether the item of these bytes is finished (given up as failed, say), so its file can
+/// leave `new/`.
+async fn item_finished(ctx: &Ctx<'_>, bytes: &[u8]) -> bool {
+    sqlx::query("SELECT status FROM inbox_items WHERE sha256 = $1")
+        .bind(sha256_hex(bytes))
+        .fetch_optional(ctx.store.pool())
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| r.try_get::<String, _>(0).ok())
+        .is_some_and(|s| s != "processing")
+}
+
+/// Starts one processing attempt of an item: counts it, and gives the item up (returns false)
+/// when it already had `[inbox] max_attempts` (the earlier ones crashed or failed).
+async fn start_attempt(ctx: &Ctx<'_>, id: i64) -> Result<bool, InboxError> {
+    let row = sqlx::query("UPDATE inbox_items SET attempts = attempts + 1 WHERE id = $1 AND status = 'processing' RETURNING attempts")
+        .bind(id)
+        .fetch_optional(ctx.store.pool())
+        .await?;
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    let attempts: i64 = row.try_get(0)?;
+    if attempts > i64::from(ctx.settings.max_attempts) {
+        give_up(ctx, id).await?;
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Marks an item `failed` and, in the same transaction, queues one notice to the bureau.
+async fn give_up(ctx: &Ctx<'_>, id: i64) -> Result<(), InboxError> {
+    let row = sqlx::query("SELECT file_name, COALESCE(sender, ''), COALESCE(subject, ''), COALESCE(received_at, ''), attempts, COALESCE(last_error, '') FROM inbox_items WHERE id = $1")
+        .bind(id)
+        .fetch_one(ctx.store.pool())
+        .await?;
+    let label: String = row.try_get(0)?;
+    let attempts: i64 = row.try_get(4)?;
+    let tried = attempts.min(i64::from(ctx.settings.max_attempts));
+    let last: String = row.try_get(5)?;
+    let error = if last.is_empty() {
+        "处理过程中程序中断（例如内存不足或被终止），未留下错误说明".to_string()
+    } else {
+        last
+    };
+    let mut values: BTreeMap<&str, String> = BTreeMap::new();
+    values.insert("id", id.to_string());
+    values.insert("label", label.clone());
+    values.insert("attempts", tried.to_string());
+    values.insert("from", none_if_empty(row.try_get(1)?));
+    values.insert("subject", none_if_empty(row.try_get(2)?));
+    values.insert("received", local_time(&row.try_get::<String, _>(3)?));
+    values.insert("error", error.clone());
+    values.insert("date", today_local());
+    let r = render(&ctx.mail.templates, "inbox_failed", &values)?;
+    let notice = Notice {
+        key: format!("inbox-failed:{id}"),
+        to: vec![ctx.mail.bureau.clone()],
+        subject: mask_ids(&r.subject),
+        body: mask_ids(&r.body),
+        attachments: Vec::new(),
+    };
+    let mut tx = ctx.store.pool().begin().await?;
+    sqlx::query("UPDATE inbox_items SET status = 'failed', reason = $1, raw = NULL, finished_at = $2 WHERE id = $3 AND status = 'processing'")
+        .bind(format!("处理{tried}次均未完成：{error}"))
+        .bind(now_text())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    crate::mail::queue(&mut tx, &notice).await?;
+    tx.commit().await?;
+    tracing::error!("inbox: item {id} ({label}) given up after {tried} attempts: {error}");
+    Ok(())
+}
+
+fn none_if_empty(s: String) -> String {
+    if s.trim().is_empty() {
+        "（无）".into()
+    } else {
+        s
+    }
 }
 
 /// Messages held until a clerk accepts them (`chieftech inbox held`), oldest first.
@@ -631,6 +766,15 @@ async fn bureau_file(
     let sha = sha256_hex(bytes);
     let label = &f.label;
     let id = match find_existing(ctx.store, &sha, None).await? {
+        Some(e) if e.status == "failed" => {
+            return Ok((
+                Outcome::Duplicate,
+                format!(
+                    "{label}：此文件多次处理失败（收件记录{}），已通知区人社局，不再自动重试",
+                    e.id
+                ),
+            ))
+        }
         Some(e) if e.status != "processing" => {
             return Ok((
                 Outcome::Duplicate,
@@ -662,6 +806,12 @@ async fn bureau_file(
             }
         }
     };
+    if !start_attempt(ctx, id).await? {
+        return Ok((
+            Outcome::Failed,
+            format!("{label}：多次处理未完成，已停止重试并通知区人社局（收件记录{id}）"),
+        ));
+    }
     let r = import_changes(
         ctx.store,
         std::slice::from_ref(&f.path),
@@ -761,10 +911,10 @@ async fn message(
         resume = Some(id);
     } else if let Some(e) = find_existing(ctx.store, &sha, message_id.as_deref()).await? {
         if e.status != "processing" {
-            let what = if e.status == "held" {
-                "（待人工确认）"
-            } else {
-                ""
+            let what = match e.status.as_str() {
+                "held" => "（待人工确认）",
+                "failed" => "（多次处理失败，已通知区人社局，不再自动重试）",
+                _ => "",
             };
             return Ok((
                 Outcome::Duplicate,
@@ -854,6 +1004,12 @@ async fn message(
     let Some(id) = resume else {
         return Err(InboxError::Reader("inbox item lost".into()));
     };
+    if !start_attempt(ctx, id).await? {
+        return Ok((
+            Outcome::Failed,
+            format!("{label}：多次处理未完成，已停止重试并通知区人社局（收件记录{id}）"),
+        ));
+    }
     let done = unit_message(ctx, id, parsed, &from, &units, &subject, &received).await?;
     // Done: the reply is queued in the transaction that marks the item done.
     let key_basis = message_id.clone().unwrap_or_else(|| sha.clone());
@@ -1198,23 +1354,6 @@ fn row_text(row: Option<u32>) -> String {
     row.map_or_else(|| "全表".to_string(), |r| format!("第{r}行"))
 }
 
-/// A change row no ledger holds: makes `record_changes` refuse a batch whole (a dry run).
-fn sentinel() -> ChangeEntry {
-    let birth = chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default();
-    ChangeEntry {
-        id_number: crate::rules::id_number::make_id("000000", birth, 0),
-        name: String::new(),
-        kind: crate::rules::ChangeKind::TransferredOut,
-        effective: birth,
-        end: None,
-        new_unit: None,
-        decision_no: None,
-        title_no: None,
-        note: None,
-        row: None,
-    }
-}
-
 /// Reads, restricts and records one workbook attachment.
 async fn attachment(
     ctx: &Ctx<'_>,
@@ -1256,85 +1395,35 @@ async fn attachment(
         .store
         .record_changes(&source, Reporter::Unit, &kept, true, ctx.rules)
         .await?;
-    if outcome.already_imported.is_some() {
-        // Recorded before: by this message before a crash, or by an earlier message with the
-        // same workbook. Rebuild the outcome from the ledger; the rest is checked again (a
-        // dry run that records nothing).
-        let rows = sqlx::query("SELECT c.source_row, c.id FROM changes c JOIN sources s ON s.id = c.source_id WHERE s.kind = $1 AND s.sha256 = $2 ORDER BY c.id")
-            .bind(&source.kind)
-            .bind(source.sha256.clone())
-            .fetch_all(ctx.store.pool())
-            .await?;
-        let mut applied = Vec::new();
-        for r in rows {
-            let row: Option<i64> = r.try_get(0)?;
-            applied.push((
-                row.and_then(|x| u32::try_from(x).ok()),
-                r.try_get::<i64, _>(1)?,
-            ));
-        }
-        let rest: Vec<ChangeEntry> = kept
-            .iter()
-            .filter(|e| !applied.iter().any(|(r, _)| *r == e.row))
-            .cloned()
-            .chain(std::iter::once(sentinel()))
-            .collect();
-        let check = Source {
-            kind: "inbox-recheck".into(),
-            file_name: None,
-            sha256: None,
-            operator: ctx.operator.into(),
-        };
-        let dry = ctx
-            .store
-            .record_changes(&check, Reporter::Unit, &rest, false, ctx.rules)
-            .await?;
-        let mut rejected: Vec<RowProblem> = dry
-            .rejected
-            .into_iter()
-            .filter(|p| p.row.is_some())
-            .collect();
-        let dup_rows: Vec<Option<u32>> = rest
-            .iter()
-            .filter(|e| e.row.is_some() && !rejected.iter().any(|p| p.row == e.row))
-            .map(|e| e.row)
-            .collect();
-        rejected.sort_by_key(|p| p.row);
-        // Recorded by this item before an interruption, or by an earlier message?
-        let recorded_at: Option<String> =
-            sqlx::query("SELECT recorded_at FROM sources WHERE kind = $1 AND sha256 = $2")
+    // The ledger remembers rows, not files: every row of a workbook seen before was checked
+    // again, so a row refused then and valid now was recorded now. A duplicate this very item
+    // recorded before an interruption (after it was taken in) is reported as recorded.
+    if !outcome.duplicates.is_empty() {
+        let taken_at: String = sqlx::query("SELECT taken_at FROM inbox_items WHERE id = $1")
+            .bind(item_id)
+            .fetch_one(ctx.store.pool())
+            .await?
+            .try_get(0)?;
+        let mut still_dup = Vec::new();
+        for (row, existing) in outcome.duplicates.iter().zip(&outcome.duplicate_of) {
+            let mine = sqlx::query("SELECT c.recorded_at FROM changes c JOIN sources s ON s.id = c.source_id WHERE c.id = $1 AND s.kind = $2 AND s.sha256 = $3 AND c.source_row = $4")
+                .bind(*existing)
                 .bind(&source.kind)
                 .bind(source.sha256.clone())
+                .bind(row.map(i64::from))
                 .fetch_optional(ctx.store.pool())
                 .await?
-                .map(|r| r.try_get(0))
-                .transpose()?;
-        let taken_at: Option<String> =
-            sqlx::query("SELECT taken_at FROM inbox_items WHERE id = $1")
-                .bind(item_id)
-                .fetch_optional(ctx.store.pool())
-                .await?
-                .map(|r| r.try_get(0))
-                .transpose()?;
-        let earlier = match (&recorded_at, &taken_at) {
-            (Some(r), Some(t)) => r < t,
-            _ => false,
-        };
-        if earlier {
-            out.notes.push(format!(
-                "附件“{label}”与此前收到的报告附件内容相同，其中的变动已于{}处理，本次未重复登记。",
-                local_time(recorded_at.as_deref().unwrap_or_default())
-            ));
-            let mut dups: Vec<Option<u32>> = applied.iter().map(|(r, _)| *r).collect();
-            dups.extend(dup_rows);
-            dups.sort();
-            outcome.applied = Vec::new();
-            outcome.duplicates = dups;
-        } else {
-            outcome.applied = applied;
-            outcome.duplicates = dup_rows;
+                .map(|r| r.try_get::<String, _>(0))
+                .transpose()?
+                .is_some_and(|at| at >= taken_at);
+            if mine {
+                outcome.applied.push((*row, *existing));
+            } else {
+                still_dup.push(*row);
+            }
         }
-        outcome.rejected = rejected;
+        outcome.applied.sort();
+        outcome.duplicates = still_dup;
     }
     let to_cell = |p: &RowProblem| CellProblem {
         file: label.clone(),
@@ -1357,6 +1446,15 @@ async fn attachment(
     }
     out.applied = outcome.applied.len();
     out.duplicates = outcome.duplicates.len();
+    for (row, id) in &outcome.voided_before {
+        if let Some(e) = file.entries.iter().find(|e| e.row == *row) {
+            out.notes.push(format!(
+                "{}：{}，此前已登记为变动#{id}，后经区人社局作废，未重新登记；如确有此变动，请与区人社局联系",
+                row_text(*row),
+                describe(e)
+            ));
+        }
+    }
     for row in &outcome.duplicates {
         if let Some(e) = file.entries.iter().find(|e| e.row == *row) {
             out.notes.push(format!(

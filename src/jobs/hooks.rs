@@ -11,9 +11,11 @@ pub async fn inbox_scan(runner: &Runner) -> Result<String, String> {
     let r = crate::inbox::scan(&runner.store, &runner.cfg, &runner.rules, "daemon")
         .await
         .map_err(|e| e.to_string())?;
+    // An item that failed is recorded on the item and retried (then given up and reported to
+    // the bureau by mail): the scan itself succeeded, and the next scan goes on.
     Ok(format!(
-        "{} taken in, {} held, {} refused, {} duplicates, {} rows refused",
-        r.taken_in, r.held, r.refused, r.skipped_duplicates, r.rows_refused
+        "{} taken in, {} held, {} refused, {} duplicates, {} rows refused, {} failed",
+        r.taken_in, r.held, r.refused, r.skipped_duplicates, r.rows_refused, r.failed
     ))
 }
 

@@ -361,15 +361,6 @@ async fn import_changes_file(
         sha256: Some(sha),
         operator: operator.into(),
     };
-    {
-        let mut conn = store.pool().acquire().await.map_err(StoreError::from)?;
-        if let Some((at, by)) = crate::store::find_source(&mut conn, &source).await? {
-            report.lines.push(format!(
-                "{label}：内容相同的变动文件已于{at}由{by}导入过，本次未做任何更改"
-            ));
-            return Ok(());
-        }
-    }
     let reader_path = path.to_path_buf();
     let reader_label = label.clone();
     let read = tokio::task::spawn_blocking(move || {
@@ -430,15 +421,15 @@ async fn import_changes_file(
         let outcome = store
             .record_changes(&source, reporter, &file.entries, accept_valid, cfg)
             .await?;
-        if let Some(when) = outcome.already_imported {
-            report.lines.push(format!(
-                "{label}：内容相同的变动文件已于{when}导入过，本次未做任何更改"
-            ));
-            return Ok(());
-        }
+        let again = outcome
+            .already_imported
+            .as_ref()
+            .map(|when| format!("（内容相同的文件已于{when}导入过，已逐行重新核对）"))
+            .unwrap_or_default();
+        let label = format!("{label}{again}");
         problems.extend(outcome.rejected.iter().map(to_cell));
         refused |= !outcome.rejected.is_empty();
-        let dup = if outcome.duplicates.is_empty() {
+        let mut dup = if outcome.duplicates.is_empty() {
             String::new()
         } else {
             format!(
@@ -446,6 +437,18 @@ async fn import_changes_file(
                 outcome.duplicates.len()
             )
         };
+        if !outcome.voided_before.is_empty() {
+            let ids: Vec<String> = outcome
+                .voided_before
+                .iter()
+                .map(|(row, id)| format!("第{}行（变动#{id}）", row.unwrap_or(0)))
+                .collect();
+            dup.push_str(&format!(
+                "，{}条此前登记后已被作废，未重新登记：{}",
+                outcome.voided_before.len(),
+                ids.join("、")
+            ));
+        }
         line = if outcome.refused_whole {
             format!(
                 "{label}：变动未导入（整个文件不导入）：{}处错误；改正后重新导入，或加--accept-valid只导入无误的行",
@@ -457,7 +460,9 @@ async fn import_changes_file(
                 outcome.applied.len(),
                 rows_with_errors(&problems)
             )
-        } else if outcome.applied.is_empty() && !outcome.duplicates.is_empty() {
+        } else if outcome.applied.is_empty()
+            && (!outcome.duplicates.is_empty() || !outcome.voided_before.is_empty())
+        {
             format!("{label}：没有新的变动{dup}")
         } else {
             format!("{label}：已登记{}条变动{dup}", outcome.applied.len())

@@ -4,7 +4,7 @@
 
 use crate::mail::templates::{render, TemplateError};
 use crate::mail::{MailSettings, Notice};
-use crate::rules::id_number::mask;
+use crate::rules::id_number::{mask, person_ref};
 use crate::rules::money::{capitals, fen_grouped};
 use crate::rules::LineKind;
 use crate::store::RunView;
@@ -86,7 +86,7 @@ pub fn run_notices(
         v.insert("date", date.to_string());
         let r = render(&settings.templates, "recovery", &v)?;
         out.push(Notice {
-            key: format!("recovery:{year}:{run}:{}", p.id_number),
+            key: format!("recovery:{year}:{run}:{}", person_ref(&p.id_number)),
             to: dedup(vec![
                 unit_address(units, &unit, settings),
                 settings.bureau.clone(),

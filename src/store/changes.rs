@@ -1,7 +1,7 @@
 //! Status changes (变动): recording them after the checks of docs/rules.md, listing and voiding.
 
 use super::roster::load_person;
-use super::{audit, find_source, insert_source, parse_date, Result, Source, Store, StoreError};
+use super::{audit, find_source_id, insert_source, parse_date, Result, Source, Store, StoreError};
 use crate::rules::{
     check_change, Change, ChangeKind, IdNumber, ProposedChange, Rejection, Reporter, RulesConfig,
     Verdict,
@@ -38,12 +38,18 @@ pub struct RowProblem {
 /// What recording a batch of changes did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ChangesOutcome {
-    /// The same file was taken in before (when, by whom): nothing was done.
+    /// The same file (by content) was taken in before (when, by whom). Its rows were checked
+    /// again all the same: the ledger remembers rows, not files.
     pub already_imported: Option<String>,
     /// Rows applied, with the new change ids (empty when the batch was refused).
     pub applied: Vec<(Option<u32>, i64)>,
     /// Rows skipped as repeats of recorded changes.
     pub duplicates: Vec<Option<u32>>,
+    /// The recorded change each duplicate repeats (parallel to `duplicates`).
+    pub duplicate_of: Vec<i64>,
+    /// Rows of this same file recorded before and voided by the bureau since, with the void
+    /// change's id: not recorded again.
+    pub voided_before: Vec<(Option<u32>, i64)>,
     /// Rows refused, with the reason.
     pub rejected: Vec<RowProblem>,
     /// True when rows were refused and nothing was applied (no `--accept-valid`).
@@ -103,11 +109,16 @@ impl Store {
     ) -> Result<ChangesOutcome> {
         let mut tx = self.begin_write().await?;
         let mut outcome = ChangesOutcome::default();
-        if let Some((at, by)) = find_source(&mut tx, source).await? {
-            outcome.already_imported = Some(format!("{at} by {by}"));
-            return Ok(outcome);
-        }
-        let source_id = insert_source(&mut tx, source, &format!("{} rows", entries.len())).await?;
+        // The ledger remembers rows, not files: a file taken in before is checked row by row
+        // again. Its rows recorded then are duplicates now; a row refused then (the person was
+        // not on the roster yet, say) and valid now is recorded, under the same source.
+        let source_id = match find_source_id(&mut tx, source).await? {
+            Some((id, at, by)) => {
+                outcome.already_imported = Some(format!("{at} by {by}"));
+                id
+            }
+            None => insert_source(&mut tx, source, &format!("{} rows", entries.len())).await?,
+        };
         let mut order: Vec<usize> = (0..entries.len()).collect();
         order.sort_by_key(|&i| (entries[i].effective, i));
         let mut people: std::collections::HashMap<String, (super::roster::Person, Vec<Change>)> =
@@ -179,6 +190,19 @@ impl Store {
                     continue;
                 }
             }
+            // A row of this very file recorded before and voided since stays void: taking the
+            // same file in again never undoes the bureau's void.
+            if let Some(row) = e.row {
+                let voided = sqlx::query("SELECT id FROM changes WHERE source_id = $1 AND source_row = $2 AND voided_at IS NOT NULL ORDER BY id DESC LIMIT 1")
+                    .bind(source_id)
+                    .bind(i64::from(row))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(v) = voided {
+                    outcome.voided_before.push((e.row, v.try_get::<i64, _>(0)?));
+                    continue;
+                }
+            }
             let proposed = ProposedChange {
                 kind: e.kind,
                 effective: e.effective,
@@ -186,7 +210,10 @@ impl Store {
                 title_no: e.title_no.clone(),
             };
             match check_change(&person.appointments, recorded, &proposed, reporter, cfg) {
-                Verdict::Duplicate { .. } => outcome.duplicates.push(e.row),
+                Verdict::Duplicate { existing } => {
+                    outcome.duplicates.push(e.row);
+                    outcome.duplicate_of.push(existing);
+                }
                 Verdict::Reject(r) => outcome.rejected.push(RowProblem {
                     row: e.row,
                     column: rejection_column(&r),
@@ -234,6 +261,8 @@ impl Store {
             tx.rollback().await?;
             outcome.applied.clear();
             outcome.duplicates.clear();
+            outcome.duplicate_of.clear();
+            outcome.voided_before.clear();
             outcome.refused_whole = true;
             return Ok(outcome);
         }

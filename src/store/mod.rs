@@ -118,13 +118,8 @@ impl Store {
         };
         if backend == Backend::Sqlite {
             let path = sqlite_path(url);
-            if let Some(parent) = Path::new(&path).parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
-                        path: parent.display().to_string(),
-                        source,
-                    })?;
-                }
+            if !path.is_empty() && !path.contains(":memory:") {
+                create_private_file(Path::new(&path))?;
             }
         }
         if !Any::database_exists(url).await? {
@@ -197,6 +192,44 @@ impl Store {
     }
 }
 
+/// Creates a SQLite database file (and its missing folders, mode 0700) readable by its owner
+/// only (0600) whatever the umask, before SQLite opens it; SQLite gives its `-wal` and `-shm`
+/// files the database file's mode. An existing file is tightened to 0600 as well: the ledger
+/// holds full ID and bank account numbers.
+fn create_private_file(path: &Path) -> Result<()> {
+    let folder_error = |p: &Path, source| StoreError::Folder {
+        path: p.display().to_string(),
+        source,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.exists() {
+            let mut b = std::fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                b.mode(0o700);
+            }
+            b.create(parent).map_err(|e| folder_error(parent, e))?;
+        }
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path).map_err(|e| folder_error(path, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| folder_error(path, e))?;
+    }
+    Ok(())
+}
+
 /// The file path of a sqlite URL (`sqlite://data/x.db`, `sqlite:///abs/x.db`, `sqlite:x.db`).
 pub fn sqlite_path(url: &str) -> String {
     let rest = url
@@ -245,6 +278,27 @@ pub(crate) async fn insert_source(
     .fetch_one(conn)
     .await?;
     Ok(row.try_get::<i64, _>(0)?)
+}
+
+/// The source row of a file with this kind and hash taken in before: its id, when, and by whom.
+pub(crate) async fn find_source_id(
+    conn: &mut sqlx::AnyConnection,
+    source: &Source,
+) -> Result<Option<(i64, String, String)>> {
+    let Some(hash) = &source.sha256 else {
+        return Ok(None);
+    };
+    let row = sqlx::query(
+        "SELECT id, recorded_at, operator FROM sources WHERE kind = $1 AND sha256 = $2",
+    )
+    .bind(&source.kind)
+    .bind(hash)
+    .fetch_optional(conn)
+    .await?;
+    Ok(match row {
+        Some(r) => Some((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)),
+        None => None,
+    })
 }
 
 /// Whether a file with this kind and hash was already taken in; returns when, and by whom.
