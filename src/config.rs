@@ -254,6 +254,12 @@ impl Config {
             message: e.to_string(),
         })?;
         cfg.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if !cfg.base_dir.as_os_str().is_empty() {
+            if let Ok(abs) = std::path::absolute(&cfg.base_dir) {
+                cfg.base_dir = abs;
+            }
+            cfg.resolve_relative_paths();
+        }
         if cfg.export.max_rows_per_file == Some(0) {
             return Err(ConfigError::Parse {
                 path: path.into(),
@@ -265,6 +271,46 @@ impl Config {
             source,
         })?;
         Ok(cfg)
+    }
+
+    /// Makes every relative path written in the file relative to the file's folder, so the
+    /// program finds the same files whatever folder it is started from: `[database] url` (a
+    /// SQLite file), `[paths] reports`, `[export] bank_template`, `[mail] templates`,
+    /// `outbox_dir` and `ca_file`, `[inbox] path` and `work_dir`. Keys left out keep their
+    /// defaults, which are relative to the current folder.
+    fn resolve_relative_paths(&mut self) {
+        let base = self.base_dir.clone();
+        let join = |p: &Path| -> PathBuf {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        if let Some(rest) = self.database.url.strip_prefix("sqlite://") {
+            let file = rest.split('?').next().unwrap_or(rest);
+            if !file.is_empty() && !file.contains(":memory:") && !Path::new(file).is_absolute() {
+                let query = &rest[file.len()..];
+                self.database.url = format!("sqlite://{}{query}", join(Path::new(file)).display());
+            }
+        }
+        self.paths.reports = join(&self.paths.reports);
+        if let Some(t) = self.export.bank_template.take() {
+            self.export.bank_template = Some(join(&t));
+        }
+        for (table, keys) in [
+            ("mail", &["templates", "outbox_dir", "ca_file"][..]),
+            ("inbox", &["path", "work_dir"][..]),
+        ] {
+            let Some(toml::Value::Table(t)) = self.other.get_mut(table) else {
+                continue;
+            };
+            for key in keys {
+                if let Some(toml::Value::String(v)) = t.get_mut(*key) {
+                    *v = join(Path::new(v.as_str())).display().to_string();
+                }
+            }
+        }
     }
 
     /// The pure rules' view of the configuration.
@@ -351,5 +397,51 @@ monthly_rate = "600.00"
         let e =
             Config::parse("[payment]\nproration = \"weekly\"", Path::new("x.toml")).unwrap_err();
         assert!(e.to_string().contains("x.toml"), "{e}");
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_config_files_folder() {
+        let text = r#"
+[database]
+url = "sqlite://../data/x.db"
+[paths]
+reports = "../reports"
+[export]
+bank_template = "banks/default.toml"
+[mail]
+templates = "templates"
+outbox_dir = "/var/mail/out"
+[inbox]
+path = "../data/inbox"
+"#;
+        let c = Config::parse(text, Path::new("/srv/ct/config/c.toml")).unwrap();
+        assert_eq!(c.database.url, "sqlite:///srv/ct/config/../data/x.db");
+        assert_eq!(c.paths.reports, Path::new("/srv/ct/config/../reports"));
+        assert_eq!(
+            c.export.bank_template_path(&c.base_dir).unwrap(),
+            Path::new("/srv/ct/config/banks/default.toml")
+        );
+        let mail = c.other["mail"].as_table().unwrap();
+        assert_eq!(mail["templates"].as_str(), Some("/srv/ct/config/templates"));
+        assert_eq!(
+            mail["outbox_dir"].as_str(),
+            Some("/var/mail/out"),
+            "absolute kept"
+        );
+        let inbox = c.other["inbox"].as_table().unwrap();
+        assert_eq!(inbox["path"].as_str(), Some("/srv/ct/config/../data/inbox"));
+        // A PostgreSQL URL and an absolute SQLite file are left alone.
+        let c = Config::parse(
+            "[database]\nurl = \"sqlite:///abs/x.db\"",
+            Path::new("/srv/c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.database.url, "sqlite:///abs/x.db");
+        let c = Config::parse(
+            "[database]\nurl = \"postgres://u@h/db\"",
+            Path::new("/srv/c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.database.url, "postgres://u@h/db");
     }
 }

@@ -571,3 +571,37 @@ async fn a_unit_cannot_undo_a_void_by_reporting_the_change_again() {
         .unwrap();
     assert_eq!(out.applied.len(), 1);
 }
+
+/// Issue 9: the SQLite ledger holds full ID and account numbers: its file is created 0600
+/// whatever the umask, in a folder created 0700.
+#[tokio::test]
+async fn the_sqlite_file_is_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new-folder/ledger.db");
+    // SAFETY: umask only changes this process's file-creation mask.
+    let old = unsafe { libc_umask(0o000) };
+    let store = chieftech::store::Store::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    unsafe { libc_umask(old) };
+    store.close().await;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let folder = std::fs::metadata(path.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(folder & 0o777, 0o700, "{folder:o}");
+    for suffix in ["-wal", "-shm"] {
+        let side = dir.path().join(format!("new-folder/ledger.db{suffix}"));
+        if let Ok(m) = std::fs::metadata(&side) {
+            assert_eq!(m.permissions().mode() & 0o077, 0, "{}", side.display());
+        }
+    }
+}
+
+extern "C" {
+    #[link_name = "umask"]
+    fn libc_umask(mask: u32) -> u32;
+}

@@ -764,9 +764,16 @@ async fn changes_import_accept_valid_and_duplicates() {
         let after = db.store.dump().await.unwrap();
         assert!(after.contains("|transferred_out|2023-05-20||live"));
 
-        // The same file again: a no-op that says so.
+        // The same file again: checked row by row again (the ledger remembers rows, not
+        // files): the recorded row is a duplicate, the bad rows are still refused, nothing
+        // changes, and the line says the file was seen before.
         let r = changes(&db.store, std::slice::from_ref(&file), Reporter::Unit, true).await;
-        assert!(!r.refused && r.lines[0].contains("导入过"), "{:?}", r.lines);
+        assert!(
+            r.lines[0].contains("导入过") && r.lines[0].contains("1条与已登记的变动相同"),
+            "{:?}",
+            r.lines
+        );
+        assert_eq!(db.store.dump().await.unwrap(), after);
         // The same row in another file: a duplicate, skipped and said so.
         let again = env.book("c2.xlsx", &[("变动", rows[..2].to_vec())]);
         let r = changes(&db.store, &[again], Reporter::Unit, false).await;

@@ -1239,3 +1239,70 @@ async fn an_item_left_processing_by_crashes_is_given_up_after_max_attempts() {
         .unwrap();
     assert!(body.contains("程序中断"), "{body}");
 }
+
+#[tokio::test]
+async fn a_refused_message_does_not_reserve_its_message_id() {
+    let db = common::sqlite().await;
+    let store = &db.store;
+    seed(store).await;
+    let (wang, _, _) = people();
+    let inbox = Inbox::new("maildir");
+    let book = workbook(&[(wang.name, wang.id.as_str(), "调往区外", "2023-05-20", "")]);
+    // A stranger sends first, with the Message-ID the unit's message will carry.
+    inbox.deliver(
+        "1.M1.mx",
+        &message(
+            "someone@evil.example",
+            "report-7@jia.example",
+            Some(&pass_for("evil.example")),
+            &[("a.xlsx", book.clone(), XLSX)],
+        ),
+    );
+    let r = inbox.scan(store).await;
+    assert_eq!(r.refused, 1);
+    inbox.deliver(
+        "2.M2.mx",
+        &message(
+            "hr@jia.example",
+            "report-7@jia.example",
+            Some(&pass_for("jia.example")),
+            &[("a.xlsx", book, XLSX)],
+        ),
+    );
+    let r = inbox.scan(store).await;
+    assert_eq!((r.taken_in, r.skipped_duplicates), (1, 0), "{:?}", r.lines);
+    assert_eq!(live_changes(store, &wang).await.len(), 1);
+    let items = item_statuses(store).await;
+    assert!(
+        items[0]
+            .1
+            .as_deref()
+            .unwrap_or("")
+            .contains("report-7@jia.example"),
+        "the refused message's ID is kept in its reason: {items:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_attachment_with_a_very_long_name_is_taken_in() {
+    let db = common::sqlite().await;
+    let store = &db.store;
+    seed(store).await;
+    let (wang, _, _) = people();
+    let inbox = Inbox::new("maildir");
+    let book = workbook(&[(wang.name, wang.id.as_str(), "调往区外", "2023-05-20", "")]);
+    let name = format!("{}变动情况报告表.xlsx", "淄博甲机械有限公司".repeat(12));
+    assert!(name.len() > 255);
+    inbox.deliver(
+        "1.M1.mx",
+        &message(
+            "hr@jia.example",
+            "long@jia.example",
+            Some(&pass_for("jia.example")),
+            &[(&name, book, XLSX)],
+        ),
+    );
+    let r = inbox.scan(store).await;
+    assert_eq!((r.taken_in, r.failed), (1, 0), "{:?}", r.lines);
+    assert_eq!(live_changes(store, &wang).await.len(), 1);
+}

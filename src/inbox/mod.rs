@@ -1066,9 +1066,16 @@ struct Refusal {
 /// Records a refused message (no reply: the sender is unknown or cannot be read).
 async fn refuse(ctx: &Ctx<'_>, r: Refusal) -> Result<(Outcome, String), InboxError> {
     tracing::warn!("inbox: {} refused: {}", r.label, r.why);
+    // A refused message does not reserve its Message-ID: anyone can write any Message-ID, and a
+    // forged message must not make a later genuine one with the same ID look like a repeat.
+    // The same bytes are still recognised by their hash; the ID is kept in the reason.
+    let why = match &r.message_id {
+        Some(mid) => format!("{}（Message-ID：{mid}）", r.why),
+        None => r.why.clone(),
+    };
     if let Some(id) = r.resume {
-        sqlx::query("UPDATE inbox_items SET status = 'refused', reason = $1, raw = NULL, finished_at = $2 WHERE id = $3")
-            .bind(&r.why)
+        sqlx::query("UPDATE inbox_items SET status = 'refused', reason = $1, raw = NULL, message_id = NULL, finished_at = $2 WHERE id = $3")
+            .bind(&why)
             .bind(now_text())
             .bind(id)
             .execute(ctx.store.pool())
@@ -1076,14 +1083,14 @@ async fn refuse(ctx: &Ctx<'_>, r: Refusal) -> Result<(Outcome, String), InboxErr
     } else {
         let item = NewItem {
             kind: "message",
-            message_id: r.message_id.as_deref(),
+            message_id: None,
             sha: &r.sha,
             file_name: &r.label,
             sender: r.from.as_deref(),
             subject: Some(&r.subject),
             received: &r.received,
             status: "refused",
-            reason: Some(&r.why),
+            reason: Some(&why),
             raw: None,
         };
         insert_item(ctx, &item).await?;
@@ -1136,6 +1143,14 @@ fn attachments(m: &mail_parser::Message<'_>) -> (Vec<Attached>, Vec<String>) {
 }
 
 /// A file name safe to write: the last path component, without control characters.
+/// The longest stored attachment name, in bytes: well under the 255 bytes file systems allow,
+/// with room for the error workbook's `.errors` beside it.
+const MAX_NAME_BYTES: usize = 120;
+
+/// A file name for the `n`th attachment of a message: the sender's name without folders,
+/// control and reserved characters, shortened at a character boundary to at most
+/// [`MAX_NAME_BYTES`] bytes, keeping its extension (`.xlsx` or `.xls`, added when missing), and
+/// prefixed with `n-` so two attachments of one message never share a name.
 fn safe_name(name: &str, n: usize) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("").trim();
     let clean: String = base
@@ -1143,14 +1158,24 @@ fn safe_name(name: &str, n: usize) -> String {
         .filter(|c| !c.is_control() && !matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|'))
         .collect();
     let clean = clean.trim_start_matches('.').to_string();
-    let lower = clean.to_lowercase();
     if clean.is_empty() {
-        format!("附件{n}.xlsx")
-    } else if lower.ends_with(".xlsx") || lower.ends_with(".xls") {
-        format!("{n}-{clean}")
-    } else {
-        format!("{n}-{clean}.xlsx")
+        return format!("附件{n}.xlsx");
     }
+    let lower = clean.to_lowercase();
+    let (stem, ext) = if lower.ends_with(".xlsx") {
+        (&clean[..clean.len() - 5], ".xlsx")
+    } else if lower.ends_with(".xls") {
+        (&clean[..clean.len() - 4], ".xls")
+    } else {
+        (clean.as_str(), ".xlsx")
+    };
+    let prefix = format!("{n}-");
+    let room = MAX_NAME_BYTES.saturating_sub(prefix.len() + ext.len());
+    let mut cut = stem.len().min(room);
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{prefix}{}{ext}", &stem[..cut])
 }
 
 /// What one attachment came to.
@@ -1493,4 +1518,26 @@ async fn attachment(
         out.error_workbook = Some(write_error_workbook(path, &sheets, &problems)?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::safe_name;
+
+    #[test]
+    fn attachment_names_are_short_unique_and_keep_their_extension() {
+        let long = "张店区某某机械制造有限公司".repeat(12) + ".XLSX";
+        assert!(long.len() > 255);
+        let a = safe_name(&long, 1);
+        let b = safe_name(&long, 2);
+        assert!(
+            a.len() <= 120 && a.ends_with(".xlsx") && a.starts_with("1-"),
+            "{a}"
+        );
+        assert_ne!(a, b);
+        assert_eq!(safe_name("../../etc/passwd", 3), "3-passwd.xlsx");
+        assert_eq!(safe_name("报告.xls", 1), "1-报告.xls");
+        assert_eq!(safe_name("", 4), "附件4.xlsx");
+        assert_eq!(safe_name("a\u{0}b:c.xlsx", 1), "1-abc.xlsx");
+    }
 }
