@@ -1,17 +1,18 @@
-//! Which unit may report on a technician: a unit reports only its own technicians.
+//! Which unit may report on a technician: a unit reports only its own technicians, on the
+//! date of the change.
 //!
-//! The unit of a technician on a day `x` is the unit of the appointment a change dated `x`
-//! applies to (the one its 称号批准文号 names; else the one whose term holds `x`; else the
-//! latest approved on or before `x`; else the earliest), unless a 单位变更 of that appointment
-//! (recorded, not voided, dated on or after its approval) took effect on or before `x`: then the
-//! latest such move's new unit. So after a move the new unit reports, and the old unit only
-//! changes dated before the move. A 单位变更 row itself is reported by the unit the technician
-//! leaves (its unit on the day of the move, before the move applies).
+//! The unit of a technician on a day is [`crate::rules::unit::unit_on`] (the one rule, also used
+//! by notices, the summary and reminders). A unit may report a row dated `x` only when the
+//! technician is its own on `x`; a 单位变更 row is reported by the unit the technician leaves (its
+//! own on the day before the move); a 享受其他人才津贴 period only when the technician is its own
+//! on every day of the period (an open-ended one: from `x` on, for good), so a unit the technician
+//! left can never stop the pay earned at the new one.
 //!
 //! Rows naming an ID number the roster does not hold pass through: the store refuses them
 //! with its own reason. Rows about another unit's technician are refused here, before the
 //! store sees them, so the reply never tells a unit anything about other units' people.
 
+use crate::rules::unit::{same_unit, unit_on, unit_throughout, UnitMove};
 use crate::rules::{Appointment, ChangeKind};
 use crate::store::{ChangeEntry, RowProblem};
 use chrono::NaiveDate;
@@ -55,60 +56,13 @@ pub async fn units_of_address(
     Ok(out)
 }
 
-/// A person's appointments (with their unit's name) and recorded moves.
+/// A person's appointments (with the roster's unit for each) and recorded moves.
 #[derive(Debug, Clone, Default)]
 pub struct Membership {
     /// (appointment, unit name) by approval date.
     pub appointments: Vec<(Appointment, Option<String>)>,
-    /// (appointment id, effective, new unit) of 单位变更 changes.
-    pub moves: Vec<(Option<i64>, NaiveDate, String)>,
-}
-
-fn norm(s: &str) -> String {
-    s.split_whitespace().collect::<String>()
-}
-
-impl Membership {
-    /// The appointment a change dated `x` (naming `title_no`, if any) is about.
-    fn appointment_for(&self, x: NaiveDate, title_no: Option<&str>) -> Option<usize> {
-        let a = &self.appointments;
-        if let Some(no) = title_no.map(norm).filter(|n| !n.is_empty()) {
-            if let Some(i) = a.iter().position(|(ap, _)| norm(&ap.approval_no) == no) {
-                return Some(i);
-            }
-        }
-        if let Some(i) = a
-            .iter()
-            .position(|(ap, _)| ap.term_start() <= x && x <= ap.term_end())
-        {
-            return Some(i);
-        }
-        if let Some(i) = a.iter().rposition(|(ap, _)| ap.approval_date <= x) {
-            return Some(i);
-        }
-        (!a.is_empty()).then_some(0)
-    }
-
-    /// The unit the technician belongs to on day `x` (None when unknown).
-    pub fn unit_at(&self, x: NaiveDate, title_no: Option<&str>) -> Option<String> {
-        let i = self.appointment_for(x, title_no)?;
-        let (ap, unit) = &self.appointments[i];
-        let moved = self
-            .moves
-            .iter()
-            .filter(|(aid, eff, _)| {
-                aid.is_none_or(|id| id == ap.id) && *eff >= ap.approval_date && *eff <= x
-            })
-            .max_by_key(|(_, eff, _)| *eff)
-            .map(|(_, _, u)| u.clone());
-        moved.or_else(|| unit.clone())
-    }
-
-    /// The appointment id a move dated `x` applies to, for recording moves of this batch.
-    fn appointment_id(&self, x: NaiveDate, title_no: Option<&str>) -> Option<i64> {
-        self.appointment_for(x, title_no)
-            .map(|i| self.appointments[i].0.id)
-    }
+    /// The person's recorded 单位变更.
+    pub moves: Vec<UnitMove>,
 }
 
 async fn load_membership(
@@ -144,7 +98,7 @@ async fn load_membership(
         ));
     }
     for r in sqlx::query(
-        "SELECT appointment_id, effective, new_unit FROM changes WHERE technician_id = $1 AND kind = $2 AND voided_at IS NULL AND new_unit IS NOT NULL ORDER BY id",
+        "SELECT id, effective, new_unit FROM changes WHERE technician_id = $1 AND kind = $2 AND voided_at IS NULL AND new_unit IS NOT NULL ORDER BY id",
     )
     .bind(tid)
     .bind(ChangeKind::UnitChange.code())
@@ -154,7 +108,11 @@ async fn load_membership(
         let date: String = r.try_get(1)?;
         let eff = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
             .map_err(|_| crate::store::StoreError::Corrupt(format!("date `{date}`")))?;
-        m.moves.push((r.try_get(0)?, eff, r.try_get(2)?));
+        m.moves.push(UnitMove {
+            id: r.try_get(0)?,
+            effective: eff,
+            new_unit: r.try_get(2)?,
+        });
     }
     Ok(Some(m))
 }
@@ -165,7 +123,7 @@ pub async fn restrict(
     units: &[Unit],
     entries: &[ChangeEntry],
 ) -> Result<(Vec<ChangeEntry>, Vec<RowProblem>), crate::store::StoreError> {
-    let mine: Vec<String> = units.iter().map(|u| norm(&u.name)).collect();
+    let is_mine = |u: &str| units.iter().any(|m| same_unit(&m.name, u));
     let own_name = units
         .iter()
         .map(|u| u.name.as_str())
@@ -188,14 +146,24 @@ pub async fn restrict(
             keep[i] = true;
             continue;
         };
-        let unit = m.unit_at(e.effective, e.title_no.as_deref());
-        let ok = unit.as_deref().is_some_and(|u| mine.contains(&norm(u)));
+        let ok = match e.kind {
+            // The unit the technician leaves reports the move: its own the day before.
+            ChangeKind::UnitChange => {
+                let before = e.effective.pred_opt().unwrap_or(e.effective);
+                unit_on(before, &m.appointments, &m.moves).is_some_and(|u| is_mine(&u))
+            }
+            // A period: the unit's own on every day of it.
+            ChangeKind::OtherAllowance => units
+                .iter()
+                .any(|u| unit_throughout(&u.name, e.effective, e.end, &m.appointments, &m.moves)),
+            _ => unit_on(e.effective, &m.appointments, &m.moves).is_some_and(|u| is_mine(&u)),
+        };
         if !ok {
             problems.push(RowProblem {
                 row: e.row,
                 column: "身份证号码",
                 message: format!(
-                    "身份证号码为{}的首席技师在{}不是本单位（{}）的首席技师，本单位不能报告其变动；已调出的技师，调出之后的变动由调入单位报告",
+                    "身份证号码为{}的首席技师在{}（或其后的期间内）不是本单位（{}）的首席技师，本单位不能报告其变动；已调出的技师，调出之后的变动由调入单位报告",
                     e.id_number.masked(),
                     e.effective,
                     own_name
@@ -205,8 +173,13 @@ pub async fn restrict(
         }
         if e.kind == ChangeKind::UnitChange {
             if let Some(new_unit) = e.new_unit.clone() {
-                let aid = m.appointment_id(e.effective, e.title_no.as_deref());
-                m.moves.push((aid, e.effective, new_unit));
+                // Later rows of this batch see the move (ids after every recorded one).
+                let id = m.moves.iter().map(|x| x.id).max().unwrap_or(0) + 1;
+                m.moves.push(UnitMove {
+                    id,
+                    effective: e.effective,
+                    new_unit,
+                });
             }
         }
         keep[i] = true;
@@ -219,30 +192,4 @@ pub async fn restrict(
         .collect();
     problems.sort_by_key(|p| p.row);
     Ok((kept, problems))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn d(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-    }
-
-    #[test]
-    fn moves_hand_the_technician_to_the_new_unit() {
-        let ap = Appointment {
-            id: 7,
-            approval_date: d("2021-10-15"),
-            approval_no: "张人社〔2021〕1号".into(),
-        };
-        let m = Membership {
-            appointments: vec![(ap, Some("甲公司".into()))],
-            moves: vec![(Some(7), d("2023-03-01"), "乙公司".into())],
-        };
-        assert_eq!(m.unit_at(d("2023-02-28"), None).as_deref(), Some("甲公司"));
-        assert_eq!(m.unit_at(d("2023-03-01"), None).as_deref(), Some("乙公司"));
-        assert_eq!(m.unit_at(d("2020-01-01"), None).as_deref(), Some("甲公司"));
-        assert_eq!(Membership::default().unit_at(d("2023-03-01"), None), None);
-    }
 }

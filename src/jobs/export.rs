@@ -541,7 +541,7 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
         );
     }
     let mut changes: HashMap<i64, Vec<ChangeInfo>> = HashMap::new();
-    for r in sqlx::query("SELECT c.id, c.kind, c.effective, c.end_date, c.appointment_id, c.technician_id, c.recorded_at, c.voided_at, COALESCE(s.file_name, s.kind) FROM changes c JOIN sources s ON s.id = c.source_id ORDER BY c.id")
+    for r in sqlx::query("SELECT c.id, c.kind, c.effective, c.end_date, COALESCE(c.appointment_ids, CAST(c.appointment_id AS TEXT), '') AS appointment_ids, c.technician_id, c.recorded_at, c.voided_at, COALESCE(s.file_name, s.kind), c.reported_by FROM changes c JOIN sources s ON s.id = c.source_id ORDER BY c.id")
         .fetch_all(pool)
         .await
         .map_err(db)?

@@ -639,25 +639,31 @@ impl Simulation {
                 Reporter::Bureau,
                 &self.cfg,
             );
-            let Verdict::Apply { appointment_id, .. } = verdict else {
+            let Verdict::Apply {
+                appointment_ids, ..
+            } = verdict
+            else {
                 continue;
             };
             // Rows after a stopping change would depend on configuration: leave them out.
-            if let Some(a) = appointment_id {
-                let closed = self.persons[*p].closed.contains(&a);
-                let allowed_when_closed =
-                    matches!(row.kind, ChangeKind::RevokedFraud | ChangeKind::Restored);
-                if closed && !allowed_when_closed {
-                    continue;
-                }
-                if row.kind == ChangeKind::Restored
-                    && !self.persons[*p]
+            let person = &self.persons[*p];
+            let allowed_when_closed =
+                matches!(row.kind, ChangeKind::RevokedFraud | ChangeKind::Restored);
+            if appointment_ids
+                .iter()
+                .any(|a| person.closed.contains(a) && !allowed_when_closed)
+            {
+                continue;
+            }
+            if row.kind == ChangeKind::Restored
+                && !appointment_ids.iter().all(|a| {
+                    person
                         .restorable
                         .iter()
-                        .any(|(id, since)| *id == a && *since < row.effective)
-                {
-                    continue;
-                }
+                        .any(|(id, since)| id == a && *since < row.effective)
+                })
+            {
+                continue;
             }
             keep[i] = true;
             let person = &mut self.persons[*p];
@@ -666,10 +672,11 @@ impl Simulation {
                 kind: row.kind,
                 effective: row.effective,
                 end: row.end,
-                appointment_id,
+                appointment_ids: appointment_ids.clone(),
+                by_unit: false,
             });
             self.next_change += 1;
-            if let Some(a) = appointment_id {
+            for a in appointment_ids {
                 match row.kind {
                     ChangeKind::TransferredOut | ChangeKind::LeftSkilledWork => {
                         person.closed.insert(a);

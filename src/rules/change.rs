@@ -199,8 +199,20 @@ pub struct Change {
     pub effective: NaiveDate,
     /// 结束日期 `z`, only for 享受其他人才津贴 (None: open-ended).
     pub end: Option<NaiveDate>,
-    /// The appointment it applies to; None for person-wide changes (other allowance).
-    pub appointment_id: Option<i64>,
+    /// The appointments it applies to, as decided when it was recorded ([`appointments_for`]
+    /// and the checks of [`check_change`]); empty for 享受其他人才津贴, which is person-wide.
+    pub appointment_ids: Vec<i64>,
+    /// Reported by a unit (its e-mailed report or `import changes --from-unit`), not by the
+    /// bureau: a unit may never amend a row the bureau recorded.
+    pub by_unit: bool,
+}
+
+impl Change {
+    /// Whether this change applies to the appointment: person-wide other allowances apply to
+    /// every appointment, every other change to the appointments it was recorded for.
+    pub fn applies_to(&self, appointment_id: i64) -> bool {
+        self.kind == ChangeKind::OtherAllowance || self.appointment_ids.contains(&appointment_id)
+    }
 }
 
 /// Who reports a change.
@@ -225,9 +237,9 @@ pub struct ProposedChange {
 /// Outcome of checking a proposed change against what is recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Record it, for this appointment (None: person-wide).
+    /// Record it, for these appointments (empty: person-wide, an other allowance).
     Apply {
-        appointment_id: Option<i64>,
+        appointment_ids: Vec<i64>,
         /// For an other allowance with the start of a recorded one: the change it amends.
         amends: Option<i64>,
     },
@@ -257,6 +269,8 @@ pub enum Rejection {
     NothingToRestore(NaiveDate),
     #[error("恢复待遇由区人力资源和社会保障局决定，单位不能报告")]
     RestoreFromUnit,
+    #[error("区人力资源和社会保障局已登记{effective}起的其他人才津贴（变动#{id}），单位不能更改或缩短；如有出入，请与区人社局联系")]
+    BureauRecord { effective: NaiveDate, id: i64 },
     #[error("其他人才津贴期间{from}至{to}与此人任何一届管理期都不重叠")]
     OutsideTerms { from: NaiveDate, to: String },
     #[error("结束日期{end}早于生效日期{effective}")]
@@ -320,24 +334,61 @@ pub fn check_change(
                     .unwrap_or_else(|| "无结束日期".into()),
             });
         }
+        if reporter == Reporter::Unit {
+            if let Some(c) = latest_other.filter(|c| !c.by_unit) {
+                return Verdict::Reject(Rejection::BureauRecord {
+                    effective: x,
+                    id: c.id,
+                });
+            }
+        }
         return Verdict::Apply {
-            appointment_id: None,
+            appointment_ids: Vec::new(),
             amends: latest_other.map(|c| c.id),
         };
     }
-    let appointment = match pick_appointment(appointments, x, proposed.title_no.as_deref()) {
-        Ok(a) => a,
-        Err(r) => return Verdict::Reject(r),
-    };
+    let targets =
+        match appointments_for(proposed.kind, x, proposed.title_no.as_deref(), appointments) {
+            Ok(t) => t,
+            Err(r) => return Verdict::Reject(r),
+        };
+    // The checks are per appointment: the row applies to those it passes for.
+    let mut passed = Vec::new();
+    let mut first_rejection = None;
+    for appointment in targets {
+        match check_for_appointment(appointment, recorded, proposed, cfg) {
+            Ok(()) => passed.push(appointment.id),
+            Err(r) => {
+                first_rejection.get_or_insert(r);
+            }
+        }
+    }
+    match (passed.is_empty(), first_rejection) {
+        (true, Some(r)) => Verdict::Reject(r),
+        _ => Verdict::Apply {
+            appointment_ids: passed,
+            amends: None,
+        },
+    }
+}
+
+/// The checks of `docs/rules.md` §6 that are made per appointment.
+fn check_for_appointment(
+    appointment: &Appointment,
+    recorded: &[Change],
+    proposed: &ProposedChange,
+    cfg: &RulesConfig,
+) -> Result<(), Rejection> {
+    let x = proposed.effective;
     if x < appointment.approval_date {
-        return Verdict::Reject(Rejection::BeforeApproval {
+        return Err(Rejection::BeforeApproval {
             effective: x,
             approval: appointment.approval_date,
         });
     }
     let own: Vec<&Change> = recorded
         .iter()
-        .filter(|c| c.appointment_id == Some(appointment.id))
+        .filter(|c| c.kind != ChangeKind::OtherAllowance && c.applies_to(appointment.id))
         .collect();
     if proposed.kind != ChangeKind::RevokedFraud {
         if let Some(t) = own
@@ -345,7 +396,7 @@ pub fn check_change(
             .filter(|c| c.kind.effect(cfg).terminates() && c.effective <= x)
             .min_by_key(|c| (c.effective, c.id))
         {
-            return Verdict::Reject(Rejection::AfterTermination {
+            return Err(Rejection::AfterTermination {
                 date: t.effective,
                 kind: t.kind,
                 effective: x,
@@ -353,46 +404,76 @@ pub fn check_change(
         }
     }
     if proposed.kind == ChangeKind::Restored && !suspended_at(&own, x, cfg) {
-        return Verdict::Reject(Rejection::NothingToRestore(x));
+        return Err(Rejection::NothingToRestore(x));
     }
-    Verdict::Apply {
-        appointment_id: Some(appointment.id),
-        amends: None,
-    }
+    Ok(())
 }
 
-/// docs/rules.md "Which appointment": the one named by title number; else the one whose term holds
-/// `x`; else the latest approved on or before `x`.
-fn pick_appointment<'a>(
-    appointments: &'a [Appointment],
+/// Which of a person's appointments a change of `kind` dated `x` concerns (`docs/rules.md` §5):
+/// the only implementation, used by the ledger, the inbox and the sample data.
+///
+/// - 享受其他人才津贴 belongs to the person: every appointment.
+/// - A revocation (违纪撤销, 弄虚作假撤销) concerns one title: the one its 称号批准文号 names; else
+///   the one whose term holds `x`; else the latest approved on or before `x`.
+/// - Every other change concerns the person: each appointment approved on or before `x` whose
+///   term ends on or after `x`; when there is none, the latest approved on or before `x`.
+///
+/// A 称号批准文号 that names none of the person's appointments is refused, never guessed past.
+/// No appointment approved on or before `x` is [`Rejection::BeforeApproval`]. Appointments are
+/// returned in approval order.
+pub fn appointments_for<'a>(
+    kind: ChangeKind,
     x: NaiveDate,
     title_no: Option<&str>,
-) -> Result<&'a Appointment, Rejection> {
-    if let Some(no) = title_no.map(str::trim).filter(|s| !s.is_empty()) {
-        return appointments
+    appointments: &'a [Appointment],
+) -> Result<Vec<&'a Appointment>, Rejection> {
+    let mut by_date: Vec<&Appointment> = appointments.iter().collect();
+    by_date.sort_by_key(|a| (a.approval_date, a.id));
+    if kind == ChangeKind::OtherAllowance {
+        return Ok(by_date);
+    }
+    let norm = |s: &str| s.split_whitespace().collect::<String>();
+    let named = match title_no.map(norm).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(no) => Some(
+            by_date
+                .iter()
+                .copied()
+                .find(|a| norm(&a.approval_no) == no)
+                .ok_or(Rejection::UnknownTitle(no))?,
+        ),
+    };
+    let latest_before = by_date.iter().copied().rfind(|a| a.approval_date <= x);
+    let revocation = matches!(
+        kind,
+        ChangeKind::RevokedMisconduct | ChangeKind::RevokedFraud
+    );
+    let chosen: Vec<&Appointment> = if revocation {
+        named
+            .or_else(|| by_date.iter().copied().find(|a| a.term_holds(x)))
+            .or(latest_before)
+            .into_iter()
+            .collect()
+    } else {
+        let running: Vec<&Appointment> = by_date
             .iter()
-            .find(|a| a.approval_no.trim() == no)
-            .ok_or_else(|| Rejection::UnknownTitle(no.to_string()));
+            .copied()
+            .filter(|a| a.approval_date <= x && a.term_end() >= x)
+            .collect();
+        if running.is_empty() {
+            latest_before.into_iter().collect()
+        } else {
+            running
+        }
+    };
+    if chosen.is_empty() {
+        let first = by_date.first().map(|a| a.approval_date).unwrap_or(x);
+        return Err(Rejection::BeforeApproval {
+            effective: x,
+            approval: first,
+        });
     }
-    if let Some(a) = appointments.iter().find(|a| a.term_holds(x)) {
-        return Ok(a);
-    }
-    if let Some(a) = appointments
-        .iter()
-        .filter(|a| a.approval_date <= x)
-        .max_by_key(|a| a.approval_date)
-    {
-        return Ok(a);
-    }
-    let first = appointments
-        .iter()
-        .map(|a| a.approval_date)
-        .min()
-        .unwrap_or(x);
-    Err(Rejection::BeforeApproval {
-        effective: x,
-        approval: first,
-    })
+    Ok(chosen)
 }
 
 /// Whether a suspension is in force at `x` among one appointment's changes.

@@ -5,7 +5,7 @@
 //! month into segments of equal [`DayStatus`] and derives the amount from them. The payment
 //! run and `explain` both use this one computation.
 
-use super::change::{Appointment, Change, ChangeKind, Effect};
+use super::change::{Appointment, Change, Effect};
 use super::money::round_fen;
 use super::month::Month;
 use super::policy::{Proration, RulesConfig};
@@ -102,10 +102,7 @@ impl Timeline {
     pub fn new(appointment: &Appointment, changes: &[Change], cfg: &RulesConfig) -> Timeline {
         let mut own: Vec<&Change> = changes
             .iter()
-            .filter(|c| {
-                c.appointment_id == Some(appointment.id)
-                    || (c.kind == ChangeKind::OtherAllowance && c.appointment_id.is_none())
-            })
+            .filter(|c| c.applies_to(appointment.id))
             .collect();
         own.sort_by_key(|c| (c.effective, c.id));
         let mut t = Timeline {

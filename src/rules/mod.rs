@@ -10,7 +10,9 @@
 //! - [`policy`]: policy versions and configurable choices;
 //! - [`change`]: appointments, terms, status changes and their checks;
 //! - [`eligibility`]: which days earn, and each month's amount;
-//! - [`payrun`]: a run's deltas, line kinds and netting.
+//! - [`payrun`]: a run's deltas, line kinds and netting;
+//! - [`unit`]: which unit a technician belongs to on a day;
+//! - [`reminders`]: which notices fall due on a day.
 
 pub mod change;
 pub mod eligibility;
@@ -20,10 +22,11 @@ pub mod month;
 pub mod payrun;
 pub mod policy;
 pub mod reminders;
+pub mod unit;
 
 pub use change::{
-    check_change, Appointment, Change, ChangeKind, Effect, ProposedChange, Rejection, Reporter,
-    Verdict,
+    appointments_for, check_change, Appointment, Change, ChangeKind, Effect, ProposedChange,
+    Rejection, Reporter, Verdict,
 };
 pub use eligibility::{DayStatus, MonthBreakdown, Segment, Timeline};
 pub use id_number::{IdNumber, IdNumberError};

@@ -23,11 +23,12 @@ fn change(id: i64, appointment: i64, kind: ChangeKind, x: &str, end: Option<&str
         kind,
         effective: d(x),
         end: end.map(d),
-        appointment_id: if kind == ChangeKind::OtherAllowance {
-            None
+        appointment_ids: if kind == ChangeKind::OtherAllowance {
+            vec![]
         } else {
-            Some(appointment)
+            vec![appointment]
         },
+        by_unit: false,
     }
 }
 
@@ -393,7 +394,7 @@ fn checks_of_recorded_order() {
             &cfg
         ),
         Verdict::Apply {
-            appointment_id: Some(1),
+            appointment_ids: vec![1],
             amends: None
         }
     );
@@ -406,7 +407,7 @@ fn checks_of_recorded_order() {
             &cfg
         ),
         Verdict::Apply {
-            appointment_id: Some(2),
+            appointment_ids: vec![2],
             amends: None
         }
     );
@@ -416,7 +417,7 @@ fn checks_of_recorded_order() {
     assert_eq!(
         check_change(&appts, &[], &p, Reporter::Bureau, &cfg),
         Verdict::Apply {
-            appointment_id: Some(1),
+            appointment_ids: vec![1],
             amends: None
         }
     );
@@ -459,7 +460,7 @@ fn checks_of_recorded_order() {
             &cfg
         ),
         Verdict::Apply {
-            appointment_id: Some(1),
+            appointment_ids: vec![1],
             amends: None
         }
     );
@@ -483,7 +484,7 @@ fn checks_of_recorded_order() {
             &cfg
         ),
         Verdict::Apply {
-            appointment_id: Some(1),
+            appointment_ids: vec![1],
             amends: None
         }
     );
@@ -513,7 +514,7 @@ fn other_allowance_checks() {
     assert_eq!(
         check_change(&appts, &[], &p, Reporter::Unit, &cfg),
         Verdict::Apply {
-            appointment_id: None,
+            appointment_ids: vec![],
             amends: None
         }
     );
@@ -530,12 +531,29 @@ fn other_allowance_checks() {
     );
     p.end = Some(d("2024-12-31"));
     assert_eq!(
-        check_change(&appts, &recorded, &p, Reporter::Unit, &cfg),
+        check_change(&appts, &recorded, &p, Reporter::Bureau, &cfg),
         Verdict::Apply {
-            appointment_id: None,
+            appointment_ids: vec![],
             amends: Some(5)
         }
     );
+    // A unit never amends (lengthens or shortens) a period the bureau recorded.
+    assert_eq!(
+        check_change(&appts, &recorded, &p, Reporter::Unit, &cfg),
+        Verdict::Reject(Rejection::BureauRecord {
+            effective: d("2023-01-01"),
+            id: 5
+        })
+    );
+    let mut by_unit = recorded.clone();
+    by_unit[0].by_unit = true;
+    assert!(matches!(
+        check_change(&appts, &by_unit, &p, Reporter::Unit, &cfg),
+        Verdict::Apply {
+            amends: Some(5),
+            ..
+        }
+    ));
     p.end = Some(d("2022-12-31"));
     assert!(matches!(
         check_change(&appts, &recorded, &p, Reporter::Unit, &cfg),
@@ -625,10 +643,10 @@ proptest! {
             for (k, x, end, known) in &raw {
                 if *known == year {
                     let p = ProposedChange { kind: *k, effective: *x, end: *end, title_no: None };
-                    if let Verdict::Apply { appointment_id, .. } =
+                    if let Verdict::Apply { appointment_ids, .. } =
                         check_change(&appts, &recorded, &p, Reporter::Bureau, &cfg)
                     {
-                        recorded.push(Change { id: next_id, kind: *k, effective: *x, end: *end, appointment_id });
+                        recorded.push(Change { id: next_id, kind: *k, effective: *x, end: *end, appointment_ids, by_unit: false });
                         next_id += 1;
                     }
                 }
@@ -660,7 +678,8 @@ proptest! {
         let cfg = daily();
         let changes: Vec<Change> = raw.iter().enumerate().map(|(i, (k, x, end, _))| Change {
             id: i as i64 + 1, kind: *k, effective: *x, end: *end,
-            appointment_id: (*k != ChangeKind::OtherAllowance).then_some(1),
+            appointment_ids: if *k == ChangeKind::OtherAllowance { vec![] } else { vec![1] },
+            by_unit: false,
         }).collect();
         let t = Timeline::new(&a, &changes, &cfg);
         let m = Month::of(a.approval_date).plus(month_off);
@@ -704,7 +723,7 @@ fn other_allowance_can_be_corrected_back_to_an_earlier_end() {
     assert_eq!(
         check_change(&appts, &recorded, &p, Reporter::Bureau, &cfg),
         Verdict::Apply {
-            appointment_id: None,
+            appointment_ids: vec![],
             amends: Some(6)
         }
     );
@@ -712,5 +731,97 @@ fn other_allowance_can_be_corrected_back_to_an_earlier_end() {
     assert_eq!(
         check_change(&appts, &recorded, &p, Reporter::Bureau, &cfg),
         Verdict::Duplicate { existing: 6 }
+    );
+}
+
+/// `docs/rules.md` §5: a person-level change applies to every appointment approved on or before
+/// `x` whose term still runs on `x`; a revocation to one title.
+#[test]
+fn a_transfer_in_the_overlap_of_two_terms_stops_both() {
+    use crate::rules::appointments_for;
+    let cfg = daily();
+    // Re-selected on 2024-10-15 while the first term runs to 2024-10-31.
+    let appts = [appt(1, "2021-10-15"), appt(2, "2024-10-15")];
+    let ids = |v: Vec<&Appointment>| v.iter().map(|a| a.id).collect::<Vec<_>>();
+    let t = |k, x: &str, no: Option<&str>| appointments_for(k, d(x), no, &appts).map(ids);
+    assert_eq!(
+        t(ChangeKind::TransferredOut, "2024-10-20", None),
+        Ok(vec![1, 2])
+    );
+    assert_eq!(
+        t(ChangeKind::TransferredOut, "2024-11-05", None),
+        Ok(vec![2])
+    );
+    assert_eq!(
+        t(ChangeKind::TransferredOut, "2024-10-01", None),
+        Ok(vec![1])
+    );
+    // A revocation concerns one title: the named one, else the term holding x.
+    assert_eq!(t(ChangeKind::RevokedFraud, "2024-10-20", None), Ok(vec![1]));
+    assert_eq!(
+        t(
+            ChangeKind::RevokedFraud,
+            "2024-10-20",
+            Some("张人社字〔2〕号")
+        ),
+        Ok(vec![2])
+    );
+    assert_eq!(
+        t(
+            ChangeKind::TransferredOut,
+            "2024-10-20",
+            Some("张人社字〔9〕号")
+        ),
+        Err(Rejection::UnknownTitle("张人社字〔9〕号".into()))
+    );
+    // Other allowances are the person's: every appointment.
+    assert_eq!(
+        t(ChangeKind::OtherAllowance, "2020-01-01", None),
+        Ok(vec![1, 2])
+    );
+    // Before any approval: refused.
+    assert!(matches!(
+        t(ChangeKind::Retired, "2021-01-01", None),
+        Err(Rejection::BeforeApproval { .. })
+    ));
+
+    let transfer = propose(ChangeKind::TransferredOut, "2024-10-20");
+    let verdict = check_change(&appts, &[], &transfer, Reporter::Unit, &cfg);
+    assert_eq!(
+        verdict,
+        Verdict::Apply {
+            appointment_ids: vec![1, 2],
+            amends: None
+        }
+    );
+    // The new term earns nothing after the transfer.
+    let recorded = [Change {
+        id: 1,
+        kind: ChangeKind::TransferredOut,
+        effective: d("2024-10-20"),
+        end: None,
+        appointment_ids: vec![1, 2],
+        by_unit: true,
+    }];
+    let second = Timeline::new(&appts[1], &recorded, &cfg);
+    assert_eq!(
+        second.month(Month::new(2025, 6).unwrap(), &cfg).amount,
+        rust_decimal::Decimal::ZERO
+    );
+    // Checks are per appointment: after the first term's termination, a retirement still
+    // applies to the second.
+    let recorded = [change(7, 1, ChangeKind::Deceased, "2024-10-18", None)];
+    assert_eq!(
+        check_change(
+            &appts,
+            &recorded,
+            &propose(ChangeKind::Retired, "2024-10-20"),
+            Reporter::Bureau,
+            &cfg
+        ),
+        Verdict::Apply {
+            appointment_ids: vec![2],
+            amends: None
+        }
     );
 }

@@ -220,12 +220,17 @@ impl Store {
                     message: r.to_string(),
                 }),
                 Verdict::Apply {
-                    appointment_id,
+                    appointment_ids,
                     amends,
                 } => {
-                    let r = sqlx::query("INSERT INTO changes (technician_id, appointment_id, kind, effective, end_date, new_unit, decision_no, title_no, note, amends, source_id, source_row, recorded_at, operator) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id")
+                    let ids_text = appointment_ids
+                        .iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    let r = sqlx::query("INSERT INTO changes (technician_id, appointment_id, kind, effective, end_date, new_unit, decision_no, title_no, note, amends, source_id, source_row, recorded_at, operator, appointment_ids, reported_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id")
                         .bind(person.technician_id)
-                        .bind(appointment_id)
+                        .bind(appointment_ids.first().copied())
                         .bind(e.kind.code())
                         .bind(e.effective.to_string())
                         .bind(e.end.map(|d| d.to_string()))
@@ -238,6 +243,8 @@ impl Store {
                         .bind(e.row.map(i64::from))
                         .bind(super::now_text())
                         .bind(&source.operator)
+                        .bind((!ids_text.is_empty()).then_some(ids_text))
+                        .bind(if reporter == Reporter::Unit { "unit" } else { "bureau" })
                         .fetch_one(&mut *tx)
                         .await?;
                     let id: i64 = r.try_get(0)?;
@@ -246,7 +253,8 @@ impl Store {
                         kind: e.kind,
                         effective: e.effective,
                         end: e.end,
-                        appointment_id,
+                        appointment_ids,
+                        by_unit: reporter == Reporter::Unit,
                     });
                     outcome.applied.push((e.row, id));
                 }
@@ -348,6 +356,7 @@ fn rejection_column(r: &Rejection) -> &'static str {
     match r {
         Rejection::UnknownTitle(_) => "称号批准文号",
         Rejection::RestoreFromUnit => "变动类型",
+        Rejection::BureauRecord { .. } => "结束日期",
         Rejection::EndBeforeStart { .. } | Rejection::EndNotAllowed => "结束日期",
         Rejection::BeforeApproval { .. }
         | Rejection::AfterTermination { .. }
@@ -361,16 +370,28 @@ pub(crate) async fn load_changes(
     conn: &mut sqlx::AnyConnection,
     technician_id: i64,
 ) -> Result<Vec<Change>> {
-    let rows = sqlx::query("SELECT id, kind, effective, end_date, appointment_id FROM changes WHERE technician_id = $1 AND voided_at IS NULL ORDER BY id")
+    let rows = sqlx::query("SELECT id, kind, effective, end_date, COALESCE(appointment_ids, CAST(appointment_id AS TEXT), '') AS appointment_ids, reported_by FROM changes WHERE technician_id = $1 AND voided_at IS NULL ORDER BY id")
         .bind(technician_id)
         .fetch_all(conn)
         .await?;
     rows.iter().map(change_from_row).collect()
 }
 
-/// Reads `id, kind, effective, end_date, appointment_id`.
+/// Reads `id, kind, effective, end_date, appointment_ids` (columns 0–4) and the column
+/// `reported_by`.
 pub(crate) fn change_from_row(r: &sqlx::any::AnyRow) -> Result<Change> {
     let kind: String = r.try_get(1)?;
+    let ids: String = r.try_get(4)?;
+    let appointment_ids = ids
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.trim()
+                .parse::<i64>()
+                .map_err(|_| StoreError::Corrupt(format!("appointment ids `{ids}`")))
+        })
+        .collect::<Result<Vec<i64>>>()?;
+    let reported_by: String = r.try_get("reported_by")?;
     Ok(Change {
         id: r.try_get(0)?,
         kind: ChangeKind::from_code(&kind)
@@ -380,7 +401,8 @@ pub(crate) fn change_from_row(r: &sqlx::any::AnyRow) -> Result<Change> {
             .try_get::<Option<String>, _>(3)?
             .map(|s| parse_date(&s))
             .transpose()?,
-        appointment_id: r.try_get(4)?,
+        appointment_ids,
+        by_unit: reported_by == "unit",
     })
 }
 
@@ -388,7 +410,7 @@ pub(crate) async fn list_change_records(
     conn: &mut sqlx::AnyConnection,
     technician_id: i64,
 ) -> Result<Vec<ChangeRecord>> {
-    let rows = sqlx::query("SELECT c.id, c.kind, c.effective, c.end_date, c.appointment_id, c.new_unit, c.decision_no, c.note, s.kind, s.file_name, c.source_row, c.recorded_at, c.operator, c.voided_at, c.voided_by, c.void_reason FROM changes c JOIN sources s ON s.id = c.source_id WHERE c.technician_id = $1 ORDER BY c.id")
+    let rows = sqlx::query("SELECT c.id, c.kind, c.effective, c.end_date, COALESCE(c.appointment_ids, CAST(c.appointment_id AS TEXT), '') AS appointment_ids, c.new_unit, c.decision_no, c.note, s.kind, s.file_name, c.source_row, c.recorded_at, c.operator, c.voided_at, c.voided_by, c.void_reason, c.reported_by FROM changes c JOIN sources s ON s.id = c.source_id WHERE c.technician_id = $1 ORDER BY c.id")
         .bind(technician_id)
         .fetch_all(conn)
         .await?;

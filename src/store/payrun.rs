@@ -232,7 +232,7 @@ impl Store {
         }
         let mut changes: HashMap<i64, Vec<Change>> = HashMap::new();
         {
-            let mut rows = sqlx::query("SELECT id, kind, effective, end_date, appointment_id, technician_id FROM changes WHERE voided_at IS NULL ORDER BY id")
+            let mut rows = sqlx::query("SELECT id, kind, effective, end_date, COALESCE(appointment_ids, CAST(appointment_id AS TEXT), '') AS appointment_ids, technician_id, reported_by FROM changes WHERE voided_at IS NULL ORDER BY id")
                 .fetch(&mut *tx);
             while let Some(r) = rows.try_next().await? {
                 changes
