@@ -631,7 +631,7 @@ pub fn check(headers: &[(String, String)], trusted: Option<&str>, from_domain: &
                 defect,
             }) => {
                 return Vouch::Unverified(format!(
-                    "邮件中有一条不写收件服务器标识（authserv-id）的发件人验证结果（Authentication-Results）排在{trusted}的结果之前（{defect}），无法判断由谁出具，发件人未核实"
+                    "邮件中有一条发件人验证结果（Authentication-Results）开头没有可识别的收件服务器标识（authserv-id）（{defect}），且排在受信任的收件服务器{trusted}的结果之前，无法判断由谁出具，发件人未核实"
                 ));
             }
         }
