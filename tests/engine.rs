@@ -605,3 +605,96 @@ extern "C" {
     #[link_name = "umask"]
     fn libc_umask(mask: u32) -> u32;
 }
+
+/// Issue 10, `docs/rules.md` §5: re-selected on 2024-10-15 while the first term runs to
+/// 2024-10-31, then transferred out on 2024-10-20: the transfer stops both terms, so the new
+/// term pays nothing (it used to pay 7,000.00 in 2025).
+#[tokio::test]
+async fn a_transfer_after_reselection_stops_the_new_term_too() {
+    for db in common::backends().await {
+        let store = &db.store;
+        let ps = people();
+        let wang = &ps[0];
+        seed_roster(store, &ps[..1]).await;
+        let mut again = roster_entry(wang, 9);
+        again.approval_date = d("2024-10-15");
+        again.approval_no = "张人社字〔2024〕9号".into();
+        store
+            .import_roster(&Source::operator("clerk"), &[], &[again])
+            .await
+            .unwrap()
+            .unwrap();
+        let cfg = RulesConfig::default();
+        assert_eq!(run(store, 2022, &cfg).await["王强"], "7000.00");
+        assert_eq!(run(store, 2023, &cfg).await["王强"], "6000.00");
+        record(
+            store,
+            &[change(wang, ChangeKind::TransferredOut, "2024-10-20", None)],
+        )
+        .await;
+        let changes = store.list_changes(wang.id.as_str()).await.unwrap();
+        assert_eq!(changes.len(), 1, "one change, for both appointments");
+        assert_eq!(changes[0].change.appointment_ids.len(), 2, "{}", db.name);
+        // 2024: nine months and 19 of October's 31 days of the first term.
+        assert_eq!(
+            run(store, 2024, &cfg).await["王强"],
+            "4806.45",
+            "{}",
+            db.name
+        );
+        let y2025 = run(store, 2025, &cfg).await;
+        assert!(!y2025.contains_key("王强"), "{} {y2025:?}", db.name);
+        // Voided, the transfer no longer stops either term: the next run pays the difference.
+        store
+            .void_change(changes[0].change.id, "录入错误", "clerk")
+            .await
+            .unwrap();
+        let y2026 = run(store, 2026, &cfg).await;
+        // 2024-10 rest (193.55) + 2024-11, 12 deferred and 2025 (7,000.00) + 2026-01 … 08.
+        assert_eq!(y2026["王强"], "11193.55", "{}", db.name);
+    }
+}
+
+/// Issue 18: a unit's row can never amend (lengthen or shorten) a period the bureau recorded.
+#[tokio::test]
+async fn a_unit_cannot_amend_the_bureaus_other_allowance() {
+    for db in common::backends().await {
+        let store = &db.store;
+        let ps = people();
+        let chen = &ps[4];
+        seed_roster(store, &ps).await;
+        record(
+            store,
+            &[change(
+                chen,
+                ChangeKind::OtherAllowance,
+                "2025-04-01",
+                Some("2025-09-30"),
+            )],
+        )
+        .await;
+        let before = store.dump().await.unwrap();
+        let out = store
+            .record_changes(
+                &Source::operator("unit"),
+                Reporter::Unit,
+                &[change(
+                    chen,
+                    ChangeKind::OtherAllowance,
+                    "2025-04-01",
+                    Some("2025-04-30"),
+                )],
+                true,
+                &RulesConfig::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.rejected.len(), 1, "{}", db.name);
+        assert!(
+            out.rejected[0].message.contains("单位不能更改"),
+            "{:?}",
+            out.rejected
+        );
+        assert_eq!(store.dump().await.unwrap(), before);
+    }
+}

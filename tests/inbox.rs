@@ -599,14 +599,27 @@ async fn after_a_move_the_new_unit_reports() {
         ),
     );
     let r = inbox.scan(store).await;
-    assert_eq!((r.taken_in, r.rows_refused), (2, 1));
+    // 甲's open-ended other allowance from before the move reaches into 乙's time: a unit the
+    // technician left cannot stop the pay earned at the new one (issue 18). Its retirement
+    // after the move is 乙's to report.
+    assert_eq!((r.taken_in, r.rows_refused), (2, 2));
     assert_eq!(
         live_changes(store, &wang).await,
         vec![
             ("单位变更".into(), "2023-03-01".into()),
-            ("享受其他人才津贴".into(), "2023-01-01".into()),
             ("退休".into(), "2023-10-01".into()),
         ]
+    );
+    let replies = replies(store).await;
+    let jia: Vec<&str> = replies
+        .iter()
+        .filter(|r| r.recipients == "hr@jia.example")
+        .map(|r| r.body.as_str())
+        .collect();
+    assert!(
+        jia.iter()
+            .any(|b| b.contains("第2行") && b.contains("或其后的期间内")),
+        "{jia:#?}"
     );
 }
 
@@ -1305,4 +1318,32 @@ async fn an_attachment_with_a_very_long_name_is_taken_in() {
     let r = inbox.scan(store).await;
     assert_eq!((r.taken_in, r.failed), (1, 0), "{:?}", r.lines);
     assert_eq!(live_changes(store, &wang).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_trusted_header_made_unreadable_does_not_let_a_forged_one_below_speak() {
+    let db = common::sqlite().await;
+    let store = &db.store;
+    seed(store).await;
+    let (wang, _, _) = people();
+    let inbox = Inbox::new("maildir");
+    let book = workbook(&[(wang.name, wang.id.as_str(), "调往区外", "2023-05-20", "")]);
+    // The trusted server's verdict carries a byte that is not UTF-8 (copied from the envelope);
+    // the forger's own header, claiming a pass for the unit's domain, sits below it.
+    let mut raw = format!("Authentication-Results: {TRUSTED}; spf=fail (domain of ").into_bytes();
+    raw.push(0xff);
+    raw.extend_from_slice(b"@evil.example) smtp.mailfrom=x@evil.example\r\n");
+    raw.extend_from_slice(
+        format!("Authentication-Results: {}\r\n", pass_for("jia.example")).as_bytes(),
+    );
+    raw.extend_from_slice(&message(
+        "hr@jia.example",
+        "forged-utf8@jia.example",
+        None,
+        &[("a.xlsx", book, XLSX)],
+    ));
+    inbox.deliver("1.M1.mx", &raw);
+    let r = inbox.scan(store).await;
+    assert_eq!((r.held, r.taken_in), (1, 0), "{:?}", r.lines);
+    assert!(live_changes(store, &wang).await.is_empty());
 }

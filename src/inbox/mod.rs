@@ -858,7 +858,7 @@ struct Envelope {
     headers: Vec<(String, String)>,
 }
 
-fn envelope(m: &mail_parser::Message<'_>) -> Envelope {
+fn envelope(m: &mail_parser::Message<'_>, raw: &[u8]) -> Envelope {
     Envelope {
         message_id: m
             .message_id()
@@ -872,9 +872,20 @@ fn envelope(m: &mail_parser::Message<'_>) -> Envelope {
             .filter(|s| s.contains('@')),
         subject: m.subject().unwrap_or("").trim().to_string(),
         date: m.date().map(|d| d.to_rfc3339()),
+        // Every header, with bytes that are not UTF-8 replaced (U+FFFD): mail-parser's
+        // `headers_raw` silently drops such a header, which would let a forged
+        // Authentication-Results below the trusted server's (made unreadable on purpose) speak
+        // for it. The auth parser refuses a trusted header with a replacement character.
         headers: m
-            .headers_raw()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .headers()
+            .iter()
+            .map(|h| {
+                let value = raw
+                    .get(h.offset_start as usize..h.offset_end as usize)
+                    .map(String::from_utf8_lossy)
+                    .unwrap_or_default();
+                (h.name.as_str().to_string(), value.into_owned())
+            })
             .collect(),
     }
 }
@@ -889,7 +900,7 @@ async fn message(
 ) -> Result<(Outcome, String), InboxError> {
     let sha = sha256_hex(bytes);
     let parsed = mail_parser::MessageParser::default().parse(bytes);
-    let env = parsed.as_ref().map(envelope);
+    let env = parsed.as_ref().map(|m| envelope(m, bytes));
     let message_id = env.as_ref().and_then(|e| e.message_id.clone());
     let received = env
         .as_ref()
