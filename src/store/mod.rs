@@ -4,12 +4,14 @@
 //! - [`roster`]: technicians, units and appointments;
 //! - [`changes`]: status changes, their checks, listing and voiding;
 //! - [`payrun`]: computing, approving and showing payment runs;
-//! - [`explain`]: why a month earned what it did.
+//! - [`explain`]: why a month earned what it did;
+//! - [`units`]: each person's unit history, for [`crate::rules::unit::unit_on`].
 
 pub mod changes;
 pub mod explain;
 pub mod payrun;
 pub mod roster;
+pub mod units;
 
 use chrono::NaiveDate;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -439,10 +439,14 @@ pub(crate) async fn load_run_view(
     let run_id: i64 = run.try_get(0)?;
     let status: String = run.try_get(2)?;
     let draft = status == "draft";
-    let rows = sqlx::query("SELECT t.id_number, t.name, i.appointment_id, a.approval_no, a.approval_date, COALESCE(u.name, ''), i.lines, i.bank_account, i.bank_name, a.bank_account, a.bank_name FROM run_items i JOIN technicians t ON t.id = i.technician_id JOIN appointments a ON a.id = i.appointment_id LEFT JOIN units u ON u.id = a.unit_id WHERE i.run_id = $1 ORDER BY t.id_number, a.approval_date")
+    let rows = sqlx::query("SELECT t.id_number, t.name, i.appointment_id, a.approval_no, a.approval_date, COALESCE(u.name, ''), i.lines, i.bank_account, i.bank_name, a.bank_account, a.bank_name, i.technician_id FROM run_items i JOIN technicians t ON t.id = i.technician_id JOIN appointments a ON a.id = i.appointment_id LEFT JOIN units u ON u.id = a.unit_id WHERE i.run_id = $1 ORDER BY t.id_number, a.approval_date")
             .bind(run_id)
             .fetch_all(&mut *conn)
             .await?;
+    // The unit of each person on the run's date (moves included): the run's notices and the
+    // summary's totals by unit follow it, not the roster row.
+    let run_date = parse_date(&run.try_get::<String, _>(4)?)?;
+    let histories = super::units::unit_histories(&mut *conn, None).await?;
     let mut people: Vec<RunPerson> = Vec::new();
     for r in &rows {
         let id_number: String = r.try_get(0)?;
@@ -465,7 +469,11 @@ pub(crate) async fn load_run_view(
             appointment_id: r.try_get(2)?,
             approval_no: r.try_get(3)?,
             cohort_year: chrono::Datelike::year(&approval),
-            unit: r.try_get(5)?,
+            unit: histories
+                .get(&r.try_get::<i64, _>(11)?)
+                .map(|h| h.unit_on(run_date))
+                .filter(|u| !u.is_empty())
+                .unwrap_or(r.try_get(5)?),
             lines,
             bank_account: account.unwrap_or_default(),
             bank_name: bank.unwrap_or_default(),
