@@ -241,8 +241,8 @@ async fn payrun_and_export_jobs() {
     let mut text = std::fs::read_to_string(&cfg).unwrap();
     text.push_str(&format!("\n[paths]\nreports = \"{}\"\n", reports.display()));
     std::fs::write(&cfg, text).unwrap();
-    let roster = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/worked-examples-roster.xlsx");
+    let roster =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/worked-examples-roster.xlsx");
     let o = cli(&url, &cfg, &["import", "roster", roster.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = cli(

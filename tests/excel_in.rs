@@ -322,7 +322,13 @@ async fn changes_case(
 fn worked_example_nets() -> (Vec<String>, Vec<(i32, Vec<String>)>) {
     let text = std::fs::read_to_string(fixtures().join("worked-examples-nets.csv")).unwrap();
     let mut lines = text.lines();
-    let names: Vec<String> = lines.next().unwrap().split(',').skip(1).map(String::from).collect();
+    let names: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .skip(1)
+        .map(String::from)
+        .collect();
     let runs = lines
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
