@@ -314,7 +314,10 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 
 /// An SMTP error as a clerk can act on it; a certificate the client does not trust says so.
 fn describe(e: &lettre::transport::smtp::Error) -> String {
-    let text = e.to_string();
+    // lettre names the kind twice when a connection error wraps another: say it once.
+    let text = e
+        .to_string()
+        .replace("Connection error: Connection error: ", "Connection error: ");
     if text.to_ascii_lowercase().contains("certificate") {
         format!(
             "{text} (the server's TLS certificate is not trusted: set [mail] ca_file to the CA that signed it, or fix the server's certificate)"
