@@ -531,8 +531,9 @@ async fn keep_sending(
     }
 }
 
-/// A slow server (each DATA answered after 1 s), a claim of 3 s and three senders: two start
-/// together, so each batch outlasts the claim window, and a third joins after 3.5 s. Each
+/// A slow server (each DATA answered after 1 s), ten messages, a claim of 4 s (a delivery
+/// must end within 3 s) and three senders: two start together, so each batch outlasts the
+/// claim window, and a third joins after 4.5 s. Each
 /// claim runs from the moment it is taken, so the late sender finds every message still being
 /// sent claimed, and the server receives every message exactly once. (With claims timed from
 /// the batch's start, the late sender took the message a first sender was still sending, and
@@ -547,13 +548,13 @@ async fn three_senders_and_a_slow_server_deliver_each_message_exactly_once() {
             return;
         };
         let settings = MailSettings {
-            claim_seconds: 3,
-            send_timeout_seconds: 2,
-            command_timeout_seconds: 2,
+            claim_seconds: 4,
+            send_timeout_seconds: 3,
+            command_timeout_seconds: 3,
             retry_seconds: 1,
             ..smtp_settings(server.port)
         };
-        let keys: Vec<String> = (1..=9).map(|i| format!("race:{i}")).collect();
+        let keys: Vec<String> = (1..=10).map(|i| format!("race:{i}")).collect();
         let mut conn = store.pool().acquire().await.unwrap();
         for (i, key) in keys.iter().enumerate() {
             let n = chieftech::mail::Notice {
@@ -570,17 +571,7 @@ async fn three_senders_and_a_slow_server_deliver_each_message_exactly_once() {
         let (a, b, c) = tokio::join!(
             keep_sending(store, &settings, ms(0)),
             keep_sending(store, &settings, ms(0)),
-            keep_sending(store, &settings, ms(3500)),
-        );
-        let reports: Vec<&SendReport> = a.iter().chain(&b).chain(&c).collect();
-        let mut sent: Vec<String> = reports.iter().flat_map(|r| r.sent.clone()).collect();
-        sent.sort();
-        let mut all = keys.clone();
-        all.sort();
-        assert_eq!(sent, all, "each message recorded as sent once: {reports:?}");
-        assert!(
-            reports.iter().all(|r| r.lost_claims.is_empty()),
-            "{reports:?}"
+            keep_sending(store, &settings, ms(4500)),
         );
         let mut by_id = std::collections::BTreeMap::<String, usize>::new();
         for m in server.messages() {
@@ -592,7 +583,17 @@ async fn three_senders_and_a_slow_server_deliver_each_message_exactly_once() {
         let expected: std::collections::BTreeMap<String, usize> =
             keys.iter().map(|k| (message_id(k), 1)).collect();
         assert_eq!(by_id, expected, "every message received exactly once");
-        assert_eq!(counts(store).await.unwrap(), (0, 9, 0));
+        let reports: Vec<&SendReport> = a.iter().chain(&b).chain(&c).collect();
+        let mut sent: Vec<String> = reports.iter().flat_map(|r| r.sent.clone()).collect();
+        sent.sort();
+        let mut all = keys.clone();
+        all.sort();
+        assert_eq!(sent, all, "each message recorded as sent once: {reports:?}");
+        assert!(
+            reports.iter().all(|r| r.lost_claims.is_empty()),
+            "{reports:?}"
+        );
+        assert_eq!(counts(store).await.unwrap(), (0, 10, 0));
     }
 }
 
