@@ -264,6 +264,24 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_configuration_has_the_default_deadlines() {
+        let cfg = Config::parse(
+            include_str!("../../config/default.toml"),
+            Path::new("config/default.toml"),
+        )
+        .unwrap();
+        let s = MailSettings::from_config(&cfg).unwrap();
+        assert_eq!(
+            (
+                s.claim_seconds,
+                s.send_timeout_seconds,
+                s.command_timeout_seconds
+            ),
+            (600, 120, 30)
+        );
+    }
+
+    #[test]
     fn a_ca_file_without_tls_is_refused() {
         let e = mail("smtp_security = \"none\"\nca_file = \"ca.pem\"")
             .unwrap_err()
