@@ -1,11 +1,16 @@
 //! Issue 5: notices through the durable outbox, delivered to a real SMTP server on loopback
-//! (aiosmtpd) or written as .eml files, and read back with a MIME parser.
+//! (aiosmtpd, `tests/support/smtp_server.py`) or written as .eml files, and read back with a
+//! MIME parser. Also: one file per message however alike the keys, three senders against a
+//! slow server with a short claim (each message arrives exactly once), a delivery that
+//! outlasts its deadline is a retry, and no full ID number in logs, reports or file names.
 
 mod common;
+#[path = "support/smtp.rs"]
+mod smtp;
 
 use chieftech::jobs::notices::{finance_notice, run_notices, unit_emails};
 use chieftech::jobs::remind::remind_range;
-use chieftech::mail::outbox::{message_id, send_due};
+use chieftech::mail::outbox::{counts, eml_name, message_id, send_due, SendReport};
 use chieftech::mail::{MailSettings, Security};
 use chieftech::rules::id_number::make_id;
 use chieftech::rules::{ChangeKind, Reporter, RulesConfig};
@@ -13,9 +18,8 @@ use chieftech::store::payrun::RunPolicy;
 use chieftech::store::{ChangeEntry, RosterEntry, Source, Store, UnitEntry};
 use chrono::{NaiveDate, Utc};
 use mail_parser::{MessageParser, MimeHeaders};
-use std::net::TcpListener;
+use smtp::{free_port, Mode, Server};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
 
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -25,80 +29,6 @@ const POLICY: RunPolicy = RunPolicy {
     allow_supplementary: true,
     allow_single_operator: false,
 };
-
-/// A real SMTP server (aiosmtpd) on loopback that stores messages in a Maildir.
-struct Smtp {
-    child: Child,
-    port: u16,
-    maildir: PathBuf,
-}
-
-impl Smtp {
-    fn start(port: u16, maildir: &Path) -> Option<Smtp> {
-        let ok = Command::new("python3")
-            .args(["-c", "import aiosmtpd"])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("aiosmtpd is missing under CI=true (pip install aiosmtpd)");
-            }
-            eprintln!("\n*** SKIPPED SMTP test: python3 -m aiosmtpd is not installed ***\n");
-            return None;
-        }
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
-            .arg(maildir)
-            .spawn()
-            .expect("start aiosmtpd");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        Some(Smtp {
-            child,
-            port,
-            maildir: maildir.to_path_buf(),
-        })
-    }
-
-    fn messages(&self) -> Vec<Vec<u8>> {
-        let mut v = Vec::new();
-        for sub in ["new", "cur"] {
-            if let Ok(rd) = std::fs::read_dir(self.maildir.join(sub)) {
-                for e in rd.flatten() {
-                    v.push(std::fs::read(e.path()).unwrap());
-                }
-            }
-        }
-        v
-    }
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn templates() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates")
@@ -202,8 +132,7 @@ async fn notices_arrive_over_smtp_in_chinese_with_stable_message_ids() {
     let store = &db.store;
     let seeded = seed(store).await;
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let Some(server) = Smtp::start(port, &dir.path().join("maildir")) else {
+    let Some(server) = Server::start(&dir.path().join("maildir"), Mode::Plain, None, 0.0) else {
         return;
     };
     let settings = smtp_settings(server.port);
@@ -297,7 +226,9 @@ async fn with_the_server_down_nothing_is_lost_and_all_arrives_once_later() {
         // Not due again yet.
         let early = send_due(store, &settings, Utc::now()).await.unwrap();
         assert_eq!(early.waiting, r.queued);
-        let Some(server) = Smtp::start(port, &dir.path().join("maildir")) else {
+        let Some(server) =
+            Server::start_on(port, &dir.path().join("maildir"), Mode::Plain, None, 0.0)
+        else {
             return;
         };
         let later = Utc::now() + chrono::Duration::hours(1);
@@ -502,5 +433,305 @@ async fn two_senders_at_once_deliver_each_message_once() {
             chieftech::mail::outbox::counts(store).await.unwrap(),
             (0, 40, 0)
         );
+    }
+}
+
+/// Twenty units whose Chinese names have the same length (they differ only in characters an
+/// ASCII file name cannot hold): twenty .eml files, each to its own unit, private (0600) in a
+/// private folder (0700, tightened when it was open).
+#[tokio::test]
+async fn twenty_units_with_names_of_equal_length_get_twenty_eml_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = common::sqlite().await;
+    let store = &db.store;
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = dir.path().join("reports").join("outbox");
+    std::fs::create_dir_all(&outbox).unwrap();
+    std::fs::set_permissions(&outbox, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let settings = MailSettings {
+        outbox_dir: outbox.clone(),
+        templates: templates(),
+        ..MailSettings::default()
+    };
+    let mut expected = std::collections::HashMap::new();
+    let mut conn = store.pool().acquire().await.unwrap();
+    for i in 1..=20 {
+        let unit = format!("第{i:02}号机械制造有限公司");
+        let key = format!("run:2024:1:unit:{unit}");
+        let to = format!("hr{i:02}@unit{i:02}.example");
+        let n = chieftech::mail::Notice {
+            key: key.clone(),
+            to: vec![to.clone()],
+            subject: format!("2024年度首席技师津贴发放通知（{unit}）"),
+            body: format!("{unit}：贵单位2024年度首席技师津贴已发放。"),
+            attachments: vec![],
+        };
+        assert!(chieftech::mail::queue(&mut conn, &n).await.unwrap());
+        expected.insert(eml_name(&key), (key, to, unit));
+    }
+    drop(conn);
+    assert_eq!(expected.len(), 20, "twenty distinct file names");
+    let r = send_due(store, &settings, Utc::now()).await.unwrap();
+    assert_eq!(r.sent.len(), 20, "{r:?}");
+    let files: Vec<PathBuf> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 20, "{files:?}");
+    let mut seen = std::collections::HashSet::new();
+    for f in &files {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        assert!(name.is_ascii() && name.starts_with("run-") && name.ends_with(".eml"));
+        let (key, to, unit) = expected
+            .get(&name)
+            .expect("a file named for a queued message");
+        assert!(seen.insert(name.clone()));
+        assert_eq!(
+            std::fs::metadata(f).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{name}"
+        );
+        let raw = std::fs::read(f).unwrap();
+        let m = MessageParser::default().parse(&raw).unwrap();
+        assert_eq!(
+            m.to().and_then(|a| a.first()).and_then(|a| a.address()),
+            Some(to.as_str()),
+            "{name}"
+        );
+        assert!(m.subject().unwrap().contains(unit.as_str()), "{name}");
+        assert!(m.body_text(0).unwrap().contains(unit.as_str()), "{name}");
+        assert_eq!(format!("<{}>", m.message_id().unwrap()), message_id(key));
+    }
+    assert_eq!(
+        std::fs::metadata(&outbox).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(counts(store).await.unwrap(), (0, 20, 0));
+}
+
+/// One sender of the race test: `send_due` again and again until nothing is queued.
+async fn keep_sending(
+    store: &Store,
+    settings: &MailSettings,
+    start_after: std::time::Duration,
+) -> Vec<SendReport> {
+    tokio::time::sleep(start_after).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let mut reports = Vec::new();
+    loop {
+        reports.push(send_due(store, settings, Utc::now()).await.unwrap());
+        if counts(store).await.unwrap().0 == 0 {
+            return reports;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mail still queued after 90 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A slow server (each DATA answered after 1 s), ten messages, a claim of 4 s (a delivery
+/// must end within 3 s) and three senders: two start together, so each batch outlasts the
+/// claim window, and a third joins after 4.5 s. Each
+/// claim runs from the moment it is taken, so the late sender finds every message still being
+/// sent claimed, and the server receives every message exactly once. (With claims timed from
+/// the batch's start, the late sender took the message a first sender was still sending, and
+/// the server received it twice.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_senders_and_a_slow_server_deliver_each_message_exactly_once() {
+    for db in common::backends().await {
+        let store = &db.store;
+        let dir = tempfile::tempdir().unwrap();
+        let Some(server) = Server::start(&dir.path().join("maildir"), Mode::Plain, None, 1.0)
+        else {
+            return;
+        };
+        let settings = MailSettings {
+            claim_seconds: 4,
+            send_timeout_seconds: 3,
+            command_timeout_seconds: 3,
+            retry_seconds: 1,
+            ..smtp_settings(server.port)
+        };
+        let keys: Vec<String> = (1..=10).map(|i| format!("race:{i}")).collect();
+        let mut conn = store.pool().acquire().await.unwrap();
+        for (i, key) in keys.iter().enumerate() {
+            let n = chieftech::mail::Notice {
+                key: key.clone(),
+                to: vec![format!("hr{i}@unit.example")],
+                subject: format!("通知{i}"),
+                body: "正文".into(),
+                attachments: vec![],
+            };
+            chieftech::mail::queue(&mut conn, &n).await.unwrap();
+        }
+        drop(conn);
+        let ms = std::time::Duration::from_millis;
+        let (a, b, c) = tokio::join!(
+            keep_sending(store, &settings, ms(0)),
+            keep_sending(store, &settings, ms(0)),
+            keep_sending(store, &settings, ms(4500)),
+        );
+        let mut by_id = std::collections::BTreeMap::<String, usize>::new();
+        for m in server.messages() {
+            let m = MessageParser::default().parse(&m).unwrap();
+            *by_id
+                .entry(format!("<{}>", m.message_id().unwrap()))
+                .or_default() += 1;
+        }
+        let expected: std::collections::BTreeMap<String, usize> =
+            keys.iter().map(|k| (message_id(k), 1)).collect();
+        assert_eq!(by_id, expected, "every message received exactly once");
+        let reports: Vec<&SendReport> = a.iter().chain(&b).chain(&c).collect();
+        let mut sent: Vec<String> = reports.iter().flat_map(|r| r.sent.clone()).collect();
+        sent.sort();
+        let mut all = keys.clone();
+        all.sort();
+        assert_eq!(sent, all, "each message recorded as sent once: {reports:?}");
+        assert!(
+            reports.iter().all(|r| r.lost_claims.is_empty()),
+            "{reports:?}"
+        );
+        assert_eq!(counts(store).await.unwrap(), (0, 10, 0));
+    }
+}
+
+/// A server that takes longer than `send_timeout_seconds`: the delivery is abandoned in time
+/// and retried later with the same Message-ID.
+#[tokio::test]
+async fn a_server_that_does_not_answer_in_time_is_a_retry() {
+    let db = common::sqlite().await;
+    let store = &db.store;
+    let dir = tempfile::tempdir().unwrap();
+    let Some(server) = Server::start(&dir.path().join("maildir"), Mode::Plain, None, 5.0) else {
+        return;
+    };
+    let settings = MailSettings {
+        claim_seconds: 3,
+        send_timeout_seconds: 1,
+        command_timeout_seconds: 30,
+        ..smtp_settings(server.port)
+    };
+    let mut conn = store.pool().acquire().await.unwrap();
+    let n = chieftech::mail::Notice {
+        key: "run:2024:1:unit:slow".into(),
+        to: vec!["hr@unit.example".into()],
+        subject: "通知".into(),
+        body: "正文".into(),
+        attachments: vec![],
+    };
+    chieftech::mail::queue(&mut conn, &n).await.unwrap();
+    drop(conn);
+    let started = std::time::Instant::now();
+    let now = Utc::now();
+    let r = send_due(store, &settings, now).await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    assert_eq!(r.retrying.len(), 1, "{r:?}");
+    assert!(
+        r.retrying[0].1.contains("did not answer within 1 s"),
+        "{r:?}"
+    );
+    let (status, attempts, last_error, next, message): (String, i64, String, String, String) =
+        sqlx::query_as(
+            "SELECT status, attempts, last_error, next_attempt_at, message_id FROM outbox",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!((status.as_str(), attempts), ("queued", 1));
+    assert!(
+        last_error.contains("did not answer within 1 s"),
+        "{last_error}"
+    );
+    assert!(
+        next > (now + chrono::Duration::seconds(59))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "{next}"
+    );
+    assert_eq!(message, message_id("run:2024:1:unit:slow"));
+}
+
+/// Logs and `outbox send`'s report show ID numbers masked, and .eml names hold none, even
+/// when a key or an error text holds a full one.
+#[tokio::test]
+async fn no_full_id_number_in_logs_reports_or_file_names() {
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let logs = Buf::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (id1, id2) = ("370303198005050011", "37030319800506002X");
+    let db = common::sqlite().await;
+    let store = &db.store;
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = dir.path().join("outbox");
+    let settings = MailSettings {
+        outbox_dir: outbox.clone(),
+        templates: templates(),
+        ..MailSettings::default()
+    };
+    let mut conn = store.pool().acquire().await.unwrap();
+    for (key, to) in [
+        (
+            format!("recovery:2023:1:{id1}"),
+            "hr@unit.example".to_string(),
+        ),
+        (
+            format!("recovery:2023:2:{id2}"),
+            format!("{id2} at the unit"),
+        ),
+    ] {
+        let n = chieftech::mail::Notice {
+            key,
+            to: vec![to],
+            subject: "追缴通知".into(),
+            body: "正文".into(),
+            attachments: vec![],
+        };
+        chieftech::mail::queue(&mut conn, &n).await.unwrap();
+    }
+    drop(conn);
+    let r = send_due(store, &settings, Utc::now()).await.unwrap();
+    assert_eq!(
+        r.sent,
+        vec!["recovery:2023:1:3703**********0011".to_string()]
+    );
+    assert_eq!(r.parked.len(), 1, "{r:?}");
+    assert_eq!(r.parked[0].0, "recovery:2023:2:3703**********002X");
+    assert!(r.parked[0].1.contains("3703**********002X"), "{r:?}");
+    let last_error: String =
+        sqlx::query_scalar("SELECT last_error FROM outbox WHERE status = 'parked'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert!(!last_error.contains(id2), "{last_error}");
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("mail delivered"), "{logs}");
+    assert!(logs.contains("mail parked"), "{logs}");
+    assert!(logs.contains("3703**********0011"), "{logs}");
+    for id in [id1, id2] {
+        assert!(!logs.contains(id), "{logs}");
+        assert!(!format!("{r:?}").contains(id));
+    }
+    for e in std::fs::read_dir(&outbox).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().to_string();
+        assert!(name.starts_with("recovery-"), "{name}");
+        assert!(!name.contains("370303"), "{name}");
     }
 }

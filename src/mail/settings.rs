@@ -1,5 +1,10 @@
 //! The `[mail]` and `[reminders]` tables of the configuration. Every key is optional.
 //! The SMTP password comes from the environment (`CHIEFTECH_SMTP_PASSWORD`), never a file.
+//!
+//! Every network step of a delivery has a deadline: each SMTP command `command_timeout_seconds`,
+//! the whole delivery of one message `send_timeout_seconds`, which must be shorter than the
+//! claim a sender holds on the message (`claim_seconds`); [`MailSettings::from_config`]
+//! refuses a table where it is not.
 
 use crate::config::Config;
 use crate::rules::reminders::ReminderSchedule;
@@ -37,6 +42,8 @@ pub struct MailSettings {
     #[serde(default)]
     pub smtp_security: Security,
     pub smtp_username: Option<String>,
+    /// A PEM file of extra root certificates to trust (a private CA), besides the public roots.
+    pub ca_file: Option<PathBuf>,
     #[serde(default = "default_outbox")]
     pub outbox_dir: PathBuf,
     #[serde(default = "default_templates")]
@@ -50,6 +57,15 @@ pub struct MailSettings {
     /// The first retry delay in seconds; each retry doubles it.
     #[serde(default = "default_retry")]
     pub retry_seconds: u64,
+    /// How long a sender's claim on a message lasts; another sender may take it after that.
+    #[serde(default = "default_claim")]
+    pub claim_seconds: u64,
+    /// The deadline of one message's whole delivery (connect, TLS, every command, data).
+    #[serde(default = "default_send_timeout")]
+    pub send_timeout_seconds: u64,
+    /// The deadline of each SMTP command.
+    #[serde(default = "default_command_timeout")]
+    pub command_timeout_seconds: u64,
 }
 
 fn default_from() -> String {
@@ -72,6 +88,15 @@ fn default_attempts() -> u32 {
 }
 fn default_retry() -> u64 {
     60
+}
+fn default_claim() -> u64 {
+    600
+}
+fn default_send_timeout() -> u64 {
+    120
+}
+fn default_command_timeout() -> u64 {
+    30
 }
 
 impl Default for MailSettings {
@@ -116,16 +141,51 @@ pub struct SettingsError {
 impl MailSettings {
     /// Reads `[mail]` from the configuration (defaults when absent).
     pub fn from_config(cfg: &Config) -> Result<MailSettings, SettingsError> {
-        match cfg.other.get("mail") {
-            None => Ok(MailSettings::default()),
+        let s: MailSettings = match cfg.other.get("mail") {
+            None => MailSettings::default(),
             Some(v) => v
                 .clone()
                 .try_into()
                 .map_err(|e: toml::de::Error| SettingsError {
                     table: "mail",
                     message: e.to_string(),
-                }),
+                })?,
+        };
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Refuses deadlines that cannot work: zero, or a delivery allowed to outlast its claim
+    /// (another sender would then take the message and send it too).
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let err = |message: String| {
+            Err(SettingsError {
+                table: "mail",
+                message,
+            })
+        };
+        for (name, v) in [
+            ("claim_seconds", self.claim_seconds),
+            ("send_timeout_seconds", self.send_timeout_seconds),
+            ("command_timeout_seconds", self.command_timeout_seconds),
+        ] {
+            if v == 0 {
+                return err(format!("{name} must be at least 1"));
+            }
         }
+        if self.send_timeout_seconds >= self.claim_seconds {
+            return err(format!(
+                "send_timeout_seconds ({}) must be less than claim_seconds ({}): a delivery must end while the sender's claim on the message holds",
+                self.send_timeout_seconds, self.claim_seconds
+            ));
+        }
+        if self.ca_file.is_some() && self.smtp_security == Security::None {
+            return err(
+                "ca_file is set but smtp_security = \"none\" (no TLS): use \"starttls\" or \"tls\""
+                    .into(),
+            );
+        }
+        Ok(())
     }
 
     /// The SMTP password, from `CHIEFTECH_SMTP_PASSWORD`.
@@ -162,4 +222,70 @@ pub fn reminder_schedule(cfg: &Config) -> Result<ReminderSchedule, SettingsError
         run_request: md(&t.run_request)?,
         nominations: md(&t.nominations)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn mail(text: &str) -> Result<MailSettings, SettingsError> {
+        let cfg = Config::parse(&format!("[mail]\n{text}"), Path::new("test.toml")).unwrap();
+        MailSettings::from_config(&cfg)
+    }
+
+    #[test]
+    fn deadlines_default_to_a_send_inside_its_claim() {
+        let s = mail("").unwrap();
+        assert_eq!(
+            (
+                s.claim_seconds,
+                s.send_timeout_seconds,
+                s.command_timeout_seconds
+            ),
+            (600, 120, 30)
+        );
+        assert!(s.ca_file.is_none());
+        let s = mail("claim_seconds = 3\nsend_timeout_seconds = 2\nca_file = \"ca.pem\"").unwrap();
+        assert_eq!(s.ca_file.as_deref(), Some(Path::new("ca.pem")));
+    }
+
+    #[test]
+    fn a_send_that_may_outlast_its_claim_is_refused() {
+        let e = mail("claim_seconds = 60\nsend_timeout_seconds = 60")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[mail]"), "{e}");
+        assert!(e.contains("send_timeout_seconds (60)"), "{e}");
+        assert!(e.contains("claim_seconds (60)"), "{e}");
+        assert!(mail("send_timeout_seconds = 700").is_err());
+        assert!(mail("command_timeout_seconds = 0").is_err());
+        assert!(mail("claim_seconds = 0").is_err());
+    }
+
+    #[test]
+    fn the_shipped_configuration_has_the_default_deadlines() {
+        let cfg = Config::parse(
+            include_str!("../../config/default.toml"),
+            Path::new("config/default.toml"),
+        )
+        .unwrap();
+        let s = MailSettings::from_config(&cfg).unwrap();
+        assert_eq!(
+            (
+                s.claim_seconds,
+                s.send_timeout_seconds,
+                s.command_timeout_seconds
+            ),
+            (600, 120, 30)
+        );
+    }
+
+    #[test]
+    fn a_ca_file_without_tls_is_refused() {
+        let e = mail("smtp_security = \"none\"\nca_file = \"ca.pem\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ca_file"), "{e}");
+    }
 }
