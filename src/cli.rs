@@ -479,7 +479,10 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                     for (k, e) in r.parked.iter().chain(&r.retrying) {
                         eprintln!("  {k}: {e}");
                     }
-                    if r.retrying.is_empty() && r.parked.is_empty() {
+                    for (k, e) in &r.lost_claims {
+                        eprintln!("  {k}: claim lost to another sender: {e}");
+                    }
+                    if r.retrying.is_empty() && r.parked.is_empty() && r.lost_claims.is_empty() {
                         Ok(())
                     } else {
                         Err(Failure::new(

@@ -288,7 +288,7 @@ async fn payrun_and_export_jobs() {
     assert_eq!(
         names
             .iter()
-            .filter(|n| n.starts_with("draft_2022_1"))
+            .filter(|n| **n == chieftech::mail::outbox::eml_name("draft:2022:1"))
             .count(),
         1,
         "{names:?}"
@@ -296,7 +296,7 @@ async fn payrun_and_export_jobs() {
     assert_eq!(
         names
             .iter()
-            .filter(|n| n.starts_with("finance-export_2022_1"))
+            .filter(|n| **n == chieftech::mail::outbox::eml_name("finance-export:2022:1"))
             .count(),
         1,
         "{names:?}"

@@ -13,9 +13,8 @@
 //! store sees them, so the reply never tells a unit anything about other units' people.
 
 use crate::rules::unit::{same_unit, unit_on, unit_throughout, UnitMove};
-use crate::rules::{Appointment, ChangeKind};
+use crate::rules::ChangeKind;
 use crate::store::{ChangeEntry, RowProblem};
-use chrono::NaiveDate;
 use sqlx::Row;
 use std::collections::HashMap;
 
@@ -57,13 +56,7 @@ pub async fn units_of_address(
 }
 
 /// A person's appointments (with the roster's unit for each) and recorded moves.
-#[derive(Debug, Clone, Default)]
-pub struct Membership {
-    /// (appointment, unit name) by approval date.
-    pub appointments: Vec<(Appointment, Option<String>)>,
-    /// The person's recorded 单位变更.
-    pub moves: Vec<UnitMove>,
-}
+type Membership = crate::store::units::UnitHistory;
 
 async fn load_membership(
     conn: &mut sqlx::AnyConnection,
@@ -77,44 +70,8 @@ async fn load_membership(
         return Ok(None);
     };
     let tid: i64 = t.try_get(0)?;
-    let mut m = Membership::default();
-    for r in sqlx::query(
-        "SELECT a.id, a.approval_date, a.approval_no, u.name FROM appointments a LEFT JOIN units u ON u.id = a.unit_id WHERE a.technician_id = $1 ORDER BY a.approval_date",
-    )
-    .bind(tid)
-    .fetch_all(&mut *conn)
-    .await?
-    {
-        let date: String = r.try_get(1)?;
-        let approval_date = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
-            .map_err(|_| crate::store::StoreError::Corrupt(format!("date `{date}`")))?;
-        m.appointments.push((
-            Appointment {
-                id: r.try_get(0)?,
-                approval_date,
-                approval_no: r.try_get(2)?,
-            },
-            r.try_get(3)?,
-        ));
-    }
-    for r in sqlx::query(
-        "SELECT id, effective, new_unit FROM changes WHERE technician_id = $1 AND kind = $2 AND voided_at IS NULL AND new_unit IS NOT NULL ORDER BY id",
-    )
-    .bind(tid)
-    .bind(ChangeKind::UnitChange.code())
-    .fetch_all(&mut *conn)
-    .await?
-    {
-        let date: String = r.try_get(1)?;
-        let eff = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
-            .map_err(|_| crate::store::StoreError::Corrupt(format!("date `{date}`")))?;
-        m.moves.push(UnitMove {
-            id: r.try_get(0)?,
-            effective: eff,
-            new_unit: r.try_get(2)?,
-        });
-    }
-    Ok(Some(m))
+    let mut histories = crate::store::units::unit_histories(conn, Some(tid)).await?;
+    Ok(Some(histories.remove(&tid).unwrap_or_default()))
 }
 
 /// Splits a unit's rows into those it may report and problems for the rest.

@@ -8,7 +8,7 @@ use crate::mail::templates::{render, TemplateError};
 use crate::mail::{queue, MailSettings, Notice};
 use crate::rules::id_number::mask;
 use crate::rules::reminders::{due_on, Reminder};
-use crate::rules::{Appointment, ChangeKind, RulesConfig};
+use crate::rules::{Appointment, RulesConfig};
 use crate::store::Store;
 use chrono::NaiveDate;
 use sqlx::Row;
@@ -55,7 +55,7 @@ pub async fn remind_range(
     let mut day = from;
     while day <= to {
         let mut tx = store.pool().begin().await?;
-        let rows = load(&mut tx, rules).await?;
+        let rows = load(&mut tx, rules, day).await?;
         let appts: Vec<(Appointment, bool)> = rows
             .iter()
             .map(|(r, ended)| (r.appointment.clone(), *ended))
@@ -225,32 +225,28 @@ fn notices(
     Ok(out)
 }
 
-/// Appointments with person, current unit and whether benefits ended before the term's end.
+/// Appointments with person, the person's unit on `day` ([`crate::rules::unit::unit_on`]) and
+/// whether benefits ended for good before the term's end.
 async fn load(
     conn: &mut sqlx::AnyConnection,
     rules: &RulesConfig,
+    day: NaiveDate,
 ) -> Result<Vec<(ReminderRow, bool)>, RemindError> {
-    // Appointment → earliest termination date.
+    // Appointment → earliest termination date (a change may concern several appointments).
     let mut ended: HashMap<i64, NaiveDate> = HashMap::new();
-    let mut moved: HashMap<i64, String> = HashMap::new();
-    for r in sqlx::query("SELECT appointment_id, kind, technician_id, new_unit, effective FROM changes WHERE voided_at IS NULL ORDER BY effective, id")
+    for r in sqlx::query("SELECT id, kind, effective, end_date, COALESCE(appointment_ids, CAST(appointment_id AS TEXT), '') AS appointment_ids, reported_by FROM changes WHERE voided_at IS NULL ORDER BY effective, id")
         .fetch_all(&mut *conn)
         .await?
     {
-        let kind = ChangeKind::from_code(&r.try_get::<String, _>(1)?);
-        if let (Some(aid), Some(k)) = (r.try_get::<Option<i64>, _>(0)?, kind) {
-            let x = NaiveDate::parse_from_str(&r.try_get::<String, _>(4)?, "%Y-%m-%d").ok();
-            if let (true, Some(x)) = (k.effect(rules).terminates(), x) {
-                let e = ended.entry(aid).or_insert(x);
-                *e = (*e).min(x);
-            }
-        }
-        if kind == Some(ChangeKind::UnitChange) {
-            if let Some(u) = r.try_get::<Option<String>, _>(3)? {
-                moved.insert(r.try_get(2)?, u);
+        let c = crate::store::changes::change_from_row(&r)?;
+        if c.kind.effect(rules).terminates() {
+            for aid in &c.appointment_ids {
+                let e = ended.entry(*aid).or_insert(c.effective);
+                *e = (*e).min(c.effective);
             }
         }
     }
+    let histories = crate::store::units::unit_histories(&mut *conn, None).await?;
     let mut out = Vec::new();
     for r in sqlx::query("SELECT a.id, a.approval_date, a.approval_no, t.name, t.id_number, COALESCE(u.name, ''), t.id FROM appointments a JOIN technicians t ON t.id = a.technician_id LEFT JOIN units u ON u.id = a.unit_id ORDER BY a.id")
         .fetch_all(&mut *conn)
@@ -261,7 +257,11 @@ async fn load(
         let date: String = r.try_get(1)?;
         let approval_date = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
             .map_err(|_| crate::store::StoreError::Corrupt(format!("date `{date}`")))?;
-        let unit = moved.get(&tid).cloned().unwrap_or(r.try_get(5)?);
+        let unit = histories
+            .get(&tid)
+            .map(|h| h.unit_on(day))
+            .filter(|u| !u.is_empty())
+            .unwrap_or(r.try_get(5)?);
         let appointment = Appointment {
             id,
             approval_date,

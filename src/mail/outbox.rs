@@ -75,28 +75,7 @@ pub struct SendReport {
 /// as [`crate::rules::id_number::mask`] masks one number: `3703**********0011`. Bank account
 /// numbers of that length are masked too.
 pub fn mask_text(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < chars.len() {
-        if !chars[i].is_ascii_digit() {
-            out.push(chars[i]);
-            i += 1;
-            continue;
-        }
-        let mut j = i;
-        while j < chars.len() && (chars[j].is_ascii_digit() || matches!(chars[j], 'X' | 'x')) {
-            j += 1;
-        }
-        let run: String = chars[i..j].iter().collect();
-        if j - i >= 15 {
-            out.push_str(&crate::rules::id_number::mask(&run));
-        } else {
-            out.push_str(&run);
-        }
-        i = j;
-    }
-    out
+    crate::rules::id_number::mask_numbers(text)
 }
 
 /// The stable Message-ID of a key.
