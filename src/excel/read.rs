@@ -204,6 +204,7 @@ pub const MAX_PROBLEMS: usize = 1000;
 
 const OMITTED_PREFIX: &str = "另有 ";
 const OMITTED_INFIX: &str = " 处问题未列出";
+const OMITTED_ERRORS: &str = "，其中错误 ";
 
 impl CellProblem {
     /// For the problem standing for those not listed: how many it stands for.
@@ -213,19 +214,42 @@ impl CellProblem {
         n.replace(',', "").parse().ok()
     }
 
-    /// The problem standing for `n` problems not listed (an error when any of them is).
-    fn omitted(file: &str, sheet: Option<String>, n: u64, error: bool) -> CellProblem {
+    /// For the problem standing for those not listed: how many of them are errors.
+    pub fn omitted_errors(&self) -> Option<u64> {
+        let n = self.omitted_count()?;
+        if !self.is_error() {
+            return Some(0);
+        }
+        let Some((_, rest)) = self.message.split_once(OMITTED_ERRORS) else {
+            return Some(n);
+        };
+        let digits: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == ',')
+            .filter(|c| *c != ',')
+            .collect();
+        digits.parse().ok()
+    }
+
+    /// The problem standing for `n` problems not listed, `errors` of them errors (it is an
+    /// error itself when any is).
+    fn omitted(file: &str, sheet: Option<String>, n: u64, errors: u64) -> CellProblem {
+        let detail = if errors > 0 && errors < n {
+            format!("{OMITTED_ERRORS}{} 处", guard::grouped(&errors))
+        } else {
+            String::new()
+        };
         CellProblem {
             file: file.to_string(),
             sheet,
             row: None,
             column: None,
             message: format!(
-                "{OMITTED_PREFIX}{}{OMITTED_INFIX}（每个文件只列出前 {} 处）；改正以上问题后重新导入，会再列出其余的问题",
+                "{OMITTED_PREFIX}{}{OMITTED_INFIX}{detail}（每个文件只列出前 {} 处）；改正以上问题后重新导入，会再列出其余的问题",
                 guard::grouped(&n),
                 guard::grouped(&(MAX_PROBLEMS as u64))
             ),
-            severity: if error {
+            severity: if errors > 0 {
                 Severity::Error
             } else {
                 Severity::Warning
@@ -235,15 +259,17 @@ impl CellProblem {
 }
 
 /// Gathers the problems of one file: the first [`MAX_PROBLEMS`] are kept, the rest only
-/// counted; [`ProblemCollector::finish`] adds one problem saying how many were left out. It is
-/// placed on the sheet of the first one left out, at no row, so the error workbook shows it in
-/// the header's 错误说明 cell. The error workbook marks only the listed problems: the clerk fixes
-/// those, imports again, and is shown the next ones.
+/// counted; [`ProblemCollector::finish`] adds one problem saying how many were left out. Errors
+/// come before warnings: when the list is full, an error takes the place of the last warning
+/// listed (so 5,000 warnings cannot hide the one error that refuses the file). The count is
+/// placed on the sheet of the first problem left out, at no row, so the error workbook shows it
+/// in the header's 错误说明 cell. The error workbook marks only the listed problems: the clerk
+/// fixes those, imports again, and is shown the next ones.
 #[derive(Debug, Default)]
 pub struct ProblemCollector {
     kept: Vec<CellProblem>,
     omitted: u64,
-    omitted_error: bool,
+    omitted_errors: u64,
     omitted_sheet: Option<String>,
     file: String,
 }
@@ -257,27 +283,36 @@ impl ProblemCollector {
     }
 
     pub fn push(&mut self, p: CellProblem) {
-        if let Some(n) = p.omitted_count() {
+        if let (Some(n), Some(e)) = (p.omitted_count(), p.omitted_errors()) {
             // Already a count of others (a list capped before).
-            self.count(p.sheet, n, p.severity == Severity::Error);
+            self.count(p.sheet, n, e);
         } else if self.kept.len() < MAX_PROBLEMS {
             self.kept.push(p);
+        } else if let Some(i) = p
+            .is_error()
+            .then(|| self.kept.iter().rposition(|k| !k.is_error()))
+            .flatten()
+        {
+            let warning = self.kept.remove(i);
+            self.count(warning.sheet, 1, 0);
+            self.kept.push(p);
         } else {
-            self.count(p.sheet, 1, p.severity == Severity::Error);
+            let error = u64::from(p.is_error());
+            self.count(p.sheet, 1, error);
         }
     }
 
-    fn count(&mut self, sheet: Option<String>, n: u64, error: bool) {
+    fn count(&mut self, sheet: Option<String>, n: u64, errors: u64) {
         if self.omitted == 0 {
             self.omitted_sheet = sheet;
         }
         self.omitted = self.omitted.saturating_add(n);
-        self.omitted_error |= error;
+        self.omitted_errors = self.omitted_errors.saturating_add(errors);
     }
 
     /// Whether an error has been gathered (listed or not).
     pub fn has_errors(&self) -> bool {
-        self.omitted_error || self.kept.iter().any(CellProblem::is_error)
+        self.omitted_errors > 0 || self.kept.iter().any(CellProblem::is_error)
     }
 
     /// The listed problems, then the count of the others (if any).
@@ -287,7 +322,7 @@ impl ProblemCollector {
                 &self.file,
                 self.omitted_sheet.take(),
                 self.omitted,
-                self.omitted_error,
+                self.omitted_errors,
             ));
         }
         self.kept
@@ -303,15 +338,16 @@ impl Extend<CellProblem> for ProblemCollector {
 }
 
 /// Caps a list of one file's problems gathered from several places (the reader's, already
-/// capped, and the ledger's): the first [`MAX_PROBLEMS`] in the list's order are kept, and the
-/// others (with any count already in the list) become one count at the end.
+/// capped, and the ledger's): the first [`MAX_PROBLEMS`] in the list's order are kept (errors
+/// before warnings, as [`ProblemCollector`] does), and the others, with any count already in
+/// the list, become one count at the end.
 pub fn cap_problems(problems: &mut Vec<CellProblem>) {
     if problems.len() <= MAX_PROBLEMS && !problems.iter().any(|p| p.omitted_count().is_some()) {
         return;
     }
     let file = problems.first().map(|p| p.file.clone()).unwrap_or_default();
     let mut c = ProblemCollector::new(&file);
-    // Counts first, so that the listed ones stay the first in order.
+    // Counts last, so that the listed ones stay the first in order.
     let (counts, listed): (Vec<CellProblem>, Vec<CellProblem>) = std::mem::take(problems)
         .into_iter()
         .partition(|p| p.omitted_count().is_some());
@@ -1249,6 +1285,92 @@ mod tests {
         assert_eq!(normalize_header(" 职业(工种) "), "职业(工种)");
         assert_eq!(normalize_header("职业（工种）*"), "职业(工种)");
         assert_eq!(normalize_header("身份证\u{3000}号码"), "身份证号码");
+    }
+
+    fn problem(row: u32, severity: Severity) -> CellProblem {
+        CellProblem {
+            file: "f.xlsx".into(),
+            sheet: Some("变动".into()),
+            row: Some(row),
+            column: Some("姓名".into()),
+            message: format!("第{row}行"),
+            severity,
+        }
+    }
+
+    #[test]
+    fn problem_cap() {
+        // 1,500 errors: 1,000 listed, 500 counted.
+        let mut c = ProblemCollector::new("f.xlsx");
+        c.extend((0..1500).map(|r| problem(r, Severity::Error)));
+        let list = c.finish();
+        assert_eq!(list.len(), MAX_PROBLEMS + 1);
+        let last = list.last().unwrap();
+        assert_eq!(
+            (last.omitted_count(), last.omitted_errors()),
+            (Some(500), Some(500))
+        );
+        assert!(
+            last.message.starts_with("另有 500 处问题未列出（"),
+            "{}",
+            last.message
+        );
+        assert_eq!(last.sheet.as_deref(), Some("变动"));
+
+        // 5,000 warnings then one error: the error is listed, in place of the last warning.
+        let mut c = ProblemCollector::new("f.xlsx");
+        c.extend((0..5000).map(|r| problem(r, Severity::Warning)));
+        c.push(problem(5000, Severity::Error));
+        assert!(c.has_errors());
+        let list = c.finish();
+        assert_eq!(list.len(), MAX_PROBLEMS + 1);
+        assert_eq!(list[MAX_PROBLEMS - 1].row, Some(5000));
+        let last = list.last().unwrap();
+        assert_eq!(last.severity, Severity::Warning);
+        assert_eq!(
+            (last.omitted_count(), last.omitted_errors()),
+            (Some(4001), Some(0))
+        );
+
+        // Mixed: the count says how many are errors, and merging counts adds them up.
+        let mut c = ProblemCollector::new("f.xlsx");
+        c.extend((0..1000).map(|r| problem(r, Severity::Error)));
+        c.extend((0..1234).map(|r| {
+            problem(
+                r,
+                if r % 2 == 0 {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
+            )
+        }));
+        let mut list = c.finish();
+        let last = list.last().unwrap().clone();
+        assert_eq!(last.severity, Severity::Error);
+        assert_eq!(
+            (last.omitted_count(), last.omitted_errors()),
+            (Some(1234), Some(617))
+        );
+        assert!(
+            last.message
+                .contains("另有 1,234 处问题未列出，其中错误 617 处"),
+            "{}",
+            last.message
+        );
+        list.extend((0..10).map(|r| problem(r, Severity::Error)));
+        cap_problems(&mut list);
+        assert_eq!(list.len(), MAX_PROBLEMS + 1);
+        let last = list.last().unwrap();
+        assert_eq!(
+            (last.omitted_count(), last.omitted_errors()),
+            (Some(1244), Some(627))
+        );
+
+        // A short list is left as it is.
+        let mut short = vec![problem(1, Severity::Error)];
+        cap_problems(&mut short);
+        assert_eq!(short, vec![problem(1, Severity::Error)]);
     }
 
     #[test]

@@ -101,7 +101,7 @@ fn errors_in(problems: &[CellProblem]) -> usize {
     problems
         .iter()
         .filter(|p| p.is_error())
-        .map(|p| p.omitted_count().map_or(1, |n| n as usize))
+        .map(|p| p.omitted_errors().map_or(1, |n| n as usize))
         .sum()
 }
 
