@@ -504,19 +504,27 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Import(cmd) => {
+            let limits = crate::excel::read::InputLimits::from_config(&ctx.config)
+                .map_err(|e| Failure::new(2, e))?;
             let store = ctx.store().await?;
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let report = match cmd {
                 ImportCommand::Roster { files } => {
-                    crate::jobs::import::import_roster(&store, &files, &ctx.operator, progress)
-                        .await
+                    crate::jobs::import::import_roster_with(
+                        &store,
+                        &files,
+                        &ctx.operator,
+                        progress,
+                        &limits,
+                    )
+                    .await
                 }
                 ImportCommand::Changes {
                     files,
                     accept_valid,
                     from_unit,
                 } => {
-                    crate::jobs::import::import_changes(
+                    crate::jobs::import::import_changes_with(
                         &store,
                         &files,
                         if from_unit {
@@ -528,6 +536,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                         &ctx.rules,
                         &ctx.operator,
                         progress,
+                        &limits,
                     )
                     .await
                 }

@@ -9,7 +9,7 @@
 
 use super::read::{
     date, missing, number_text, required_text, text, CellProblem, Column, FieldProblem, Header,
-    HeaderSearch, ReadError, Severity, Value, Workbook,
+    HeaderSearch, ProblemCollector, ReadError, Severity, Value, Workbook,
 };
 use super::roster::{cell_problems, sheet_problem, SheetLayout};
 use crate::rules::{ChangeKind, IdNumber};
@@ -244,7 +244,8 @@ pub fn parse_change_row(
     (entry, problems)
 }
 
-/// Reads a changes workbook (small: held in memory), checking every cell.
+/// Reads a changes workbook (small: held in memory), checking every cell. At most
+/// [`super::read::MAX_PROBLEMS`] problems are listed, then their count.
 pub fn read_changes<RS: Read + Seek>(
     wb: &mut Workbook<RS>,
     file: &str,
@@ -262,6 +263,7 @@ pub fn read_changes<RS: Read + Seek>(
     };
     let mut search = HeaderSearch::default();
     let mut header: Option<Header> = None;
+    let mut problems_of_file = ProblemCollector::new(file);
     wb.for_each_row(&sheet, |row, cells| {
         let Some(h) = &header else {
             header = search.offer(row, cells, &CHANGE_COLUMNS);
@@ -272,16 +274,15 @@ pub fn read_changes<RS: Read + Seek>(
         }
         out.rows += 1;
         let (entry, problems) = parse_change_row(row, cells, h, is_1904);
-        out.problems
-            .extend(cell_problems(file, &sheet, row, problems));
+        problems_of_file.extend(cell_problems(file, &sheet, row, problems));
         out.entries.extend(entry);
         ControlFlow::Continue(())
     })?;
     if header.is_none() {
         let (row, msg) = search.failure(&CHANGE_COLUMNS);
-        out.problems
-            .push(sheet_problem(file, Some(&sheet), row, msg));
+        problems_of_file.push(sheet_problem(file, Some(&sheet), row, msg));
     }
+    out.problems = problems_of_file.finish();
     out.layout = Some(SheetLayout { sheet, header });
     Ok(out)
 }

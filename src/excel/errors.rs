@@ -6,7 +6,7 @@
 //! The copy is streamed (rust_xlsxwriter's constant-memory worksheets), so a large roster's
 //! error workbook costs little memory.
 
-use super::read::{CellProblem, Column, Value, Workbook};
+use super::read::{CellProblem, Column, InputLimits, Value, Workbook};
 use super::roster::SheetLayout;
 use rust_xlsxwriter::{Color, Format, FormatPattern, Workbook as XlsxWorkbook};
 use std::collections::HashMap;
@@ -59,16 +59,27 @@ pub fn write_error_workbook(
     sheets: &[SheetToCopy<'_>],
     problems: &[CellProblem],
 ) -> Result<PathBuf, ErrorWorkbookError> {
+    write_error_workbook_with(input, sheets, problems, &InputLimits::default())
+}
+
+/// [`write_error_workbook`], opening the input again under the `limits` it was read with.
+pub fn write_error_workbook_with(
+    input: &Path,
+    sheets: &[SheetToCopy<'_>],
+    problems: &[CellProblem],
+    limits: &InputLimits,
+) -> Result<PathBuf, ErrorWorkbookError> {
     let out_path = error_workbook_path(input);
     let path_text = out_path.display().to_string();
     let xerr = |source| ErrorWorkbookError::Xlsx {
         path: path_text.clone(),
         source,
     };
-    let mut source_wb = Workbook::open(input).map_err(|source| ErrorWorkbookError::Read {
-        path: input.display().to_string(),
-        source,
-    })?;
+    let mut source_wb =
+        Workbook::open_with(input, limits).map_err(|source| ErrorWorkbookError::Read {
+            path: input.display().to_string(),
+            source,
+        })?;
     let mut book = XlsxWorkbook::new();
     let date_format = Format::new().set_num_format("yyyy-mm-dd");
     let bad = Format::new()

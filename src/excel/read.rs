@@ -11,11 +11,17 @@
 //!   which must be text cells), [`date`] (date cells in either epoch, and the text forms of
 //!   docs/contract.md);
 //! - [`CellProblem`]: one problem, shown as `FILE!SHEET row R, column 列名: what is wrong; what
-//!   was expected`.
+//!   was expected`; [`ProblemCollector`] keeps the first [`MAX_PROBLEMS`] of a file and counts
+//!   the rest (另有 N 处问题未列出), so a file with a million bad rows cannot make a gigabyte of
+//!   messages or of error workbook.
 //!
 //! No input makes this module panic: calamine is called under `catch_unwind` and a panic inside
-//! it becomes [`ReadError::Damaged`].
+//! it becomes [`ReadError::Damaged`]. No input makes it allocate without bound either: before
+//! calamine sees a workbook, [`super::guard`] checks its declared sizes against
+//! [`InputLimits`] ([`Workbook::open_with`]; [`Workbook::open`] uses the defaults), and a file
+//! over a limit is [`ReadError::OverLimit`].
 
+use super::guard::{self, LimitExceeded};
 use calamine::{Data, DataRef, Reader, Xls, Xlsx};
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use std::fmt;
@@ -24,6 +30,8 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+
+pub use super::guard::InputLimits;
 
 /// Cells to the right of this column are ignored (input sheets have about a dozen columns).
 pub const MAX_COLUMNS: u32 = 256;
@@ -87,6 +95,53 @@ pub enum ReadError {
     Sheet { sheet: String, detail: String },
     #[error("文件已损坏，无法读取；请用Excel或WPS打开后另存为.xlsx再导入")]
     Damaged,
+    /// Over a limit of `[input]` (a zip bomb, or a damaged file declaring absurd sizes):
+    /// refused before calamine reads it. `file` is the file's name (empty when opened from a
+    /// reader).
+    #[error("文件{}{reason}；可能是损坏或恶意的文件，未读取", quoted(.file))]
+    OverLimit {
+        file: String,
+        reason: Box<LimitExceeded>,
+    },
+}
+
+fn quoted(file: &str) -> String {
+    if file.is_empty() {
+        String::new()
+    } else {
+        format!("“{file}”")
+    }
+}
+
+impl ReadError {
+    fn over_limit(reason: LimitExceeded) -> Self {
+        ReadError::OverLimit {
+            file: String::new(),
+            reason: Box::new(reason),
+        }
+    }
+
+    /// Names the file in an [`ReadError::OverLimit`].
+    fn for_file(self, name: &str) -> Self {
+        match self {
+            ReadError::OverLimit { reason, .. } => ReadError::OverLimit {
+                file: name.to_string(),
+                reason,
+            },
+            e => e,
+        }
+    }
+}
+
+/// calamine's error for a workbook: an entry decompressing past its declared size (see
+/// [`super::guard`]) is [`LimitExceeded::Inconsistent`], anything else [`ReadError::Format`].
+fn format_error(e: impl fmt::Display) -> ReadError {
+    let text = e.to_string();
+    if guard::is_size_lie(&text) {
+        ReadError::over_limit(LimitExceeded::Inconsistent { part: None })
+    } else {
+        ReadError::Format(text)
+    }
 }
 
 /// How bad a problem is: an error refuses the row (and without `--accept-valid` the file);
@@ -143,6 +198,164 @@ impl fmt::Display for CellProblem {
     }
 }
 
+/// The most problems listed for one file; the rest are counted in one more problem,
+/// `另有 N 处问题未列出`.
+pub const MAX_PROBLEMS: usize = 1000;
+
+const OMITTED_PREFIX: &str = "另有 ";
+const OMITTED_INFIX: &str = " 处问题未列出";
+const OMITTED_ERRORS: &str = "，其中错误 ";
+
+impl CellProblem {
+    /// For the problem standing for those not listed: how many it stands for.
+    pub fn omitted_count(&self) -> Option<u64> {
+        let rest = self.message.strip_prefix(OMITTED_PREFIX)?;
+        let (n, _) = rest.split_once(OMITTED_INFIX)?;
+        n.replace(',', "").parse().ok()
+    }
+
+    /// For the problem standing for those not listed: how many of them are errors.
+    pub fn omitted_errors(&self) -> Option<u64> {
+        let n = self.omitted_count()?;
+        if !self.is_error() {
+            return Some(0);
+        }
+        let Some((_, rest)) = self.message.split_once(OMITTED_ERRORS) else {
+            return Some(n);
+        };
+        let digits: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == ',')
+            .filter(|c| *c != ',')
+            .collect();
+        digits.parse().ok()
+    }
+
+    /// The problem standing for `n` problems not listed, `errors` of them errors (it is an
+    /// error itself when any is).
+    fn omitted(file: &str, sheet: Option<String>, n: u64, errors: u64) -> CellProblem {
+        let detail = if errors > 0 && errors < n {
+            format!("{OMITTED_ERRORS}{} 处", guard::grouped(&errors))
+        } else {
+            String::new()
+        };
+        CellProblem {
+            file: file.to_string(),
+            sheet,
+            row: None,
+            column: None,
+            message: format!(
+                "{OMITTED_PREFIX}{}{OMITTED_INFIX}{detail}（每个文件只列出前 {} 处）；改正以上问题后重新导入，会再列出其余的问题",
+                guard::grouped(&n),
+                guard::grouped(&(MAX_PROBLEMS as u64))
+            ),
+            severity: if errors > 0 {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
+        }
+    }
+}
+
+/// Gathers the problems of one file: the first [`MAX_PROBLEMS`] are kept, the rest only
+/// counted; [`ProblemCollector::finish`] adds one problem saying how many were left out. Errors
+/// come before warnings: when the list is full, an error takes the place of the last warning
+/// listed (so 5,000 warnings cannot hide the one error that refuses the file). The count is
+/// placed on the sheet of the first problem left out, at no row, so the error workbook shows it
+/// in the header's 错误说明 cell. The error workbook marks only the listed problems: the clerk
+/// fixes those, imports again, and is shown the next ones.
+#[derive(Debug, Default)]
+pub struct ProblemCollector {
+    kept: Vec<CellProblem>,
+    omitted: u64,
+    omitted_errors: u64,
+    omitted_sheet: Option<String>,
+    file: String,
+}
+
+impl ProblemCollector {
+    pub fn new(file: &str) -> Self {
+        ProblemCollector {
+            file: file.to_string(),
+            ..ProblemCollector::default()
+        }
+    }
+
+    pub fn push(&mut self, p: CellProblem) {
+        if let (Some(n), Some(e)) = (p.omitted_count(), p.omitted_errors()) {
+            // Already a count of others (a list capped before).
+            self.count(p.sheet, n, e);
+        } else if self.kept.len() < MAX_PROBLEMS {
+            self.kept.push(p);
+        } else if let Some(i) = p
+            .is_error()
+            .then(|| self.kept.iter().rposition(|k| !k.is_error()))
+            .flatten()
+        {
+            let warning = self.kept.remove(i);
+            self.count(warning.sheet, 1, 0);
+            self.kept.push(p);
+        } else {
+            let error = u64::from(p.is_error());
+            self.count(p.sheet, 1, error);
+        }
+    }
+
+    fn count(&mut self, sheet: Option<String>, n: u64, errors: u64) {
+        if self.omitted == 0 {
+            self.omitted_sheet = sheet;
+        }
+        self.omitted = self.omitted.saturating_add(n);
+        self.omitted_errors = self.omitted_errors.saturating_add(errors);
+    }
+
+    /// Whether an error has been gathered (listed or not).
+    pub fn has_errors(&self) -> bool {
+        self.omitted_errors > 0 || self.kept.iter().any(CellProblem::is_error)
+    }
+
+    /// The listed problems, then the count of the others (if any).
+    pub fn finish(mut self) -> Vec<CellProblem> {
+        if self.omitted > 0 {
+            self.kept.push(CellProblem::omitted(
+                &self.file,
+                self.omitted_sheet.take(),
+                self.omitted,
+                self.omitted_errors,
+            ));
+        }
+        self.kept
+    }
+}
+
+impl Extend<CellProblem> for ProblemCollector {
+    fn extend<T: IntoIterator<Item = CellProblem>>(&mut self, iter: T) {
+        for p in iter {
+            self.push(p);
+        }
+    }
+}
+
+/// Caps a list of one file's problems gathered from several places (the reader's, already
+/// capped, and the ledger's): the first [`MAX_PROBLEMS`] in the list's order are kept (errors
+/// before warnings, as [`ProblemCollector`] does), and the others, with any count already in
+/// the list, become one count at the end.
+pub fn cap_problems(problems: &mut Vec<CellProblem>) {
+    if problems.len() <= MAX_PROBLEMS && !problems.iter().any(|p| p.omitted_count().is_some()) {
+        return;
+    }
+    let file = problems.first().map(|p| p.file.clone()).unwrap_or_default();
+    let mut c = ProblemCollector::new(&file);
+    // Counts last, so that the listed ones stay the first in order.
+    let (counts, listed): (Vec<CellProblem>, Vec<CellProblem>) = std::mem::take(problems)
+        .into_iter()
+        .partition(|p| p.omitted_count().is_some());
+    c.extend(listed);
+    c.extend(counts);
+    *problems = c.finish();
+}
+
 enum Kind<RS: Read + Seek> {
     Xlsx(Box<Xlsx<RS>>),
     Xls(Box<Xls<RS>>),
@@ -152,13 +365,37 @@ enum Kind<RS: Read + Seek> {
 pub struct Workbook<RS: Read + Seek> {
     kind: Kind<RS>,
     is_1904: bool,
+    /// The file's name, for errors (empty when opened from a reader).
+    name: String,
 }
 
 impl Workbook<BufReader<File>> {
-    /// Opens a file; .xlsx or .xls is recognised by the content.
+    /// Opens a file with the default [`InputLimits`]; .xlsx or .xls is recognised by the
+    /// content.
     pub fn open(path: &Path) -> Result<Self, ReadError> {
+        Workbook::open_with(path, &InputLimits::default())
+    }
+
+    /// Opens a file after checking it against `limits` (see [`super::guard`]); a file over a
+    /// limit is [`ReadError::OverLimit`] naming it.
+    pub fn open_with(path: &Path, limits: &InputLimits) -> Result<Self, ReadError> {
         let file = File::open(path)?;
-        Workbook::from_reader(BufReader::with_capacity(1 << 16, file))
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        match Workbook::from_reader_with(BufReader::with_capacity(1 << 16, file), limits) {
+            Ok(mut wb) => {
+                wb.name = name;
+                Ok(wb)
+            }
+            Err(e) => {
+                if let ReadError::OverLimit { reason, .. } = &e {
+                    tracing::warn!(file = %path.display(), ?reason, "input workbook refused: over a limit");
+                }
+                Err(e.for_file(&name))
+            }
+        }
     }
 }
 
@@ -168,8 +405,14 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, ReadError>) -> Result<T, ReadError> 
 }
 
 impl<RS: Read + Seek> Workbook<RS> {
-    /// Opens a workbook from any seekable reader (a file, or bytes in a `Cursor`).
-    pub fn from_reader(mut rs: RS) -> Result<Self, ReadError> {
+    /// Opens a workbook from any seekable reader (a file, or bytes in a `Cursor`), with the
+    /// default [`InputLimits`].
+    pub fn from_reader(rs: RS) -> Result<Self, ReadError> {
+        Workbook::from_reader_with(rs, &InputLimits::default())
+    }
+
+    /// Opens a workbook from any seekable reader after checking it against `limits`.
+    pub fn from_reader_with(mut rs: RS, limits: &InputLimits) -> Result<Self, ReadError> {
         let mut magic = [0u8; 8];
         let mut n = 0;
         while n < magic.len() {
@@ -182,13 +425,18 @@ impl<RS: Read + Seek> Workbook<RS> {
         rs.seek(SeekFrom::Start(0))?;
         guarded(move || {
             if n >= 4 && magic[..4] == *b"PK\x03\x04" {
-                let wb: Xlsx<RS> = Xlsx::new(rs).map_err(|e| ReadError::Format(e.to_string()))?;
+                guard::check_xlsx(&mut rs, limits).map_err(ReadError::over_limit)?;
+                rs.seek(SeekFrom::Start(0))?;
+                let wb: Xlsx<RS> = Xlsx::new(rs).map_err(format_error)?;
                 let is_1904 = wb.has_1904_epoch();
                 Ok(Workbook {
                     kind: Kind::Xlsx(Box::new(wb)),
                     is_1904,
+                    name: String::new(),
                 })
             } else if n == 8 && magic == [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1] {
+                let len = rs.seek(SeekFrom::End(0))?;
+                guard::check_xls_len(len, limits).map_err(ReadError::over_limit)?;
                 if !xls_is_safe(&mut rs).unwrap_or(true) {
                     return Err(ReadError::Damaged);
                 }
@@ -198,6 +446,7 @@ impl<RS: Read + Seek> Workbook<RS> {
                 Ok(Workbook {
                     kind: Kind::Xls(Box::new(wb)),
                     is_1904,
+                    name: String::new(),
                 })
             } else {
                 Err(ReadError::NotAWorkbook)
@@ -257,9 +506,19 @@ impl<RS: Read + Seek> Workbook<RS> {
         mut f: impl FnMut(u32, &[Value]) -> ControlFlow<()>,
     ) -> Result<(), ReadError> {
         let is_1904 = self.is_1904;
-        let sheet_err = |detail: String| ReadError::Sheet {
-            sheet: sheet.to_string(),
-            detail,
+        let name = self.name.clone();
+        let sheet_err = |detail: String| {
+            if guard::is_size_lie(&detail) {
+                ReadError::over_limit(LimitExceeded::Inconsistent {
+                    part: Some(sheet.to_string()),
+                })
+                .for_file(&name)
+            } else {
+                ReadError::Sheet {
+                    sheet: sheet.to_string(),
+                    detail,
+                }
+            }
         };
         guarded(|| match &mut self.kind {
             Kind::Xlsx(wb) => {
@@ -1026,6 +1285,92 @@ mod tests {
         assert_eq!(normalize_header(" 职业(工种) "), "职业(工种)");
         assert_eq!(normalize_header("职业（工种）*"), "职业(工种)");
         assert_eq!(normalize_header("身份证\u{3000}号码"), "身份证号码");
+    }
+
+    fn problem(row: u32, severity: Severity) -> CellProblem {
+        CellProblem {
+            file: "f.xlsx".into(),
+            sheet: Some("变动".into()),
+            row: Some(row),
+            column: Some("姓名".into()),
+            message: format!("第{row}行"),
+            severity,
+        }
+    }
+
+    #[test]
+    fn problem_cap() {
+        // 1,500 errors: 1,000 listed, 500 counted.
+        let mut c = ProblemCollector::new("f.xlsx");
+        c.extend((0..1500).map(|r| problem(r, Severity::Error)));
+        let list = c.finish();
+        assert_eq!(list.len(), MAX_PROBLEMS + 1);
+        let last = list.last().unwrap();
+        assert_eq!(
+            (last.omitted_count(), last.omitted_errors()),
+            (Some(500), Some(500))
+        );
+        assert!(
+            last.message.starts_with("另有 500 处问题未列出（"),
+            "{}",
+            last.message
+        );
+        assert_eq!(last.sheet.as_deref(), Some("变动"));
+
+        // 5,000 warnings then one error: the error is listed, in place of the last warning.
+        let mut c = ProblemCollector::new("f.xlsx");
+        c.extend((0..5000).map(|r| problem(r, Severity::Warning)));
+        c.push(problem(5000, Severity::Error));
+        assert!(c.has_errors());
+        let list = c.finish();
+        assert_eq!(list.len(), MAX_PROBLEMS + 1);
+        assert_eq!(list[MAX_PROBLEMS - 1].row, Some(5000));
+        let last = list.last().unwrap();
+        assert_eq!(last.severity, Severity::Warning);
+        assert_eq!(
+            (last.omitted_count(), last.omitted_errors()),
+            (Some(4001), Some(0))
+        );
+
+        // Mixed: the count says how many are errors, and merging counts adds them up.
+        let mut c = ProblemCollector::new("f.xlsx");
+        c.extend((0..1000).map(|r| problem(r, Severity::Error)));
+        c.extend((0..1234).map(|r| {
+            problem(
+                r,
+                if r % 2 == 0 {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
+            )
+        }));
+        let mut list = c.finish();
+        let last = list.last().unwrap().clone();
+        assert_eq!(last.severity, Severity::Error);
+        assert_eq!(
+            (last.omitted_count(), last.omitted_errors()),
+            (Some(1234), Some(617))
+        );
+        assert!(
+            last.message
+                .contains("另有 1,234 处问题未列出，其中错误 617 处"),
+            "{}",
+            last.message
+        );
+        list.extend((0..10).map(|r| problem(r, Severity::Error)));
+        cap_problems(&mut list);
+        assert_eq!(list.len(), MAX_PROBLEMS + 1);
+        let last = list.last().unwrap();
+        assert_eq!(
+            (last.omitted_count(), last.omitted_errors()),
+            (Some(1244), Some(627))
+        );
+
+        // A short list is left as it is.
+        let mut short = vec![problem(1, Severity::Error)];
+        cap_problems(&mut short);
+        assert_eq!(short, vec![problem(1, Severity::Error)]);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use super::read::{
     date, email_ok, missing, number_text, required_text, text, CellProblem, Column, FieldProblem,
-    Header, HeaderSearch, ReadError, Severity, Value, Workbook,
+    Header, HeaderSearch, ProblemCollector, ReadError, Severity, Value, Workbook,
 };
 use crate::rules::id_number::{luhn_ok, parse_account};
 use crate::rules::IdNumber;
@@ -386,6 +386,8 @@ pub fn read_roster<RS: Read + Seek>(
         return Ok(out);
     };
 
+    // At most MAX_PROBLEMS listed (a million bad rows would make a gigabyte of messages).
+    let mut problems_of_file = ProblemCollector::new(file);
     // Units first: they are few, and the ledger needs them before the rows.
     let mut units = Vec::new();
     if let Some(units_sheet) = wb.find_sheet(UNITS_SHEET).filter(|s| *s != roster_sheet) {
@@ -401,8 +403,7 @@ pub fn read_roster<RS: Read + Seek>(
                         return ControlFlow::Continue(());
                     }
                     let (entry, problems) = parse_unit_row(row, cells, h);
-                    out.problems
-                        .extend(cell_problems(file, &units_sheet, row, problems));
+                    problems_of_file.extend(cell_problems(file, &units_sheet, row, problems));
                     units.extend(entry);
                 }
             }
@@ -410,8 +411,7 @@ pub fn read_roster<RS: Read + Seek>(
         })?;
         if header.is_none() && any_row {
             let (row, msg) = search.failure(&UNIT_COLUMNS);
-            out.problems
-                .push(sheet_problem(file, Some(&units_sheet), row, msg));
+            problems_of_file.push(sheet_problem(file, Some(&units_sheet), row, msg));
         }
         out.units = Some(SheetLayout {
             sheet: units_sheet,
@@ -419,6 +419,7 @@ pub fn read_roster<RS: Read + Seek>(
         });
     }
     if on_units(units).is_break() {
+        out.problems = problems_of_file.finish();
         return Ok(out);
     }
 
@@ -437,8 +438,7 @@ pub fn read_roster<RS: Read + Seek>(
         out.rows += 1;
         let (entry, problems) = parse_roster_row(row, cells, h, is_1904);
         if !problems.is_empty() {
-            out.problems
-                .extend(cell_problems(file, &roster_sheet, row, problems));
+            problems_of_file.extend(cell_problems(file, &roster_sheet, row, problems));
         }
         if let Some(e) = entry {
             out.valid_rows += 1;
@@ -460,16 +460,16 @@ pub fn read_roster<RS: Read + Seek>(
     on_progress(out.rows);
     if header.is_none() {
         let (row, msg) = search.failure(&ROSTER_COLUMNS);
-        out.problems
-            .push(sheet_problem(file, Some(&roster_sheet), row, msg));
+        problems_of_file.push(sheet_problem(file, Some(&roster_sheet), row, msg));
     } else if out.rows == 0 {
-        out.problems.push(sheet_problem(
+        problems_of_file.push(sheet_problem(
             file,
             Some(&roster_sheet),
             header.as_ref().map(|h| h.row),
             "表头下没有数据行；应每行填写一人的一届称号".into(),
         ));
     }
+    out.problems = problems_of_file.finish();
     out.roster = Some(SheetLayout {
         sheet: roster_sheet,
         header,

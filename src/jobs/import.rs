@@ -7,13 +7,17 @@
 //! person-level from the store — is collected in one pass, shown as
 //! `FILE!SHEET row R, column 列名: …`, and written to an error workbook beside the input.
 //!
+//! Every workbook is opened under the `[input]` limits ([`InputLimits`]: a file over one is
+//! refused unread, exit status 1), and at most [`crate::excel::read::MAX_PROBLEMS`] problems of
+//! a file are listed, then their count.
+//!
 //! A roster file is all or nothing. A changes file is all or nothing unless `accept_valid`,
 //! when its sound rows are applied and the rest refused. Failures outside the input (database,
 //! disk) are [`ImportError`]s.
 
 use crate::excel::changes::{read_changes, CHANGE_COLUMNS};
-use crate::excel::errors::{write_error_workbook, ErrorWorkbookError, SheetToCopy};
-use crate::excel::read::{CellProblem, Severity, Workbook};
+use crate::excel::errors::{write_error_workbook_with, ErrorWorkbookError, SheetToCopy};
+use crate::excel::read::{cap_problems, CellProblem, InputLimits, Severity, Workbook};
 use crate::excel::roster::{
     read_roster, sheet_problem, RosterRead, SheetLayout, ROSTER_COLUMNS, ROSTER_SHEET, UNIT_COLUMNS,
 };
@@ -94,7 +98,11 @@ fn store_problem(
 }
 
 fn errors_in(problems: &[CellProblem]) -> usize {
-    problems.iter().filter(|p| p.is_error()).count()
+    problems
+        .iter()
+        .filter(|p| p.is_error())
+        .map(|p| p.omitted_errors().map_or(1, |n| n as usize))
+        .sum()
 }
 
 fn progress_bar(total: u32, file: &str) -> ProgressBar {
@@ -113,16 +121,28 @@ enum RosterMsg {
     Rows(Vec<RosterEntry>),
 }
 
-/// Imports roster workbooks (`chieftech import roster FILE...`), each file all or nothing.
+/// Imports roster workbooks (`chieftech import roster FILE...`), each file all or nothing,
+/// under the default [`InputLimits`].
 pub async fn import_roster(
     store: &Store,
     files: &[PathBuf],
     operator: &str,
     progress: bool,
 ) -> Result<ImportReport, ImportError> {
+    import_roster_with(store, files, operator, progress, &InputLimits::default()).await
+}
+
+/// [`import_roster`] under the given limits (`[input]` of the configuration).
+pub async fn import_roster_with(
+    store: &Store,
+    files: &[PathBuf],
+    operator: &str,
+    progress: bool,
+    limits: &InputLimits,
+) -> Result<ImportReport, ImportError> {
     let mut report = ImportReport::default();
     for path in files {
-        import_roster_file(store, path, operator, progress, &mut report).await?;
+        import_roster_file(store, path, operator, progress, limits, &mut report).await?;
     }
     Ok(report)
 }
@@ -132,6 +152,7 @@ async fn import_roster_file(
     path: &Path,
     operator: &str,
     progress: bool,
+    limits: &InputLimits,
     report: &mut ImportReport,
 ) -> Result<(), ImportError> {
     let label = path.display().to_string();
@@ -167,9 +188,10 @@ async fn import_roster_file(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<RosterMsg>(IN_FLIGHT);
     let reader_path = path.to_path_buf();
     let reader_label = label.clone();
+    let reader_limits = *limits;
     let reader = tokio::task::spawn_blocking(
         move || -> Result<RosterRead, crate::excel::read::ReadError> {
-            let mut wb = Workbook::open(&reader_path)?;
+            let mut wb = Workbook::open_with(&reader_path, &reader_limits)?;
             let bar = if progress {
                 let sheet = wb.pick_sheet(ROSTER_SHEET, &[crate::excel::roster::UNITS_SHEET]);
                 sheet
@@ -259,6 +281,7 @@ async fn import_roster_file(
         }
     };
     sort_problems(&mut problems);
+    cap_problems(&mut problems);
     match outcome {
         Some(o) => {
             let mut line = format!(
@@ -284,7 +307,7 @@ async fn import_roster_file(
                     },
                 })
                 .collect();
-            let written = write_error_workbook(path, &sheets, &problems)?;
+            let written = write_error_workbook_with(path, &sheets, &problems, limits)?;
             report.lines.push(format!(
                 "{label}：名册未导入（整个文件不导入）：{n}处错误，已写出错误说明工作簿{}",
                 written.display()
@@ -304,7 +327,8 @@ fn sort_problems(problems: &mut [CellProblem]) {
     });
 }
 
-/// Imports status-change workbooks (`chieftech import changes FILE... [--accept-valid]`).
+/// Imports status-change workbooks (`chieftech import changes FILE... [--accept-valid]`) under
+/// the default [`InputLimits`].
 pub async fn import_changes(
     store: &Store,
     files: &[PathBuf],
@@ -313,6 +337,31 @@ pub async fn import_changes(
     cfg: &RulesConfig,
     operator: &str,
     progress: bool,
+) -> Result<ImportReport, ImportError> {
+    import_changes_with(
+        store,
+        files,
+        reporter,
+        accept_valid,
+        cfg,
+        operator,
+        progress,
+        &InputLimits::default(),
+    )
+    .await
+}
+
+/// [`import_changes`] under the given limits (`[input]` of the configuration).
+#[allow(clippy::too_many_arguments)]
+pub async fn import_changes_with(
+    store: &Store,
+    files: &[PathBuf],
+    reporter: Reporter,
+    accept_valid: bool,
+    cfg: &RulesConfig,
+    operator: &str,
+    progress: bool,
+    limits: &InputLimits,
 ) -> Result<ImportReport, ImportError> {
     let mut report = ImportReport::default();
     for path in files {
@@ -324,6 +373,7 @@ pub async fn import_changes(
             cfg,
             operator,
             progress,
+            limits,
             &mut report,
         )
         .await?;
@@ -340,6 +390,7 @@ async fn import_changes_file(
     cfg: &RulesConfig,
     operator: &str,
     progress: bool,
+    limits: &InputLimits,
     report: &mut ImportReport,
 ) -> Result<(), ImportError> {
     let label = path.display().to_string();
@@ -363,8 +414,9 @@ async fn import_changes_file(
     };
     let reader_path = path.to_path_buf();
     let reader_label = label.clone();
+    let reader_limits = *limits;
     let read = tokio::task::spawn_blocking(move || {
-        let mut wb = Workbook::open(&reader_path)?;
+        let mut wb = Workbook::open_with(&reader_path, &reader_limits)?;
         let bar = if progress {
             wb.pick_sheet(crate::excel::changes::CHANGES_SHEET, &[])
                 .and_then(|s| wb.row_hint(&s))
@@ -469,6 +521,7 @@ async fn import_changes_file(
         };
     }
     sort_problems(&mut problems);
+    cap_problems(&mut problems);
     if refused {
         let sheets: Vec<SheetToCopy<'_>> = file
             .layout
@@ -478,7 +531,7 @@ async fn import_changes_file(
                 columns: &CHANGE_COLUMNS,
             })
             .collect();
-        let written = write_error_workbook(path, &sheets, &problems)?;
+        let written = write_error_workbook_with(path, &sheets, &problems, limits)?;
         report
             .lines
             .push(format!("{line}；错误说明工作簿：{}", written.display()));
