@@ -6,7 +6,11 @@
 //! `CHIEFTECH_GUARD_FILE=/tmp/r.xlsx cargo test --test excel_guard -- --ignored` checks any
 //! workbook (a 1,000,000-row roster from `bench_import gen`, say) against the defaults.
 
+#[path = "support/bomb.rs"]
+mod bomb;
 mod common;
+
+use bomb::{minimal_xlsx, repeated_strings, run_measured, sst};
 
 use chieftech::excel::changes::read_changes;
 use chieftech::excel::guard::{InputLimits, LimitExceeded, MAX_ZIP_ENTRIES};
@@ -24,103 +28,8 @@ use std::time::{Duration, Instant};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
-const MAIN_NS: &str = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
-const REL_NS: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
-const PKG_REL_NS: &str = "http://schemas.openxmlformats.org/package/2006/relationships";
-
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn deflated() -> SimpleFileOptions {
-    SimpleFileOptions::default().compression_method(CompressionMethod::Deflated)
-}
-
-/// Writes a minimal .xlsx by hand: one sheet 变动 declaring `dimension`, holding the header
-/// 姓名 (a shared string), and the shared strings `sst_open` + `filler` + `<si><t>姓名</t></si></sst>`,
-/// where `filler` writes into the entry (so a gigabyte can be streamed from a small buffer).
-fn minimal_xlsx(
-    path: &Path,
-    dimension: &str,
-    sst_open: &str,
-    filler: impl FnOnce(&mut ZipWriter<File>),
-) {
-    let mut z = ZipWriter::new(File::create(path).unwrap());
-    let o = deflated();
-    let part = |z: &mut ZipWriter<File>, name: &str, text: String| {
-        z.start_file(name, o).unwrap();
-        z.write_all(text.as_bytes()).unwrap();
-    };
-    part(
-        &mut z,
-        "[Content_Types].xml",
-        concat!(
-            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>"#,
-            r#"<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">"#,
-            r#"<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>"#,
-            r#"<Default Extension="xml" ContentType="application/xml"/>"#,
-            r#"<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>"#,
-            r#"<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>"#,
-            r#"<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>"#,
-            r#"</Types>"#
-        )
-        .to_string(),
-    );
-    part(
-        &mut z,
-        "_rels/.rels",
-        format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{PKG_REL_NS}"><Relationship Id="rId1" Type="{REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>"#
-        ),
-    );
-    part(
-        &mut z,
-        "xl/workbook.xml",
-        format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{MAIN_NS}" xmlns:r="{REL_NS}"><sheets><sheet name="变动" sheetId="1" r:id="rId1"/></sheets></workbook>"#
-        ),
-    );
-    part(
-        &mut z,
-        "xl/_rels/workbook.xml.rels",
-        format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{PKG_REL_NS}"><Relationship Id="rId1" Type="{REL_NS}/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="{REL_NS}/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#
-        ),
-    );
-    part(
-        &mut z,
-        "xl/worksheets/sheet1.xml",
-        format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{MAIN_NS}"><dimension ref="{dimension}"/><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData></worksheet>"#
-        ),
-    );
-    z.start_file("xl/sharedStrings.xml", o).unwrap();
-    z.write_all(r#"<?xml version="1.0" encoding="UTF-8"?>"#.as_bytes())
-        .unwrap();
-    z.write_all(sst_open.as_bytes()).unwrap();
-    filler(&mut z);
-    z.write_all("<si><t>姓名</t></si></sst>".as_bytes())
-        .unwrap();
-    z.finish().unwrap();
-}
-
-fn sst(count: u64, unique: u64) -> String {
-    format!(r#"<sst xmlns="{MAIN_NS}" count="{count}" uniqueCount="{unique}">"#)
-}
-
-/// Streams `total` bytes of shared strings from one 1 MB buffer: strings of a repeated
-/// letter, about a megabyte each (they compress about a thousandfold, as a bomb's do).
-fn repeated_strings(total: u64) -> impl FnOnce(&mut ZipWriter<File>) {
-    move |z| {
-        let mut buf = b"<si><t>".to_vec();
-        buf.resize((1 << 20) - "</t></si>".len(), b'x');
-        buf.extend_from_slice(b"</t></si>");
-        let mut written = 0u64;
-        while written < total {
-            z.write_all(&buf).unwrap();
-            written += buf.len() as u64;
-        }
-    }
 }
 
 fn over_limit(
@@ -135,51 +44,6 @@ fn over_limit(
 
 // ---------------------------------------------------------------------------------------------
 // The zip bomb
-
-/// Peak resident memory (KB), exit status and wall time of the chieftech binary run with
-/// `args` (waited for with wait4, so the numbers are that child's alone).
-fn run_measured(db: &str, args: &[&str], out_dir: &Path) -> (i32, u64, Duration, String) {
-    let out = out_dir.join("stdout.txt");
-    let err = out_dir.join("stderr.txt");
-    let started = Instant::now();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_chieftech"))
-        .args(["--database", db])
-        .args(args)
-        .env(
-            "CHIEFTECH_CONFIG",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"),
-        )
-        .env_remove("RUST_LOG")
-        .stdout(File::create(&out).unwrap())
-        .stderr(File::create(&err).unwrap())
-        .spawn()
-        .expect("run chieftech");
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: a zeroed rusage is a valid value; wait4 fills it in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child with valid out-pointers.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let elapsed = started.elapsed();
-    assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
-    drop(child);
-    assert!(
-        libc::WIFEXITED(status),
-        "chieftech did not exit normally: {status}"
-    );
-    let text = format!(
-        "{}{}",
-        std::fs::read_to_string(&out).unwrap(),
-        std::fs::read_to_string(&err).unwrap()
-    );
-    // ru_maxrss is in kilobytes on Linux.
-    (
-        libc::WEXITSTATUS(status),
-        usage.ru_maxrss as u64,
-        elapsed,
-        text,
-    )
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_zip_bomb_is_refused_quickly_in_little_memory() {
@@ -238,8 +102,12 @@ async fn a_zip_bomb_is_refused_quickly_in_little_memory() {
     let db = common::sqlite().await;
     let url = db.url.clone();
     let bomb_arg = bomb.display().to_string();
-    let (code, peak_kb, elapsed, text) =
-        run_measured(&url, &["import", "changes", &bomb_arg], dir.path());
+    let (code, peak_kb, elapsed, text) = run_measured(
+        &url,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"),
+        &["import", "changes", &bomb_arg],
+        dir.path(),
+    );
     eprintln!("import changes bomb.xlsx: exit {code}, peak RSS {peak_kb} KB, {elapsed:?}\n{text}");
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("bomb.xlsx"), "{text}");

@@ -1,6 +1,8 @@
 //! The inbox (issue 6): units' e-mailed reports, built as real MIME messages with lettre and
 //! real workbooks with rust_xlsxwriter, delivered into a Maildir or a plain folder.
 
+#[path = "support/bomb.rs"]
+mod bomb;
 mod common;
 
 use chieftech::config::Config;
@@ -184,6 +186,7 @@ impl Inbox {
             dir.path().join("outbox").display().to_string(),
             root.display().to_string(),
         );
+        std::fs::write(dir.path().join("chieftech.toml"), &text).unwrap();
         let cfg = Config::parse(&text, &dir.path().join("chieftech.toml")).unwrap();
         let rules = cfg.rules_config().unwrap();
         Inbox {
@@ -1346,4 +1349,70 @@ async fn a_trusted_header_made_unreadable_does_not_let_a_forged_one_below_speak(
     let r = inbox.scan(store).await;
     assert_eq!((r.held, r.taken_in), (1, 0), "{:?}", r.lines);
     assert!(live_changes(store, &wang).await.is_empty());
+}
+
+/// Issue 9: a registered unit mails a 1.5 MB workbook whose shared strings expand to 1.5 GB.
+/// `inbox scan` (the real binary) refuses it before reading it, in well under a second and
+/// 100 MB, the unit's reply says why, and the next message is taken in as usual.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mailed_zip_bomb_is_refused_quickly_and_the_unit_told_why() {
+    let db = common::sqlite().await;
+    let store = &db.store;
+    seed(store).await;
+    let (wang, _, _) = people();
+    let inbox = Inbox::new("maildir");
+    let dir = tempfile::tempdir().unwrap();
+    let bomb_path = dir.path().join("bomb.xlsx");
+    bomb::write_bomb(&bomb_path);
+    let bomb_bytes = std::fs::read(&bomb_path).unwrap();
+    assert!(bomb_bytes.len() < 2 << 20);
+    inbox.deliver(
+        "1.M1.mx",
+        &message(
+            "hr@jia.example",
+            "bomb@jia.example",
+            Some(&pass_for("jia.example")),
+            &[("变动情况报告表.xlsx", bomb_bytes, XLSX)],
+        ),
+    );
+    let good = workbook(&[(wang.name, wang.id.as_str(), "调往区外", "2023-05-20", "")]);
+    inbox.deliver(
+        "2.M2.mx",
+        &message(
+            "hr@jia.example",
+            "after-bomb@jia.example",
+            Some(&pass_for("jia.example")),
+            &[("b.xlsx", good, XLSX)],
+        ),
+    );
+    let config = dir.path().join("chieftech.toml");
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(inbox._dir.path().join("chieftech.toml")).unwrap(),
+    )
+    .unwrap();
+    let (code, peak_kb, elapsed, text) =
+        bomb::run_measured(&db.url, &config, &["inbox", "scan"], dir.path());
+    eprintln!("inbox scan: exit {code}, peak {peak_kb} KB, {elapsed:?}\n{text}");
+    assert_eq!(code, 1, "refused (exit 1): {text}");
+    assert!(peak_kb < 100 * 1024, "peak RSS {peak_kb} KB");
+    assert!(elapsed < std::time::Duration::from_secs(1), "{elapsed:?}");
+    assert_eq!(
+        live_changes(store, &wang).await.len(),
+        1,
+        "the next message went on"
+    );
+    let replies = replies(store).await;
+    assert_eq!(replies.len(), 2);
+    let body = &replies[0].body;
+    assert!(
+        body.contains("解压后共") && body.contains("未读取") && body.contains("变动情况报告表"),
+        "the reply says why: {body}"
+    );
+    let statuses: Vec<String> = item_statuses(store)
+        .await
+        .into_iter()
+        .map(|s| s.0)
+        .collect();
+    assert_eq!(statuses, ["refused", "done"]);
 }

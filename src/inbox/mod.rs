@@ -56,9 +56,9 @@ pub mod units;
 
 use crate::config::Config;
 use crate::excel::changes::{read_changes, ChangesFile, CHANGES_SHEET, CHANGE_COLUMNS};
-use crate::excel::errors::{create_private, write_error_workbook, ErrorWorkbookError, SheetToCopy};
+use crate::excel::errors::{create_private, ErrorWorkbookError, SheetToCopy};
 use crate::excel::read::{CellProblem, Severity, Workbook};
-use crate::jobs::import::{import_changes, ImportError};
+use crate::jobs::import::ImportError;
 use crate::mail::settings::SettingsError;
 use crate::mail::templates::{render, TemplateError};
 use crate::mail::{MailSettings, Notice};
@@ -240,6 +240,9 @@ struct Ctx<'a> {
     settings: InboxSettings,
     mail: MailSettings,
     work_dir: PathBuf,
+    /// Size limits checked before a workbook is read (`[input]`): a "zip bomb" mailed by a
+    /// unit is refused with the reason in the reply, never loaded.
+    limits: crate::excel::read::InputLimits,
 }
 
 /// Masks every ID or account number in a text ([`crate::rules::id_number::mask_numbers`]).
@@ -418,6 +421,8 @@ fn context<'a>(
     let settings = InboxSettings::from_config(cfg)?;
     let mail = MailSettings::from_config(cfg)?;
     let work_dir = settings.work_dir(cfg);
+    let limits = crate::excel::read::InputLimits::from_config(cfg)
+        .map_err(|e| InboxError::Config(e.to_string()))?;
     Ok(Ctx {
         store,
         rules,
@@ -425,6 +430,7 @@ fn context<'a>(
         settings,
         mail,
         work_dir,
+        limits,
     })
 }
 
@@ -812,7 +818,7 @@ async fn bureau_file(
             format!("{label}：多次处理未完成，已停止重试并通知区人社局（收件记录{id}）"),
         ));
     }
-    let r = import_changes(
+    let r = crate::jobs::import::import_changes_with(
         ctx.store,
         std::slice::from_ref(&f.path),
         Reporter::Bureau,
@@ -820,6 +826,7 @@ async fn bureau_file(
         ctx.rules,
         ctx.operator,
         false,
+        &ctx.limits,
     )
     .await?;
     let mut summary = mask_ids(&r.lines.join("；"));
@@ -1403,8 +1410,9 @@ async fn attachment(
     let label = book.name.clone();
     let reader_path = path.to_path_buf();
     let reader_label = label.clone();
+    let limits = ctx.limits.clone();
     let read = tokio::task::spawn_blocking(move || {
-        let mut wb = Workbook::open(&reader_path)?;
+        let mut wb = Workbook::open_with(&reader_path, &limits)?;
         read_changes(&mut wb, &reader_label)
     })
     .await
@@ -1473,6 +1481,7 @@ async fn attachment(
     problems.extend(unit_problems.iter().map(to_cell));
     problems.extend(outcome.rejected.iter().map(to_cell));
     problems.sort_by_key(|p| (p.sheet.is_some(), p.row));
+    crate::excel::read::cap_problems(&mut problems);
 
     for (row, _) in &outcome.applied {
         if let Some(e) = file.entries.iter().find(|e| e.row == *row) {
@@ -1526,7 +1535,12 @@ async fn attachment(
                 columns: &CHANGE_COLUMNS,
             })
             .collect();
-        out.error_workbook = Some(write_error_workbook(path, &sheets, &problems)?);
+        out.error_workbook = Some(crate::excel::errors::write_error_workbook_with(
+            path,
+            &sheets,
+            &problems,
+            &ctx.limits,
+        )?);
     }
     Ok(out)
 }
