@@ -1410,7 +1410,7 @@ async fn attachment(
     let label = book.name.clone();
     let reader_path = path.to_path_buf();
     let reader_label = label.clone();
-    let limits = ctx.limits.clone();
+    let limits = ctx.limits;
     let read = tokio::task::spawn_blocking(move || {
         let mut wb = Workbook::open_with(&reader_path, &limits)?;
         read_changes(&mut wb, &reader_label)
