@@ -445,6 +445,31 @@ fn changes_alias_and_first_sheet() {
     assert_eq!(c.entries[0].row, Some(3));
 }
 
+/// Issue 18: two columns naming one expected header is an error naming both, not a silent
+/// choice of the leftmost.
+#[test]
+fn an_ambiguous_header_is_an_error_naming_both_columns() {
+    let env = Env::new();
+    let mut row = change_row(1, "王强", "调往区外", s("2023-05-20"));
+    row.push(s("370303198001011234"));
+    let rows = vec![
+        header(&["姓名", "身份证号码", "变动类型", "生效日期", "身份证号"]),
+        row,
+    ];
+    let file = env.book("c.xlsx", &[("变动", rows)]);
+    let mut wb = Workbook::open(&file).unwrap();
+    let c = read_changes(&mut wb, "c.xlsx").unwrap();
+    let errs: Vec<&CellProblem> = c.problems.iter().filter(|p| p.is_error()).collect();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].row, Some(1));
+    assert!(
+        errs[0].message.contains("B列“身份证号码”") && errs[0].message.contains("E列“身份证号”"),
+        "{}",
+        errs[0].message
+    );
+    assert_eq!(chieftech::excel::read::column_letter(27), "AB");
+}
+
 #[test]
 fn every_date_form() {
     let env = Env::new();

@@ -267,6 +267,9 @@ pub fn read_changes<RS: Read + Seek>(
     wb.for_each_row(&sheet, |row, cells| {
         let Some(h) = &header else {
             header = search.offer(row, cells, &CHANGE_COLUMNS);
+            for m in header.iter().flat_map(|h| h.ambiguous.clone()) {
+                problems_of_file.push(sheet_problem(file, Some(&sheet), Some(row), m));
+            }
             return ControlFlow::Continue(());
         };
         if cells.iter().all(Value::is_blank) {

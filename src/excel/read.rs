@@ -909,6 +909,9 @@ pub struct Header {
     pub positions: Vec<Option<usize>>,
     /// Columns up to the last non-empty header cell.
     pub width: usize,
+    /// One message per expected column that two or more header cells name (the first is used
+    /// meanwhile): an error the clerk must resolve, naming both columns.
+    pub ambiguous: Vec<String>,
 }
 
 impl Header {
@@ -922,6 +925,51 @@ impl Header {
             .and_then(|c| cells.get(c))
             .unwrap_or(&EMPTY)
     }
+}
+
+/// The spreadsheet letter of a 0-based column (`0` → `A`, `27` → `AB`).
+pub fn column_letter(mut i: usize) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(b'A' + (i % 26) as u8);
+        if i < 26 {
+            break;
+        }
+        i = i / 26 - 1;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The expected columns that several header cells name: one Chinese message each, naming every
+/// such column by letter and header text.
+pub fn ambiguous_headers(cells: &[Value], columns: &[Column]) -> Vec<String> {
+    let mut out = Vec::new();
+    for col in columns {
+        let names: Vec<String> = std::iter::once(col.name)
+            .chain(col.aliases.iter().copied())
+            .map(normalize_header)
+            .collect();
+        let hits: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| match v {
+                Value::Text(t) if names.contains(&normalize_header(t)) => {
+                    Some(format!("{}列“{}”", column_letter(i), t.trim()))
+                }
+                _ => None,
+            })
+            .collect();
+        if hits.len() > 1 {
+            out.push(format!(
+                "表头中有{}列都表示“{}”：{}；请删除多余的一列或改正列名后重新报送",
+                hits.len(),
+                col.name,
+                hits.join("和")
+            ));
+        }
+    }
+    out
 }
 
 /// Matches a row against the expected columns: the number matched and their positions.
@@ -978,6 +1026,7 @@ impl HeaderSearch {
                 row,
                 positions,
                 width,
+                ambiguous: ambiguous_headers(cells, columns),
             });
         }
         if matched >= 2 && self.best.as_ref().is_none_or(|b| matched > b.0) {

@@ -397,7 +397,17 @@ pub fn read_roster<RS: Read + Seek>(
         wb.for_each_row(&units_sheet, |row, cells| {
             any_row |= !cells.iter().all(Value::is_blank);
             match &header {
-                None => header = search.offer(row, cells, &UNIT_COLUMNS),
+                None => {
+                    header = search.offer(row, cells, &UNIT_COLUMNS);
+                    for m in header.iter().flat_map(|h| h.ambiguous.clone()) {
+                        problems_of_file.push(sheet_problem(
+                            file,
+                            Some(&units_sheet),
+                            Some(row),
+                            m,
+                        ));
+                    }
+                }
                 Some(h) => {
                     if cells.iter().all(Value::is_blank) {
                         return ControlFlow::Continue(());
@@ -430,6 +440,9 @@ pub fn read_roster<RS: Read + Seek>(
     wb.for_each_row(&roster_sheet, |row, cells| {
         let Some(h) = &header else {
             header = search.offer(row, cells, &ROSTER_COLUMNS);
+            for m in header.iter().flat_map(|h| h.ambiguous.clone()) {
+                problems_of_file.push(sheet_problem(file, Some(&roster_sheet), Some(row), m));
+            }
             return ControlFlow::Continue(());
         };
         if cells.iter().all(Value::is_blank) {

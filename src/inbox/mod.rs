@@ -10,9 +10,14 @@
 //!   taken in); a folder's top level (`processed/` holds what was taken in). The database decides, never file moves: after an item
 //!   is recorded, a Maildir message moves from `new/` to `cur/` and a folder's file to
 //!   `processed/`, but a crash between the two only means the next scan skips it. A crash in
-//!   the middle of an item (recorded as `processing`) is resumed on the next scan: the changes
-//!   are recorded under the attachment's content hash, so they are never applied twice, and
-//!   the reply is rebuilt from the ledger.
+//!   the middle of an item (recorded as `processing`) is resumed on the next scan: the ledger
+//!   remembers rows, so rows recorded before the crash are not applied twice, and the reply
+//!   reports them as recorded by this message. A refused message does not reserve its
+//!   Message-ID (only its bytes' hash).
+//! - **One item, one unit of work.** Any failure while processing an item is recorded on it
+//!   (`attempts`, `last_error`) and the scan goes on with the next. At `[inbox] max_attempts`
+//!   (a crash counts as an attempt) the item is marked `failed`, the bureau is mailed once
+//!   (template `inbox_failed`), and no scan takes it up again.
 //! - **A hand-dropped workbook** (folder inbox only) is the bureau's own import, with the
 //!   whole-file semantics of `import changes` (no `--accept-valid`): it goes through
 //!   [`crate::jobs::import::import_changes`] as [`Reporter::Bureau`]; its error workbook is
@@ -21,8 +26,9 @@
 //!   otherwise it is refused: recorded (status `refused`, with the reason), logged, and *not*
 //!   answered — replying to unknown or forged addresses would only send backscatter.
 //! - **The From is believed** only when the topmost `Authentication-Results` header of the
-//!   configured trusted server (`trusted_authserv_id`) says `spf=pass` or `dkim=pass` for the
-//!   From's domain (see [`auth`]). Otherwise the message is **held** (its bytes kept in the
+//!   configured trusted server (`trusted_authserv_id`) says `spf=pass`, `dkim=pass` or
+//!   `dmarc=pass` for exactly the From's domain, parsed strictly (see [`auth`]); every header is
+//!   kept, those that are not UTF-8 included, so an unreadable verdict is never skipped. Otherwise the message is **held** (its bytes kept in the
 //!   database) until a clerk checks it (`inbox held`) and accepts it (`inbox accept ID`). A held
 //!   message gets no reply until accepted.
 //! - **The workbook attachments** (`.xlsx`/`.xls`, recognised by name or content) are read like
