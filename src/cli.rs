@@ -218,7 +218,7 @@ impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Failure {
         let code = match &e {
             StoreError::Refused(_) => 1,
-            StoreError::Usage(_) | StoreError::Url(_) => 2,
+            StoreError::Usage(_) | StoreError::Url(_) | StoreError::NoDatabase(_) => 2,
             _ => 3,
         };
         Failure::new(code, e)
@@ -262,6 +262,22 @@ impl Context {
         }
     }
 
+    /// The ledger for a read-only command: never created; exit status 2 when missing.
+    pub async fn existing_store(&self) -> Result<Store, Failure> {
+        Store::open_existing(&self.database)
+            .await
+            .map_err(|e| match e {
+                StoreError::NoDatabase(_) => Failure::new(2, e),
+                e => Failure::new(
+                    3,
+                    anyhow::anyhow!(
+                        "cannot open the database {}: {e}",
+                        redact_url(&self.database)
+                    ),
+                ),
+            })
+    }
+
     pub async fn store(&self) -> Result<Store, Failure> {
         Store::connect(&self.database).await.map_err(|e| {
             let code = if matches!(e, StoreError::Url(_)) {
@@ -296,16 +312,7 @@ pub fn today_in_shanghai() -> NaiveDate {
 
 /// A database URL without its password, for messages.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
+    crate::store::redact(url)
 }
 
 /// Runs a parsed command line.
@@ -324,7 +331,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Payrun(cmd) => payrun(&ctx, cmd).await,
         Command::Changes(cmd) => changes(&ctx, cmd).await,
         Command::Explain { id, month } => {
-            let store = ctx.store().await?;
+            let store = ctx.existing_store().await?;
             let e = store.explain(id.trim(), month, &ctx.rules).await?;
             print!("{}", e.render());
             Ok(())
@@ -443,7 +450,11 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Outbox(cmd) => {
-            let store = ctx.store().await?;
+            let store = if matches!(cmd, OutboxCommand::Status) {
+                ctx.existing_store().await?
+            } else {
+                ctx.store().await?
+            };
             let settings = crate::mail::MailSettings::from_config(&ctx.config)
                 .map_err(|e| Failure::new(2, e))?;
             match cmd {
@@ -608,7 +619,11 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 async fn changes(ctx: &Context, cmd: ChangesCommand) -> Result<(), Failure> {
-    let store = ctx.store().await?;
+    let store = if matches!(cmd, ChangesCommand::List { .. }) {
+        ctx.existing_store().await?
+    } else {
+        ctx.store().await?
+    };
     match cmd {
         ChangesCommand::List { id } => {
             let list = store.list_changes(id.trim()).await?;
@@ -648,7 +663,11 @@ async fn changes(ctx: &Context, cmd: ChangesCommand) -> Result<(), Failure> {
 }
 
 async fn payrun(ctx: &Context, cmd: PayrunCommand) -> Result<(), Failure> {
-    let store = ctx.store().await?;
+    let store = if matches!(cmd, PayrunCommand::Show { .. }) {
+        ctx.existing_store().await?
+    } else {
+        ctx.store().await?
+    };
     match cmd {
         PayrunCommand::Compute {
             year,

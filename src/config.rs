@@ -225,6 +225,25 @@ impl ExportConfig {
     }
 }
 
+/// Removes `.` and `name/..` from a path without touching the file system, so messages show
+/// `/srv/chieftech/data/x.db`, not `/srv/chieftech/config/../data/x.db`.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 impl Default for Config {
     fn default() -> Self {
         toml::from_str("").expect("empty config uses defaults")
@@ -284,7 +303,7 @@ impl Config {
             if p.is_absolute() {
                 p.to_path_buf()
             } else {
-                base.join(p)
+                normalize(&base.join(p))
             }
         };
         if let Some(rest) = self.database.url.strip_prefix("sqlite://") {
@@ -415,8 +434,8 @@ outbox_dir = "/var/mail/out"
 path = "../data/inbox"
 "#;
         let c = Config::parse(text, Path::new("/srv/ct/config/c.toml")).unwrap();
-        assert_eq!(c.database.url, "sqlite:///srv/ct/config/../data/x.db");
-        assert_eq!(c.paths.reports, Path::new("/srv/ct/config/../reports"));
+        assert_eq!(c.database.url, "sqlite:///srv/ct/data/x.db");
+        assert_eq!(c.paths.reports, Path::new("/srv/ct/reports"));
         assert_eq!(
             c.export.bank_template_path(&c.base_dir).unwrap(),
             Path::new("/srv/ct/config/banks/default.toml")
@@ -429,7 +448,7 @@ path = "../data/inbox"
             "absolute kept"
         );
         let inbox = c.other["inbox"].as_table().unwrap();
-        assert_eq!(inbox["path"].as_str(), Some("/srv/ct/config/../data/inbox"));
+        assert_eq!(inbox["path"].as_str(), Some("/srv/ct/data/inbox"));
         // A PostgreSQL URL and an absolute SQLite file are left alone.
         let c = Config::parse(
             "[database]\nurl = \"sqlite:///abs/x.db\"",

@@ -21,7 +21,16 @@ fn main() -> ExitCode {
     match runtime.block_on(chieftech::cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            let text = format!("{:#}", f.error);
+            // The error and its causes on one line, each cause once: most error texts already
+            // name their cause, which `{:#}` would print a second time.
+            let mut text = f.error.to_string();
+            for cause in f.error.chain().skip(1) {
+                let c = cause.to_string();
+                if !text.contains(&c) {
+                    text.push_str(": ");
+                    text.push_str(&c);
+                }
+            }
             eprintln!(
                 "error: {}",
                 chieftech::rules::id_number::mask_numbers(&text)

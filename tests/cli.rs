@@ -233,3 +233,85 @@ async fn a_killed_payment_run_leaves_the_ledger_as_if_it_ran_once() {
         assert_eq!(got, expected, "killed after {delay_ms} ms");
     }
 }
+
+/// Issue 10: a `--config` that does not exist is one clear line and exit 2; read-only commands
+/// never create a database, and say where they looked; relative paths in a config file are
+/// relative to its folder, whatever the current folder.
+#[test]
+fn missing_config_and_missing_database_are_clear_and_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_chieftech");
+    let o = Command::new(bin)
+        .current_dir(dir.path())
+        .args([
+            "--config",
+            "/nonexistent/chieftech.toml",
+            "payrun",
+            "show",
+            "--year",
+            "2024",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+    assert!(err.contains("/nonexistent/chieftech.toml"), "{err}");
+
+    // A config in its own folder, naming its database relative to that folder.
+    let conf_dir = dir.path().join("srv/config");
+    std::fs::create_dir_all(&conf_dir).unwrap();
+    std::fs::write(
+        conf_dir.join("c.toml"),
+        "[database]\nurl = \"sqlite://../data/ledger.db\"\n",
+    )
+    .unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let config = conf_dir.join("c.toml");
+    for args in [
+        &["payrun", "show", "--year", "2024"][..],
+        &["changes", "list", "370303198001011234"][..],
+        &["explain", "370303198001011234"][..],
+        &["outbox", "status"][..],
+    ] {
+        let o = Command::new(bin)
+            .current_dir(&home)
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(&dir.path().join("srv/data/ledger.db").display().to_string()),
+            "{args:?} says where it looked: {err}"
+        );
+    }
+    assert!(!dir.path().join("srv/data").exists(), "nothing created");
+    assert!(
+        !home.join("data").exists(),
+        "nothing created in the current folder"
+    );
+    // `init` creates it beside the config's folder, from anywhere.
+    let o = Command::new(bin)
+        .current_dir(&home)
+        .arg("--config")
+        .arg(&config)
+        .arg("init")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(dir.path().join("srv/data/ledger.db").is_file());
+    let o = Command::new(bin)
+        .current_dir(&home)
+        .arg("--config")
+        .arg(&config)
+        .args(["payrun", "show", "--year", "2024"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "no run yet: {}", text(&o));
+    assert!(text(&o).contains("no run of 2024"), "{}", text(&o));
+}

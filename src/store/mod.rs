@@ -29,6 +29,9 @@ pub use roster::{RosterEntry, RosterOutcome, UnitEntry};
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A read-only command found no database where it looked (exit status 2).
+    #[error("there is no database at {0}: nothing was created. Check --database or the [database] url of the configuration (run `chieftech init` to create one)")]
+    NoDatabase(String),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot create the folder for the database file {path}: {source}")]
@@ -151,6 +154,26 @@ impl Store {
         Ok(Store { pool, backend })
     }
 
+    /// Opens a database that must exist already (read-only commands: they never create one);
+    /// [`StoreError::NoDatabase`] names where it looked.
+    pub async fn open_existing(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        if url.starts_with("sqlite:") {
+            let path = sqlite_path(url);
+            if !path.contains(":memory:") && !Path::new(&path).is_file() {
+                let shown = std::path::absolute(&path)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or(path);
+                return Err(StoreError::NoDatabase(shown));
+            }
+        } else if (url.starts_with("postgres://") || url.starts_with("postgresql://"))
+            && !Any::database_exists(url).await?
+        {
+            return Err(StoreError::NoDatabase(crate::store::redact(url)));
+        }
+        Store::connect(url).await
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -230,6 +253,20 @@ fn create_private_file(path: &Path) -> Result<()> {
             .map_err(|e| folder_error(path, e))?;
     }
     Ok(())
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
 }
 
 /// The file path of a sqlite URL (`sqlite://data/x.db`, `sqlite:///abs/x.db`, `sqlite:x.db`).
