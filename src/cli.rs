@@ -712,6 +712,7 @@ async fn payrun(ctx: &Context, cmd: PayrunCommand) -> Result<(), Failure> {
                     year,
                     &ctx.operator,
                     ctx.run_policy(),
+                    &ctx.rules,
                     ctx.rules.offset_recoveries,
                     |view, reasons| {
                         crate::jobs::notices::run_notices(

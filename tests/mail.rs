@@ -110,7 +110,7 @@ async fn approve_with_notices(store: &Store, year: i32, settings: &MailSettings)
         .unwrap();
     let units = unit_emails(store).await.unwrap();
     let (_, queued) = store
-        .approve_run_with(year, "bob", POLICY, true, |view, reasons| {
+        .approve_run_with(year, "bob", POLICY, &cfg, true, |view, reasons| {
             run_notices(
                 view,
                 reasons,

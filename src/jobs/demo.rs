@@ -139,6 +139,7 @@ pub async fn run_demo(base: &Config, dir: &Path, people: usize) -> Result<DemoRe
                 year,
                 "审核人李",
                 policy,
+                &rules,
                 rules.offset_recoveries,
                 |view, reasons| {
                     crate::jobs::notices::run_notices(

@@ -136,9 +136,90 @@ impl Default for RulesConfig {
     }
 }
 
+impl RulesConfig {
+    /// The settings a run is computed with, as canonical JSON (keys sorted): the proration
+    /// mode, offsetting, the effects of 退休 and 离岗, and every policy version. Stored with
+    /// each run, so show, approve and export use what the run was computed with.
+    pub fn settings_json(&self) -> String {
+        let effect = |e: ReportEffect| match e {
+            ReportEffect::Suspension => "suspension",
+            ReportEffect::Termination => "termination",
+            ReportEffect::None => "none",
+        };
+        let policies: Vec<serde_json::Value> = self
+            .policy
+            .versions()
+            .iter()
+            .map(|v| {
+                serde_json::json!({
+                    "document": v.document,
+                    "from": v.from.to_string(),
+                    "to": v.to.to_string(),
+                    "monthly_rate": v.monthly_rate.to_string(),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "proration": match self.proration {
+                Proration::Daily => "daily",
+                Proration::FirstOfMonth => "first-of-month",
+            },
+            "offset_recoveries": self.offset_recoveries,
+            "rules.retired": effect(self.retired),
+            "rules.left_post": effect(self.left_post),
+            "policy": policies,
+        })
+        .to_string()
+    }
+
+    /// The fingerprint of [`RulesConfig::settings_json`]: 16 hex digits of its SHA-256.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(self.settings_json().as_bytes()))[..16].to_string()
+    }
+}
+
+/// The names of the settings that differ between two [`RulesConfig::settings_json`] texts.
+pub fn changed_settings(stored: &str, current: &str) -> Vec<String> {
+    let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap_or_default();
+    let (a, b) = (parse(stored), parse(current));
+    let keys: std::collections::BTreeSet<String> = [&a, &b]
+        .iter()
+        .filter_map(|v| v.as_object())
+        .flat_map(|o| o.keys().cloned())
+        .collect();
+    keys.into_iter().filter(|k| a.get(k) != b.get(k)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fingerprint_follows_every_setting() {
+        let base = RulesConfig::default();
+        let mut other = base.clone();
+        assert_eq!(base.fingerprint(), other.fingerprint());
+        other.offset_recoveries = false;
+        assert_ne!(base.fingerprint(), other.fingerprint());
+        assert_eq!(
+            changed_settings(&base.settings_json(), &other.settings_json()),
+            ["offset_recoveries"]
+        );
+        let mut other = base.clone();
+        other.proration = Proration::FirstOfMonth;
+        other.retired = ReportEffect::Termination;
+        assert_eq!(
+            changed_settings(&base.settings_json(), &other.settings_json()),
+            ["proration", "rules.retired"]
+        );
+        let mut other = base.clone();
+        other.policy = PolicySet::new(vec![v("x", "2021-09-02", "2027-08-31")]).unwrap();
+        assert_eq!(
+            changed_settings(&base.settings_json(), &other.settings_json()),
+            ["policy"]
+        );
+    }
 
     fn v(doc: &str, from: &str, to: &str) -> PolicyVersion {
         PolicyVersion {

@@ -45,7 +45,11 @@ pub struct RunView {
     pub people: Vec<RunPerson>,
     /// (ID number, name, month) of every month no policy covers.
     pub uncovered: Vec<(String, String, Month)>,
+    /// Whether nets offset recoveries: the setting the run was computed with (runs computed
+    /// before settings were stored: the caller's current setting).
     pub offset_recoveries: bool,
+    /// The settings the run was computed with (`RulesConfig::settings_json`), when stored.
+    pub settings: Option<String>,
 }
 
 /// One person's part of a run.
@@ -311,11 +315,13 @@ impl Store {
         insert_uncovered(&mut tx, run_id, &uncovered).await?;
         progress.set_position(appointments.len() as u64);
         let as_of = money_seq(&mut tx).await?;
-        sqlx::query("UPDATE runs SET today = $1, computed_at = $2, computed_by = $3, computed_as_of = $4 WHERE id = $5")
+        sqlx::query("UPDATE runs SET today = $1, computed_at = $2, computed_by = $3, computed_as_of = $4, settings = $5, settings_hash = $6 WHERE id = $7")
             .bind(today.to_string())
             .bind(super::now_text())
             .bind(operator)
             .bind(as_of)
+            .bind(cfg.settings_json())
+            .bind(cfg.fingerprint())
             .bind(run_id)
             .execute(&mut *tx)
             .await?;
@@ -345,7 +351,7 @@ impl Store {
     /// it is paid to as it is now.
     pub async fn approve_run(&self, year: i32, operator: &str, policy: RunPolicy) -> Result<i64> {
         let mut tx = self.begin_write().await?;
-        let seq = approve_in(&mut tx, year, operator, policy).await?;
+        let seq = approve_in(&mut tx, year, operator, policy, None).await?;
         tx.commit().await?;
         Ok(seq)
     }
@@ -359,11 +365,13 @@ impl Store {
     /// Approves like [`Store::approve_run`] and, in the same transaction, queues the notices
     /// `notices` builds from the approved run and the reasons behind its recoveries. When the
     /// notices cannot be built, nothing is approved.
+    #[allow(clippy::too_many_arguments)]
     pub async fn approve_run_with(
         &self,
         year: i32,
         operator: &str,
         policy: RunPolicy,
+        current: &RulesConfig,
         offset: bool,
         notices: impl FnOnce(
             &RunView,
@@ -371,7 +379,7 @@ impl Store {
         ) -> std::result::Result<Vec<crate::mail::Notice>, String>,
     ) -> Result<(i64, usize)> {
         let mut tx = self.begin_write().await?;
-        let seq = approve_in(&mut tx, year, operator, policy).await?;
+        let seq = approve_in(&mut tx, year, operator, policy, Some(current)).await?;
         let view = load_run_view(&mut tx, year, Some(seq), offset).await?;
         let mut reasons = HashMap::new();
         for p in view.people.iter().filter(|p| p.net.recovery < 0) {
@@ -420,12 +428,12 @@ pub(crate) async fn load_run_view(
     offset: bool,
 ) -> Result<RunView> {
     let run = match seq {
-            Some(s) => sqlx::query("SELECT id, seq, status, supplementary, today, computed_by, computed_at, approved_by, approved_at FROM runs WHERE year = $1 AND seq = $2")
+            Some(s) => sqlx::query("SELECT id, seq, status, supplementary, today, computed_by, computed_at, approved_by, approved_at, settings FROM runs WHERE year = $1 AND seq = $2")
                 .bind(i64::from(year))
                 .bind(s)
                 .fetch_optional(&mut *conn)
                 .await?,
-            None => sqlx::query("SELECT id, seq, status, supplementary, today, computed_by, computed_at, approved_by, approved_at FROM runs WHERE year = $1 ORDER BY seq DESC LIMIT 1")
+            None => sqlx::query("SELECT id, seq, status, supplementary, today, computed_by, computed_at, approved_by, approved_at, settings FROM runs WHERE year = $1 ORDER BY seq DESC LIMIT 1")
                 .bind(i64::from(year))
                 .fetch_optional(&mut *conn)
                 .await?,
@@ -439,6 +447,13 @@ pub(crate) async fn load_run_view(
     let run_id: i64 = run.try_get(0)?;
     let status: String = run.try_get(2)?;
     let draft = status == "draft";
+    // Show and export use the settings the run was computed with.
+    let settings: Option<String> = run.try_get(9)?;
+    let offset = settings
+        .as_deref()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+        .and_then(|v| v.get("offset_recoveries").and_then(|o| o.as_bool()))
+        .unwrap_or(offset);
     let rows = sqlx::query("SELECT t.id_number, t.name, i.appointment_id, a.approval_no, a.approval_date, COALESCE(u.name, ''), i.lines, i.bank_account, i.bank_name, a.bank_account, a.bank_name, i.technician_id FROM run_items i JOIN technicians t ON t.id = i.technician_id JOIN appointments a ON a.id = i.appointment_id LEFT JOIN units u ON u.id = a.unit_id WHERE i.run_id = $1 ORDER BY t.id_number, a.approval_date")
             .bind(run_id)
             .fetch_all(&mut *conn)
@@ -529,6 +544,7 @@ pub(crate) async fn load_run_view(
         people,
         uncovered,
         offset_recoveries: offset,
+        settings,
     })
 }
 
@@ -607,8 +623,9 @@ async fn approve_in(
     year: i32,
     operator: &str,
     policy: RunPolicy,
+    current: Option<&RulesConfig>,
 ) -> Result<i64> {
-    let Some(r) = sqlx::query("SELECT id, seq, computed_by, computed_as_of FROM runs WHERE year = $1 AND status = 'draft'")
+    let Some(r) = sqlx::query("SELECT id, seq, computed_by, computed_as_of, settings, settings_hash FROM runs WHERE year = $1 AND status = 'draft'")
         .bind(i64::from(year))
         .fetch_optional(&mut *tx)
         .await?
@@ -624,6 +641,34 @@ async fn approve_in(
     if money_seq(&mut *tx).await? != as_of {
         return Err(StoreError::Refused(format!(
             "the draft run of {year} is stale: imports, changes, voids or approvals were recorded after it was computed. Recompute it first: payrun compute --year {year}"
+        )));
+    }
+    if let (Some(cfg), Some(stored_hash)) = (current, r.try_get::<Option<String>, _>(5)?) {
+        if stored_hash != cfg.fingerprint() {
+            let stored: String = r.try_get::<Option<String>, _>(4)?.unwrap_or_default();
+            let changed = crate::rules::policy::changed_settings(&stored, &cfg.settings_json());
+            return Err(StoreError::Refused(format!(
+                "the draft run of {year} is stale: it was computed with other settings than the configuration has now ({}). Recompute it first: payrun compute --year {year}",
+                changed.join(", ")
+            )));
+        }
+    }
+    let lines: i64 =
+        sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM run_items WHERE run_id = $1")
+            .bind(run_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+    let uncovered: i64 =
+        sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM run_uncovered WHERE run_id = $1")
+            .bind(run_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+    if lines == 0 {
+        return Err(StoreError::Refused(format!(
+            "the draft run of {year} has no lines: nothing is due or to be recovered{}. An empty run is not approved (it would make the real run of {year} a supplementary one); import the roster and changes, then payrun compute --year {year}",
+            if uncovered > 0 { format!(" ({uncovered} appointments have months no policy covers)") } else { String::new() }
         )));
     }
     if computed_by == operator && !policy.allow_single_operator {
