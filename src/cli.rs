@@ -49,6 +49,9 @@ pub enum Command {
     /// List or void recorded status changes
     #[command(subcommand)]
     Changes(ChangesCommand),
+    /// Void an appointment recorded in error
+    #[command(subcommand)]
+    Roster(RosterCommand),
     /// Payment runs: compute, approve, show, export
     #[command(subcommand)]
     Payrun(PayrunCommand),
@@ -163,6 +166,20 @@ pub enum ChangesCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum RosterCommand {
+    /// Void an appointment recorded in error (kept, marked void); the next run recovers what it
+    /// was paid, and the corrected roster row then imports
+    Void {
+        /// The technician's ID number
+        id: String,
+        /// The approval date of the appointment to void (YYYY-MM-DD)
+        approval_date: NaiveDate,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum PayrunCommand {
     /// Compute or recompute the draft run for a year
     Compute {
@@ -232,6 +249,24 @@ pub struct Context {
     pub database: String,
     pub operator: String,
     pub today: NaiveDate,
+    /// `--today` was given: every date recorded comes from it, not the clock.
+    pub today_given: bool,
+}
+
+/// The RFC 3339 time recorded for an action on `today`: the clock's time when `today` is the
+/// real date, else noon of `today` in Asia/Shanghai (a replay or a test with `--today`).
+pub fn record_time(today: NaiveDate, given: bool) -> String {
+    let now = chrono::Utc::now();
+    if !given || now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive() == today {
+        return now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    }
+    let noon = today.and_hms_opt(12, 0, 0).unwrap_or_default();
+    let local = noon
+        .and_local_timezone(chrono_tz::Asia::Shanghai)
+        .single()
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or(now);
+    local.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl Context {
@@ -251,8 +286,14 @@ impl Context {
             database,
             operator: cli.operator.clone().unwrap_or_else(os_user),
             today: cli.today.unwrap_or_else(today_in_shanghai),
+            today_given: cli.today.is_some(),
             config,
         })
+    }
+
+    /// The time recorded for an action: `--today` (at noon, Asia/Shanghai) when given, else now.
+    pub fn now_text(&self) -> String {
+        record_time(self.today, self.today_given)
     }
 
     pub fn run_policy(&self) -> RunPolicy {
@@ -330,6 +371,27 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Payrun(cmd) => payrun(&ctx, cmd).await,
         Command::Changes(cmd) => changes(&ctx, cmd).await,
+        Command::Roster(RosterCommand::Void {
+            id,
+            approval_date,
+            reason,
+        }) => {
+            let store = ctx.store().await?;
+            store
+                .void_appointment(
+                    id.trim(),
+                    approval_date,
+                    &reason,
+                    &ctx.operator,
+                    &ctx.now_text(),
+                )
+                .await?;
+            println!(
+                "appointment of {} approved {approval_date} voided; the next payment run recovers what it was paid",
+                mask(id.trim())
+            );
+            Ok(())
+        }
         Command::Explain { id, month } => {
             let store = ctx.existing_store().await?;
             let e = store.explain(id.trim(), month, &ctx.rules).await?;

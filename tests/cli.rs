@@ -389,3 +389,36 @@ async fn approval_refuses_other_settings_and_empty_runs() {
     );
     assert!(view.settings.unwrap().contains("\"proration\":\"daily\""));
 }
+
+/// `roster void` from the command line: exit 0, masked ID in its line; again: refused (exit 1).
+#[tokio::test]
+async fn roster_void_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("x.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    seed(&store, 1, "2021-10-15").await;
+    store.close().await;
+    let id = make_id("370303", d("1970-01-01"), 0);
+    let args = [
+        "roster",
+        "void",
+        id.as_str(),
+        "2021-10-15",
+        "--reason",
+        "批准日期录入错误",
+    ];
+    let o = chieftech(&url, &args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        !text(&o).contains(id.as_str()) && text(&o).contains(&id.masked()),
+        "{}",
+        text(&o)
+    );
+    let o = chieftech(&url, &args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = chieftech(
+        &url,
+        &["roster", "void", id.as_str(), "2021-10-16", "--reason", "x"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}

@@ -698,3 +698,62 @@ async fn a_unit_cannot_amend_the_bureaus_other_allowance() {
         assert_eq!(store.dump().await.unwrap(), before);
     }
 }
+
+/// Issue 10: a mistyped approval date is corrected by voiding the appointment (kept, marked
+/// void, audited); the corrected row then imports, and the next run pays the difference.
+#[tokio::test]
+async fn a_voided_appointment_lets_the_corrected_row_in_and_the_run_settles_the_difference() {
+    for db in common::backends().await {
+        let store = &db.store;
+        let ps = people();
+        let wang = &ps[0];
+        seed_roster(store, &ps[..1]).await; // approved "2021-10-15": a typo for 2021-11-15
+        let cfg = RulesConfig::default();
+        assert_eq!(run(store, 2022, &cfg).await["王强"], "7000.00");
+        let mut corrected = roster_entry(wang, 3);
+        corrected.approval_date = d("2021-11-15");
+        // Refused as overlapping while the mistyped appointment stands.
+        let refused = store
+            .import_roster(&Source::operator("clerk"), &[], &[corrected.clone()])
+            .await
+            .unwrap();
+        assert!(refused.is_err(), "{}", db.name);
+        store
+            .void_appointment(
+                wang.id.as_str(),
+                d("2021-10-15"),
+                "批准日期录入错误",
+                "clerk",
+                "2023-01-05T02:00:00.000Z",
+            )
+            .await
+            .unwrap();
+        let again = store
+            .void_appointment(wang.id.as_str(), d("2021-10-15"), "x", "clerk", "now")
+            .await;
+        assert!(again.is_err(), "already void");
+        store
+            .import_roster(&Source::operator("clerk"), &[], &[corrected])
+            .await
+            .unwrap()
+            .unwrap();
+        // 2021-12 … 2023-12 are due (12,500.00); 7,000.00 was paid on the void appointment.
+        let view = {
+            run(store, 2023, &cfg).await;
+            store.show_run(2023, None, true).await.unwrap()
+        };
+        let p = &view.people[0];
+        assert_eq!(
+            chieftech::rules::money::fen_str(p.net.net),
+            "5500.00",
+            "{}",
+            db.name
+        );
+        let person = store.person(wang.id.as_str()).await.unwrap().unwrap();
+        assert_eq!(person.appointments.len(), 1, "the void one is kept out");
+        assert_eq!(person.appointments[0].approval_date, d("2021-11-15"));
+        // The void appointment is still in the ledger, with its reason.
+        let dump = store.dump().await.unwrap();
+        assert!(dump.contains("2021-10-15"), "kept: {dump}");
+    }
+}

@@ -248,7 +248,7 @@ async fn load(
     }
     let histories = crate::store::units::unit_histories(&mut *conn, None).await?;
     let mut out = Vec::new();
-    for r in sqlx::query("SELECT a.id, a.approval_date, a.approval_no, t.name, t.id_number, COALESCE(u.name, ''), t.id FROM appointments a JOIN technicians t ON t.id = a.technician_id LEFT JOIN units u ON u.id = a.unit_id ORDER BY a.id")
+    for r in sqlx::query("SELECT a.id, a.approval_date, a.approval_no, t.name, t.id_number, COALESCE(u.name, ''), t.id FROM appointments a JOIN technicians t ON t.id = a.technician_id LEFT JOIN units u ON u.id = a.unit_id WHERE a.voided_at IS NULL ORDER BY a.id")
         .fetch_all(&mut *conn)
         .await?
     {

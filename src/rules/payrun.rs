@@ -95,6 +95,9 @@ pub struct AppointmentInput<'a> {
     pub changes: &'a [Change],
     /// What approved runs paid, by month.
     pub paid: &'a BTreeMap<Month, Paid>,
+    /// The appointment was voided as recorded in error: it earns nothing, so whatever was
+    /// paid for it is recovered.
+    pub void: bool,
 }
 
 /// The result of a run for one appointment.
@@ -133,10 +136,10 @@ pub fn compute_appointment(
     }
     for m in months {
         let breakdown = timeline.month(m, cfg);
-        if breakdown.uncovered {
+        if breakdown.uncovered && !input.void {
             result.uncovered.push(m);
         }
-        let amount = if m < first || m > last {
+        let amount = if input.void || m < first || m > last {
             0
         } else {
             to_fen(breakdown.amount)

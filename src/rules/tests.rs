@@ -53,6 +53,7 @@ impl Ledger {
                 appointment: a,
                 changes,
                 paid: &self.paid,
+                void: false,
             },
             cfg,
         );
@@ -651,12 +652,12 @@ proptest! {
                     }
                 }
             }
-            let input = AppointmentInput { appointment: &a, changes: &recorded, paid: &ledger.paid };
+            let input = AppointmentInput { appointment: &a, changes: &recorded, paid: &ledger.paid, void: false };
             let once = compute_appointment(year, &input, &cfg);
             let twice = compute_appointment(year, &input, &cfg);
             prop_assert_eq!(&once, &twice);
             ledger.run(year, &a, &recorded, &cfg);
-            let rerun = compute_appointment(year, &AppointmentInput { appointment: &a, changes: &recorded, paid: &ledger.paid }, &cfg);
+            let rerun = compute_appointment(year, &AppointmentInput { appointment: &a, changes: &recorded, paid: &ledger.paid, void: false }, &cfg);
             prop_assert!(rerun.lines.is_empty(), "supplementary run not empty: {:?}", rerun.lines);
             let t = Timeline::new(&a, &recorded, &cfg);
             let (f, l) = t.term_months();
@@ -824,4 +825,26 @@ fn a_transfer_in_the_overlap_of_two_terms_stops_both() {
             amends: None
         }
     );
+}
+
+/// A voided appointment earns nothing: what was paid is recovered, nothing is uncovered.
+#[test]
+fn a_voided_appointment_recovers_what_it_was_paid() {
+    let cfg = daily();
+    let a = appt(1, "2021-10-15");
+    let mut ledger = Ledger::default();
+    ledger.run(2022, &a, &[], &cfg);
+    let r = compute_appointment(
+        2023,
+        &AppointmentInput {
+            appointment: &a,
+            changes: &[],
+            paid: &ledger.paid,
+            void: true,
+        },
+        &cfg,
+    );
+    assert_eq!(r.net(), -700_000);
+    assert!(r.lines.iter().all(|l| l.kind == LineKind::Recovery));
+    assert!(r.uncovered.is_empty());
 }

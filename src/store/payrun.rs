@@ -220,10 +220,14 @@ impl Store {
         // Everything the rules need, in three streamed queries.
         use futures_util::TryStreamExt;
         let mut appointments: Vec<(i64, Appointment)> = Vec::new();
+        let mut voided: std::collections::HashSet<i64> = Default::default();
         {
-            let mut rows = sqlx::query("SELECT id, technician_id, approval_date, approval_no FROM appointments ORDER BY technician_id, approval_date")
+            let mut rows = sqlx::query("SELECT id, technician_id, approval_date, approval_no, CASE WHEN voided_at IS NULL THEN 0 ELSE 1 END FROM appointments ORDER BY technician_id, approval_date")
                 .fetch(&mut *tx);
             while let Some(r) = rows.try_next().await? {
+                if r.try_get::<i32, _>(4)? != 0 {
+                    voided.insert(r.try_get(0)?);
+                }
                 appointments.push((
                     r.try_get(1)?,
                     Appointment {
@@ -279,6 +283,7 @@ impl Store {
                     appointment: a,
                     changes: changes.get(tid).map(Vec::as_slice).unwrap_or(&[]),
                     paid: paid.get(&a.id).unwrap_or(&empty_paid),
+                    void: voided.contains(&a.id),
                 },
                 cfg,
             );
@@ -676,7 +681,7 @@ async fn approve_in(
             "four-eyes rule: `{operator}` computed this draft and may not also approve it. Another operator approves it (--operator NAME), or set payment.allow_single_operator = true"
         )));
     }
-    sqlx::query("UPDATE run_items SET bank_account = (SELECT a.bank_account FROM appointments a WHERE a.technician_id = run_items.technician_id ORDER BY a.approval_date DESC LIMIT 1), bank_name = (SELECT a.bank_name FROM appointments a WHERE a.technician_id = run_items.technician_id ORDER BY a.approval_date DESC LIMIT 1) WHERE run_id = $1")
+    sqlx::query("UPDATE run_items SET bank_account = (SELECT a.bank_account FROM appointments a WHERE a.technician_id = run_items.technician_id AND a.voided_at IS NULL ORDER BY a.approval_date DESC LIMIT 1), bank_name = (SELECT a.bank_name FROM appointments a WHERE a.technician_id = run_items.technician_id AND a.voided_at IS NULL ORDER BY a.approval_date DESC LIMIT 1) WHERE run_id = $1")
         .bind(run_id)
         .execute(&mut *tx)
         .await?;

@@ -228,9 +228,11 @@ impl RosterSession<'_> {
             techs.insert(r.try_get(1)?, (r.try_get(0)?, r.try_get(2)?));
         }
         let mut appts: HashMap<i64, Vec<(NaiveDate, Existing)>> = HashMap::new();
+        // Voided appointments: kept in the ledger, never matched or overlapped by a row.
+        let mut voided: HashMap<i64, Vec<(NaiveDate, String)>> = HashMap::new();
         if !techs.is_empty() {
             let sql = format!(
-                "SELECT technician_id, approval_date, id, approval_no, unit_id, bank_account, bank_name, phone, occupation, level, email FROM appointments WHERE technician_id IN ({})",
+                "SELECT technician_id, approval_date, id, approval_no, unit_id, bank_account, bank_name, phone, occupation, level, email, voided_at FROM appointments WHERE technician_id IN ({})",
                 placeholders(self.backend, 1, techs.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -251,6 +253,10 @@ impl RosterSession<'_> {
                     r.try_get::<Option<String>, _>(9)?.unwrap_or_default(),
                     r.try_get::<Option<String>, _>(10)?.unwrap_or_default(),
                 );
+                if let Some(at) = r.try_get::<Option<String>, _>(11)? {
+                    voided.entry(tid).or_default().push((date, at));
+                    continue;
+                }
                 appts
                     .entry(tid)
                     .or_default()
@@ -277,6 +283,20 @@ impl RosterSession<'_> {
                     });
                 }
                 let d = e.approval_date;
+                if let Some((_, at)) = voided
+                    .get(tid)
+                    .and_then(|v| v.iter().find(|(x, _)| *x == d))
+                {
+                    ok = false;
+                    self.problems.push(RosterProblem {
+                        row: e.row,
+                        column: "批准日期",
+                        message: format!(
+                            "批准日期为{d}的称号已于{}作废（录入错误），不能再导入；请核对批准日期",
+                            &at[..10.min(at.len())]
+                        ),
+                    });
+                }
                 let recorded = appts.get(tid).map(Vec::as_slice).unwrap_or(&[]);
                 if !recorded.iter().any(|(x, _)| *x == d) {
                     let mut dates: Vec<NaiveDate> = recorded.iter().map(|(x, _)| *x).collect();
@@ -476,6 +496,60 @@ impl RosterSession<'_> {
 }
 
 impl Store {
+    /// Voids an appointment recorded in error (`roster void ID APPROVAL-DATE --reason TEXT`):
+    /// kept, marked void with who, when and why, in the audit trail. It earns nothing from now
+    /// on, so the next run recovers what was paid for it; the corrected roster row imports as a
+    /// new appointment. Drafts computed before become stale.
+    pub async fn void_appointment(
+        &self,
+        id_number: &str,
+        approval_date: NaiveDate,
+        reason: &str,
+        operator: &str,
+        now: &str,
+    ) -> Result<()> {
+        if reason.trim().is_empty() {
+            return Err(StoreError::Usage(
+                "a void needs a reason (--reason TEXT)".into(),
+            ));
+        }
+        let masked = crate::rules::id_number::mask(id_number);
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("SELECT a.id, a.voided_at FROM appointments a JOIN technicians t ON t.id = a.technician_id WHERE t.id_number = $1 AND a.approval_date = $2")
+            .bind(id_number)
+            .bind(approval_date.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Err(StoreError::Usage(format!(
+                "no appointment of {masked} approved on {approval_date} is recorded: see `chieftech explain ID`"
+            )));
+        };
+        if row.try_get::<Option<String>, _>(1)?.is_some() {
+            return Err(StoreError::Refused(format!(
+                "the appointment of {masked} approved on {approval_date} is already void"
+            )));
+        }
+        let id: i64 = row.try_get(0)?;
+        sqlx::query("UPDATE appointments SET voided_at = $1, voided_by = $2, void_reason = $3 WHERE id = $4")
+            .bind(now)
+            .bind(operator)
+            .bind(reason)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        audit(
+            &mut tx,
+            operator,
+            "appointment-void",
+            &format!("appointment {id} ({masked}, approved {approval_date}) voided: {reason}"),
+            true,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// A person's appointments and name, by ID number.
     pub async fn person(&self, id_number: &str) -> Result<Option<Person>> {
         let mut conn = self.pool.acquire().await?;
@@ -506,7 +580,7 @@ pub(crate) async fn load_person(
     let technician_id: i64 = t.try_get(0)?;
     let mut appointments = Vec::new();
     for r in sqlx::query(
-        "SELECT id, approval_date, approval_no FROM appointments WHERE technician_id = $1 ORDER BY approval_date",
+        "SELECT id, approval_date, approval_no FROM appointments WHERE technician_id = $1 AND voided_at IS NULL ORDER BY approval_date",
     )
     .bind(technician_id)
     .fetch_all(&mut *conn)

@@ -32,7 +32,7 @@ pub(crate) async fn unit_histories(
 ) -> Result<HashMap<i64, UnitHistory>> {
     let mut out: HashMap<i64, UnitHistory> = HashMap::new();
     // Technician ids start at 1: 0 stands for "everyone".
-    for r in sqlx::query("SELECT a.technician_id, a.id, a.approval_date, a.approval_no, u.name FROM appointments a LEFT JOIN units u ON u.id = a.unit_id WHERE ($1 = 0 OR a.technician_id = $1) ORDER BY a.technician_id, a.approval_date, a.id")
+    for r in sqlx::query("SELECT a.technician_id, a.id, a.approval_date, a.approval_no, u.name FROM appointments a LEFT JOIN units u ON u.id = a.unit_id WHERE a.voided_at IS NULL AND ($1 = 0 OR a.technician_id = $1) ORDER BY a.technician_id, a.approval_date, a.id")
         .bind(technician.unwrap_or(0))
         .fetch_all(&mut *conn)
         .await?
