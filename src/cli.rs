@@ -249,24 +249,6 @@ pub struct Context {
     pub database: String,
     pub operator: String,
     pub today: NaiveDate,
-    /// `--today` was given: every date recorded comes from it, not the clock.
-    pub today_given: bool,
-}
-
-/// The RFC 3339 time recorded for an action on `today`: the clock's time when `today` is the
-/// real date, else noon of `today` in Asia/Shanghai (a replay or a test with `--today`).
-pub fn record_time(today: NaiveDate, given: bool) -> String {
-    let now = chrono::Utc::now();
-    if !given || now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive() == today {
-        return now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    }
-    let noon = today.and_hms_opt(12, 0, 0).unwrap_or_default();
-    let local = noon
-        .and_local_timezone(chrono_tz::Asia::Shanghai)
-        .single()
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .unwrap_or(now);
-    local.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl Context {
@@ -277,6 +259,10 @@ impl Context {
         };
         let config = Config::load(&path, must_exist).map_err(|e| Failure::new(2, e))?;
         let rules = config.rules_config().map_err(|e| Failure::new(2, e))?;
+        if let Some(day) = cli.today {
+            // Every date recorded from here on comes from --today, not the clock.
+            crate::store::set_record_day(day);
+        }
         let database = cli
             .database
             .clone()
@@ -286,14 +272,8 @@ impl Context {
             database,
             operator: cli.operator.clone().unwrap_or_else(os_user),
             today: cli.today.unwrap_or_else(today_in_shanghai),
-            today_given: cli.today.is_some(),
             config,
         })
-    }
-
-    /// The time recorded for an action: `--today` (at noon, Asia/Shanghai) when given, else now.
-    pub fn now_text(&self) -> String {
-        record_time(self.today, self.today_given)
     }
 
     pub fn run_policy(&self) -> RunPolicy {
@@ -383,7 +363,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                     approval_date,
                     &reason,
                     &ctx.operator,
-                    &ctx.now_text(),
+                    &crate::store::now_text(),
                 )
                 .await?;
             println!(

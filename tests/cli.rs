@@ -422,3 +422,54 @@ async fn roster_void_from_the_command_line() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+/// Issue 10: with `--today`, every date the program records comes from it, not the clock.
+#[tokio::test]
+async fn today_stands_in_for_the_clock_in_what_is_recorded() {
+    use sqlx::Row;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("x.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    seed(&store, 2, "2021-10-15").await;
+    store.close().await;
+    for (who, cmd) in [("alice", "compute"), ("bob", "approve")] {
+        let o = chieftech(
+            &url,
+            &[
+                "--today",
+                "2022-12-01",
+                "--operator",
+                who,
+                "payrun",
+                cmd,
+                "--year",
+                "2022",
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let store = Store::connect(&url).await.unwrap();
+    let r = sqlx::query("SELECT today, computed_at, approved_at FROM runs")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let (today, computed, approved): (String, String, String) = (
+        r.try_get(0).unwrap(),
+        r.try_get(1).unwrap(),
+        r.try_get(2).unwrap(),
+    );
+    assert_eq!(today, "2022-12-01");
+    assert!(computed.starts_with("2022-12-01T04:00"), "{computed}");
+    assert!(approved.starts_with("2022-12-01T04:00"), "{approved}");
+    let audit: Vec<String> = sqlx::query("SELECT at FROM audit WHERE action LIKE 'payrun%'")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get(0).unwrap())
+        .collect();
+    assert!(
+        !audit.is_empty() && audit.iter().all(|a| a.starts_with("2022-12-01")),
+        "{audit:?}"
+    );
+}

@@ -642,8 +642,25 @@ async fn a_transfer_after_reselection_stops_the_new_term_too() {
             "{}",
             db.name
         );
-        let y2025 = run(store, 2025, &cfg).await;
+        // 2025: nothing due at all, so the run has no lines (and is not approved).
+        store
+            .compute_run(
+                2025,
+                false,
+                "alice",
+                d("2025-12-01"),
+                &cfg,
+                POLICY,
+                &ProgressBar::hidden(),
+            )
+            .await
+            .unwrap();
+        let y2025 = nets(store, 2025, None).await;
         assert!(!y2025.contains_key("王强"), "{} {y2025:?}", db.name);
+        assert!(
+            store.approve_run(2025, "bob", POLICY).await.is_err(),
+            "an empty run"
+        );
         // Voided, the transfer no longer stops either term: the next run pays the difference.
         store
             .void_change(changes[0].change.id, "录入错误", "clerk")

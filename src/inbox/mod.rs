@@ -257,7 +257,7 @@ pub fn mask_ids(text: &str) -> String {
 }
 
 fn now_text() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    crate::store::now_text()
 }
 
 /// RFC 3339 → `2026-11-26 09:30` in Beijing time, for Chinese texts.
@@ -271,9 +271,11 @@ fn local_time(rfc3339: &str) -> String {
         .unwrap_or_else(|_| rfc3339.to_string())
 }
 
+/// Today (`--today` when given) as a letter shows it: `2024年12月1日`.
 fn today_local() -> String {
-    chrono::Utc::now()
-        .with_timezone(&chrono_tz::Asia::Shanghai)
+    chrono::DateTime::parse_from_rfc3339(&crate::store::now_text())
+        .map(|t| t.with_timezone(&chrono_tz::Asia::Shanghai))
+        .unwrap_or_else(|_| chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai))
         .format("%Y年%-m月%-d日")
         .to_string()
 }

@@ -450,7 +450,7 @@ async fn record_export(
     let fen: i64 = parts.iter().map(|p| p.fen).sum();
     let r = sqlx::query("INSERT INTO exports (run_id, exported_at, operator, bank_rows, bank_fen, template) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
         .bind(meta.id)
-        .bind(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .bind(crate::store::now_text())
         .bind(operator)
         .bind(rows as i64)
         .bind(fen)

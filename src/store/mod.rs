@@ -360,9 +360,31 @@ pub(crate) async fn find_source(
     })
 }
 
-/// The wall-clock time for audit timestamps (business dates come from `--today`).
-pub(crate) fn now_text() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+static RECORD_DAY: std::sync::OnceLock<NaiveDate> = std::sync::OnceLock::new();
+
+/// Makes `day` the date of everything this process records from now on (`--today`): audit
+/// entries, sources, changes, voids, computations, approvals and exports. Set once, by the
+/// command line; without it the clock is used.
+pub fn set_record_day(day: NaiveDate) {
+    let _ = RECORD_DAY.set(day);
+}
+
+/// The time recorded for an action (RFC 3339, UTC): the clock's, unless `--today` names
+/// another day than today in Asia/Shanghai; then noon of that day, Asia/Shanghai.
+pub fn now_text() -> String {
+    let now = chrono::Utc::now();
+    let text =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let Some(day) = RECORD_DAY.get() else {
+        return text(now);
+    };
+    if now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive() == *day {
+        return text(now);
+    }
+    day.and_hms_opt(12, 0, 0)
+        .and_then(|noon| noon.and_local_timezone(chrono_tz::Asia::Shanghai).single())
+        .map(|t| text(t.with_timezone(&chrono::Utc)))
+        .unwrap_or_else(|| text(now))
 }
 
 /// Parses an ISO date stored in the ledger.
