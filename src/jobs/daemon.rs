@@ -1375,3 +1375,65 @@ pub fn owner_name() -> String {
         rand::random::<u32>()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        parse_ts(s).unwrap()
+    }
+
+    #[test]
+    fn advice_names_the_year_of_the_scheduled_time_in_shanghai() {
+        assert_eq!(
+            advice("payrun", utc("2025-12-01T01:00:00Z")),
+            "chieftech jobs run payrun --year 2025"
+        );
+        // 2026-01-01 01:00 in Shanghai.
+        assert_eq!(
+            advice("payrun", utc("2025-12-31T17:00:00Z")),
+            "chieftech jobs run payrun --year 2026"
+        );
+        assert_eq!(
+            advice("outbox", utc("2025-12-01T01:00:00Z")),
+            "chieftech jobs run outbox"
+        );
+    }
+
+    #[test]
+    fn the_built_in_failure_notice_renders() {
+        let mut v = BTreeMap::new();
+        v.insert("job", "payrun".to_string());
+        v.insert("advice", advice("payrun", utc("2025-12-01T01:00:00Z")));
+        let r = crate::mail::templates::render_text(JOB_FAILED_TEMPLATE, &v).unwrap();
+        assert!(r.subject.contains("定时任务失败"));
+        assert!(r.body.contains("chieftech jobs run payrun --year 2025"));
+        assert!(r.body.contains("jobs ack payrun"));
+    }
+
+    #[test]
+    fn schedule_settings_defaults_and_checks() {
+        let s: ScheduleSettings = toml::from_str("").unwrap();
+        assert_eq!(
+            (s.retry_base_seconds, s.max_attempts, s.job_timeout_seconds),
+            (60, 6, 1800)
+        );
+        let s: ScheduleSettings =
+            toml::from_str("job_timeout_seconds = 10\ntimeouts = { payrun = 99 }").unwrap();
+        assert_eq!(s.timeout_seconds("payrun"), 99);
+        assert_eq!(s.timeout_seconds("outbox"), 10);
+        let cfg = |text: &str| {
+            let c = Config::parse(
+                &format!("[schedule]\n{text}\n"),
+                std::path::Path::new("x.toml"),
+            )
+            .unwrap();
+            ScheduleSettings::from_config(&c)
+        };
+        assert!(cfg("timeouts = { payroll = 5 }").is_err());
+        assert!(cfg("max_attempts = 0").is_err());
+        assert!(cfg("retry_base_seconds = 0").is_err());
+        assert!(cfg("retry_base_seconds = 5").is_ok());
+    }
+}
