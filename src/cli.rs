@@ -135,10 +135,23 @@ pub enum InboxCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
-    /// Schedule, last and next run, outcome of each job
+    /// Schedule, last and next run, outcome of each job; failures not yet acknowledged
     List,
     /// Run one job now (inbox, outbox, remind, payrun, export); --today sets its date
-    Run { name: String },
+    Run {
+        name: String,
+        /// The payment run's year (a missed or failed run of December 2025: --year 2025)
+        /// [default: the year of --today]
+        #[arg(long)]
+        year: Option<i32>,
+    },
+    /// Acknowledge a failed job run (who: --operator); `jobs list` stops showing it
+    Ack {
+        name: String,
+        /// The failed run's scheduled time, as `jobs list` shows it [default: all of the job's]
+        #[arg(long)]
+        at: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -457,36 +470,35 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             let runner = runner(&ctx).await?;
             match cmd {
                 JobsCommand::List => {
-                    let now = chrono::Utc::now();
-                    for j in crate::jobs::daemon::list(&runner, now)
+                    let text = crate::jobs::daemon::list_text(&runner, chrono::Utc::now())
                         .await
-                        .map_err(daemon_failure)?
-                    {
-                        let last = j
-                            .last
-                            .map(|(at, status, outcome)| format!("{at} {status} {outcome}"))
-                            .unwrap_or_else(|| "never".into());
-                        let next = j
-                            .next
-                            .map(|t| {
-                                t.with_timezone(&chrono_tz::Asia::Shanghai)
-                                    .format("%Y-%m-%d %H:%M:%S %Z")
-                                    .to_string()
-                            })
-                            .unwrap_or_else(|| "-".into());
-                        println!(
-                            "{:<7} {:<18} next {:<26} last {last}",
-                            j.job, j.schedule, next
-                        );
-                    }
+                        .map_err(daemon_failure)?;
+                    print!("{text}");
                     Ok(())
                 }
-                JobsCommand::Run { name } => {
+                JobsCommand::Run { name, year } => {
+                    let args = crate::jobs::daemon::JobArgs {
+                        today: ctx.today,
+                        year,
+                    };
                     let outcome = runner
-                        .run_by_hand(&name, ctx.today)
+                        .run_by_hand(&name, args)
                         .await
                         .map_err(daemon_failure)?;
                     println!("{name}: {outcome}");
+                    Ok(())
+                }
+                JobsCommand::Ack { name, at } => {
+                    let n = crate::jobs::daemon::ack(
+                        &runner,
+                        &name,
+                        at.as_deref(),
+                        &ctx.operator,
+                        chrono::Utc::now(),
+                    )
+                    .await
+                    .map_err(daemon_failure)?;
+                    println!("{name}: {n} failed run(s) acknowledged by {}", ctx.operator);
                     Ok(())
                 }
             }
@@ -898,7 +910,9 @@ fn inbox_failure(e: crate::inbox::InboxError) -> Failure {
 fn daemon_failure(e: crate::jobs::daemon::DaemonError) -> Failure {
     use crate::jobs::daemon::DaemonError as D;
     let code = match &e {
-        D::Settings(_) | D::Schedule(_) | D::UnknownJob(_) | D::AlreadyRunning(_) => 2,
+        D::Settings(_) | D::Schedule(_) | D::UnknownJob(_) | D::AlreadyRunning(_) | D::Usage(_) => {
+            2
+        }
         _ => 3,
     };
     Failure::new(code, e)

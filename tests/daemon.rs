@@ -3,6 +3,13 @@
 //! cleanly; a killed daemon catches up once after a restart; two daemons on one PostgreSQL
 //! database never run the same scheduled time twice; a payment run killed half-way by kill -9
 //! and run again leaves the ledger as if it ran once.
+//!
+//! Failures and stops: a job row dated in the future does not halt scheduling; a failed payment
+//! run is retried with backoff and succeeds once fixed, or ends `failed` with one bureau notice,
+//! listed until `jobs ack`; a hung job (an SMTP server that accepts and never answers) is
+//! abandoned at its deadline and does not delay another job; SIGTERM during the start-up
+//! catch-up leaves no `running` claim; `jobs run payrun --year Y` computes year Y, and a missed
+//! payment run's advice names its year.
 
 mod common;
 
@@ -14,11 +21,16 @@ use std::time::{Duration, Instant};
 
 fn config(dir: &Path, schedule: &str) -> PathBuf {
     let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates");
+    config_with(dir, schedule, &templates, "")
+}
+
+/// A configuration with its own templates folder and more `[mail]` keys.
+fn config_with(dir: &Path, schedule: &str, templates: &Path, mail: &str) -> PathBuf {
     let path = dir.join("config.toml");
     std::fs::write(
         &path,
         format!(
-            "[schedule]\n{schedule}\n\n[mail]\ntemplates = \"{}\"\noutbox_dir = \"{}\"\n",
+            "[schedule]\n{schedule}\n\n[mail]\ntemplates = \"{}\"\noutbox_dir = \"{}\"\n{mail}\n",
             templates.display(),
             dir.join("outbox").display()
         ),
@@ -372,4 +384,475 @@ async fn a_killed_payrun_job_leaves_the_ledger_as_if_it_ran_once() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(dump(copy_url).await, expected, "killed after {delay} ms");
     }
+}
+
+fn fmt_ts(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A cron expression firing once (a year apart), `secs` seconds from now, and that time.
+fn once_in(secs: i64) -> (String, chrono::DateTime<chrono::Utc>) {
+    use chrono::{Datelike, Timelike};
+    let t = chrono::Utc::now() + chrono::Duration::seconds(secs);
+    let t = t.with_nanosecond(0).unwrap();
+    let l = t.with_timezone(&chrono_tz::Asia::Shanghai);
+    (
+        format!(
+            "{} {} {} {} {} *",
+            l.second(),
+            l.minute(),
+            l.hour(),
+            l.day(),
+            l.month()
+        ),
+        t,
+    )
+}
+
+/// The rows of one job: (scheduled_at, status, attempts, outcome).
+async fn job_rows(url: &str, job: &str) -> Vec<(String, String, i64, String)> {
+    let store = Store::connect(url).await.unwrap();
+    let v = sqlx::query("SELECT scheduled_at, status, attempts, COALESCE(outcome, '') FROM job_runs WHERE job = $1 ORDER BY scheduled_at")
+        .bind(job)
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    store.close().await;
+    v
+}
+
+async fn wait_job(
+    url: &str,
+    job: &str,
+    secs: u64,
+    pred: impl Fn(&[(String, String, i64, String)]) -> bool,
+) -> Vec<(String, String, i64, String)> {
+    let start = Instant::now();
+    loop {
+        let r = job_rows(url, job).await;
+        if pred(&r) || start.elapsed() > Duration::from_secs(secs) {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A copy of the shipped templates without `missing`.
+fn templates_without(dir: &Path, missing: &str) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates");
+    let to = dir.join("templates");
+    std::fs::create_dir_all(&to).unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        if e.file_name().to_string_lossy() != format!("{missing}.txt") {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+    to
+}
+
+fn import_roster(url: &str, cfg: &Path) {
+    let roster =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/worked-examples-roster.xlsx");
+    let o = cli(url, cfg, &["import", "roster", roster.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// A row a clock once ahead left in the future: the job still runs on its schedule, and the row
+/// is reported in the log and by `jobs list`.
+#[tokio::test]
+async fn a_future_dated_job_row_does_not_halt_scheduling() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    let future = fmt_ts(chrono::Utc::now() + chrono::Duration::days(3));
+    let store = Store::connect(&url).await.unwrap();
+    sqlx::query("INSERT INTO job_runs (job, scheduled_at, status, owner, finished_at, outcome) VALUES ('remind', $1, 'ok', 'clock-ahead', $1, 'ran with a clock three days ahead')")
+        .bind(&future)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+    let cfg = config(
+        dir.path(),
+        "inbox = \"\"\npayrun = \"\"\noutbox = \"\"\nremind = \"*/2 * * * * *\"",
+    );
+    let started = fmt_ts(chrono::Utc::now());
+    let mut d = daemon(&url, &cfg, &dir.path().join("d.log"));
+    let runs = wait_job(&url, "remind", 20, |r| {
+        r.iter()
+            .any(|x| x.0 >= started && x.0 < future && x.1 == "ok")
+    })
+    .await;
+    assert!(term(&mut d).success());
+    assert!(
+        runs.iter()
+            .any(|x| x.0 >= started && x.0 < future && x.1 == "ok"),
+        "ran on time despite the future row: {runs:?}"
+    );
+    let log = std::fs::read_to_string(dir.path().join("d.log")).unwrap();
+    assert!(
+        log.contains("in the future") && log.contains(&future),
+        "{log}"
+    );
+    let o = cli(&url, &cfg, &["jobs", "list"]);
+    let list = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        list.contains(&format!("a run is recorded for {future}")) && list.contains("in the future"),
+        "{list}"
+    );
+}
+
+/// The payment run fails (its notice template is missing), is retried with backoff, and
+/// succeeds once the template is back; the bureau is not told of a failure.
+#[tokio::test]
+async fn a_failed_payment_run_is_retried_and_succeeds_once_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    let templates = templates_without(dir.path(), "bureau_draft");
+    let (cron, at) = once_in(3);
+    let cfg = config_with(
+        dir.path(),
+        &format!("inbox = \"\"\noutbox = \"\"\nremind = \"\"\npayrun = \"{cron}\"\nretry_base_seconds = 1\nmax_attempts = 5"),
+        &templates,
+        "",
+    );
+    import_roster(&url, &cfg);
+    let mut d = daemon(&url, &cfg, &dir.path().join("d.log"));
+    let runs = wait_job(&url, "payrun", 20, |r| r.iter().any(|x| x.1 == "retrying")).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].0, fmt_ts(at));
+    assert!(runs[0].3.contains("bureau_draft"), "{runs:?}");
+    // Fixed: the next attempt succeeds.
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates/bureau_draft.txt"),
+        templates.join("bureau_draft.txt"),
+    )
+    .unwrap();
+    let runs = wait_job(&url, "payrun", 20, |r| r.iter().any(|x| x.1 == "ok")).await;
+    assert!(term(&mut d).success());
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].1, "ok", "{runs:?}");
+    assert!(runs[0].2 >= 2, "retried: {runs:?}");
+    let year = at.with_timezone(&chrono_tz::Asia::Shanghai).format("%Y");
+    assert!(
+        runs[0].3.contains(&format!("draft {year}/1 computed")),
+        "{runs:?}"
+    );
+    let store = Store::connect(&url).await.unwrap();
+    let failed: i64 =
+        sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM outbox WHERE key LIKE 'job-failed:%'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+            .get(0);
+    assert_eq!(failed, 0);
+    store.close().await;
+}
+
+/// A payment run that keeps failing: tried max_attempts times, then `failed`, one notice to
+/// the bureau, shown by `jobs list` until a person acknowledges it.
+#[tokio::test]
+async fn a_payment_run_that_keeps_failing_is_given_up_mailed_once_and_listed_until_acked() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    // Neither the draft notice nor the failure notice template: the failure notice falls back
+    // to its built-in text.
+    let templates = templates_without(dir.path(), "bureau_draft");
+    std::fs::remove_file(templates.join("job_failed.txt")).ok();
+    let (cron, at) = once_in(3);
+    let cfg = config_with(
+        dir.path(),
+        &format!("inbox = \"\"\noutbox = \"\"\nremind = \"\"\npayrun = \"{cron}\"\nretry_base_seconds = 1\nmax_attempts = 3"),
+        &templates,
+        "bureau = \"bureau@example.test\"",
+    );
+    import_roster(&url, &cfg);
+    let mut d = daemon(&url, &cfg, &dir.path().join("d.log"));
+    let runs = wait_job(&url, "payrun", 25, |r| r.iter().any(|x| x.1 == "failed")).await;
+    // Stays failed: no more attempts.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(term(&mut d).success());
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].1, "failed", "{runs:?}");
+    assert_eq!(runs[0].2, 3, "three attempts: {runs:?}");
+    assert_eq!(job_rows(&url, "payrun").await, runs);
+    let year = at
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%Y")
+        .to_string();
+    let store = Store::connect(&url).await.unwrap();
+    let mails: Vec<(String, String, String, String)> = sqlx::query(
+        "SELECT key, recipients, subject, body FROM outbox WHERE key LIKE 'job-failed:%'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+    .collect();
+    store.close().await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].0, format!("job-failed:payrun:{}", fmt_ts(at)));
+    assert_eq!(mails[0].1, "bureau@example.test");
+    assert!(mails[0].2.contains("定时任务失败"), "{mails:?}");
+    assert!(
+        mails[0]
+            .3
+            .contains(&format!("chieftech jobs run payrun --year {year}"))
+            && mails[0].3.contains("已尝试3次"),
+        "{mails:?}"
+    );
+    // Listed until acknowledged.
+    let list =
+        |cfg: &Path| String::from_utf8_lossy(&cli(&url, cfg, &["jobs", "list"]).stdout).to_string();
+    let text = list(&cfg);
+    assert!(
+        text.contains("FAILED, NOT ACKNOWLEDGED")
+            && text.contains(&fmt_ts(at))
+            && text.contains(&format!("jobs run payrun --year {year}")),
+        "{text}"
+    );
+    let o = cli(
+        &url,
+        &cfg,
+        &[
+            "--operator",
+            "alice",
+            "jobs",
+            "ack",
+            "payrun",
+            "--at",
+            &fmt_ts(at),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = list(&cfg);
+    assert!(!text.contains("NOT ACKNOWLEDGED"), "{text}");
+    let store = Store::connect(&url).await.unwrap();
+    let who: (String, Option<String>) =
+        sqlx::query("SELECT acked_by, acked_at FROM job_runs WHERE job = 'payrun'")
+            .fetch_one(store.pool())
+            .await
+            .map(|r| (r.get(0), r.get(1)))
+            .unwrap();
+    store.close().await;
+    assert_eq!(who.0, "alice");
+    assert!(who.1.is_some());
+    // Nothing left to acknowledge.
+    let o = cli(&url, &cfg, &["jobs", "ack", "payrun"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// An SMTP "server" that accepts connections and never answers.
+fn silent_smtp() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    port
+}
+
+async fn queue_one_mail(url: &str) {
+    let store = Store::connect(url).await.unwrap();
+    let mut conn = store.pool().acquire().await.unwrap();
+    chieftech::mail::queue(
+        &mut conn,
+        &chieftech::mail::Notice {
+            key: "test:hang".into(),
+            to: vec!["someone@example.test".into()],
+            subject: "测试".into(),
+            body: "测试".into(),
+            attachments: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    store.close().await;
+}
+
+fn silent_mail(port: u16) -> String {
+    format!("smtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nsmtp_security = \"none\"")
+}
+
+/// The outbox job hangs (the SMTP server never answers): it is abandoned at its deadline,
+/// recorded as timed out and left for a retry, and the reminder job runs on time meanwhile.
+#[tokio::test]
+async fn a_hung_job_is_abandoned_at_its_deadline_and_does_not_delay_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    queue_one_mail(&url).await;
+    let port = silent_smtp();
+    let (cron, at) = once_in(2);
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates");
+    let cfg = config_with(
+        dir.path(),
+        &format!("inbox = \"\"\npayrun = \"\"\nremind = \"* * * * * *\"\noutbox = \"{cron}\"\njob_timeout_seconds = 4\nretry_base_seconds = 600"),
+        &templates,
+        &silent_mail(port),
+    );
+    let mut d = daemon(&url, &cfg, &dir.path().join("d.log"));
+    let outbox = wait_job(&url, "outbox", 20, |r| r.iter().any(|x| x.1 != "running")).await;
+    assert!(term(&mut d).success());
+    assert_eq!(outbox.len(), 1, "{outbox:?}");
+    assert_eq!(outbox[0].0, fmt_ts(at));
+    assert_eq!(outbox[0].1, "retrying", "{outbox:?}");
+    assert!(outbox[0].3.contains("timed out after 4 s"), "{outbox:?}");
+    // While the outbox hung (its 4 seconds), the reminder job ran at each of its times, on time.
+    let store = Store::connect(&url).await.unwrap();
+    let remind: Vec<(String, String, String)> = sqlx::query("SELECT scheduled_at, status, started_at FROM job_runs WHERE job = 'remind' AND scheduled_at > $1 AND scheduled_at < $2 ORDER BY scheduled_at")
+        .bind(fmt_ts(at))
+        .bind(fmt_ts(at + chrono::Duration::seconds(4)))
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    store.close().await;
+    assert!(remind.len() >= 3, "{remind:?}");
+    for (sched, status, started) in &remind {
+        assert_eq!(status, "ok");
+        let late = chrono::DateTime::parse_from_rfc3339(started).unwrap()
+            - chrono::DateTime::parse_from_rfc3339(sched).unwrap();
+        assert!(
+            late < chrono::Duration::milliseconds(900),
+            "{sched} started {started}"
+        );
+    }
+}
+
+/// SIGTERM while the start-up catch-up runs a job that hangs: the daemon handles it (no death
+/// by the default signal action), abandons the job at its deadline and leaves no claim running.
+#[tokio::test]
+async fn sigterm_during_the_start_up_catch_up_leaves_no_running_claim() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    queue_one_mail(&url).await;
+    // The daemon was installed an hour ago: the latest minute is caught up at start-up.
+    let store = Store::connect(&url).await.unwrap();
+    sqlx::query("INSERT INTO daemon_meta (key, value) VALUES ('installed_at', $1)")
+        .bind(fmt_ts(chrono::Utc::now() - chrono::Duration::hours(1)))
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+    let port = silent_smtp();
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates");
+    let cfg = config_with(
+        dir.path(),
+        "inbox = \"\"\npayrun = \"\"\nremind = \"\"\noutbox = \"0 0 * * * *\"\njob_timeout_seconds = 3",
+        &templates,
+        &silent_mail(port),
+    );
+    let mut d = daemon(&url, &cfg, &dir.path().join("d.log"));
+    let runs = wait_job(&url, "outbox", 20, |r| r.iter().any(|x| x.1 == "running")).await;
+    assert!(runs.iter().any(|x| x.1 == "running"), "{runs:?}");
+    let stop = Instant::now();
+    let status = term(&mut d);
+    assert!(status.success(), "{status:?}");
+    assert!(
+        stop.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        stop.elapsed()
+    );
+    let runs = job_rows(&url, "outbox").await;
+    assert!(runs.iter().all(|x| x.1 != "running"), "{runs:?}");
+    assert!(
+        runs.iter().any(|x| x.3.contains("timed out after 3 s")),
+        "{runs:?}"
+    );
+    let store = Store::connect(&url).await.unwrap();
+    let locked: i64 =
+        sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM job_locks WHERE owner IS NOT NULL")
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+            .get(0);
+    store.close().await;
+    assert_eq!(locked, 0);
+    let log = std::fs::read_to_string(dir.path().join("d.log")).unwrap();
+    assert!(log.contains("daemon stopping: no job is running"), "{log}");
+}
+
+/// `jobs run payrun --year 2025` computes 2025's run whatever today is; `--year` is refused for
+/// other jobs; a missed payment run's advice names the year of its scheduled time.
+#[tokio::test]
+async fn jobs_run_payrun_year_and_missed_advice_name_the_year() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    let cfg = config(
+        dir.path(),
+        "inbox = \"\"\noutbox = \"\"\nremind = \"\"\ncatch_up_hours = 1",
+    );
+    import_roster(&url, &cfg);
+    let o = cli(
+        &url,
+        &cfg,
+        &[
+            "--today",
+            "2026-01-05",
+            "jobs",
+            "run",
+            "payrun",
+            "--year",
+            "2025",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("draft 2025/1 computed"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let store = Store::connect(&url).await.unwrap();
+    let years: Vec<i64> = sqlx::query("SELECT year FROM runs")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(years, [2025]);
+    // Installed two years ago, down since: the latest 1 December is missed (unless it is within
+    // the hour), and the advice names its year.
+    sqlx::query("INSERT INTO daemon_meta (key, value) VALUES ('installed_at', $1)")
+        .bind(fmt_ts(chrono::Utc::now() - chrono::Duration::days(730)))
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+    let o = cli(&url, &cfg, &["jobs", "run", "outbox", "--year", "2025"]);
+    assert_eq!(o.status.code(), Some(2));
+    let now = chrono::Utc::now();
+    let latest = chieftech::jobs::plan::JobSchedule::parse("payrun", "0 0 9 1 12 *")
+        .unwrap()
+        .latest_in(now - chrono::Duration::days(400), now)
+        .unwrap();
+    if now - latest < chrono::Duration::minutes(65) {
+        eprintln!("within the hour after 1 December 09:00: the run would be caught up, not missed");
+        return;
+    }
+    let mut d = daemon(&url, &cfg, &dir.path().join("d.log"));
+    let runs = wait_job(&url, "payrun", 15, |r| r.iter().any(|x| x.1 == "missed")).await;
+    assert!(term(&mut d).success());
+    let missed = runs.iter().find(|x| x.1 == "missed").expect("missed");
+    let year = &chrono::DateTime::parse_from_rfc3339(&missed.0)
+        .unwrap()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%Y")
+        .to_string();
+    assert!(
+        missed
+            .3
+            .contains(&format!("`chieftech jobs run payrun --year {year}`")),
+        "{missed:?}"
+    );
 }
