@@ -467,6 +467,10 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 .map_err(daemon_failure)
         }
         Command::Jobs(cmd) => {
+            if matches!(cmd, JobsCommand::List) {
+                // A read-only command: never creates the database.
+                ctx.existing_store().await?.close().await;
+            }
             let runner = runner(&ctx).await?;
             match cmd {
                 JobsCommand::List => {
@@ -480,6 +484,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                     let args = crate::jobs::daemon::JobArgs {
                         today: ctx.today,
                         year,
+                        operator: Some(ctx.operator.clone()),
                     };
                     let outcome = runner
                         .run_by_hand(&name, args)

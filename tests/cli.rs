@@ -473,3 +473,40 @@ async fn today_stands_in_for_the_clock_in_what_is_recorded() {
         "{audit:?}"
     );
 }
+
+/// Issue 10: a draft computed by `jobs run payrun` is the person's who asked for it: that
+/// person may not approve it too (four-eyes names people, not "the daemon").
+#[tokio::test]
+async fn jobs_run_records_the_person_who_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("x.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    seed(&store, 2, "2021-10-15").await;
+    store.close().await;
+    let o = chieftech(
+        &url,
+        &[
+            "--today",
+            "2022-12-01",
+            "--operator",
+            "alice",
+            "jobs",
+            "run",
+            "payrun",
+            "--year",
+            "2022",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = chieftech(
+        &url,
+        &["--operator", "alice", "payrun", "approve", "--year", "2022"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("four-eyes"), "{}", text(&o));
+    let o = chieftech(
+        &url,
+        &["--operator", "bob", "payrun", "approve", "--year", "2022"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+}

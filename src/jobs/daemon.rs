@@ -250,17 +250,25 @@ fn job_name(job: &str) -> &'static str {
 const JOB_FAILED_TEMPLATE: &str = include_str!("../../config/templates/job_failed.txt");
 
 /// What a job is given besides its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobArgs {
     /// The date it runs for (a scheduled run: its scheduled time's date in Shanghai).
     pub today: NaiveDate,
     /// The payment run's year [default: today's year].
     pub year: Option<i32>,
+    /// Who asked for it: a person's `--operator` for `jobs run` (recorded as the draft's
+    /// computing operator, so the four-eyes rule names people); None for a scheduled run (the
+    /// daemon computes, any person approves).
+    pub operator: Option<String>,
 }
 
 impl JobArgs {
     pub fn on(today: NaiveDate) -> JobArgs {
-        JobArgs { today, year: None }
+        JobArgs {
+            today,
+            year: None,
+            operator: None,
+        }
     }
 }
 
@@ -348,7 +356,11 @@ impl Runner {
                         .map_err(|x| e(&x))?;
                 Ok(format!("{from} … {today}: {} queued", r.queued))
             }
-            "payrun" => self.payrun(today, args.year.unwrap_or(today.year())).await,
+            "payrun" => {
+                let who = args.operator.as_deref().unwrap_or("daemon");
+                self.payrun(today, args.year.unwrap_or(today.year()), who)
+                    .await
+            }
             "inbox" => self.inbox().await,
             "export" => self.export(today).await,
             other => Err(format!("unknown job `{other}`")),
@@ -370,7 +382,7 @@ impl Runner {
         }
     }
 
-    async fn payrun(&self, today: NaiveDate, year: i32) -> Result<String, String> {
+    async fn payrun(&self, today: NaiveDate, year: i32, operator: &str) -> Result<String, String> {
         let approved: Option<i64> = sqlx::query(
             "SELECT CAST(COUNT(*) AS BIGINT) FROM runs WHERE year = $1 AND status = 'approved'",
         )
@@ -390,7 +402,7 @@ impl Runner {
             .compute_run(
                 year,
                 false,
-                "daemon",
+                operator,
                 today,
                 &self.rules,
                 self.policy,
@@ -403,7 +415,14 @@ impl Runner {
         let mut v = BTreeMap::new();
         v.insert("year", year.to_string());
         v.insert("run", s.seq.to_string());
-        v.insert("computed_by", "chieftech daemon".to_string());
+        v.insert(
+            "computed_by",
+            if operator == "daemon" {
+                "chieftech daemon".to_string()
+            } else {
+                operator.to_string()
+            },
+        );
         v.insert("paid", crate::rules::money::fen_grouped(s.paid));
         v.insert("recovered", crate::rules::money::fen_grouped(-s.recovered));
         v.insert("uncovered", s.uncovered_months.to_string());
