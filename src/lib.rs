@@ -3,6 +3,7 @@
 //! The architecture is a functional core and an imperative shell:
 //! - [`rules`]: the pure rules of docs/rules.md (no I/O, no clock);
 //! - [`config`]: configuration files;
+//! - [`input`]: the parsed input rows (roster, units, changes) between adapters and the store;
 //! - [`store`]: the ledger in SQLite or PostgreSQL (sqlx);
 //! - [`excel`]: workbooks in and out;
 //! - [`jobs`]: import, export, sample data;
@@ -12,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod excel;
 pub mod inbox;
+pub mod input;
 pub mod jobs;
 pub mod mail;
 pub mod rules;

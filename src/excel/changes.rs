@@ -5,15 +5,15 @@
 //! 结束日期 only for 享受其他人才津贴 (and not before 生效日期), 新单位 only — and always — for
 //! 单位变更. What needs the ledger (unknown ID number, a name differing from the roster's,
 //! before approval, after termination, nothing to restore, duplicates) is checked by
-//! [`crate::store::Store::record_changes`].
+//! the ledger (`Store::record_changes`).
 
 use super::read::{
     date, missing, number_text, required_text, text, CellProblem, Column, FieldProblem, Header,
     HeaderSearch, ProblemCollector, ReadError, Severity, Value, Workbook,
 };
 use super::roster::{cell_problems, sheet_problem, SheetLayout};
+use crate::input::ChangeEntry;
 use crate::rules::{ChangeKind, IdNumber};
-use crate::store::ChangeEntry;
 use std::io::{Read, Seek};
 use std::ops::ControlFlow;
 

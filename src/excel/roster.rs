@@ -11,9 +11,9 @@ use super::read::{
     date, email_ok, missing, number_text, required_text, text, CellProblem, Column, FieldProblem,
     Header, HeaderSearch, ProblemCollector, ReadError, Severity, Value, Workbook,
 };
+use crate::input::{RosterEntry, UnitEntry};
 use crate::rules::id_number::{luhn_ok, parse_account};
 use crate::rules::IdNumber;
-use crate::store::{RosterEntry, UnitEntry};
 use std::io::{Read, Seek};
 use std::ops::ControlFlow;
 

@@ -454,11 +454,11 @@ impl Runner {
     }
 
     async fn inbox(&self) -> Result<String, String> {
-        crate::jobs::hooks::inbox_scan(self).await
+        crate::jobs::hooks::inbox_scan(&self.store, &self.cfg, &self.rules).await
     }
 
     async fn export(&self, today: NaiveDate) -> Result<String, String> {
-        crate::jobs::hooks::export_approved(self, today).await
+        crate::jobs::hooks::export_approved(&self.store, &self.cfg, today).await
     }
 
     /// Claims a due (job, time): the new attempt's number when this daemon is to run it. A new

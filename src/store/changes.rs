@@ -2,30 +2,11 @@
 
 use super::roster::load_person;
 use super::{audit, find_source_id, insert_source, parse_date, Result, Source, Store, StoreError};
+use crate::input::ChangeEntry;
 use crate::rules::{
-    check_change, Change, ChangeKind, IdNumber, ProposedChange, Rejection, Reporter, RulesConfig,
-    Verdict,
+    check_change, Change, ChangeKind, ProposedChange, Rejection, Reporter, RulesConfig, Verdict,
 };
-use chrono::NaiveDate;
 use sqlx::Row;
-
-/// One change row to record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChangeEntry {
-    pub id_number: IdNumber,
-    pub name: String,
-    pub kind: ChangeKind,
-    pub effective: NaiveDate,
-    pub end: Option<NaiveDate>,
-    pub new_unit: Option<String>,
-    /// 批准文号 of the decision.
-    pub decision_no: Option<String>,
-    /// 称号批准文号: picks the appointment.
-    pub title_no: Option<String>,
-    pub note: Option<String>,
-    /// Row in the source file (1-based).
-    pub row: Option<u32>,
-}
 
 /// A row that was not applied: where, which column, why.
 #[derive(Debug, Clone, PartialEq, Eq)]

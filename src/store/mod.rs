@@ -20,9 +20,10 @@ use sqlx::{Any, AnyPool, Row};
 use std::path::Path;
 use std::str::FromStr;
 
-pub use changes::{ChangeEntry, ChangeRecord, ChangesOutcome, RowProblem};
+pub use crate::input::{ChangeEntry, RosterEntry, UnitEntry};
+pub use changes::{ChangeRecord, ChangesOutcome, RowProblem};
 pub use payrun::{RunPerson, RunSummary, RunView};
-pub use roster::{RosterEntry, RosterOutcome, UnitEntry};
+pub use roster::RosterOutcome;
 
 /// A failure of the store; the CLI maps each to an exit status.
 #[derive(Debug, thiserror::Error)]

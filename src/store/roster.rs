@@ -1,37 +1,11 @@
 //! Technicians, units and appointments: the roster (名册).
 
 use super::{audit, find_source, insert_source, parse_date, Result, Source, Store, StoreError};
-use crate::rules::{Appointment, IdNumber};
+use crate::input::{RosterEntry, UnitEntry};
+use crate::rules::Appointment;
 use chrono::NaiveDate;
 use sqlx::Row;
 use std::collections::HashMap;
-
-/// One roster row: one appointment of a technician.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RosterEntry {
-    pub id_number: IdNumber,
-    pub name: String,
-    pub unit: String,
-    pub occupation: String,
-    pub level: String,
-    pub approval_date: NaiveDate,
-    pub approval_no: String,
-    pub bank_account: String,
-    pub bank_name: String,
-    pub phone: String,
-    pub email: Option<String>,
-    /// The row in the source file (1-based), for messages and the audit trail.
-    pub row: Option<u32>,
-}
-
-/// One unit row (sheet 单位).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnitEntry {
-    pub name: String,
-    pub contact: Option<String>,
-    pub email: Option<String>,
-    pub row: Option<u32>,
-}
 
 /// What a roster import did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
