@@ -1,12 +1,14 @@
-//! The command line of docs/contract.md: parsing, the shell around the store and the jobs, and
-//! exit statuses (0 success, 1 input refused, 2 usage or configuration, 3 other failure).
+//! The command line of docs/contract.md: it parses the arguments, calls one use case of
+//! [`crate::jobs`] per command, prints the result and maps errors to exit statuses (0 success,
+//! 1 input refused, 2 usage or configuration, 3 other failure). No use-case logic lives here.
 
 use crate::config::Config;
+use crate::jobs::error::JobError;
+use crate::jobs::session::{Open, Session};
+use crate::jobs::{ledger, payrun as run};
 use crate::rules::id_number::mask;
 use crate::rules::money::{fen_grouped, fen_str};
-use crate::rules::{Month, RulesConfig};
-use crate::store::payrun::RunPolicy;
-use crate::store::{Store, StoreError};
+use crate::rules::Month;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -244,21 +246,15 @@ impl Failure {
     }
 }
 
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Failure {
-        let code = match &e {
-            StoreError::Refused(_) => 1,
-            StoreError::Usage(_) | StoreError::Url(_) | StoreError::NoDatabase(_) => 2,
-            _ => 3,
-        };
-        Failure::new(code, e)
+impl From<JobError> for Failure {
+    fn from(e: JobError) -> Failure {
+        Failure::new(e.exit_code(), e)
     }
 }
 
-/// What every command needs: configuration, operator, today.
+/// What every command needs: configuration, the database URL, operator, today.
 pub struct Context {
     pub config: Config,
-    pub rules: RulesConfig,
     pub database: String,
     pub operator: String,
     pub today: NaiveDate,
@@ -271,17 +267,16 @@ impl Context {
             None => (PathBuf::from("config/default.toml"), false),
         };
         let config = Config::load(&path, must_exist).map_err(|e| Failure::new(2, e))?;
-        let rules = config.rules_config().map_err(|e| Failure::new(2, e))?;
+        config.rules_config().map_err(|e| Failure::new(2, e))?;
         if let Some(day) = cli.today {
             // Every date recorded from here on comes from --today, not the clock.
-            crate::store::set_record_day(day);
+            crate::jobs::session::record_on(day);
         }
         let database = cli
             .database
             .clone()
             .unwrap_or_else(|| config.database.url.clone());
         Ok(Context {
-            rules,
             database,
             operator: cli.operator.clone().unwrap_or_else(os_user),
             today: cli.today.unwrap_or_else(today_in_shanghai),
@@ -289,44 +284,25 @@ impl Context {
         })
     }
 
-    pub fn run_policy(&self) -> RunPolicy {
-        RunPolicy {
-            allow_supplementary: self.config.payment.allow_supplementary,
-            allow_single_operator: self.config.payment.allow_single_operator,
-        }
+    /// A session for a command that records something (creates the database when missing).
+    pub async fn session(&self) -> Result<Session, Failure> {
+        self.open(Open::CreateIfMissing).await
     }
 
-    /// The ledger for a read-only command: never created; exit status 2 when missing.
-    pub async fn existing_store(&self) -> Result<Store, Failure> {
-        Store::open_existing(&self.database)
-            .await
-            .map_err(|e| match e {
-                StoreError::NoDatabase(_) => Failure::new(2, e),
-                e => Failure::new(
-                    3,
-                    anyhow::anyhow!(
-                        "cannot open the database {}: {e}",
-                        redact_url(&self.database)
-                    ),
-                ),
-            })
+    /// A session for a read-only command: never creates the database (exit 2 when missing).
+    pub async fn existing(&self) -> Result<Session, Failure> {
+        self.open(Open::Existing).await
     }
 
-    pub async fn store(&self) -> Result<Store, Failure> {
-        Store::connect(&self.database).await.map_err(|e| {
-            let code = if matches!(e, StoreError::Url(_)) {
-                2
-            } else {
-                3
-            };
-            Failure::new(
-                code,
-                anyhow::anyhow!(
-                    "cannot open the database {}: {e}",
-                    redact_url(&self.database)
-                ),
-            )
-        })
+    async fn open(&self, open: Open) -> Result<Session, Failure> {
+        Ok(Session::open(
+            self.config.clone(),
+            self.database.clone(),
+            self.operator.clone(),
+            self.today,
+            open,
+        )
+        .await?)
     }
 }
 
@@ -344,21 +320,16 @@ pub fn today_in_shanghai() -> NaiveDate {
         .date_naive()
 }
 
-/// A database URL without its password, for messages.
-pub fn redact_url(url: &str) -> String {
-    crate::store::redact(url)
-}
-
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     let ctx = Context::from_cli(&cli)?;
     match cli.command {
         Command::Init => {
-            let store = ctx.store().await?;
+            let s = ctx.session().await?;
             println!(
-                "database ready: {} ({:?})",
-                redact_url(&ctx.database),
-                store.backend()
+                "database ready: {} ({})",
+                s.database_shown(),
+                s.backend_name()
             );
             Ok(())
         }
@@ -369,16 +340,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             approval_date,
             reason,
         }) => {
-            let store = ctx.store().await?;
-            store
-                .void_appointment(
-                    id.trim(),
-                    approval_date,
-                    &reason,
-                    &ctx.operator,
-                    &crate::store::now_text(),
-                )
-                .await?;
+            let s = ctx.session().await?;
+            ledger::void_appointment(&s, id.trim(), approval_date, &reason).await?;
             println!(
                 "appointment of {} approved {approval_date} voided; the next payment run recovers what it was paid",
                 mask(id.trim())
@@ -386,183 +349,27 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Explain { id, month } => {
-            let store = ctx.existing_store().await?;
-            let e = store.explain(id.trim(), month, &ctx.rules).await?;
-            print!("{}", e.render());
+            let s = ctx.existing().await?;
+            print!("{}", ledger::explain(&s, id.trim(), month).await?);
             Ok(())
         }
         Command::Remind { date, since } => {
-            let store = ctx.store().await?;
+            let s = ctx.session().await?;
             let to = date.unwrap_or(ctx.today);
             let from = since.unwrap_or(to);
-            if from > to {
-                return Err(Failure::new(
-                    2,
-                    anyhow::anyhow!("--since {from} is after {to}"),
-                ));
-            }
-            let r = crate::jobs::remind::remind_range(&store, &ctx.config, &ctx.rules, from, to)
-                .await
-                .map_err(|e| Failure::new(3, e))?;
-            println!(
-                "reminders {from} … {to}: {} queued, {} already queued before",
-                r.queued, r.already
-            );
+            let (queued, already) = ledger::remind(&s, from, to).await?;
+            println!("reminders {from} … {to}: {queued} queued, {already} already queued before");
             Ok(())
         }
-        Command::Inbox(cmd) => {
-            let store = ctx.store().await?;
-            let report = match cmd {
-                InboxCommand::Held => {
-                    let held = crate::inbox::held(&store).await.map_err(inbox_failure)?;
-                    if held.is_empty() {
-                        println!("no held messages");
-                    }
-                    for h in held {
-                        println!(
-                            "#{:<5} {}  from {}  「{}」  {}",
-                            h.id, h.received, h.from, h.subject, h.why
-                        );
-                    }
-                    return Ok(());
-                }
-                InboxCommand::Scan => {
-                    crate::inbox::scan(&store, &ctx.config, &ctx.rules, &ctx.operator).await
-                }
-                InboxCommand::Accept { id } => {
-                    crate::inbox::accept(&store, &ctx.config, &ctx.rules, id, &ctx.operator).await
-                }
-            }
-            .map_err(inbox_failure)?;
-            for l in &report.lines {
-                println!("{l}");
-            }
-            println!(
-                "inbox: {} taken in, {} held, {} refused, {} duplicates, {} rows refused, {} failed",
-                report.taken_in,
-                report.held,
-                report.refused,
-                report.skipped_duplicates,
-                report.rows_refused,
-                report.failed
-            );
-            if report.any_failed() {
-                Err(Failure::new(
-                    3,
-                    anyhow::anyhow!("some items could not be processed (see above); they are retried by the next scan up to [inbox] max_attempts, then given up and reported to the bureau"),
-                ))
-            } else if report.any_refused() {
-                Err(Failure::new(
-                    1,
-                    anyhow::anyhow!("some input was refused (see above)"),
-                ))
-            } else {
-                Ok(())
-            }
-        }
+        Command::Inbox(cmd) => inbox(&ctx, cmd).await,
         Command::Daemon => {
             let runner = runner(&ctx).await?;
             crate::jobs::daemon::run_daemon(runner, &ctx.database)
                 .await
-                .map_err(daemon_failure)
+                .map_err(|e| JobError::from(e).into())
         }
-        Command::Jobs(cmd) => {
-            if matches!(cmd, JobsCommand::List) {
-                // A read-only command: never creates the database.
-                ctx.existing_store().await?.close().await;
-            }
-            let runner = runner(&ctx).await?;
-            match cmd {
-                JobsCommand::List => {
-                    let text = crate::jobs::daemon::list_text(&runner, chrono::Utc::now())
-                        .await
-                        .map_err(daemon_failure)?;
-                    print!("{text}");
-                    Ok(())
-                }
-                JobsCommand::Run { name, year } => {
-                    let args = crate::jobs::daemon::JobArgs {
-                        today: ctx.today,
-                        year,
-                        operator: Some(ctx.operator.clone()),
-                    };
-                    let outcome = runner
-                        .run_by_hand(&name, args)
-                        .await
-                        .map_err(daemon_failure)?;
-                    println!("{name}: {outcome}");
-                    Ok(())
-                }
-                JobsCommand::Ack { name, at } => {
-                    let n = crate::jobs::daemon::ack(
-                        &runner,
-                        &name,
-                        at.as_deref(),
-                        &ctx.operator,
-                        chrono::Utc::now(),
-                    )
-                    .await
-                    .map_err(daemon_failure)?;
-                    println!("{name}: {n} failed run(s) acknowledged by {}", ctx.operator);
-                    Ok(())
-                }
-            }
-        }
-        Command::Outbox(cmd) => {
-            let store = if matches!(cmd, OutboxCommand::Status) {
-                ctx.existing_store().await?
-            } else {
-                ctx.store().await?
-            };
-            let settings = crate::mail::MailSettings::from_config(&ctx.config)
-                .map_err(|e| Failure::new(2, e))?;
-            match cmd {
-                OutboxCommand::Status => {
-                    let (q, s, p) = crate::mail::outbox::counts(&store)
-                        .await
-                        .map_err(|e| Failure::new(3, e))?;
-                    println!("outbox: {q} queued, {s} sent, {p} parked");
-                    Ok(())
-                }
-                OutboxCommand::Send { requeue_parked } => {
-                    if requeue_parked {
-                        let n = crate::mail::outbox::requeue_parked(&store)
-                            .await
-                            .map_err(|e| Failure::new(3, e))?;
-                        println!("{n} parked messages queued again");
-                    }
-                    let r = crate::mail::outbox::send_due(&store, &settings, chrono::Utc::now())
-                        .await
-                        .map_err(|e| Failure::new(3, e))?;
-                    println!(
-                        "outbox: {} delivered, {} failed (will retry), {} parked, {} waiting for a retry{}",
-                        r.sent.len(),
-                        r.retrying.len(),
-                        r.parked.len(),
-                        r.waiting,
-                        if settings.smtp_host.is_none() {
-                            format!(" (no SMTP server configured: written to {})", settings.outbox_dir.display())
-                        } else {
-                            String::new()
-                        }
-                    );
-                    for (k, e) in r.parked.iter().chain(&r.retrying) {
-                        eprintln!("  {k}: {e}");
-                    }
-                    for (k, e) in &r.lost_claims {
-                        eprintln!("  {k}: claim lost to another sender: {e}");
-                    }
-                    if r.retrying.is_empty() && r.parked.is_empty() && r.lost_claims.is_empty() {
-                        Ok(())
-                    } else {
-                        Err(Failure::new(
-                            3,
-                            anyhow::anyhow!("some mail could not be delivered"),
-                        ))
-                    }
-                }
-            }
-        }
+        Command::Jobs(cmd) => jobs(&ctx, cmd).await,
+        Command::Outbox(cmd) => outbox(&ctx, cmd).await,
         Command::Template { kind, output } => {
             let k = if kind == "roster" {
                 crate::excel::template::TemplateKind::Roster
@@ -573,63 +380,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             println!("template written: {}", output.display());
             Ok(())
         }
-        Command::Import(cmd) => {
-            let limits = crate::excel::read::InputLimits::from_config(&ctx.config)
-                .map_err(|e| Failure::new(2, e))?;
-            let store = ctx.store().await?;
-            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let report = match cmd {
-                ImportCommand::Roster { files } => {
-                    crate::jobs::import::import_roster_with(
-                        &store,
-                        &files,
-                        &ctx.operator,
-                        progress,
-                        &limits,
-                    )
-                    .await
-                }
-                ImportCommand::Changes {
-                    files,
-                    accept_valid,
-                    from_unit,
-                } => {
-                    crate::jobs::import::import_changes_with(
-                        &store,
-                        &files,
-                        if from_unit {
-                            crate::rules::Reporter::Unit
-                        } else {
-                            crate::rules::Reporter::Bureau
-                        },
-                        accept_valid,
-                        &ctx.rules,
-                        &ctx.operator,
-                        progress,
-                        &limits,
-                    )
-                    .await
-                }
-            }
-            .map_err(|e| Failure::new(3, e))?;
-            for l in &report.lines {
-                println!("{l}");
-            }
-            for p in &report.problems {
-                eprintln!("{p}");
-            }
-            for w in &report.error_workbooks {
-                eprintln!("错误说明工作簿（改正后可重新导入）：{}", w.display());
-            }
-            if report.refused {
-                Err(Failure::new(
-                    1,
-                    anyhow::anyhow!("input refused: see the problems above"),
-                ))
-            } else {
-                Ok(())
-            }
-        }
+        Command::Import(cmd) => import(&ctx, cmd).await,
         Command::Sample {
             people,
             output,
@@ -643,49 +394,211 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Demo { output, people } => {
-            let dir = match output {
-                Some(d) => d,
-                None => tempfile::Builder::new()
-                    .prefix("chieftech-demo-")
-                    .tempdir()
-                    .map_err(|e| Failure::new(3, e))?
-                    .keep(),
+        Command::Demo { output, people } => demo(&ctx, output, people).await,
+    }
+}
+
+async fn import(ctx: &Context, cmd: ImportCommand) -> Result<(), Failure> {
+    let s = ctx.session().await?;
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let report = match cmd {
+        ImportCommand::Roster { files } => ledger::import_roster(&s, &files, progress).await?,
+        ImportCommand::Changes {
+            files,
+            accept_valid,
+            from_unit,
+        } => ledger::import_changes(&s, &files, accept_valid, from_unit, progress).await?,
+    };
+    for l in &report.lines {
+        println!("{l}");
+    }
+    for p in &report.problems {
+        eprintln!("{p}");
+    }
+    for w in &report.error_workbooks {
+        eprintln!("错误说明工作簿（改正后可重新导入）：{}", w.display());
+    }
+    if report.refused {
+        Err(Failure::new(
+            1,
+            anyhow::anyhow!("input refused: see the problems above"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+async fn inbox(ctx: &Context, cmd: InboxCommand) -> Result<(), Failure> {
+    let s = ctx.session().await?;
+    let report = match cmd {
+        InboxCommand::Held => {
+            let held = ledger::inbox_held(&s).await?;
+            if held.is_empty() {
+                println!("no held messages");
+            }
+            for h in held {
+                println!(
+                    "#{:<5} {}  from {}  「{}」  {}",
+                    h.id, h.received, h.from, h.subject, h.why
+                );
+            }
+            return Ok(());
+        }
+        InboxCommand::Scan => ledger::inbox_scan(&s).await?,
+        InboxCommand::Accept { id } => ledger::inbox_accept(&s, id).await?,
+    };
+    for l in &report.lines {
+        println!("{l}");
+    }
+    println!(
+        "inbox: {} taken in, {} held, {} refused, {} duplicates, {} rows refused, {} failed",
+        report.taken_in,
+        report.held,
+        report.refused,
+        report.skipped_duplicates,
+        report.rows_refused,
+        report.failed
+    );
+    if report.any_failed() {
+        Err(Failure::new(
+            3,
+            anyhow::anyhow!("some items could not be processed (see above); they are retried by the next scan up to [inbox] max_attempts, then given up and reported to the bureau"),
+        ))
+    } else if report.any_refused() {
+        Err(Failure::new(
+            1,
+            anyhow::anyhow!("some input was refused (see above)"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+async fn jobs(ctx: &Context, cmd: JobsCommand) -> Result<(), Failure> {
+    if matches!(cmd, JobsCommand::List) {
+        // A read-only command: never creates the database.
+        ctx.existing().await?;
+    }
+    let runner = runner(ctx).await?;
+    let daemon = |e: crate::jobs::daemon::DaemonError| Failure::from(JobError::from(e));
+    match cmd {
+        JobsCommand::List => {
+            let text = crate::jobs::daemon::list_text(&runner, chrono::Utc::now())
+                .await
+                .map_err(daemon)?;
+            print!("{text}");
+        }
+        JobsCommand::Run { name, year } => {
+            let args = crate::jobs::daemon::JobArgs {
+                today: ctx.today,
+                year,
+                operator: Some(ctx.operator.clone()),
             };
-            let r = crate::jobs::demo::run_demo(&ctx.config, &dir, people).await?;
-            println!("\nWhere everything is:");
-            println!("  database: {}", r.database);
-            println!("  inputs:");
-            for f in &r.inputs {
-                println!("    {}", f.display());
-            }
-            println!("  bank files and summaries:");
-            for f in &r.outputs {
-                println!("    {}", f.display());
-            }
-            println!(
-                "  e-mails ({}): {}",
-                r.mails,
-                r.dir.join("reports/outbox").display()
-            );
-            println!(
-                "\nTry: chieftech --database {} explain <ID> or payrun show --year 2024",
-                r.database
-            );
+            let outcome = runner.run_by_hand(&name, args).await.map_err(daemon)?;
+            println!("{name}: {outcome}");
+        }
+        JobsCommand::Ack { name, at } => {
+            let n = crate::jobs::daemon::ack(
+                &runner,
+                &name,
+                at.as_deref(),
+                &ctx.operator,
+                chrono::Utc::now(),
+            )
+            .await
+            .map_err(daemon)?;
+            println!("{name}: {n} failed run(s) acknowledged by {}", ctx.operator);
+        }
+    }
+    Ok(())
+}
+
+async fn outbox(ctx: &Context, cmd: OutboxCommand) -> Result<(), Failure> {
+    // A [mail] table that cannot be used is a configuration error for both commands.
+    crate::mail::MailSettings::from_config(&ctx.config).map_err(|e| Failure::new(2, e))?;
+    match cmd {
+        OutboxCommand::Status => {
+            let s = ctx.existing().await?;
+            let (q, sent, p) = ledger::outbox_counts(&s).await?;
+            println!("outbox: {q} queued, {sent} sent, {p} parked");
             Ok(())
+        }
+        OutboxCommand::Send { requeue_parked } => {
+            let s = ctx.session().await?;
+            let d = ledger::send_outbox(&s, requeue_parked).await?;
+            if let Some(n) = d.requeued {
+                println!("{n} parked messages queued again");
+            }
+            let r = &d.report;
+            println!(
+                "outbox: {} delivered, {} failed (will retry), {} parked, {} waiting for a retry{}",
+                r.sent.len(),
+                r.retrying.len(),
+                r.parked.len(),
+                r.waiting,
+                d.written_to
+                    .as_ref()
+                    .map(|dir| format!(
+                        " (no SMTP server configured: written to {})",
+                        dir.display()
+                    ))
+                    .unwrap_or_default()
+            );
+            for (k, e) in r.parked.iter().chain(&r.retrying) {
+                eprintln!("  {k}: {e}");
+            }
+            for (k, e) in &r.lost_claims {
+                eprintln!("  {k}: claim lost to another sender: {e}");
+            }
+            if r.retrying.is_empty() && r.parked.is_empty() && r.lost_claims.is_empty() {
+                Ok(())
+            } else {
+                Err(Failure::new(
+                    3,
+                    anyhow::anyhow!("some mail could not be delivered"),
+                ))
+            }
         }
     }
 }
 
-async fn changes(ctx: &Context, cmd: ChangesCommand) -> Result<(), Failure> {
-    let store = if matches!(cmd, ChangesCommand::List { .. }) {
-        ctx.existing_store().await?
-    } else {
-        ctx.store().await?
+async fn demo(ctx: &Context, output: Option<PathBuf>, people: usize) -> Result<(), Failure> {
+    let dir = match output {
+        Some(d) => d,
+        None => tempfile::Builder::new()
+            .prefix("chieftech-demo-")
+            .tempdir()
+            .map_err(|e| Failure::new(3, e))?
+            .keep(),
     };
+    let r = crate::jobs::demo::run_demo(&ctx.config, &dir, people).await?;
+    println!("\nWhere everything is:");
+    println!("  database: {}", r.database);
+    println!("  inputs:");
+    for f in &r.inputs {
+        println!("    {}", f.display());
+    }
+    println!("  bank files and summaries:");
+    for f in &r.outputs {
+        println!("    {}", f.display());
+    }
+    println!(
+        "  e-mails ({}): {}",
+        r.mails,
+        r.dir.join("reports/outbox").display()
+    );
+    println!(
+        "\nTry: chieftech --database {} explain <ID> or payrun show --year 2024",
+        r.database
+    );
+    Ok(())
+}
+
+async fn changes(ctx: &Context, cmd: ChangesCommand) -> Result<(), Failure> {
     match cmd {
         ChangesCommand::List { id } => {
-            let list = store.list_changes(id.trim()).await?;
+            let s = ctx.existing().await?;
+            let list = ledger::changes_of(&s, id.trim()).await?;
             if list.is_empty() {
                 println!("{}：没有登记的变动", mask(id.trim()));
             }
@@ -712,7 +625,8 @@ async fn changes(ctx: &Context, cmd: ChangesCommand) -> Result<(), Failure> {
             Ok(())
         }
         ChangesCommand::Void { change_id, reason } => {
-            store.void_change(change_id, &reason, &ctx.operator).await?;
+            let s = ctx.session().await?;
+            ledger::void_change(&s, change_id, &reason).await?;
             println!(
                 "change {change_id} voided; the next payment run pays or recovers the difference"
             );
@@ -722,70 +636,21 @@ async fn changes(ctx: &Context, cmd: ChangesCommand) -> Result<(), Failure> {
 }
 
 async fn payrun(ctx: &Context, cmd: PayrunCommand) -> Result<(), Failure> {
-    let store = if matches!(cmd, PayrunCommand::Show { .. }) {
-        ctx.existing_store().await?
-    } else {
-        ctx.store().await?
-    };
     match cmd {
         PayrunCommand::Compute {
             year,
             supplementary,
         } => {
+            let s = ctx.session().await?;
             let bar = progress_bar("computing");
-            let s = store
-                .compute_run(
-                    year,
-                    supplementary,
-                    &ctx.operator,
-                    ctx.today,
-                    &ctx.rules,
-                    ctx.run_policy(),
-                    &bar,
-                )
-                .await?;
+            let summary = run::compute(&s, year, supplementary, &bar).await?;
             bar.finish_and_clear();
-            tracing::info!(year, run = s.seq, items = s.items, "draft computed");
-            println!(
-                "{year}年度第{}批（草稿{}）：{} 个称号中 {} 个有明细；应发 {}，应追 {}；未覆盖月份 {} 个",
-                s.seq,
-                if s.supplementary { "，补发" } else { "" },
-                s.appointments,
-                s.items,
-                fen_grouped(s.paid),
-                fen_grouped(-s.recovered),
-                s.uncovered_months
-            );
-            if s.uncovered_months > 0 {
-                println!("注意：有月份不在任何政策版本期内（未覆盖），未发放；请区政府出台后续政策后在配置中增加政策版本。详见 payrun show --year {year}");
-            }
-            println!("next: another operator approves it with `chieftech --operator NAME payrun approve --year {year}`");
+            print_computed(year, &summary);
             Ok(())
         }
         PayrunCommand::Approve { year } => {
-            let settings = crate::mail::MailSettings::from_config(&ctx.config)
-                .map_err(|e| Failure::new(2, e))?;
-            let units = crate::jobs::notices::unit_emails(&store).await?;
-            let (seq, queued) = store
-                .approve_run_with(
-                    year,
-                    &ctx.operator,
-                    ctx.run_policy(),
-                    &ctx.rules,
-                    ctx.rules.offset_recoveries,
-                    |view, reasons| {
-                        crate::jobs::notices::run_notices(
-                            view,
-                            reasons,
-                            &units,
-                            &settings,
-                            ctx.rules.policy.last_day(),
-                            ctx.today,
-                        )
-                        .map_err(|e| e.to_string())
-                    },
-                )
-                .await?;
+            let s = ctx.session().await?;
+            let (seq, queued) = run::approve(&s, year).await?;
             tracing::info!(year, run = seq, operator = %ctx.operator, notices = queued, "run approved");
             println!(
                 "{year}年度第{seq}批已批准（{}）。next: chieftech payrun export --year {year}",
@@ -794,94 +659,25 @@ async fn payrun(ctx: &Context, cmd: PayrunCommand) -> Result<(), Failure> {
             Ok(())
         }
         PayrunCommand::Show { year, run, json } => {
-            let view = store
-                .show_run(year, run, ctx.rules.offset_recoveries)
-                .await?;
+            let s = ctx.existing().await?;
+            let view = run::show(&s, year, run).await?;
             if json {
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&view.to_json()).expect("json")
                 );
-                return Ok(());
-            }
-            let t = view.totals();
-            println!(
-                "{}年度第{}批  状态 {}{}  计算 {}（{}）{}",
-                view.year,
-                view.seq,
-                if view.status == "approved" {
-                    "已批准"
-                } else {
-                    "草稿"
-                },
-                if view.supplementary { "  补发" } else { "" },
-                view.computed_by,
-                view.today,
-                view.approved_by
-                    .as_deref()
-                    .map(|a| format!("  批准 {a}"))
-                    .unwrap_or_default()
-            );
-            for p in &view.people {
-                println!(
-                    "\n{}  {}  应发/应追 {}",
-                    mask(&p.id_number),
-                    p.name,
-                    fen_grouped(p.net.net)
-                );
-                for l in p.lines() {
-                    println!(
-                        "    {}  {:<4}  {:>10}",
-                        l.month,
-                        l.kind.label(),
-                        fen_str(l.fen)
-                    );
-                }
-            }
-            println!(
-                "\n合计：代发 {} 人 {}；追缴 {} 人 {}",
-                t.people_paid,
-                fen_grouped(t.paid),
-                t.people_recovering,
-                fen_grouped(-t.recovered)
-            );
-            if !view.uncovered.is_empty() {
-                println!("未覆盖月份（无政策版本，未发放）：");
-                for (id, name, m) in &view.uncovered {
-                    println!("    {}  {}  {}", mask(id), name, m);
-                }
+            } else {
+                print_run(&view);
             }
             Ok(())
         }
         PayrunCommand::Export { year, run, output } => {
-            let r = crate::jobs::export::export_run(
-                &store,
-                &ctx.config,
-                year,
-                run,
-                output.as_deref(),
-                &ctx.operator,
-            )
-            .await
-            .map_err(|e| Failure::new(e.exit_code() as u8, e))?;
-            for l in &r.lines {
+            let s = ctx.session().await?;
+            let done = run::export(&s, year, run, output.as_deref()).await?;
+            for l in &done.lines {
                 println!("{l}");
             }
-            // Tell the finance office (once: the outbox key is the run).
-            let settings = crate::mail::MailSettings::from_config(&ctx.config)
-                .map_err(|e| Failure::new(2, e))?;
-            let (queued, _) = crate::jobs::notices::queue_finance_notice(
-                &store,
-                year,
-                run,
-                ctx.rules.offset_recoveries,
-                &r.files,
-                &settings,
-                ctx.today,
-            )
-            .await
-            .map_err(|e| Failure::new(e.exit_code(), e))?;
-            if queued {
+            if done.notice_queued {
                 println!("finance office notice queued: chieftech outbox send delivers it");
             }
             Ok(())
@@ -889,38 +685,81 @@ async fn payrun(ctx: &Context, cmd: PayrunCommand) -> Result<(), Failure> {
     }
 }
 
-async fn runner(ctx: &Context) -> Result<crate::jobs::daemon::Runner, Failure> {
-    let settings = crate::jobs::daemon::ScheduleSettings::from_config(&ctx.config)
-        .map_err(|e| Failure::new(2, e))?;
-    settings.schedules().map_err(|e| Failure::new(2, e))?;
-    Ok(crate::jobs::daemon::Runner {
-        store: ctx.store().await?,
-        cfg: ctx.config.clone(),
-        rules: ctx.rules.clone(),
-        policy: ctx.run_policy(),
-        settings,
-        owner: crate::jobs::daemon::owner_name(),
-    })
+fn print_computed(year: i32, s: &run::RunSummary) {
+    tracing::info!(year, run = s.seq, items = s.items, "draft computed");
+    println!(
+        "{year}年度第{}批（草稿{}）：{} 个称号中 {} 个有明细；应发 {}，应追 {}；未覆盖月份 {} 个",
+        s.seq,
+        if s.supplementary { "，补发" } else { "" },
+        s.appointments,
+        s.items,
+        fen_grouped(s.paid),
+        fen_grouped(-s.recovered),
+        s.uncovered_months
+    );
+    if s.uncovered_months > 0 {
+        println!("注意：有月份不在任何政策版本期内（未覆盖），未发放；请区政府出台后续政策后在配置中增加政策版本。详见 payrun show --year {year}");
+    }
+    println!("next: another operator approves it with `chieftech --operator NAME payrun approve --year {year}`");
 }
 
-fn inbox_failure(e: crate::inbox::InboxError) -> Failure {
-    use crate::inbox::InboxError as I;
-    let code = match &e {
-        I::Config(_) | I::Settings(_) | I::NotHeld(_) => 2,
-        _ => 3,
-    };
-    Failure::new(code, e)
-}
-
-fn daemon_failure(e: crate::jobs::daemon::DaemonError) -> Failure {
-    use crate::jobs::daemon::DaemonError as D;
-    let code = match &e {
-        D::Settings(_) | D::Schedule(_) | D::UnknownJob(_) | D::AlreadyRunning(_) | D::Usage(_) => {
-            2
+fn print_run(view: &run::RunView) {
+    let t = view.totals();
+    println!(
+        "{}年度第{}批  状态 {}{}  计算 {}（{}）{}",
+        view.year,
+        view.seq,
+        if view.status == "approved" {
+            "已批准"
+        } else {
+            "草稿"
+        },
+        if view.supplementary { "  补发" } else { "" },
+        view.computed_by,
+        view.today,
+        view.approved_by
+            .as_deref()
+            .map(|a| format!("  批准 {a}"))
+            .unwrap_or_default()
+    );
+    for p in &view.people {
+        println!(
+            "\n{}  {}  应发/应追 {}",
+            mask(&p.id_number),
+            p.name,
+            fen_grouped(p.net.net)
+        );
+        for l in p.lines() {
+            println!(
+                "    {}  {:<4}  {:>10}",
+                l.month,
+                l.kind.label(),
+                fen_str(l.fen)
+            );
         }
-        _ => 3,
-    };
-    Failure::new(code, e)
+    }
+    println!(
+        "\n合计：代发 {} 人 {}；追缴 {} 人 {}",
+        t.people_paid,
+        fen_grouped(t.paid),
+        t.people_recovering,
+        fen_grouped(-t.recovered)
+    );
+    if !view.uncovered.is_empty() {
+        println!("未覆盖月份（无政策版本，未发放）：");
+        for (id, name, m) in &view.uncovered {
+            println!("    {}  {}  {}", mask(id), name, m);
+        }
+    }
+}
+
+async fn runner(ctx: &Context) -> Result<crate::jobs::daemon::Runner, Failure> {
+    // The schedule is checked before the database is opened (a usage error first).
+    crate::jobs::daemon::ScheduleSettings::from_config(&ctx.config)
+        .and_then(|s| s.schedules().map_err(Into::into))
+        .map_err(|e| Failure::new(2, e))?;
+    let s = ctx.session().await?;
+    crate::jobs::daemon::Runner::from_session(s).map_err(|e| JobError::from(e).into())
 }
 
 /// A progress bar on stderr (hidden when stderr is not a terminal).
@@ -942,10 +781,13 @@ mod tests {
     #[test]
     fn password_is_redacted() {
         assert_eq!(
-            redact_url("postgres://u:secret@h:5432/db"),
+            crate::jobs::session::redact("postgres://u:secret@h:5432/db"),
             "postgres://u:***@h:5432/db"
         );
-        assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+        assert_eq!(
+            crate::jobs::session::redact("sqlite://data/x.db"),
+            "sqlite://data/x.db"
+        );
     }
 
     #[test]

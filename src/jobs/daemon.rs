@@ -314,6 +314,22 @@ pub struct Runner {
 }
 
 impl Runner {
+    /// The runner of a session: its ledger and configuration, the `[schedule]` table checked.
+    /// A usage error (exit status 2) when the schedule cannot be used.
+    pub fn from_session(s: crate::jobs::session::Session) -> Result<Runner, DaemonError> {
+        let settings = ScheduleSettings::from_config(&s.config)?;
+        settings.schedules()?;
+        let policy = s.run_policy();
+        Ok(Runner {
+            store: s.store,
+            cfg: s.config,
+            rules: s.rules,
+            policy,
+            settings,
+            owner: owner_name(),
+        })
+    }
+
     /// Runs one job (for a scheduled run, `args.today` is that time's date in Shanghai).
     pub async fn execute(&self, job: &str, args: JobArgs) -> Result<String, String> {
         let e = |x: &dyn std::fmt::Display| x.to_string();
@@ -397,19 +413,18 @@ impl Runner {
                 "the run of {year} is already approved; nothing computed"
             ));
         }
-        let s = self
-            .store
-            .compute_run(
-                year,
-                false,
-                operator,
-                today,
-                &self.rules,
-                self.policy,
-                &indicatif::ProgressBar::hidden(),
-            )
-            .await
-            .map_err(|x| x.to_string())?;
+        let who = crate::jobs::payrun::Actor { operator, today };
+        let s = crate::jobs::payrun::compute_with(
+            &self.store,
+            &self.rules,
+            self.policy,
+            who,
+            year,
+            false,
+            &indicatif::ProgressBar::hidden(),
+        )
+        .await
+        .map_err(|x| x.to_string())?;
         // Tell the bureau the draft awaits approval.
         let mail = MailSettings::from_config(&self.cfg).map_err(|x| x.to_string())?;
         let mut v = BTreeMap::new();

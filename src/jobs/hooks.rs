@@ -38,25 +38,17 @@ pub async fn export_approved(
         .fetch_all(store.pool())
         .await
         .map_err(|x| e(&x))?;
-    let settings = crate::mail::MailSettings::from_config(cfg).map_err(|x| e(&x))?;
+    let who = crate::jobs::payrun::Actor {
+        operator: "daemon",
+        today,
+    };
     let mut done = Vec::new();
     for r in rows {
         let year = r.try_get::<i64, _>(0).map_err(|x| e(&x))? as i32;
         let seq: i64 = r.try_get(1).map_err(|x| e(&x))?;
-        let report = crate::jobs::export::export_run(store, cfg, year, Some(seq), None, "daemon")
+        crate::jobs::payrun::export_with(store, cfg, who, year, Some(seq), None)
             .await
             .map_err(|x| e(&x))?;
-        crate::jobs::notices::queue_finance_notice(
-            store,
-            year,
-            Some(seq),
-            cfg.payment.offset_recoveries,
-            &report.files,
-            &settings,
-            today,
-        )
-        .await
-        .map_err(|x| e(&x))?;
         done.push(format!("{year}/{seq}"));
     }
     Ok(if done.is_empty() {

@@ -5,14 +5,20 @@
 //! - [`export`]: an approved run's bank files and summary;
 //! - [`sample`]: synthetic input workbooks;
 //! - [`notices`]: the e-mails a payment run causes;
-//! - [`remind`]: lifecycle reminders due on a date.
+//! - [`remind`]: lifecycle reminders due on a date;
+//! - [`session`], [`error`]: what every use case works in, and its one error type;
+//! - [`payrun`], [`ledger`]: the use cases the command line and the daemon call.
 
 pub mod daemon;
 pub mod demo;
+pub mod error;
 pub mod export;
 pub mod hooks;
 pub mod import;
+pub mod ledger;
 pub mod notices;
+pub mod payrun;
 pub mod plan;
 pub mod remind;
 pub mod sample;
+pub mod session;
