@@ -397,12 +397,8 @@ async fn import_changes_file(
     let sha = match file_sha256(path) {
         Ok(h) => h,
         Err(e) => {
-            report.problems.push(file_problem(
-                &label,
-                format!("无法读取文件：{e}；请检查文件名和路径"),
-            ));
-            report.lines.push(format!("{label}：无法读取，未导入"));
-            report.refused = true;
+            let why = format!("无法读取文件：{e}；请检查文件名和路径");
+            unreadable(report, &label, why);
             return Ok(());
         }
     };
@@ -412,33 +408,10 @@ async fn import_changes_file(
         sha256: Some(sha),
         operator: operator.into(),
     };
-    let reader_path = path.to_path_buf();
-    let reader_label = label.clone();
-    let reader_limits = *limits;
-    let read = tokio::task::spawn_blocking(move || {
-        let mut wb = Workbook::open_with(&reader_path, &reader_limits)?;
-        let bar = if progress {
-            wb.pick_sheet(crate::excel::changes::CHANGES_SHEET, &[])
-                .and_then(|s| wb.row_hint(&s))
-                .filter(|n| *n >= PROGRESS_FROM_ROWS)
-                .map(|n| progress_bar(n, &reader_label))
-        } else {
-            None
-        };
-        let r = read_changes(&mut wb, &reader_label);
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
-        r
-    })
-    .await
-    .map_err(|e| ImportError::Reader(e.to_string()))?;
-    let file = match read {
+    let file = match read_changes_file(path, &label, limits, progress).await? {
         Ok(f) => f,
         Err(e) => {
-            report.problems.push(file_problem(&label, e.to_string()));
-            report.lines.push(format!("{label}：无法读取，未导入"));
-            report.refused = true;
+            unreadable(report, &label, e.to_string());
             return Ok(());
         }
     };
@@ -449,77 +422,25 @@ async fn import_changes_file(
     let mut problems = file.problems.clone();
     let to_cell = |p: &RowProblem| store_problem(&label, &sheet, p.row, p.column, &p.message);
     let cell_errors = file.has_errors();
-    let line;
     let mut refused = cell_errors;
-    if cell_errors && !accept_valid {
+    let line = if cell_errors && !accept_valid {
         // Refused whole; a dry run still finds the person-level problems of the sound rows.
         if !file.entries.is_empty() {
             let outcome = store
                 .check_changes(&source, reporter, &file.entries, cfg)
                 .await?;
-            problems.extend(
-                outcome
-                    .rejected
-                    .iter()
-                    .filter(|p| p.row.is_some())
-                    .map(to_cell),
-            );
+            let person_level = outcome.rejected.iter().filter(|p| p.row.is_some());
+            problems.extend(person_level.map(to_cell));
         }
-        line = format!(
-            "{label}：变动未导入（整个文件不导入）：{}处错误；改正后重新导入，或加--accept-valid只导入无误的行",
-            errors_in(&problems)
-        );
+        refused_whole_line(&label, &problems)
     } else {
         let outcome = store
             .record_changes(&source, reporter, &file.entries, accept_valid, cfg)
             .await?;
-        let again = outcome
-            .already_imported
-            .as_ref()
-            .map(|when| format!("（内容相同的文件已于{when}导入过，已逐行重新核对）"))
-            .unwrap_or_default();
-        let label = format!("{label}{again}");
         problems.extend(outcome.rejected.iter().map(to_cell));
         refused |= !outcome.rejected.is_empty();
-        let mut dup = if outcome.duplicates.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "，{}条与已登记的变动相同，已跳过（未做更改）",
-                outcome.duplicates.len()
-            )
-        };
-        if !outcome.voided_before.is_empty() {
-            let ids: Vec<String> = outcome
-                .voided_before
-                .iter()
-                .map(|(row, id)| format!("第{}行（变动#{id}）", row.unwrap_or(0)))
-                .collect();
-            dup.push_str(&format!(
-                "，{}条此前登记后已被作废，未重新登记：{}",
-                outcome.voided_before.len(),
-                ids.join("、")
-            ));
-        }
-        line = if outcome.refused_whole {
-            format!(
-                "{label}：变动未导入（整个文件不导入）：{}处错误；改正后重新导入，或加--accept-valid只导入无误的行",
-                errors_in(&problems)
-            )
-        } else if refused {
-            format!(
-                "{label}：已登记{}条变动{dup}；{}行有错误，未登记（--accept-valid）",
-                outcome.applied.len(),
-                rows_with_errors(&problems)
-            )
-        } else if outcome.applied.is_empty()
-            && (!outcome.duplicates.is_empty() || !outcome.voided_before.is_empty())
-        {
-            format!("{label}：没有新的变动{dup}")
-        } else {
-            format!("{label}：已登记{}条变动{dup}", outcome.applied.len())
-        };
-    }
+        recorded_line(&label, &outcome, &problems, refused)
+    };
     sort_problems(&mut problems);
     cap_problems(&mut problems);
     if refused {
@@ -542,6 +463,101 @@ async fn import_changes_file(
     }
     report.problems.extend(problems);
     Ok(())
+}
+
+/// A file that could not be read at all: one problem, one line, refused.
+fn unreadable(report: &mut ImportReport, label: &str, why: String) {
+    report.problems.push(file_problem(label, why));
+    report.lines.push(format!("{label}：无法读取，未导入"));
+    report.refused = true;
+}
+
+/// Reads a changes workbook on a blocking thread (a progress bar for large ones).
+async fn read_changes_file(
+    path: &Path,
+    label: &str,
+    limits: &InputLimits,
+    progress: bool,
+) -> Result<Result<crate::excel::changes::ChangesFile, crate::excel::read::ReadError>, ImportError>
+{
+    let reader_path = path.to_path_buf();
+    let reader_label = label.to_string();
+    let reader_limits = *limits;
+    tokio::task::spawn_blocking(move || {
+        let mut wb = Workbook::open_with(&reader_path, &reader_limits)?;
+        let bar = if progress {
+            wb.pick_sheet(crate::excel::changes::CHANGES_SHEET, &[])
+                .and_then(|s| wb.row_hint(&s))
+                .filter(|n| *n >= PROGRESS_FROM_ROWS)
+                .map(|n| progress_bar(n, &reader_label))
+        } else {
+            None
+        };
+        let r = read_changes(&mut wb, &reader_label);
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        r
+    })
+    .await
+    .map_err(|e| ImportError::Reader(e.to_string()))
+}
+
+fn refused_whole_line(label: &str, problems: &[CellProblem]) -> String {
+    format!(
+        "{label}：变动未导入（整个文件不导入）：{}处错误；改正后重新导入，或加--accept-valid只导入无误的行",
+        errors_in(problems)
+    )
+}
+
+/// The line for a file whose rows were checked against the ledger and recorded.
+fn recorded_line(
+    label: &str,
+    outcome: &crate::store::ChangesOutcome,
+    problems: &[CellProblem],
+    refused: bool,
+) -> String {
+    let again = outcome
+        .already_imported
+        .as_ref()
+        .map(|when| format!("（内容相同的文件已于{when}导入过，已逐行重新核对）"))
+        .unwrap_or_default();
+    let label = format!("{label}{again}");
+    let mut dup = if outcome.duplicates.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "，{}条与已登记的变动相同，已跳过（未做更改）",
+            outcome.duplicates.len()
+        )
+    };
+    if !outcome.voided_before.is_empty() {
+        let ids: Vec<String> = outcome
+            .voided_before
+            .iter()
+            .map(|(row, id)| format!("第{}行（变动#{id}）", row.unwrap_or(0)))
+            .collect();
+        dup.push_str(&format!(
+            "，{}条此前登记后已被作废，未重新登记：{}",
+            outcome.voided_before.len(),
+            ids.join("、")
+        ));
+    }
+    if outcome.refused_whole {
+        refused_whole_line(&label, problems)
+    } else if refused {
+        format!(
+            "{label}：已登记{}条变动{dup}；{}行有错误，未登记（--accept-valid）",
+            outcome.applied.len(),
+            rows_with_errors(problems)
+        )
+    } else if outcome.applied.is_empty()
+        && (!outcome.duplicates.is_empty() || !outcome.voided_before.is_empty())
+    {
+        format!("{label}：没有新的变动{dup}")
+    } else {
+        format!("{label}：已登记{}条变动{dup}", outcome.applied.len())
+    }
 }
 
 fn rows_with_errors(problems: &[CellProblem]) -> usize {
