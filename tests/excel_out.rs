@@ -318,7 +318,7 @@ async fn bank_file_and_summary_of_the_worked_examples() {
                 "身份证号码",
                 "银行账号",
                 "开户行",
-                "金额",
+                "金额（元）",
                 "用途"
             ]
         );
@@ -451,9 +451,12 @@ async fn bank_file_and_summary_of_the_worked_examples() {
         t.find("@张店区热力有限公司");
 
         // 明细: every line, with reasons; masked ID numbers.
+        // Title and identification line above the header (issue 11).
         let m = Sheet::read(&summary_path, "明细");
+        assert_eq!(m.text(0, 0), "2023年度张店区首席技师津贴明细表");
+        assert!(m.text(1, 0).contains("编制单位"), "{}", m.text(1, 0));
         assert_eq!(
-            m.row_texts(0),
+            m.row_texts(2),
             [
                 "序号",
                 "身份证号码",
@@ -467,9 +470,9 @@ async fn bank_file_and_summary_of_the_worked_examples() {
                 "说明"
             ]
         );
-        assert_eq!(m.rows(), 1 + 27 + 1);
+        assert_eq!(m.rows(), 3 + 27 + 1);
         let line = |name: &str, month: &str| -> usize {
-            (1..m.rows() - 1)
+            (3..m.rows() - 1)
                 .find(|&r| m.text(r, 2) == name && m.text(r, 6) == month)
                 .unwrap_or_else(|| panic!("{name} {month}"))
         };
@@ -502,32 +505,44 @@ async fn bank_file_and_summary_of_the_worked_examples() {
         assert!(reason.contains("此前已发 500.00"), "{reason}");
         assert!(reason.contains("退休（生效2022-09-16"), "{reason}");
         let last = m.rows() - 1;
-        assert_eq!(m.text(last, 1), "合计");
+        assert_eq!(m.text(last, 1), "合计（27笔）");
         assert_eq!(m.fen(last, 8), 955_645);
 
         // 追缴: the recovery list.
+        // 追缴: the recovery list (title, identification line, header in row 3), then the
+        // signature lines.
         let x = Sheet::read(&summary_path, "追缴");
-        assert_eq!(x.rows(), 3);
-        assert_eq!(x.text(1, 1), mask(zhang.id_number.as_str()));
-        assert_eq!(x.text(1, 2), "张伟");
-        assert_eq!(x.text(1, 3), "@张店区热力有限公司");
-        assert_eq!(x.fen(1, 4), 175_000);
-        assert_eq!(x.text(1, 5), "2022-09…2022-12");
+        assert_eq!(x.text(0, 0), "2023年度张店区首席技师津贴追缴清单");
+        assert_eq!(x.text(3, 1), mask(zhang.id_number.as_str()));
+        assert_eq!(x.text(3, 2), "张伟");
+        assert_eq!(x.text(3, 3), "@张店区热力有限公司");
+        assert_eq!(x.fen(3, 4), 175_000);
+        assert_eq!(x.text(3, 5), "2022-09至2022-12");
         assert!(
-            x.text(1, 6).contains("退休（生效2022-09-16"),
+            x.text(3, 6).contains("退休（生效2022-09-16"),
             "{}",
-            x.text(1, 6)
+            x.text(3, 6)
         );
-        assert_eq!(x.text(2, 1), "合计（1人）");
-        assert_eq!(x.fen(2, 4), 175_000);
-        assert_eq!(x.text(2, 6), "人民币壹仟柒佰伍拾元整");
+        assert_eq!(x.text(4, 1), "合计（1人）");
+        assert_eq!(x.fen(4, 4), 175_000);
+        assert_eq!(x.text(4, 6), "人民币壹仟柒佰伍拾元整");
+        x.find("经办人：＿＿＿＿＿＿＿＿");
+        x.find("编制单位（盖章）：张店区人力资源和社会保障局");
 
         let u = Sheet::read(&summary_path, "未覆盖");
         assert_eq!(
-            u.row_texts(0),
-            ["序号", "身份证号码", "姓名", "月份", "说明"]
+            u.row_texts(2),
+            [
+                "序号",
+                "身份证号码",
+                "姓名",
+                "工作单位",
+                "未覆盖月份",
+                "月数",
+                "影响金额（元）"
+            ]
         );
-        assert_eq!(u.text(1, 0), "本批次没有未覆盖的月份");
+        assert_eq!(u.text(3, 0), "本批次没有未覆盖的月份");
 
         // Re-export: byte-identical, same dir or another, and no second batch.
         assert_eq!(export_count(store).await, (1, 2));

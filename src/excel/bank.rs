@@ -8,6 +8,7 @@
 //! written as a quote-prefixed text cell, never as a formula. Nothing is masked here: the bank
 //! needs full numbers, so the files are written with mode 0600 by [`crate::jobs::export`].
 
+use super::summary::{cn_date, text_width};
 use crate::rules::money::{fen_grouped, fen_str};
 use chrono::NaiveDateTime;
 use rust_xlsxwriter::{
@@ -89,7 +90,8 @@ pub struct BankTemplate {
     pub bank: String,
     /// Worksheet name.
     pub sheet: String,
-    /// Optional line above the header; `{year}`, `{run}`, `{program}`, `{purpose}` filled in.
+    /// Optional line above the header; `{year}`, `{run}`, `{program}`, `{purpose}`, `{batch}`
+    /// (the part's batch reference), `{payer}` (付款单位) and `{date}` filled in.
     #[serde(default)]
     pub title: Option<String>,
     /// Purpose text (用途) with `{year}`, `{run}`, `{program}` placeholders.
@@ -247,9 +249,15 @@ impl Formats {
                 .clone()
                 .set_bold()
                 .set_align(FormatAlign::Center)
+                .set_align(FormatAlign::VerticalCenter)
                 .set_background_color(0xDDEBF7),
-            text: base.clone().set_num_format("@"),
-            text_quoted: base.clone().set_num_format("@").set_quote_prefix(),
+            // Indented: left-aligned text keeps a gap from the right-aligned amount beside it.
+            text: base.clone().set_num_format("@").set_indent(1),
+            text_quoted: base
+                .clone()
+                .set_num_format("@")
+                .set_indent(1)
+                .set_quote_prefix(),
             number: base.clone().set_align(FormatAlign::Center),
             amount: base.clone().set_num_format("#,##0.00"),
             title: Format::new().set_bold().set_font_size(12),
@@ -297,24 +305,58 @@ where
     );
     let ws = wb.add_worksheet_with_constant_memory()?;
     ws.set_name(&template.sheet)?;
-    for (i, c) in template.columns.iter().enumerate() {
-        if let Some(w) = c.width {
-            ws.set_column_width(i as u16, w)?;
-        }
-    }
+    // Widths: the template's, widened to the content seen (set when the rows are written).
+    let mut widths: Vec<f64> = template
+        .columns
+        .iter()
+        .map(|c| {
+            let content = match c.field {
+                Field::IdNumber => 18.0,
+                Field::Amount => 12.0,
+                Field::Purpose => text_width(&info.purpose),
+                Field::Const => text_width(c.value.as_deref().unwrap_or("")),
+                _ => 4.0,
+            };
+            f64::from(c.width.unwrap_or(0))
+                .max(content + 2.0)
+                .max(text_width(&c.header) + 2.0)
+        })
+        .collect();
     let header = template.header_row();
+    let date = cn_date(&info.created.date().to_string());
     if let Some(title) = &info.title {
-        put_text(ws, 0, 0, title, &f.title, &f.title)?;
+        let title = title
+            .replace("{batch}", &info.batch_ref)
+            .replace("{payer}", &info.organization)
+            .replace("{date}", &date);
+        put_text(ws, 0, 0, &title, &f.title, &f.title)?;
     }
+    ws.set_row_height(header, 20)?;
     for (i, c) in template.columns.iter().enumerate() {
         put_text(ws, header, i as u16, &c.header, &f.header, &f.header)?;
     }
     ws.set_freeze_panes(header + 1, 0)?;
     ws.set_repeat_rows(header, header)?;
+    // The bank's import layout keeps its first rows (the header in row 1 for most banks), so
+    // what identifies the printed list — batch, payer, date — and the 经办/复核 lines are in
+    // the page header and footer, not in cells.
+    let amp = |s: &str| s.replace('&', "&&");
     ws.set_paper_size(9)
         .set_landscape()
-        .set_print_fit_to_pages(1, 0);
-    ws.set_footer("&C第 &P 页，共 &N 页");
+        .set_print_fit_to_pages(1, 0)
+        .set_print_center_horizontally(true)
+        .set_margins(0.5, 0.5, 0.9, 0.9, 0.3, 0.3)
+        .set_header(format!(
+            "&L付款单位：{}&C&\"-,Bold\"代发清单　{}&R批次号：{}　日期：{}",
+            amp(&info.organization),
+            amp(&info.purpose),
+            amp(&info.batch_ref),
+            date
+        ))
+        .set_footer(format!(
+            "&L经办：＿＿＿＿＿＿　　复核：＿＿＿＿＿＿　　（{}）&C第 &P 页，共 &N 页&R付款单位（盖章）",
+            amp(&info.batch_ref)
+        ));
 
     let mut totals = PartTotals::default();
     for r in rows {
@@ -328,6 +370,15 @@ where
         totals.fen += r.fen;
         let row = header + totals.rows as u32;
         for (i, c) in template.columns.iter().enumerate() {
+            let seen = match c.field {
+                Field::Name => text_width(&r.name),
+                Field::IdNumber => text_width(&r.id_number),
+                Field::Account => text_width(&r.account),
+                Field::BankName => text_width(&r.bank_name),
+                Field::Unit => text_width(&r.unit),
+                _ => 0.0,
+            };
+            widths[i] = widths[i].max((seen + 2.0).min(50.0));
             let col = i as u16;
             let text =
                 |s: &str, ws: &mut Worksheet| put_text(ws, row, col, s, &f.text, &f.text_quoted);
@@ -386,6 +437,25 @@ where
             }
         }
     }
+    if template.totals_row {
+        let total = format!("合计（{}笔）", totals.rows);
+        let label_col = template
+            .columns
+            .iter()
+            .position(|c| c.field != Field::Amount)
+            .unwrap_or(0);
+        widths[label_col] = widths[label_col].max(text_width(&total) + 2.0);
+        if let Some(a) = template
+            .columns
+            .iter()
+            .position(|c| c.field == Field::Amount)
+        {
+            widths[a] = widths[a].max(fen_grouped(totals.fen).len() as f64 + 3.0);
+        }
+    }
+    for (i, w) in widths.iter().enumerate() {
+        ws.set_column_width(i as u16, *w)?;
+    }
     wb.save_to_writer(out)?;
     Ok(totals)
 }
@@ -416,7 +486,7 @@ mod tests {
                 "身份证号码",
                 "银行账号",
                 "开户行",
-                "金额",
+                "金额（元）",
                 "用途"
             ]
         );

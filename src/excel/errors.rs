@@ -8,7 +8,11 @@
 
 use super::read::{CellProblem, Column, InputLimits, Value, Workbook};
 use super::roster::SheetLayout;
-use rust_xlsxwriter::{Color, Format, FormatPattern, Workbook as XlsxWorkbook};
+use super::summary::{lines_height, text_width, wrapped_lines};
+use super::template::{cell_kind, decorate_sheet, CellKind, TemplateFormats};
+use rust_xlsxwriter::{
+    Color, Format, FormatAlign, FormatBorder, FormatPattern, Workbook as XlsxWorkbook,
+};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -34,6 +38,20 @@ pub enum ErrorWorkbookError {
         path: String,
         source: super::read::ReadError,
     },
+}
+
+/// The width of the 错误说明 column (characters).
+const EXPLANATION_WIDTH: f64 = 36.0;
+
+/// Which template sheet an input sheet's columns are (for its notes and checks).
+fn template_sheet_of(columns: &[Column]) -> &'static str {
+    if columns.iter().any(|c| c.name == super::changes::KIND) {
+        super::changes::CHANGES_SHEET
+    } else if columns.iter().any(|c| c.name == super::roster::UNIT_NAME) {
+        super::roster::UNITS_SHEET
+    } else {
+        super::roster::ROSTER_SHEET
+    }
 }
 
 /// `dir/X.xlsx` → `dir/X.errors.xlsx`.
@@ -88,10 +106,22 @@ pub fn write_error_workbook_with(
     let bad_date = bad.clone().set_num_format("yyyy-mm-dd");
     let explanation = Format::new()
         .set_font_color(Color::RGB(0xC00000))
-        .set_text_wrap();
+        .set_text_wrap()
+        .set_align(FormatAlign::Top);
     let header_format = Format::new()
         .set_bold()
+        .set_text_wrap()
+        .set_align(FormatAlign::VerticalCenter)
+        .set_border(FormatBorder::Thin)
+        .set_background_color(Color::RGB(0xFCE4D6))
         .set_font_color(Color::RGB(0xC00000));
+    let text_format = Format::new().set_num_format("@");
+    let bad_text = bad.clone().set_num_format("@");
+    let k = TemplateFormats::new();
+    let out_name = out_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
 
     for (n, sheet) in sheets.iter().enumerate() {
         let name = &sheet.layout.sheet;
@@ -125,24 +155,72 @@ pub fn write_error_workbook_with(
         if ws.set_name(name).is_err() {
             ws.set_name(format!("Sheet{}", n + 1)).map_err(xerr)?;
         }
-        ws.set_column_width(extra_col, 60).map_err(xerr)?;
+        // The input columns this sheet has, by position: the template's notes, validation,
+        // header style and text/date formats go on them.
+        let kind_sheet = template_sheet_of(sheet.columns);
+        let named: Vec<(u16, &str)> = header
+            .map(|h| {
+                sheet
+                    .columns
+                    .iter()
+                    .zip(&h.positions)
+                    .filter_map(|(c, p)| p.map(|p| (p as u16, c.name)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let kinds: HashMap<usize, CellKind> = named
+            .iter()
+            .map(|(c, n)| (usize::from(*c), cell_kind(n)))
+            .collect();
+        let mut widths: Vec<f64> = vec![0.0; usize::from(extra_col)];
         let mut last_row: Option<u32> = None;
         let mut failure: Option<rust_xlsxwriter::XlsxError> = None;
         type Marks = HashMap<u32, (Vec<String>, Vec<usize>)>;
         let write_row = |ws: &mut rust_xlsxwriter::Worksheet,
                          by_row: &mut Marks,
+                         widths: &mut Vec<f64>,
                          row: u32,
                          cells: &[Value]|
          -> Result<(), rust_xlsxwriter::XlsxError> {
             let r = row.saturating_sub(1);
             let marks = by_row.remove(&row);
+            let is_header = Some(row) == header.map(|h| h.row);
             let shaded = |c: usize| marks.as_ref().is_some_and(|m| m.1.contains(&c));
+            // The row's height: as many lines as its explanation takes (or its header).
+            if let Some(m) = &marks {
+                let lines =
+                    m.0.iter()
+                        .map(|t| wrapped_lines(t, EXPLANATION_WIDTH * 0.8))
+                        .sum::<u32>();
+                ws.set_row_height(r, lines_height(lines.min(40)))?;
+            } else if is_header {
+                ws.set_row_height(r, 32)?;
+            }
             for (c, v) in cells.iter().enumerate().take(usize::from(extra_col)) {
                 let col = c as u16;
-                let fmt = shaded(c).then_some(&bad);
+                // The header wraps (two lines): half its width is enough.
+                let seen = if is_header {
+                    text_width(&v.display()) / 2.0
+                } else {
+                    text_width(&v.display())
+                };
+                if let Some(w) = widths.get_mut(c) {
+                    *w = w.max(seen.min(60.0));
+                }
+                let kind = kinds.get(&c).copied().unwrap_or(CellKind::Other);
+                let fmt = if is_header {
+                    Some(&k.header)
+                } else {
+                    match (shaded(c), kind) {
+                        (true, CellKind::Text) => Some(&bad_text),
+                        (true, _) => Some(&bad),
+                        (false, CellKind::Text) => Some(&text_format),
+                        (false, _) => None,
+                    }
+                };
                 match v {
                     Value::Empty => {
-                        if let Some(f) = fmt {
+                        if let Some(f) = fmt.filter(|_| is_header || shaded(c)) {
                             ws.write_blank(r, col, f)?;
                         }
                     }
@@ -187,7 +265,7 @@ pub fn write_error_workbook_with(
                     return ControlFlow::Continue(());
                 }
                 last_row = Some(row);
-                match write_row(ws, &mut by_row, row, cells) {
+                match write_row(ws, &mut by_row, &mut widths, row, cells) {
                     Ok(()) => ControlFlow::Continue(()),
                     Err(e) => {
                         failure = Some(e);
@@ -202,12 +280,31 @@ pub fn write_error_workbook_with(
         if let Some(e) = failure {
             return Err(xerr(e));
         }
+        let header_row0 = header_row.saturating_sub(1);
+        let last0 = last_row.unwrap_or(header_row).saturating_sub(1);
+        // Room to add rows with the same checks.
+        decorate_sheet(ws, kind_sheet, &named, header_row0, last0 + 200).map_err(xerr)?;
+        for (c, w) in widths.iter().enumerate() {
+            ws.set_column_width(c as u16, (w + 1.5).clamp(6.0, 40.0))
+                .map_err(xerr)?;
+        }
+        ws.set_column_width(extra_col, EXPLANATION_WIDTH)
+            .map_err(xerr)?;
+        ws.set_paper_size(9)
+            .set_landscape()
+            .set_print_fit_to_pages(1, 0)
+            .set_margins(0.3, 0.3, 0.6, 0.6, 0.3, 0.3)
+            .set_header("&C&\"-,Bold\"错误说明：请按最右一列“错误说明”改正标黄的单元格后重新报送")
+            .set_footer(format!(
+                "&L{}&C第 &P 页，共 &N 页",
+                out_name.replace('&', "&&")
+            ));
         // Messages for rows the sheet did not hold (a sheet with no rows at all).
         let mut rest: Vec<u32> = by_row.keys().copied().collect();
         rest.sort_unstable();
         for row in rest {
             if last_row.is_none_or(|l| row > l) {
-                write_row(ws, &mut by_row, row, &[]).map_err(xerr)?;
+                write_row(ws, &mut by_row, &mut widths, row, &[]).map_err(xerr)?;
                 last_row = Some(row);
             }
         }

@@ -500,11 +500,23 @@ impl<RS: Read + Seek> Workbook<RS> {
     /// Streams the rows of a sheet in order: `f(row, cells)` with the 1-based row number and
     /// the row's cells from column A (missing cells are [`Value::Empty`]). Rows with no cell
     /// are not passed. `f` may stop the stream with `ControlFlow::Break`.
+    ///
+    /// The template's furniture is not passed either (see [`TemplateRows`]): its example row
+    /// (first cell `示例…`) and the footer a unit adds by habit (填报单位（盖章）/填报人/联系电话/
+    /// 填报日期, 填表说明 and the one-cell lines after it).
     pub fn for_each_row(
         &mut self,
         sheet: &str,
         mut f: impl FnMut(u32, &[Value]) -> ControlFlow<()>,
     ) -> Result<(), ReadError> {
+        let mut furniture = TemplateRows::default();
+        let mut f = move |row: u32, cells: &[Value]| {
+            if furniture.skip(cells) {
+                ControlFlow::Continue(())
+            } else {
+                f(row, cells)
+            }
+        };
         let is_1904 = self.is_1904;
         let name = self.name.clone();
         let sheet_err = |detail: String| {
@@ -585,6 +597,52 @@ impl<RS: Read + Seek> Workbook<RS> {
                 Ok(())
             }
         })
+    }
+}
+
+/// Recognises the rows of a template that are not data: the example row and the footer area.
+#[derive(Debug, Default)]
+pub struct TemplateRows {
+    in_footer: bool,
+}
+
+/// How the template's example row starts (first non-empty cell).
+pub const EXAMPLE_MARK: &str = "示例";
+
+/// How footer rows start (first non-empty cell, spaces ignored).
+pub const FOOTER_MARKS: [&str; 9] = [
+    "填报单位",
+    "填报人",
+    "填表人",
+    "联系电话：",
+    "联系电话:",
+    "填报日期",
+    "填表日期",
+    "填表说明",
+    "单位负责人",
+];
+
+impl TemplateRows {
+    /// Whether a row is the template's furniture, not data.
+    pub fn skip(&mut self, cells: &[Value]) -> bool {
+        let mut texts = cells.iter().filter(|v| !v.is_blank());
+        let Some(first) = texts.next() else {
+            return false;
+        };
+        let Value::Text(t) = first else {
+            return false;
+        };
+        let t: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+        if t.starts_with(EXAMPLE_MARK) || t.starts_with("【示例】") || t.starts_with("（示例）")
+        {
+            return true;
+        }
+        if FOOTER_MARKS.iter().any(|m| t.starts_with(m)) {
+            self.in_footer = true;
+            return true;
+        }
+        // After the footer: the instruction lines, one text cell each.
+        self.in_footer && texts.next().is_none()
     }
 }
 
@@ -1420,6 +1478,21 @@ mod tests {
         let mut short = vec![problem(1, Severity::Error)];
         cap_problems(&mut short);
         assert_eq!(short, vec![problem(1, Severity::Error)]);
+    }
+
+    #[test]
+    fn template_furniture_is_not_data() {
+        let t = |s: &str| Value::Text(s.into());
+        let mut r = TemplateRows::default();
+        assert!(!r.skip(&[t("姓名"), t("身份证号码"), t("联系电话")]));
+        assert!(r.skip(&[t("示例：张三"), t("370303199001011234")]));
+        assert!(!r.skip(&[t("李娜"), t("370303199001011234")]));
+        assert!(!r.skip(&[t("1．说明")]), "before the footer, a row is data");
+        assert!(r.skip(&[Value::Empty, t("填报单位（盖章）："), t("某公司")]));
+        assert!(r.skip(&[t("联系电话：0533-1234567")]));
+        assert!(r.skip(&[t("1．身份证号码请填18位")]), "an instruction line");
+        assert!(!r.skip(&[t("王强"), t("370303199001011234")]));
+        assert!(!r.skip(&[Value::Empty]));
     }
 
     #[test]

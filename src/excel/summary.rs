@@ -2,13 +2,19 @@
 //!
 //! Sheets: 汇总 (totals by unit, by cohort and by line kind, head counts, the grand total in
 //! figures and in Chinese capitals, the control totals of every bank file part with its batch
-//! reference, signature lines and a chart of totals by unit), 明细 (every line with its reason),
-//! 追缴 (the recovery list with reasons) and 未覆盖 (months no policy version covers).
+//! reference, signature lines with 制表日期 and 单位（盖章）, and a chart of totals by unit on its
+//! own page), 明细 (every line with its reason), 追缴 (the recovery list with reasons and
+//! signature lines) and 未覆盖 (one line per person whose months no policy version covers).
 //!
 //! The writer is pure: [`SummaryModel`] holds everything, built by [`crate::jobs::export`].
-//! Every sheet has Chinese headers, a frozen header, column widths, `#,##0.00` amounts and an
-//! A4 landscape print setup that repeats the header on each page. Text that starts with `=`,
-//! `+`, `-` or `@` is written as quote-prefixed text, never as a formula.
+//!
+//! Printing: every sheet is A4 landscape, fitted to one page wide, with column widths taken
+//! from the content (a CJK character counts two) so that fitting never shrinks a page below
+//! about 85 %; wrapped cells get row heights for their lines; each sheet starts with the title
+//! and a line with 编制单位, year and batch, repeated on every printed page with the table's
+//! header; page numbers are in the footer; manual page breaks keep each table of 汇总 whole
+//! (see [`Pager`]) and put the chart on its own page. Amounts are `#,##0.00`. Text that starts
+//! with `=`, `+`, `-` or `@` is written as quote-prefixed text, never as a formula.
 
 use super::bank::put_text;
 use crate::rules::money::capitals;
@@ -18,6 +24,7 @@ use rust_xlsxwriter::{
     Chart, ChartType, DocProperties, Format, FormatAlign, FormatBorder, Workbook, Worksheet,
     XlsxError,
 };
+use std::collections::BTreeMap;
 use std::io::{Seek, Write};
 
 /// Sheet names, in order.
@@ -90,18 +97,23 @@ pub struct RecoveryRow {
     pub unit: String,
     /// To be recovered (< 0).
     pub fen: i64,
-    /// The months concerned, e.g. `2022-09…2022-12`.
+    /// The months concerned, e.g. `2022-09至2022-12`.
     pub months: String,
     pub reason: String,
 }
 
-/// One uncovered month (未覆盖).
+/// One person with months no policy covers (未覆盖).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UncoveredRow {
     pub id_number: String,
     pub name: String,
-    pub month: Month,
-    pub note: String,
+    pub unit: String,
+    /// The months as ranges, e.g. `2026-09至2026-12`.
+    pub months: String,
+    /// How many months.
+    pub count: usize,
+    /// What the months would earn at the last policy's rate, when it can be told.
+    pub fen: Option<i64>,
 }
 
 /// Everything the summary workbook shows.
@@ -117,7 +129,7 @@ pub struct SummaryModel {
     pub today: String,
     pub computed_by: String,
     pub approved_by: String,
-    /// Date of approval, `2025-12-01`.
+    /// Date of approval, `2025-12-01` (also the 制表日期).
     pub approved_on: String,
     pub units: Vec<UnitTotal>,
     pub cohorts: Vec<CohortTotal>,
@@ -131,12 +143,21 @@ pub struct SummaryModel {
     pub details: Vec<DetailRow>,
     pub recoveries: Vec<RecoveryRow>,
     pub uncovered: Vec<UncoveredRow>,
+    /// Printed under the 未覆盖 table: why the months are not paid, how the amount is told.
+    pub uncovered_note: String,
     /// Explanatory lines printed under the totals.
     pub notes: Vec<String>,
 }
 
+impl SummaryModel {
+    /// Uncovered months of all people.
+    pub fn uncovered_months(&self) -> usize {
+        self.uncovered.iter().map(|u| u.count).sum()
+    }
+}
+
 /// Where things are on the 汇总 sheet (zero-based rows), for tests and readers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SummaryLayout {
     /// Header row of the unit table; units follow, then its 合计 row.
     pub unit_header: u32,
@@ -146,7 +167,170 @@ pub struct SummaryLayout {
     pub grand_total: u32,
     pub parts_header: u32,
     pub signatures: u32,
+    /// The row the chart is anchored at (none without units).
+    pub chart: Option<u32>,
+    /// The manual page breaks of 汇总 (a page starts at each of these rows).
+    pub page_breaks: Vec<u32>,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Print layout helpers, shared by the other workbooks chieftech writes.
+
+/// Whether a character takes two columns (CJK ideographs, kana, hangul, full-width forms).
+pub fn is_wide(c: char) -> bool {
+    matches!(c as u32,
+        0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD)
+}
+
+/// The width of a text in Excel's character units: a CJK character counts two; of a text of
+/// several lines, the longest.
+pub fn text_width(s: &str) -> f64 {
+    s.lines()
+        .map(|l| l.chars().map(|c| if is_wide(c) { 2.0 } else { 1.0 }).sum())
+        .fold(0.0, f64::max)
+}
+
+/// A column width for these texts (and the header), plus padding, between `min` and `max`.
+pub fn fit_width<'a>(texts: impl IntoIterator<Item = &'a str>, min: f64, max: f64) -> f64 {
+    let w = texts.into_iter().map(text_width).fold(0.0, f64::max) + 1.5;
+    w.clamp(min, max)
+}
+
+/// The lines a text takes in a wrapped cell `width` characters wide.
+pub fn wrapped_lines(s: &str, width: f64) -> u32 {
+    let room = (width - 1.5).max(1.0);
+    s.split('\n')
+        .map(|l| ((text_width(l) / room).ceil() as u32).max(1))
+        .sum::<u32>()
+        .max(1)
+}
+
+/// Points per printed line of 10-point text (CJK fonts are taller than Latin ones).
+pub const LINE_PT: f64 = 14.0;
+
+/// The height (points) of a row whose tallest cell has `lines` lines.
+pub fn lines_height(lines: u32) -> f64 {
+    (f64::from(lines) * LINE_PT + 4.0).max(18.0)
+}
+
+/// `2025-12-01` → `2025年12月1日` (other text unchanged).
+pub fn cn_date(iso: &str) -> String {
+    match chrono::NaiveDate::parse_from_str(iso.get(..10).unwrap_or(iso), "%Y-%m-%d") {
+        Ok(d) => {
+            use chrono::Datelike;
+            format!("{}年{}月{}日", d.year(), d.month(), d.day())
+        }
+        Err(_) => iso.to_string(),
+    }
+}
+
+/// The printable height (points) of an A4 landscape page with the margins of [`print_setup`],
+/// less a safety allowance for the footer: what [`Pager`] fills.
+pub const PAGE_PT: f64 = 480.0;
+
+/// Decides manual page breaks: rows are grouped in blocks (a table with its title, header and
+/// 合计 row; the signatures); a block that does not fit on the rest of a page starts a new
+/// one, a block taller than a page is broken between rows. Heights are the explicit row
+/// heights, so the breaks hold whatever the printer's scale (fitting to width only shrinks).
+#[derive(Debug, Clone)]
+pub struct Pager {
+    heights: BTreeMap<u32, f64>,
+    blocks: Vec<(u32, u32, bool)>,
+    repeat_pt: f64,
+}
+
+impl Pager {
+    /// A pager for a sheet whose repeated rows (title, header) take `repeat_pt` points.
+    pub fn new(repeat_pt: f64) -> Pager {
+        Pager {
+            heights: BTreeMap::new(),
+            blocks: Vec::new(),
+            repeat_pt,
+        }
+    }
+
+    /// Sets a row's height on the sheet and remembers it.
+    pub fn height(&mut self, ws: &mut Worksheet, row: u32, pt: f64) -> Result<(), XlsxError> {
+        ws.set_row_height(row, pt)?;
+        self.heights.insert(row, pt);
+        Ok(())
+    }
+
+    /// Rows `first..=last` stay on one page when they can; `own_page` starts a page with them.
+    pub fn block(&mut self, first: u32, last: u32, own_page: bool) {
+        self.blocks.push((first, last.max(first), own_page));
+    }
+
+    fn row_pt(&self, r: u32) -> f64 {
+        self.heights.get(&r).copied().unwrap_or(15.0)
+    }
+
+    /// The rows that start a page.
+    pub fn breaks(&self) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut used = self.repeat_pt;
+        let room = PAGE_PT - self.repeat_pt;
+        for &(first, last, own) in &self.blocks {
+            let h: f64 = (first..=last).map(|r| self.row_pt(r)).sum();
+            let fresh = used <= self.repeat_pt + 0.1;
+            if !fresh && (own || used + h > PAGE_PT) {
+                // Own page, or does not fit the rest of this one: start a page.
+                out.push(first);
+                used = self.repeat_pt;
+            }
+            if used + h <= PAGE_PT || h <= room {
+                used += h;
+                continue;
+            }
+            // Taller than a page: break between its rows.
+            for r in first..=last {
+                let rh = self.row_pt(r);
+                if used + rh > PAGE_PT && used > self.repeat_pt + 0.1 {
+                    out.push(r);
+                    used = self.repeat_pt;
+                }
+                used += rh;
+            }
+        }
+        out.retain(|&r| r > 0);
+        out.dedup();
+        out
+    }
+
+    /// Writes the breaks to the sheet and returns them.
+    pub fn apply(&self, ws: &mut Worksheet) -> Result<Vec<u32>, XlsxError> {
+        let b = self.breaks();
+        if !b.is_empty() {
+            ws.set_page_breaks(&b)?;
+        }
+        Ok(b)
+    }
+}
+
+/// A4 landscape, one page wide, rows `first..=last` repeated on every page, page numbers and
+/// the identification of the document in the footer.
+pub fn print_setup(
+    ws: &mut Worksheet,
+    repeat_first: u32,
+    repeat_last: u32,
+    footer_left: &str,
+) -> Result<(), XlsxError> {
+    ws.set_paper_size(9)
+        .set_landscape()
+        .set_print_fit_to_pages(1, 0)
+        .set_print_center_horizontally(true)
+        .set_margins(0.5, 0.5, 0.6, 0.6, 0.3, 0.3)
+        .set_footer(format!(
+            "&L{}&C第 &P 页，共 &N 页",
+            footer_left.replace('&', "&&")
+        ));
+    ws.set_repeat_rows(repeat_first, repeat_last)?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
 
 struct Formats {
     title: Format,
@@ -155,7 +339,9 @@ struct Formats {
     header: Format,
     text: Format,
     text_quoted: Format,
+    text_center: Format,
     wrap: Format,
+    wrap_quoted: Format,
     int: Format,
     amount: Format,
     total_text: Format,
@@ -174,7 +360,8 @@ impl Formats {
     fn new() -> Formats {
         let cell = Format::new()
             .set_border(FormatBorder::Thin)
-            .set_font_size(10);
+            .set_font_size(10)
+            .set_align(FormatAlign::VerticalCenter);
         let total = cell.clone().set_bold().set_background_color(0xF2F2F2);
         Formats {
             title: Format::new()
@@ -182,18 +369,40 @@ impl Formats {
                 .set_font_size(16)
                 .set_align(FormatAlign::Center)
                 .set_align(FormatAlign::VerticalCenter),
-            subtitle: Format::new().set_font_size(10),
-            section: Format::new().set_bold().set_font_size(12),
+            subtitle: Format::new()
+                .set_font_size(10)
+                .set_align(FormatAlign::VerticalCenter),
+            section: Format::new()
+                .set_bold()
+                .set_font_size(12)
+                .set_align(FormatAlign::Bottom),
             header: cell
                 .clone()
                 .set_bold()
                 .set_text_wrap()
                 .set_align(FormatAlign::Center)
-                .set_align(FormatAlign::VerticalCenter)
                 .set_background_color(0xDDEBF7),
-            text: cell.clone().set_num_format("@"),
-            text_quoted: cell.clone().set_num_format("@").set_quote_prefix(),
-            wrap: cell.clone().set_text_wrap(),
+            text: cell.clone().set_num_format("@").set_indent(1),
+            text_quoted: cell
+                .clone()
+                .set_num_format("@")
+                .set_indent(1)
+                .set_quote_prefix(),
+            text_center: cell
+                .clone()
+                .set_num_format("@")
+                .set_align(FormatAlign::Center),
+            wrap: cell
+                .clone()
+                .set_num_format("@")
+                .set_text_wrap()
+                .set_indent(1),
+            wrap_quoted: cell
+                .clone()
+                .set_num_format("@")
+                .set_text_wrap()
+                .set_indent(1)
+                .set_quote_prefix(),
             int: cell
                 .clone()
                 .set_num_format("0")
@@ -213,8 +422,13 @@ impl Formats {
                 .set_font_size(7)
                 .set_text_wrap()
                 .set_font_name("Consolas"),
-            note: Format::new().set_font_size(9).set_text_wrap(),
-            signature: Format::new().set_font_size(11),
+            note: Format::new()
+                .set_font_size(9)
+                .set_text_wrap()
+                .set_align(FormatAlign::Top),
+            signature: Format::new()
+                .set_font_size(11)
+                .set_align(FormatAlign::Bottom),
         }
     }
 
@@ -227,20 +441,60 @@ fn yuan(fen: i64) -> f64 {
     fen as f64 / 100.0
 }
 
-fn print_setup(ws: &mut Worksheet, header_first: u32, header_last: u32) -> Result<(), XlsxError> {
-    ws.set_paper_size(9)
-        .set_landscape()
-        .set_print_fit_to_pages(1, 0)
-        .set_margins(0.5, 0.5, 0.6, 0.6, 0.3, 0.3)
-        .set_footer("&C第 &P 页，共 &N 页");
-    ws.set_repeat_rows(header_first, header_last)?;
-    Ok(())
-}
-
 fn headers(ws: &mut Worksheet, row: u32, names: &[&str], f: &Format) -> Result<(), XlsxError> {
     for (i, h) in names.iter().enumerate() {
         ws.write_string_with_format(row, i as u16, *h, f)?;
     }
+    Ok(())
+}
+
+fn set_widths(ws: &mut Worksheet, widths: &[f64]) -> Result<(), XlsxError> {
+    for (c, w) in widths.iter().enumerate() {
+        ws.set_column_width(c as u16, *w)?;
+    }
+    Ok(())
+}
+
+/// The line under the title: who, which year, which batch.
+fn id_line(m: &SummaryModel) -> String {
+    let batch = if m.supplementary {
+        "（补发批次）"
+    } else {
+        ""
+    };
+    format!(
+        "编制单位：{}　　发放年度：{}年　　批次：第{}批{}　　计算日期：{}　　审批日期：{}",
+        m.organization,
+        m.year,
+        m.seq,
+        batch,
+        cn_date(&m.today),
+        cn_date(&m.approved_on)
+    )
+}
+
+/// `2025年度张店区首席技师津贴发放汇总表` → `2025年度张店区首席技师津贴追缴清单`.
+fn sheet_title(m: &SummaryModel, what: &str) -> String {
+    let base = m.title.trim_end_matches("汇总表").trim_end_matches("发放");
+    format!("{base}{what}")
+}
+
+fn footer_text(m: &SummaryModel, sheet: &str) -> String {
+    format!("{} {}年度第{}批 {}", m.organization, m.year, m.seq, sheet)
+}
+
+/// Title (row 0) and identification line (row 1) across `cols` columns.
+fn title_rows(
+    ws: &mut Worksheet,
+    m: &SummaryModel,
+    title: &str,
+    cols: u16,
+    f: &Formats,
+) -> Result<(), XlsxError> {
+    ws.set_row_height(0, 30)?;
+    ws.merge_range(0, 0, 0, cols - 1, title, &f.title)?;
+    ws.set_row_height(1, 20)?;
+    ws.merge_range(1, 0, 1, cols - 1, &id_line(m), &f.subtitle)?;
     Ok(())
 }
 
@@ -268,6 +522,98 @@ pub fn write_summary<W: Write + Seek + Send>(
     Ok(layout)
 }
 
+/// The signature block of the bureau and the finance office, from `row`; returns the last row.
+fn signature_block(
+    ws: &mut Worksheet,
+    pager: &mut Pager,
+    m: &SummaryModel,
+    row: u32,
+    last_col: u16,
+    f: &Formats,
+) -> Result<u32, XlsxError> {
+    let mut row = row;
+    let third = (last_col + 1) / 3;
+    let spans = [
+        (0, third.saturating_sub(1)),
+        (third, 2 * third - 1),
+        (2 * third, last_col),
+    ];
+    let put = |ws: &mut Worksheet, row: u32, i: usize, s: &str, f: &Format| {
+        let (a, b) = spans[i];
+        if a == b {
+            ws.write_string_with_format(row, a, s, f).map(|_| ())
+        } else {
+            ws.merge_range(row, a, row, b, s, f).map(|_| ())
+        }
+    };
+    pager.height(ws, row, 30.0)?;
+    put(ws, row, 0, "经办人：＿＿＿＿＿＿＿＿", &f.signature)?;
+    put(ws, row, 1, "审核人：＿＿＿＿＿＿＿＿", &f.signature)?;
+    put(ws, row, 2, "负责人：＿＿＿＿＿＿＿＿", &f.signature)?;
+    row += 1;
+    pager.height(ws, row, 16.0)?;
+    put(
+        ws,
+        row,
+        0,
+        &format!("（系统计算：{}）", m.computed_by),
+        &f.small,
+    )?;
+    put(
+        ws,
+        row,
+        1,
+        &format!("（系统审批：{}）", m.approved_by),
+        &f.small,
+    )?;
+    put(ws, row, 2, "日期：　　　　年　　月　　日", &f.small)?;
+    row += 1;
+    let half = last_col / 2;
+    let span = |ws: &mut Worksheet, row: u32, a: u16, b: u16, s: &str, f: &Format| {
+        if a == b {
+            ws.write_string_with_format(row, a, s, f).map(|_| ())
+        } else {
+            ws.merge_range(row, a, row, b, s, f).map(|_| ())
+        }
+    };
+    pager.height(ws, row, 36.0)?;
+    span(
+        ws,
+        row,
+        0,
+        half,
+        &format!("编制单位（盖章）：{}", m.organization),
+        &f.signature,
+    )?;
+    span(
+        ws,
+        row,
+        half + 1,
+        last_col,
+        &format!("制表日期：{}", cn_date(&m.approved_on)),
+        &f.signature,
+    )?;
+    row += 1;
+    pager.height(ws, row, 36.0)?;
+    span(
+        ws,
+        row,
+        0,
+        half,
+        "区财政局审核意见：＿＿＿＿＿＿＿＿　　审核人：＿＿＿＿＿＿",
+        &f.signature,
+    )?;
+    span(
+        ws,
+        row,
+        half + 1,
+        last_col,
+        "单位（盖章）　　　　　　年　　月　　日",
+        &f.signature,
+    )?;
+    Ok(row)
+}
+
 fn write_totals_sheet(
     ws: &mut Worksheet,
     m: &SummaryModel,
@@ -276,35 +622,32 @@ fn write_totals_sheet(
     let (t, tq) = f.text_pair();
     let mut lay = SummaryLayout::default();
     ws.set_name(SHEETS[0])?;
-    for (c, w) in [6.0, 34.0, 16.0, 16.0, 16.0, 16.0, 20.0].iter().enumerate() {
-        ws.set_column_width(c as u16, *w)?;
-    }
-    ws.set_row_height(0, 30)?;
-    ws.merge_range(0, 0, 0, 6, &m.title, &f.title)?;
-    let batch = if m.supplementary {
-        "（补发批次）"
-    } else {
-        ""
-    };
-    ws.merge_range(
-        1,
-        0,
-        1,
-        6,
-        &format!(
-            "编制单位：{}　　发放年度：{}年　　批次：第{}批{}　　计算日期：{}　　审批日期：{}",
-            m.organization, m.year, m.seq, batch, m.today, m.approved_on
-        ),
-        &f.subtitle,
-    )?;
+    let unit_w = fit_width(
+        m.units
+            .iter()
+            .map(|u| u.unit.as_str())
+            .chain(m.parts.iter().map(|p| p.file_name.as_str())),
+        20.0,
+        30.0,
+    );
+    let widths = [5.0, unit_w, 14.0, 15.0, 10.0, 15.0, 20.0];
+    set_widths(ws, &widths)?;
+    let total_w: f64 = widths.iter().sum();
+    title_rows(ws, m, &m.title, 7, f)?;
     ws.set_freeze_panes(2, 0)?;
-    print_setup(ws, 0, 1)?;
+    print_setup(ws, 0, 1, &footer_text(m, SHEETS[0]))?;
+    let mut pager = Pager::new(50.0);
+    let row_pt = 18.0;
+    let section_pt = 26.0;
 
     // 一、按单位汇总
-    let mut row = 3;
+    let mut row = 2;
+    let block = row;
+    pager.height(ws, row, section_pt)?;
     ws.write_string_with_format(row, 0, "一、按单位汇总", &f.section)?;
     row += 1;
     lay.unit_header = row;
+    pager.height(ws, row, 30.0)?;
     headers(
         ws,
         row,
@@ -323,8 +666,10 @@ fn write_totals_sheet(
     let (mut pp, mut pf, mut rp, mut rf) = (0usize, 0i64, 0usize, 0i64);
     for (i, u) in m.units.iter().enumerate() {
         row += 1;
+        let lines = wrapped_lines(&u.unit, unit_w);
+        pager.height(ws, row, lines_height(lines))?;
         ws.write_number_with_format(row, 0, (i + 1) as f64, &f.int)?;
-        put_text(ws, row, 1, &u.unit, t, tq)?;
+        put_text(ws, row, 1, &u.unit, &f.wrap, &f.wrap_quoted)?;
         ws.write_number_with_format(row, 2, u.people_paid as f64, &f.int)?;
         ws.write_number_with_format(row, 3, yuan(u.paid_fen), &f.amount)?;
         ws.write_number_with_format(row, 4, u.people_recovering as f64, &f.int)?;
@@ -337,6 +682,7 @@ fn write_totals_sheet(
     }
     let last_unit = row;
     row += 1;
+    pager.height(ws, row, row_pt)?;
     ws.write_blank(row, 0, &f.total_text)?;
     ws.write_string_with_format(row, 1, "合计", &f.total_text)?;
     ws.write_number_with_format(row, 2, pp as f64, &f.total_int)?;
@@ -344,12 +690,16 @@ fn write_totals_sheet(
     ws.write_number_with_format(row, 4, rp as f64, &f.total_int)?;
     ws.write_number_with_format(row, 5, yuan(-rf), &f.total_amount)?;
     ws.write_number_with_format(row, 6, yuan(pf + rf), &f.total_amount)?;
+    pager.block(block, row, false);
 
     // 二、按评选年度汇总
-    row += 2;
+    row += 1;
+    let block = row;
+    pager.height(ws, row, section_pt)?;
     ws.write_string_with_format(row, 0, "二、按评选年度汇总", &f.section)?;
     row += 1;
     lay.cohort_header = row;
+    pager.height(ws, row, 30.0)?;
     headers(
         ws,
         row,
@@ -367,6 +717,7 @@ fn write_totals_sheet(
     let (mut cp, mut cl, mut cpos, mut cneg) = (0usize, 0usize, 0i64, 0i64);
     for (i, c) in m.cohorts.iter().enumerate() {
         row += 1;
+        pager.height(ws, row, row_pt)?;
         ws.write_number_with_format(row, 0, (i + 1) as f64, &f.int)?;
         ws.write_string_with_format(row, 1, format!("{}年度", c.cohort_year), t)?;
         ws.write_number_with_format(row, 2, c.people as f64, &f.int)?;
@@ -380,6 +731,7 @@ fn write_totals_sheet(
         cneg += c.negative_fen;
     }
     row += 1;
+    pager.height(ws, row, row_pt)?;
     ws.write_blank(row, 0, &f.total_text)?;
     ws.write_string_with_format(row, 1, "合计", &f.total_text)?;
     ws.write_number_with_format(row, 2, cp as f64, &f.total_int)?;
@@ -387,12 +739,16 @@ fn write_totals_sheet(
     ws.write_number_with_format(row, 4, yuan(cpos), &f.total_amount)?;
     ws.write_number_with_format(row, 5, yuan(-cneg), &f.total_amount)?;
     ws.write_number_with_format(row, 6, yuan(cpos + cneg), &f.total_amount)?;
+    pager.block(block, row, false);
 
     // 三、按明细类型汇总
-    row += 2;
+    row += 1;
+    let block = row;
+    pager.height(ws, row, section_pt)?;
     ws.write_string_with_format(row, 0, "三、按明细类型汇总", &f.section)?;
     row += 1;
     lay.kind_header = row;
+    pager.height(ws, row, 30.0)?;
     headers(
         ws,
         row,
@@ -402,6 +758,7 @@ fn write_totals_sheet(
     let (mut kl, mut kf) = (0usize, 0i64);
     for (i, k) in m.kinds.iter().enumerate() {
         row += 1;
+        pager.height(ws, row, row_pt)?;
         ws.write_number_with_format(row, 0, (i + 1) as f64, &f.int)?;
         ws.write_string_with_format(row, 1, k.kind.label(), t)?;
         ws.write_number_with_format(row, 2, k.lines as f64, &f.int)?;
@@ -410,13 +767,17 @@ fn write_totals_sheet(
         kf += k.fen;
     }
     row += 1;
+    pager.height(ws, row, row_pt)?;
     ws.write_blank(row, 0, &f.total_text)?;
     ws.write_string_with_format(row, 1, "合计（净额）", &f.total_text)?;
     ws.write_number_with_format(row, 2, kl as f64, &f.total_int)?;
     ws.write_number_with_format(row, 3, yuan(kf), &f.total_amount)?;
+    pager.block(block, row, false);
 
     // 四、合计
-    row += 2;
+    row += 1;
+    let block = row;
+    pager.height(ws, row, section_pt)?;
     ws.write_string_with_format(row, 0, "四、合计", &f.section)?;
     row += 1;
     lay.grand_total = row;
@@ -430,6 +791,7 @@ fn write_totals_sheet(
         ),
     ];
     for (label, fen, count_label, count) in money_rows {
+        pager.height(ws, row, 20.0)?;
         ws.merge_range(row, 0, row, 1, &format!("{label}（小写）"), &f.label)?;
         ws.write_number_with_format(row, 2, yuan(fen), &f.big_amount)?;
         ws.write_string_with_format(row, 3, count_label, &f.label)?;
@@ -437,30 +799,33 @@ fn write_totals_sheet(
         ws.write_string_with_format(row, 5, "", &f.label)?;
         ws.write_blank(row, 6, &f.text)?;
         row += 1;
+        pager.height(ws, row, 20.0)?;
         ws.merge_range(row, 0, row, 1, &format!("{label}（大写）"), &f.label)?;
         ws.merge_range(row, 2, row, 6, &capitals(fen), &f.capitals)?;
         row += 1;
     }
+    pager.height(ws, row, 20.0)?;
     ws.merge_range(row, 0, row, 1, "未覆盖月份", &f.label)?;
-    ws.write_number_with_format(row, 2, m.uncovered.len() as f64, &f.int)?;
-    ws.merge_range(
-        row,
-        3,
-        row,
-        6,
-        if m.uncovered.is_empty() {
-            "无"
-        } else {
-            "见“未覆盖”表：须出台后续政策后发放"
-        },
-        &f.text,
-    )?;
+    ws.write_number_with_format(row, 2, m.uncovered_months() as f64, &f.int)?;
+    let uncovered_text = if m.uncovered.is_empty() {
+        "无".to_string()
+    } else {
+        format!(
+            "{}人，见“未覆盖”表：须出台后续政策后发放",
+            m.uncovered.len()
+        )
+    };
+    ws.merge_range(row, 3, row, 6, &uncovered_text, &f.text)?;
+    pager.block(block, row, false);
 
     // 五、代发文件控制数
-    row += 2;
+    row += 1;
+    let block = row;
+    pager.height(ws, row, section_pt)?;
     ws.write_string_with_format(row, 0, "五、代发文件控制数", &f.section)?;
     row += 1;
     lay.parts_header = row;
+    pager.height(ws, row, 30.0)?;
     headers(
         ws,
         row,
@@ -471,25 +836,27 @@ fn write_totals_sheet(
             "笔数",
             "金额（元）",
             "代发格式",
-            "SHA-256",
+            "SHA-256（文件校验值）",
         ],
         &f.header,
     )?;
     let (mut pr, mut pfen) = (0u64, 0i64);
     for (i, p) in m.parts.iter().enumerate() {
         row += 1;
-        ws.set_row_height(row, 30)?;
+        let lines = wrapped_lines(&p.bank, widths[5]).max(3);
+        pager.height(ws, row, lines_height(lines))?;
         ws.write_number_with_format(row, 0, (i + 1) as f64, &f.int)?;
-        put_text(ws, row, 1, &p.file_name, t, tq)?;
-        put_text(ws, row, 2, &p.batch_ref, t, tq)?;
+        put_text(ws, row, 1, &p.file_name, &f.wrap, &f.wrap_quoted)?;
+        put_text(ws, row, 2, &p.batch_ref, &f.text_center, tq)?;
         ws.write_number_with_format(row, 3, p.rows as f64, &f.int)?;
         ws.write_number_with_format(row, 4, yuan(p.fen), &f.amount)?;
-        put_text(ws, row, 5, &p.bank, &f.wrap, &f.wrap)?;
+        put_text(ws, row, 5, &p.bank, &f.wrap, &f.wrap_quoted)?;
         ws.write_string_with_format(row, 6, &p.sha256, &f.hash)?;
         pr += p.rows;
         pfen += p.fen;
     }
     row += 1;
+    pager.height(ws, row, row_pt)?;
     ws.write_blank(row, 0, &f.total_text)?;
     ws.write_string_with_format(
         row,
@@ -506,97 +873,135 @@ fn write_totals_sheet(
     ws.write_number_with_format(row, 4, yuan(pfen), &f.total_amount)?;
     ws.write_blank(row, 5, &f.total_text)?;
     ws.write_blank(row, 6, &f.total_text)?;
+    pager.block(block, row, false);
 
-    // Notes and signatures.
-    row += 2;
+    // Notes and signatures, kept together.
+    row += 1;
+    let block = row;
+    pager.height(ws, row, 10.0)?;
     for n in &m.notes {
-        ws.merge_range(row, 0, row, 6, n, &f.note)?;
         row += 1;
+        let lines = wrapped_lines(n, total_w * 1.1);
+        pager.height(ws, row, f64::from(lines) * 12.5 + 3.0)?;
+        ws.merge_range(row, 0, row, 6, n, &f.note)?;
     }
     row += 1;
     lay.signatures = row;
-    ws.set_row_height(row, 28)?;
-    ws.write_string_with_format(row, 1, "经办人：＿＿＿＿＿＿＿＿", &f.signature)?;
-    ws.merge_range(row, 2, row, 3, "审核人：＿＿＿＿＿＿＿＿", &f.signature)?;
-    ws.merge_range(row, 4, row, 5, "负责人：＿＿＿＿＿＿＿＿", &f.signature)?;
-    row += 1;
-    ws.write_string_with_format(row, 1, format!("（系统计算：{}）", m.computed_by), &f.small)?;
-    ws.merge_range(
-        row,
-        2,
-        row,
-        3,
-        &format!("（系统审批：{}）", m.approved_by),
-        &f.small,
-    )?;
-    ws.merge_range(row, 4, row, 6, "日期：　　　　年　　月　　日", &f.small)?;
+    row = signature_block(ws, &mut pager, m, row, 6, f)?;
+    pager.block(block, row, false);
 
-    // Chart of totals by unit, under the signatures.
+    // Chart of totals by unit, on a page of its own.
     if !m.units.is_empty() {
-        row += 2;
+        row += 1;
+        let block = row;
+        pager.height(ws, row, section_pt)?;
+        ws.write_string_with_format(row, 0, "六、各单位发放金额（图）", &f.section)?;
+        row += 1;
+        lay.chart = Some(row);
         let mut chart = Chart::new(ChartType::Bar);
         chart
             .add_series()
             .set_name("发放金额（元）")
             .set_categories((SHEETS[0], first_unit, 1, last_unit, 1))
             .set_values((SHEETS[0], first_unit, 3, last_unit, 3));
-        chart.title().set_name("各单位发放金额");
+        chart.title().set_name("各单位发放金额（元）");
         chart.x_axis().set_num_format("#,##0");
         chart.y_axis().set_reverse();
         chart.legend().set_hidden();
-        let height = (m.units.len() as u32 * 24 + 90).clamp(260, 1400);
-        chart.set_width(900).set_height(height);
+        // One page: the page's height less the repeated title, the section line and a margin.
+        let covered_max = ((PAGE_PT - 50.0 - section_pt - 20.0) / 15.0).floor() as u32;
+        let covered = ((m.units.len() as u32 * 18 + 70) / 15 + 1).clamp(14, covered_max);
+        for r in row..row + covered {
+            pager.height(ws, r, 15.0)?;
+        }
+        let width_px: f64 = widths.iter().map(|w| w * 7.0 + 5.0).sum();
+        chart
+            .set_width(width_px as u32)
+            .set_height(covered * 20 - 10);
         ws.insert_chart(row, 0, &chart)?;
+        pager.block(block, row + covered - 1, true);
     }
+    lay.page_breaks = pager.apply(ws)?;
     Ok(lay)
 }
 
+/// The header row of 明细, 追缴 and 未覆盖 (below the title and the identification line).
+pub const LIST_HEADER: u32 = 2;
+
 fn write_details_sheet(ws: &mut Worksheet, m: &SummaryModel, f: &Formats) -> Result<(), XlsxError> {
-    let (t, tq) = f.text_pair();
     ws.set_name(SHEETS[1])?;
-    let widths = [7.0, 21.0, 10.0, 28.0, 9.0, 20.0, 9.0, 9.0, 12.0, 70.0];
-    for (c, w) in widths.iter().enumerate() {
-        ws.set_column_width(c as u16, *w)?;
-    }
-    headers(
-        ws,
-        0,
-        &[
-            "序号",
-            "身份证号码",
-            "姓名",
-            "工作单位",
-            "评选年度",
-            "称号批准文号",
-            "月份",
-            "类型",
-            "金额（元）",
-            "说明",
-        ],
-        &f.header,
-    )?;
-    ws.set_freeze_panes(1, 0)?;
-    print_setup(ws, 0, 0)?;
+    let names = [
+        "序号",
+        "身份证号码",
+        "姓名",
+        "工作单位",
+        "评选年度",
+        "称号批准文号",
+        "月份",
+        "类型",
+        "金额（元）",
+        "说明",
+    ];
+    let d = &m.details;
+    let widths = [
+        5.0,
+        fit_width(d.iter().map(|r| r.id_number.as_str()), 12.0, 20.0),
+        fit_width(d.iter().map(|r| r.name.as_str()), 8.0, 10.0),
+        fit_width(d.iter().map(|r| r.unit.as_str()), 10.0, 18.0),
+        6.0,
+        fit_width(d.iter().map(|r| r.approval_no.as_str()), 10.0, 14.0),
+        8.0,
+        fit_width(d.iter().map(|r| r.kind.label()), 6.0, 10.0),
+        fit_width(
+            d.iter()
+                .map(|r| crate::rules::money::fen_grouped(r.fen))
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str)
+                .chain(["1,000,000.00"]),
+            11.0,
+            13.0,
+        ),
+        26.0,
+    ];
+    set_widths(ws, &widths)?;
+    let title = sheet_title(m, "明细表");
+    title_rows(ws, m, &title, names.len() as u16, f)?;
+    ws.set_row_height(LIST_HEADER, 30)?;
+    headers(ws, LIST_HEADER, &names, &f.header)?;
+    ws.set_freeze_panes(LIST_HEADER + 1, 0)?;
+    print_setup(ws, 0, LIST_HEADER, &footer_text(m, SHEETS[1]))?;
     let mut total = 0i64;
     for (i, d) in m.details.iter().enumerate() {
-        let row = i as u32 + 1;
+        let row = LIST_HEADER + 1 + i as u32;
+        let lines = wrapped_lines(&d.reason, widths[9])
+            .max(wrapped_lines(&d.unit, widths[3]))
+            .max(wrapped_lines(&d.approval_no, widths[5]));
+        ws.set_row_height(row, lines_height(lines))?;
         ws.write_number_with_format(row, 0, (i + 1) as f64, &f.int)?;
-        put_text(ws, row, 1, &d.id_number, t, tq)?;
-        put_text(ws, row, 2, &d.name, t, tq)?;
-        put_text(ws, row, 3, &d.unit, t, tq)?;
+        put_text(ws, row, 1, &d.id_number, &f.text, &f.text_quoted)?;
+        put_text(ws, row, 2, &d.name, &f.text, &f.text_quoted)?;
+        put_text(ws, row, 3, &d.unit, &f.wrap, &f.wrap_quoted)?;
         ws.write_number_with_format(row, 4, f64::from(d.cohort_year), &f.int)?;
-        put_text(ws, row, 5, &d.approval_no, t, tq)?;
-        ws.write_string_with_format(row, 6, d.month.to_string(), t)?;
-        ws.write_string_with_format(row, 7, d.kind.label(), t)?;
+        put_text(ws, row, 5, &d.approval_no, &f.wrap, &f.wrap_quoted)?;
+        ws.write_string_with_format(row, 6, d.month.to_string(), &f.text_center)?;
+        ws.write_string_with_format(row, 7, d.kind.label(), &f.text_center)?;
         ws.write_number_with_format(row, 8, yuan(d.fen), &f.amount)?;
-        put_text(ws, row, 9, &d.reason, t, tq)?;
+        put_text(ws, row, 9, &d.reason, &f.wrap, &f.wrap_quoted)?;
         total += d.fen;
     }
-    let row = m.details.len() as u32 + 1;
+    let row = LIST_HEADER + 1 + m.details.len() as u32;
+    ws.set_row_height(row, 20)?;
     for c in 0..10u16 {
         match c {
-            1 => ws.write_string_with_format(row, c, "合计", &f.total_text)?,
+            1 => ws.write_string_with_format(
+                row,
+                c,
+                format!("合计（{}笔）", m.details.len()),
+                &f.total_text,
+            )?,
             8 => ws.write_number_with_format(row, c, yuan(total), &f.total_amount)?,
+            9 => ws.write_string_with_format(row, c, capitals(total), &f.total_text)?,
             _ => ws.write_blank(row, c, &f.total_text)?,
         };
     }
@@ -608,46 +1013,58 @@ fn write_recoveries_sheet(
     m: &SummaryModel,
     f: &Formats,
 ) -> Result<(), XlsxError> {
-    let (t, tq) = f.text_pair();
     ws.set_name(SHEETS[2])?;
-    for (c, w) in [7.0, 21.0, 10.0, 28.0, 14.0, 22.0, 80.0].iter().enumerate() {
-        ws.set_column_width(c as u16, *w)?;
-    }
-    headers(
-        ws,
-        0,
-        &[
-            "序号",
-            "身份证号码",
-            "姓名",
-            "工作单位",
-            "追缴金额（元）",
-            "涉及月份",
-            "追缴原因",
-        ],
-        &f.header,
-    )?;
-    ws.set_freeze_panes(1, 0)?;
-    print_setup(ws, 0, 0)?;
+    let r = &m.recoveries;
+    let widths = [
+        5.0,
+        fit_width(r.iter().map(|x| x.id_number.as_str()), 12.0, 20.0),
+        fit_width(r.iter().map(|x| x.name.as_str()), 8.0, 10.0),
+        fit_width(r.iter().map(|x| x.unit.as_str()), 14.0, 24.0),
+        14.0,
+        fit_width(r.iter().map(|x| x.months.as_str()), 12.0, 20.0),
+        40.0,
+    ];
+    set_widths(ws, &widths)?;
+    let names = [
+        "序号",
+        "身份证号码",
+        "姓名",
+        "工作单位",
+        "追缴金额（元）",
+        "涉及月份",
+        "追缴原因",
+    ];
+    let title = sheet_title(m, "追缴清单");
+    title_rows(ws, m, &title, names.len() as u16, f)?;
+    let mut pager = Pager::new(30.0 + 20.0 + 30.0);
+    pager.height(ws, LIST_HEADER, 30.0)?;
+    headers(ws, LIST_HEADER, &names, &f.header)?;
+    ws.set_freeze_panes(LIST_HEADER + 1, 0)?;
+    print_setup(ws, 0, LIST_HEADER, &footer_text(m, SHEETS[2]))?;
     let mut total = 0i64;
-    for (i, r) in m.recoveries.iter().enumerate() {
-        let row = i as u32 + 1;
+    for (i, x) in r.iter().enumerate() {
+        let row = LIST_HEADER + 1 + i as u32;
+        let lines = wrapped_lines(&x.reason, widths[6])
+            .max(wrapped_lines(&x.unit, widths[3]))
+            .max(wrapped_lines(&x.months, widths[5]));
+        pager.height(ws, row, lines_height(lines))?;
         ws.write_number_with_format(row, 0, (i + 1) as f64, &f.int)?;
-        put_text(ws, row, 1, &r.id_number, t, tq)?;
-        put_text(ws, row, 2, &r.name, t, tq)?;
-        put_text(ws, row, 3, &r.unit, t, tq)?;
-        ws.write_number_with_format(row, 4, yuan(-r.fen), &f.amount)?;
-        ws.write_string_with_format(row, 5, &r.months, t)?;
-        put_text(ws, row, 6, &r.reason, &f.wrap, &f.wrap)?;
-        total += r.fen;
+        put_text(ws, row, 1, &x.id_number, &f.text, &f.text_quoted)?;
+        put_text(ws, row, 2, &x.name, &f.text, &f.text_quoted)?;
+        put_text(ws, row, 3, &x.unit, &f.wrap, &f.wrap_quoted)?;
+        ws.write_number_with_format(row, 4, yuan(-x.fen), &f.amount)?;
+        put_text(ws, row, 5, &x.months, &f.wrap, &f.wrap_quoted)?;
+        put_text(ws, row, 6, &x.reason, &f.wrap, &f.wrap_quoted)?;
+        total += x.fen;
     }
-    let row = m.recoveries.len() as u32 + 1;
+    let row = LIST_HEADER + 1 + r.len() as u32;
+    pager.height(ws, row, 20.0)?;
     for c in 0..7u16 {
         match c {
             1 => ws.write_string_with_format(
                 row,
                 c,
-                format!("合计（{}人）", m.recoveries.len()),
+                format!("合计（{}人）", r.len()),
                 &f.total_text,
             )?,
             4 => ws.write_number_with_format(row, c, yuan(-total), &f.total_amount)?,
@@ -655,6 +1072,12 @@ fn write_recoveries_sheet(
             _ => ws.write_blank(row, c, &f.total_text)?,
         };
     }
+    pager.block(LIST_HEADER + 1, row, false);
+    let first = row + 1;
+    pager.height(ws, first, 10.0)?;
+    let last = signature_block(ws, &mut pager, m, first + 1, 6, f)?;
+    pager.block(first, last, false);
+    pager.apply(ws)?;
     Ok(())
 }
 
@@ -663,29 +1086,134 @@ fn write_uncovered_sheet(
     m: &SummaryModel,
     f: &Formats,
 ) -> Result<(), XlsxError> {
-    let (t, tq) = f.text_pair();
     ws.set_name(SHEETS[3])?;
-    for (c, w) in [7.0, 21.0, 10.0, 10.0, 80.0].iter().enumerate() {
-        ws.set_column_width(c as u16, *w)?;
+    let u = &m.uncovered;
+    let widths = [
+        5.0,
+        fit_width(u.iter().map(|x| x.id_number.as_str()), 12.0, 20.0),
+        fit_width(u.iter().map(|x| x.name.as_str()), 8.0, 10.0),
+        fit_width(u.iter().map(|x| x.unit.as_str()), 14.0, 28.0),
+        fit_width(u.iter().map(|x| x.months.as_str()), 18.0, 36.0),
+        6.0,
+        16.0,
+    ];
+    set_widths(ws, &widths)?;
+    let names = [
+        "序号",
+        "身份证号码",
+        "姓名",
+        "工作单位",
+        "未覆盖月份",
+        "月数",
+        "影响金额（元）",
+    ];
+    let title = sheet_title(m, "未覆盖月份清单");
+    title_rows(ws, m, &title, names.len() as u16, f)?;
+    ws.set_row_height(LIST_HEADER, 30)?;
+    headers(ws, LIST_HEADER, &names, &f.header)?;
+    ws.set_freeze_panes(LIST_HEADER + 1, 0)?;
+    print_setup(ws, 0, LIST_HEADER, &footer_text(m, SHEETS[3]))?;
+    if u.is_empty() {
+        ws.set_row_height(LIST_HEADER + 1, 20)?;
+        ws.merge_range(
+            LIST_HEADER + 1,
+            0,
+            LIST_HEADER + 1,
+            6,
+            "本批次没有未覆盖的月份",
+            &f.text,
+        )?;
+        return Ok(());
     }
-    headers(
-        ws,
-        0,
-        &["序号", "身份证号码", "姓名", "月份", "说明"],
-        &f.header,
-    )?;
-    ws.set_freeze_panes(1, 0)?;
-    print_setup(ws, 0, 0)?;
-    for (i, u) in m.uncovered.iter().enumerate() {
-        let row = i as u32 + 1;
+    let (mut months, mut fen, mut known) = (0usize, 0i64, true);
+    for (i, x) in u.iter().enumerate() {
+        let row = LIST_HEADER + 1 + i as u32;
+        let lines = wrapped_lines(&x.months, widths[4]).max(wrapped_lines(&x.unit, widths[3]));
+        ws.set_row_height(row, lines_height(lines))?;
         ws.write_number_with_format(row, 0, (i + 1) as f64, &f.int)?;
-        put_text(ws, row, 1, &u.id_number, t, tq)?;
-        put_text(ws, row, 2, &u.name, t, tq)?;
-        ws.write_string_with_format(row, 3, u.month.to_string(), t)?;
-        put_text(ws, row, 4, &u.note, t, tq)?;
+        put_text(ws, row, 1, &x.id_number, &f.text, &f.text_quoted)?;
+        put_text(ws, row, 2, &x.name, &f.text, &f.text_quoted)?;
+        put_text(ws, row, 3, &x.unit, &f.wrap, &f.wrap_quoted)?;
+        put_text(ws, row, 4, &x.months, &f.wrap, &f.wrap_quoted)?;
+        ws.write_number_with_format(row, 5, x.count as f64, &f.int)?;
+        match x.fen {
+            Some(v) => {
+                ws.write_number_with_format(row, 6, yuan(v), &f.amount)?;
+                fen += v;
+            }
+            None => {
+                ws.write_string_with_format(row, 6, "无法估算", &f.text_center)?;
+                known = false;
+            }
+        }
+        months += x.count;
     }
-    if m.uncovered.is_empty() {
-        ws.merge_range(1, 0, 1, 4, "本批次没有未覆盖的月份", &f.text)?;
+    let row = LIST_HEADER + 1 + u.len() as u32;
+    ws.set_row_height(row, 20)?;
+    for c in 0..7u16 {
+        match c {
+            1 => ws.write_string_with_format(
+                row,
+                c,
+                format!("合计（{}人）", u.len()),
+                &f.total_text,
+            )?,
+            5 => ws.write_number_with_format(row, c, months as f64, &f.total_int)?,
+            6 if known => ws.write_number_with_format(row, c, yuan(fen), &f.total_amount)?,
+            _ => ws.write_blank(row, c, &f.total_text)?,
+        };
+    }
+    if !m.uncovered_note.is_empty() {
+        let r = row + 2;
+        let w: f64 = widths.iter().sum();
+        ws.set_row_height(
+            r,
+            f64::from(wrapped_lines(&m.uncovered_note, w * 1.1)) * 12.5 + 4.0,
+        )?;
+        ws.merge_range(r, 0, r, 6, &m.uncovered_note, &f.note)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widths_count_cjk_double() {
+        assert_eq!(text_width("abc"), 3.0);
+        assert_eq!(text_width("张店区"), 6.0);
+        assert_eq!(text_width("（1）"), 5.0);
+        assert_eq!(text_width("短\n更长一些"), 8.0);
+        assert_eq!(fit_width(["张店区"], 4.0, 40.0), 7.5);
+        assert_eq!(fit_width(["张店区"], 10.0, 40.0), 10.0);
+        assert_eq!(wrapped_lines("", 10.0), 1);
+        assert_eq!(wrapped_lines(&"张".repeat(20), 21.5), 2);
+        assert_eq!(cn_date("2024-12-01"), "2024年12月1日");
+        assert_eq!(cn_date("2024-12-01T09:00:00Z"), "2024年12月1日");
+    }
+
+    #[test]
+    fn pager_keeps_blocks_whole() {
+        let mut p = Pager::new(50.0);
+        for r in 0..100 {
+            p.heights.insert(r, 20.0);
+        }
+        // 10 rows (200 pt), 10 rows (200 pt): fit one page (480) with 50 repeated.
+        p.block(2, 11, false);
+        p.block(12, 21, false);
+        // The next block of 5 rows does not fit the rest (430 + 100 > 480): a new page.
+        p.block(22, 26, false);
+        // An own-page block.
+        p.block(27, 28, true);
+        assert_eq!(p.breaks(), vec![22, 27]);
+        // A block taller than a page breaks between its rows.
+        let mut q = Pager::new(50.0);
+        for r in 0..100 {
+            q.heights.insert(r, 20.0);
+        }
+        q.block(2, 60, false);
+        let b = q.breaks();
+        assert_eq!(b, vec![23, 44]);
+    }
 }

@@ -1,16 +1,26 @@
 //! Empty input workbooks (`chieftech template roster|changes -o FILE.xlsx`): the headers of
-//! docs/contract.md, a note on each header saying what to type, drop-down lists for 变动类型 and
-//! 职业资格等级, date validation on date columns, and ID and account columns formatted as text
-//! (so Excel never turns an 18-digit number into a rounded number).
+//! docs/contract.md in the first row, a note on each header saying what to type, drop-down lists
+//! for 变动类型 and 职业资格等级, date validation on date columns, and ID and account columns
+//! formatted as text (so Excel never turns an 18-digit number into a rounded number).
+//!
+//! Printed, a template is A4 landscape, one page wide, with the title in the page header and
+//! the header row on every page. Under the header: an example row (grey italic, first cell
+//! `示例：…`), bordered rows to fill in, the footer units sign (填报单位（盖章）/填报人/联系电话/
+//! 填报日期) and a 填表说明 block. The importer ignores the example row and the footer area
+//! ([`super::read::TemplateRows`]).
+//!
+//! [`decorate_sheet`] gives a copy of an input sheet (the error workbook) the same notes,
+//! header style, validation and text-formatted columns.
 
 use super::changes::{self, CHANGES_SHEET, CHANGE_COLUMNS};
 use super::read::Column;
 use super::roster::{self, LEVELS, ROSTER_COLUMNS, ROSTER_SHEET, UNITS_SHEET, UNIT_COLUMNS};
+use super::summary::{fit_width, text_width, wrapped_lines};
 use crate::rules::ChangeKind;
 use chrono::NaiveDate;
 use rust_xlsxwriter::{
-    Color, DataValidation, DataValidationRule, Format, FormatBorder, Note, Workbook, Worksheet,
-    XlsxError,
+    Color, DataValidation, DataValidationRule, Format, FormatAlign, FormatBorder, Note, Workbook,
+    Worksheet, XlsxError,
 };
 use std::path::Path;
 
@@ -33,16 +43,11 @@ pub enum TemplateError {
     },
 }
 
-/// Rows given formats and validation below the header.
-const DATA_ROWS: u32 = 5000;
+/// Bordered rows to fill in under the example row.
+const BLANK_ROWS: u32 = 20;
 
-struct Kinds {
-    header: Format,
-    text: Format,
-    date: Format,
-}
-
-fn note_for(sheet: &str, name: &str) -> String {
+/// The note on a column's header: what to type.
+pub fn note_for(sheet: &str, name: &str) -> String {
     let kinds: Vec<&str> = ChangeKind::ALL.iter().map(|k| k.label()).collect();
     if sheet == CHANGES_SHEET {
         match name {
@@ -63,6 +68,7 @@ fn note_for(sheet: &str, name: &str) -> String {
         roster::BANK_ACCOUNT => "必填。本人银行账号，8到30位数字。本列已设为文本格式，请勿改为数字格式。也可写作“银行卡号”。".into(),
         roster::BANK_NAME => "必填。开户银行网点全称。".into(),
         roster::PHONE => "必填。本人联系电话。".into(),
+        roster::EMAIL if sheet == UNITS_SHEET => "选填。单位登记的电子邮箱（如人事部门的公共邮箱）：区人社局的通知发往该地址，单位报送变动情况报告表也须从该地址发出，其他地址发来的报告不予受理。".into(),
         roster::EMAIL => "选填。本人电子邮箱。".into(),
         roster::UNIT_NAME => "必填。单位全称，与名册中的工作单位一致。".into(),
         roster::CONTACT => "选填。单位联系人。".into(),
@@ -99,28 +105,201 @@ fn list_validation(items: &[&str], title: &str) -> Result<DataValidation, XlsxEr
         .set_error_message("请从下拉列表中选择。")
 }
 
-fn sheet_with_headers(
+/// How a column's cells are typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellKind {
+    /// ID, account and phone numbers: text cells, never numbers.
+    Text,
+    Date,
+    Other,
+}
+
+/// The kind of an input column.
+pub fn cell_kind(name: &str) -> CellKind {
+    match name {
+        roster::ID_NUMBER | roster::BANK_ACCOUNT | roster::PHONE => CellKind::Text,
+        roster::APPROVAL_DATE | changes::EFFECTIVE | changes::END => CellKind::Date,
+        _ => CellKind::Other,
+    }
+}
+
+/// The drop-down list or date check of an input column, if it has one.
+pub fn column_validation(sheet: &str, name: &str) -> Result<Option<DataValidation>, XlsxError> {
+    if cell_kind(name) == CellKind::Date {
+        return date_validation().map(Some);
+    }
+    if sheet != UNITS_SHEET && name == roster::LEVEL {
+        return list_validation(&LEVELS, "职业资格等级").map(Some);
+    }
+    if sheet == CHANGES_SHEET && name == changes::KIND {
+        let labels: Vec<&str> = ChangeKind::ALL.iter().map(|k| k.label()).collect();
+        return list_validation(&labels, "变动类型").map(Some);
+    }
+    Ok(None)
+}
+
+/// A column's width in a template (characters; a CJK character counts two).
+pub fn column_width(sheet: &str, name: &str) -> f64 {
+    let content: &[&str] = match name {
+        roster::NAME => &["张三丰"],
+        roster::ID_NUMBER => &["370303199001011234"],
+        roster::UNIT | changes::NEW_UNIT => &["张店区示例机械"],
+        roster::UNIT_NAME => &["张店区示例机械制造有限公司"],
+        roster::OCCUPATION => &["电工"],
+        roster::LEVEL => &["高级技师"],
+        roster::APPROVAL_DATE | changes::EFFECTIVE | changes::END => &["2021-10-15 "],
+        roster::APPROVAL_NO | changes::TITLE_NO => &["张政字〔2021"],
+        roster::BANK_ACCOUNT => &["6222020000000000000"],
+        roster::BANK_NAME => &["工商银行张店"],
+        roster::PHONE => &["0533-2181234"],
+        roster::EMAIL if sheet == UNITS_SHEET => &["renshi@example.com.cn"],
+        roster::EMAIL => &["zhang@example"],
+        roster::CONTACT => &["王五"],
+        changes::KIND => &["享受其他人才津贴"],
+        changes::NOTE => &["2024年5月办理退休"],
+        _ => &[],
+    };
+    fit_width(content.iter().copied(), 8.0, 30.0).max((text_width(name) / 2.0 + 2.0).min(12.0))
+}
+
+/// The example row's cell of a column.
+enum Example {
+    Text(&'static str),
+    Date(u32, u32, u32),
+}
+
+fn example(sheet: &str, name: &str) -> Option<Example> {
+    use Example::{Date, Text};
+    Some(match (sheet, name) {
+        (UNITS_SHEET, roster::UNIT_NAME) => Text("示例：张店区示例机械制造有限公司"),
+        (UNITS_SHEET, roster::CONTACT) => Text("王五"),
+        (UNITS_SHEET, roster::EMAIL) => Text("renshi@example.com.cn"),
+        (CHANGES_SHEET, changes::KIND) => Text("退休"),
+        (CHANGES_SHEET, changes::EFFECTIVE) => Date(2024, 5, 20),
+        (CHANGES_SHEET, changes::DECISION_NO) => Text("张人社字〔2024〕8号"),
+        (CHANGES_SHEET, changes::TITLE_NO) => Text("张政字〔2021〕21号"),
+        (CHANGES_SHEET, changes::NOTE) => Text("2024年5月办理退休手续"),
+        (_, roster::NAME) => Text("示例：张三"),
+        (_, roster::ID_NUMBER) => Text("370303199001011234"),
+        (_, roster::UNIT) => Text("张店区示例机械制造有限公司"),
+        (_, roster::OCCUPATION) => Text("电工"),
+        (_, roster::LEVEL) => Text("高级技师"),
+        (_, roster::APPROVAL_DATE) => Date(2021, 10, 15),
+        (_, roster::APPROVAL_NO) => Text("张政字〔2021〕21号"),
+        (_, roster::BANK_ACCOUNT) => Text("6222020000000000000"),
+        (_, roster::BANK_NAME) => Text("中国工商银行张店支行"),
+        (_, roster::PHONE) => Text("0533-2181234"),
+        (_, roster::EMAIL) => Text("zhangsan@example.com"),
+        _ => return None,
+    })
+}
+
+fn title_of(sheet: &str) -> &'static str {
+    match sheet {
+        ROSTER_SHEET => "张店区首席技师名册",
+        UNITS_SHEET => "首席技师所在单位登记表",
+        _ => "首席技师变动情况报告表",
+    }
+}
+
+fn instructions(sheet: &str) -> Vec<String> {
+    let mut v: Vec<String> = match sheet {
+        ROSTER_SHEET => vec![
+            "1．每行填写一名首席技师的一届称号；同一人有多届称号的，每届一行。工作单位须与“单位”工作表中的单位名称一致。".into(),
+            format!("2．职业资格等级从下拉列表选择（{}）。", LEVELS.join("、")),
+        ],
+        UNITS_SHEET => vec![
+            "1．每行填写一个单位。电子邮箱填单位登记的邮箱（如人事部门的公共邮箱）：区人社局的通知发往该地址，单位报送变动情况报告表也须从该地址发出。".into(),
+        ],
+        _ => vec![
+            "1．每行填写一项变动，变动类型从下拉列表选择。“结束日期”仅“享受其他人才津贴”填写（无结束日期的留空），“新单位”仅“单位变更”填写。".into(),
+            "2．填好后将本表作为邮件附件，从单位登记的电子邮箱发送至区人社局；“恢复待遇”由区人社局决定，单位不报告。".into(),
+        ],
+    };
+    if sheet != UNITS_SHEET {
+        v.push(format!("{}．身份证号码、银行账号、联系电话列已设为文本格式，请直接输入全部数字，勿改为数字格式（Excel只保留15位有效数字）。日期可写作2021-10-15、2021/10/15、2021.10.15或2021年10月15日。", v.len() + 1));
+    }
+    v.push(format!("{}．灰色斜体的示例行，以及表下的填报单位、填报人、联系电话、填报日期和本说明，导入时不读取，可保留。鼠标指向表头单元格可查看各列的填写要求。", v.len() + 1));
+    v
+}
+
+/// The formats of a template.
+pub struct TemplateFormats {
+    pub header: Format,
+    pub text: Format,
+    pub date: Format,
+    pub plain: Format,
+    example: Format,
+    example_date: Format,
+    footer: Format,
+    note: Format,
+}
+
+impl TemplateFormats {
+    pub fn new() -> TemplateFormats {
+        let cell = Format::new()
+            .set_border(FormatBorder::Thin)
+            .set_align(FormatAlign::VerticalCenter);
+        let example = cell
+            .clone()
+            .set_text_wrap()
+            .set_italic()
+            .set_font_color(Color::RGB(0x808080))
+            .set_num_format("@");
+        TemplateFormats {
+            header: Format::new()
+                .set_bold()
+                .set_text_wrap()
+                .set_align(FormatAlign::Center)
+                .set_align(FormatAlign::VerticalCenter)
+                .set_background_color(Color::RGB(0xDDEBF7))
+                .set_border(FormatBorder::Thin),
+            text: cell.clone().set_num_format("@"),
+            date: cell.clone().set_num_format("yyyy-mm-dd"),
+            plain: cell.set_text_wrap(),
+            example_date: example.clone().set_num_format("yyyy-mm-dd"),
+            example,
+            footer: Format::new().set_align(FormatAlign::Bottom),
+            note: Format::new()
+                .set_font_size(9)
+                .set_text_wrap()
+                .set_align(FormatAlign::Top),
+        }
+    }
+
+    /// The format of a column's data cells.
+    pub fn for_column(&self, name: &str) -> &Format {
+        match cell_kind(name) {
+            CellKind::Text => &self.text,
+            CellKind::Date => &self.date,
+            CellKind::Other => &self.plain,
+        }
+    }
+}
+
+impl Default for TemplateFormats {
+    fn default() -> Self {
+        TemplateFormats::new()
+    }
+}
+
+/// Gives the header row `header_row` of an input sheet the template's style, notes and
+/// column widths, its data columns (rows `header_row + 1 ..= last_row`) the template's
+/// validation and text/date formats, freezes the header and repeats it on printed pages.
+/// `columns[i]` names the sheet's column `positions[i]`.
+pub fn decorate_sheet(
     ws: &mut Worksheet,
-    name: &str,
-    columns: &[Column],
-    k: &Kinds,
+    sheet: &str,
+    columns: &[(u16, &str)],
+    header_row: u32,
+    last_row: u32,
 ) -> Result<(), XlsxError> {
-    ws.set_name(name)?;
-    for (c, col) in columns.iter().enumerate() {
-        let c = c as u16;
-        ws.write_string_with_format(0, c, col.name, &k.header)?;
-        let width = if col.name == roster::ID_NUMBER || col.name == roster::BANK_ACCOUNT {
-            24
-        } else if col.name == roster::UNIT || col.name == roster::BANK_NAME {
-            28
-        } else {
-            16
-        };
-        ws.set_column_width(c, width)?;
-        let note = note_for(name, col.name);
+    for &(c, name) in columns {
+        ws.set_column_width(c, column_width(sheet, name))?;
+        let note = note_for(sheet, name);
         if !note.is_empty() {
             ws.insert_note(
-                0,
+                header_row,
                 c,
                 &Note::new(note)
                     .set_author("chieftech")
@@ -128,27 +307,124 @@ fn sheet_with_headers(
                     .set_width(300),
             )?;
         }
-        match col.name {
-            roster::ID_NUMBER | roster::BANK_ACCOUNT | roster::PHONE => {
-                ws.set_column_format(c, &k.text)?;
+        match cell_kind(name) {
+            CellKind::Text => {
+                ws.set_column_format(c, &Format::new().set_num_format("@"))?;
             }
-            roster::APPROVAL_DATE | changes::EFFECTIVE | changes::END => {
-                ws.set_column_format(c, &k.date)?;
-                ws.add_data_validation(1, c, DATA_ROWS, c, &date_validation()?)?;
+            CellKind::Date => {
+                ws.set_column_format(c, &Format::new().set_num_format("yyyy-mm-dd"))?;
             }
-            roster::LEVEL => {
-                ws.add_data_validation(
-                    1,
-                    c,
-                    DATA_ROWS,
-                    c,
-                    &list_validation(&LEVELS, "职业资格等级")?,
-                )?;
+            CellKind::Other => {}
+        }
+        if last_row > header_row {
+            if let Some(v) = column_validation(sheet, name)? {
+                ws.add_data_validation(header_row + 1, c, last_row, c, &v)?;
             }
-            _ => {}
         }
     }
-    ws.set_freeze_panes(1, 0)?;
+    ws.set_freeze_panes(header_row + 1, 0)?;
+    ws.set_repeat_rows(header_row, header_row)?;
+    Ok(())
+}
+
+/// A4 landscape, one page wide, the title in the page header, page numbers in the footer.
+fn template_print(ws: &mut Worksheet, title: &str) {
+    ws.set_paper_size(9)
+        .set_landscape()
+        .set_print_fit_to_pages(1, 0)
+        .set_print_center_horizontally(true)
+        .set_margins(0.3, 0.3, 0.8, 0.6, 0.3, 0.3)
+        .set_header(format!("&C&\"-,Bold\"&16{title}"))
+        .set_footer("&C第 &P 页，共 &N 页");
+}
+
+fn template_sheet(
+    ws: &mut Worksheet,
+    name: &str,
+    columns: &[Column],
+    k: &TemplateFormats,
+) -> Result<(), XlsxError> {
+    ws.set_name(name)?;
+    let last_col = columns.len() as u16 - 1;
+    let blank_rows = if name == UNITS_SHEET { 10 } else { BLANK_ROWS };
+    ws.set_row_height(0, 32)?;
+    for (c, col) in columns.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, col.name, &k.header)?;
+    }
+    // The example row, then bordered rows to fill in.
+    ws.set_row_height(1, 30)?;
+    for (c, col) in columns.iter().enumerate() {
+        let c = c as u16;
+        match example(name, col.name) {
+            Some(Example::Text(s)) => {
+                ws.write_string_with_format(1, c, s, &k.example)?;
+            }
+            Some(Example::Date(y, m, d)) => {
+                let date = NaiveDate::from_ymd_opt(y as i32, m, d).unwrap_or_default();
+                ws.write_datetime_with_format(1, c, date, &k.example_date)?;
+            }
+            None => {
+                ws.write_blank(1, c, &k.example)?;
+            }
+        }
+        for r in 2..2 + blank_rows {
+            ws.write_blank(r, c, k.for_column(col.name))?;
+        }
+    }
+    let last_data = 1 + blank_rows;
+    let pairs: Vec<(u16, &str)> = columns
+        .iter()
+        .enumerate()
+        .map(|(c, col)| (c as u16, col.name))
+        .collect();
+    decorate_sheet(ws, name, &pairs, 0, last_data)?;
+
+    // The footer units sign, and the instructions.
+    let mut row = last_data + 2;
+    ws.set_row_height(row, 30)?;
+    let n = u16::try_from(columns.len()).unwrap_or(u16::MAX);
+    let footer: &[&str] = if name == UNITS_SHEET {
+        &["填报单位（盖章）：", "填报日期：　　年　　月　　日"]
+    } else {
+        &[
+            "填报单位（盖章）：",
+            "填报人：",
+            "联系电话：",
+            "填报日期：　　年　　月　　日",
+        ]
+    };
+    let per = (n / footer.len() as u16).max(1);
+    for (i, label) in footer.iter().enumerate() {
+        let a = i as u16 * per;
+        let b = if i + 1 == footer.len() {
+            last_col
+        } else {
+            a + per - 1
+        };
+        if a == b {
+            ws.write_string_with_format(row, a, *label, &k.footer)?;
+        } else {
+            ws.merge_range(row, a, row, b, label, &k.footer)?;
+        }
+    }
+    row += 2;
+    ws.write_string_with_format(row, 0, "填表说明：", &k.footer)?;
+    let total: f64 = columns
+        .iter()
+        .map(|c| column_width(name, c.name))
+        .sum::<f64>();
+    for line in instructions(name) {
+        row += 1;
+        let lines = wrapped_lines(&line, total * 1.1);
+        ws.set_row_height(row, f64::from(lines) * 13.0 + 3.0)?;
+        if last_col == 0 {
+            ws.write_string_with_format(row, 0, &line, &k.note)?;
+        } else {
+            ws.merge_range(row, 0, row, last_col, &line, &k.note)?;
+        }
+    }
+    ws.set_print_area(0, 0, row, last_col)?;
+    template_print(ws, title_of(name));
     Ok(())
 }
 
@@ -156,37 +432,17 @@ fn sheet_with_headers(
 pub fn write_template(kind: TemplateKind, path: &Path) -> Result<(), TemplateError> {
     let err = xlsx_err(path);
     let mut book = Workbook::new();
-    let k = Kinds {
-        header: Format::new()
-            .set_bold()
-            .set_background_color(Color::RGB(0xDDEBF7))
-            .set_border(FormatBorder::Thin),
-        text: Format::new().set_num_format("@"),
-        date: Format::new().set_num_format("yyyy-mm-dd"),
-    };
+    let k = TemplateFormats::new();
     match kind {
         TemplateKind::Roster => {
             let ws = book.add_worksheet();
-            sheet_with_headers(ws, ROSTER_SHEET, &ROSTER_COLUMNS, &k).map_err(&err)?;
+            template_sheet(ws, ROSTER_SHEET, &ROSTER_COLUMNS, &k).map_err(&err)?;
             let ws = book.add_worksheet();
-            sheet_with_headers(ws, UNITS_SHEET, &UNIT_COLUMNS, &k).map_err(&err)?;
+            template_sheet(ws, UNITS_SHEET, &UNIT_COLUMNS, &k).map_err(&err)?;
         }
         TemplateKind::Changes => {
             let ws = book.add_worksheet();
-            sheet_with_headers(ws, CHANGES_SHEET, &CHANGE_COLUMNS, &k).map_err(&err)?;
-            let labels: Vec<&str> = ChangeKind::ALL.iter().map(|k| k.label()).collect();
-            let kind_col = CHANGE_COLUMNS
-                .iter()
-                .position(|c| c.name == changes::KIND)
-                .unwrap_or(2) as u16;
-            ws.add_data_validation(
-                1,
-                kind_col,
-                DATA_ROWS,
-                kind_col,
-                &list_validation(&labels, "变动类型").map_err(&err)?,
-            )
-            .map_err(&err)?;
+            template_sheet(ws, CHANGES_SHEET, &CHANGE_COLUMNS, &k).map_err(&err)?;
         }
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {

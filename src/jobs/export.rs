@@ -205,7 +205,7 @@ pub async fn export_run(
         parts.push(PartControl {
             batch_ref: info.batch_ref.clone(),
             file_name: name.clone(),
-            bank: format!("{}（{}）", template.bank, template.name),
+            bank: template.bank.clone(),
             rows: totals.rows,
             fen: totals.fen,
             sha256: sha.clone(),
@@ -507,7 +507,12 @@ async fn record_export(
 struct ChangeInfo {
     change: Change,
     technician_id: i64,
+    /// The report's file name (no folder), or the source's kind (`operator`, …).
     file: String,
+    /// The row of the report it was on.
+    row: Option<i64>,
+    /// The decision's 批准文号, when the report gave one.
+    decision_no: Option<String>,
 }
 
 /// The ledger as it stood when the run was computed: appointments, live changes, and what
@@ -541,7 +546,7 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
         );
     }
     let mut changes: HashMap<i64, Vec<ChangeInfo>> = HashMap::new();
-    for r in sqlx::query("SELECT c.id, c.kind, c.effective, c.end_date, COALESCE(c.appointment_ids, CAST(c.appointment_id AS TEXT), '') AS appointment_ids, c.technician_id, c.recorded_at, c.voided_at, COALESCE(s.file_name, s.kind), c.reported_by FROM changes c JOIN sources s ON s.id = c.source_id ORDER BY c.id")
+    for r in sqlx::query("SELECT c.id, c.kind, c.effective, c.end_date, COALESCE(c.appointment_ids, CAST(c.appointment_id AS TEXT), '') AS appointment_ids, c.technician_id, c.recorded_at, c.voided_at, COALESCE(s.file_name, s.kind), c.reported_by, c.decision_no, c.source_row FROM changes c JOIN sources s ON s.id = c.source_id ORDER BY c.id")
         .fetch_all(pool)
         .await
         .map_err(db)?
@@ -556,10 +561,16 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
         }
         let change = crate::store::changes::change_from_row(&r)?;
         let technician_id: i64 = r.try_get(5).map_err(db)?;
+        let file: String = r.try_get(8).map_err(db)?;
         changes.entry(technician_id).or_default().push(ChangeInfo {
             change,
             technician_id,
-            file: r.try_get(8).map_err(db)?,
+            file: base_name(&file),
+            row: r.try_get::<Option<i64>, _>(11).map_err(db)?,
+            decision_no: r
+                .try_get::<Option<String>, _>(10)
+                .map_err(db)?
+                .filter(|s| !s.trim().is_empty()),
         });
     }
     let mut paid_before: HashMap<(i64, Month), i64> = HashMap::new();
@@ -585,8 +596,17 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
     })
 }
 
-/// `2022-09…2022-12, 2023-02`: months as ranges.
-fn month_ranges(months: &[Month]) -> String {
+/// The file name of a path as stored (a server path means nothing on paper).
+fn base_name(path: &str) -> String {
+    path.rsplit(['/', '\\'])
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(path)
+        .to_string()
+}
+
+/// `2022-09至2022-12、2023-02`: months as ranges.
+pub fn month_ranges(months: &[Month]) -> String {
     let mut out: Vec<String> = Vec::new();
     let mut i = 0;
     while i < months.len() {
@@ -597,7 +617,7 @@ fn month_ranges(months: &[Month]) -> String {
         out.push(if i == j {
             months[i].to_string()
         } else {
-            format!("{}…{}", months[i], months[j])
+            format!("{}至{}", months[i], months[j])
         });
         i = j + 1;
     }
@@ -610,12 +630,18 @@ fn change_text(c: &ChangeInfo) -> String {
         (ChangeKind::OtherAllowance, None) => "起，无结束日期".into(),
         _ => String::new(),
     };
+    let basis = match (&c.decision_no, c.file.as_str()) {
+        (Some(no), _) => format!("依据{no}"),
+        (None, "operator") => "区人社局登记".to_string(),
+        (None, file) => match c.row {
+            Some(r) => format!("见报告表{file}第{r}行"),
+            None => format!("见报告表{file}"),
+        },
+    };
     format!(
-        "{}（生效{}{end}，变动#{}，来源：{}）",
+        "{}（生效{}{end}，{basis}）",
         c.change.kind.label(),
         c.change.effective,
-        c.change.id,
-        c.file
     )
 }
 
@@ -740,7 +766,7 @@ async fn build_model(
                     let range = if s.from == s.to {
                         s.from.to_string()
                     } else {
-                        format!("{}…{}", s.from, s.to)
+                        format!("{}至{}", s.from, s.to)
                     };
                     let cause = s
                         .status
@@ -811,16 +837,15 @@ async fn build_model(
         ),
         None => "没有政策版本覆盖该月，须出台后续政策后发放".into(),
     };
-    let uncovered: Vec<UncoveredRow> = view
-        .uncovered
-        .iter()
-        .map(|(id, name, m)| UncoveredRow {
-            id_number: mask(id),
-            name: name.clone(),
-            month: *m,
-            note: uncovered_note.clone(),
-        })
-        .collect();
+    let uncovered = uncovered_rows(store, view, rules).await?;
+    let months_uncovered: usize = uncovered.iter().map(|u| u.count).sum();
+    let uncovered_note = match last_policy {
+        Some(v) => format!(
+            "说明：{uncovered_note}。影响金额按现行标准每月{}元、整月估算，以后续政策为准。",
+            fen_grouped(rate_fen(v.monthly_rate))
+        ),
+        None => format!("说明：{uncovered_note}。"),
+    };
 
     let mut notes = vec![
         "说明：1. 单位按人员本批次最近一届称号所在单位统计；评选年度按称号批准日期所在年度统计。".to_string(),
@@ -833,9 +858,9 @@ async fn build_model(
     ];
     if !uncovered.is_empty() {
         notes.push(format!(
-            "4. 本批次有{}个未覆盖月份：{}",
+            "4. 本批次有{}人共{}个未覆盖月份（见“未覆盖”表）：没有政策版本覆盖，须出台后续政策后发放。",
             uncovered.len(),
-            uncovered_note
+            months_uncovered
         ));
     }
 
@@ -876,8 +901,75 @@ async fn build_model(
         details,
         recoveries,
         uncovered,
+        uncovered_note,
         notes,
     })
+}
+
+/// Yuan per month → fen.
+fn rate_fen(rate: rust_decimal::Decimal) -> i64 {
+    use rust_decimal::prelude::ToPrimitive;
+    (rate * rust_decimal::Decimal::from(100))
+        .round()
+        .to_i64()
+        .unwrap_or(0)
+}
+
+/// One line per person with uncovered months: the months as ranges, the unit (of the run's
+/// lines, else of the latest appointment) and what the months would earn at the last policy's
+/// rate.
+async fn uncovered_rows(
+    store: &Store,
+    view: &RunView,
+    rules: &RulesConfig,
+) -> Result<Vec<UncoveredRow>, ExportError> {
+    if view.uncovered.is_empty() {
+        return Ok(Vec::new());
+    }
+    let db = |e: sqlx::Error| ExportError::Store(StoreError::from(e));
+    let mut units: HashMap<String, String> = HashMap::new();
+    for r in sqlx::query("SELECT t.id_number, COALESCE(u.name, '') FROM appointments a JOIN technicians t ON t.id = a.technician_id LEFT JOIN units u ON u.id = a.unit_id ORDER BY a.approval_date, a.id")
+        .fetch_all(store.pool())
+        .await
+        .map_err(db)?
+    {
+        units.insert(r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?);
+    }
+    for p in &view.people {
+        if let Some(last) = p.items.last() {
+            units.insert(p.id_number.clone(), last.unit.clone());
+        }
+    }
+    let rate = rules
+        .policy
+        .versions()
+        .last()
+        .map(|v| rate_fen(v.monthly_rate));
+    let mut by_person: BTreeMap<&str, (&str, Vec<Month>)> = BTreeMap::new();
+    for (id, name, m) in &view.uncovered {
+        by_person
+            .entry(id.as_str())
+            .or_insert_with(|| (name.as_str(), Vec::new()))
+            .1
+            .push(*m);
+    }
+    let mut rows: Vec<UncoveredRow> = by_person
+        .into_iter()
+        .map(|(id, (name, mut months))| {
+            months.sort();
+            months.dedup();
+            UncoveredRow {
+                id_number: mask(id),
+                name: name.to_string(),
+                unit: units.get(id).cloned().unwrap_or_default(),
+                months: month_ranges(&months),
+                count: months.len(),
+                fen: rate.map(|r| r * months.len() as i64),
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| a.unit.cmp(&b.unit).then(a.id_number.cmp(&b.id_number)));
+    Ok(rows)
 }
 
 fn cause_text_or_rule(cause: &str, rule: &str) -> String {
@@ -905,7 +997,7 @@ mod tests {
         let m = |s: &str| s.parse::<Month>().unwrap();
         assert_eq!(
             month_ranges(&[m("2022-09"), m("2022-10"), m("2022-11"), m("2023-02")]),
-            "2022-09…2022-12".replace("12", "11") + "、2023-02"
+            "2022-09至2022-11、2023-02"
         );
         assert_eq!(month_ranges(&[]), "");
     }
