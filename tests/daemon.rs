@@ -2,7 +2,9 @@
 //! recorded; a second daemon on the same SQLite file refuses to start; SIGTERM stops it
 //! cleanly; a killed daemon catches up once after a restart; two daemons on one PostgreSQL
 //! database never run the same scheduled time twice; a payment run killed half-way by kill -9
-//! and run again leaves the ledger as if it ran once.
+//! and run again leaves the ledger as if it ran once; a daemon killed by kill -9 in the middle of
+//! its scheduled payment run is taken over by a second daemon on the same PostgreSQL database
+//! once its lease lapses, and the ledger is that of one uninterrupted run.
 //!
 //! Failures and stops: a job row dated in the future does not halt scheduling; a failed payment
 //! run is retried with backoff and succeeds once fixed, or ends `failed` with one bureau notice,
@@ -855,4 +857,284 @@ async fn jobs_run_payrun_year_and_missed_advice_name_the_year() {
             .contains(&format!("`chieftech jobs run payrun --year {year}`")),
         "{missed:?}"
     );
+}
+
+/// `n` people (one appointment each) approved through `year - 1`, in one unit: each is due
+/// months of `year`.
+async fn seed_roster(store: &Store, n: usize, year: i32) {
+    use chieftech::rules::id_number::make_id;
+    use chieftech::store::{RosterEntry, Source, UnitEntry};
+    let born = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+    let approved = chrono::NaiveDate::from_ymd_opt(year - 1, 1, 10).unwrap();
+    let entries: Vec<RosterEntry> = (0..n)
+        .map(|i| RosterEntry {
+            id_number: make_id(
+                "370303",
+                born + chrono::Days::new((i % 9000) as u64),
+                (i / 9000) as u32,
+            ),
+            name: format!("技师{i}"),
+            unit: "张店示例厂".into(),
+            occupation: "电工".into(),
+            level: "技师".into(),
+            approval_date: approved + chrono::Days::new((i % 300) as u64),
+            approval_no: format!("张人社字〔{}〕{i}号", year - 1),
+            bank_account: format!("6222021603{i:09}"),
+            bank_name: "工商银行".into(),
+            phone: String::new(),
+            email: None,
+            row: Some(i as u32 + 2),
+        })
+        .collect();
+    let unit = UnitEntry {
+        name: "张店示例厂".into(),
+        contact: None,
+        email: None,
+        row: None,
+    };
+    store
+        .import_roster(&Source::operator("clerk"), &[unit], &entries)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// Polls `sql` (one BIGINT) on `store` until `pred` holds or `secs` pass; the last value.
+async fn poll_count(
+    store: &Store,
+    sql: &'static str,
+    secs: u64,
+    pred: impl Fn(i64) -> bool,
+) -> i64 {
+    let start = Instant::now();
+    loop {
+        let n: i64 = sqlx::query(sql)
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+            .get(0);
+        if pred(n) || start.elapsed() > Duration::from_secs(secs) {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Two daemons on one PostgreSQL database: the one running the scheduled payment run is killed
+/// with SIGKILL in the middle of its computation; the other takes the claim over once its lease
+/// lapses and finishes it. The payment run's time is run to completion once, no claim is left
+/// running, and the ledger equals that of one uninterrupted run.
+#[tokio::test]
+async fn a_daemon_killed_mid_payrun_is_taken_over_by_another_after_the_lease() {
+    let Some(db) = common::postgres().await else {
+        return;
+    };
+    let Some(reference) = common::postgres().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let began = Instant::now();
+    // Appointments approved last year: due months this year and next (a run scheduled across
+    // the new year pays too), under a policy version covering those years whenever this runs.
+    let year = {
+        use chrono::Datelike;
+        chrono::Utc::now()
+            .with_timezone(&chrono_tz::Asia::Shanghai)
+            .year()
+    };
+    const PEOPLE: usize = 40_000;
+    tokio::join!(
+        seed_roster(&db.store, PEOPLE, year),
+        seed_roster(&reference.store, PEOPLE, year)
+    );
+    eprintln!(
+        "seeded {PEOPLE} appointments twice in {:?}",
+        began.elapsed()
+    );
+    // Installed an hour ago: a daemon that starts late on a loaded machine still catches the
+    // scheduled time up.
+    sqlx::query("INSERT INTO daemon_meta (key, value) VALUES ('installed_at', $1)")
+        .bind(fmt_ts(chrono::Utc::now() - chrono::Duration::hours(1)))
+        .execute(db.store.pool())
+        .await
+        .unwrap();
+    // The payment run's date and year are those of its scheduled time in Shanghai.
+    let (cron, at) = once_in(3);
+    let today = at.with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let year = {
+        use chrono::Datelike;
+        today.year()
+    };
+    let today = today.to_string();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "inbox = \"\"\noutbox = \"\"\nremind = \"\"\npayrun = \"{cron}\"\nlease_seconds = 3"
+        ),
+    );
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!(
+        "\n[[policy]]\ndocument = \"测试\"\nfrom = {}-01-01\nto = {}-12-31\nmonthly_rate = \"500.00\"\n",
+        year - 3,
+        year + 3
+    ));
+    std::fs::write(&cfg, text).unwrap();
+    let mut a = daemon(&db.url, &cfg, &dir.path().join("a.log"));
+    // Wait until A's claim is running and its computation is half-way: its transaction has
+    // written run lines (uncommitted) and is still open.
+    let running = wait_job(&db.url, "payrun", 60, |r| {
+        r.iter().any(|x| x.1 == "running")
+    })
+    .await;
+    assert!(
+        running.iter().any(|x| x.1 == "running"),
+        "A never claimed the payment run: {running:?}\n{}",
+        std::fs::read_to_string(dir.path().join("a.log")).unwrap_or_default()
+    );
+    let computing = poll_count(
+        &db.store,
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL AND query LIKE 'INSERT INTO run_items%'",
+        60,
+        |n| n > 0,
+    )
+    .await;
+    assert!(
+        computing > 0,
+        "A's payment run never got to writing its lines"
+    );
+    a.kill().unwrap(); // SIGKILL
+    a.wait().unwrap();
+    let killed = Instant::now();
+    // Killed in the middle: its claim is still running, and nothing of the run is committed.
+    let claims = job_rows(&db.url, "payrun").await;
+    assert_eq!(claims.len(), 1, "{claims:?}");
+    assert_eq!(
+        (claims[0].0.as_str(), claims[0].1.as_str(), claims[0].2),
+        (fmt_ts(at).as_str(), "running", 1)
+    );
+    let committed: i64 = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM runs")
+        .fetch_one(db.store.pool())
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        committed, 0,
+        "A finished its computation before the kill: seed more"
+    );
+    let beat = |sql: &'static str| {
+        let pool = db.store.pool().clone();
+        async move {
+            let t: String = sqlx::query(sql).fetch_one(&pool).await.unwrap().get(0);
+            chrono::DateTime::parse_from_rfc3339(&t).unwrap()
+        }
+    };
+    let last_beat = beat("SELECT heartbeat_at FROM job_runs WHERE job = 'payrun'").await;
+
+    // B starts at once, while A's lease still holds, and takes the claim over once it lapses.
+    let mut b = daemon(&db.url, &cfg, &dir.path().join("b.log"));
+    let done = wait_job(&db.url, "payrun", 180, |r| {
+        r.iter().any(|x| x.1 != "running")
+    })
+    .await;
+    let finished = killed.elapsed();
+    assert!(term(&mut b).success());
+    let log_b = std::fs::read_to_string(dir.path().join("b.log")).unwrap_or_default();
+    assert_eq!(
+        done.len(),
+        1,
+        "the scheduled time ran once: {done:?}\n{log_b}"
+    );
+    assert_eq!(done[0].0, fmt_ts(at));
+    assert_eq!(done[0].1, "ok", "{done:?}\n{log_b}");
+    assert_eq!(done[0].2, 2, "A's attempt and B's: {done:?}");
+    assert!(
+        done[0].3.contains(&format!("draft {year}/1 computed")),
+        "{done:?}"
+    );
+    eprintln!("B finished the payment run {finished:?} after the kill");
+    let owner: String = sqlx::query("SELECT owner FROM job_runs WHERE job = 'payrun'")
+        .fetch_one(db.store.pool())
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        owner.contains(&format!(":{}:", b.id())),
+        "finished by B: {owner}"
+    );
+    let taken_over = beat("SELECT started_at FROM job_runs WHERE job = 'payrun'").await;
+    assert!(
+        taken_over >= last_beat + chrono::Duration::seconds(3),
+        "taken over at {taken_over}, before A's lease (last heartbeat {last_beat}) lapsed"
+    );
+    let started: Vec<&str> = log_b
+        .lines()
+        .filter(|l| l.contains("job started"))
+        .collect();
+    assert_eq!(started.len(), 1, "{log_b}");
+    assert!(started[0].contains("attempt=2"), "{log_b}");
+    // No claim left running, no job lock held, one draft for the year, the bureau told once.
+    let left: i64 =
+        sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM job_runs WHERE status = 'running'")
+            .fetch_one(db.store.pool())
+            .await
+            .unwrap()
+            .get(0);
+    assert_eq!(left, 0);
+    let locked: i64 =
+        sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM job_locks WHERE owner IS NOT NULL")
+            .fetch_one(db.store.pool())
+            .await
+            .unwrap()
+            .get(0);
+    assert_eq!(locked, 0);
+    let runs: Vec<(i64, i64, String)> = sqlx::query("SELECT year, seq, status FROM runs")
+        .fetch_all(db.store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(runs, [(i64::from(year), 1, "draft".to_string())]);
+    let notices: i64 =
+        sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM outbox WHERE key LIKE 'draft:%'")
+            .fetch_one(db.store.pool())
+            .await
+            .unwrap()
+            .get(0);
+    assert_eq!(notices, 1);
+    // The reference: the same seed, one uninterrupted run for the same date.
+    let t = Instant::now();
+    let o = cli(
+        &reference.url,
+        &cfg,
+        &["--today", &today, "jobs", "run", "payrun"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&format!("draft {year}/1 computed")),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    eprintln!("one uninterrupted payment run: {:?}", t.elapsed());
+    let expected = reference.store.dump().await.unwrap();
+    assert!(
+        expected.contains(&format!("{year}|1|draft|")),
+        "the run pays nothing"
+    );
+    // The ledger is that of one uninterrupted run (on a difference, the first differing line).
+    let got = db.store.dump().await.unwrap();
+    if got != expected {
+        let first = got
+            .lines()
+            .zip(expected.lines())
+            .find(|(g, e)| g != e)
+            .map(|(g, e)| format!("got {g:?}, expected {e:?}"))
+            .unwrap_or_else(|| "one is a prefix of the other".into());
+        panic!(
+            "the ledger differs from one uninterrupted run ({} vs {} lines): {first}",
+            got.lines().count(),
+            expected.lines().count()
+        );
+    }
+    eprintln!("test took {:?}", began.elapsed());
 }
