@@ -135,22 +135,56 @@ pub async fn export_run(
             seq: view.seq,
         });
     }
+    let template = bank_template(cfg)?;
+    let meta = run_meta(store, year, view.seq).await?;
+    let created = creation_time(&meta.approved_at, &view.today);
+    let rows = bank_rows(&view)?;
+    let dir = out_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| cfg.paths.reports.join(year.to_string()));
+    make_private_dir(&dir)?;
+
+    // Bank file parts, then the summary, written to temporary files (mode 0600) in the folder.
+    let (mut written, parts) = write_bank_parts(cfg, &template, &view, created, &dir, &rows)?;
+    let model = build_model(store, cfg, &rules, &view, &meta, &parts).await?;
+    let summary_name = summary_file_name(year, view.seq);
+    let (tmp, _) = write_temp(&dir, &summary_name, |f| {
+        summary::write_summary(&model, created, f).map_err(|source| ExportError::Xlsx {
+            file: summary_name.clone(),
+            source,
+        })
+    })?;
+    let sha = sha256_file(tmp.path())?;
+    written.push((summary_name.clone(), tmp, sha));
+
+    // Record the export once; a re-export must give the same files.
+    let already = record_export(store, &meta, &view, &template, &parts, &written, operator).await?;
+    let files = persist(&dir, written)?;
+    let lines = report_lines(&view, &parts, &summary_name, already.as_ref());
+    for l in &lines {
+        tracing::info!("export: {l}");
+    }
+    Ok(ExportReport {
+        files,
+        already_exported: already.is_some(),
+        lines,
+        parts,
+    })
+}
+
+/// The bank template of the configuration, with `[export] max_rows_per_file` applied.
+fn bank_template(cfg: &Config) -> Result<BankTemplate, ExportError> {
     let mut template = BankTemplate::from_config(cfg.export.bank_template_path(&cfg.base_dir))
         .map_err(ExportError::Template)?;
     if let Some(cap) = cfg.export.max_rows_per_file {
         template.max_rows = template.max_rows.min(cap.max(1));
     }
-    let meta = run_meta(store, year, view.seq).await?;
-    let created = creation_time(&meta.approved_at, &view.today);
-    let program = &cfg.export.program;
-    let purpose_text = cfg.export.purpose.as_deref().unwrap_or(&template.purpose);
-    let purpose = bank::fill(purpose_text, year, view.seq, program, "");
-    let title = template
-        .title
-        .as_deref()
-        .map(|t| bank::fill(t, year, view.seq, program, &purpose));
+    Ok(template)
+}
 
-    // The bank rows: every positive net.
+/// The bank rows: every positive net, paid to the account frozen at approval. A person with
+/// no account refuses the export (naming them, ID masked).
+fn bank_rows(view: &RunView) -> Result<Vec<BankRow>, ExportError> {
     let mut rows = Vec::new();
     let mut missing = Vec::new();
     for p in view.people.iter().filter(|p| p.net.bank > 0) {
@@ -171,29 +205,45 @@ pub async fn export_run(
     if !missing.is_empty() {
         return Err(ExportError::MissingAccount(missing));
     }
+    Ok(rows)
+}
 
-    let dir = out_dir
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| cfg.paths.reports.join(year.to_string()));
-    make_private_dir(&dir)?;
+/// A written temporary file: its final name, the file, its SHA-256.
+type Written = (String, tempfile::NamedTempFile, String);
 
-    // Bank file parts, written to temporary files (mode 0600) in the target folder.
+/// Writes the bank file parts (the template's maximum rows each) as temporary files in `dir`.
+fn write_bank_parts(
+    cfg: &Config,
+    template: &BankTemplate,
+    view: &RunView,
+    created: chrono::NaiveDateTime,
+    dir: &Path,
+    rows: &[BankRow],
+) -> Result<(Vec<Written>, Vec<PartControl>), ExportError> {
+    let (year, seq) = (view.year, view.seq);
+    let program = &cfg.export.program;
+    let purpose_text = cfg.export.purpose.as_deref().unwrap_or(&template.purpose);
+    let purpose = bank::fill(purpose_text, year, seq, program, "");
+    let title = template
+        .title
+        .as_deref()
+        .map(|t| bank::fill(t, year, seq, program, &purpose));
     let max = template.max_rows as usize;
     let n_parts = rows.len().div_ceil(max);
-    let mut written: Vec<(String, tempfile::NamedTempFile, String)> = Vec::new();
+    let mut written = Vec::new();
     let mut parts = Vec::new();
     for (k, chunk) in rows.chunks(max).enumerate() {
         let part = k + 1;
-        let name = bank_file_name(year, view.seq, part, n_parts);
+        let name = bank_file_name(year, seq, part, n_parts);
         let info = BankFileInfo {
             purpose: purpose.clone(),
             title: title.clone(),
-            batch_ref: batch_ref(year, view.seq, part),
+            batch_ref: batch_ref(year, seq, part),
             organization: cfg.export.organization.clone(),
             created,
         };
-        let (tmp, totals) = write_temp(&dir, &name, |f| {
-            bank::write_bank_file(&template, &info, chunk.iter().cloned(), f).map_err(|e| match e {
+        let (tmp, totals) = write_temp(dir, &name, |f| {
+            bank::write_bank_file(template, &info, chunk.iter().cloned(), f).map_err(|e| match e {
                 BankError::Xlsx(source) => ExportError::Xlsx {
                     file: name.clone(),
                     source,
@@ -212,22 +262,11 @@ pub async fn export_run(
         });
         written.push((name, tmp, sha));
     }
+    Ok((written, parts))
+}
 
-    // The summary.
-    let model = build_model(store, cfg, &rules, &view, &meta, &parts).await?;
-    let summary_name = summary_file_name(year, view.seq);
-    let (tmp, _) = write_temp(&dir, &summary_name, |f| {
-        summary::write_summary(&model, created, f).map_err(|source| ExportError::Xlsx {
-            file: summary_name.clone(),
-            source,
-        })
-    })?;
-    let sha = sha256_file(tmp.path())?;
-    written.push((summary_name.clone(), tmp, sha));
-
-    // Record the export once; a re-export must give the same files.
-    let already = record_export(store, &meta, &view, &template, &parts, &written, operator).await?;
-
+/// Moves the temporary files to their names (mode 0600).
+fn persist(dir: &Path, written: Vec<Written>) -> Result<Vec<PathBuf>, ExportError> {
     let mut files = Vec::new();
     for (name, tmp, _) in written {
         let path = dir.join(&name);
@@ -238,10 +277,20 @@ pub async fn export_run(
         set_private(&path)?;
         files.push(path);
     }
+    Ok(files)
+}
 
+/// The export's lines for the terminal (no personal data).
+fn report_lines(
+    view: &RunView,
+    parts: &[PartControl],
+    summary_name: &str,
+    already: Option<&(String, String)>,
+) -> Vec<String> {
     let totals = view.totals();
     let mut lines = vec![format!(
-        "run {year}/{} ({}{}): {} people paid {} yuan in {} bank file(s); {} people to recover {} yuan; {} uncovered month(s)",
+        "run {}/{} ({}{}): {} people paid {} yuan in {} bank file(s); {} people to recover {} yuan; {} uncovered month(s)",
+        view.year,
         view.seq,
         view.status,
         if view.supplementary { ", supplementary" } else { "" },
@@ -252,7 +301,7 @@ pub async fn export_run(
         fen_grouped(-totals.recovered),
         view.uncovered.len()
     )];
-    for p in &parts {
+    for p in parts {
         lines.push(bank::describe_part(
             &p.file_name,
             &p.batch_ref,
@@ -266,20 +315,12 @@ pub async fn export_run(
         lines.push("no positive nets: no bank file was written".into());
     }
     lines.push(format!("{summary_name}: summary for the finance office"));
-    if let Some((at, by)) = &already {
+    if let Some((at, by)) = already {
         lines.push(format!(
             "already exported {at} by {by}: the same files were written again; no new batch was recorded"
         ));
     }
-    for l in &lines {
-        tracing::info!("export: {l}");
-    }
-    Ok(ExportReport {
-        files,
-        already_exported: already.is_some(),
-        lines,
-        parts,
-    })
+    lines
 }
 
 /// The run's id and timestamps.
@@ -733,61 +774,19 @@ async fn build_model(
                 k.0 += 1;
                 k.1 += line.fen;
 
-                let b = timeline.month(line.month, rules);
-                let arithmetic = crate::store::explain::arithmetic(&b, rules);
                 let prior = history
                     .paid_before
                     .get(&(item.appointment_id, line.month))
                     .copied()
                     .unwrap_or(0);
-                let mut parts_text = Vec::new();
-                if prior == 0 && line.kind != LineKind::Recovery {
-                    parts_text.push(arithmetic);
-                } else {
-                    parts_text.push(format!(
-                        "应得 {arithmetic}，此前已发 {}，本次 {}",
-                        fen_grouped(prior),
-                        fen_grouped(line.fen)
-                    ));
-                }
-                match line.kind {
-                    LineKind::Deferred => {
-                        parts_text.push(format!("{}年度新评选，当年津贴次年发放", item.cohort_year))
-                    }
-                    LineKind::Arrears if prior == 0 => {
-                        parts_text.push("此前应发未发，本次补发".into())
-                    }
-                    _ => {}
-                }
-                for s in &b.segments {
-                    let Some(rule) = status_rule(s.status) else {
-                        continue;
-                    };
-                    let range = if s.from == s.to {
-                        s.from.to_string()
-                    } else {
-                        format!("{}至{}", s.from, s.to)
-                    };
-                    let cause = s
-                        .status
-                        .change_id()
-                        .and_then(|id| person_changes.iter().find(|ci| ci.change.id == id));
-                    let cause_text = cause.map(change_text).unwrap_or_default();
-                    parts_text.push(format!(
-                        "{range} {rule}{}",
-                        if cause_text.is_empty() {
-                            String::new()
-                        } else {
-                            format!("，{cause_text}")
-                        }
-                    ));
-                    if line.fen < 0 {
-                        let t = cause_text_or_rule(&cause_text, rule);
-                        if !recovery_causes.contains(&t) {
-                            recovery_causes.push(t);
-                        }
-                    }
-                }
+                let why = LineWhy {
+                    breakdown: &timeline.month(line.month, rules),
+                    rules,
+                    prior,
+                    cohort_year: item.cohort_year,
+                    person_changes,
+                };
+                let reason = why.explain(line, &mut recovery_causes);
                 if line.fen < 0 {
                     recovery_months.push(line.month);
                 }
@@ -800,7 +799,7 @@ async fn build_model(
                     month: line.month,
                     kind: line.kind,
                     fen: line.fen,
-                    reason: parts_text.join("；"),
+                    reason,
                 });
             }
         }
@@ -829,40 +828,8 @@ async fn build_model(
         }
     }
 
-    let last_policy = rules.policy.versions().last();
-    let uncovered_note = match last_policy {
-        Some(v) => format!(
-            "没有政策版本覆盖该月（现行政策{}至{}止），须出台后续政策后发放",
-            v.document, v.to
-        ),
-        None => "没有政策版本覆盖该月，须出台后续政策后发放".into(),
-    };
     let uncovered = uncovered_rows(store, view, rules).await?;
-    let months_uncovered: usize = uncovered.iter().map(|u| u.count).sum();
-    let uncovered_note = match last_policy {
-        Some(v) => format!(
-            "说明：{uncovered_note}。影响金额按现行标准每月{}元、整月估算，以后续政策为准。",
-            fen_grouped(rate_fen(v.monthly_rate))
-        ),
-        None => format!("说明：{uncovered_note}。"),
-    };
-
-    let mut notes = vec![
-        "说明：1. 单位按人员本批次最近一届称号所在单位统计；评选年度按称号批准日期所在年度统计。".to_string(),
-        if view.offset_recoveries {
-            "2. 同一人员本批次各月明细相抵：净额为正的列入代发文件，为负的列入追缴清单（见“追缴”表）。".to_string()
-        } else {
-            "2. 同一人员应发各月列入代发文件，应追缴各月列入追缴清单（见“追缴”表），不相抵。".to_string()
-        },
-        "3. 本表身份证号码部分隐去；代发文件为完整号码，请妥善保管。代发文件的笔数、金额须与“五、代发文件控制数”一致。".to_string(),
-    ];
-    if !uncovered.is_empty() {
-        notes.push(format!(
-            "4. 本批次有{}人共{}个未覆盖月份（见“未覆盖”表）：没有政策版本覆盖，须出台后续政策后发放。",
-            uncovered.len(),
-            months_uncovered
-        ));
-    }
+    let (uncovered_note, notes) = summary_notes(rules, view, &uncovered);
 
     Ok(SummaryModel {
         title: format!("{}年度{}发放汇总表", view.year, cfg.export.program),
@@ -904,6 +871,116 @@ async fn build_model(
         uncovered_note,
         notes,
     })
+}
+
+/// The summary's notes, and the note of its 未覆盖 sheet.
+fn summary_notes(
+    rules: &RulesConfig,
+    view: &RunView,
+    uncovered: &[UncoveredRow],
+) -> (String, Vec<String>) {
+    let last_policy = rules.policy.versions().last();
+    let uncovered_note = match last_policy {
+        Some(v) => format!(
+            "没有政策版本覆盖该月（现行政策{}至{}止），须出台后续政策后发放",
+            v.document, v.to
+        ),
+        None => "没有政策版本覆盖该月，须出台后续政策后发放".into(),
+    };
+    let months_uncovered: usize = uncovered.iter().map(|u| u.count).sum();
+    let uncovered_note = match last_policy {
+        Some(v) => format!(
+            "说明：{uncovered_note}。影响金额按现行标准每月{}元、整月估算，以后续政策为准。",
+            fen_grouped(rate_fen(v.monthly_rate))
+        ),
+        None => format!("说明：{uncovered_note}。"),
+    };
+
+    let mut notes = vec![
+        "说明：1. 单位按人员本批次最近一届称号所在单位统计；评选年度按称号批准日期所在年度统计。".to_string(),
+        if view.offset_recoveries {
+            "2. 同一人员本批次各月明细相抵：净额为正的列入代发文件，为负的列入追缴清单（见“追缴”表）。".to_string()
+        } else {
+            "2. 同一人员应发各月列入代发文件，应追缴各月列入追缴清单（见“追缴”表），不相抵。".to_string()
+        },
+        "3. 本表身份证号码部分隐去；代发文件为完整号码，请妥善保管。代发文件的笔数、金额须与“五、代发文件控制数”一致。".to_string(),
+    ];
+    if !uncovered.is_empty() {
+        notes.push(format!(
+            "4. 本批次有{}人共{}个未覆盖月份（见“未覆盖”表）：没有政策版本覆盖，须出台后续政策后发放。",
+            uncovered.len(),
+            months_uncovered
+        ));
+    }
+    (uncovered_note, notes)
+}
+
+/// What explains one line of the 明细 sheet.
+struct LineWhy<'a> {
+    breakdown: &'a crate::rules::MonthBreakdown,
+    rules: &'a RulesConfig,
+    /// What approved runs paid for the month before this run.
+    prior: i64,
+    cohort_year: i32,
+    person_changes: &'a [ChangeInfo],
+}
+
+impl LineWhy<'_> {
+    /// The 说明 of a line: the arithmetic, what was paid before, the deferral or arrears, and
+    /// each ineligible segment with the change behind it. The causes of a recovery are added
+    /// to `recovery_causes` (once each) for the 追缴 sheet.
+    fn explain(&self, line: &crate::rules::Line, recovery_causes: &mut Vec<String>) -> String {
+        let arithmetic = crate::store::explain::arithmetic(self.breakdown, self.rules);
+        let mut parts_text = Vec::new();
+        if self.prior == 0 && line.kind != LineKind::Recovery {
+            parts_text.push(arithmetic);
+        } else {
+            parts_text.push(format!(
+                "应得 {arithmetic}，此前已发 {}，本次 {}",
+                fen_grouped(self.prior),
+                fen_grouped(line.fen)
+            ));
+        }
+        match line.kind {
+            LineKind::Deferred => {
+                parts_text.push(format!("{}年度新评选，当年津贴次年发放", self.cohort_year))
+            }
+            LineKind::Arrears if self.prior == 0 => {
+                parts_text.push("此前应发未发，本次补发".into())
+            }
+            _ => {}
+        }
+        for s in &self.breakdown.segments {
+            let Some(rule) = status_rule(s.status) else {
+                continue;
+            };
+            let range = if s.from == s.to {
+                s.from.to_string()
+            } else {
+                format!("{}至{}", s.from, s.to)
+            };
+            let cause = s
+                .status
+                .change_id()
+                .and_then(|id| self.person_changes.iter().find(|ci| ci.change.id == id));
+            let cause_text = cause.map(change_text).unwrap_or_default();
+            parts_text.push(format!(
+                "{range} {rule}{}",
+                if cause_text.is_empty() {
+                    String::new()
+                } else {
+                    format!("，{cause_text}")
+                }
+            ));
+            if line.fen < 0 {
+                let t = cause_text_or_rule(&cause_text, rule);
+                if !recovery_causes.contains(&t) {
+                    recovery_causes.push(t);
+                }
+            }
+        }
+        parts_text.join("；")
+    }
 }
 
 /// Yuan per month → fen.
