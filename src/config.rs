@@ -190,6 +190,14 @@ pub struct ExportConfig {
     /// Lowers the template's maximum payment rows per bank file (never raises it).
     #[serde(default)]
     pub max_rows_per_file: Option<u32>,
+    /// Line rows per 明细 sheet of the summary; more lines continue on 明细(2), 明细(3)… (each
+    /// with its header). Default and maximum: 1,000,000 (Excel's limit is 1,048,576 rows).
+    #[serde(default = "default_detail_rows")]
+    pub detail_rows_per_sheet: u32,
+}
+
+fn default_detail_rows() -> u32 {
+    1_000_000
 }
 
 impl Default for ExportConfig {
@@ -200,6 +208,7 @@ impl Default for ExportConfig {
             organization: default_organization(),
             purpose: None,
             max_rows_per_file: None,
+            detail_rows_per_sheet: default_detail_rows(),
         }
     }
 }
@@ -278,6 +287,12 @@ impl Config {
                 cfg.base_dir = abs;
             }
             cfg.resolve_relative_paths();
+        }
+        if !(1..=1_000_000).contains(&cfg.export.detail_rows_per_sheet) {
+            return Err(ConfigError::Parse {
+                path: path.into(),
+                message: "export.detail_rows_per_sheet must be from 1 to 1,000,000 (Excel holds 1,048,576 rows a sheet)".into(),
+            });
         }
         if cfg.export.max_rows_per_file == Some(0) {
             return Err(ConfigError::Parse {

@@ -1097,3 +1097,81 @@ async fn libreoffice_renders_the_summary_and_a_bank_file() {
         assert!(png.exists());
     }
 }
+
+/// Issue 15: a run with more lines than fit one 明细 sheet continues on 明细(2), 明细(3)…, each
+/// with its header; every line reads back from the parts, and the last part's 合计 is the whole
+/// run's (a lowered per-sheet cap keeps the test small).
+#[tokio::test]
+async fn detail_lines_beyond_one_sheet_continue_on_further_sheets() {
+    let db = common::sqlite().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = &db.store;
+    let changes = import_sample(store, &tmp.path().join("input"), 30, 5).await;
+    let (year, path) = &changes[0];
+    import_changes(store, path).await;
+    run(store, *year, d(*year, 12, 1)).await;
+    let cfg = Config::parse(
+        "[export]\ndetail_rows_per_sheet = 40\n",
+        Path::new("c.toml"),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let r = export_run(store, &cfg, *year, None, Some(&out), "alice")
+        .await
+        .unwrap();
+    let summary = r
+        .files
+        .iter()
+        .find(|f| {
+            f.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("summary")
+        })
+        .unwrap();
+    let view = store.show_run(*year, None, true).await.unwrap();
+    let want: Vec<(String, i64)> = view
+        .people
+        .iter()
+        .flat_map(|p| p.lines().into_iter().map(|l| (l.month.to_string(), l.fen)))
+        .collect();
+    assert!(
+        want.len() > 80,
+        "enough lines for three sheets: {}",
+        want.len()
+    );
+    let names = sheet_names(summary);
+    let parts: Vec<&String> = names.iter().filter(|n| n.starts_with("明细")).collect();
+    assert_eq!(parts.len(), want.len().div_ceil(40), "{names:?}");
+    assert_eq!(parts[1].as_str(), "明细(2)");
+    let mut got = Vec::new();
+    let mut last_seq = 0.0;
+    for (k, name) in parts.iter().enumerate() {
+        let s = Sheet::read(summary, name);
+        let (h, _) = s.find("序号");
+        assert_eq!(s.text(h, 6), "月份", "{name} has its header");
+        let mut r = h + 1;
+        while matches!(s.cell(r, 0), Data::Float(_) | Data::Int(_)) {
+            let seq = s.number(r, 0);
+            assert_eq!(seq, last_seq + 1.0, "序号 runs on across sheets");
+            last_seq = seq;
+            got.push((s.text(r, 6).to_string(), s.fen(r, 8)));
+            r += 1;
+        }
+        let label = s.text(r, 1);
+        if k + 1 < parts.len() {
+            assert!(label.starts_with("小计（本表40笔"), "{label}");
+        } else {
+            assert!(
+                label.starts_with(&format!("合计（全部{}笔", want.len())),
+                "{label}"
+            );
+            let total: i64 = want.iter().map(|w| w.1).sum();
+            assert_eq!(s.fen(r, 8), total);
+        }
+    }
+    let mut want_sorted = want.clone();
+    want_sorted.sort();
+    got.sort();
+    assert_eq!(got, want_sorted, "every line reads back from the parts");
+}

@@ -141,6 +141,8 @@ pub struct SummaryModel {
     pub people_recovering: usize,
     pub parts: Vec<PartControl>,
     pub details: Vec<DetailRow>,
+    /// Line rows per 明细 sheet: more continue on 明细(2), 明细(3)… (below Excel's row limit).
+    pub detail_rows_per_sheet: usize,
     pub recoveries: Vec<RecoveryRow>,
     pub uncovered: Vec<UncoveredRow>,
     /// Printed under the 未覆盖 table: why the months are not paid, how the amount is told.
@@ -515,7 +517,22 @@ pub fn write_summary<W: Write + Seek + Send>(
             .set_creation_datetime(&created),
     );
     let layout = write_totals_sheet(wb.add_worksheet(), m, &f)?;
-    write_details_sheet(wb.add_worksheet_with_constant_memory()?, m, &f)?;
+    let per_sheet = m.detail_rows_per_sheet.max(1);
+    let chunks: Vec<&[DetailRow]> = if m.details.is_empty() {
+        vec![&[]]
+    } else {
+        m.details.chunks(per_sheet).collect()
+    };
+    let n = chunks.len();
+    for (k, chunk) in chunks.into_iter().enumerate() {
+        let part = DetailPart {
+            rows: chunk,
+            first: k * per_sheet,
+            index: k,
+            last: k + 1 == n,
+        };
+        write_details_sheet(wb.add_worksheet_with_constant_memory()?, m, &part, &f)?;
+    }
     write_recoveries_sheet(wb.add_worksheet(), m, &f)?;
     write_uncovered_sheet(wb.add_worksheet(), m, &f)?;
     wb.save_to_writer(out)?;
@@ -928,8 +945,34 @@ fn write_totals_sheet(
 /// The header row of 明细, 追缴 and 未覆盖 (below the title and the identification line).
 pub const LIST_HEADER: u32 = 2;
 
-fn write_details_sheet(ws: &mut Worksheet, m: &SummaryModel, f: &Formats) -> Result<(), XlsxError> {
-    ws.set_name(SHEETS[1])?;
+/// One 明细 sheet's share of the lines.
+struct DetailPart<'a> {
+    rows: &'a [DetailRow],
+    /// The 序号 of its first row, less one.
+    first: usize,
+    /// 0 for 明细, 1 for 明细(2), …
+    index: usize,
+    /// The last sheet carries the 合计 of all lines; the others a 小计 of their own.
+    last: bool,
+}
+
+/// The name of the `index`th 明细 sheet: 明细, 明细(2), 明细(3)…
+pub fn detail_sheet_name(index: usize) -> String {
+    if index == 0 {
+        SHEETS[1].to_string()
+    } else {
+        format!("{}({})", SHEETS[1], index + 1)
+    }
+}
+
+fn write_details_sheet(
+    ws: &mut Worksheet,
+    m: &SummaryModel,
+    part: &DetailPart<'_>,
+    f: &Formats,
+) -> Result<(), XlsxError> {
+    let sheet_name = detail_sheet_name(part.index);
+    ws.set_name(&sheet_name)?;
     let names = [
         "序号",
         "身份证号码",
@@ -942,7 +985,7 @@ fn write_details_sheet(ws: &mut Worksheet, m: &SummaryModel, f: &Formats) -> Res
         "金额（元）",
         "说明",
     ];
-    let d = &m.details;
+    let d = part.rows;
     let widths = [
         5.0,
         fit_width(d.iter().map(|r| r.id_number.as_str()), 12.0, 20.0),
@@ -965,20 +1008,24 @@ fn write_details_sheet(ws: &mut Worksheet, m: &SummaryModel, f: &Formats) -> Res
         26.0,
     ];
     set_widths(ws, &widths)?;
-    let title = sheet_title(m, "明细表");
+    let title = if part.index == 0 {
+        sheet_title(m, "明细表")
+    } else {
+        sheet_title(m, &format!("明细表（续{}）", part.index))
+    };
     title_rows(ws, m, &title, names.len() as u16, f)?;
     ws.set_row_height(LIST_HEADER, 30)?;
     headers(ws, LIST_HEADER, &names, &f.header)?;
     ws.set_freeze_panes(LIST_HEADER + 1, 0)?;
-    print_setup(ws, 0, LIST_HEADER, &footer_text(m, SHEETS[1]))?;
+    print_setup(ws, 0, LIST_HEADER, &footer_text(m, &sheet_name))?;
     let mut total = 0i64;
-    for (i, d) in m.details.iter().enumerate() {
+    for (i, d) in part.rows.iter().enumerate() {
         let row = LIST_HEADER + 1 + i as u32;
         let lines = wrapped_lines(&d.reason, widths[9])
             .max(wrapped_lines(&d.unit, widths[3]))
             .max(wrapped_lines(&d.approval_no, widths[5]));
         ws.set_row_height(row, lines_height(lines))?;
-        ws.write_number_with_format(row, 0, (i + 1) as f64, &f.int)?;
+        ws.write_number_with_format(row, 0, (part.first + i + 1) as f64, &f.int)?;
         put_text(ws, row, 1, &d.id_number, &f.text, &f.text_quoted)?;
         put_text(ws, row, 2, &d.name, &f.text, &f.text_quoted)?;
         put_text(ws, row, 3, &d.unit, &f.wrap, &f.wrap_quoted)?;
@@ -990,16 +1037,33 @@ fn write_details_sheet(ws: &mut Worksheet, m: &SummaryModel, f: &Formats) -> Res
         put_text(ws, row, 9, &d.reason, &f.wrap, &f.wrap_quoted)?;
         total += d.fen;
     }
-    let row = LIST_HEADER + 1 + m.details.len() as u32;
+    let row = LIST_HEADER + 1 + part.rows.len() as u32;
     ws.set_row_height(row, 20)?;
+    let (label, total) = if part.last && part.index == 0 {
+        (format!("合计（{}笔）", part.rows.len()), total)
+    } else if part.last {
+        let all: i64 = m.details.iter().map(|d| d.fen).sum();
+        (
+            format!(
+                "合计（全部{}笔，共{}张明细表）",
+                m.details.len(),
+                part.index + 1
+            ),
+            all,
+        )
+    } else {
+        (
+            format!(
+                "小计（本表{}笔，续见{}）",
+                part.rows.len(),
+                detail_sheet_name(part.index + 1)
+            ),
+            total,
+        )
+    };
     for c in 0..10u16 {
         match c {
-            1 => ws.write_string_with_format(
-                row,
-                c,
-                format!("合计（{}笔）", m.details.len()),
-                &f.total_text,
-            )?,
+            1 => ws.write_string_with_format(row, c, &label, &f.total_text)?,
             8 => ws.write_number_with_format(row, c, yuan(total), &f.total_amount)?,
             9 => ws.write_string_with_format(row, c, capitals(total), &f.total_text)?,
             _ => ws.write_blank(row, c, &f.total_text)?,

@@ -829,7 +829,21 @@ async fn build_model(
     }
 
     let uncovered = uncovered_rows(store, view, rules).await?;
-    let (uncovered_note, notes) = summary_notes(rules, view, &uncovered);
+    let (uncovered_note, mut notes) = summary_notes(rules, view, &uncovered);
+    let per_sheet = cfg.export.detail_rows_per_sheet.max(1) as usize;
+    if details.len() > per_sheet {
+        let sheets = details.len().div_ceil(per_sheet);
+        let names: Vec<String> = (0..sheets)
+            .map(crate::excel::summary::detail_sheet_name)
+            .collect();
+        notes.push(format!(
+            "{}. 明细共{}笔，每表{}笔，分列于{}。",
+            notes.len() + 1,
+            details.len(),
+            per_sheet,
+            names.join("、")
+        ));
+    }
 
     Ok(SummaryModel {
         title: format!("{}年度{}发放汇总表", view.year, cfg.export.program),
@@ -866,6 +880,7 @@ async fn build_model(
         people_recovering: totals.people_recovering,
         parts: parts.to_vec(),
         details,
+        detail_rows_per_sheet: cfg.export.detail_rows_per_sheet as usize,
         recoveries,
         uncovered,
         uncovered_note,
