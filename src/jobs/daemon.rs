@@ -979,6 +979,32 @@ impl Runner {
                 });
             }
         }
+        // A claim another daemon holds lapses when its heartbeat is older than the lease: wake
+        // then to take it over (the owner, if alive, has beaten since, and nothing is taken).
+        let lease = chrono::Duration::seconds(self.settings.lease_seconds + 1);
+        for r in sqlx::query(
+            "SELECT job, MIN(heartbeat_at) FROM job_runs WHERE status = 'running' GROUP BY job",
+        )
+        .fetch_all(self.store.pool())
+        .await?
+        {
+            let job: String = r.try_get(0)?;
+            if busy.contains(&job) {
+                continue;
+            }
+            if let Some(t) = r
+                .try_get::<Option<String>, _>(1)?
+                .as_deref()
+                .and_then(parse_ts)
+            {
+                let lapse = t + lease;
+                pending.push(Pending {
+                    at: lapse,
+                    attempts: 0,
+                    next_attempt: lapse,
+                });
+            }
+        }
         Ok(next_wake(&pending))
     }
 
