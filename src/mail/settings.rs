@@ -66,6 +66,21 @@ pub struct MailSettings {
     /// The deadline of each SMTP command.
     #[serde(default = "default_command_timeout")]
     pub command_timeout_seconds: u64,
+    /// Recovery letters (追缴通知): the payee (收款单位) of the account money is paid back to.
+    #[serde(default = "default_signature")]
+    pub repayment_name: String,
+    /// Recovery letters: the bank (开户银行) of that account.
+    #[serde(default)]
+    pub repayment_bank: String,
+    /// Recovery letters: the account number (the bureau's, not a person's: shown in full).
+    #[serde(default)]
+    pub repayment_account: String,
+    /// Who answers questions, in every letter (e.g. `区人社局职业能力建设科 张三 0533-1234567`).
+    #[serde(default)]
+    pub contact: String,
+    /// The sender's name every letter is signed with, above its date.
+    #[serde(default = "default_signature")]
+    pub signature: String,
 }
 
 fn default_from() -> String {
@@ -76,6 +91,9 @@ fn default_bureau() -> String {
 }
 fn default_finance() -> String {
     "czj@zhangdian.example".into()
+}
+fn default_signature() -> String {
+    "张店区人力资源和社会保障局".into()
 }
 fn default_outbox() -> PathBuf {
     PathBuf::from("reports/outbox")
