@@ -300,6 +300,30 @@ mod tests {
     }
 
     #[test]
+    fn letters_are_signed_by_the_bureau_unless_configured() {
+        let s = mail("").unwrap();
+        assert_eq!(s.signature, "张店区人力资源和社会保障局");
+        assert_eq!(s.repayment_name, "张店区人力资源和社会保障局");
+        assert!(s.repayment_account.is_empty() && s.contact.is_empty());
+        let s = mail(
+            "signature = \"张店区人社局\"\nrepayment_account = \"3705 0001\"\ncontact = \"张三\"",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                s.signature.as_str(),
+                s.repayment_account.as_str(),
+                s.contact.as_str()
+            ),
+            ("张店区人社局", "3705 0001", "张三")
+        );
+        assert!(
+            mail("repayment = \"x\"").is_err(),
+            "unknown keys are refused"
+        );
+    }
+
+    #[test]
     fn a_ca_file_without_tls_is_refused() {
         let e = mail("smtp_security = \"none\"\nca_file = \"ca.pem\"")
             .unwrap_err()
