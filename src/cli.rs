@@ -29,6 +29,10 @@ pub struct Cli {
     /// Who acts (recorded with every change) [default: the OS user]
     #[arg(long, global = true)]
     pub operator: Option<String>,
+    /// Log to stderr: -v what is done, -vv details, -vvv everything [default: warnings only;
+    /// RUST_LOG, when set, takes precedence]
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -571,24 +575,50 @@ async fn demo(ctx: &Context, output: Option<PathBuf>, people: usize) -> Result<(
             .map_err(|e| Failure::new(3, e))?
             .keep(),
     };
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
     let r = crate::jobs::demo::run_demo(&ctx.config, &dir, people).await?;
-    println!("\nWhere everything is:");
-    println!("  database: {}", r.database);
-    println!("  inputs:");
+    println!("\n各文件的位置：");
+    println!("  数据库：{}", r.database);
+    println!("  输入的工作簿：");
     for f in &r.inputs {
         println!("    {}", f.display());
     }
-    println!("  bank files and summaries:");
+    println!("  代发文件（送银行）和汇总表（送财政局）：");
     for f in &r.outputs {
         println!("    {}", f.display());
     }
     println!(
-        "  e-mails ({}): {}",
+        "  邮件（{}封）：{}",
         r.mails,
         r.dir.join("reports/outbox").display()
     );
+    println!();
+    if let Some((name, id)) = &r.try_person {
+        // The command holds the full ID number: it goes into a private file, not the terminal.
+        let exe = std::env::current_exe().map_err(|e| Failure::new(3, e))?;
+        let cwd = std::env::current_dir().map_err(|e| Failure::new(3, e))?;
+        // The configuration the demo ran with (--config or CHIEFTECH_CONFIG), for the script.
+        let config = Cli::try_parse()
+            .ok()
+            .and_then(|c| c.config)
+            .map(|c| std::path::absolute(&c).unwrap_or(c));
+        let script = crate::jobs::demo::write_try_explain(
+            &r.dir,
+            &exe,
+            &cwd,
+            config.as_deref(),
+            &r.database,
+            (name, id),
+        )
+        .map_err(|e| Failure::new(3, e))?;
+        println!(
+            "试一试：{name}（{}）的逐月说明：sh {}",
+            mask(id),
+            script.display()
+        );
+    }
     println!(
-        "\nTry: chieftech --database {} explain <ID> or payrun show --year 2024",
+        "看某一年的发放批次：chieftech --database {} payrun show --year 2024",
         r.database
     );
     Ok(())

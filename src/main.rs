@@ -1,12 +1,12 @@
-//! The `chieftech` binary: parses the command line, sets up logging, maps errors to exit
-//! statuses (docs/contract.md).
+//! The `chieftech` binary: parses the command line, sets up logging (stderr; warnings only
+//! unless `-v` or `RUST_LOG`), maps errors to exit statuses (docs/contract.md).
 
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = chieftech::cli::Cli::parse();
-    chieftech::telemetry::init();
+    chieftech::telemetry::init(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -1,5 +1,8 @@
 //! Issue 4: `chieftech demo` runs the whole pipeline on a fresh SQLite file and says where
-//! each output is.
+//! each output is. Part B of "Outputs a finance office signs…": its stdout is numbered steps
+//! a newcomer follows, each number that needs it explained in a line, no log lines (logs go to
+//! stderr, off unless `-v`), and it ends with a person to try `explain` on, whose command is
+//! in a private `try-explain.sh` (no full ID number on the terminal).
 
 use std::process::Command;
 
@@ -9,16 +12,73 @@ fn demo_runs_end_to_end_and_writes_every_output() {
     let out = dir.path().join("demo");
     let o = Command::new(env!("CARGO_BIN_EXE_chieftech"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("RUST_LOG")
         .args(["demo", "--people", "40", "-o"])
         .arg(&out)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    // Steps a newcomer follows, in order, and no log line among them; no log at all by default.
+    let mut at = 0;
+    for step in [
+        "第1步",
+        "第2步",
+        "第3步",
+        "第4步",
+        "第5步",
+        "各文件的位置",
+        "试一试：",
+    ] {
+        let found = stdout[at..]
+            .find(step)
+            .unwrap_or_else(|| panic!("no {step} after byte {at}:\n{stdout}"));
+        at += found;
+    }
+    for l in stdout.lines() {
+        assert!(
+            !l.contains(" INFO ") && !l.contains(" WARN ") && !l.contains("DEBUG"),
+            "a log line on stdout: {l}"
+        );
+    }
+    assert!(!stderr.contains("INFO"), "{stderr}");
+    // Each number that needs it is explained: rows against people, 追缴, 未覆盖.
+    assert!(stdout.contains("行、40人"), "{stdout}");
+    assert!(stdout.contains("追缴：以前多发"), "{stdout}");
+    assert!(stdout.contains("未覆盖：政策"), "{stdout}");
+    // The person to try: name and masked ID on the terminal, the command in a private file
+    // that works.
+    let try_line = stdout.lines().find(|l| l.starts_with("试一试：")).unwrap();
+    assert!(try_line.contains("3703**********"), "{try_line}");
+    let script = out.join("try-explain.sh");
     assert!(
-        o.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
+        try_line.ends_with(&format!("sh {}", script.display())),
+        "{try_line}"
     );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&script).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    let explained = Command::new("sh")
+        .arg(&script)
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&explained.stdout);
+    assert!(
+        explained.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&explained.stderr)
+    );
+    let name = try_line
+        .trim_start_matches("试一试：")
+        .split('（')
+        .next()
+        .unwrap();
+    assert!(text.contains(name) && text.contains("管理期"), "{text}");
     for year in 2022..=2026 {
         for f in [
             format!("bank-{year}-run1.xlsx"),
@@ -51,6 +111,17 @@ fn demo_runs_end_to_end_and_writes_every_output() {
         .output()
         .unwrap();
     assert_eq!(again.status.code(), Some(2));
+    // With -v the log (INFO lines) goes to stderr, never to stdout.
+    let verbose = Command::new(env!("CARGO_BIN_EXE_chieftech"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("RUST_LOG")
+        .args(["-v", "demo", "--people", "40", "-o"])
+        .arg(dir.path().join("verbose"))
+        .output()
+        .unwrap();
+    assert!(verbose.status.success());
+    assert!(String::from_utf8_lossy(&verbose.stderr).contains("INFO"));
+    assert!(!String::from_utf8_lossy(&verbose.stdout).contains("INFO"));
 }
 
 /// Issue 9: the demo, run from another folder as a newcomer would, delivers one `.eml` file per
@@ -78,8 +149,8 @@ fn demo_mail_is_all_there_and_no_number_leaks() {
     let said: usize = stdout
         .lines()
         .find_map(|l| {
-            let (_, rest) = l.split_once("mail: ")?;
-            rest.split_whitespace().next()?.parse().ok()
+            let rest = l.strip_prefix("第5步")?.split_once('共')?.1;
+            rest.split_once('封')?.0.parse().ok()
         })
         .unwrap_or_else(|| panic!("no mail line in {stdout}"));
     let outbox = out.join("reports/outbox");
@@ -129,6 +200,15 @@ fn demo_mail_is_all_there_and_no_number_leaks() {
             u.name
         );
     }
+
+    // The person to try `explain` on is named with a masked ID; the full one is in the
+    // private script only.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("试一试：") && l.contains("3703**********")),
+        "{stdout}"
+    );
 
     // No full ID or account number in file names, stdout or the log.
     let mut names = String::new();

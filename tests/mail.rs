@@ -178,7 +178,9 @@ async fn notices_arrive_over_smtp_in_chinese_with_stable_message_ids() {
     let body = recovery.body_text(0).unwrap();
     assert!(body.contains("1,750.00"), "{body}");
     assert!(body.contains("人民币壹仟柒佰伍拾元整"), "{body}");
-    assert!(body.contains("退休（2022-09-16生效）"), "{body}");
+    assert!(body.contains("退休（2022年9月16日生效）"), "{body}");
+    assert!(body.contains("应退回金额：1,750.00元"), "{body}");
+    assert!(!body.contains("-1,750.00"), "{body}");
     assert!(body.contains("3703**********"), "{body}");
     let expected_id = message_id(&format!(
         "recovery:2023:1:{}",

@@ -1,10 +1,18 @@
 //! `chieftech demo`: the whole pipeline on a fresh SQLite file with sample data — import the
 //! roster, five years of payment runs (each computed by one operator and approved by another)
 //! with late reports, a fraud case and a policy that expires, exports, reminders and the
-//! e-mails they cause — then prints where each output is. Each step calls the same use case
+//! e-mails they cause — then says where each output is. Each step calls the same use case
 //! the command line calls ([`crate::jobs::payrun`], [`crate::jobs::ledger`]).
+//!
+//! What it prints on stdout is for a newcomer: numbered steps in Chinese, one short line
+//! explaining each number that needs it (why the roster has more rows than people, what 追缴
+//! and 未覆盖 mean). Logs go to stderr and are off unless `-v` (see [`crate::telemetry`]).
+//! No full ID number is printed: the person to try `explain` on is shown by name and masked
+//! ID, and the ready-to-paste command is written to `try-explain.sh` (mode 0600) by
+//! [`write_try_explain`].
 
 use super::error::{Class, JobError};
+use super::notices::cn_date;
 use super::session::{Open, Session};
 use super::{ledger, payrun};
 use crate::config::Config;
@@ -21,11 +29,16 @@ pub struct DemoReport {
     pub outputs: Vec<PathBuf>,
     pub runs: Vec<String>,
     pub mails: usize,
+    /// A person worth an `explain` (one with a recovery when there is one): (name, ID number).
+    pub try_person: Option<(String, String)>,
 }
 
 /// The clerk who imports, computes and exports; the reviewer who approves.
 const CLERK: &str = "经办人张";
 const REVIEWER: &str = "审核人李";
+
+/// Indent of the lines under a step.
+const UNDER: &str = "      ";
 
 fn fail(class: Class, e: impl std::fmt::Display) -> JobError {
     JobError::new(class, e.to_string())
@@ -34,13 +47,22 @@ fn fail(class: Class, e: impl std::fmt::Display) -> JobError {
 /// Runs the demo in `dir` (created; must not hold an earlier demo's database).
 pub async fn run_demo(base: &Config, dir: &Path, people: usize) -> Result<DemoReport, JobError> {
     let (cfg, database) = demo_config(base, dir)?;
-    println!("chieftech demo in {}", dir.display());
+    println!(
+        "chieftech 演示：用示例数据把全部流程走一遍，所有文件都在 {}",
+        dir.display()
+    );
+    println!();
     let inputs_dir = dir.join("inputs");
     let sample = crate::jobs::sample::write_sample(people, &inputs_dir, 2021)
         .map_err(|e| fail(Class::Outside, e))?;
+    let years: Vec<i32> = sample.changes.iter().map(|(y, _)| *y).collect();
     println!(
-        "1. sample workbooks: {} people → {}",
-        people,
+        "第1步 生成示例数据：{people}名首席技师的名册（roster.xlsx）和{}年各单位报来的变动情况报告表 → {}",
+        match (years.first(), years.last()) {
+            (Some(a), Some(b)) if a != b => format!("{a}–{b}"),
+            (Some(a), _) => a.to_string(),
+            _ => "各".into(),
+        },
         inputs_dir.display()
     );
     let start = NaiveDate::from_ymd_opt(2022, 1, 1).expect("date");
@@ -53,17 +75,31 @@ pub async fn run_demo(base: &Config, dir: &Path, people: usize) -> Result<DemoRe
     )
     .await?;
     let report = ledger::import_roster(&clerk, std::slice::from_ref(&sample.roster), false).await?;
+    let shown = |l: &str| l.replace(&format!("{}/", inputs_dir.display()), "");
     for l in &report.lines {
-        println!("2. {l}");
+        println!("第2步 导入名册：{}", shown(l));
     }
     if report.refused {
         for p in &report.problems {
-            eprintln!("   {p}");
+            eprintln!("{UNDER}{p}");
         }
         return Err(fail(Class::Refused, "the sample roster was refused"));
     }
+    let (rows, persons) = roster_counts(&clerk).await?;
+    if rows > persons {
+        println!(
+            "{UNDER}名册共{rows}行、{persons}人：有{}人第一个管理期满后再次当选，每次当选各占一行。",
+            rows - persons
+        );
+    }
+    println!(
+        "第3步 逐年发放：每年先导入各单位报来的变动，再由{CLERK}计算发放批次、{REVIEWER}审批（两人分开，四眼原则），然后生成代发文件和汇总表"
+    );
     let mut inputs = vec![sample.roster.clone()];
     let (mut runs, mut outputs) = (Vec::new(), Vec::new());
+    let mut try_person: Option<(String, String)> = None;
+    let mut uncovered = 0usize;
+    let mut picked_recovery = false;
     for year in 2022..=2026 {
         // The reports units sent during the year (late ones included) come in before the run.
         for (_, path) in sample.changes.iter().filter(|(y, _)| *y == year) {
@@ -71,22 +107,50 @@ pub async fn run_demo(base: &Config, dir: &Path, people: usize) -> Result<DemoRe
             let r = ledger::import_changes(&clerk, std::slice::from_ref(path), true, false, false)
                 .await?;
             for l in &r.lines {
-                println!("   {l}");
+                println!("{UNDER}导入变动：{}", shown(l));
             }
         }
         clerk.today = NaiveDate::from_ymd_opt(year, 12, 1).expect("date");
-        let (line, files) = one_year(&clerk, year).await?;
-        println!("3. {line}");
-        runs.push(line);
-        outputs.extend(files);
+        let done = one_year(&clerk, year).await?;
+        println!("{UNDER}{}", done.line);
+        uncovered += done.uncovered;
+        runs.push(done.line);
+        outputs.extend(done.files);
+        // The person to try `explain` on: the first one with a recovery, else the first paid.
+        let recovering = done.view.people.iter().find(|p| p.net.recovery < 0);
+        if let Some(p) = recovering.filter(|_| !picked_recovery) {
+            try_person = Some((p.name.clone(), p.id_number.clone()));
+            picked_recovery = true;
+        } else if let Some(p) = done.view.people.first().filter(|_| try_person.is_none()) {
+            try_person = Some((p.name.clone(), p.id_number.clone()));
+        }
+    }
+    println!("{UNDER}追缴：以前多发、应当退回的钱（例如退休迟报、称号被撤销），发追缴通知，不进代发文件。");
+    if uncovered > 0 {
+        let last = clerk
+            .rules
+            .policy
+            .last_day()
+            .map(cn_date)
+            .unwrap_or_default();
+        println!(
+            "{UNDER}未覆盖：政策{last}到期后仍在管理期内的月份（按人按月计），没有政策依据，暂不发放；出台后续政策后可补发。"
+        );
     }
     let end = NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
     let (queued, _) = ledger::remind(&clerk, start, end).await?;
-    println!("4. reminders 2022-01-01 … 2026-12-01: {queued} queued");
+    println!(
+        "第4步 排定{}至{}的提醒：管理期到期、年度变动确认、推荐通知、政策到期，共{queued}封",
+        cn_date(start),
+        cn_date(end)
+    );
     let delivery = ledger::send_outbox(&clerk, false).await?;
     let sent = delivery.report.sent.len();
     let outbox = delivery.written_to.unwrap_or_default();
-    println!("5. mail: {sent} messages written to {}", outbox.display());
+    println!(
+        "第5步 发出邮件：共{sent}封（每次批准的发放明细和追缴通知、财政局通知、提醒），没有配置邮件服务器，每封写成一个 .eml 文件（可用邮件程序打开）→ {}",
+        outbox.display()
+    );
     clerk.store.close().await;
     Ok(DemoReport {
         dir: dir.to_path_buf(),
@@ -95,11 +159,34 @@ pub async fn run_demo(base: &Config, dir: &Path, people: usize) -> Result<DemoRe
         outputs,
         runs,
         mails: sent,
+        try_person,
     })
 }
 
+/// Roster rows (appointments) and people (technicians) in the ledger.
+async fn roster_counts(s: &Session) -> Result<(i64, i64), JobError> {
+    let count = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(s.store.pool())
+            .await
+            .map_err(|e| fail(Class::Outside, e))
+    };
+    Ok((
+        count("SELECT COUNT(*) FROM appointments").await?,
+        count("SELECT COUNT(*) FROM technicians").await?,
+    ))
+}
+
+/// What one year of the demo did.
+struct Year {
+    line: String,
+    files: Vec<PathBuf>,
+    uncovered: usize,
+    view: payrun::RunView,
+}
+
 /// One year's run: computed by the clerk, approved by the reviewer, exported by the clerk.
-async fn one_year(clerk: &Session, year: i32) -> Result<(String, Vec<PathBuf>), JobError> {
+async fn one_year(clerk: &Session, year: i32) -> Result<Year, JobError> {
     let bar = indicatif::ProgressBar::hidden();
     let s = payrun::compute(clerk, year, false, &bar).await?;
     let reviewer = Session {
@@ -112,7 +199,8 @@ async fn one_year(clerk: &Session, year: i32) -> Result<(String, Vec<PathBuf>), 
     };
     let (seq, _) = payrun::approve(&reviewer, year).await?;
     let exported = payrun::export(clerk, year, Some(seq), None).await?;
-    let t = payrun::show(clerk, year, Some(seq)).await?.totals();
+    let view = payrun::show(clerk, year, Some(seq)).await?;
+    let t = view.totals();
     let line = format!(
         "{year}年度：代发 {} 人 {} 元，追缴 {} 人 {} 元，未覆盖月份 {} 个",
         t.people_paid,
@@ -121,12 +209,57 @@ async fn one_year(clerk: &Session, year: i32) -> Result<(String, Vec<PathBuf>), 
         fen_grouped(-t.recovered),
         s.uncovered_months
     );
-    Ok((line, exported.files))
+    Ok(Year {
+        line,
+        files: exported.files,
+        uncovered: s.uncovered_months,
+        view,
+    })
+}
+
+/// Writes `dir/try-explain.sh` (mode 0600: it holds the person's full ID number): the
+/// command that shows the person's months with `explain`, run from `cwd` with the same
+/// configuration. Returns its path.
+pub fn write_try_explain(
+    dir: &Path,
+    exe: &Path,
+    cwd: &Path,
+    config: Option<&Path>,
+    database: &str,
+    person: (&str, &str),
+) -> std::io::Result<PathBuf> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let q = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let path = dir.join("try-explain.sh");
+    let (name, id) = person;
+    let config = config
+        .map(|c| format!(" --config {}", q(&c.display().to_string())))
+        .unwrap_or_default();
+    let text = format!(
+        "# chieftech 演示：{name}（{}）的逐月说明。此文件含完整身份证号码，仅本人可读（0600）。\n# 运行：sh {}\ncd {} || exit 2\nexec {}{config} --database {} explain {}\n",
+        crate::rules::id_number::mask(id),
+        path.display(),
+        q(&cwd.display().to_string()),
+        q(&exe.display().to_string()),
+        q(database),
+        q(id)
+    );
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)?;
+    use std::os::unix::fs::PermissionsExt;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(text.as_bytes())?;
+    Ok(path)
 }
 
 /// The demo's configuration: the caller's, with reports, outbox and a new SQLite file under
-/// `dir` and no SMTP server (mail is written as .eml files). Refuses a folder that already
-/// holds a demo.
+/// `dir`, no SMTP server (mail is written as .eml files) and, unless configured, an example
+/// repayment account and contact. Refuses a folder that already holds a demo.
 fn demo_config(base: &Config, dir: &Path) -> Result<(Config, String), JobError> {
     std::fs::create_dir_all(dir)
         .map_err(|e| fail(Class::Outside, format!("{}: {e}", dir.display())))?;
@@ -157,6 +290,16 @@ fn demo_config(base: &Config, dir: &Path) -> Result<(Config, String), JobError> 
             "templates".into(),
             toml::Value::String("config/templates".into()),
         );
+    }
+    // Example repayment account and contact for the recovery notices, unless configured.
+    for (key, value) in [
+        ("repayment_bank", "中国建设银行淄博张店支行（示例）"),
+        ("repayment_account", "3705 0162 6801 0000 0123（示例）"),
+        ("contact", "区人社局职业能力建设科（示例）"),
+    ] {
+        if !mail.contains_key(key) {
+            mail.insert(key.into(), toml::Value::String(value.into()));
+        }
     }
     cfg.other.insert("mail".into(), toml::Value::Table(mail));
     cfg.rules_config().map_err(|e| fail(Class::Usage, e))?;

@@ -2,6 +2,7 @@
 //! each payment run, policy expiry, the call for nominations), in one transaction. Keys make
 //! a second run for the same day, or a catch-up over a range of days, queue nothing twice.
 
+use super::notices::{addressee, cn_date, letter_values, BUREAU};
 use crate::config::Config;
 use crate::mail::settings::{reminder_schedule, SettingsError};
 use crate::mail::templates::{render, TemplateError};
@@ -85,6 +86,9 @@ pub async fn remind_range(
     Ok(total)
 }
 
+/// The letters one reminder causes. A letter meant for a unit without a registered address
+/// goes to the bureau and greets it, asking it to pass the letter on
+/// ([`super::notices::addressee`]); every letter is signed and dated (`2024年12月1日`).
 fn notices(
     reminder: &Reminder,
     day: NaiveDate,
@@ -93,16 +97,8 @@ fn notices(
     s: &MailSettings,
     rules: &RulesConfig,
 ) -> Result<Vec<Notice>, TemplateError> {
-    let mut v: BTreeMap<&str, String> = BTreeMap::new();
-    v.insert("date", day.to_string());
-    let unit_to = |unit: &str| -> String {
-        units
-            .get(unit)
-            .cloned()
-            .flatten()
-            .filter(|e| !e.trim().is_empty())
-            .unwrap_or_else(|| s.bureau.clone())
-    };
+    let mut v = letter_values(s, day);
+    let to_unit = |unit: &str| addressee(unit, units.get(unit).cloned().flatten().as_deref(), s);
     let mut out = Vec::new();
     match reminder {
         Reminder::TermExpiry {
@@ -116,13 +112,22 @@ fn notices(
             else {
                 return Ok(out);
             };
+            let addr = to_unit(&r.unit);
             v.insert("name", r.name.clone());
             v.insert("id", mask(&r.id_number));
             v.insert("unit", r.unit.clone());
             v.insert("approval_no", r.appointment.approval_no.clone());
-            v.insert("start", r.appointment.term_start().to_string());
-            v.insert("end", term_end.to_string());
-            v.insert("recipient", format!("{}、区人力资源和社会保障局", r.unit));
+            v.insert("start", cn_date(r.appointment.term_start()));
+            v.insert("end", cn_date(*term_end));
+            v.insert(
+                "recipient",
+                if addr.to == s.bureau {
+                    BUREAU.to_string()
+                } else {
+                    format!("{}、{BUREAU}", r.unit)
+                },
+            );
+            v.insert("forward_note", addr.forward_note.clone());
             if *days == 0 {
                 v.insert("when", "期满".into());
                 v.insert("when_sentence", "今日期满，津贴发放至本月止。".into());
@@ -137,7 +142,7 @@ fn notices(
                 v.insert("nomination", "管理期满后可按规定重新参加选拔。".into());
             }
             let rendered = render(&s.templates, "term_expiry", &v)?;
-            let mut to = vec![unit_to(&r.unit)];
+            let mut to = vec![addr.to];
             if !to.contains(&s.bureau) {
                 to.push(s.bureau.clone());
             }
@@ -161,21 +166,25 @@ fn notices(
                     continue;
                 }
                 by_unit.entry(&r.unit).or_default().push(format!(
-                    "  {}  {}  管理期 {} 至 {}",
+                    "  {}（身份证号码{}），管理期{}至{}",
                     r.name,
                     mask(&r.id_number),
-                    s0,
-                    e0
+                    cn_date(s0),
+                    cn_date(e0)
                 ));
             }
             for (unit, people) in by_unit {
+                let addr = to_unit(unit);
                 v.insert("year", year.to_string());
                 v.insert("unit", unit.to_string());
+                v.insert("recipient", addr.greeting.clone());
+                v.insert("forward_note", addr.forward_note.clone());
+                v.insert("you", addr.you.clone());
                 v.insert("people", people.join("\n"));
                 let rendered = render(&s.templates, "run_request", &v)?;
                 out.push(Notice {
                     key: format!("{}:unit:{unit}", reminder.key()),
-                    to: vec![unit_to(unit)],
+                    to: vec![addr.to],
                     subject: rendered.subject,
                     body: rendered.body,
                     attachments: vec![],
@@ -184,12 +193,16 @@ fn notices(
         }
         Reminder::Nominations { year } => {
             for unit in units.keys() {
+                let addr = to_unit(unit);
                 v.insert("year", year.to_string());
                 v.insert("unit", unit.clone());
+                v.insert("recipient", addr.greeting.clone());
+                v.insert("forward_note", addr.forward_note.clone());
+                v.insert("you", addr.you.clone());
                 let rendered = render(&s.templates, "nominations", &v)?;
                 out.push(Notice {
                     key: format!("{}:unit:{unit}", reminder.key()),
-                    to: vec![unit_to(unit)],
+                    to: vec![addr.to],
                     subject: rendered.subject,
                     body: rendered.body,
                     attachments: vec![],
@@ -209,7 +222,7 @@ fn notices(
                 .map(|p| p.document.clone())
                 .unwrap_or_default();
             v.insert("document", document);
-            v.insert("last_day", last_day.to_string());
+            v.insert("last_day", cn_date(*last_day));
             v.insert("days", days.to_string());
             v.insert("people", outliving.to_string());
             let rendered = render(&s.templates, "policy_expiry", &v)?;

@@ -66,6 +66,21 @@ pub struct MailSettings {
     /// The deadline of each SMTP command.
     #[serde(default = "default_command_timeout")]
     pub command_timeout_seconds: u64,
+    /// Recovery letters (追缴通知): the payee (收款单位) of the account money is paid back to.
+    #[serde(default = "default_signature")]
+    pub repayment_name: String,
+    /// Recovery letters: the bank (开户银行) of that account.
+    #[serde(default)]
+    pub repayment_bank: String,
+    /// Recovery letters: the account number (the bureau's, not a person's: shown in full).
+    #[serde(default)]
+    pub repayment_account: String,
+    /// Who answers questions, in every letter (e.g. `区人社局职业能力建设科 张三 0533-1234567`).
+    #[serde(default)]
+    pub contact: String,
+    /// The sender's name every letter is signed with, above its date.
+    #[serde(default = "default_signature")]
+    pub signature: String,
 }
 
 fn default_from() -> String {
@@ -76,6 +91,9 @@ fn default_bureau() -> String {
 }
 fn default_finance() -> String {
     "czj@zhangdian.example".into()
+}
+fn default_signature() -> String {
+    "张店区人力资源和社会保障局".into()
 }
 fn default_outbox() -> PathBuf {
     PathBuf::from("reports/outbox")
@@ -278,6 +296,30 @@ mod tests {
                 s.command_timeout_seconds
             ),
             (600, 120, 30)
+        );
+    }
+
+    #[test]
+    fn letters_are_signed_by_the_bureau_unless_configured() {
+        let s = mail("").unwrap();
+        assert_eq!(s.signature, "张店区人力资源和社会保障局");
+        assert_eq!(s.repayment_name, "张店区人力资源和社会保障局");
+        assert!(s.repayment_account.is_empty() && s.contact.is_empty());
+        let s = mail(
+            "signature = \"张店区人社局\"\nrepayment_account = \"3705 0001\"\ncontact = \"张三\"",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                s.signature.as_str(),
+                s.repayment_account.as_str(),
+                s.contact.as_str()
+            ),
+            ("张店区人社局", "3705 0001", "张三")
+        );
+        assert!(
+            mail("repayment = \"x\"").is_err(),
+            "unknown keys are refused"
         );
     }
 
