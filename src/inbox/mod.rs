@@ -616,6 +616,7 @@ async fn give_up(ctx: &Ctx<'_>, id: i64) -> Result<(), InboxError> {
     values.insert("received", local_time(&row.try_get::<String, _>(3)?));
     values.insert("error", error.clone());
     values.insert("date", today_local());
+    values.insert("signature", ctx.mail.signature.clone());
     let r = render(&ctx.mail.templates, "inbox_failed", &values)?;
     let notice = Notice {
         key: format!("inbox-failed:{id}"),
@@ -1252,6 +1253,7 @@ async fn unit_message(
     );
     values.insert("received", local_time(received));
     values.insert("date", today_local());
+    values.insert("signature", ctx.mail.signature.clone());
     values.insert("from", from.to_string());
 
     let mut results = Vec::new();

@@ -441,7 +441,8 @@ impl Runner {
         v.insert("paid", crate::rules::money::fen_grouped(s.paid));
         v.insert("recovered", crate::rules::money::fen_grouped(-s.recovered));
         v.insert("uncovered", s.uncovered_months.to_string());
-        v.insert("date", today.to_string());
+        v.insert("date", crate::jobs::notices::cn_date(today));
+        v.insert("signature", mail.signature.clone());
         let r = crate::mail::templates::render(&mail.templates, "bureau_draft", &v)
             .map_err(|x| x.to_string())?;
         let mut conn = self
@@ -748,8 +749,9 @@ impl Runner {
         v.insert("advice", advice(job, at));
         v.insert(
             "date",
-            Utc::now().with_timezone(&Shanghai).date_naive().to_string(),
+            crate::jobs::notices::cn_date(Utc::now().with_timezone(&Shanghai).date_naive()),
         );
+        v.insert("signature", mail.signature.clone());
         let r = match crate::mail::templates::render(&mail.templates, "job_failed", &v) {
             Ok(r) => r,
             Err(e) => {
