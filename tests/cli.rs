@@ -317,110 +317,109 @@ fn missing_config_and_missing_database_are_clear_and_create_nothing() {
 }
 
 /// Issue 10: a run stores the settings it was computed with; approval refuses a draft computed
-/// with other settings (naming them), and an empty run is never approved.
+/// with other settings (naming them), and an empty run is never approved. SQLite and PostgreSQL.
 #[tokio::test]
 async fn approval_refuses_other_settings_and_empty_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("x.db").display());
-    // An empty ledger: the run has no lines and is not approved.
-    let o = chieftech(
-        &url,
-        &["--operator", "alice", "payrun", "compute", "--year", "2024"],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let o = chieftech(
-        &url,
-        &["--operator", "bob", "payrun", "approve", "--year", "2024"],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("no lines"), "{}", text(&o));
+    for db in common::backends().await {
+        let dir = tempfile::tempdir().unwrap();
+        let url = db.url.clone();
+        // An empty ledger: the run has no lines and is not approved.
+        let o = chieftech(
+            &url,
+            &["--operator", "alice", "payrun", "compute", "--year", "2024"],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        let o = chieftech(
+            &url,
+            &["--operator", "bob", "payrun", "approve", "--year", "2024"],
+        );
+        assert_eq!(o.status.code(), Some(1), "{} {}", db.name, text(&o));
+        assert!(text(&o).contains("no lines"), "{}", text(&o));
 
-    let store = Store::connect(&url).await.unwrap();
-    seed(&store, 3, "2021-10-15").await;
-    store.close().await;
-    let o = chieftech(
-        &url,
-        &["--operator", "alice", "payrun", "compute", "--year", "2022"],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    // The configuration changes before approval: offsetting off, another proration.
-    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates");
-    let changed = dir.path().join("changed.toml");
-    std::fs::write(
-        &changed,
-        format!(
-            "[payment]\noffset_recoveries = false\nproration = \"first-of-month\"\n\n[mail]\ntemplates = {:?}\noutbox_dir = {:?}\n",
-            templates.display().to_string(),
-            dir.path().join("outbox").display().to_string()
-        ),
-    )
-    .unwrap();
-    let changed_arg = changed.display().to_string();
-    let o = chieftech(
-        &url,
-        &[
-            "--config",
-            &changed_arg,
-            "--operator",
-            "bob",
-            "payrun",
-            "approve",
-            "--year",
-            "2022",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(
-        text(&o).contains("offset_recoveries") && text(&o).contains("proration"),
-        "names the settings: {}",
-        text(&o)
-    );
-    // With the settings it was computed with, it is approved.
-    let o = chieftech(
-        &url,
-        &["--operator", "bob", "payrun", "approve", "--year", "2022"],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let store = Store::connect(&url).await.unwrap();
-    let view = store.show_run(2022, None, false).await.unwrap();
-    assert!(
-        view.offset_recoveries,
-        "show uses the stored setting, not the caller's"
-    );
-    assert!(view.settings.unwrap().contains("\"proration\":\"daily\""));
+        seed(&db.store, 3, "2021-10-15").await;
+        let o = chieftech(
+            &url,
+            &["--operator", "alice", "payrun", "compute", "--year", "2022"],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        // The configuration changes before approval: offsetting off, another proration.
+        let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates");
+        let changed = dir.path().join("changed.toml");
+        std::fs::write(
+            &changed,
+            format!(
+                "[payment]\noffset_recoveries = false\nproration = \"first-of-month\"\n\n[mail]\ntemplates = {:?}\noutbox_dir = {:?}\n",
+                templates.display().to_string(),
+                dir.path().join("outbox").display().to_string()
+            ),
+        )
+        .unwrap();
+        let changed_arg = changed.display().to_string();
+        let o = chieftech(
+            &url,
+            &[
+                "--config",
+                &changed_arg,
+                "--operator",
+                "bob",
+                "payrun",
+                "approve",
+                "--year",
+                "2022",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(
+            text(&o).contains("offset_recoveries") && text(&o).contains("proration"),
+            "names the settings: {}",
+            text(&o)
+        );
+        // With the settings it was computed with, it is approved.
+        let o = chieftech(
+            &url,
+            &["--operator", "bob", "payrun", "approve", "--year", "2022"],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        let view = db.store.show_run(2022, None, false).await.unwrap();
+        assert!(
+            view.offset_recoveries,
+            "show uses the stored setting, not the caller's"
+        );
+        assert!(view.settings.unwrap().contains("\"proration\":\"daily\""));
+    }
 }
 
-/// `roster void` from the command line: exit 0, masked ID in its line; again: refused (exit 1).
+/// `roster void` from the command line: exit 0, masked ID in its line; again: refused (exit 1);
+/// no such appointment: exit 2. SQLite and PostgreSQL.
 #[tokio::test]
 async fn roster_void_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("x.db").display());
-    let store = Store::connect(&url).await.unwrap();
-    seed(&store, 1, "2021-10-15").await;
-    store.close().await;
-    let id = make_id("370303", d("1970-01-01"), 0);
-    let args = [
-        "roster",
-        "void",
-        id.as_str(),
-        "2021-10-15",
-        "--reason",
-        "批准日期录入错误",
-    ];
-    let o = chieftech(&url, &args);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(
-        !text(&o).contains(id.as_str()) && text(&o).contains(&id.masked()),
-        "{}",
-        text(&o)
-    );
-    let o = chieftech(&url, &args);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let o = chieftech(
-        &url,
-        &["roster", "void", id.as_str(), "2021-10-16", "--reason", "x"],
-    );
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    for db in common::backends().await {
+        seed(&db.store, 1, "2021-10-15").await;
+        let url = db.url.clone();
+        let id = make_id("370303", d("1970-01-01"), 0);
+        let args = [
+            "roster",
+            "void",
+            id.as_str(),
+            "2021-10-15",
+            "--reason",
+            "批准日期录入错误",
+        ];
+        let o = chieftech(&url, &args);
+        assert!(o.status.success(), "{} {}", db.name, text(&o));
+        assert!(
+            !text(&o).contains(id.as_str()) && text(&o).contains(&id.masked()),
+            "{}",
+            text(&o)
+        );
+        let o = chieftech(&url, &args);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let o = chieftech(
+            &url,
+            &["roster", "void", id.as_str(), "2021-10-16", "--reason", "x"],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    }
 }
 
 /// Issue 10: with `--today`, every date the program records comes from it, not the clock.

@@ -774,3 +774,70 @@ async fn a_voided_appointment_lets_the_corrected_row_in_and_the_run_settles_the_
         assert!(dump.contains("2021-10-15"), "kept: {dump}");
     }
 }
+
+/// Issue 10, "which unit": after a 单位变更 effective 2023-03-01, the 2023 run (its notices and
+/// the summary's totals by unit read the run view) belongs to the new unit, the 2022 run stays
+/// with the old one, and the run notice goes to the new unit's address.
+#[tokio::test]
+async fn after_a_move_the_run_and_its_notice_belong_to_the_new_unit() {
+    for db in common::backends().await {
+        let store = &db.store;
+        let ps = people();
+        let wang = &ps[0];
+        seed_roster(store, &ps[..1]).await;
+        store
+            .import_roster(
+                &Source::operator("clerk"),
+                &[UnitEntry {
+                    name: "淄博新单位有限公司".into(),
+                    contact: None,
+                    email: Some("hr@new.example".into()),
+                    row: Some(2),
+                }],
+                &[],
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let cfg = RulesConfig::default();
+        run(store, 2022, &cfg).await;
+        let mut mv = change(wang, ChangeKind::UnitChange, "2023-03-01", None);
+        mv.new_unit = Some("淄博新单位有限公司".into());
+        record(store, &[mv]).await;
+        run(store, 2023, &cfg).await;
+        let unit_of =
+            |v: &chieftech::store::RunView| v.people[0].items.last().unwrap().unit.clone();
+        let v2022 = store.show_run(2022, None, true).await.unwrap();
+        let v2023 = store.show_run(2023, None, true).await.unwrap();
+        assert_eq!(unit_of(&v2022), "淄博示例机械有限公司", "{}", db.name);
+        assert_eq!(unit_of(&v2023), "淄博新单位有限公司", "{}", db.name);
+        let units = chieftech::jobs::notices::unit_emails(store).await.unwrap();
+        let settings = chieftech::mail::MailSettings {
+            templates: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates"),
+            ..Default::default()
+        };
+        let notices = chieftech::jobs::notices::run_notices(
+            &v2023,
+            &Default::default(),
+            &units,
+            &settings,
+            cfg.policy.last_day(),
+            d("2023-12-01"),
+        )
+        .unwrap();
+        let to_new = notices
+            .iter()
+            .any(|n| n.to.iter().any(|t| t == "hr@new.example") && n.body.contains("王强"));
+        assert!(
+            to_new,
+            "{:?}",
+            notices.iter().map(|n| &n.to).collect::<Vec<_>>()
+        );
+        assert!(
+            !notices
+                .iter()
+                .any(|n| n.to.iter().any(|t| t == "hr@example.com")),
+            "the old unit gets no 2023 notice"
+        );
+    }
+}

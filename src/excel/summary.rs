@@ -30,7 +30,7 @@ use std::io::{Seek, Write};
 /// Sheet names, in order.
 pub const SHEETS: [&str; 4] = ["汇总", "明细", "追缴", "未覆盖"];
 
-/// One unit's totals; a person counts in the unit of their latest appointment in the run.
+/// One unit's totals; a person counts in their unit on the run's date (`rules::unit::unit_on`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UnitTotal {
     pub unit: String,
