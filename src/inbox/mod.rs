@@ -923,34 +923,10 @@ async fn message(
         .and_then(|e| e.date.clone())
         .unwrap_or_else(|| found_at.to_string());
     let subject = env.as_ref().map(|e| e.subject.clone()).unwrap_or_default();
-
-    let mut resume: Option<i64> = None;
-    if let Some(id) = accepting {
-        let n = sqlx::query("UPDATE inbox_items SET status = 'processing', accepted_by = $1, accepted_at = $2 WHERE id = $3 AND status = 'held'")
-            .bind(ctx.operator)
-            .bind(now_text())
-            .bind(id)
-            .execute(ctx.store.pool())
-            .await?;
-        if n.rows_affected() != 1 {
-            return Err(InboxError::NotHeld(id));
-        }
-        resume = Some(id);
-    } else if let Some(e) = find_existing(ctx.store, &sha, message_id.as_deref()).await? {
-        if e.status != "processing" {
-            let what = match e.status.as_str() {
-                "held" => "（待人工确认）",
-                "failed" => "（多次处理失败，已通知区人社局，不再自动重试）",
-                _ => "",
-            };
-            return Ok((
-                Outcome::Duplicate,
-                format!("{label}：同一邮件已收取过（收件记录{}{what}），跳过", e.id),
-            ));
-        }
-        resume = Some(e.id);
-    }
-
+    let mut resume = match taken_before(ctx, label, &sha, message_id.as_deref(), accepting).await? {
+        Step::Go(r) => r,
+        Step::Stop(outcome, line) => return Ok((outcome, line)),
+    };
     let refusal = |why: String, from: Option<String>| Refusal {
         resume,
         message_id: message_id.clone(),
@@ -984,49 +960,21 @@ async fn message(
         .map(|u| u.name.as_str())
         .collect::<Vec<_>>()
         .join("、");
-
-    if accepting.is_none() && resume.is_none() {
-        let vouch = auth::check(
-            &env.headers,
-            ctx.settings.trusted_authserv_id.as_deref(),
-            &auth::domain_of(&from),
-        );
-        let status = match &vouch {
-            auth::Vouch::Pass(_) => "processing",
-            auth::Vouch::Unverified(_) => "held",
-        };
-        let why = match &vouch {
-            auth::Vouch::Pass(_) => None,
-            auth::Vouch::Unverified(w) => Some(w.as_str()),
-        };
-        let item = NewItem {
-            kind: "message",
-            message_id: message_id.as_deref(),
+    if resume.is_none() {
+        let new = Arrival {
+            label,
+            bytes,
             sha: &sha,
-            file_name: label,
-            sender: Some(&from),
-            subject: Some(&subject),
+            message_id: message_id.as_deref(),
+            from: &from,
+            unit_names: &unit_names,
+            subject: &subject,
             received: &received,
-            status,
-            reason: why,
-            raw: why.map(|_| bytes),
         };
-        let Some(id) = insert_item(ctx, &item).await? else {
-            return Ok((
-                Outcome::Duplicate,
-                format!("{label}：已由另一次收取处理，跳过"),
-            ));
-        };
-        if let Some(why) = why {
-            tracing::warn!("inbox: message {label} from {from} held as item {id}: {why}");
-            return Ok((
-                Outcome::Held,
-                format!(
-                    "{label}：来自{from}（{unit_names}）的邮件暂缓处理（收件记录{id}）：{why}；核实后运行 chieftech inbox accept {id}"
-                ),
-            ));
+        match record_arrival(ctx, env, &new).await? {
+            Step::Go(id) => resume = Some(id),
+            Step::Stop(outcome, line) => return Ok((outcome, line)),
         }
-        resume = Some(id);
     }
     let Some(id) = resume else {
         return Err(InboxError::Reader("inbox item lost".into()));
@@ -1038,26 +986,8 @@ async fn message(
         ));
     }
     let done = unit_message(ctx, id, parsed, &from, &units, &subject, &received).await?;
-    // Done: the reply is queued in the transaction that marks the item done.
     let key_basis = message_id.clone().unwrap_or_else(|| sha.clone());
-    let notice = Notice {
-        key: format!("inbox-reply:{}", &sha256_hex(key_basis.as_bytes())[..32]),
-        to: vec![from.clone()],
-        subject: done.subject.clone(),
-        body: done.body.clone(),
-        attachments: done.attachments.clone(),
-    };
-    let mut tx = ctx.store.pool().begin().await?;
-    sqlx::query("UPDATE inbox_items SET status = $1, summary = $2, reason = $3, raw = NULL, finished_at = $4 WHERE id = $5")
-        .bind(if done.refused_whole { "refused" } else { "done" })
-        .bind(&done.summary)
-        .bind(done.refused_whole.then(|| done.summary.clone()))
-        .bind(now_text())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    crate::mail::queue(&mut tx, &notice).await?;
-    tx.commit().await?;
+    finish_message(ctx, id, &done, &from, &key_basis).await?;
     tracing::info!(
         "inbox: message {label} from {from} ({unit_names}), item {id}: {}",
         done.summary
@@ -1076,6 +1006,139 @@ async fn message(
             done.summary
         ),
     ))
+}
+
+/// Either go on with a value, or stop with the item's outcome and its line.
+enum Step<T> {
+    Go(T),
+    Stop(Outcome, String),
+}
+
+/// Whether the message was taken in before: a clerk's accept of a held item (its id), an item
+/// a crash left `processing` (its id, resumed), one finished before (stop: a duplicate), or new.
+async fn taken_before(
+    ctx: &Ctx<'_>,
+    label: &str,
+    sha: &str,
+    message_id: Option<&str>,
+    accepting: Option<i64>,
+) -> Result<Step<Option<i64>>, InboxError> {
+    if let Some(id) = accepting {
+        let n = sqlx::query("UPDATE inbox_items SET status = 'processing', accepted_by = $1, accepted_at = $2 WHERE id = $3 AND status = 'held'")
+            .bind(ctx.operator)
+            .bind(now_text())
+            .bind(id)
+            .execute(ctx.store.pool())
+            .await?;
+        if n.rows_affected() != 1 {
+            return Err(InboxError::NotHeld(id));
+        }
+        return Ok(Step::Go(Some(id)));
+    }
+    let Some(e) = find_existing(ctx.store, sha, message_id).await? else {
+        return Ok(Step::Go(None));
+    };
+    if e.status == "processing" {
+        return Ok(Step::Go(Some(e.id)));
+    }
+    let what = match e.status.as_str() {
+        "held" => "（待人工确认）",
+        "failed" => "（多次处理失败，已通知区人社局，不再自动重试）",
+        _ => "",
+    };
+    Ok(Step::Stop(
+        Outcome::Duplicate,
+        format!("{label}：同一邮件已收取过（收件记录{}{what}），跳过", e.id),
+    ))
+}
+
+/// A new message from a registered unit's address.
+struct Arrival<'a> {
+    label: &'a str,
+    bytes: &'a [u8],
+    sha: &'a str,
+    message_id: Option<&'a str>,
+    from: &'a str,
+    unit_names: &'a str,
+    subject: &'a str,
+    received: &'a str,
+}
+
+/// Records a new message: to be processed when the trusted server vouched for its sender,
+/// else held (with its bytes) until a clerk accepts it.
+async fn record_arrival(
+    ctx: &Ctx<'_>,
+    env: &Envelope,
+    a: &Arrival<'_>,
+) -> Result<Step<i64>, InboxError> {
+    let vouch = auth::check(
+        &env.headers,
+        ctx.settings.trusted_authserv_id.as_deref(),
+        &auth::domain_of(a.from),
+    );
+    let why = match &vouch {
+        auth::Vouch::Pass(_) => None,
+        auth::Vouch::Unverified(w) => Some(w.as_str()),
+    };
+    let item = NewItem {
+        kind: "message",
+        message_id: a.message_id,
+        sha: a.sha,
+        file_name: a.label,
+        sender: Some(a.from),
+        subject: Some(a.subject),
+        received: a.received,
+        status: if why.is_some() { "held" } else { "processing" },
+        reason: why,
+        raw: why.map(|_| a.bytes),
+    };
+    let label = a.label;
+    let Some(id) = insert_item(ctx, &item).await? else {
+        return Ok(Step::Stop(
+            Outcome::Duplicate,
+            format!("{label}：已由另一次收取处理，跳过"),
+        ));
+    };
+    let Some(why) = why else {
+        return Ok(Step::Go(id));
+    };
+    let (from, unit_names) = (a.from, a.unit_names);
+    tracing::warn!("inbox: message {label} from {from} held as item {id}: {why}");
+    Ok(Step::Stop(
+        Outcome::Held,
+        format!(
+            "{label}：来自{from}（{unit_names}）的邮件暂缓处理（收件记录{id}）：{why}；核实后运行 chieftech inbox accept {id}"
+        ),
+    ))
+}
+
+/// Marks the item done (or refused whole) and queues the reply, in one transaction.
+async fn finish_message(
+    ctx: &Ctx<'_>,
+    id: i64,
+    done: &Done,
+    from: &str,
+    key_basis: &str,
+) -> Result<(), InboxError> {
+    let notice = Notice {
+        key: format!("inbox-reply:{}", &sha256_hex(key_basis.as_bytes())[..32]),
+        to: vec![from.to_string()],
+        subject: done.subject.clone(),
+        body: done.body.clone(),
+        attachments: done.attachments.clone(),
+    };
+    let mut tx = ctx.store.pool().begin().await?;
+    sqlx::query("UPDATE inbox_items SET status = $1, summary = $2, reason = $3, raw = NULL, finished_at = $4 WHERE id = $5")
+        .bind(if done.refused_whole { "refused" } else { "done" })
+        .bind(&done.summary)
+        .bind(done.refused_whole.then(|| done.summary.clone()))
+        .bind(now_text())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    crate::mail::queue(&mut tx, &notice).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A message refused as a whole.
@@ -1235,13 +1298,29 @@ async fn unit_message(
     subject: &str,
     received: &str,
 ) -> Result<Done, InboxError> {
+    let (books, others) = attachments(m);
+    let values = reply_values(ctx, units, from, subject, received);
+    let results = take_in_workbooks(ctx, item_id, &books, from, units).await?;
+    if results.iter().all(|(_, r)| r.unreadable.is_some()) {
+        return unreadable_reply(ctx, values, &results, &others);
+    }
+    reply(ctx, values, &results, &others)
+}
+
+/// The values every reply to a unit's message is filled with.
+fn reply_values(
+    ctx: &Ctx<'_>,
+    units: &[Unit],
+    from: &str,
+    subject: &str,
+    received: &str,
+) -> BTreeMap<&'static str, String> {
     let unit_names = units
         .iter()
         .map(|u| u.name.as_str())
         .collect::<Vec<_>>()
         .join("、");
-    let (books, others) = attachments(m);
-    let mut values: BTreeMap<&str, String> = BTreeMap::new();
+    let mut values: BTreeMap<&'static str, String> = BTreeMap::new();
     values.insert("unit", unit_names.clone());
     values.insert(
         "subject",
@@ -1256,6 +1335,17 @@ async fn unit_message(
     values.insert("signature", ctx.mail.signature.clone());
     values.insert("from", from.to_string());
 
+    values
+}
+
+/// Keeps each workbook attachment (0600, a short safe name) and takes it in.
+async fn take_in_workbooks(
+    ctx: &Ctx<'_>,
+    item_id: i64,
+    books: &[Attached],
+    from: &str,
+    units: &[Unit],
+) -> Result<Vec<(String, FileResult)>, InboxError> {
     let mut results = Vec::new();
     if !books.is_empty() {
         let dir = ctx.work_dir.join(item_id.to_string());
@@ -1273,48 +1363,63 @@ async fn unit_message(
             results.push((book.name.clone(), r));
         }
     }
-    if results.iter().all(|(_, r)| r.unreadable.is_some()) {
-        // Nothing readable: the message is returned as a whole.
-        let mut reasons: Vec<String> = results
-            .iter()
-            .filter_map(|(_, r)| r.unreadable.clone())
-            .collect();
-        if !others.is_empty() {
-            reasons.push(format!(
-                "邮件的附件（{}）不是Excel工作簿。",
-                others
-                    .iter()
-                    .map(|o| format!("“{o}”"))
-                    .collect::<Vec<_>>()
-                    .join("、")
-            ));
-        }
-        if reasons.is_empty() {
-            reasons.push("邮件没有附件。".to_string());
-        }
-        let reason = mask_ids(&reasons.join("\n"));
-        values.insert("reason", reason.clone());
-        let r = render(&ctx.mail.templates, "inbox_unreadable", &values)?;
-        return Ok(Done {
-            summary: format!(
-                "未处理，已退回：{}",
-                reason.replace('\n', " ").trim_end_matches('。')
-            ),
-            subject: r.subject,
-            body: r.body,
-            attachments: Vec::new(),
-            rows_refused: 0,
-            refused_whole: true,
-        });
-    }
+    Ok(results)
+}
 
+/// Nothing readable: the message is returned as a whole, saying why.
+fn unreadable_reply(
+    ctx: &Ctx<'_>,
+    mut values: BTreeMap<&'static str, String>,
+    results: &[(String, FileResult)],
+    others: &[String],
+) -> Result<Done, InboxError> {
+    let mut reasons: Vec<String> = results
+        .iter()
+        .filter_map(|(_, r)| r.unreadable.clone())
+        .collect();
+    if !others.is_empty() {
+        reasons.push(format!(
+            "邮件的附件（{}）不是Excel工作簿。",
+            others
+                .iter()
+                .map(|o| format!("“{o}”"))
+                .collect::<Vec<_>>()
+                .join("、")
+        ));
+    }
+    if reasons.is_empty() {
+        reasons.push("邮件没有附件。".to_string());
+    }
+    let reason = mask_ids(&reasons.join("\n"));
+    values.insert("reason", reason.clone());
+    let r = render(&ctx.mail.templates, "inbox_unreadable", &values)?;
+    Ok(Done {
+        summary: format!(
+            "未处理，已退回：{}",
+            reason.replace('\n', " ").trim_end_matches('。')
+        ),
+        subject: r.subject,
+        body: r.body,
+        attachments: Vec::new(),
+        rows_refused: 0,
+        refused_whole: true,
+    })
+}
+
+/// The reply listing what was recorded and refused, row by row, with the error workbooks.
+fn reply(
+    ctx: &Ctx<'_>,
+    mut values: BTreeMap<&'static str, String>,
+    results: &[(String, FileResult)],
+    others: &[String],
+) -> Result<Done, InboxError> {
     let many = results.len() > 1;
     let mut accepted = Vec::new();
     let mut refused = Vec::new();
     let mut notes = Vec::new();
     let mut files = Vec::new();
     let (mut applied, mut dups, mut bad) = (0, 0, 0);
-    for (name, r) in &results {
+    for (name, r) in results {
         let tag = |s: &String| {
             if many {
                 format!("【{name}】{s}")
@@ -1333,7 +1438,7 @@ async fn unit_message(
         dups += r.duplicates;
         bad += r.rows_refused;
     }
-    for o in &others {
+    for o in others {
         notes.push(format!("附件“{o}”不是Excel工作簿，未处理。"));
     }
     let mut result = format!("已登记{applied}条变动");
@@ -1407,6 +1512,94 @@ fn row_text(row: Option<u32>) -> String {
     row.map_or_else(|| "全表".to_string(), |r| format!("第{r}行"))
 }
 
+/// The ledger remembers rows, not files: every row of a workbook seen before was checked
+/// again, so a row refused then and valid now was recorded now. A duplicate this very item
+/// recorded before an interruption (after it was taken in) is reported as recorded.
+async fn own_recordings(
+    ctx: &Ctx<'_>,
+    item_id: i64,
+    source: &Source,
+    outcome: &mut crate::store::ChangesOutcome,
+) -> Result<(), InboxError> {
+    if outcome.duplicates.is_empty() {
+        return Ok(());
+    }
+    let taken_at: String = sqlx::query("SELECT taken_at FROM inbox_items WHERE id = $1")
+        .bind(item_id)
+        .fetch_one(ctx.store.pool())
+        .await?
+        .try_get(0)?;
+    let mut still_dup = Vec::new();
+    for (row, existing) in outcome.duplicates.iter().zip(&outcome.duplicate_of) {
+        let mine = sqlx::query("SELECT c.recorded_at FROM changes c JOIN sources s ON s.id = c.source_id WHERE c.id = $1 AND s.kind = $2 AND s.sha256 = $3 AND c.source_row = $4")
+            .bind(*existing)
+            .bind(&source.kind)
+            .bind(source.sha256.clone())
+            .bind(row.map(i64::from))
+            .fetch_optional(ctx.store.pool())
+            .await?
+            .map(|r| r.try_get::<String, _>(0))
+            .transpose()?
+            .is_some_and(|at| at >= taken_at);
+        if mine {
+            outcome.applied.push((*row, *existing));
+        } else {
+            still_dup.push(*row);
+        }
+    }
+    outcome.applied.sort();
+    outcome.duplicates = still_dup;
+    Ok(())
+}
+
+/// The reply's lines for one workbook: the rows recorded, repeated, voided before, refused.
+fn describe_rows(
+    out: &mut FileResult,
+    file: &ChangesFile,
+    outcome: &crate::store::ChangesOutcome,
+    problems: &[CellProblem],
+) {
+    for (row, _) in &outcome.applied {
+        if let Some(e) = file.entries.iter().find(|e| e.row == *row) {
+            out.accepted
+                .push(format!("{}：{}", row_text(*row), describe(e)));
+        }
+    }
+    out.applied = outcome.applied.len();
+    out.duplicates = outcome.duplicates.len();
+    for (row, id) in &outcome.voided_before {
+        if let Some(e) = file.entries.iter().find(|e| e.row == *row) {
+            out.notes.push(format!(
+                "{}：{}，此前已登记为变动#{id}，后经区人社局作废，未重新登记；如确有此变动，请与区人社局联系",
+                row_text(*row),
+                describe(e)
+            ));
+        }
+    }
+    for row in &outcome.duplicates {
+        if let Some(e) = file.entries.iter().find(|e| e.row == *row) {
+            out.notes.push(format!(
+                "{}：{}，与已登记的变动相同，未重复登记",
+                row_text(*row),
+                describe(e)
+            ));
+        }
+    }
+    for p in problems {
+        let tag = if p.is_error() { "" } else { "提示：" };
+        let col = p
+            .column
+            .as_deref()
+            .map(|c| format!("【{c}】"))
+            .unwrap_or_default();
+        out.refused.push(mask_ids(&format!(
+            "{}{col}{tag}{}",
+            row_text(p.row),
+            p.message
+        )));
+    }
+}
+
 /// Reads, restricts and records one workbook attachment.
 async fn attachment(
     ctx: &Ctx<'_>,
@@ -1449,36 +1642,7 @@ async fn attachment(
         .store
         .record_changes(&source, Reporter::Unit, &kept, true, ctx.rules)
         .await?;
-    // The ledger remembers rows, not files: every row of a workbook seen before was checked
-    // again, so a row refused then and valid now was recorded now. A duplicate this very item
-    // recorded before an interruption (after it was taken in) is reported as recorded.
-    if !outcome.duplicates.is_empty() {
-        let taken_at: String = sqlx::query("SELECT taken_at FROM inbox_items WHERE id = $1")
-            .bind(item_id)
-            .fetch_one(ctx.store.pool())
-            .await?
-            .try_get(0)?;
-        let mut still_dup = Vec::new();
-        for (row, existing) in outcome.duplicates.iter().zip(&outcome.duplicate_of) {
-            let mine = sqlx::query("SELECT c.recorded_at FROM changes c JOIN sources s ON s.id = c.source_id WHERE c.id = $1 AND s.kind = $2 AND s.sha256 = $3 AND c.source_row = $4")
-                .bind(*existing)
-                .bind(&source.kind)
-                .bind(source.sha256.clone())
-                .bind(row.map(i64::from))
-                .fetch_optional(ctx.store.pool())
-                .await?
-                .map(|r| r.try_get::<String, _>(0))
-                .transpose()?
-                .is_some_and(|at| at >= taken_at);
-            if mine {
-                outcome.applied.push((*row, *existing));
-            } else {
-                still_dup.push(*row);
-            }
-        }
-        outcome.applied.sort();
-        outcome.duplicates = still_dup;
-    }
+    own_recordings(ctx, item_id, &source, &mut outcome).await?;
     let to_cell = |p: &RowProblem| CellProblem {
         file: label.clone(),
         sheet: Some(sheet.clone()),
@@ -1493,45 +1657,7 @@ async fn attachment(
     problems.sort_by_key(|p| (p.sheet.is_some(), p.row));
     crate::excel::read::cap_problems(&mut problems);
 
-    for (row, _) in &outcome.applied {
-        if let Some(e) = file.entries.iter().find(|e| e.row == *row) {
-            out.accepted
-                .push(format!("{}：{}", row_text(*row), describe(e)));
-        }
-    }
-    out.applied = outcome.applied.len();
-    out.duplicates = outcome.duplicates.len();
-    for (row, id) in &outcome.voided_before {
-        if let Some(e) = file.entries.iter().find(|e| e.row == *row) {
-            out.notes.push(format!(
-                "{}：{}，此前已登记为变动#{id}，后经区人社局作废，未重新登记；如确有此变动，请与区人社局联系",
-                row_text(*row),
-                describe(e)
-            ));
-        }
-    }
-    for row in &outcome.duplicates {
-        if let Some(e) = file.entries.iter().find(|e| e.row == *row) {
-            out.notes.push(format!(
-                "{}：{}，与已登记的变动相同，未重复登记",
-                row_text(*row),
-                describe(e)
-            ));
-        }
-    }
-    for p in &problems {
-        let tag = if p.is_error() { "" } else { "提示：" };
-        let col = p
-            .column
-            .as_deref()
-            .map(|c| format!("【{c}】"))
-            .unwrap_or_default();
-        out.refused.push(mask_ids(&format!(
-            "{}{col}{tag}{}",
-            row_text(p.row),
-            p.message
-        )));
-    }
+    describe_rows(&mut out, &file, &outcome, &problems);
     out.rows_refused = problems.iter().filter(|p| p.is_error()).count();
     if file.rows == 0 && file.entries.is_empty() && problems.is_empty() {
         out.notes.push(format!("附件“{label}”中没有变动行。"));
