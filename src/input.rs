@@ -49,3 +49,12 @@ pub struct ChangeEntry {
     /// Row in the source file (1-based).
     pub row: Option<u32>,
 }
+
+/// The person of a changes row refused for another cell (a bad date, say): still checked
+/// against the roster, so every problem of the row shows in one pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartialRow {
+    pub row: u32,
+    pub id_number: IdNumber,
+    pub name: String,
+}

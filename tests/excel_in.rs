@@ -1445,3 +1445,35 @@ fn templates_have_headers_notes_lists_and_text_columns() {
         }
     }
 }
+
+/// Issue 11: every problem of a file in one pass: a row with a bad date whose person is not on
+/// the roster reports both at once (not 不在名册中 only after the date was fixed).
+#[tokio::test]
+async fn a_bad_date_and_an_unknown_person_show_in_one_pass() {
+    let db = common::sqlite().await;
+    let env = Env::new();
+    let r = roster(&db.store, &[env.book("r.xlsx", &[("名册", base_roster())])]).await;
+    assert!(!r.refused, "{:?}", r.problems);
+    // Person 9 is not on the roster; the date does not exist.
+    let rows = vec![
+        header(&CHANGE_HEADERS),
+        change_row(9, "陌生人", "调往区外", s("2023-02-30")),
+    ];
+    let file = env.book("c.xlsx", &[("变动", rows)]);
+    let r = changes(
+        &db.store,
+        std::slice::from_ref(&file),
+        Reporter::Bureau,
+        false,
+    )
+    .await;
+    assert!(r.refused);
+    let errs = errors(&r);
+    let columns: Vec<&str> = errs.iter().filter_map(|p| p.column.as_deref()).collect();
+    assert!(columns.contains(&"生效日期"), "{errs:#?}");
+    assert!(
+        errs.iter()
+            .any(|p| p.column.as_deref() == Some("身份证号码") && p.message.contains("不在名册中")),
+        "{errs:#?}"
+    );
+}

@@ -12,7 +12,7 @@ use super::read::{
     HeaderSearch, ProblemCollector, ReadError, Severity, Value, Workbook,
 };
 use super::roster::{cell_problems, sheet_problem, SheetLayout};
-use crate::input::ChangeEntry;
+use crate::input::{ChangeEntry, PartialRow};
 use crate::rules::{ChangeKind, IdNumber};
 use std::io::{Read, Seek};
 use std::ops::ControlFlow;
@@ -85,6 +85,10 @@ pub struct ChangesFile {
     pub layout: Option<SheetLayout>,
     /// Rows that passed every cell check, in sheet order.
     pub entries: Vec<ChangeEntry>,
+    /// Rows refused for a cell whose person (ID number and name) could still be read: the
+    /// importer checks them against the roster too, so a clerk sees every problem of a row in
+    /// one pass (a bad date and 不在名册中 together), not one per round.
+    pub partial: Vec<PartialRow>,
     /// Data rows seen (blank rows not counted).
     pub rows: u64,
     pub problems: Vec<CellProblem>,
@@ -99,6 +103,17 @@ impl ChangesFile {
     pub fn sheet(&self) -> Option<&str> {
         self.layout.as_ref().map(|l| l.sheet.as_str())
     }
+}
+
+/// The ID number and name of a row, when both cells read cleanly.
+fn partial_row(row: u32, cells: &[Value], header: &Header) -> Option<PartialRow> {
+    let name = required_text(header.cell(cells, 0), NAME).ok()?;
+    let id = number_text(header.cell(cells, 1), ID_NUMBER).ok()??;
+    Some(PartialRow {
+        row,
+        id_number: IdNumber::parse(&id).ok()?,
+        name,
+    })
 }
 
 fn kind_list() -> String {
@@ -277,6 +292,9 @@ pub fn read_changes<RS: Read + Seek>(
         }
         out.rows += 1;
         let (entry, problems) = parse_change_row(row, cells, h, is_1904);
+        if entry.is_none() {
+            out.partial.extend(partial_row(row, cells, h));
+        }
         problems_of_file.extend(cell_problems(file, &sheet, row, problems));
         out.entries.extend(entry);
         ControlFlow::Continue(())

@@ -1652,6 +1652,9 @@ async fn attachment(
         severity: Severity::Error,
     };
     let mut problems: Vec<CellProblem> = file.problems.clone();
+    // Rows refused for a cell are checked against the roster too: every problem in one pass.
+    let people = ctx.store.check_people(&file.partial).await?;
+    problems.extend(people.iter().map(to_cell));
     problems.extend(unit_problems.iter().map(to_cell));
     problems.extend(outcome.rejected.iter().map(to_cell));
     problems.sort_by_key(|p| (p.sheet.is_some(), p.row));

@@ -421,6 +421,8 @@ async fn import_changes_file(
         .to_string();
     let mut problems = file.problems.clone();
     let to_cell = |p: &RowProblem| store_problem(&label, &sheet, p.row, p.column, &p.message);
+    // Rows refused for a cell are checked against the roster too: every problem in one pass.
+    problems.extend(store.check_people(&file.partial).await?.iter().map(to_cell));
     let cell_errors = file.has_errors();
     let mut refused = cell_errors;
     let line = if cell_errors && !accept_valid {

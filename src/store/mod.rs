@@ -10,6 +10,7 @@
 pub mod changes;
 pub mod explain;
 pub mod payrun;
+pub mod people;
 pub mod roster;
 pub mod units;
 
