@@ -636,7 +636,6 @@ fn write_totals_sheet(
     m: &SummaryModel,
     f: &Formats,
 ) -> Result<SummaryLayout, XlsxError> {
-    let (t, tq) = f.text_pair();
     let mut lay = SummaryLayout::default();
     ws.set_name(SHEETS[0])?;
     let unit_w = fit_width(
@@ -649,18 +648,43 @@ fn write_totals_sheet(
     );
     let widths = [5.0, unit_w, 14.0, 15.0, 10.0, 15.0, 20.0];
     set_widths(ws, &widths)?;
-    let total_w: f64 = widths.iter().sum();
     title_rows(ws, m, &m.title, 7, f)?;
     ws.set_freeze_panes(2, 0)?;
     print_setup(ws, 0, 1, &footer_text(m, SHEETS[0]))?;
     let mut pager = Pager::new(50.0);
-    let row_pt = 18.0;
-    let section_pt = 26.0;
-
-    // 一、按单位汇总
     let mut row = 2;
+    for section in [
+        by_unit,
+        by_cohort,
+        by_kind,
+        grand_total,
+        bank_parts,
+        notes_and_signatures,
+        unit_chart,
+    ] {
+        row = section(ws, m, f, &mut pager, &mut lay, &widths, row)?;
+    }
+    lay.page_breaks = pager.apply(ws)?;
+    Ok(lay)
+}
+
+/// The height of an ordinary row and of a section title, in points.
+const ROW_PT: f64 = 18.0;
+const SECTION_PT: f64 = 26.0;
+
+/// 一、按单位汇总: one row per unit, and the 合计.
+fn by_unit(
+    ws: &mut Worksheet,
+    m: &SummaryModel,
+    f: &Formats,
+    pager: &mut Pager,
+    lay: &mut SummaryLayout,
+    widths: &[f64; 7],
+    row: u32,
+) -> Result<u32, XlsxError> {
+    let mut row = row;
     let block = row;
-    pager.height(ws, row, section_pt)?;
+    pager.height(ws, row, SECTION_PT)?;
     ws.write_string_with_format(row, 0, "一、按单位汇总", &f.section)?;
     row += 1;
     lay.unit_header = row;
@@ -679,11 +703,10 @@ fn write_totals_sheet(
         ],
         &f.header,
     )?;
-    let first_unit = row + 1;
     let (mut pp, mut pf, mut rp, mut rf) = (0usize, 0i64, 0usize, 0i64);
     for (i, u) in m.units.iter().enumerate() {
         row += 1;
-        let lines = wrapped_lines(&u.unit, unit_w);
+        let lines = wrapped_lines(&u.unit, widths[1]);
         pager.height(ws, row, lines_height(lines))?;
         ws.write_number_with_format(row, 0, (i + 1) as f64, &f.int)?;
         put_text(ws, row, 1, &u.unit, &f.wrap, &f.wrap_quoted)?;
@@ -697,9 +720,8 @@ fn write_totals_sheet(
         rp += u.people_recovering;
         rf += u.recovered_fen;
     }
-    let last_unit = row;
     row += 1;
-    pager.height(ws, row, row_pt)?;
+    pager.height(ws, row, ROW_PT)?;
     ws.write_blank(row, 0, &f.total_text)?;
     ws.write_string_with_format(row, 1, "合计", &f.total_text)?;
     ws.write_number_with_format(row, 2, pp as f64, &f.total_int)?;
@@ -708,11 +730,24 @@ fn write_totals_sheet(
     ws.write_number_with_format(row, 5, yuan(-rf), &f.total_amount)?;
     ws.write_number_with_format(row, 6, yuan(pf + rf), &f.total_amount)?;
     pager.block(block, row, false);
+    Ok(row)
+}
 
-    // 二、按评选年度汇总
+/// 二、按评选年度汇总: one row per cohort year, and the 合计.
+fn by_cohort(
+    ws: &mut Worksheet,
+    m: &SummaryModel,
+    f: &Formats,
+    pager: &mut Pager,
+    lay: &mut SummaryLayout,
+    _widths: &[f64; 7],
+    row: u32,
+) -> Result<u32, XlsxError> {
+    let mut row = row;
+    let (t, _) = f.text_pair();
     row += 1;
     let block = row;
-    pager.height(ws, row, section_pt)?;
+    pager.height(ws, row, SECTION_PT)?;
     ws.write_string_with_format(row, 0, "二、按评选年度汇总", &f.section)?;
     row += 1;
     lay.cohort_header = row;
@@ -734,7 +769,7 @@ fn write_totals_sheet(
     let (mut cp, mut cl, mut cpos, mut cneg) = (0usize, 0usize, 0i64, 0i64);
     for (i, c) in m.cohorts.iter().enumerate() {
         row += 1;
-        pager.height(ws, row, row_pt)?;
+        pager.height(ws, row, ROW_PT)?;
         ws.write_number_with_format(row, 0, (i + 1) as f64, &f.int)?;
         ws.write_string_with_format(row, 1, format!("{}年度", c.cohort_year), t)?;
         ws.write_number_with_format(row, 2, c.people as f64, &f.int)?;
@@ -748,7 +783,7 @@ fn write_totals_sheet(
         cneg += c.negative_fen;
     }
     row += 1;
-    pager.height(ws, row, row_pt)?;
+    pager.height(ws, row, ROW_PT)?;
     ws.write_blank(row, 0, &f.total_text)?;
     ws.write_string_with_format(row, 1, "合计", &f.total_text)?;
     ws.write_number_with_format(row, 2, cp as f64, &f.total_int)?;
@@ -757,11 +792,24 @@ fn write_totals_sheet(
     ws.write_number_with_format(row, 5, yuan(-cneg), &f.total_amount)?;
     ws.write_number_with_format(row, 6, yuan(cpos + cneg), &f.total_amount)?;
     pager.block(block, row, false);
+    Ok(row)
+}
 
-    // 三、按明细类型汇总
+/// 三、按明细类型汇总: one row per line kind, and the 合计.
+fn by_kind(
+    ws: &mut Worksheet,
+    m: &SummaryModel,
+    f: &Formats,
+    pager: &mut Pager,
+    lay: &mut SummaryLayout,
+    _widths: &[f64; 7],
+    row: u32,
+) -> Result<u32, XlsxError> {
+    let mut row = row;
+    let (t, _) = f.text_pair();
     row += 1;
     let block = row;
-    pager.height(ws, row, section_pt)?;
+    pager.height(ws, row, SECTION_PT)?;
     ws.write_string_with_format(row, 0, "三、按明细类型汇总", &f.section)?;
     row += 1;
     lay.kind_header = row;
@@ -775,7 +823,7 @@ fn write_totals_sheet(
     let (mut kl, mut kf) = (0usize, 0i64);
     for (i, k) in m.kinds.iter().enumerate() {
         row += 1;
-        pager.height(ws, row, row_pt)?;
+        pager.height(ws, row, ROW_PT)?;
         ws.write_number_with_format(row, 0, (i + 1) as f64, &f.int)?;
         ws.write_string_with_format(row, 1, k.kind.label(), t)?;
         ws.write_number_with_format(row, 2, k.lines as f64, &f.int)?;
@@ -784,17 +832,29 @@ fn write_totals_sheet(
         kf += k.fen;
     }
     row += 1;
-    pager.height(ws, row, row_pt)?;
+    pager.height(ws, row, ROW_PT)?;
     ws.write_blank(row, 0, &f.total_text)?;
     ws.write_string_with_format(row, 1, "合计（净额）", &f.total_text)?;
     ws.write_number_with_format(row, 2, kl as f64, &f.total_int)?;
     ws.write_number_with_format(row, 3, yuan(kf), &f.total_amount)?;
     pager.block(block, row, false);
+    Ok(row)
+}
 
-    // 四、合计
+/// 四、合计: the totals in figures and in capitals, and the uncovered months.
+fn grand_total(
+    ws: &mut Worksheet,
+    m: &SummaryModel,
+    f: &Formats,
+    pager: &mut Pager,
+    lay: &mut SummaryLayout,
+    _widths: &[f64; 7],
+    row: u32,
+) -> Result<u32, XlsxError> {
+    let mut row = row;
     row += 1;
     let block = row;
-    pager.height(ws, row, section_pt)?;
+    pager.height(ws, row, SECTION_PT)?;
     ws.write_string_with_format(row, 0, "四、合计", &f.section)?;
     row += 1;
     lay.grand_total = row;
@@ -834,11 +894,24 @@ fn write_totals_sheet(
     };
     ws.merge_range(row, 3, row, 6, &uncovered_text, &f.text)?;
     pager.block(block, row, false);
+    Ok(row)
+}
 
-    // 五、代发文件控制数
+/// 五、代发文件控制数: each bank file part with its control totals.
+fn bank_parts(
+    ws: &mut Worksheet,
+    m: &SummaryModel,
+    f: &Formats,
+    pager: &mut Pager,
+    lay: &mut SummaryLayout,
+    widths: &[f64; 7],
+    row: u32,
+) -> Result<u32, XlsxError> {
+    let mut row = row;
+    let (_, tq) = f.text_pair();
     row += 1;
     let block = row;
-    pager.height(ws, row, section_pt)?;
+    pager.height(ws, row, SECTION_PT)?;
     ws.write_string_with_format(row, 0, "五、代发文件控制数", &f.section)?;
     row += 1;
     lay.parts_header = row;
@@ -873,7 +946,7 @@ fn write_totals_sheet(
         pfen += p.fen;
     }
     row += 1;
-    pager.height(ws, row, row_pt)?;
+    pager.height(ws, row, ROW_PT)?;
     ws.write_blank(row, 0, &f.total_text)?;
     ws.write_string_with_format(
         row,
@@ -891,30 +964,56 @@ fn write_totals_sheet(
     ws.write_blank(row, 5, &f.total_text)?;
     ws.write_blank(row, 6, &f.total_text)?;
     pager.block(block, row, false);
+    Ok(row)
+}
 
-    // Notes and signatures, kept together.
+/// The notes and the signature lines, kept together on one page.
+fn notes_and_signatures(
+    ws: &mut Worksheet,
+    m: &SummaryModel,
+    f: &Formats,
+    pager: &mut Pager,
+    lay: &mut SummaryLayout,
+    widths: &[f64; 7],
+    row: u32,
+) -> Result<u32, XlsxError> {
+    let mut row = row;
     row += 1;
     let block = row;
     pager.height(ws, row, 10.0)?;
     for n in &m.notes {
         row += 1;
-        let lines = wrapped_lines(n, total_w * 1.1);
+        let lines = wrapped_lines(n, widths.iter().sum::<f64>() * 1.1);
         pager.height(ws, row, f64::from(lines) * 12.5 + 3.0)?;
         ws.merge_range(row, 0, row, 6, n, &f.note)?;
     }
     row += 1;
     lay.signatures = row;
-    row = signature_block(ws, &mut pager, m, row, 6, f)?;
+    row = signature_block(ws, pager, m, row, 6, f)?;
     pager.block(block, row, false);
+    Ok(row)
+}
 
-    // Chart of totals by unit, on a page of its own.
+/// 六、the chart of totals by unit, on a page of its own.
+fn unit_chart(
+    ws: &mut Worksheet,
+    m: &SummaryModel,
+    f: &Formats,
+    pager: &mut Pager,
+    lay: &mut SummaryLayout,
+    widths: &[f64; 7],
+    row: u32,
+) -> Result<u32, XlsxError> {
+    let mut row = row;
     if !m.units.is_empty() {
         row += 1;
         let block = row;
-        pager.height(ws, row, section_pt)?;
+        pager.height(ws, row, SECTION_PT)?;
         ws.write_string_with_format(row, 0, "六、各单位发放金额（图）", &f.section)?;
         row += 1;
         lay.chart = Some(row);
+        let first_unit = lay.unit_header + 1;
+        let last_unit = lay.unit_header + m.units.len() as u32;
         let mut chart = Chart::new(ChartType::Bar);
         chart
             .add_series()
@@ -926,7 +1025,7 @@ fn write_totals_sheet(
         chart.y_axis().set_reverse();
         chart.legend().set_hidden();
         // One page: the page's height less the repeated title, the section line and a margin.
-        let covered_max = ((PAGE_PT - 50.0 - section_pt - 20.0) / 15.0).floor() as u32;
+        let covered_max = ((PAGE_PT - 50.0 - SECTION_PT - 20.0) / 15.0).floor() as u32;
         let covered = ((m.units.len() as u32 * 18 + 70) / 15 + 1).clamp(14, covered_max);
         for r in row..row + covered {
             pager.height(ws, r, 15.0)?;
@@ -938,8 +1037,7 @@ fn write_totals_sheet(
         ws.insert_chart(row, 0, &chart)?;
         pager.block(block, row + covered - 1, true);
     }
-    lay.page_breaks = pager.apply(ws)?;
-    Ok(lay)
+    Ok(row)
 }
 
 /// The header row of 明细, 追缴 and 未覆盖 (below the title and the identification line).
