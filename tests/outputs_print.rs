@@ -416,7 +416,7 @@ fn every_workbook_prints_on_a4_at_a_readable_scale() {
         scale * 100.0
     );
     for page in &b.text {
-        for want in ["付款单位", "CT-2024-R1-P1", "经办", "复核", "2026年"] {
+        for want in ["付款单位", "CT-2024-R1-P1", "经办", "复核", "2024年12月1日"] {
             assert!(page.contains(want), "bank page without {want}:\n{page}");
         }
     }

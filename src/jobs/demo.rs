@@ -66,6 +66,7 @@ pub async fn run_demo(base: &Config, dir: &Path, people: usize) -> Result<DemoRe
         inputs_dir.display()
     );
     let start = NaiveDate::from_ymd_opt(2022, 1, 1).expect("date");
+    super::session::record_on(start);
     let mut clerk = Session::open(
         cfg,
         database.clone(),
@@ -101,6 +102,9 @@ pub async fn run_demo(base: &Config, dir: &Path, people: usize) -> Result<DemoRe
     let mut uncovered = 0usize;
     let mut picked_recovery = false;
     for year in 2022..=2026 {
+        // Each year's reports are taken in, and its run computed, approved and exported, on
+        // its own 1 December: what the program records is dated then, not today.
+        super::session::record_on(NaiveDate::from_ymd_opt(year, 12, 1).expect("date"));
         // The reports units sent during the year (late ones included) come in before the run.
         for (_, path) in sample.changes.iter().filter(|(y, _)| *y == year) {
             inputs.push(path.clone());

@@ -362,29 +362,32 @@ pub(crate) async fn find_source(
     })
 }
 
-static RECORD_DAY: std::sync::OnceLock<NaiveDate> = std::sync::OnceLock::new();
+static RECORD_DAY: std::sync::RwLock<Option<NaiveDate>> = std::sync::RwLock::new(None);
 
 /// Makes `day` the date of everything this process records from now on (`--today`): audit
-/// entries, sources, changes, voids, computations, approvals and exports. Set once, by the
-/// command line; without it the clock is used.
+/// entries, sources, changes, voids, computations, approvals and exports. The command line sets
+/// it once; the demo moves it from year to year (each run approved on its own 1 December).
+/// Without it the clock is used.
 pub fn set_record_day(day: NaiveDate) {
-    let _ = RECORD_DAY.set(day);
+    if let Ok(mut d) = RECORD_DAY.write() {
+        *d = Some(day);
+    }
 }
 
-/// The time recorded for an action (RFC 3339, UTC): the clock's, unless `--today` names
-/// another day than today in Asia/Shanghai; then noon of that day, Asia/Shanghai.
+/// The time recorded for an action (RFC 3339, UTC): the clock's, unless `--today` names a day;
+/// then that day at the clock's time of day (Asia/Shanghai), so actions recorded one after the
+/// other keep their order.
 pub fn now_text() -> String {
     let now = chrono::Utc::now();
     let text =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let Some(day) = RECORD_DAY.get() else {
+    let Some(day) = RECORD_DAY.read().ok().and_then(|d| *d) else {
         return text(now);
     };
-    if now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive() == *day {
-        return text(now);
-    }
-    day.and_hms_opt(12, 0, 0)
-        .and_then(|noon| noon.and_local_timezone(chrono_tz::Asia::Shanghai).single())
+    let local = now.with_timezone(&chrono_tz::Asia::Shanghai);
+    day.and_time(local.time())
+        .and_local_timezone(chrono_tz::Asia::Shanghai)
+        .earliest()
         .map(|t| text(t.with_timezone(&chrono::Utc)))
         .unwrap_or_else(|| text(now))
 }
