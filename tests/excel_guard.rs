@@ -537,8 +537,32 @@ async fn one_files_problems_are_capped_at_1000() {
         "{last}"
     );
 
-    // The import job reports the same, counts all 1,500, and the error workbook says so.
+    // The import job reports the same, counts all 1,500, and the error workbook says so. The
+    // people are on the roster, so the only problems are the 1,500 bad change types (a row
+    // refused for a cell is also checked against the roster: every problem in one pass).
     let db = common::sqlite().await;
+    let base = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+    let people: Vec<chieftech::store::RosterEntry> = (0..1500u32)
+        .map(|i| chieftech::store::RosterEntry {
+            id_number: make_id("370303", base + chrono::Days::new(u64::from(i)), 1),
+            name: format!("技师{i}"),
+            unit: "张店示例厂".into(),
+            occupation: "电工".into(),
+            level: "技师".into(),
+            approval_date: NaiveDate::from_ymd_opt(2021, 10, 15).unwrap(),
+            approval_no: format!("张人社字〔2021〕{i}号"),
+            bank_account: format!("6222021603{i:09}"),
+            bank_name: "工商银行".into(),
+            phone: String::new(),
+            email: None,
+            row: Some(i + 2),
+        })
+        .collect();
+    db.store
+        .import_roster(&chieftech::store::Source::operator("clerk"), &[], &people)
+        .await
+        .unwrap()
+        .unwrap();
     let report = import_changes(
         &db.store,
         std::slice::from_ref(&path),
