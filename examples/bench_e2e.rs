@@ -40,18 +40,27 @@ const CHANGE_SCALE: f64 = 2.5;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("step") {
-        return child_step(&args[1..]);
-    }
-    if args.first().map(String::as_str) == Some("floor") {
-        return floor(Path::new(&args[1]));
+    // Children report their error on one line (no backtrace) and exit 1.
+    let child = match args.first().map(String::as_str) {
+        Some("step") => Some(child_step(&args[1..])),
+        Some("floor") => Some(floor(Path::new(&args[1]))),
+        Some("gen") => Some(generate(&args[1..])),
+        _ => None,
+    };
+    if let Some(r) = child {
+        if let Err(e) = r {
+            eprintln!("Error: {e:#}");
+            std::process::exit(1);
+        }
+        return Ok(());
     }
     let n: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(100_000);
     let postgres = args.iter().any(|a| a == "--postgres");
     let clean = args.iter().any(|a| a == "--clean");
     let work = PathBuf::from(format!("/tmp/chieftech-e2e-{n}"));
     let inputs = work.join("inputs");
-    let files = inputs_for(n, &inputs)?;
+    let exe = std::env::current_exe()?;
+    let files = inputs_for(&exe, n, &inputs)?;
 
     let url = if postgres {
         let base =
@@ -72,7 +81,6 @@ fn main() -> anyhow::Result<()> {
     let logs = work.join("logs");
     std::fs::create_dir_all(&logs)?;
 
-    let exe = std::env::current_exe()?;
     println!(
         "bench_e2e: {n} people, {} roster rows, {} change rows, {} (logs in {})",
         files.roster_rows,
@@ -153,44 +161,48 @@ fn main() -> anyhow::Result<()> {
 }
 
 struct Inputs {
-    roster: PathBuf,
-    changes: Vec<PathBuf>,
     roster_rows: usize,
     change_rows: usize,
 }
 
-/// The sample workbooks for `n` people, generated once per N (a stamp file records the rows).
-fn inputs_for(n: usize, dir: &Path) -> anyhow::Result<Inputs> {
+/// The sample workbooks for `n` people, generated once per N (a stamp file records the rows),
+/// in a child process: the parent stays small, and children forked from it start small (a
+/// child's peak RSS counts from its parent's size at fork).
+fn inputs_for(exe: &Path, n: usize, dir: &Path) -> anyhow::Result<Inputs> {
     let stamp = dir.join("rows.txt");
-    let files = |roster_rows, change_rows| Inputs {
-        roster: dir.join("roster.xlsx"),
-        changes: chieftech::jobs::sample::REPORT_YEARS
-            .iter()
-            .map(|y| dir.join(format!("changes-{y}.xlsx")))
-            .collect(),
-        roster_rows,
-        change_rows,
-    };
-    if let Ok(text) = std::fs::read_to_string(&stamp) {
-        let mut it = text.split_whitespace().filter_map(|t| t.parse().ok());
-        if let (Some(r), Some(c)) = (it.next(), it.next()) {
-            return Ok(files(r, c));
-        }
+    if !stamp.exists() {
+        std::fs::create_dir_all(dir)?;
+        let t = Instant::now();
+        let status = Command::new(exe)
+            .args(["gen", &n.to_string(), &dir.display().to_string()])
+            .status()?;
+        anyhow::ensure!(status.success(), "generating the inputs failed");
+        eprintln!("generated the inputs in {:.1} s", t.elapsed().as_secs_f64());
     }
-    let t = Instant::now();
+    let text = std::fs::read_to_string(&stamp)?;
+    let mut it = text.split_whitespace().filter_map(|t| t.parse().ok());
+    match (it.next(), it.next()) {
+        (Some(roster_rows), Some(change_rows)) => Ok(Inputs {
+            roster_rows,
+            change_rows,
+        }),
+        _ => anyhow::bail!("{} is not a row count", stamp.display()),
+    }
+}
+
+/// `gen N DIR`: the sample at scale, and the stamp with its row counts.
+fn generate(args: &[String]) -> anyhow::Result<()> {
+    let n: usize = args[0].parse()?;
+    let dir = PathBuf::from(&args[1]);
     let data = chieftech::jobs::sample::generate_scaled(n, SEED, CHANGE_SCALE)?;
     let (r, c) = (
         data.roster.len(),
         data.changes.iter().map(|(_, v)| v.len()).sum::<usize>(),
     );
     drop(data);
-    chieftech::jobs::sample::write_sample_scaled(n, dir, SEED, CHANGE_SCALE)?;
-    std::fs::write(&stamp, format!("{r} {c}\n"))?;
-    eprintln!(
-        "generated the inputs ({r} roster rows, {c} change rows) in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
-    Ok(files(r, c))
+    chieftech::jobs::sample::write_sample_scaled(n, &dir, SEED, CHANGE_SCALE)?;
+    std::fs::write(dir.join("rows.txt"), format!("{r} {c}\n"))?;
+    Ok(())
 }
 
 fn drop_pg(url: &str) -> anyhow::Result<()> {
@@ -242,8 +254,8 @@ fn run_child(exe: &Path, args: &[String], log: &Path) -> anyhow::Result<Measured
         .count();
     let failure = (!ok).then(|| {
         text.lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
+            .find_map(|l| l.strip_prefix("Error: "))
+            .or_else(|| text.lines().rev().find(|l| !l.trim().is_empty()))
             .unwrap_or("(no output)")
             .chars()
             .take(200)
