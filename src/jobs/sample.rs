@@ -239,6 +239,17 @@ struct Person {
 
 /// Makes a sample of `people` technicians, deterministic for `seed`.
 pub fn generate(people: usize, seed: u64) -> Result<SampleData, SampleError> {
+    generate_scaled(people, seed, 1.0)
+}
+
+/// [`generate`] with every annual change rate multiplied by `change_scale` (1.0: the usual
+/// proportions, about a quarter as many change rows as people; 2.5: about 0.6 per person, the
+/// shape of the province-scale benchmark). Still one planned change per person and report year.
+pub fn generate_scaled(
+    people: usize,
+    seed: u64,
+    change_scale: f64,
+) -> Result<SampleData, SampleError> {
     if people < MIN_PEOPLE {
         return Err(SampleError::TooFew {
             asked: people,
@@ -349,6 +360,7 @@ pub fn generate(people: usize, seed: u64) -> Result<SampleData, SampleError> {
         units: units.iter().map(|u| u.name.clone()).collect(),
         next_change: 1,
         cfg: RulesConfig::default(),
+        change_scale,
     };
     let mut changes = Vec::new();
     for year in REPORT_YEARS {
@@ -367,6 +379,7 @@ struct Simulation {
     units: Vec<String>,
     next_change: i64,
     cfg: RulesConfig,
+    change_scale: f64,
 }
 
 /// A planned row: person index and the change.
@@ -511,7 +524,7 @@ impl Simulation {
             _ => &[ChangeKind::OtherAllowance, ChangeKind::UnitChange],
         };
         for (kind, rate) in rates {
-            let expected = rate * active as f64;
+            let expected = rate * self.change_scale * active as f64;
             let mut count =
                 expected.floor() as usize + usize::from(self.rng.chance(expected.fract()));
             if forced.contains(&kind) {
@@ -705,7 +718,19 @@ impl Simulation {
 
 /// Writes a sample of `people` technicians into `dir` (created if missing).
 pub fn write_sample(people: usize, dir: &Path, seed: u64) -> Result<SampleFiles, SampleError> {
-    let data = generate(people, seed)?;
+    write_sample_scaled(people, dir, seed, 1.0)
+}
+
+/// [`write_sample`] with the change rates of [`generate_scaled`]. The sheets are written in
+/// rust_xlsxwriter's low-memory mode (rows flushed as written, strings shared), so a sample of
+/// a million people takes the memory of its data, not of a million rows of cells.
+pub fn write_sample_scaled(
+    people: usize,
+    dir: &Path,
+    seed: u64,
+    change_scale: f64,
+) -> Result<SampleFiles, SampleError> {
+    let data = generate_scaled(people, seed, change_scale)?;
     std::fs::create_dir_all(dir).map_err(|source| SampleError::Io {
         path: dir.to_path_buf(),
         source,
@@ -789,7 +814,7 @@ fn write_roster(data: &SampleData, path: &Path) -> Result<(), SampleError> {
             .set_title("张店区首席技师名册（样例数据）")
             .set_creation_datetime(&ymd(2024, 12, 31)),
     );
-    let ws = wb.add_worksheet();
+    let ws = wb.add_worksheet_with_low_memory().map_err(&e)?;
     ws.set_name("名册").map_err(&e)?;
     ws.write_string_with_format(
         0,
@@ -833,7 +858,7 @@ fn write_roster(data: &SampleData, path: &Path) -> Result<(), SampleError> {
         }
         .map_err(&e)?;
     }
-    let ws = wb.add_worksheet();
+    let ws = wb.add_worksheet_with_low_memory().map_err(&e)?;
     ws.set_name("单位").map_err(&e)?;
     for (i, (h, w)) in UNIT_HEADERS.iter().zip([30, 10, 32]).enumerate() {
         ws.write_string_with_format(0, i as u16, *h, &s.header)
@@ -859,7 +884,7 @@ fn write_changes(year: i32, rows: &[SampleChange], path: &Path) -> Result<(), Sa
             .set_title(format!("{year}年度首席技师变动情况报告表（样例数据）"))
             .set_creation_datetime(&ymd(year, 11, 20)),
     );
-    let ws = wb.add_worksheet();
+    let ws = wb.add_worksheet_with_low_memory().map_err(&e)?;
     ws.set_name("变动").map_err(&e)?;
     ws.write_string_with_format(0, 0, format!("{year}年度首席技师变动情况报告表"), &s.title)
         .map_err(&e)?;

@@ -1,12 +1,14 @@
 //! Status changes (变动): recording them after the checks of docs/rules.md, listing and voiding.
 
-use super::roster::load_person;
+use super::roster::{load_person, placeholders, Person};
 use super::{audit, find_source_id, insert_source, parse_date, Result, Source, Store, StoreError};
 use crate::input::ChangeEntry;
 use crate::rules::{
-    check_change, Change, ChangeKind, ProposedChange, Rejection, Reporter, RulesConfig, Verdict,
+    check_change, Appointment, Change, ChangeKind, ProposedChange, Rejection, Reporter,
+    RulesConfig, Verdict,
 };
 use sqlx::Row;
+use std::collections::HashMap;
 
 /// A row that was not applied: where, which column, why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,33 +102,43 @@ impl Store {
             }
             None => insert_source(&mut tx, source, &format!("{} rows", entries.len())).await?,
         };
+        // The index the rows are checked against, built once: the file's people with their
+        // appointments and recorded changes, and the voided changes the checks look for.
+        let index = ChangeIndex::load(
+            &mut tx,
+            self.backend(),
+            entries,
+            reporter,
+            source_id,
+            outcome.already_imported.is_some(),
+        )
+        .await?;
+        let mut people = index.people;
         let mut order: Vec<usize> = (0..entries.len()).collect();
         order.sort_by_key(|&i| (entries[i].effective, i));
-        let mut people: std::collections::HashMap<String, (super::roster::Person, Vec<Change>)> =
-            Default::default();
+        // New changes take ids from here on (the write lock keeps other writers out), so a
+        // row's id is known before its batch is inserted and later rows can refer to it.
+        let mut next_id: i64 =
+            sqlx::query("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM changes")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get::<i64, _>(0)?
+                + 1;
+        let now = super::now_text();
+        let mut batch: Vec<NewChange<'_>> = Vec::with_capacity(INSERT_CHUNK);
         for i in order {
             let e = &entries[i];
-            let key = e.id_number.as_str().to_string();
-            if !people.contains_key(&key) {
-                match load_person(&mut tx, &key).await? {
-                    Some(p) => {
-                        let changes = load_changes(&mut tx, p.technician_id).await?;
-                        people.insert(key.clone(), (p, changes));
-                    }
-                    None => {
-                        outcome.rejected.push(RowProblem {
-                            row: e.row,
-                            column: "身份证号码",
-                            message: format!(
-                                "身份证号码{}不在名册中：请核对号码，或先导入名册",
-                                e.id_number.masked()
-                            ),
-                        });
-                        continue;
-                    }
-                }
-            }
-            let (person, recorded) = people.get_mut(&key).expect("loaded");
+            let Some((person, recorded)) = people.get_mut(e.id_number.as_str()) else {
+                outcome.rejected.push(RowProblem {
+                    row: e.row,
+                    column: "身份证号码",
+                    message: format!(
+                        "身份证号码{}不在名册中：请核对号码，或先导入名册",
+                        e.id_number.masked()
+                    ),
+                });
+                continue;
+            };
             if person.name != e.name.trim() {
                 outcome.rejected.push(RowProblem {
                     row: e.row,
@@ -151,21 +163,18 @@ impl Store {
             // A unit re-sending a change the bureau voided as recorded in error is refused, so
             // a void cannot be undone by the next report; the bureau itself may record it again.
             if reporter == Reporter::Unit {
-                let voided = sqlx::query("SELECT id, COALESCE(void_reason, '') FROM changes WHERE technician_id = $1 AND kind = $2 AND effective = $3 AND COALESCE(end_date, '') = $4 AND voided_at IS NOT NULL ORDER BY id DESC LIMIT 1")
-                    .bind(person.technician_id)
-                    .bind(e.kind.code())
-                    .bind(e.effective.to_string())
-                    .bind(e.end.map(|d| d.to_string()).unwrap_or_default())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if let Some(v) = voided {
+                let key = (
+                    person.technician_id,
+                    e.kind.code().to_string(),
+                    e.effective.to_string(),
+                    e.end.map(|d| d.to_string()).unwrap_or_default(),
+                );
+                if let Some((id, reason)) = index.voided_same.get(&key) {
                     outcome.rejected.push(RowProblem {
                         row: e.row,
                         column: "变动类型",
                         message: format!(
-                            "与区人社局已作废的变动#{}相同（作废原因：{}）；如确有此变动，请与区人社局联系",
-                            v.try_get::<i64, _>(0)?,
-                            v.try_get::<String, _>(1)?
+                            "与区人社局已作废的变动#{id}相同（作废原因：{reason}）；如确有此变动，请与区人社局联系"
                         ),
                     });
                     continue;
@@ -173,16 +182,9 @@ impl Store {
             }
             // A row of this very file recorded before and voided since stays void: taking the
             // same file in again never undoes the bureau's void.
-            if let Some(row) = e.row {
-                let voided = sqlx::query("SELECT id FROM changes WHERE source_id = $1 AND source_row = $2 AND voided_at IS NOT NULL ORDER BY id DESC LIMIT 1")
-                    .bind(source_id)
-                    .bind(i64::from(row))
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if let Some(v) = voided {
-                    outcome.voided_before.push((e.row, v.try_get::<i64, _>(0)?));
-                    continue;
-                }
+            if let Some(v) = e.row.and_then(|row| index.voided_rows.get(&i64::from(row))) {
+                outcome.voided_before.push((e.row, *v));
+                continue;
             }
             let proposed = ProposedChange {
                 kind: e.kind,
@@ -204,31 +206,21 @@ impl Store {
                     appointment_ids,
                     amends,
                 } => {
+                    let id = next_id;
+                    next_id += 1;
                     let ids_text = appointment_ids
                         .iter()
                         .map(i64::to_string)
                         .collect::<Vec<_>>()
                         .join(",");
-                    let r = sqlx::query("INSERT INTO changes (technician_id, appointment_id, kind, effective, end_date, new_unit, decision_no, title_no, note, amends, source_id, source_row, recorded_at, operator, appointment_ids, reported_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id")
-                        .bind(person.technician_id)
-                        .bind(appointment_ids.first().copied())
-                        .bind(e.kind.code())
-                        .bind(e.effective.to_string())
-                        .bind(e.end.map(|d| d.to_string()))
-                        .bind(e.new_unit.clone())
-                        .bind(e.decision_no.clone())
-                        .bind(e.title_no.clone())
-                        .bind(e.note.clone())
-                        .bind(amends)
-                        .bind(source_id)
-                        .bind(e.row.map(i64::from))
-                        .bind(super::now_text())
-                        .bind(&source.operator)
-                        .bind((!ids_text.is_empty()).then_some(ids_text))
-                        .bind(if reporter == Reporter::Unit { "unit" } else { "bureau" })
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    let id: i64 = r.try_get(0)?;
+                    batch.push(NewChange {
+                        id,
+                        technician_id: person.technician_id,
+                        appointment_id: appointment_ids.first().copied(),
+                        entry: e,
+                        amends,
+                        appointment_ids: (!ids_text.is_empty()).then_some(ids_text),
+                    });
                     recorded.push(Change {
                         id,
                         kind: e.kind,
@@ -238,8 +230,38 @@ impl Store {
                         by_unit: reporter == Reporter::Unit,
                     });
                     outcome.applied.push((e.row, id));
+                    if batch.len() == INSERT_CHUNK {
+                        insert_changes(
+                            &mut tx,
+                            self.backend(),
+                            &batch,
+                            source_id,
+                            source,
+                            reporter,
+                            &now,
+                        )
+                        .await?;
+                        batch.clear();
+                    }
                 }
             }
+        }
+        insert_changes(
+            &mut tx,
+            self.backend(),
+            &batch,
+            source_id,
+            source,
+            reporter,
+            &now,
+        )
+        .await?;
+        drop(batch);
+        if !outcome.applied.is_empty() && self.backend() == super::Backend::Postgres {
+            // Ids were given explicitly: the serial's sequence continues after them.
+            sqlx::query("SELECT setval(pg_get_serial_sequence('changes', 'id'), (SELECT MAX(id) FROM changes))")
+                .execute(&mut *tx)
+                .await?;
         }
         outcome.rejected.sort_by_key(|p| p.row);
         if dry_run {
@@ -346,18 +368,6 @@ fn rejection_column(r: &Rejection) -> &'static str {
     }
 }
 
-/// A technician's recorded, non-voided changes in recording order.
-pub(crate) async fn load_changes(
-    conn: &mut sqlx::AnyConnection,
-    technician_id: i64,
-) -> Result<Vec<Change>> {
-    let rows = sqlx::query("SELECT id, kind, effective, end_date, COALESCE(appointment_ids, CAST(appointment_id AS TEXT), '') AS appointment_ids, reported_by FROM changes WHERE technician_id = $1 AND voided_at IS NULL ORDER BY id")
-        .bind(technician_id)
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(change_from_row).collect()
-}
-
 /// Reads `id, kind, effective, end_date, appointment_ids` (columns 0–4) and the column
 /// `reported_by`.
 pub(crate) fn change_from_row(r: &sqlx::any::AnyRow) -> Result<Change> {
@@ -426,4 +436,200 @@ pub(crate) async fn list_change_records(
         });
     }
     Ok(out)
+}
+
+/// Rows per multi-row INSERT of changes (17 values each).
+const INSERT_CHUNK: usize = 500;
+/// ID numbers (or technician ids) per `IN (…)` lookup while building the index.
+const LOOKUP_CHUNK: usize = 500;
+
+/// A change accepted by the checks, waiting for its batch to be inserted.
+struct NewChange<'e> {
+    id: i64,
+    technician_id: i64,
+    appointment_id: Option<i64>,
+    entry: &'e ChangeEntry,
+    amends: Option<i64>,
+    appointment_ids: Option<String>,
+}
+
+/// `(technician, kind, effective, end or "")` of a voided change.
+type VoidKey = (i64, String, String, String);
+
+/// What an import's rows are checked against, read once at its start.
+struct ChangeIndex {
+    /// By ID number: the person (appointments by approval date) and their recorded,
+    /// non-voided changes in recording order. Only the people the rows name.
+    people: HashMap<String, (Person, Vec<Change>)>,
+    /// The latest voided change of each (technician, kind, effective, end), with its void
+    /// reason: only for a unit's report.
+    voided_same: HashMap<VoidKey, (i64, String)>,
+    /// Rows of this source recorded before and voided since: source row → latest change id.
+    voided_rows: HashMap<i64, i64>,
+}
+
+impl ChangeIndex {
+    async fn load(
+        tx: &mut sqlx::AnyConnection,
+        backend: super::Backend,
+        entries: &[ChangeEntry],
+        reporter: Reporter,
+        source_id: i64,
+        source_seen_before: bool,
+    ) -> Result<ChangeIndex> {
+        let mut numbers: Vec<&str> = entries.iter().map(|e| e.id_number.as_str()).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        let mut people: HashMap<String, (Person, Vec<Change>)> =
+            HashMap::with_capacity(numbers.len());
+        let mut by_tech: HashMap<i64, String> = HashMap::with_capacity(numbers.len());
+        for chunk in numbers.chunks(LOOKUP_CHUNK) {
+            let sql = format!(
+                "SELECT id, id_number, name FROM technicians WHERE id_number IN ({})",
+                placeholders(backend, 1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for n in chunk {
+                q = q.bind(*n);
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                let id_number: String = r.try_get(1)?;
+                let technician_id: i64 = r.try_get(0)?;
+                by_tech.insert(technician_id, id_number.clone());
+                people.insert(
+                    id_number.clone(),
+                    (
+                        Person {
+                            technician_id,
+                            id_number,
+                            name: r.try_get(2)?,
+                            appointments: Vec::new(),
+                        },
+                        Vec::new(),
+                    ),
+                );
+            }
+        }
+        let mut techs: Vec<i64> = by_tech.keys().copied().collect();
+        techs.sort_unstable();
+        let mut voided_same: HashMap<VoidKey, (i64, String)> = HashMap::new();
+        for chunk in techs.chunks(LOOKUP_CHUNK) {
+            let list = placeholders(backend, 1, chunk.len());
+            let bind_all = |sql: String| {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for t in chunk {
+                    q = q.bind(*t);
+                }
+                q
+            };
+            let rows = bind_all(format!("SELECT technician_id, id, approval_date, approval_no FROM appointments WHERE technician_id IN ({list}) AND voided_at IS NULL ORDER BY technician_id, approval_date"))
+                .fetch_all(&mut *tx)
+                .await?;
+            for r in rows {
+                let person = person_of(&mut people, &by_tech, r.try_get(0)?)?;
+                person.0.appointments.push(Appointment {
+                    id: r.try_get(1)?,
+                    approval_date: parse_date(&r.try_get::<String, _>(2)?)?,
+                    approval_no: r.try_get(3)?,
+                });
+            }
+            let rows = bind_all(format!("SELECT id, kind, effective, end_date, COALESCE(appointment_ids, CAST(appointment_id AS TEXT), '') AS appointment_ids, technician_id, reported_by FROM changes WHERE technician_id IN ({list}) AND voided_at IS NULL ORDER BY technician_id, id"))
+                .fetch_all(&mut *tx)
+                .await?;
+            for r in rows {
+                let person = person_of(&mut people, &by_tech, r.try_get(5)?)?;
+                person.1.push(change_from_row(&r)?);
+            }
+            if reporter == Reporter::Unit {
+                let rows = bind_all(format!("SELECT technician_id, kind, effective, COALESCE(end_date, ''), id, COALESCE(void_reason, '') FROM changes WHERE technician_id IN ({list}) AND voided_at IS NOT NULL ORDER BY id"))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for r in rows {
+                    // Ordered by id: the latest void of a key wins.
+                    voided_same.insert(
+                        (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?),
+                        (r.try_get(4)?, r.try_get(5)?),
+                    );
+                }
+            }
+        }
+        let mut voided_rows = HashMap::new();
+        if source_seen_before {
+            for r in sqlx::query("SELECT source_row, id FROM changes WHERE source_id = $1 AND source_row IS NOT NULL AND voided_at IS NOT NULL ORDER BY id")
+                .bind(source_id)
+                .fetch_all(&mut *tx)
+                .await?
+            {
+                voided_rows.insert(r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?);
+            }
+        }
+        Ok(ChangeIndex {
+            people,
+            voided_same,
+            voided_rows,
+        })
+    }
+}
+
+fn person_of<'p>(
+    people: &'p mut HashMap<String, (Person, Vec<Change>)>,
+    by_tech: &HashMap<i64, String>,
+    technician_id: i64,
+) -> Result<&'p mut (Person, Vec<Change>)> {
+    by_tech
+        .get(&technician_id)
+        .and_then(|n| people.get_mut(n))
+        .ok_or_else(|| StoreError::Corrupt(format!("technician {technician_id} not loaded")))
+}
+
+/// Inserts a batch of accepted changes with their ids, in one statement.
+async fn insert_changes(
+    tx: &mut sqlx::AnyConnection,
+    backend: super::Backend,
+    batch: &[NewChange<'_>],
+    source_id: i64,
+    source: &Source,
+    reporter: Reporter,
+    now: &str,
+) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    const COLS: usize = 17;
+    let values: Vec<String> = (0..batch.len())
+        .map(|i| format!("({})", placeholders(backend, i * COLS + 1, COLS)))
+        .collect();
+    let sql = format!(
+        "INSERT INTO changes (id, technician_id, appointment_id, kind, effective, end_date, new_unit, decision_no, title_no, note, amends, source_id, source_row, recorded_at, operator, appointment_ids, reported_by) VALUES {}",
+        values.join(", ")
+    );
+    let by = if reporter == Reporter::Unit {
+        "unit"
+    } else {
+        "bureau"
+    };
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for c in batch {
+        let e = c.entry;
+        q = q
+            .bind(c.id)
+            .bind(c.technician_id)
+            .bind(c.appointment_id)
+            .bind(e.kind.code())
+            .bind(e.effective.to_string())
+            .bind(e.end.map(|d| d.to_string()))
+            .bind(e.new_unit.clone())
+            .bind(e.decision_no.clone())
+            .bind(e.title_no.clone())
+            .bind(e.note.clone())
+            .bind(c.amends)
+            .bind(source_id)
+            .bind(e.row.map(i64::from))
+            .bind(now)
+            .bind(source.operator.as_str())
+            .bind(c.appointment_ids.clone())
+            .bind(by);
+    }
+    q.execute(&mut *tx).await?;
+    Ok(())
 }

@@ -17,7 +17,7 @@ pub mod units;
 use chrono::NaiveDate;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::MigrateDatabase;
-use sqlx::{Any, AnyPool, Row};
+use sqlx::{Any, AnyPool, ConnectOptions, Row};
 use std::path::Path;
 use std::str::FromStr;
 
@@ -108,6 +108,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
+/// A statement slower than this is logged at debug level (never on the console by default).
+const SLOW_STATEMENT: std::time::Duration = std::time::Duration::from_secs(1);
+
 static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static MIGRATE_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -132,7 +135,13 @@ impl Store {
         if !Any::database_exists(url).await? {
             Any::create_database(url).await?;
         }
-        let options = AnyConnectOptions::from_str(url)?;
+        // sqlx logs every statement at debug and a slow one at warn, with the whole SQL text:
+        // at province scale a bulk insert or a long scan is slow by nature, and its text has
+        // no place on the clerk's console. Slow statements go to the log at debug level (seen
+        // with RUST_LOG=sqlx=debug), the others at trace.
+        let options = AnyConnectOptions::from_str(url)?
+            .log_statements(log::LevelFilter::Trace)
+            .log_slow_statements(log::LevelFilter::Debug, SLOW_STATEMENT);
         let sqlite = backend == Backend::Sqlite;
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 1 } else { 4 })

@@ -370,6 +370,13 @@ impl Store {
     /// Approves like [`Store::approve_run`] and, in the same transaction, queues the notices
     /// `notices` builds from the approved run and the reasons behind its recoveries. When the
     /// notices cannot be built, nothing is approved.
+    ///
+    /// The run's lines are streamed in ID-number order and digested person by person (name,
+    /// unit, net; the lines only of people with a recovery), never held whole: `notices` is
+    /// called once per unit with a view of that unit's people (its notice and its people's
+    /// recovery notices), then once with no people and the uncovered months (the bureau's
+    /// warning). The notices are queued in the order one call over the whole run gives: the
+    /// units' notices by unit name, the recovery notices by ID number, the warning.
     #[allow(clippy::too_many_arguments)]
     pub async fn approve_run_with(
         &self,
@@ -378,45 +385,69 @@ impl Store {
         policy: RunPolicy,
         current: &RulesConfig,
         offset: bool,
-        notices: impl FnOnce(
+        mut notices: impl FnMut(
             &RunView,
             &HashMap<String, String>,
         ) -> std::result::Result<Vec<crate::mail::Notice>, String>,
     ) -> Result<(i64, usize)> {
         let mut tx = self.begin_write().await?;
         let seq = approve_in(&mut tx, year, operator, policy, Some(current)).await?;
-        let view = load_run_view(&mut tx, year, Some(seq), offset).await?;
-        let mut reasons = HashMap::new();
-        for p in view.people.iter().filter(|p| p.net.recovery < 0) {
-            let rows = sqlx::query("SELECT c.kind, c.effective, c.end_date FROM changes c JOIN technicians t ON t.id = c.technician_id WHERE t.id_number = $1 AND c.voided_at IS NULL ORDER BY c.effective, c.id")
-                .bind(&p.id_number)
-                .fetch_all(&mut *tx)
-                .await?;
-            let mut text = Vec::new();
-            for r in rows {
-                let kind: String = r.try_get(0)?;
-                let label = crate::rules::ChangeKind::from_code(&kind)
-                    .map(|k| k.label())
-                    .unwrap_or("变动");
-                let eff: String = r.try_get(1)?;
-                text.push(match r.try_get::<Option<String>, _>(2)? {
-                    Some(z) => format!("{label}（{eff}至{z}）"),
-                    None => format!("{label}（{eff}生效）"),
-                });
-            }
-            if text.is_empty() {
-                text.push("变动更正（已作废的变动）".into());
-            }
-            reasons.insert(p.id_number.clone(), text.join("；"));
-        }
-        let list = notices(&view, &reasons).map_err(|e| {
+        let head = load_run_head(&mut tx, year, Some(seq), offset).await?;
+        let units = UnitIndex::load(&mut tx).await?;
+        let mut digest = RunDigest::default();
+        for_each_person(&mut tx, &head, &units, |p| {
+            digest.push(p);
+            Ok(())
+        })
+        .await?;
+        drop(units);
+        let failed = |e: String| {
             StoreError::Usage(format!(
                 "the run's notices cannot be written, so it was not approved: {e}"
             ))
-        })?;
+        };
         let mut queued = 0;
-        for n in &list {
+        let mut recoveries: Vec<(String, crate::mail::Notice)> = Vec::new();
+        let mut order: Vec<u32> = (0..digest.unit_names.len() as u32).collect();
+        order.sort_by(|a, b| digest.unit_names[*a as usize].cmp(&digest.unit_names[*b as usize]));
+        for unit in order {
+            let mut view = head.empty_view();
+            view.people = digest.people_of(unit);
+            let mut reasons = HashMap::new();
+            for p in view.people.iter().filter(|p| p.net.recovery < 0) {
+                reasons.insert(
+                    p.id_number.clone(),
+                    recovery_reason(&mut tx, &p.id_number).await?,
+                );
+            }
+            let mut list = notices(&view, &reasons).map_err(failed)?.into_iter();
+            // The unit's notice first, then one recovery notice per person recovering.
+            if let Some(n) = list.next() {
+                if crate::mail::queue(&mut tx, &n).await? {
+                    queued += 1;
+                }
+            }
+            let rest: Vec<crate::mail::Notice> = list.collect();
+            let recovering: Vec<&RunPerson> =
+                view.people.iter().filter(|p| p.net.recovery < 0).collect();
+            if rest.len() == recovering.len() {
+                for (p, n) in recovering.into_iter().zip(rest) {
+                    recoveries.push((p.id_number.clone(), n));
+                }
+            } else {
+                recoveries.extend(rest.into_iter().map(|n| (String::new(), n)));
+            }
+        }
+        recoveries.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, n) in &recoveries {
             if crate::mail::queue(&mut tx, n).await? {
+                queued += 1;
+            }
+        }
+        let mut view = head.empty_view();
+        view.uncovered = load_uncovered(&mut tx, head.run_id).await?;
+        for n in notices(&view, &HashMap::new()).map_err(failed)? {
+            if crate::mail::queue(&mut tx, &n).await? {
                 queued += 1;
             }
         }
@@ -425,13 +456,148 @@ impl Store {
     }
 }
 
-/// Loads a run view on a connection (or inside a transaction).
-pub(crate) async fn load_run_view(
+/// Why a person is recovering: their recorded changes, for the recovery notice.
+async fn recovery_reason(conn: &mut sqlx::AnyConnection, id_number: &str) -> Result<String> {
+    let rows = sqlx::query("SELECT c.kind, c.effective, c.end_date FROM changes c JOIN technicians t ON t.id = c.technician_id WHERE t.id_number = $1 AND c.voided_at IS NULL ORDER BY c.effective, c.id")
+        .bind(id_number)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut text = Vec::new();
+    for r in rows {
+        let kind: String = r.try_get(0)?;
+        let label = crate::rules::ChangeKind::from_code(&kind)
+            .map(|k| k.label())
+            .unwrap_or("变动");
+        let eff: String = r.try_get(1)?;
+        text.push(match r.try_get::<Option<String>, _>(2)? {
+            Some(z) => format!("{label}（{eff}至{z}）"),
+            None => format!("{label}（{eff}生效）"),
+        });
+    }
+    if text.is_empty() {
+        text.push("变动更正（已作废的变动）".into());
+    }
+    Ok(text.join("；"))
+}
+
+/// What the notices need of each person of a run, compactly: ID number and name in one arena,
+/// the unit as an index, the net; the lines only of people with a recovery.
+#[derive(Default)]
+struct RunDigest {
+    arena: String,
+    people: Vec<PersonDigest>,
+    unit_names: Vec<String>,
+    unit_index: HashMap<String, u32>,
+    recovery_lines: HashMap<usize, Vec<Line>>,
+}
+
+struct PersonDigest {
+    at: usize,
+    id_len: u16,
+    name_len: u16,
+    unit: u32,
+    net: Net,
+}
+
+impl RunDigest {
+    fn push(&mut self, p: RunPerson) {
+        let unit_name = p.items.last().map(|i| i.unit.clone()).unwrap_or_default();
+        let unit = match self.unit_index.get(&unit_name) {
+            Some(u) => *u,
+            None => {
+                let u = self.unit_names.len() as u32;
+                self.unit_names.push(unit_name.clone());
+                self.unit_index.insert(unit_name, u);
+                u
+            }
+        };
+        if p.net.recovery < 0 {
+            self.recovery_lines.insert(self.people.len(), p.lines());
+        }
+        let at = self.arena.len();
+        self.arena.push_str(&p.id_number);
+        self.arena.push_str(&p.name);
+        self.people.push(PersonDigest {
+            at,
+            id_len: p.id_number.len() as u16,
+            name_len: p.name.len() as u16,
+            unit,
+            net: p.net,
+        });
+    }
+
+    /// The people of a unit, in ID-number order, each with one item naming the unit (and
+    /// holding the person's lines when they recover something).
+    fn people_of(&self, unit: u32) -> Vec<RunPerson> {
+        let name = &self.unit_names[unit as usize];
+        self.people
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.unit == unit)
+            .map(|(i, p)| {
+                let id_end = p.at + usize::from(p.id_len);
+                RunPerson {
+                    id_number: self.arena[p.at..id_end].to_string(),
+                    name: self.arena[id_end..id_end + usize::from(p.name_len)].to_string(),
+                    net: p.net,
+                    items: vec![RunItem {
+                        appointment_id: 0,
+                        approval_no: String::new(),
+                        cohort_year: 0,
+                        unit: name.clone(),
+                        lines: self.recovery_lines.get(&i).cloned().unwrap_or_default(),
+                        bank_account: String::new(),
+                        bank_name: String::new(),
+                    }],
+                }
+            })
+            .collect()
+    }
+}
+
+/// A run's header: everything of a [`RunView`] but its people and uncovered months.
+struct RunHead {
+    run_id: i64,
+    year: i32,
+    seq: i64,
+    status: String,
+    supplementary: bool,
+    today: String,
+    run_date: NaiveDate,
+    computed_by: String,
+    computed_at: String,
+    approved_by: Option<String>,
+    approved_at: Option<String>,
+    offset: bool,
+    settings: Option<String>,
+}
+
+impl RunHead {
+    fn empty_view(&self) -> RunView {
+        RunView {
+            year: self.year,
+            seq: self.seq,
+            status: self.status.clone(),
+            supplementary: self.supplementary,
+            today: self.today.clone(),
+            computed_by: self.computed_by.clone(),
+            computed_at: self.computed_at.clone(),
+            approved_by: self.approved_by.clone(),
+            approved_at: self.approved_at.clone(),
+            people: Vec::new(),
+            uncovered: Vec::new(),
+            offset_recoveries: self.offset,
+            settings: self.settings.clone(),
+        }
+    }
+}
+
+async fn load_run_head(
     conn: &mut sqlx::AnyConnection,
     year: i32,
     seq: Option<i64>,
     offset: bool,
-) -> Result<RunView> {
+) -> Result<RunHead> {
     let run = match seq {
             Some(s) => sqlx::query("SELECT id, seq, status, supplementary, today, computed_by, computed_at, approved_by, approved_at, settings FROM runs WHERE year = $1 AND seq = $2")
                 .bind(i64::from(year))
@@ -449,9 +615,6 @@ pub(crate) async fn load_run_view(
             None => format!("there is no run of {year}: payrun compute --year {year}"),
         }));
     };
-    let run_id: i64 = run.try_get(0)?;
-    let status: String = run.try_get(2)?;
-    let draft = status == "draft";
     // Show and export use the settings the run was computed with.
     let settings: Option<String> = run.try_get(9)?;
     let offset = settings
@@ -459,16 +622,163 @@ pub(crate) async fn load_run_view(
         .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
         .and_then(|v| v.get("offset_recoveries").and_then(|o| o.as_bool()))
         .unwrap_or(offset);
-    let rows = sqlx::query("SELECT t.id_number, t.name, i.appointment_id, a.approval_no, a.approval_date, COALESCE(u.name, ''), i.lines, i.bank_account, i.bank_name, a.bank_account, a.bank_name, i.technician_id FROM run_items i JOIN technicians t ON t.id = i.technician_id JOIN appointments a ON a.id = i.appointment_id LEFT JOIN units u ON u.id = a.unit_id WHERE i.run_id = $1 ORDER BY t.id_number, a.approval_date")
-            .bind(run_id)
+    let today: String = run.try_get(4)?;
+    Ok(RunHead {
+        run_id: run.try_get(0)?,
+        year,
+        seq: run.try_get(1)?,
+        status: run.try_get(2)?,
+        supplementary: run.try_get::<i64, _>(3)? != 0,
+        run_date: parse_date(&today)?,
+        today,
+        computed_by: run.try_get(5)?,
+        computed_at: run.try_get(6)?,
+        approved_by: run.try_get(7)?,
+        approved_at: run.try_get(8)?,
+        offset,
+        settings,
+    })
+}
+
+/// Every person's unit history, compactly (unit names interned, no approval numbers), for
+/// [`crate::rules::unit::unit_on`] on the run's date: a million appointments take tens of MB.
+struct UnitIndex {
+    names: Vec<String>,
+    /// (technician, approval date, appointment, unit) by technician, approval date, id.
+    appointments: Vec<(i64, NaiveDate, i64, Option<u32>)>,
+    /// (technician, change id, effective, new unit) by technician, id.
+    moves: Vec<(i64, i64, NaiveDate, u32)>,
+}
+
+impl UnitIndex {
+    async fn load(conn: &mut sqlx::AnyConnection) -> Result<UnitIndex> {
+        use futures_util::TryStreamExt;
+        let mut names: Vec<String> = Vec::new();
+        let mut by_id: HashMap<i64, u32> = HashMap::new();
+        for r in sqlx::query("SELECT id, name FROM units")
             .fetch_all(&mut *conn)
-            .await?;
-    // The unit of each person on the run's date (moves included): the run's notices and the
-    // summary's totals by unit follow it, not the roster row.
-    let run_date = parse_date(&run.try_get::<String, _>(4)?)?;
-    let histories = super::units::unit_histories(&mut *conn, None).await?;
-    let mut people: Vec<RunPerson> = Vec::new();
-    for r in &rows {
+            .await?
+        {
+            by_id.insert(r.try_get(0)?, names.len() as u32);
+            names.push(r.try_get(1)?);
+        }
+        let mut appointments = Vec::new();
+        {
+            let mut rows = sqlx::query("SELECT technician_id, approval_date, id, unit_id FROM appointments WHERE voided_at IS NULL ORDER BY technician_id, approval_date, id")
+                .fetch(&mut *conn);
+            while let Some(r) = rows.try_next().await? {
+                let unit: Option<i64> = r.try_get(3)?;
+                appointments.push((
+                    r.try_get(0)?,
+                    parse_date(&r.try_get::<String, _>(1)?)?,
+                    r.try_get(2)?,
+                    unit.and_then(|u| by_id.get(&u).copied()),
+                ));
+            }
+        }
+        let mut index: HashMap<String, u32> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as u32))
+            .collect();
+        let mut moves = Vec::new();
+        for r in sqlx::query("SELECT technician_id, id, effective, new_unit FROM changes WHERE kind = $1 AND voided_at IS NULL AND new_unit IS NOT NULL ORDER BY technician_id, id")
+            .bind(crate::rules::ChangeKind::UnitChange.code())
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            let new_unit: String = r.try_get(3)?;
+            let new_unit = new_unit.trim();
+            if new_unit.is_empty() {
+                continue;
+            }
+            let u = match index.get(new_unit) {
+                Some(u) => *u,
+                None => {
+                    let u = names.len() as u32;
+                    names.push(new_unit.to_string());
+                    index.insert(new_unit.to_string(), u);
+                    u
+                }
+            };
+            moves.push((
+                r.try_get(0)?,
+                r.try_get(1)?,
+                parse_date(&r.try_get::<String, _>(2)?)?,
+                u,
+            ));
+        }
+        Ok(UnitIndex {
+            names,
+            appointments,
+            moves,
+        })
+    }
+
+    /// The technician's unit on `date` (empty when the ledger names none), as
+    /// [`super::units::UnitHistory::unit_on`] gives it.
+    fn unit_on(&self, technician: i64, date: NaiveDate) -> String {
+        let from = self.appointments.partition_point(|a| a.0 < technician);
+        let to = self.appointments.partition_point(|a| a.0 <= technician);
+        let appointments: Vec<(crate::rules::Appointment, Option<String>)> = self.appointments
+            [from..to]
+            .iter()
+            .map(|(_, d, id, u)| {
+                (
+                    crate::rules::Appointment {
+                        id: *id,
+                        approval_date: *d,
+                        approval_no: String::new(),
+                    },
+                    u.map(|u| self.names[u as usize].clone()),
+                )
+            })
+            .collect();
+        let from = self.moves.partition_point(|m| m.0 < technician);
+        let to = self.moves.partition_point(|m| m.0 <= technician);
+        let moves: Vec<crate::rules::unit::UnitMove> = self.moves[from..to]
+            .iter()
+            .map(|(_, id, d, u)| crate::rules::unit::UnitMove {
+                id: *id,
+                effective: *d,
+                new_unit: self.names[*u as usize].clone(),
+            })
+            .collect();
+        crate::rules::unit::unit_on(date, &appointments, &moves).unwrap_or_default()
+    }
+}
+
+/// Streams a run's lines in ID-number order (then approval date) and hands over each person
+/// whole (items, accounts, unit on the run's date, net): one person in memory at a time.
+async fn for_each_person(
+    conn: &mut sqlx::AnyConnection,
+    head: &RunHead,
+    units: &UnitIndex,
+    mut f: impl FnMut(RunPerson) -> Result<()>,
+) -> Result<()> {
+    use futures_util::TryStreamExt;
+    let draft = head.status == "draft";
+    let finish = |mut p: RunPerson| -> RunPerson {
+        // In a draft, the account shown is the person's latest appointment's.
+        if draft {
+            let (acc, bank) = p
+                .items
+                .last()
+                .map(|i| (i.bank_account.clone(), i.bank_name.clone()))
+                .unwrap_or_default();
+            for i in &mut p.items {
+                i.bank_account = acc.clone();
+                i.bank_name = bank.clone();
+            }
+        }
+        p.net = net_person(&p.lines(), head.offset);
+        p
+    };
+    let mut rows = sqlx::query("SELECT t.id_number, t.name, i.appointment_id, a.approval_no, a.approval_date, COALESCE(u.name, ''), i.lines, i.bank_account, i.bank_name, a.bank_account, a.bank_name, i.technician_id FROM run_items i JOIN technicians t ON t.id = i.technician_id JOIN appointments a ON a.id = i.appointment_id LEFT JOIN units u ON u.id = a.unit_id WHERE i.run_id = $1 ORDER BY t.id_number, a.approval_date")
+        .bind(head.run_id)
+        .fetch(&mut *conn);
+    let mut current: Option<RunPerson> = None;
+    while let Some(r) = rows.try_next().await? {
         let id_number: String = r.try_get(0)?;
         let text: String = r.try_get(6)?;
         let lines = decode_lines(&text)
@@ -485,44 +795,41 @@ pub(crate) async fn load_run_view(
             )
         };
         let approval = parse_date(&r.try_get::<String, _>(4)?)?;
+        let unit = units.unit_on(r.try_get::<i64, _>(11)?, head.run_date);
         let item = RunItem {
             appointment_id: r.try_get(2)?,
             approval_no: r.try_get(3)?,
             cohort_year: chrono::Datelike::year(&approval),
-            unit: histories
-                .get(&r.try_get::<i64, _>(11)?)
-                .map(|h| h.unit_on(run_date))
-                .filter(|u| !u.is_empty())
-                .unwrap_or(r.try_get(5)?),
+            unit: if unit.is_empty() { r.try_get(5)? } else { unit },
             lines,
             bank_account: account.unwrap_or_default(),
             bank_name: bank.unwrap_or_default(),
         };
-        match people.last_mut() {
+        match current.as_mut() {
             Some(p) if p.id_number == id_number => p.items.push(item),
-            _ => people.push(RunPerson {
-                id_number,
-                name: r.try_get(1)?,
-                net: Net::default(),
-                items: vec![item],
-            }),
-        }
-    }
-    for p in &mut people {
-        // In a draft, the account shown is the person's latest appointment's.
-        if draft {
-            let (acc, bank) = p
-                .items
-                .last()
-                .map(|i| (i.bank_account.clone(), i.bank_name.clone()))
-                .unwrap_or_default();
-            for i in &mut p.items {
-                i.bank_account = acc.clone();
-                i.bank_name = bank.clone();
+            _ => {
+                if let Some(p) = current.take() {
+                    f(finish(p))?;
+                }
+                current = Some(RunPerson {
+                    id_number,
+                    name: r.try_get(1)?,
+                    net: Net::default(),
+                    items: vec![item],
+                });
             }
         }
-        p.net = net_person(&p.lines(), offset);
     }
+    if let Some(p) = current.take() {
+        f(finish(p))?;
+    }
+    Ok(())
+}
+
+async fn load_uncovered(
+    conn: &mut sqlx::AnyConnection,
+    run_id: i64,
+) -> Result<Vec<(String, String, Month)>> {
     let mut uncovered = Vec::new();
     for r in sqlx::query("SELECT t.id_number, t.name, u.months FROM run_uncovered u JOIN appointments a ON a.id = u.appointment_id JOIN technicians t ON t.id = a.technician_id WHERE u.run_id = $1 ORDER BY t.id_number")
             .bind(run_id)
@@ -536,21 +843,28 @@ pub(crate) async fn load_run_view(
                 uncovered.push((r.try_get(0)?, r.try_get(1)?, m));
             }
         }
-    Ok(RunView {
-        year,
-        seq: run.try_get(1)?,
-        status,
-        supplementary: run.try_get::<i64, _>(3)? != 0,
-        today: run.try_get(4)?,
-        computed_by: run.try_get(5)?,
-        computed_at: run.try_get(6)?,
-        approved_by: run.try_get(7)?,
-        approved_at: run.try_get(8)?,
-        people,
-        uncovered,
-        offset_recoveries: offset,
-        settings,
+    Ok(uncovered)
+}
+
+/// Loads a run view on a connection (or inside a transaction).
+pub(crate) async fn load_run_view(
+    conn: &mut sqlx::AnyConnection,
+    year: i32,
+    seq: Option<i64>,
+    offset: bool,
+) -> Result<RunView> {
+    let head = load_run_head(&mut *conn, year, seq, offset).await?;
+    // The unit of each person on the run's date (moves included): the run's notices and the
+    // summary's totals by unit follow it, not the roster row.
+    let units = UnitIndex::load(&mut *conn).await?;
+    let mut view = head.empty_view();
+    for_each_person(&mut *conn, &head, &units, |p| {
+        view.people.push(p);
+        Ok(())
     })
+    .await?;
+    view.uncovered = load_uncovered(&mut *conn, head.run_id).await?;
+    Ok(view)
 }
 
 /// Rows per multi-row INSERT (5 binds each: well under SQLite's and PostgreSQL's limits).

@@ -122,7 +122,7 @@ impl Store {
 
 /// `$first, $first+1, …` for `n` values; plain `?` on SQLite, where numbered parameters cost
 /// a scan of the parameter list each (quadratic in a statement's parameters).
-fn placeholders(backend: super::Backend, first: usize, n: usize) -> String {
+pub(crate) fn placeholders(backend: super::Backend, first: usize, n: usize) -> String {
     (first..first + n)
         .map(|i| match backend {
             super::Backend::Sqlite => "?".to_string(),
