@@ -279,7 +279,7 @@ fn child_step(args: &[String]) -> anyhow::Result<()> {
         PathBuf::from(&args[2]),
         PathBuf::from(&args[3]),
     );
-    chieftech::telemetry::init();
+    chieftech::telemetry::init(0);
     let today = chrono::NaiveDate::from_ymd_opt(2024, 12, 1).expect("date");
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
