@@ -488,13 +488,15 @@ struct RunDigest {
     people: Vec<PersonDigest>,
     unit_names: Vec<String>,
     unit_index: HashMap<String, u32>,
-    recovery_lines: HashMap<usize, Vec<Line>>,
 }
 
 struct PersonDigest {
     at: usize,
     id_len: u16,
     name_len: u16,
+    /// The person's lines, packed as the ledger stores them (`2023-05r30645,…`), after the
+    /// name: each unit's letter breaks every person's amount down by month and kind.
+    lines_len: u32,
     unit: u32,
     net: Net,
 }
@@ -511,41 +513,43 @@ impl RunDigest {
                 u
             }
         };
-        if p.net.recovery < 0 {
-            self.recovery_lines.insert(self.people.len(), p.lines());
-        }
+        let lines = encode_lines(&p.lines());
         let at = self.arena.len();
         self.arena.push_str(&p.id_number);
         self.arena.push_str(&p.name);
+        self.arena.push_str(&lines);
         self.people.push(PersonDigest {
             at,
             id_len: p.id_number.len() as u16,
             name_len: p.name.len() as u16,
+            lines_len: lines.len() as u32,
             unit,
             net: p.net,
         });
     }
 
-    /// The people of a unit, in ID-number order, each with one item naming the unit (and
-    /// holding the person's lines when they recover something).
+    /// The people of a unit, in ID-number order, each with one item naming the unit and
+    /// holding the person's lines.
     fn people_of(&self, unit: u32) -> Vec<RunPerson> {
         let name = &self.unit_names[unit as usize];
         self.people
             .iter()
             .enumerate()
             .filter(|(_, p)| p.unit == unit)
-            .map(|(i, p)| {
+            .map(|(_, p)| {
                 let id_end = p.at + usize::from(p.id_len);
+                let name_end = id_end + usize::from(p.name_len);
+                let packed = &self.arena[name_end..name_end + p.lines_len as usize];
                 RunPerson {
                     id_number: self.arena[p.at..id_end].to_string(),
-                    name: self.arena[id_end..id_end + usize::from(p.name_len)].to_string(),
+                    name: self.arena[id_end..name_end].to_string(),
                     net: p.net,
                     items: vec![RunItem {
                         appointment_id: 0,
                         approval_no: String::new(),
                         cohort_year: 0,
                         unit: name.clone(),
-                        lines: self.recovery_lines.get(&i).cloned().unwrap_or_default(),
+                        lines: decode_lines(packed).unwrap_or_default(),
                         bank_account: String::new(),
                         bank_name: String::new(),
                     }],
