@@ -204,7 +204,9 @@ pub fn write_error_workbook_with(
                 } else {
                     text_width(&v.display())
                 };
-                if let Some(w) = widths.get_mut(c) {
+                // Title rows above the header (a merged title, say) do not widen a column.
+                let counts = header.is_none_or(|h| row >= h.row);
+                if let Some(w) = widths.get_mut(c).filter(|_| counts) {
                     *w = w.max(seen.min(60.0));
                 }
                 let kind = kinds.get(&c).copied().unwrap_or(CellKind::Other);
