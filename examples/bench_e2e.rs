@@ -281,7 +281,11 @@ fn child_step(args: &[String]) -> anyhow::Result<()> {
     );
     chieftech::telemetry::init(0);
     let today = chrono::NaiveDate::from_ymd_opt(2024, 12, 1).expect("date");
-    let rt = tokio::runtime::Runtime::new()?;
+    // The command line's runtime (src/main.rs).
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let operator = if step == "approve" {
             "审核人李"

@@ -303,11 +303,11 @@ impl Store {
             }
             if items.len() == CHUNK {
                 item_count += items.len();
-                insert_items(&mut tx, run_id, &items).await?;
+                insert_items(&mut tx, self.backend(), run_id, &items).await?;
                 items.clear();
             }
             if uncovered.len() == CHUNK {
-                insert_uncovered(&mut tx, run_id, &uncovered).await?;
+                insert_uncovered(&mut tx, self.backend(), run_id, &uncovered).await?;
                 uncovered.clear();
             }
             if i % 4096 == 0 {
@@ -316,8 +316,8 @@ impl Store {
         }
         settle(&mut person);
         item_count += items.len();
-        insert_items(&mut tx, run_id, &items).await?;
-        insert_uncovered(&mut tx, run_id, &uncovered).await?;
+        insert_items(&mut tx, self.backend(), run_id, &items).await?;
+        insert_uncovered(&mut tx, self.backend(), run_id, &uncovered).await?;
         progress.set_position(appointments.len() as u64);
         let as_of = money_seq(&mut tx).await?;
         sqlx::query("UPDATE runs SET today = $1, computed_at = $2, computed_by = $3, computed_as_of = $4, settings = $5, settings_hash = $6 WHERE id = $7")
@@ -874,27 +874,24 @@ pub(crate) async fn load_run_view(
 /// Rows per multi-row INSERT (5 binds each: well under SQLite's and PostgreSQL's limits).
 const CHUNK: usize = 400;
 
-/// `HEAD VALUES ($1, …, $cols), …` for `rows` rows: placeholders only, no data in the text.
-fn multi_row_insert(head: &str, rows: usize, cols: usize) -> String {
-    let mut sql = format!("{head} VALUES ");
-    for r in 0..rows {
-        if r > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", r * cols + c + 1));
-        }
-        sql.push(')');
-    }
-    sql
+/// `HEAD VALUES (…), …` for `rows` rows of `cols` values: placeholders only, no data in the
+/// text (`?` on SQLite, where numbered parameters cost a scan of the statement's parameter
+/// list each, see [`super::roster::placeholders`]).
+fn multi_row_insert(backend: super::Backend, head: &str, rows: usize, cols: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            format!(
+                "({})",
+                super::roster::placeholders(backend, r * cols + 1, cols)
+            )
+        })
+        .collect();
+    format!("{head} VALUES {}", values.join(","))
 }
 
 async fn insert_items(
     tx: &mut sqlx::AnyConnection,
+    backend: super::Backend,
     run_id: i64,
     items: &[(i64, i64, i64, String)],
 ) -> Result<()> {
@@ -902,6 +899,7 @@ async fn insert_items(
         return Ok(());
     }
     let sql = multi_row_insert(
+        backend,
         "INSERT INTO run_items (run_id, appointment_id, technician_id, net_fen, lines)",
         items.len(),
         5,
@@ -921,6 +919,7 @@ async fn insert_items(
 
 async fn insert_uncovered(
     tx: &mut sqlx::AnyConnection,
+    backend: super::Backend,
     run_id: i64,
     rows: &[(i64, String)],
 ) -> Result<()> {
@@ -928,6 +927,7 @@ async fn insert_uncovered(
         return Ok(());
     }
     let sql = multi_row_insert(
+        backend,
         "INSERT INTO run_uncovered (run_id, appointment_id, months)",
         rows.len(),
         3,
