@@ -102,6 +102,15 @@ impl Store {
             }
             None => insert_source(&mut tx, source, &format!("{} rows", entries.len())).await?,
         };
+        if self.backend() == super::Backend::Postgres {
+            // Tables filled since PostgreSQL last sampled them (a roster imported a minute
+            // ago) have no statistics: the index's lookups by technician would be planned as
+            // scans of the whole table, each. Sampling them first is cheap and plans them as
+            // index lookups.
+            sqlx::query("ANALYZE technicians, appointments, changes")
+                .execute(&mut *tx)
+                .await?;
+        }
         // The index the rows are checked against, built once: the file's people with their
         // appointments and recorded changes, and the voided changes the checks look for.
         let index = ChangeIndex::load(

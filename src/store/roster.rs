@@ -167,24 +167,31 @@ impl RosterSession<'_> {
     pub async fn add(&mut self, entries: &[RosterEntry]) -> Result<()> {
         self.rows += entries.len();
         // Chunks hold each ID number once, so every row of a chunk sees the ledger as left by
-        // the rows before it.
-        let mut start = 0;
-        while start < entries.len() {
+        // the chunks before it. A row whose ID number is in the chunk already (a person
+        // selected again, on the next row) waits for the next chunk instead of ending this
+        // one: a person's rows keep their order, and chunks stay full (a chunk is a few
+        // statements, whatever its size).
+        let mut pending: Vec<&RosterEntry> = entries.iter().collect();
+        while !pending.is_empty() {
             let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
-            let mut end = start;
-            while end < entries.len()
-                && end - start < CHUNK
-                && seen.insert(entries[end].id_number.as_str())
-            {
-                end += 1;
+            let mut chunk: Vec<&RosterEntry> = Vec::with_capacity(CHUNK.min(pending.len()));
+            let mut later: Vec<&RosterEntry> = Vec::new();
+            for e in pending {
+                if chunk.len() < CHUNK && seen.insert(e.id_number.as_str()) {
+                    chunk.push(e);
+                } else {
+                    // Once a person waits, their later rows wait too (their order is kept).
+                    seen.insert(e.id_number.as_str());
+                    later.push(e);
+                }
             }
-            self.add_chunk(&entries[start..end]).await?;
-            start = end;
+            self.add_chunk(&chunk).await?;
+            pending = later;
         }
         Ok(())
     }
 
-    async fn add_chunk(&mut self, entries: &[RosterEntry]) -> Result<()> {
+    async fn add_chunk(&mut self, entries: &[&RosterEntry]) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
         }
