@@ -955,56 +955,36 @@ impl Runner {
         Ok(n)
     }
 
-    /// The earliest time a retry of a job not running here is due.
+    /// The earliest time a retry of a job not running here is due, or another daemon's claim
+    /// lapses (its heartbeat older than the lease: then it is taken over; an owner still alive
+    /// has beaten since, and nothing is taken).
     async fn next_retry(&self, busy: &Busy) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
         let busy = busy.lock().map(|b| b.clone()).unwrap_or_default();
         let mut pending = Vec::new();
-        for r in sqlx::query(
-            "SELECT job, MIN(next_attempt_at) FROM job_runs WHERE status = 'retrying' GROUP BY job",
-        )
-        .fetch_all(self.store.pool())
-        .await?
-        {
-            let job: String = r.try_get(0)?;
-            if busy.contains(&job) {
-                continue;
-            }
-            if let Some(t) = r
-                .try_get::<Option<String>, _>(1)?
-                .as_deref()
-                .and_then(parse_ts)
-            {
-                pending.push(Pending {
-                    at: t,
-                    attempts: 0,
-                    next_attempt: t,
-                });
-            }
-        }
-        // A claim another daemon holds lapses when its heartbeat is older than the lease: wake
-        // then to take it over (the owner, if alive, has beaten since, and nothing is taken).
         let lease = chrono::Duration::seconds(self.settings.lease_seconds + 1);
-        for r in sqlx::query(
-            "SELECT job, MIN(heartbeat_at) FROM job_runs WHERE status = 'running' GROUP BY job",
-        )
-        .fetch_all(self.store.pool())
-        .await?
-        {
-            let job: String = r.try_get(0)?;
-            if busy.contains(&job) {
-                continue;
-            }
-            if let Some(t) = r
-                .try_get::<Option<String>, _>(1)?
-                .as_deref()
-                .and_then(parse_ts)
-            {
-                let lapse = t + lease;
-                pending.push(Pending {
-                    at: lapse,
-                    attempts: 0,
-                    next_attempt: lapse,
-                });
+        for (sql, after) in [
+            (
+                "SELECT job, MIN(next_attempt_at) FROM job_runs WHERE status = 'retrying' GROUP BY job",
+                chrono::Duration::zero(),
+            ),
+            (
+                "SELECT job, MIN(heartbeat_at) FROM job_runs WHERE status = 'running' GROUP BY job",
+                lease,
+            ),
+        ] {
+            for r in sqlx::query(sql).fetch_all(self.store.pool()).await? {
+                let job: String = r.try_get(0)?;
+                if busy.contains(&job) {
+                    continue;
+                }
+                let at = r.try_get::<Option<String>, _>(1)?;
+                if let Some(t) = at.as_deref().and_then(parse_ts) {
+                    pending.push(Pending {
+                        at: t + after,
+                        attempts: 0,
+                        next_attempt: t + after,
+                    });
+                }
             }
         }
         Ok(next_wake(&pending))
