@@ -140,7 +140,6 @@ pub struct SummaryModel {
     pub people_paid: usize,
     pub people_recovering: usize,
     pub parts: Vec<PartControl>,
-    pub details: Vec<DetailRow>,
     /// Line rows per 明细 sheet: more continue on 明细(2), 明细(3)… (below Excel's row limit).
     pub detail_rows_per_sheet: usize,
     pub recoveries: Vec<RecoveryRow>,
@@ -384,27 +383,14 @@ impl Formats {
                 .set_text_wrap()
                 .set_align(FormatAlign::Center)
                 .set_background_color(0xDDEBF7),
-            text: cell.clone().set_num_format("@").set_indent(1),
-            text_quoted: cell
-                .clone()
-                .set_num_format("@")
-                .set_indent(1)
-                .set_quote_prefix(),
+            text: text_cell(&cell, false, false),
+            text_quoted: text_cell(&cell, false, true),
             text_center: cell
                 .clone()
                 .set_num_format("@")
                 .set_align(FormatAlign::Center),
-            wrap: cell
-                .clone()
-                .set_num_format("@")
-                .set_text_wrap()
-                .set_indent(1),
-            wrap_quoted: cell
-                .clone()
-                .set_num_format("@")
-                .set_text_wrap()
-                .set_indent(1)
-                .set_quote_prefix(),
+            wrap: text_cell(&cell, true, false),
+            wrap_quoted: text_cell(&cell, true, true),
             int: cell
                 .clone()
                 .set_num_format("0")
@@ -437,6 +423,19 @@ impl Formats {
     fn text_pair(&self) -> (&Format, &Format) {
         (&self.text, &self.text_quoted)
     }
+}
+
+/// A text cell (`@`, indented), wrapped or not, quote-prefixed or not.
+fn text_cell(cell: &Format, wrap: bool, quoted: bool) -> Format {
+    let mut f = cell.clone().set_num_format("@");
+    if wrap {
+        f = f.set_text_wrap();
+    }
+    f = f.set_indent(1);
+    if quoted {
+        f = f.set_quote_prefix();
+    }
+    f
 }
 
 fn yuan(fen: i64) -> f64 {
@@ -500,9 +499,12 @@ fn title_rows(
     Ok(())
 }
 
-/// Writes the summary workbook to `out`; returns where the 汇总 sheet's parts are.
+/// Writes the summary workbook to `out`; returns where the 汇总 sheet's parts are. The 明细
+/// lines come from `details` one at a time, straight into constant-memory sheets: a run of a
+/// million lines is never in memory at once.
 pub fn write_summary<W: Write + Seek + Send>(
     m: &SummaryModel,
+    details: &mut dyn DetailSource,
     created: NaiveDateTime,
     out: W,
 ) -> Result<SummaryLayout, XlsxError> {
@@ -517,22 +519,7 @@ pub fn write_summary<W: Write + Seek + Send>(
             .set_creation_datetime(&created),
     );
     let layout = write_totals_sheet(wb.add_worksheet(), m, &f)?;
-    let per_sheet = m.detail_rows_per_sheet.max(1);
-    let chunks: Vec<&[DetailRow]> = if m.details.is_empty() {
-        vec![&[]]
-    } else {
-        m.details.chunks(per_sheet).collect()
-    };
-    let n = chunks.len();
-    for (k, chunk) in chunks.into_iter().enumerate() {
-        let part = DetailPart {
-            rows: chunk,
-            first: k * per_sheet,
-            index: k,
-            last: k + 1 == n,
-        };
-        write_details_sheet(wb.add_worksheet_with_constant_memory()?, m, &part, &f)?;
-    }
+    write_detail_sheets(&mut wb, m, details, &f)?;
     write_recoveries_sheet(wb.add_worksheet(), m, &f)?;
     write_uncovered_sheet(wb.add_worksheet(), m, &f)?;
     wb.save_to_writer(out)?;
@@ -548,87 +535,101 @@ fn signature_block(
     last_col: u16,
     f: &Formats,
 ) -> Result<u32, XlsxError> {
-    let mut row = row;
+    let row = sign_lines(ws, pager, m, row, last_col, f)?;
+    seal_lines(ws, pager, m, row, last_col, f)
+}
+
+/// Text across columns `a..=b` of a row (one cell when `a == b`).
+fn span(
+    ws: &mut Worksheet,
+    row: u32,
+    a: u16,
+    b: u16,
+    s: &str,
+    f: &Format,
+) -> Result<(), XlsxError> {
+    if a == b {
+        ws.write_string_with_format(row, a, s, f).map(|_| ())
+    } else {
+        ws.merge_range(row, a, row, b, s, f).map(|_| ())
+    }
+}
+
+/// 经办人, 审核人 and 负责人 in three thirds of the width, with who computed and approved
+/// the run and a date line below; returns the next row.
+fn sign_lines(
+    ws: &mut Worksheet,
+    pager: &mut Pager,
+    m: &SummaryModel,
+    row: u32,
+    last_col: u16,
+    f: &Formats,
+) -> Result<u32, XlsxError> {
     let third = (last_col + 1) / 3;
     let spans = [
         (0, third.saturating_sub(1)),
         (third, 2 * third - 1),
         (2 * third, last_col),
     ];
-    let put = |ws: &mut Worksheet, row: u32, i: usize, s: &str, f: &Format| {
-        let (a, b) = spans[i];
-        if a == b {
-            ws.write_string_with_format(row, a, s, f).map(|_| ())
-        } else {
-            ws.merge_range(row, a, row, b, s, f).map(|_| ())
+    let rows: [([&str; 3], f64, &Format); 2] = [
+        (
+            [
+                "经办人：＿＿＿＿＿＿＿＿",
+                "审核人：＿＿＿＿＿＿＿＿",
+                "负责人：＿＿＿＿＿＿＿＿",
+            ],
+            30.0,
+            &f.signature,
+        ),
+        (
+            [
+                &format!("（系统计算：{}）", m.computed_by),
+                &format!("（系统审批：{}）", m.approved_by),
+                "日期：　　　　年　　月　　日",
+            ],
+            16.0,
+            &f.small,
+        ),
+    ];
+    let mut row = row;
+    for (texts, pt, format) in rows {
+        pager.height(ws, row, pt)?;
+        for (i, text) in texts.iter().enumerate() {
+            span(ws, row, spans[i].0, spans[i].1, text, format)?;
         }
-    };
-    pager.height(ws, row, 30.0)?;
-    put(ws, row, 0, "经办人：＿＿＿＿＿＿＿＿", &f.signature)?;
-    put(ws, row, 1, "审核人：＿＿＿＿＿＿＿＿", &f.signature)?;
-    put(ws, row, 2, "负责人：＿＿＿＿＿＿＿＿", &f.signature)?;
-    row += 1;
-    pager.height(ws, row, 16.0)?;
-    put(
-        ws,
-        row,
-        0,
-        &format!("（系统计算：{}）", m.computed_by),
-        &f.small,
-    )?;
-    put(
-        ws,
-        row,
-        1,
-        &format!("（系统审批：{}）", m.approved_by),
-        &f.small,
-    )?;
-    put(ws, row, 2, "日期：　　　　年　　月　　日", &f.small)?;
-    row += 1;
-    let half = last_col / 2;
-    let span = |ws: &mut Worksheet, row: u32, a: u16, b: u16, s: &str, f: &Format| {
-        if a == b {
-            ws.write_string_with_format(row, a, s, f).map(|_| ())
-        } else {
-            ws.merge_range(row, a, row, b, s, f).map(|_| ())
-        }
-    };
-    pager.height(ws, row, 36.0)?;
-    span(
-        ws,
-        row,
-        0,
-        half,
-        &format!("编制单位（盖章）：{}", m.organization),
-        &f.signature,
-    )?;
-    span(
-        ws,
-        row,
-        half + 1,
-        last_col,
-        &format!("制表日期：{}", cn_date(&m.approved_on)),
-        &f.signature,
-    )?;
-    row += 1;
-    pager.height(ws, row, 36.0)?;
-    span(
-        ws,
-        row,
-        0,
-        half,
-        "区财政局审核意见：＿＿＿＿＿＿＿＿　　审核人：＿＿＿＿＿＿",
-        &f.signature,
-    )?;
-    span(
-        ws,
-        row,
-        half + 1,
-        last_col,
-        "单位（盖章）　　　　　　年　　月　　日",
-        &f.signature,
-    )?;
+        row += 1;
+    }
     Ok(row)
+}
+
+/// 编制单位（盖章） with 制表日期, then the finance office's opinion and seal, each in two
+/// halves of the width; returns the last row.
+fn seal_lines(
+    ws: &mut Worksheet,
+    pager: &mut Pager,
+    m: &SummaryModel,
+    row: u32,
+    last_col: u16,
+    f: &Formats,
+) -> Result<u32, XlsxError> {
+    let half = last_col / 2;
+    let lines = [
+        (
+            format!("编制单位（盖章）：{}", m.organization),
+            format!("制表日期：{}", cn_date(&m.approved_on)),
+        ),
+        (
+            "区财政局审核意见：＿＿＿＿＿＿＿＿　　审核人：＿＿＿＿＿＿".to_string(),
+            "单位（盖章）　　　　　　年　　月　　日".to_string(),
+        ),
+    ];
+    for (k, (left, right)) in lines.iter().enumerate() {
+        let r = row + k as u32;
+        pager.height(ws, r, 36.0)?;
+        span(ws, r, 0, half, left, &f.signature)?;
+        span(ws, r, half + 1, last_col, right, &f.signature)?;
+    }
+    Ok(row + 1)
 }
 
 fn write_totals_sheet(
@@ -1043,15 +1044,104 @@ fn unit_chart(
 /// The header row of 明细, 追缴 and 未覆盖 (below the title and the identification line).
 pub const LIST_HEADER: u32 = 2;
 
-/// One 明细 sheet's share of the lines.
-struct DetailPart<'a> {
-    rows: &'a [DetailRow],
-    /// The 序号 of its first row, less one.
-    first: usize,
-    /// 0 for 明细, 1 for 明细(2), …
-    index: usize,
-    /// The last sheet carries the 合计 of all lines; the others a 小计 of their own.
-    last: bool,
+/// The 明细 lines, handed to the writer one at a time and in order, so that a caller can
+/// build each line when it is written instead of holding all of them.
+pub trait DetailSource {
+    /// How many lines there are (the 小计 and 合计 rows and the sheet count need it first).
+    fn count(&self) -> usize;
+    /// The column widths for these lines (see [`DetailWidths`]).
+    fn widths(&self) -> DetailWidths;
+    /// Calls `put` with every line, in order; stops at the first error.
+    fn each(
+        &mut self,
+        put: &mut dyn FnMut(&DetailRow) -> Result<(), XlsxError>,
+    ) -> Result<(), XlsxError>;
+}
+
+/// Lines already in memory (small runs and tests).
+pub struct DetailRows<'a>(pub &'a [DetailRow]);
+
+impl DetailSource for DetailRows<'_> {
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    fn widths(&self) -> DetailWidths {
+        let mut w = DetailWidths::default();
+        for d in self.0 {
+            w.add(d);
+        }
+        w
+    }
+
+    fn each(
+        &mut self,
+        put: &mut dyn FnMut(&DetailRow) -> Result<(), XlsxError>,
+    ) -> Result<(), XlsxError> {
+        self.0.iter().try_for_each(put)
+    }
+}
+
+/// The widest text of each content-sized 明细 column, gathered line by line (a first, cheap
+/// pass needs no 说明).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct DetailWidths {
+    id_number: f64,
+    name: f64,
+    unit: f64,
+    approval_no: f64,
+    kind: f64,
+    amount: f64,
+}
+
+impl DetailWidths {
+    /// Takes one line's texts into account.
+    pub fn add(&mut self, d: &DetailRow) {
+        self.add_parts(
+            &d.id_number,
+            &d.name,
+            &d.unit,
+            &d.approval_no,
+            d.kind,
+            d.fen,
+        );
+    }
+
+    /// The same as [`DetailWidths::add`], from the parts of a line.
+    pub fn add_parts(
+        &mut self,
+        id_number: &str,
+        name: &str,
+        unit: &str,
+        approval_no: &str,
+        kind: LineKind,
+        fen: i64,
+    ) {
+        let wider = |w: &mut f64, s: &str| *w = w.max(text_width(s));
+        wider(&mut self.id_number, id_number);
+        wider(&mut self.name, name);
+        wider(&mut self.unit, unit);
+        wider(&mut self.approval_no, approval_no);
+        wider(&mut self.kind, kind.label());
+        wider(&mut self.amount, &crate::rules::money::fen_grouped(fen));
+    }
+
+    /// The widths of the ten columns, each clamped as [`fit_width`] does.
+    fn columns(&self) -> [f64; 10] {
+        let fit = |w: f64, min: f64, max: f64| (w + 1.5).clamp(min, max);
+        [
+            5.0,
+            fit(self.id_number, 12.0, 20.0),
+            fit(self.name, 8.0, 10.0),
+            fit(self.unit, 10.0, 18.0),
+            6.0,
+            fit(self.approval_no, 10.0, 14.0),
+            8.0,
+            fit(self.kind, 6.0, 10.0),
+            fit(self.amount.max(text_width("1,000,000.00")), 11.0, 13.0),
+            26.0,
+        ]
+    }
 }
 
 /// The name of the `index`th 明细 sheet: 明细, 明细(2), 明细(3)…
@@ -1063,111 +1153,224 @@ pub fn detail_sheet_name(index: usize) -> String {
     }
 }
 
-fn write_details_sheet(
-    ws: &mut Worksheet,
+/// The 明细 column headers.
+const DETAIL_HEADERS: [&str; 10] = [
+    "序号",
+    "身份证号码",
+    "姓名",
+    "工作单位",
+    "评选年度",
+    "称号批准文号",
+    "月份",
+    "类型",
+    "金额（元）",
+    "说明",
+];
+
+/// Where the streaming 明细 writer stands.
+struct DetailCursor {
+    /// Lines per sheet, lines in all, sheets in all.
+    per_sheet: usize,
+    count: usize,
+    sheets: usize,
+    widths: [f64; 10],
+    /// The workbook index of the current sheet, its number (0 for 明细), its first row's 序号
+    /// less one, and its lines so far.
+    sheet: usize,
+    index: usize,
+    first: usize,
+    rows: usize,
+    sheet_fen: i64,
+    all_fen: i64,
+}
+
+/// Writes the 明细 sheets: 明细, then 明细(2), 明细(3)… of at most `detail_rows_per_sheet`
+/// lines each, each with its header; the last carries the 合计 of all lines, the others a 小计.
+fn write_detail_sheets(
+    wb: &mut Workbook,
     m: &SummaryModel,
-    part: &DetailPart<'_>,
+    src: &mut dyn DetailSource,
     f: &Formats,
 ) -> Result<(), XlsxError> {
-    let sheet_name = detail_sheet_name(part.index);
+    let per_sheet = m.detail_rows_per_sheet.max(1);
+    let count = src.count();
+    let mut c = DetailCursor {
+        per_sheet,
+        count,
+        sheets: count.div_ceil(per_sheet).max(1),
+        widths: src.widths().columns(),
+        sheet: 0,
+        index: 0,
+        first: 0,
+        rows: 0,
+        sheet_fen: 0,
+        all_fen: 0,
+    };
+    open_detail_sheet(wb, m, &mut c, f)?;
+    src.each(&mut |d| {
+        if c.rows == c.per_sheet {
+            close_detail_sheet(wb.worksheet_from_index(c.sheet)?, &c, f)?;
+            c.index += 1;
+            c.first += c.rows;
+            open_detail_sheet(wb, m, &mut c, f)?;
+        }
+        let ws = wb.worksheet_from_index(c.sheet)?;
+        write_detail_row(ws, &c, d, f)?;
+        c.rows += 1;
+        c.sheet_fen += d.fen;
+        c.all_fen += d.fen;
+        Ok(())
+    })?;
+    close_detail_sheet(wb.worksheet_from_index(c.sheet)?, &c, f)
+}
+
+/// Adds the next 明细 sheet (constant memory) with its title, header and print setup.
+fn open_detail_sheet(
+    wb: &mut Workbook,
+    m: &SummaryModel,
+    c: &mut DetailCursor,
+    f: &Formats,
+) -> Result<(), XlsxError> {
+    let ws = wb.add_worksheet_with_constant_memory()?;
+    let sheet_name = detail_sheet_name(c.index);
     ws.set_name(&sheet_name)?;
-    let names = [
-        "序号",
-        "身份证号码",
-        "姓名",
-        "工作单位",
-        "评选年度",
-        "称号批准文号",
-        "月份",
-        "类型",
-        "金额（元）",
-        "说明",
-    ];
-    let d = part.rows;
-    let widths = [
-        5.0,
-        fit_width(d.iter().map(|r| r.id_number.as_str()), 12.0, 20.0),
-        fit_width(d.iter().map(|r| r.name.as_str()), 8.0, 10.0),
-        fit_width(d.iter().map(|r| r.unit.as_str()), 10.0, 18.0),
-        6.0,
-        fit_width(d.iter().map(|r| r.approval_no.as_str()), 10.0, 14.0),
-        8.0,
-        fit_width(d.iter().map(|r| r.kind.label()), 6.0, 10.0),
-        fit_width(
-            d.iter()
-                .map(|r| crate::rules::money::fen_grouped(r.fen))
-                .collect::<Vec<_>>()
-                .iter()
-                .map(String::as_str)
-                .chain(["1,000,000.00"]),
-            11.0,
-            13.0,
-        ),
-        26.0,
-    ];
-    set_widths(ws, &widths)?;
-    let title = if part.index == 0 {
+    set_widths(ws, &c.widths)?;
+    let title = if c.index == 0 {
         sheet_title(m, "明细表")
     } else {
-        sheet_title(m, &format!("明细表（续{}）", part.index))
+        sheet_title(m, &format!("明细表（续{}）", c.index))
     };
-    title_rows(ws, m, &title, names.len() as u16, f)?;
+    title_rows(ws, m, &title, DETAIL_HEADERS.len() as u16, f)?;
     ws.set_row_height(LIST_HEADER, 30)?;
-    headers(ws, LIST_HEADER, &names, &f.header)?;
+    headers(ws, LIST_HEADER, &DETAIL_HEADERS, &f.header)?;
     ws.set_freeze_panes(LIST_HEADER + 1, 0)?;
     print_setup(ws, 0, LIST_HEADER, &footer_text(m, &sheet_name))?;
-    let mut total = 0i64;
-    for (i, d) in part.rows.iter().enumerate() {
-        let row = LIST_HEADER + 1 + i as u32;
-        let lines = wrapped_lines(&d.reason, widths[9])
-            .max(wrapped_lines(&d.unit, widths[3]))
-            .max(wrapped_lines(&d.approval_no, widths[5]));
-        ws.set_row_height(row, lines_height(lines))?;
-        ws.write_number_with_format(row, 0, (part.first + i + 1) as f64, &f.int)?;
-        put_text(ws, row, 1, &d.id_number, &f.text, &f.text_quoted)?;
-        put_text(ws, row, 2, &d.name, &f.text, &f.text_quoted)?;
-        put_text(ws, row, 3, &d.unit, &f.wrap, &f.wrap_quoted)?;
-        ws.write_number_with_format(row, 4, f64::from(d.cohort_year), &f.int)?;
-        put_text(ws, row, 5, &d.approval_no, &f.wrap, &f.wrap_quoted)?;
-        ws.write_string_with_format(row, 6, d.month.to_string(), &f.text_center)?;
-        ws.write_string_with_format(row, 7, d.kind.label(), &f.text_center)?;
-        ws.write_number_with_format(row, 8, yuan(d.fen), &f.amount)?;
-        put_text(ws, row, 9, &d.reason, &f.wrap, &f.wrap_quoted)?;
-        total += d.fen;
-    }
-    let row = LIST_HEADER + 1 + part.rows.len() as u32;
+    c.sheet = wb.worksheets().len() - 1;
+    c.rows = 0;
+    c.sheet_fen = 0;
+    Ok(())
+}
+
+/// One line of 明细, its row as high as its wrapped texts.
+fn write_detail_row(
+    ws: &mut Worksheet,
+    c: &DetailCursor,
+    d: &DetailRow,
+    f: &Formats,
+) -> Result<(), XlsxError> {
+    let row = LIST_HEADER + 1 + c.rows as u32;
+    let lines = wrapped_lines(&d.reason, c.widths[9])
+        .max(wrapped_lines(&d.unit, c.widths[3]))
+        .max(wrapped_lines(&d.approval_no, c.widths[5]));
+    ws.set_row_height(row, lines_height(lines))?;
+    ws.write_number_with_format(row, 0, (c.first + c.rows + 1) as f64, &f.int)?;
+    put_text(ws, row, 1, &d.id_number, &f.text, &f.text_quoted)?;
+    put_text(ws, row, 2, &d.name, &f.text, &f.text_quoted)?;
+    put_text(ws, row, 3, &d.unit, &f.wrap, &f.wrap_quoted)?;
+    ws.write_number_with_format(row, 4, f64::from(d.cohort_year), &f.int)?;
+    put_text(ws, row, 5, &d.approval_no, &f.wrap, &f.wrap_quoted)?;
+    ws.write_string_with_format(row, 6, d.month.to_string(), &f.text_center)?;
+    ws.write_string_with_format(row, 7, d.kind.label(), &f.text_center)?;
+    ws.write_number_with_format(row, 8, yuan(d.fen), &f.amount)?;
+    put_text(ws, row, 9, &d.reason, &f.wrap, &f.wrap_quoted)?;
+    Ok(())
+}
+
+/// The 小计 row of a full sheet, or the 合计 row of all lines under the last one.
+fn close_detail_sheet(ws: &mut Worksheet, c: &DetailCursor, f: &Formats) -> Result<(), XlsxError> {
+    let row = LIST_HEADER + 1 + c.rows as u32;
     ws.set_row_height(row, 20)?;
-    let (label, total) = if part.last && part.index == 0 {
-        (format!("合计（{}笔）", part.rows.len()), total)
-    } else if part.last {
-        let all: i64 = m.details.iter().map(|d| d.fen).sum();
+    let last = c.first + c.rows >= c.count;
+    let (label, total) = if last && c.index == 0 {
+        (format!("合计（{}笔）", c.rows), c.all_fen)
+    } else if last {
         (
-            format!(
-                "合计（全部{}笔，共{}张明细表）",
-                m.details.len(),
-                part.index + 1
-            ),
-            all,
+            format!("合计（全部{}笔，共{}张明细表）", c.count, c.sheets),
+            c.all_fen,
         )
     } else {
         (
             format!(
                 "小计（本表{}笔，续见{}）",
-                part.rows.len(),
-                detail_sheet_name(part.index + 1)
+                c.rows,
+                detail_sheet_name(c.index + 1)
             ),
-            total,
+            c.sheet_fen,
         )
     };
-    for c in 0..10u16 {
-        match c {
-            1 => ws.write_string_with_format(row, c, &label, &f.total_text)?,
-            8 => ws.write_number_with_format(row, c, yuan(total), &f.total_amount)?,
-            9 => ws.write_string_with_format(row, c, capitals(total), &f.total_text)?,
-            _ => ws.write_blank(row, c, &f.total_text)?,
+    for col in 0..DETAIL_HEADERS.len() as u16 {
+        match col {
+            1 => ws.write_string_with_format(row, col, &label, &f.total_text)?,
+            8 => ws.write_number_with_format(row, col, yuan(total), &f.total_amount)?,
+            9 => ws.write_string_with_format(row, col, capitals(total), &f.total_text)?,
+            _ => ws.write_blank(row, col, &f.total_text)?,
         };
     }
     Ok(())
+}
+
+/// The rows of 未覆盖 and their 合计 row; returns the 合计 row.
+fn uncovered_lines(
+    ws: &mut Worksheet,
+    u: &[UncoveredRow],
+    widths: &[f64; 7],
+    f: &Formats,
+) -> Result<u32, XlsxError> {
+    let (mut months, mut fen, mut known) = (0usize, 0i64, true);
+    for (i, x) in u.iter().enumerate() {
+        let row = LIST_HEADER + 1 + i as u32;
+        let lines = wrapped_lines(&x.months, widths[4]).max(wrapped_lines(&x.unit, widths[3]));
+        ws.set_row_height(row, lines_height(lines))?;
+        ws.write_number_with_format(row, 0, (i + 1) as f64, &f.int)?;
+        put_text(ws, row, 1, &x.id_number, &f.text, &f.text_quoted)?;
+        put_text(ws, row, 2, &x.name, &f.text, &f.text_quoted)?;
+        put_text(ws, row, 3, &x.unit, &f.wrap, &f.wrap_quoted)?;
+        put_text(ws, row, 4, &x.months, &f.wrap, &f.wrap_quoted)?;
+        ws.write_number_with_format(row, 5, x.count as f64, &f.int)?;
+        match x.fen {
+            Some(v) => {
+                ws.write_number_with_format(row, 6, yuan(v), &f.amount)?;
+                fen += v;
+            }
+            None => {
+                ws.write_string_with_format(row, 6, "无法估算", &f.text_center)?;
+                known = false;
+            }
+        }
+        months += x.count;
+    }
+    let row = LIST_HEADER + 1 + u.len() as u32;
+    ws.set_row_height(row, 20)?;
+    for c in 0..7u16 {
+        match c {
+            1 => ws.write_string_with_format(
+                row,
+                c,
+                format!("合计（{}人）", u.len()),
+                &f.total_text,
+            )?,
+            5 => ws.write_number_with_format(row, c, months as f64, &f.total_int)?,
+            6 if known => ws.write_number_with_format(row, c, yuan(fen), &f.total_amount)?,
+            _ => ws.write_blank(row, c, &f.total_text)?,
+        };
+    }
+    Ok(row)
+}
+
+/// The title, identification line and frozen header of a list sheet, printed on every page.
+fn list_head(
+    ws: &mut Worksheet,
+    m: &SummaryModel,
+    sheet: &str,
+    what: &str,
+    names: &[&str],
+    f: &Formats,
+) -> Result<(), XlsxError> {
+    title_rows(ws, m, &sheet_title(m, what), names.len() as u16, f)?;
+    ws.set_row_height(LIST_HEADER, 30)?;
+    headers(ws, LIST_HEADER, names, &f.header)?;
+    ws.set_freeze_panes(LIST_HEADER + 1, 0)?;
+    print_setup(ws, 0, LIST_HEADER, &footer_text(m, sheet))
 }
 
 fn write_recoveries_sheet(
@@ -1196,13 +1399,9 @@ fn write_recoveries_sheet(
         "涉及月份",
         "追缴原因",
     ];
-    let title = sheet_title(m, "追缴清单");
-    title_rows(ws, m, &title, names.len() as u16, f)?;
+    list_head(ws, m, SHEETS[2], "追缴清单", &names, f)?;
     let mut pager = Pager::new(30.0 + 20.0 + 30.0);
     pager.height(ws, LIST_HEADER, 30.0)?;
-    headers(ws, LIST_HEADER, &names, &f.header)?;
-    ws.set_freeze_panes(LIST_HEADER + 1, 0)?;
-    print_setup(ws, 0, LIST_HEADER, &footer_text(m, SHEETS[2]))?;
     let mut total = 0i64;
     for (i, x) in r.iter().enumerate() {
         let row = LIST_HEADER + 1 + i as u32;
@@ -1269,12 +1468,7 @@ fn write_uncovered_sheet(
         "月数",
         "影响金额（元）",
     ];
-    let title = sheet_title(m, "未覆盖月份清单");
-    title_rows(ws, m, &title, names.len() as u16, f)?;
-    ws.set_row_height(LIST_HEADER, 30)?;
-    headers(ws, LIST_HEADER, &names, &f.header)?;
-    ws.set_freeze_panes(LIST_HEADER + 1, 0)?;
-    print_setup(ws, 0, LIST_HEADER, &footer_text(m, SHEETS[3]))?;
+    list_head(ws, m, SHEETS[3], "未覆盖月份清单", &names, f)?;
     if u.is_empty() {
         ws.set_row_height(LIST_HEADER + 1, 20)?;
         ws.merge_range(
@@ -1287,44 +1481,7 @@ fn write_uncovered_sheet(
         )?;
         return Ok(());
     }
-    let (mut months, mut fen, mut known) = (0usize, 0i64, true);
-    for (i, x) in u.iter().enumerate() {
-        let row = LIST_HEADER + 1 + i as u32;
-        let lines = wrapped_lines(&x.months, widths[4]).max(wrapped_lines(&x.unit, widths[3]));
-        ws.set_row_height(row, lines_height(lines))?;
-        ws.write_number_with_format(row, 0, (i + 1) as f64, &f.int)?;
-        put_text(ws, row, 1, &x.id_number, &f.text, &f.text_quoted)?;
-        put_text(ws, row, 2, &x.name, &f.text, &f.text_quoted)?;
-        put_text(ws, row, 3, &x.unit, &f.wrap, &f.wrap_quoted)?;
-        put_text(ws, row, 4, &x.months, &f.wrap, &f.wrap_quoted)?;
-        ws.write_number_with_format(row, 5, x.count as f64, &f.int)?;
-        match x.fen {
-            Some(v) => {
-                ws.write_number_with_format(row, 6, yuan(v), &f.amount)?;
-                fen += v;
-            }
-            None => {
-                ws.write_string_with_format(row, 6, "无法估算", &f.text_center)?;
-                known = false;
-            }
-        }
-        months += x.count;
-    }
-    let row = LIST_HEADER + 1 + u.len() as u32;
-    ws.set_row_height(row, 20)?;
-    for c in 0..7u16 {
-        match c {
-            1 => ws.write_string_with_format(
-                row,
-                c,
-                format!("合计（{}人）", u.len()),
-                &f.total_text,
-            )?,
-            5 => ws.write_number_with_format(row, c, months as f64, &f.total_int)?,
-            6 if known => ws.write_number_with_format(row, c, yuan(fen), &f.total_amount)?,
-            _ => ws.write_blank(row, c, &f.total_text)?,
-        };
-    }
+    let row = uncovered_lines(ws, u, &widths, f)?;
     if !m.uncovered_note.is_empty() {
         let r = row + 2;
         let w: f64 = widths.iter().sum();

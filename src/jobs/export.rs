@@ -17,8 +17,8 @@
 use crate::config::Config;
 use crate::excel::bank::{self, BankError, BankFileInfo, BankRow, BankTemplate, PartTotals};
 use crate::excel::summary::{
-    self, CohortTotal, DetailRow, KindTotal, PartControl, RecoveryRow, SummaryModel, UncoveredRow,
-    UnitTotal,
+    self, CohortTotal, DetailRow, DetailSource, DetailWidths, KindTotal, PartControl, RecoveryRow,
+    SummaryModel, UncoveredRow, UnitTotal,
 };
 use crate::rules::id_number::mask;
 use crate::rules::money::fen_grouped;
@@ -26,8 +26,10 @@ use crate::rules::payrun::decode_lines;
 use crate::rules::{
     Appointment, Change, ChangeKind, DayStatus, LineKind, Month, RulesConfig, Timeline,
 };
-use crate::store::{parse_date, RunView, Store, StoreError};
+use crate::store::payrun::RunItem;
+use crate::store::{parse_date, RunPerson, RunView, Store, StoreError};
 use chrono::{NaiveDate, NaiveDateTime};
+use rust_xlsxwriter::XlsxError;
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{Seek, Write};
@@ -146,10 +148,10 @@ pub async fn export_run(
 
     // Bank file parts, then the summary, written to temporary files (mode 0600) in the folder.
     let (mut written, parts) = write_bank_parts(cfg, &template, &view, created, &dir, &rows)?;
-    let model = build_model(store, cfg, &rules, &view, &meta, &parts).await?;
+    let (model, mut lines) = build_model(store, cfg, &rules, &view, &meta, &parts).await?;
     let summary_name = summary_file_name(year, view.seq);
     let (tmp, _) = write_temp(&dir, &summary_name, |f| {
-        summary::write_summary(&model, created, f).map_err(|source| ExportError::Xlsx {
+        summary::write_summary(&model, &mut lines, created, f).map_err(|source| ExportError::Xlsx {
             file: summary_name.clone(),
             source,
         })
@@ -456,37 +458,71 @@ async fn record_export(
         .map_err(db)?;
     if let Some(r) = existing {
         let export_id: i64 = r.try_get(0).map_err(db)?;
-        let mut recorded: BTreeMap<String, String> = BTreeMap::new();
-        for f in sqlx::query("SELECT file_name, sha256 FROM export_files WHERE export_id = $1")
-            .bind(export_id)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?
-        {
-            recorded.insert(f.try_get(0).map_err(db)?, f.try_get(1).map_err(db)?);
-        }
-        let now: BTreeMap<String, String> = written
-            .iter()
-            .map(|(n, _, s)| (n.clone(), s.clone()))
-            .collect();
-        if recorded != now {
-            let files: BTreeSet<String> = recorded
-                .iter()
-                .chain(now.iter())
-                .filter(|(n, s)| recorded.get(*n) != Some(s) || now.get(*n) != Some(s))
-                .map(|(n, _)| n.clone())
-                .collect();
-            // End the transaction here: a dropped one rolls back on a background task.
-            tx.rollback().await.map_err(db)?;
+        let differs = differing_files(&mut tx, export_id, written).await?;
+        // End the transaction here: a dropped one rolls back on a background task.
+        tx.rollback().await.map_err(db)?;
+        if !differs.is_empty() {
             return Err(ExportError::Differs {
                 year: view.year,
                 seq: view.seq,
-                files: files.into_iter().collect(),
+                files: differs,
             });
         }
-        tx.rollback().await.map_err(db)?;
         return Ok(Some((r.try_get(1).map_err(db)?, r.try_get(2).map_err(db)?)));
     }
+    insert_export(&mut tx, meta, template, parts, written, operator).await?;
+    crate::store::audit(
+        &mut tx,
+        operator,
+        "payrun-export",
+        &export_audit_text(view, parts),
+        false,
+    )
+    .await?;
+    tx.commit().await.map_err(db)?;
+    Ok(None)
+}
+
+/// The files of a recorded export whose SHA-256 differs from what was written now (or that
+/// exist on one side only), by name.
+async fn differing_files(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    export_id: i64,
+    written: &[(String, tempfile::NamedTempFile, String)],
+) -> Result<Vec<String>, ExportError> {
+    let db = |e: sqlx::Error| ExportError::Store(StoreError::from(e));
+    let mut recorded: BTreeMap<String, String> = BTreeMap::new();
+    for f in sqlx::query("SELECT file_name, sha256 FROM export_files WHERE export_id = $1")
+        .bind(export_id)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db)?
+    {
+        recorded.insert(f.try_get(0).map_err(db)?, f.try_get(1).map_err(db)?);
+    }
+    let now: BTreeMap<String, String> = written
+        .iter()
+        .map(|(n, _, s)| (n.clone(), s.clone()))
+        .collect();
+    let files: BTreeSet<String> = recorded
+        .iter()
+        .chain(now.iter())
+        .filter(|(n, s)| recorded.get(*n) != Some(s) || now.get(*n) != Some(s))
+        .map(|(n, _)| n.clone())
+        .collect();
+    Ok(files.into_iter().collect())
+}
+
+/// The export's row, its bank file parts and its summary, in the caller's transaction.
+async fn insert_export(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    meta: &RunMeta,
+    template: &BankTemplate,
+    parts: &[PartControl],
+    written: &[(String, tempfile::NamedTempFile, String)],
+    operator: &str,
+) -> Result<(), ExportError> {
+    let db = |e: sqlx::Error| ExportError::Store(StoreError::from(e));
     let rows: u64 = parts.iter().map(|p| p.rows).sum();
     let fen: i64 = parts.iter().map(|p| p.fen).sum();
     let r = sqlx::query("INSERT INTO exports (run_id, exported_at, operator, bank_rows, bank_fen, template) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
@@ -496,7 +532,7 @@ async fn record_export(
         .bind(rows as i64)
         .bind(fen)
         .bind(template.name.as_str())
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await
         .map_err(db)?;
     let export_id: i64 = r.try_get(0).map_err(db)?;
@@ -509,7 +545,7 @@ async fn record_export(
             .bind(p.rows as i64)
             .bind(p.fen)
             .bind(p.sha256.as_str())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(db)?;
     }
@@ -518,36 +554,33 @@ async fn record_export(
         .bind(export_id)
         .bind(summary_name.as_str())
         .bind(summary_sha.as_str())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(db)?;
-    crate::store::audit(
-        &mut tx,
-        operator,
-        "payrun-export",
-        &format!(
-            "run {}/{} exported: {} bank file part(s), {rows} rows, {} fen; batches {}",
-            view.year,
-            view.seq,
-            parts.len(),
-            fen,
-            parts
-                .iter()
-                .map(|p| p.batch_ref.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        false,
+    Ok(())
+}
+
+/// The audit entry of an export: parts, rows, sum and batch references.
+fn export_audit_text(view: &RunView, parts: &[PartControl]) -> String {
+    let rows: u64 = parts.iter().map(|p| p.rows).sum();
+    let fen: i64 = parts.iter().map(|p| p.fen).sum();
+    format!(
+        "run {}/{} exported: {} bank file part(s), {rows} rows, {} fen; batches {}",
+        view.year,
+        view.seq,
+        parts.len(),
+        fen,
+        parts
+            .iter()
+            .map(|p| p.batch_ref.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     )
-    .await?;
-    tx.commit().await.map_err(db)?;
-    Ok(None)
 }
 
 /// A recorded change with where it came from.
 struct ChangeInfo {
     change: Change,
-    technician_id: i64,
     /// The report's file name (no folder), or the source's kind (`operator`, …).
     file: String,
     /// The row of the report it was on.
@@ -605,7 +638,6 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
         let file: String = r.try_get(8).map_err(db)?;
         changes.entry(technician_id).or_default().push(ChangeInfo {
             change,
-            technician_id,
             file: base_name(&file),
             row: r.try_get::<Option<i64>, _>(11).map_err(db)?,
             decision_no: r
@@ -614,11 +646,25 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
                 .filter(|s| !s.trim().is_empty()),
         });
     }
+    let paid_before = paid_before(store, meta).await?;
+    Ok(History {
+        appointments,
+        changes,
+        paid_before,
+    })
+}
+
+/// What approved runs before this one paid, by appointment and month.
+async fn paid_before(
+    store: &Store,
+    meta: &RunMeta,
+) -> Result<HashMap<(i64, Month), i64>, ExportError> {
+    let db = |e: sqlx::Error| ExportError::Store(StoreError::from(e));
     let mut paid_before: HashMap<(i64, Month), i64> = HashMap::new();
     for r in sqlx::query("SELECT i.appointment_id, i.lines FROM run_items i JOIN runs r ON r.id = i.run_id WHERE r.status = 'approved' AND r.id <> $1 AND r.approved_at < $2")
         .bind(meta.id)
         .bind(meta.approved_at.as_str())
-        .fetch_all(pool)
+        .fetch_all(store.pool())
         .await
         .map_err(db)?
     {
@@ -630,11 +676,7 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
             *paid_before.entry((aid, l.month)).or_default() += l.fen;
         }
     }
-    Ok(History {
-        appointments,
-        changes,
-        paid_before,
-    })
+    Ok(paid_before)
 }
 
 /// The file name of a path as stored (a server path means nothing on paper).
@@ -697,155 +739,44 @@ fn status_rule(s: DayStatus) -> Option<&'static str> {
     })
 }
 
-async fn build_model(
+/// The summary's model (totals, recoveries, uncovered months, notes) and the source of its
+/// 明细 lines, which are built one at a time as the workbook is written.
+async fn build_model<'a>(
     store: &Store,
     cfg: &Config,
-    rules: &RulesConfig,
-    view: &RunView,
+    rules: &'a RulesConfig,
+    view: &'a RunView,
     meta: &RunMeta,
     parts: &[PartControl],
-) -> Result<SummaryModel, ExportError> {
+) -> Result<(SummaryModel, RunLines<'a>), ExportError> {
     let history = load_history(store, meta).await?;
-    let no_changes: Vec<ChangeInfo> = Vec::new();
+    let mut lines = RunLines {
+        view,
+        rules,
+        history,
+        count: 0,
+        widths: DetailWidths::default(),
+    };
+    let tally = lines.tally()?;
+    (lines.count, lines.widths) = (tally.lines, tally.widths);
     let totals = view.totals();
-    let mut units: BTreeMap<String, UnitTotal> = BTreeMap::new();
-    let mut cohorts: BTreeMap<i32, (BTreeSet<&str>, CohortTotal)> = BTreeMap::new();
-    let kinds_order = [
-        LineKind::Regular,
-        LineKind::Deferred,
-        LineKind::Arrears,
-        LineKind::Recovery,
-    ];
-    let mut kinds: BTreeMap<LineKind, (usize, i64)> = BTreeMap::new();
-    let mut details = Vec::new();
-    let mut recoveries = Vec::new();
-    let mut timelines: HashMap<i64, Timeline> = HashMap::new();
-
-    for p in &view.people {
-        let last = p.items.last().expect("items");
-        let u = units.entry(last.unit.clone()).or_insert_with(|| UnitTotal {
-            unit: last.unit.clone(),
-            ..UnitTotal::default()
-        });
-        u.people_paid += usize::from(p.net.bank > 0);
-        u.paid_fen += p.net.bank;
-        u.people_recovering += usize::from(p.net.recovery < 0);
-        u.recovered_fen += p.net.recovery;
-        let masked = mask(&p.id_number);
-        let mut recovery_months = Vec::new();
-        let mut recovery_causes: Vec<String> = Vec::new();
-        let mut positive = 0i64;
-        for item in &p.items {
-            let c = cohorts.entry(item.cohort_year).or_insert_with(|| {
-                (
-                    BTreeSet::new(),
-                    CohortTotal {
-                        cohort_year: item.cohort_year,
-                        ..CohortTotal::default()
-                    },
-                )
-            });
-            c.0.insert(p.id_number.as_str());
-            let Some((tid, appointment)) = history.appointments.get(&item.appointment_id) else {
-                return Err(StoreError::Corrupt(format!(
-                    "appointment {} of a run line",
-                    item.appointment_id
-                ))
-                .into());
-            };
-            let person_changes = history.changes.get(tid).unwrap_or(&no_changes);
-            let timeline = timelines.entry(item.appointment_id).or_insert_with(|| {
-                let live: Vec<Change> = person_changes
-                    .iter()
-                    .filter(|ci| ci.technician_id == *tid)
-                    .map(|ci| ci.change.clone())
-                    .collect();
-                Timeline::new(appointment, &live, rules)
-            });
-            for line in &item.lines {
-                c.1.lines += 1;
-                if line.fen >= 0 {
-                    c.1.positive_fen += line.fen;
-                    positive += line.fen;
-                } else {
-                    c.1.negative_fen += line.fen;
-                }
-                let k = kinds.entry(line.kind).or_default();
-                k.0 += 1;
-                k.1 += line.fen;
-
-                let prior = history
-                    .paid_before
-                    .get(&(item.appointment_id, line.month))
-                    .copied()
-                    .unwrap_or(0);
-                let why = LineWhy {
-                    breakdown: &timeline.month(line.month, rules),
-                    rules,
-                    prior,
-                    cohort_year: item.cohort_year,
-                    person_changes,
-                };
-                let reason = why.explain(line, &mut recovery_causes);
-                if line.fen < 0 {
-                    recovery_months.push(line.month);
-                }
-                details.push(DetailRow {
-                    id_number: masked.clone(),
-                    name: p.name.clone(),
-                    unit: item.unit.clone(),
-                    cohort_year: item.cohort_year,
-                    approval_no: item.approval_no.clone(),
-                    month: line.month,
-                    kind: line.kind,
-                    fen: line.fen,
-                    reason,
-                });
-            }
-        }
-        if p.net.recovery < 0 {
-            recovery_months.sort();
-            recovery_months.dedup();
-            let mut reason = if recovery_causes.is_empty() {
-                "已发金额多于重新核定的金额（变动更正或作废）".to_string()
-            } else {
-                recovery_causes.join("；")
-            };
-            if view.offset_recoveries && positive > 0 {
-                reason.push_str(&format!(
-                    "；已与本批次应发 {} 元相抵",
-                    fen_grouped(positive)
-                ));
-            }
-            recoveries.push(RecoveryRow {
-                id_number: masked.clone(),
-                name: p.name.clone(),
-                unit: last.unit.clone(),
-                fen: p.net.recovery,
-                months: month_ranges(&recovery_months),
-                reason,
-            });
-        }
-    }
-
     let uncovered = uncovered_rows(store, view, rules).await?;
     let (uncovered_note, mut notes) = summary_notes(rules, view, &uncovered);
     let per_sheet = cfg.export.detail_rows_per_sheet.max(1) as usize;
-    if details.len() > per_sheet {
-        let sheets = details.len().div_ceil(per_sheet);
+    if tally.lines > per_sheet {
+        let sheets = tally.lines.div_ceil(per_sheet);
         let names: Vec<String> = (0..sheets)
             .map(crate::excel::summary::detail_sheet_name)
             .collect();
         notes.push(format!(
             "{}. 明细共{}笔，每表{}笔，分列于{}。",
             notes.len() + 1,
-            details.len(),
+            tally.lines,
             per_sheet,
             names.join("、")
         ));
     }
-
-    Ok(SummaryModel {
+    let model = SummaryModel {
         title: format!("{}年度{}发放汇总表", view.year, cfg.export.program),
         organization: cfg.export.organization.clone(),
         year: view.year,
@@ -855,37 +786,264 @@ async fn build_model(
         computed_by: view.computed_by.clone(),
         approved_by: view.approved_by.clone().unwrap_or_default(),
         approved_on: meta.approved_at.get(..10).unwrap_or_default().to_string(),
-        units: units.into_values().collect(),
-        cohorts: cohorts
+        units: tally.units.into_values().collect(),
+        cohorts: tally
+            .cohorts
             .into_values()
             .map(|(people, mut c)| {
                 c.people = people.len();
                 c
             })
             .collect(),
-        kinds: kinds_order
-            .iter()
-            .map(|k| {
-                let (lines, fen) = kinds.get(k).copied().unwrap_or_default();
-                KindTotal {
-                    kind: *k,
-                    lines,
-                    fen,
-                }
-            })
-            .collect(),
+        kinds: tally.kinds,
         paid_fen: totals.paid,
         recovered_fen: totals.recovered,
         people_paid: totals.people_paid,
         people_recovering: totals.people_recovering,
         parts: parts.to_vec(),
-        details,
         detail_rows_per_sheet: cfg.export.detail_rows_per_sheet as usize,
-        recoveries,
+        recoveries: tally.recoveries,
         uncovered,
         uncovered_note,
         notes,
+    };
+    Ok((model, lines))
+}
+
+/// What one pass over the run's people adds up for the 汇总 and 追缴 sheets.
+struct Tally<'a> {
+    units: BTreeMap<String, UnitTotal>,
+    /// Each cohort's people (by ID number) and totals.
+    cohorts: BTreeMap<i32, (BTreeSet<&'a str>, CohortTotal)>,
+    kinds: Vec<KindTotal>,
+    recoveries: Vec<RecoveryRow>,
+    /// Lines in all, and the widths of the 明细 columns.
+    lines: usize,
+    widths: DetailWidths,
+}
+
+/// The count and sum of each line kind, in the order of the 汇总 sheet.
+fn kind_totals(kinds: &BTreeMap<LineKind, (usize, i64)>) -> Vec<KindTotal> {
+    [
+        LineKind::Regular,
+        LineKind::Deferred,
+        LineKind::Arrears,
+        LineKind::Recovery,
+    ]
+    .iter()
+    .map(|k| {
+        let (lines, fen) = kinds.get(k).copied().unwrap_or_default();
+        KindTotal {
+            kind: *k,
+            lines,
+            fen,
+        }
     })
+    .collect()
+}
+
+/// The run's lines with what explains them: the 明细 of the summary, built line by line.
+struct RunLines<'a> {
+    view: &'a RunView,
+    rules: &'a RulesConfig,
+    history: History,
+    /// Lines in all and the widths of the 明细 columns, from [`RunLines::tally`].
+    count: usize,
+    widths: DetailWidths,
+}
+
+impl<'a> RunLines<'a> {
+    /// The appointment of a run item and the changes of its technician.
+    fn appointment(&self, item: &RunItem) -> Result<(&Appointment, &[ChangeInfo]), StoreError> {
+        let Some((tid, appointment)) = self.history.appointments.get(&item.appointment_id) else {
+            return Err(StoreError::Corrupt(format!(
+                "appointment {} of a run line",
+                item.appointment_id
+            )));
+        };
+        let changes = self.history.changes.get(tid).map(Vec::as_slice);
+        Ok((appointment, changes.unwrap_or_default()))
+    }
+
+    /// Calls `f` with each line of `item` and its 说明; the causes of recovery lines are added
+    /// to `recovery_causes`.
+    fn explain_item(
+        &self,
+        item: &RunItem,
+        recovery_causes: &mut Vec<String>,
+        mut f: impl FnMut(&crate::rules::Line, String) -> Result<(), XlsxError>,
+    ) -> Result<(), ExportError> {
+        let (appointment, person_changes) = self.appointment(item)?;
+        let live: Vec<Change> = person_changes.iter().map(|ci| ci.change.clone()).collect();
+        let timeline = Timeline::new(appointment, &live, self.rules);
+        for line in &item.lines {
+            let why = LineWhy {
+                breakdown: &timeline.month(line.month, self.rules),
+                rules: self.rules,
+                prior: self
+                    .history
+                    .paid_before
+                    .get(&(item.appointment_id, line.month))
+                    .copied()
+                    .unwrap_or(0),
+                cohort_year: item.cohort_year,
+                person_changes,
+            };
+            let reason = why.explain(line, recovery_causes);
+            f(line, reason).map_err(|source| ExportError::Xlsx {
+                file: String::new(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Totals by unit, cohort and kind, the recovery list and the 明细 widths, without
+    /// building the lines' 说明 (but for those of people to recover from).
+    fn tally(&self) -> Result<Tally<'a>, ExportError> {
+        let view = self.view;
+        let mut t = Tally {
+            units: BTreeMap::new(),
+            cohorts: BTreeMap::new(),
+            kinds: Vec::new(),
+            recoveries: Vec::new(),
+            lines: 0,
+            widths: DetailWidths::default(),
+        };
+        let mut kinds: BTreeMap<LineKind, (usize, i64)> = BTreeMap::new();
+        for p in &view.people {
+            let last = p.items.last().expect("items");
+            let u = t
+                .units
+                .entry(last.unit.clone())
+                .or_insert_with(|| UnitTotal {
+                    unit: last.unit.clone(),
+                    ..UnitTotal::default()
+                });
+            u.people_paid += usize::from(p.net.bank > 0);
+            u.paid_fen += p.net.bank;
+            u.people_recovering += usize::from(p.net.recovery < 0);
+            u.recovered_fen += p.net.recovery;
+            let masked = mask(&p.id_number);
+            for item in &p.items {
+                self.appointment(item)?;
+                let c = t.cohorts.entry(item.cohort_year).or_insert_with(|| {
+                    let total = CohortTotal {
+                        cohort_year: item.cohort_year,
+                        ..CohortTotal::default()
+                    };
+                    (BTreeSet::new(), total)
+                });
+                c.0.insert(p.id_number.as_str());
+                for line in &item.lines {
+                    c.1.lines += 1;
+                    if line.fen >= 0 {
+                        c.1.positive_fen += line.fen;
+                    } else {
+                        c.1.negative_fen += line.fen;
+                    }
+                    let k = kinds.entry(line.kind).or_default();
+                    k.0 += 1;
+                    k.1 += line.fen;
+                    t.lines += 1;
+                    t.widths.add_parts(
+                        &masked,
+                        &p.name,
+                        &item.unit,
+                        &item.approval_no,
+                        line.kind,
+                        line.fen,
+                    );
+                }
+            }
+            if p.net.recovery < 0 {
+                t.recoveries.push(self.recovery(p, masked)?);
+            }
+        }
+        t.kinds = kind_totals(&kinds);
+        Ok(t)
+    }
+
+    /// The 追缴 row of a person whose net is to be recovered: the months and their causes.
+    fn recovery(&self, p: &RunPerson, masked: String) -> Result<RecoveryRow, ExportError> {
+        let mut months = Vec::new();
+        let mut causes: Vec<String> = Vec::new();
+        let mut positive = 0i64;
+        for item in &p.items {
+            self.explain_item(item, &mut causes, |line, _| {
+                if line.fen < 0 {
+                    months.push(line.month);
+                } else {
+                    positive += line.fen;
+                }
+                Ok(())
+            })?;
+        }
+        months.sort();
+        months.dedup();
+        let mut reason = if causes.is_empty() {
+            "已发金额多于重新核定的金额（变动更正或作废）".to_string()
+        } else {
+            causes.join("；")
+        };
+        if self.view.offset_recoveries && positive > 0 {
+            reason.push_str(&format!(
+                "；已与本批次应发 {} 元相抵",
+                fen_grouped(positive)
+            ));
+        }
+        let last = p.items.last().expect("items");
+        Ok(RecoveryRow {
+            id_number: masked,
+            name: p.name.clone(),
+            unit: last.unit.clone(),
+            fen: p.net.recovery,
+            months: month_ranges(&months),
+            reason,
+        })
+    }
+}
+
+impl DetailSource for RunLines<'_> {
+    fn count(&self) -> usize {
+        self.count
+    }
+
+    fn widths(&self) -> DetailWidths {
+        self.widths
+    }
+
+    fn each(
+        &mut self,
+        put: &mut dyn FnMut(&DetailRow) -> Result<(), XlsxError>,
+    ) -> Result<(), XlsxError> {
+        let mut causes = Vec::new();
+        for p in &self.view.people {
+            let masked = mask(&p.id_number);
+            for item in &p.items {
+                let explained = self.explain_item(item, &mut causes, |line, reason| {
+                    put(&DetailRow {
+                        id_number: masked.clone(),
+                        name: p.name.clone(),
+                        unit: item.unit.clone(),
+                        cohort_year: item.cohort_year,
+                        approval_no: item.approval_no.clone(),
+                        month: line.month,
+                        kind: line.kind,
+                        fen: line.fen,
+                        reason,
+                    })
+                });
+                match explained {
+                    Ok(()) => {}
+                    Err(ExportError::Xlsx { source, .. }) => return Err(source),
+                    Err(other) => return Err(XlsxError::ParameterError(other.to_string())),
+                }
+            }
+            causes.clear();
+        }
+        Ok(())
+    }
 }
 
 /// The summary's notes, and the note of its 未覆盖 sheet.
