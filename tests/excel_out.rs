@@ -772,7 +772,7 @@ fn capitals_of_tricky_totals_in_the_summary() {
         let tmp = tempfile::NamedTempFile::new().unwrap();
         summary::write_summary(
             &model,
-            &mut summary::DetailRows(&[]),
+            &[],
             d(2025, 12, 1).and_hms_opt(9, 0, 0).unwrap(),
             tmp.reopen().unwrap(),
         )

@@ -499,31 +499,110 @@ fn title_rows(
     Ok(())
 }
 
-/// Writes the summary workbook to `out`; returns where the 汇总 sheet's parts are. The 明细
-/// lines come from `details` one at a time, straight into constant-memory sheets: a run of a
-/// million lines is never in memory at once.
+/// Writes the summary workbook of a model and its 明细 lines to `out`; returns where the 汇总
+/// sheet's parts are. See [`SummaryWriter`] to hand over the lines one at a time.
 pub fn write_summary<W: Write + Seek + Send>(
     m: &SummaryModel,
-    details: &mut dyn DetailSource,
+    details: &[DetailRow],
     created: NaiveDateTime,
     out: W,
 ) -> Result<SummaryLayout, XlsxError> {
-    let f = Formats::new();
-    let mut wb = Workbook::new();
-    wb.set_properties(
-        &DocProperties::new()
-            .set_title(&m.title)
-            .set_subject(format!("{}年第{}批", m.year, m.seq))
-            .set_author(&m.organization)
-            .set_company(&m.organization)
-            .set_creation_datetime(&created),
-    );
-    let layout = write_totals_sheet(wb.add_worksheet(), m, &f)?;
-    write_detail_sheets(&mut wb, m, details, &f)?;
-    write_recoveries_sheet(wb.add_worksheet(), m, &f)?;
-    write_uncovered_sheet(wb.add_worksheet(), m, &f)?;
-    wb.save_to_writer(out)?;
-    Ok(layout)
+    let mut widths = DetailWidths::default();
+    details.iter().for_each(|d| widths.add(d));
+    let mut w = SummaryWriter::new(m, created, details.len(), widths)?;
+    for d in details {
+        w.push(d)?;
+    }
+    w.finish(out)
+}
+
+/// The summary workbook written in three steps: [`SummaryWriter::new`] writes 汇总 and opens
+/// 明细, [`SummaryWriter::push`] adds one line at a time straight into constant-memory sheets
+/// (a run of a million lines is never in memory at once), [`SummaryWriter::finish`] adds 追缴
+/// and 未覆盖 and saves. The number of lines and the widths of their columns are told first
+/// (the 小计 and 合计 rows and the sheet names need them).
+pub struct SummaryWriter<'m> {
+    wb: Workbook,
+    m: &'m SummaryModel,
+    f: Formats,
+    layout: SummaryLayout,
+    cursor: DetailCursor,
+}
+
+impl<'m> SummaryWriter<'m> {
+    /// Starts the workbook: properties, the 汇总 sheet and the first 明细 sheet.
+    pub fn new(
+        m: &'m SummaryModel,
+        created: NaiveDateTime,
+        lines: usize,
+        widths: DetailWidths,
+    ) -> Result<SummaryWriter<'m>, XlsxError> {
+        let f = Formats::new();
+        let mut wb = Workbook::new();
+        wb.set_properties(
+            &DocProperties::new()
+                .set_title(&m.title)
+                .set_subject(format!("{}年第{}批", m.year, m.seq))
+                .set_author(&m.organization)
+                .set_company(&m.organization)
+                .set_creation_datetime(&created),
+        );
+        let layout = write_totals_sheet(wb.add_worksheet(), m, &f)?;
+        let per_sheet = m.detail_rows_per_sheet.max(1);
+        let mut cursor = DetailCursor {
+            per_sheet,
+            count: lines,
+            sheets: lines.div_ceil(per_sheet).max(1),
+            widths: widths.columns(),
+            sheet: 0,
+            index: 0,
+            first: 0,
+            rows: 0,
+            sheet_fen: 0,
+            all_fen: 0,
+        };
+        open_detail_sheet(&mut wb, m, &mut cursor, &f)?;
+        Ok(SummaryWriter {
+            wb,
+            m,
+            f,
+            layout,
+            cursor,
+        })
+    }
+
+    /// Adds the next line of 明细, on a new sheet when the current one is full.
+    pub fn push(&mut self, d: &DetailRow) -> Result<(), XlsxError> {
+        let c = &mut self.cursor;
+        if c.rows == c.per_sheet {
+            close_detail_sheet(self.wb.worksheet_from_index(c.sheet)?, c, &self.f)?;
+            c.index += 1;
+            c.first += c.rows;
+            open_detail_sheet(&mut self.wb, self.m, c, &self.f)?;
+        }
+        write_detail_row(self.wb.worksheet_from_index(c.sheet)?, c, d, &self.f)?;
+        c.rows += 1;
+        c.sheet_fen += d.fen;
+        c.all_fen += d.fen;
+        Ok(())
+    }
+
+    /// Closes 明细, adds 追缴 and 未覆盖 and writes the workbook to `out`.
+    pub fn finish<W: Write + Seek + Send>(mut self, out: W) -> Result<SummaryLayout, XlsxError> {
+        let c = &self.cursor;
+        if c.first + c.rows != c.count {
+            return Err(XlsxError::ParameterError(format!(
+                "the summary was told of {} lines and given {}",
+                c.count,
+                c.first + c.rows
+            )));
+        }
+        close_detail_sheet(self.wb.worksheet_from_index(c.sheet)?, c, &self.f)?;
+        write_recoveries_sheet(self.wb.add_worksheet(), self.m, &self.f)?;
+        write_uncovered_sheet(self.wb.add_worksheet(), self.m, &self.f)?;
+        self.wb.save_to_writer(out)?;
+        Ok(self.layout)
+    }
 }
 
 /// The signature block of the bureau and the finance office, from `row`; returns the last row.
@@ -1044,46 +1123,8 @@ fn unit_chart(
 /// The header row of 明细, 追缴 and 未覆盖 (below the title and the identification line).
 pub const LIST_HEADER: u32 = 2;
 
-/// The 明细 lines, handed to the writer one at a time and in order, so that a caller can
-/// build each line when it is written instead of holding all of them.
-pub trait DetailSource {
-    /// How many lines there are (the 小计 and 合计 rows and the sheet count need it first).
-    fn count(&self) -> usize;
-    /// The column widths for these lines (see [`DetailWidths`]).
-    fn widths(&self) -> DetailWidths;
-    /// Calls `put` with every line, in order; stops at the first error.
-    fn each(
-        &mut self,
-        put: &mut dyn FnMut(&DetailRow) -> Result<(), XlsxError>,
-    ) -> Result<(), XlsxError>;
-}
-
-/// Lines already in memory (small runs and tests).
-pub struct DetailRows<'a>(pub &'a [DetailRow]);
-
-impl DetailSource for DetailRows<'_> {
-    fn count(&self) -> usize {
-        self.0.len()
-    }
-
-    fn widths(&self) -> DetailWidths {
-        let mut w = DetailWidths::default();
-        for d in self.0 {
-            w.add(d);
-        }
-        w
-    }
-
-    fn each(
-        &mut self,
-        put: &mut dyn FnMut(&DetailRow) -> Result<(), XlsxError>,
-    ) -> Result<(), XlsxError> {
-        self.0.iter().try_for_each(put)
-    }
-}
-
 /// The widest text of each content-sized 明细 column, gathered line by line (a first, cheap
-/// pass needs no 说明).
+/// pass over a run needs no 说明).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct DetailWidths {
     id_number: f64,
@@ -1182,46 +1223,6 @@ struct DetailCursor {
     rows: usize,
     sheet_fen: i64,
     all_fen: i64,
-}
-
-/// Writes the 明细 sheets: 明细, then 明细(2), 明细(3)… of at most `detail_rows_per_sheet`
-/// lines each, each with its header; the last carries the 合计 of all lines, the others a 小计.
-fn write_detail_sheets(
-    wb: &mut Workbook,
-    m: &SummaryModel,
-    src: &mut dyn DetailSource,
-    f: &Formats,
-) -> Result<(), XlsxError> {
-    let per_sheet = m.detail_rows_per_sheet.max(1);
-    let count = src.count();
-    let mut c = DetailCursor {
-        per_sheet,
-        count,
-        sheets: count.div_ceil(per_sheet).max(1),
-        widths: src.widths().columns(),
-        sheet: 0,
-        index: 0,
-        first: 0,
-        rows: 0,
-        sheet_fen: 0,
-        all_fen: 0,
-    };
-    open_detail_sheet(wb, m, &mut c, f)?;
-    src.each(&mut |d| {
-        if c.rows == c.per_sheet {
-            close_detail_sheet(wb.worksheet_from_index(c.sheet)?, &c, f)?;
-            c.index += 1;
-            c.first += c.rows;
-            open_detail_sheet(wb, m, &mut c, f)?;
-        }
-        let ws = wb.worksheet_from_index(c.sheet)?;
-        write_detail_row(ws, &c, d, f)?;
-        c.rows += 1;
-        c.sheet_fen += d.fen;
-        c.all_fen += d.fen;
-        Ok(())
-    })?;
-    close_detail_sheet(wb.worksheet_from_index(c.sheet)?, &c, f)
 }
 
 /// Adds the next 明细 sheet (constant memory) with its title, header and print setup.

@@ -17,8 +17,8 @@
 use crate::config::Config;
 use crate::excel::bank::{self, BankError, BankFileInfo, BankRow, BankTemplate, PartTotals};
 use crate::excel::summary::{
-    self, CohortTotal, DetailRow, DetailSource, DetailWidths, KindTotal, PartControl, RecoveryRow,
-    SummaryModel, UncoveredRow, UnitTotal,
+    self, CohortTotal, DetailRow, DetailWidths, KindTotal, PartControl, RecoveryRow, SummaryModel,
+    UncoveredRow, UnitTotal,
 };
 use crate::rules::id_number::mask;
 use crate::rules::money::fen_grouped;
@@ -26,7 +26,7 @@ use crate::rules::payrun::decode_lines;
 use crate::rules::{
     Appointment, Change, ChangeKind, DayStatus, LineKind, Month, RulesConfig, Timeline,
 };
-use crate::store::payrun::RunItem;
+use crate::store::payrun::{RunItem, Totals};
 use crate::store::{parse_date, RunPerson, RunView, Store, StoreError};
 use chrono::{NaiveDate, NaiveDateTime};
 use rust_xlsxwriter::XlsxError;
@@ -117,6 +117,11 @@ pub fn batch_ref(year: i32, seq: i64, part: usize) -> String {
 
 /// Exports run `seq` of `year` (the latest when None) to `out_dir` (default
 /// `cfg.paths.reports/<year>/`).
+///
+/// The run is read twice as a stream, one person at a time: the first pass adds up the
+/// totals, the recovery list and the 明细 widths and collects the bank rows; the second builds
+/// each 明细 line with its 说明 and writes it straight into the summary's constant-memory
+/// sheets. No pass holds the run's lines.
 pub async fn export_run(
     store: &Store,
     cfg: &Config,
@@ -129,7 +134,7 @@ pub async fn export_run(
         .rules_config()
         .map_err(|e| ExportError::Config(e.to_string()))?;
     let view = store
-        .show_run(year, seq, cfg.payment.offset_recoveries)
+        .run_head(year, seq, cfg.payment.offset_recoveries)
         .await?;
     if view.status != "approved" {
         return Err(ExportError::NotApproved {
@@ -140,29 +145,42 @@ pub async fn export_run(
     let template = bank_template(cfg)?;
     let meta = run_meta(store, year, view.seq).await?;
     let created = creation_time(&meta.approved_at, &view.today);
-    let rows = bank_rows(&view)?;
     let dir = out_dir
         .map(Path::to_path_buf)
         .unwrap_or_else(|| cfg.paths.reports.join(year.to_string()));
     make_private_dir(&dir)?;
+    let lines = RunLines {
+        view: &view,
+        rules: &rules,
+        history: load_history(store, &meta).await?,
+    };
+    let tally = tally_run(store, &lines).await?;
 
     // Bank file parts, then the summary, written to temporary files (mode 0600) in the folder.
-    let (mut written, parts) = write_bank_parts(cfg, &template, &view, created, &dir, &rows)?;
-    let (model, mut lines) = build_model(store, cfg, &rules, &view, &meta, &parts).await?;
+    let (mut written, parts) = write_bank_parts(cfg, &template, &view, created, &dir, &tally.bank)?;
     let summary_name = summary_file_name(year, view.seq);
-    let (tmp, _) = write_temp(&dir, &summary_name, |f| {
-        summary::write_summary(&model, &mut lines, created, f).map_err(|source| ExportError::Xlsx {
-            file: summary_name.clone(),
-            source,
-        })
-    })?;
+    let (model, widths, count, totals) =
+        build_model(store, cfg, &lines, tally, &meta, &parts).await?;
+    let mut writer = summary::SummaryWriter::new(&model, created, count, widths)
+        .map_err(|source| xlsx_error(&summary_name, source))?;
+    each_person(store, &view, |p| {
+        lines
+            .details(&p, |row| writer.push(row))
+            .map_err(|e| with_file(e, &summary_name))
+    })
+    .await?;
+    let mut tmp = new_temp(&dir, &summary_name)?;
+    writer
+        .finish(tmp.as_file_mut())
+        .map_err(|source| xlsx_error(&summary_name, source))?;
+    seal_temp(&dir, &summary_name, &mut tmp)?;
     let sha = sha256_file(tmp.path())?;
     written.push((summary_name.clone(), tmp, sha));
 
     // Record the export once; a re-export must give the same files.
     let already = record_export(store, &meta, &view, &template, &parts, &written, operator).await?;
     let files = persist(&dir, written)?;
-    let lines = report_lines(&view, &parts, &summary_name, already.as_ref());
+    let lines = report_lines(&view, totals, &parts, &summary_name, already.as_ref());
     for l in &lines {
         tracing::info!("export: {l}");
     }
@@ -172,6 +190,44 @@ pub async fn export_run(
         lines,
         parts,
     })
+}
+
+/// The error of writing a workbook, with its file name.
+fn xlsx_error(file: &str, source: XlsxError) -> ExportError {
+    ExportError::Xlsx {
+        file: file.to_string(),
+        source,
+    }
+}
+
+/// Names the file of a workbook error that was raised without one.
+fn with_file(e: ExportError, file: &str) -> ExportError {
+    match e {
+        ExportError::Xlsx { source, .. } => xlsx_error(file, source),
+        other => other,
+    }
+}
+
+/// Streams the run's people through `f` (ID-number order, one person in memory at a time);
+/// the first error of `f` stops the stream and is returned.
+async fn each_person(
+    store: &Store,
+    view: &RunView,
+    mut f: impl FnMut(RunPerson) -> Result<(), ExportError>,
+) -> Result<(), ExportError> {
+    let mut failed = None;
+    let streamed = store
+        .each_run_person(view.year, view.seq, view.offset_recoveries, |p| {
+            f(p).map_err(|e| {
+                failed = Some(e);
+                StoreError::Usage("stopped".into())
+            })
+        })
+        .await;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(streamed?),
+    }
 }
 
 /// The bank template of the configuration, with `[export] max_rows_per_file` applied.
@@ -184,30 +240,25 @@ fn bank_template(cfg: &Config) -> Result<BankTemplate, ExportError> {
     Ok(template)
 }
 
-/// The bank rows: every positive net, paid to the account frozen at approval. A person with
-/// no account refuses the export (naming them, ID masked).
-fn bank_rows(view: &RunView) -> Result<Vec<BankRow>, ExportError> {
-    let mut rows = Vec::new();
-    let mut missing = Vec::new();
-    for p in view.people.iter().filter(|p| p.net.bank > 0) {
-        let last = p.items.last().expect("a person in a run has items");
-        if last.bank_account.trim().is_empty() {
-            missing.push(format!("{}（{}）", p.name, mask(&p.id_number)));
-            continue;
-        }
-        rows.push(BankRow {
-            name: p.name.clone(),
-            id_number: p.id_number.clone(),
-            account: last.bank_account.clone(),
-            bank_name: last.bank_name.clone(),
-            unit: last.unit.clone(),
-            fen: p.net.bank,
-        });
+/// The bank row of a person with a positive net, paid to the account frozen at approval; a
+/// person with no account is added to `missing` (name, ID masked), which refuses the export.
+fn bank_row(p: &RunPerson, missing: &mut Vec<String>) -> Option<BankRow> {
+    let last = p.items.last()?;
+    if p.net.bank <= 0 {
+        return None;
     }
-    if !missing.is_empty() {
-        return Err(ExportError::MissingAccount(missing));
+    if last.bank_account.trim().is_empty() {
+        missing.push(format!("{}（{}）", p.name, mask(&p.id_number)));
+        return None;
     }
-    Ok(rows)
+    Some(BankRow {
+        name: p.name.clone(),
+        id_number: p.id_number.clone(),
+        account: last.bank_account.clone(),
+        bank_name: last.bank_name.clone(),
+        unit: last.unit.clone(),
+        fen: p.net.bank,
+    })
 }
 
 /// A written temporary file: its final name, the file, its SHA-256.
@@ -285,11 +336,11 @@ fn persist(dir: &Path, written: Vec<Written>) -> Result<Vec<PathBuf>, ExportErro
 /// The export's lines for the terminal (no personal data).
 fn report_lines(
     view: &RunView,
+    totals: Totals,
     parts: &[PartControl],
     summary_name: &str,
     already: Option<&(String, String)>,
 ) -> Vec<String> {
-    let totals = view.totals();
     let mut lines = vec![format!(
         "run {}/{} ({}{}): {} people paid {} yuan in {} bank file(s); {} people to recover {} yuan; {} uncovered month(s)",
         view.year,
@@ -409,20 +460,33 @@ fn write_temp<T>(
     name: &str,
     write: impl FnOnce(&mut std::fs::File) -> Result<T, ExportError>,
 ) -> Result<(tempfile::NamedTempFile, T), ExportError> {
+    let mut tmp = new_temp(dir, name)?;
+    let out = write(tmp.as_file_mut())?;
+    seal_temp(dir, name, &mut tmp)?;
+    Ok((tmp, out))
+}
+
+/// A new temporary file in `dir` for the file `name` (`.<name>.XXXX.tmp`, mode 0600).
+fn new_temp(dir: &Path, name: &str) -> Result<tempfile::NamedTempFile, ExportError> {
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|source| ExportError::Io {
+            path: dir.join(name),
+            source,
+        })
+}
+
+/// Flushes a written temporary file to disk and rewinds it.
+fn seal_temp(dir: &Path, name: &str, tmp: &mut tempfile::NamedTempFile) -> Result<(), ExportError> {
     let io = |source| ExportError::Io {
         path: dir.join(name),
         source,
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io)?;
-    let out = write(tmp.as_file_mut())?;
     tmp.as_file_mut().flush().map_err(io)?;
     tmp.as_file_mut().sync_all().map_err(io)?;
-    tmp.as_file_mut().rewind().map_err(io)?;
-    Ok((tmp, out))
+    tmp.as_file_mut().rewind().map_err(io)
 }
 
 /// Hex SHA-256 of a file, read in a stream.
@@ -739,29 +803,63 @@ fn status_rule(s: DayStatus) -> Option<&'static str> {
     })
 }
 
-/// The summary's model (totals, recoveries, uncovered months, notes) and the source of its
-/// 明细 lines, which are built one at a time as the workbook is written.
-async fn build_model<'a>(
+/// What the first pass over the run adds up: the 汇总 and 追缴 sheets' totals, the 明细
+/// widths, the bank rows and the units of people with uncovered months.
+#[derive(Default)]
+struct Tally {
+    totals: Totals,
+    units: BTreeMap<String, UnitTotal>,
+    cohorts: BTreeMap<i32, CohortTotal>,
+    kinds: BTreeMap<LineKind, (usize, i64)>,
+    recoveries: Vec<RecoveryRow>,
+    /// Lines in all, and the widths of the 明细 columns.
+    lines: usize,
+    widths: DetailWidths,
+    bank: Vec<BankRow>,
+    /// People with a positive net and no account (name, ID masked).
+    missing: Vec<String>,
+    /// ID number → unit on the run's date, of the people with uncovered months.
+    uncovered_units: HashMap<String, String>,
+}
+
+/// The first pass: see [`Tally`]. A person with a positive net and no account refuses the
+/// export.
+async fn tally_run(store: &Store, lines: &RunLines<'_>) -> Result<Tally, ExportError> {
+    let uncovered: BTreeSet<&str> = lines.view.uncovered.iter().map(|u| u.0.as_str()).collect();
+    let mut t = Tally::default();
+    each_person(store, lines.view, |p| {
+        if uncovered.contains(p.id_number.as_str()) {
+            if let Some(last) = p.items.last() {
+                t.uncovered_units
+                    .insert(p.id_number.clone(), last.unit.clone());
+            }
+        }
+        t.totals.add(&p);
+        if let Some(row) = bank_row(&p, &mut t.missing) {
+            t.bank.push(row);
+        }
+        lines.tally(&p, &mut t)
+    })
+    .await?;
+    if !t.missing.is_empty() {
+        return Err(ExportError::MissingAccount(std::mem::take(&mut t.missing)));
+    }
+    Ok(t)
+}
+
+/// The summary's model (totals, recoveries, uncovered months, notes) from the first pass,
+/// with the 明细 widths, the number of lines and the run's totals.
+async fn build_model(
     store: &Store,
     cfg: &Config,
-    rules: &'a RulesConfig,
-    view: &'a RunView,
+    lines: &RunLines<'_>,
+    tally: Tally,
     meta: &RunMeta,
     parts: &[PartControl],
-) -> Result<(SummaryModel, RunLines<'a>), ExportError> {
-    let history = load_history(store, meta).await?;
-    let mut lines = RunLines {
-        view,
-        rules,
-        history,
-        count: 0,
-        widths: DetailWidths::default(),
-    };
-    let tally = lines.tally()?;
-    (lines.count, lines.widths) = (tally.lines, tally.widths);
-    let totals = view.totals();
-    let uncovered = uncovered_rows(store, view, rules).await?;
-    let (uncovered_note, mut notes) = summary_notes(rules, view, &uncovered);
+) -> Result<(SummaryModel, DetailWidths, usize, Totals), ExportError> {
+    let view = lines.view;
+    let uncovered = uncovered_rows(store, view, &tally.uncovered_units, lines.rules).await?;
+    let (uncovered_note, mut notes) = summary_notes(lines.rules, view, &uncovered);
     let per_sheet = cfg.export.detail_rows_per_sheet.max(1) as usize;
     if tally.lines > per_sheet {
         let sheets = tally.lines.div_ceil(per_sheet);
@@ -776,6 +874,7 @@ async fn build_model<'a>(
             names.join("、")
         ));
     }
+    let totals = tally.totals;
     let model = SummaryModel {
         title: format!("{}年度{}发放汇总表", view.year, cfg.export.program),
         organization: cfg.export.organization.clone(),
@@ -787,15 +886,8 @@ async fn build_model<'a>(
         approved_by: view.approved_by.clone().unwrap_or_default(),
         approved_on: meta.approved_at.get(..10).unwrap_or_default().to_string(),
         units: tally.units.into_values().collect(),
-        cohorts: tally
-            .cohorts
-            .into_values()
-            .map(|(people, mut c)| {
-                c.people = people.len();
-                c
-            })
-            .collect(),
-        kinds: tally.kinds,
+        cohorts: tally.cohorts.into_values().collect(),
+        kinds: kind_totals(&tally.kinds),
         paid_fen: totals.paid,
         recovered_fen: totals.recovered,
         people_paid: totals.people_paid,
@@ -807,19 +899,7 @@ async fn build_model<'a>(
         uncovered_note,
         notes,
     };
-    Ok((model, lines))
-}
-
-/// What one pass over the run's people adds up for the 汇总 and 追缴 sheets.
-struct Tally<'a> {
-    units: BTreeMap<String, UnitTotal>,
-    /// Each cohort's people (by ID number) and totals.
-    cohorts: BTreeMap<i32, (BTreeSet<&'a str>, CohortTotal)>,
-    kinds: Vec<KindTotal>,
-    recoveries: Vec<RecoveryRow>,
-    /// Lines in all, and the widths of the 明细 columns.
-    lines: usize,
-    widths: DetailWidths,
+    Ok((model, tally.widths, tally.lines, totals))
 }
 
 /// The count and sum of each line kind, in the order of the 汇总 sheet.
@@ -842,17 +922,14 @@ fn kind_totals(kinds: &BTreeMap<LineKind, (usize, i64)>) -> Vec<KindTotal> {
     .collect()
 }
 
-/// The run's lines with what explains them: the 明细 of the summary, built line by line.
+/// The run's lines with what explains them: the 明细 of the summary, built person by person.
 struct RunLines<'a> {
     view: &'a RunView,
     rules: &'a RulesConfig,
     history: History,
-    /// Lines in all and the widths of the 明细 columns, from [`RunLines::tally`].
-    count: usize,
-    widths: DetailWidths,
 }
 
-impl<'a> RunLines<'a> {
+impl RunLines<'_> {
     /// The appointment of a run item and the changes of its technician.
     fn appointment(&self, item: &RunItem) -> Result<(&Appointment, &[ChangeInfo]), StoreError> {
         let Some((tid, appointment)) = self.history.appointments.get(&item.appointment_id) else {
@@ -890,78 +967,65 @@ impl<'a> RunLines<'a> {
                 person_changes,
             };
             let reason = why.explain(line, recovery_causes);
-            f(line, reason).map_err(|source| ExportError::Xlsx {
-                file: String::new(),
-                source,
-            })?;
+            f(line, reason).map_err(|source| xlsx_error("", source))?;
         }
         Ok(())
     }
 
-    /// Totals by unit, cohort and kind, the recovery list and the 明细 widths, without
-    /// building the lines' 说明 (but for those of people to recover from).
-    fn tally(&self) -> Result<Tally<'a>, ExportError> {
-        let view = self.view;
-        let mut t = Tally {
-            units: BTreeMap::new(),
-            cohorts: BTreeMap::new(),
-            kinds: Vec::new(),
-            recoveries: Vec::new(),
-            lines: 0,
-            widths: DetailWidths::default(),
-        };
-        let mut kinds: BTreeMap<LineKind, (usize, i64)> = BTreeMap::new();
-        for p in &view.people {
-            let last = p.items.last().expect("items");
-            let u = t
-                .units
-                .entry(last.unit.clone())
-                .or_insert_with(|| UnitTotal {
-                    unit: last.unit.clone(),
-                    ..UnitTotal::default()
+    /// Adds a person to the totals by unit, cohort and kind, the 明细 widths and (with a net
+    /// to recover) the recovery list. Only a recovery's lines get their 说明 here.
+    fn tally(&self, p: &RunPerson, t: &mut Tally) -> Result<(), ExportError> {
+        let last = p.items.last().expect("a person in a run has items");
+        let u = t
+            .units
+            .entry(last.unit.clone())
+            .or_insert_with(|| UnitTotal {
+                unit: last.unit.clone(),
+                ..UnitTotal::default()
+            });
+        u.people_paid += usize::from(p.net.bank > 0);
+        u.paid_fen += p.net.bank;
+        u.people_recovering += usize::from(p.net.recovery < 0);
+        u.recovered_fen += p.net.recovery;
+        let masked = mask(&p.id_number);
+        let mut cohorts_of_person = BTreeSet::new();
+        for item in &p.items {
+            self.appointment(item)?;
+            let c = t
+                .cohorts
+                .entry(item.cohort_year)
+                .or_insert_with(|| CohortTotal {
+                    cohort_year: item.cohort_year,
+                    ..CohortTotal::default()
                 });
-            u.people_paid += usize::from(p.net.bank > 0);
-            u.paid_fen += p.net.bank;
-            u.people_recovering += usize::from(p.net.recovery < 0);
-            u.recovered_fen += p.net.recovery;
-            let masked = mask(&p.id_number);
-            for item in &p.items {
-                self.appointment(item)?;
-                let c = t.cohorts.entry(item.cohort_year).or_insert_with(|| {
-                    let total = CohortTotal {
-                        cohort_year: item.cohort_year,
-                        ..CohortTotal::default()
-                    };
-                    (BTreeSet::new(), total)
-                });
-                c.0.insert(p.id_number.as_str());
-                for line in &item.lines {
-                    c.1.lines += 1;
-                    if line.fen >= 0 {
-                        c.1.positive_fen += line.fen;
-                    } else {
-                        c.1.negative_fen += line.fen;
-                    }
-                    let k = kinds.entry(line.kind).or_default();
-                    k.0 += 1;
-                    k.1 += line.fen;
-                    t.lines += 1;
-                    t.widths.add_parts(
-                        &masked,
-                        &p.name,
-                        &item.unit,
-                        &item.approval_no,
-                        line.kind,
-                        line.fen,
-                    );
-                }
+            if cohorts_of_person.insert(item.cohort_year) {
+                c.people += 1;
             }
-            if p.net.recovery < 0 {
-                t.recoveries.push(self.recovery(p, masked)?);
+            for line in &item.lines {
+                c.lines += 1;
+                if line.fen >= 0 {
+                    c.positive_fen += line.fen;
+                } else {
+                    c.negative_fen += line.fen;
+                }
+                let k = t.kinds.entry(line.kind).or_default();
+                k.0 += 1;
+                k.1 += line.fen;
+                t.lines += 1;
+                t.widths.add_parts(
+                    &masked,
+                    &p.name,
+                    &item.unit,
+                    &item.approval_no,
+                    line.kind,
+                    line.fen,
+                );
             }
         }
-        t.kinds = kind_totals(&kinds);
-        Ok(t)
+        if p.net.recovery < 0 {
+            t.recoveries.push(self.recovery(p, masked)?);
+        }
+        Ok(())
     }
 
     /// The 追缴 row of a person whose net is to be recovered: the months and their causes.
@@ -992,7 +1056,7 @@ impl<'a> RunLines<'a> {
                 fen_grouped(positive)
             ));
         }
-        let last = p.items.last().expect("items");
+        let last = p.items.last().expect("a person in a run has items");
         Ok(RecoveryRow {
             id_number: masked,
             name: p.name.clone(),
@@ -1002,45 +1066,29 @@ impl<'a> RunLines<'a> {
             reason,
         })
     }
-}
 
-impl DetailSource for RunLines<'_> {
-    fn count(&self) -> usize {
-        self.count
-    }
-
-    fn widths(&self) -> DetailWidths {
-        self.widths
-    }
-
-    fn each(
-        &mut self,
-        put: &mut dyn FnMut(&DetailRow) -> Result<(), XlsxError>,
-    ) -> Result<(), XlsxError> {
+    /// Calls `put` with each 明细 line of a person, with its 说明.
+    fn details(
+        &self,
+        p: &RunPerson,
+        mut put: impl FnMut(&DetailRow) -> Result<(), XlsxError>,
+    ) -> Result<(), ExportError> {
+        let masked = mask(&p.id_number);
         let mut causes = Vec::new();
-        for p in &self.view.people {
-            let masked = mask(&p.id_number);
-            for item in &p.items {
-                let explained = self.explain_item(item, &mut causes, |line, reason| {
-                    put(&DetailRow {
-                        id_number: masked.clone(),
-                        name: p.name.clone(),
-                        unit: item.unit.clone(),
-                        cohort_year: item.cohort_year,
-                        approval_no: item.approval_no.clone(),
-                        month: line.month,
-                        kind: line.kind,
-                        fen: line.fen,
-                        reason,
-                    })
-                });
-                match explained {
-                    Ok(()) => {}
-                    Err(ExportError::Xlsx { source, .. }) => return Err(source),
-                    Err(other) => return Err(XlsxError::ParameterError(other.to_string())),
-                }
-            }
-            causes.clear();
+        for item in &p.items {
+            self.explain_item(item, &mut causes, |line, reason| {
+                put(&DetailRow {
+                    id_number: masked.clone(),
+                    name: p.name.clone(),
+                    unit: item.unit.clone(),
+                    cohort_year: item.cohort_year,
+                    approval_no: item.approval_no.clone(),
+                    month: line.month,
+                    kind: line.kind,
+                    fen: line.fen,
+                    reason,
+                })
+            })?;
         }
         Ok(())
     }
@@ -1171,25 +1219,26 @@ fn rate_fen(rate: rust_decimal::Decimal) -> i64 {
 async fn uncovered_rows(
     store: &Store,
     view: &RunView,
+    run_units: &HashMap<String, String>,
     rules: &RulesConfig,
 ) -> Result<Vec<UncoveredRow>, ExportError> {
     if view.uncovered.is_empty() {
         return Ok(Vec::new());
     }
     let db = |e: sqlx::Error| ExportError::Store(StoreError::from(e));
+    let wanted: BTreeSet<&str> = view.uncovered.iter().map(|u| u.0.as_str()).collect();
     let mut units: HashMap<String, String> = HashMap::new();
     for r in sqlx::query("SELECT t.id_number, COALESCE(u.name, '') FROM appointments a JOIN technicians t ON t.id = a.technician_id LEFT JOIN units u ON u.id = a.unit_id ORDER BY a.approval_date, a.id")
         .fetch_all(store.pool())
         .await
         .map_err(db)?
     {
-        units.insert(r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?);
-    }
-    for p in &view.people {
-        if let Some(last) = p.items.last() {
-            units.insert(p.id_number.clone(), last.unit.clone());
+        let id: String = r.try_get(0).map_err(db)?;
+        if wanted.contains(id.as_str()) {
+            units.insert(id, r.try_get(1).map_err(db)?);
         }
     }
+    units.extend(run_units.iter().map(|(k, v)| (k.clone(), v.clone())));
     let rate = rules
         .policy
         .versions()

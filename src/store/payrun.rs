@@ -126,10 +126,7 @@ impl RunView {
     pub fn totals(&self) -> Totals {
         let mut t = Totals::default();
         for p in &self.people {
-            t.paid += p.net.bank;
-            t.recovered += p.net.recovery;
-            t.people_paid += usize::from(p.net.bank > 0);
-            t.people_recovering += usize::from(p.net.recovery < 0);
+            t.add(p);
         }
         t
     }
@@ -143,6 +140,16 @@ pub struct Totals {
     pub recovered: i64,
     pub people_paid: usize,
     pub people_recovering: usize,
+}
+
+impl Totals {
+    /// Adds a person's net.
+    pub fn add(&mut self, p: &RunPerson) {
+        self.paid += p.net.bank;
+        self.recovered += p.net.recovery;
+        self.people_paid += usize::from(p.net.bank > 0);
+        self.people_recovering += usize::from(p.net.recovery < 0);
+    }
 }
 
 /// Options of `payrun compute` and `approve` that come from configuration.
@@ -365,6 +372,31 @@ impl Store {
     pub async fn show_run(&self, year: i32, seq: Option<i64>, offset: bool) -> Result<RunView> {
         let mut conn = self.pool.acquire().await?;
         load_run_view(&mut conn, year, seq, offset).await
+    }
+
+    /// The run `seq` of `year` (the latest when None) as [`Store::show_run`] gives it, but
+    /// without its people (`people` is empty; [`Store::each_run_person`] streams them).
+    pub async fn run_head(&self, year: i32, seq: Option<i64>, offset: bool) -> Result<RunView> {
+        let mut conn = self.pool.acquire().await?;
+        let head = load_run_head(&mut conn, year, seq, offset).await?;
+        let mut view = head.empty_view();
+        view.uncovered = load_uncovered(&mut conn, head.run_id).await?;
+        Ok(view)
+    }
+
+    /// Calls `f` with each person of run `seq` of `year` as [`Store::show_run`] would list
+    /// them, in ID-number order, one person in memory at a time; an error of `f` stops it.
+    pub async fn each_run_person(
+        &self,
+        year: i32,
+        seq: i64,
+        offset: bool,
+        f: impl FnMut(RunPerson) -> Result<()>,
+    ) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        let head = load_run_head(&mut conn, year, Some(seq), offset).await?;
+        let units = UnitIndex::load(&mut conn).await?;
+        for_each_person(&mut conn, &head, &units, f).await
     }
 
     /// Approves like [`Store::approve_run`] and, in the same transaction, queues the notices
