@@ -431,6 +431,72 @@ impl Parser {
             }
         }
     }
+
+    /// The authserv-id (lower-cased) and the delimiter after it.
+    fn authserv_id(&mut self) -> Result<String, Defect> {
+        self.cfws()?;
+        let id = if self.peek() == Some('"') {
+            self.quoted()?
+        } else {
+            self.take_while(is_token_char)
+        };
+        if id.is_empty() || self.delimiter().is_err() {
+            return Err(Defect::NoAuthservId);
+        }
+        Ok(id.to_ascii_lowercase())
+    }
+
+    /// What follows the authserv-id: an optional version, then `;` and the results.
+    fn version_and_results(&mut self) -> Result<(Option<String>, Vec<MethodResult>), Defect> {
+        let ws = self.cfws()?;
+        let mut version = None;
+        if ws.any && self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            version = Some(self.take_while(|c| c.is_ascii_digit()));
+            self.delimiter()?;
+            self.cfws()?;
+        }
+        match self.bump() {
+            None => return Err(Defect::NoResults),
+            Some(';') => {}
+            Some(_) => return Err(Defect::Garbage),
+        }
+        self.cfws()?;
+        Ok((version, self.results()?))
+    }
+
+    /// The results after the `;`: `none`, or method results separated by `;` (one trailing
+    /// `;` allowed), up to the end.
+    fn results(&mut self) -> Result<Vec<MethodResult>, Defect> {
+        let start = self.pos;
+        if self.keyword().as_deref() == Some("none") && self.delimiter().is_ok() {
+            self.cfws()?;
+            return match self.peek() {
+                None => Ok(Vec::new()),
+                Some(_) => Err(Defect::AfterNone),
+            };
+        }
+        self.pos = start;
+        let mut results = Vec::new();
+        loop {
+            if self.peek().is_none() {
+                // A single trailing ";" after at least one result.
+                if results.is_empty() {
+                    return Err(Defect::NoResults);
+                }
+                return Ok(results);
+            }
+            results.push(self.resinfo()?);
+            match self.bump() {
+                None => return Ok(results),
+                Some(';') => {}
+                Some(_) => return Err(Defect::Garbage),
+            }
+            self.cfws()?;
+            if self.peek() == Some(';') {
+                return Err(Defect::BadMethod);
+            }
+        }
+    }
 }
 
 /// Parses an `Authentication-Results` header value (raw, possibly folded) exactly, or says why
@@ -440,65 +506,11 @@ pub fn parse(value: &str) -> Result<AuthResults, ParseError> {
         chars: unfold(value),
         pos: 0,
     };
-    let no_id = |defect| ParseError {
+    let authserv_id = p.authserv_id().map_err(|defect| ParseError {
         authserv_id: None,
         defect,
-    };
-    p.cfws().map_err(no_id)?;
-    let id = if p.peek() == Some('"') {
-        p.quoted().map_err(no_id)?
-    } else {
-        p.take_while(is_token_char)
-    };
-    if id.is_empty() || p.delimiter().is_err() {
-        return Err(no_id(Defect::NoAuthservId));
-    }
-    let authserv_id = id.to_ascii_lowercase();
-    let rest = |p: &mut Parser| -> Result<(Option<String>, Vec<MethodResult>), Defect> {
-        let ws = p.cfws()?;
-        let mut version = None;
-        if ws.any && p.peek().is_some_and(|c| c.is_ascii_digit()) {
-            version = Some(p.take_while(|c| c.is_ascii_digit()));
-            p.delimiter()?;
-            p.cfws()?;
-        }
-        match p.bump() {
-            None => return Err(Defect::NoResults),
-            Some(';') => {}
-            Some(_) => return Err(Defect::Garbage),
-        }
-        p.cfws()?;
-        let start = p.pos;
-        if p.keyword().as_deref() == Some("none") && p.delimiter().is_ok() {
-            p.cfws()?;
-            return match p.peek() {
-                None => Ok((version, Vec::new())),
-                Some(_) => Err(Defect::AfterNone),
-            };
-        }
-        p.pos = start;
-        let mut results = Vec::new();
-        loop {
-            if p.peek().is_none() {
-                // A single trailing ";" after at least one result.
-                if results.is_empty() {
-                    return Err(Defect::NoResults);
-                }
-                return Ok((version, results));
-            }
-            results.push(p.resinfo()?);
-            match p.bump() {
-                None => return Ok((version, results)),
-                Some(';') => {}
-                Some(_) => return Err(Defect::Garbage),
-            }
-            p.cfws()?;
-            if p.peek() == Some(';') {
-                return Err(Defect::BadMethod);
-            }
-        }
-    };
-    match rest(&mut p) {
+    })?;
+    match p.version_and_results() {
         Ok((version, results)) => Ok(AuthResults {
             authserv_id,
             version,
