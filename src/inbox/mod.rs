@@ -467,17 +467,7 @@ pub async fn scan(
         report.lines.push(mask_ids(&line));
     }
     for f in find_items(&ctx.settings)? {
-        let limit = ctx.settings.max_message_mb.saturating_mul(1 << 20);
-        let size = std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0);
-        let bytes = if size > limit {
-            Err(format!(
-                "文件大小超过{}MB，未读取",
-                ctx.settings.max_message_mb
-            ))
-        } else {
-            std::fs::read(&f.path).map_err(|e| format!("无法读取：{e}"))
-        };
-        let bytes = match bytes {
+        let bytes = match read_item(&ctx.settings, &f) {
             Ok(b) => b,
             Err(why) => {
                 // Not recorded: it may be a file still being written; the next scan retries.
@@ -486,14 +476,7 @@ pub async fn scan(
                 continue;
             }
         };
-        let received = std::fs::metadata(&f.path)
-            .and_then(|m| m.modified())
-            .ok()
-            .map(|t| {
-                chrono::DateTime::<chrono::Utc>::from(t)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            })
-            .unwrap_or_else(now_text);
+        let received = modified_at(&f.path);
         let result = if f.workbook {
             bureau_file(&ctx, &f, &bytes, &received).await
         } else {
@@ -509,6 +492,30 @@ pub async fn scan(
         }
     }
     Ok(report)
+}
+
+/// The bytes of an item found in the inbox; Err: why it was not read (too large, or
+/// unreadable).
+fn read_item(settings: &InboxSettings, f: &Found) -> Result<Vec<u8>, String> {
+    let limit = settings.max_message_mb.saturating_mul(1 << 20);
+    let size = std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0);
+    if size > limit {
+        Err(format!("文件大小超过{}MB，未读取", settings.max_message_mb))
+    } else {
+        std::fs::read(&f.path).map_err(|e| format!("无法读取：{e}"))
+    }
+}
+
+/// When a file was last modified (RFC 3339, UTC), or now when that cannot be told.
+fn modified_at(path: &Path) -> String {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .map(|t| {
+            chrono::DateTime::<chrono::Utc>::from(t)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        })
+        .unwrap_or_else(now_text)
 }
 
 /// Keeps one item's failure to that item: the error is recorded on the item (masked), counted
