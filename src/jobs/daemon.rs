@@ -426,6 +426,30 @@ impl Runner {
         .await
         .map_err(|x| x.to_string())?;
         // Tell the bureau the draft awaits approval.
+        let notice = self.draft_notice(today, year, operator, &s)?;
+        let mut conn = self
+            .store
+            .pool()
+            .acquire()
+            .await
+            .map_err(|x| x.to_string())?;
+        crate::mail::queue(&mut conn, &notice)
+            .await
+            .map_err(|x| x.to_string())?;
+        Ok(format!(
+            "draft {year}/{} computed: {} items",
+            s.seq, s.items
+        ))
+    }
+
+    /// The bureau's notice that the draft run `s` of `year` awaits approval.
+    fn draft_notice(
+        &self,
+        today: NaiveDate,
+        year: i32,
+        operator: &str,
+        s: &crate::jobs::payrun::RunSummary,
+    ) -> Result<crate::mail::Notice, String> {
         let mail = MailSettings::from_config(&self.cfg).map_err(|x| x.to_string())?;
         let mut v = BTreeMap::new();
         v.insert("year", year.to_string());
@@ -445,28 +469,13 @@ impl Runner {
         v.insert("signature", mail.signature.clone());
         let r = crate::mail::templates::render(&mail.templates, "bureau_draft", &v)
             .map_err(|x| x.to_string())?;
-        let mut conn = self
-            .store
-            .pool()
-            .acquire()
-            .await
-            .map_err(|x| x.to_string())?;
-        crate::mail::queue(
-            &mut conn,
-            &crate::mail::Notice {
-                key: format!("draft:{year}:{}", s.seq),
-                to: vec![mail.bureau.clone()],
-                subject: r.subject,
-                body: r.body,
-                attachments: vec![],
-            },
-        )
-        .await
-        .map_err(|x| x.to_string())?;
-        Ok(format!(
-            "draft {year}/{} computed: {} items",
-            s.seq, s.items
-        ))
+        Ok(crate::mail::Notice {
+            key: format!("draft:{year}:{}", s.seq),
+            to: vec![mail.bureau.clone()],
+            subject: r.subject,
+            body: r.body,
+            attachments: vec![],
+        })
     }
 
     async fn inbox(&self) -> Result<String, String> {
