@@ -11,7 +11,7 @@ use crate::rules::money::{fen_grouped, fen_str};
 use crate::rules::Month;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// chieftech: the Zhangdian District chief technician (首席技师) allowance, end to end.
 #[derive(Debug, Parser)]
@@ -328,43 +328,20 @@ pub fn today_in_shanghai() -> NaiveDate {
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     let ctx = Context::from_cli(&cli)?;
     match cli.command {
-        Command::Init => {
-            let s = ctx.session().await?;
-            println!(
-                "database ready: {} ({})",
-                s.database_shown(),
-                s.backend_name()
-            );
-            Ok(())
-        }
+        Command::Init => init(&ctx).await,
         Command::Payrun(cmd) => payrun(&ctx, cmd).await,
         Command::Changes(cmd) => changes(&ctx, cmd).await,
         Command::Roster(RosterCommand::Void {
             id,
             approval_date,
             reason,
-        }) => {
-            let s = ctx.session().await?;
-            ledger::void_appointment(&s, id.trim(), approval_date, &reason).await?;
-            println!(
-                "appointment of {} approved {approval_date} voided; the next payment run recovers what it was paid",
-                mask(id.trim())
-            );
-            Ok(())
-        }
+        }) => void_appointment(&ctx, &id, approval_date, &reason).await,
         Command::Explain { id, month } => {
             let s = ctx.existing().await?;
             print!("{}", ledger::explain(&s, id.trim(), month).await?);
             Ok(())
         }
-        Command::Remind { date, since } => {
-            let s = ctx.session().await?;
-            let to = date.unwrap_or(ctx.today);
-            let from = since.unwrap_or(to);
-            let (queued, already) = ledger::remind(&s, from, to).await?;
-            println!("reminders {from} … {to}: {queued} queued, {already} already queued before");
-            Ok(())
-        }
+        Command::Remind { date, since } => remind(&ctx, date, since).await,
         Command::Inbox(cmd) => inbox(&ctx, cmd).await,
         Command::Daemon => {
             let runner = runner(&ctx).await?;
@@ -374,32 +351,79 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Jobs(cmd) => jobs(&ctx, cmd).await,
         Command::Outbox(cmd) => outbox(&ctx, cmd).await,
-        Command::Template { kind, output } => {
-            let k = if kind == "roster" {
-                crate::excel::template::TemplateKind::Roster
-            } else {
-                crate::excel::template::TemplateKind::Changes
-            };
-            crate::excel::template::write_template(k, &output).map_err(|e| Failure::new(3, e))?;
-            println!("template written: {}", output.display());
-            Ok(())
-        }
+        Command::Template { kind, output } => template(&kind, &output),
         Command::Import(cmd) => import(&ctx, cmd).await,
         Command::Sample {
             people,
             output,
             seed,
-        } => {
-            let files = crate::jobs::sample::write_sample(people, &output, seed)
-                .map_err(|e| Failure::new(2, e))?;
-            println!("roster:  {}", files.roster.display());
-            for (year, f) in &files.changes {
-                println!("changes ({year}): {}", f.display());
-            }
-            Ok(())
-        }
+        } => sample(people, &output, seed),
         Command::Demo { output, people } => demo(&ctx, output, people).await,
     }
+}
+
+/// `init`: creates the database when missing and says where it is.
+async fn init(ctx: &Context) -> Result<(), Failure> {
+    let s = ctx.session().await?;
+    println!(
+        "database ready: {} ({})",
+        s.database_shown(),
+        s.backend_name()
+    );
+    Ok(())
+}
+
+/// `roster void`: voids an appointment recorded in error.
+async fn void_appointment(
+    ctx: &Context,
+    id: &str,
+    approval_date: NaiveDate,
+    reason: &str,
+) -> Result<(), Failure> {
+    let s = ctx.session().await?;
+    ledger::void_appointment(&s, id.trim(), approval_date, reason).await?;
+    println!(
+        "appointment of {} approved {approval_date} voided; the next payment run recovers what it was paid",
+        mask(id.trim())
+    );
+    Ok(())
+}
+
+/// `remind`: queues the reminders due from `since` to `date` (both default to today).
+async fn remind(
+    ctx: &Context,
+    date: Option<NaiveDate>,
+    since: Option<NaiveDate>,
+) -> Result<(), Failure> {
+    let s = ctx.session().await?;
+    let to = date.unwrap_or(ctx.today);
+    let from = since.unwrap_or(to);
+    let (queued, already) = ledger::remind(&s, from, to).await?;
+    println!("reminders {from} … {to}: {queued} queued, {already} already queued before");
+    Ok(())
+}
+
+/// `template`: writes an empty roster or changes workbook.
+fn template(kind: &str, output: &Path) -> Result<(), Failure> {
+    let k = if kind == "roster" {
+        crate::excel::template::TemplateKind::Roster
+    } else {
+        crate::excel::template::TemplateKind::Changes
+    };
+    crate::excel::template::write_template(k, output).map_err(|e| Failure::new(3, e))?;
+    println!("template written: {}", output.display());
+    Ok(())
+}
+
+/// `sample`: writes a sample roster and changes workbooks.
+fn sample(people: usize, output: &Path, seed: u64) -> Result<(), Failure> {
+    let files =
+        crate::jobs::sample::write_sample(people, output, seed).map_err(|e| Failure::new(2, e))?;
+    println!("roster:  {}", files.roster.display());
+    for (year, f) in &files.changes {
+        println!("changes ({year}): {}", f.display());
+    }
+    Ok(())
 }
 
 async fn import(ctx: &Context, cmd: ImportCommand) -> Result<(), Failure> {

@@ -400,34 +400,107 @@ impl Parser {
             if ws.ends_in_comment {
                 return Err(Defect::GluedToComment);
             }
-            let key = self.keyword().ok_or(Defect::Garbage)?;
+            self.property(&mut r)?;
+        }
+    }
+
+    /// One `ptype.property=value` (or `key=value`) of a method result, added to `r`; a name
+    /// given twice, or an identity property that is not a clean domain, is a defect.
+    fn property(&mut self, r: &mut MethodResult) -> Result<(), Defect> {
+        let key = self.keyword().ok_or(Defect::Garbage)?;
+        self.cfws()?;
+        if self.eat('.') {
             self.cfws()?;
-            if self.eat('.') {
-                self.cfws()?;
-                let property = self.keyword().ok_or(Defect::Garbage)?;
-                self.cfws()?;
-                if !self.eat('=') {
-                    return Err(Defect::Garbage);
-                }
-                let name = format!("{key}.{property}");
-                let value = self.pvalue(&name)?;
-                if r.properties.iter().any(|(n, _)| *n == name) {
-                    return Err(Defect::Duplicate(name));
-                }
-                if IDENTITY_PROPERTIES.contains(&name.as_str())
-                    && identity_domain(&name, &value).is_none()
-                {
-                    return Err(Defect::Unclean(name));
-                }
-                r.properties.push((name, value));
-            } else if self.eat('=') {
-                let value = self.pvalue(&key)?;
-                if r.keys.iter().any(|(n, _)| *n == key) {
-                    return Err(Defect::Duplicate(key));
-                }
-                r.keys.push((key, value));
-            } else {
+            let property = self.keyword().ok_or(Defect::Garbage)?;
+            self.cfws()?;
+            if !self.eat('=') {
                 return Err(Defect::Garbage);
+            }
+            let name = format!("{key}.{property}");
+            let value = self.pvalue(&name)?;
+            if r.properties.iter().any(|(n, _)| *n == name) {
+                return Err(Defect::Duplicate(name));
+            }
+            if IDENTITY_PROPERTIES.contains(&name.as_str())
+                && identity_domain(&name, &value).is_none()
+            {
+                return Err(Defect::Unclean(name));
+            }
+            r.properties.push((name, value));
+        } else if self.eat('=') {
+            let value = self.pvalue(&key)?;
+            if r.keys.iter().any(|(n, _)| *n == key) {
+                return Err(Defect::Duplicate(key));
+            }
+            r.keys.push((key, value));
+        } else {
+            return Err(Defect::Garbage);
+        }
+        Ok(())
+    }
+
+    /// The authserv-id (lower-cased) and the delimiter after it.
+    fn authserv_id(&mut self) -> Result<String, Defect> {
+        self.cfws()?;
+        let id = if self.peek() == Some('"') {
+            self.quoted()?
+        } else {
+            self.take_while(is_token_char)
+        };
+        if id.is_empty() || self.delimiter().is_err() {
+            return Err(Defect::NoAuthservId);
+        }
+        Ok(id.to_ascii_lowercase())
+    }
+
+    /// What follows the authserv-id: an optional version, then `;` and the results.
+    fn version_and_results(&mut self) -> Result<(Option<String>, Vec<MethodResult>), Defect> {
+        let ws = self.cfws()?;
+        let mut version = None;
+        if ws.any && self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            version = Some(self.take_while(|c| c.is_ascii_digit()));
+            self.delimiter()?;
+            self.cfws()?;
+        }
+        match self.bump() {
+            None => return Err(Defect::NoResults),
+            Some(';') => {}
+            Some(_) => return Err(Defect::Garbage),
+        }
+        self.cfws()?;
+        Ok((version, self.results()?))
+    }
+
+    /// The results after the `;`: `none`, or method results separated by `;` (one trailing
+    /// `;` allowed), up to the end.
+    fn results(&mut self) -> Result<Vec<MethodResult>, Defect> {
+        let start = self.pos;
+        if self.keyword().as_deref() == Some("none") && self.delimiter().is_ok() {
+            self.cfws()?;
+            return match self.peek() {
+                None => Ok(Vec::new()),
+                Some(_) => Err(Defect::AfterNone),
+            };
+        }
+        self.pos = start;
+        let mut results = Vec::new();
+        loop {
+            if self.peek().is_none() {
+                // A single trailing ";" after at least one result.
+                if results.is_empty() {
+                    return Err(Defect::NoResults);
+                }
+                return Ok(results);
+            }
+            results.push(self.resinfo()?);
+            match self.bump() {
+                None => return Ok(results),
+                Some(';') => {}
+                Some(_) => return Err(Defect::Garbage),
+            }
+            self.cfws()?;
+            if self.peek() == Some(';') {
+                return Err(Defect::BadMethod);
             }
         }
     }
@@ -440,65 +513,11 @@ pub fn parse(value: &str) -> Result<AuthResults, ParseError> {
         chars: unfold(value),
         pos: 0,
     };
-    let no_id = |defect| ParseError {
+    let authserv_id = p.authserv_id().map_err(|defect| ParseError {
         authserv_id: None,
         defect,
-    };
-    p.cfws().map_err(no_id)?;
-    let id = if p.peek() == Some('"') {
-        p.quoted().map_err(no_id)?
-    } else {
-        p.take_while(is_token_char)
-    };
-    if id.is_empty() || p.delimiter().is_err() {
-        return Err(no_id(Defect::NoAuthservId));
-    }
-    let authserv_id = id.to_ascii_lowercase();
-    let rest = |p: &mut Parser| -> Result<(Option<String>, Vec<MethodResult>), Defect> {
-        let ws = p.cfws()?;
-        let mut version = None;
-        if ws.any && p.peek().is_some_and(|c| c.is_ascii_digit()) {
-            version = Some(p.take_while(|c| c.is_ascii_digit()));
-            p.delimiter()?;
-            p.cfws()?;
-        }
-        match p.bump() {
-            None => return Err(Defect::NoResults),
-            Some(';') => {}
-            Some(_) => return Err(Defect::Garbage),
-        }
-        p.cfws()?;
-        let start = p.pos;
-        if p.keyword().as_deref() == Some("none") && p.delimiter().is_ok() {
-            p.cfws()?;
-            return match p.peek() {
-                None => Ok((version, Vec::new())),
-                Some(_) => Err(Defect::AfterNone),
-            };
-        }
-        p.pos = start;
-        let mut results = Vec::new();
-        loop {
-            if p.peek().is_none() {
-                // A single trailing ";" after at least one result.
-                if results.is_empty() {
-                    return Err(Defect::NoResults);
-                }
-                return Ok((version, results));
-            }
-            results.push(p.resinfo()?);
-            match p.bump() {
-                None => return Ok((version, results)),
-                Some(';') => {}
-                Some(_) => return Err(Defect::Garbage),
-            }
-            p.cfws()?;
-            if p.peek() == Some(';') {
-                return Err(Defect::BadMethod);
-            }
-        }
-    };
-    match rest(&mut p) {
+    })?;
+    match p.version_and_results() {
         Ok((version, results)) => Ok(AuthResults {
             authserv_id,
             version,
@@ -603,43 +622,9 @@ pub fn check(headers: &[(String, String)], trusted: Option<&str>, from_domain: &
         .trim()
         .trim_end_matches('.')
         .to_ascii_lowercase();
-    let mut found = None;
-    for (_, value) in headers
-        .iter()
-        .filter(|(name, _)| name.trim().eq_ignore_ascii_case("Authentication-Results"))
-    {
-        match parse(value) {
-            Ok(ar) if ar.authserv_id == trusted => {
-                found = Some(ar);
-                break;
-            }
-            Ok(_) => {}
-            Err(ParseError {
-                authserv_id: Some(id),
-                defect,
-            }) if id == trusted => {
-                return Vouch::Unverified(format!(
-                    "受信任的收件服务器{trusted}出具的发件人验证结果（Authentication-Results）无法准确解析（{defect}），可能是发件人构造的，发件人未核实"
-                ));
-            }
-            Err(ParseError {
-                authserv_id: Some(_),
-                ..
-            }) => {}
-            Err(ParseError {
-                authserv_id: None,
-                defect,
-            }) => {
-                return Vouch::Unverified(format!(
-                    "邮件中有一条发件人验证结果（Authentication-Results）开头没有可识别的收件服务器标识（authserv-id）（{defect}），且排在受信任的收件服务器{trusted}的结果之前，无法判断由谁出具，发件人未核实"
-                ));
-            }
-        }
-    }
-    let Some(ar) = found else {
-        return Vouch::Unverified(format!(
-            "邮件没有受信任的收件服务器{trusted}出具的发件人验证结果（Authentication-Results）"
-        ));
+    let ar = match trusted_results(headers, &trusted) {
+        Ok(ar) => ar,
+        Err(why) => return Vouch::Unverified(why),
     };
     if let Some(method) = vouching_method(&ar, &from_domain) {
         return Vouch::Pass(method);
@@ -657,6 +642,44 @@ pub fn check(headers: &[(String, String)], trusted: Option<&str>, from_domain: &
         } else {
             seen.join("，")
         }
+    ))
+}
+
+/// The results of the topmost `Authentication-Results` header of the `trusted` server (lower
+/// case); Err: why there are none to believe — none at all, the trusted server's cannot be
+/// parsed exactly, or one above it names no server.
+fn trusted_results(headers: &[(String, String)], trusted: &str) -> Result<AuthResults, String> {
+    for (_, value) in headers
+        .iter()
+        .filter(|(name, _)| name.trim().eq_ignore_ascii_case("Authentication-Results"))
+    {
+        match parse(value) {
+            Ok(ar) if ar.authserv_id == trusted => return Ok(ar),
+            Ok(_) => {}
+            Err(ParseError {
+                authserv_id: Some(id),
+                defect,
+            }) if id == trusted => {
+                return Err(format!(
+                    "受信任的收件服务器{trusted}出具的发件人验证结果（Authentication-Results）无法准确解析（{defect}），可能是发件人构造的，发件人未核实"
+                ));
+            }
+            Err(ParseError {
+                authserv_id: Some(_),
+                ..
+            }) => {}
+            Err(ParseError {
+                authserv_id: None,
+                defect,
+            }) => {
+                return Err(format!(
+                    "邮件中有一条发件人验证结果（Authentication-Results）开头没有可识别的收件服务器标识（authserv-id）（{defect}），且排在受信任的收件服务器{trusted}的结果之前，无法判断由谁出具，发件人未核实"
+                ));
+            }
+        }
+    }
+    Err(format!(
+        "邮件没有受信任的收件服务器{trusted}出具的发件人验证结果（Authentication-Results）"
     ))
 }
 

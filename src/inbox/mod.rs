@@ -467,17 +467,7 @@ pub async fn scan(
         report.lines.push(mask_ids(&line));
     }
     for f in find_items(&ctx.settings)? {
-        let limit = ctx.settings.max_message_mb.saturating_mul(1 << 20);
-        let size = std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0);
-        let bytes = if size > limit {
-            Err(format!(
-                "文件大小超过{}MB，未读取",
-                ctx.settings.max_message_mb
-            ))
-        } else {
-            std::fs::read(&f.path).map_err(|e| format!("无法读取：{e}"))
-        };
-        let bytes = match bytes {
+        let bytes = match read_item(&ctx.settings, &f) {
             Ok(b) => b,
             Err(why) => {
                 // Not recorded: it may be a file still being written; the next scan retries.
@@ -486,14 +476,7 @@ pub async fn scan(
                 continue;
             }
         };
-        let received = std::fs::metadata(&f.path)
-            .and_then(|m| m.modified())
-            .ok()
-            .map(|t| {
-                chrono::DateTime::<chrono::Utc>::from(t)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            })
-            .unwrap_or_else(now_text);
+        let received = modified_at(&f.path);
         let result = if f.workbook {
             bureau_file(&ctx, &f, &bytes, &received).await
         } else {
@@ -509,6 +492,30 @@ pub async fn scan(
         }
     }
     Ok(report)
+}
+
+/// The bytes of an item found in the inbox; Err: why it was not read (too large, or
+/// unreadable).
+fn read_item(settings: &InboxSettings, f: &Found) -> Result<Vec<u8>, String> {
+    let limit = settings.max_message_mb.saturating_mul(1 << 20);
+    let size = std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0);
+    if size > limit {
+        Err(format!("文件大小超过{}MB，未读取", settings.max_message_mb))
+    } else {
+        std::fs::read(&f.path).map_err(|e| format!("无法读取：{e}"))
+    }
+}
+
+/// When a file was last modified (RFC 3339, UTC), or now when that cannot be told.
+fn modified_at(path: &Path) -> String {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .map(|t| {
+            chrono::DateTime::<chrono::Utc>::from(t)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        })
+        .unwrap_or_else(now_text)
 }
 
 /// Keeps one item's failure to that item: the error is recorded on the item (masked), counted
@@ -780,28 +787,61 @@ async fn bureau_file(
 ) -> Result<(Outcome, String), InboxError> {
     let sha = sha256_hex(bytes);
     let label = &f.label;
-    let id = match find_existing(ctx.store, &sha, None).await? {
-        Some(e) if e.status == "failed" => {
-            return Ok((
-                Outcome::Duplicate,
-                format!(
-                    "{label}：此文件多次处理失败（收件记录{}），已通知区人社局，不再自动重试",
-                    e.id
-                ),
-            ))
-        }
-        Some(e) if e.status != "processing" => {
-            return Ok((
-                Outcome::Duplicate,
-                format!("{label}：内容相同的文件已收取过（收件记录{}），跳过", e.id),
-            ))
-        }
-        Some(e) => e.id,
+    let id = match bureau_item(ctx, label, &sha, received).await? {
+        Step::Go(id) => id,
+        Step::Stop(outcome, line) => return Ok((outcome, line)),
+    };
+    if !start_attempt(ctx, id).await? {
+        return Ok((
+            Outcome::Failed,
+            format!("{label}：多次处理未完成，已停止重试并通知区人社局（收件记录{id}）"),
+        ));
+    }
+    let (summary, refused) = import_bureau_file(ctx, f).await?;
+    let status = if refused { "refused" } else { "done" };
+    sqlx::query("UPDATE inbox_items SET status = $1, summary = $2, finished_at = $3 WHERE id = $4")
+        .bind(status)
+        .bind(&summary)
+        .bind(now_text())
+        .bind(id)
+        .execute(ctx.store.pool())
+        .await?;
+    tracing::info!("inbox: bureau workbook {label} (item {id}): {summary}");
+    // Whole-file semantics: refused means nothing was recorded.
+    let outcome = if refused {
+        Outcome::Refused
+    } else {
+        Outcome::Taken { rows_refused: 0 }
+    };
+    Ok((outcome, format!("{label}：区人社局自行导入：{summary}")))
+}
+
+/// The inbox item of a bureau workbook: one a crash left `processing` (resumed), or a new one;
+/// stop when the same bytes were taken in before (or failed for good).
+async fn bureau_item(
+    ctx: &Ctx<'_>,
+    label: &str,
+    sha: &str,
+    received: &str,
+) -> Result<Step<i64>, InboxError> {
+    match find_existing(ctx.store, sha, None).await? {
+        Some(e) if e.status == "failed" => Ok(Step::Stop(
+            Outcome::Duplicate,
+            format!(
+                "{label}：此文件多次处理失败（收件记录{}），已通知区人社局，不再自动重试",
+                e.id
+            ),
+        )),
+        Some(e) if e.status != "processing" => Ok(Step::Stop(
+            Outcome::Duplicate,
+            format!("{label}：内容相同的文件已收取过（收件记录{}），跳过", e.id),
+        )),
+        Some(e) => Ok(Step::Go(e.id)),
         None => {
             let item = NewItem {
                 kind: "file",
                 message_id: None,
-                sha: &sha,
+                sha,
                 file_name: label,
                 sender: None,
                 subject: None,
@@ -810,23 +850,20 @@ async fn bureau_file(
                 reason: None,
                 raw: None,
             };
-            match insert_item(ctx, &item).await? {
-                Some(id) => id,
-                None => {
-                    return Ok((
-                        Outcome::Duplicate,
-                        format!("{label}：已由另一次收取处理，跳过"),
-                    ))
-                }
-            }
+            Ok(match insert_item(ctx, &item).await? {
+                Some(id) => Step::Go(id),
+                None => Step::Stop(
+                    Outcome::Duplicate,
+                    format!("{label}：已由另一次收取处理，跳过"),
+                ),
+            })
         }
-    };
-    if !start_attempt(ctx, id).await? {
-        return Ok((
-            Outcome::Failed,
-            format!("{label}：多次处理未完成，已停止重试并通知区人社局（收件记录{id}）"),
-        ));
     }
+}
+
+/// Imports a bureau workbook whole (`import changes`): its masked summary, with the error
+/// workbook's path where it is moved to, and whether it was refused.
+async fn import_bureau_file(ctx: &Ctx<'_>, f: &Found) -> Result<(String, bool), InboxError> {
     let r = crate::jobs::import::import_changes_with(
         ctx.store,
         std::slice::from_ref(&f.path),
@@ -847,22 +884,7 @@ async fn bureau_file(
             summary = summary.replace(&errors.display().to_string(), &moved.display().to_string());
         }
     }
-    let status = if r.refused { "refused" } else { "done" };
-    sqlx::query("UPDATE inbox_items SET status = $1, summary = $2, finished_at = $3 WHERE id = $4")
-        .bind(status)
-        .bind(&summary)
-        .bind(now_text())
-        .bind(id)
-        .execute(ctx.store.pool())
-        .await?;
-    tracing::info!("inbox: bureau workbook {label} (item {id}): {summary}");
-    // Whole-file semantics: refused means nothing was recorded.
-    let outcome = if r.refused {
-        Outcome::Refused
-    } else {
-        Outcome::Taken { rows_refused: 0 }
-    };
-    Ok((outcome, format!("{label}：区人社局自行导入：{summary}")))
+    Ok((summary, r.refused))
 }
 
 /// The Message-ID, From address, subject, date and headers of a parsed message.
@@ -914,62 +936,39 @@ async fn message(
     found_at: &str,
     accepting: Option<i64>,
 ) -> Result<(Outcome, String), InboxError> {
-    let sha = sha256_hex(bytes);
     let parsed = mail_parser::MessageParser::default().parse(bytes);
     let env = parsed.as_ref().map(|m| envelope(m, bytes));
-    let message_id = env.as_ref().and_then(|e| e.message_id.clone());
-    let received = env
-        .as_ref()
-        .and_then(|e| e.date.clone())
-        .unwrap_or_else(|| found_at.to_string());
-    let subject = env.as_ref().map(|e| e.subject.clone()).unwrap_or_default();
-    let mut resume = match taken_before(ctx, label, &sha, message_id.as_deref(), accepting).await? {
+    let facts = Facts::of(label, bytes, env.as_ref(), found_at);
+    let mut resume = match taken_before(
+        ctx,
+        label,
+        &facts.sha,
+        facts.message_id.as_deref(),
+        accepting,
+    )
+    .await?
+    {
         Step::Go(r) => r,
         Step::Stop(outcome, line) => return Ok((outcome, line)),
     };
-    let refusal = |why: String, from: Option<String>| Refusal {
-        resume,
-        message_id: message_id.clone(),
-        sha: sha.clone(),
-        label: label.to_string(),
-        from,
-        subject: subject.clone(),
-        received: received.clone(),
-        why,
-    };
     let (Some(parsed), Some(env)) = (parsed.as_ref(), env.as_ref()) else {
-        return refuse(
-            ctx,
-            refusal("邮件无法解析（不是有效的MIME邮件），未回复".into(), None),
-        )
-        .await;
+        let why = "邮件无法解析（不是有效的MIME邮件），未回复".into();
+        return refuse(ctx, facts.refusal(resume, why, None)).await;
     };
-    let Some(from) = env.from.clone() else {
-        return refuse(ctx, refusal("邮件没有发件人地址，未回复".into(), None)).await;
+    let sender = match known_sender(ctx, env, &facts, resume).await? {
+        Step::Go(s) => s,
+        Step::Stop(outcome, line) => return Ok((outcome, line)),
     };
-    let units = {
-        let mut conn = ctx.store.pool().acquire().await?;
-        units::units_of_address(&mut conn, &from).await?
-    };
-    if units.is_empty() {
-        let why = format!("发件地址{from}不是已登记的单位邮箱，未回复");
-        return refuse(ctx, refusal(why, Some(from))).await;
-    }
-    let unit_names = units
-        .iter()
-        .map(|u| u.name.as_str())
-        .collect::<Vec<_>>()
-        .join("、");
     if resume.is_none() {
         let new = Arrival {
             label,
             bytes,
-            sha: &sha,
-            message_id: message_id.as_deref(),
-            from: &from,
-            unit_names: &unit_names,
-            subject: &subject,
-            received: &received,
+            sha: &facts.sha,
+            message_id: facts.message_id.as_deref(),
+            from: &sender.from,
+            unit_names: &sender.unit_names,
+            subject: &facts.subject,
+            received: &facts.received,
         };
         match record_arrival(ctx, env, &new).await? {
             Step::Go(id) => resume = Some(id),
@@ -985,9 +984,115 @@ async fn message(
             format!("{label}：多次处理未完成，已停止重试并通知区人社局（收件记录{id}）"),
         ));
     }
-    let done = unit_message(ctx, id, parsed, &from, &units, &subject, &received).await?;
-    let key_basis = message_id.clone().unwrap_or_else(|| sha.clone());
-    finish_message(ctx, id, &done, &from, &key_basis).await?;
+    take_in_message(ctx, id, parsed, &facts, &sender).await
+}
+
+/// What is recorded of a message whatever becomes of it: its label, hash, Message-ID,
+/// subject, and when it was received (its Date, else when it was found).
+struct Facts<'a> {
+    label: &'a str,
+    sha: String,
+    message_id: Option<String>,
+    subject: String,
+    received: String,
+}
+
+impl<'a> Facts<'a> {
+    /// The facts of a message's bytes and envelope (None: it could not be parsed).
+    fn of(label: &'a str, bytes: &[u8], env: Option<&Envelope>, found_at: &str) -> Facts<'a> {
+        Facts {
+            label,
+            sha: sha256_hex(bytes),
+            message_id: env.and_then(|e| e.message_id.clone()),
+            subject: env.map(|e| e.subject.clone()).unwrap_or_default(),
+            received: env
+                .and_then(|e| e.date.clone())
+                .unwrap_or_else(|| found_at.to_string()),
+        }
+    }
+
+    /// The refusal of this message, saying why.
+    fn refusal(&self, resume: Option<i64>, why: String, from: Option<String>) -> Refusal {
+        Refusal {
+            resume,
+            message_id: self.message_id.clone(),
+            sha: self.sha.clone(),
+            label: self.label.to_string(),
+            from,
+            subject: self.subject.clone(),
+            received: self.received.clone(),
+            why,
+        }
+    }
+}
+
+/// A message's From address and the units that registered it.
+struct KnownSender {
+    from: String,
+    units: Vec<Unit>,
+    /// The units' names, joined with 、.
+    unit_names: String,
+}
+
+/// The sender of a message as a registered unit's address; a message without a From address,
+/// or from an address no unit registered, is refused (stop).
+async fn known_sender(
+    ctx: &Ctx<'_>,
+    env: &Envelope,
+    facts: &Facts<'_>,
+    resume: Option<i64>,
+) -> Result<Step<KnownSender>, InboxError> {
+    let Some(from) = env.from.clone() else {
+        let why = "邮件没有发件人地址，未回复".into();
+        let (outcome, line) = refuse(ctx, facts.refusal(resume, why, None)).await?;
+        return Ok(Step::Stop(outcome, line));
+    };
+    let units = {
+        let mut conn = ctx.store.pool().acquire().await?;
+        units::units_of_address(&mut conn, &from).await?
+    };
+    if units.is_empty() {
+        let why = format!("发件地址{from}不是已登记的单位邮箱，未回复");
+        let (outcome, line) = refuse(ctx, facts.refusal(resume, why, Some(from))).await?;
+        return Ok(Step::Stop(outcome, line));
+    }
+    let unit_names = units
+        .iter()
+        .map(|u| u.name.as_str())
+        .collect::<Vec<_>>()
+        .join("、");
+    Ok(Step::Go(KnownSender {
+        from,
+        units,
+        unit_names,
+    }))
+}
+
+/// Takes in a believed message's attachments (item `id`, its attempt started), marks it done
+/// and queues the reply.
+async fn take_in_message(
+    ctx: &Ctx<'_>,
+    id: i64,
+    parsed: &mail_parser::Message<'_>,
+    facts: &Facts<'_>,
+    sender: &KnownSender,
+) -> Result<(Outcome, String), InboxError> {
+    let (label, from, unit_names) = (facts.label, &sender.from, &sender.unit_names);
+    let done = unit_message(
+        ctx,
+        id,
+        parsed,
+        from,
+        &sender.units,
+        &facts.subject,
+        &facts.received,
+    )
+    .await?;
+    let key_basis = facts
+        .message_id
+        .clone()
+        .unwrap_or_else(|| facts.sha.clone());
+    finish_message(ctx, id, &done, from, &key_basis).await?;
     tracing::info!(
         "inbox: message {label} from {from} ({unit_names}), item {id}: {}",
         done.summary
@@ -1413,67 +1518,29 @@ fn reply(
     results: &[(String, FileResult)],
     others: &[String],
 ) -> Result<Done, InboxError> {
-    let many = results.len() > 1;
-    let mut accepted = Vec::new();
-    let mut refused = Vec::new();
-    let mut notes = Vec::new();
-    let mut files = Vec::new();
-    let (mut applied, mut dups, mut bad) = (0, 0, 0);
-    for (name, r) in results {
-        let tag = |s: &String| {
-            if many {
-                format!("【{name}】{s}")
-            } else {
-                s.clone()
-            }
-        };
-        accepted.extend(r.accepted.iter().map(tag));
-        refused.extend(r.refused.iter().map(tag));
-        notes.extend(r.notes.iter().map(tag));
-        notes.extend(r.unreadable.clone());
-        if ctx.settings.attach_error_workbook {
-            files.extend(r.error_workbook.clone());
-        }
-        applied += r.applied;
-        dups += r.duplicates;
-        bad += r.rows_refused;
-    }
-    for o in others {
-        notes.push(format!("附件“{o}”不是Excel工作簿，未处理。"));
-    }
-    let mut result = format!("已登记{applied}条变动");
-    if dups > 0 {
-        result.push_str(&format!("；{dups}条与已登记的变动相同，未重复登记"));
-    }
-    if bad > 0 {
-        result.push_str(&format!("；{bad}处问题，相应的行未登记"));
-    }
-    result.push('。');
-    for n in &notes {
-        result.push('\n');
-        result.push_str(n);
-    }
+    let t = Tally::of(ctx, results, others);
+    let result = t.result();
     let none = || "（无）".to_string();
     values.insert("result", result.clone());
     values.insert(
         "accepted",
-        if accepted.is_empty() {
+        if t.accepted.is_empty() {
             none()
         } else {
-            accepted.join("\n")
+            t.accepted.join("\n")
         },
     );
     values.insert(
         "refused",
-        if refused.is_empty() {
+        if t.refused.is_empty() {
             none()
         } else {
-            refused.join("\n")
+            t.refused.join("\n")
         },
     );
     values.insert(
         "attachment_note",
-        if files.is_empty() {
+        if t.files.is_empty() {
             String::new()
         } else {
             "附件为贵单位报告表的原样副本，未登记的行在最后一列“错误说明”中注明了原因；请改正这些行后，只将改正的行重新报送。\n".into()
@@ -1485,10 +1552,73 @@ fn reply(
         summary: mask_ids(summary.trim_end_matches('。')),
         subject: r.subject,
         body: mask_ids(&r.body),
-        attachments: files,
-        rows_refused: bad,
+        attachments: t.files,
+        rows_refused: t.bad,
         refused_whole: false,
     })
+}
+
+/// The lines, error workbooks and counts of a reply, gathered over every workbook.
+#[derive(Default)]
+struct Tally {
+    accepted: Vec<String>,
+    refused: Vec<String>,
+    notes: Vec<String>,
+    /// The error workbooks to attach.
+    files: Vec<PathBuf>,
+    applied: usize,
+    dups: usize,
+    bad: usize,
+}
+
+impl Tally {
+    /// Gathers the workbooks' results (each line tagged with its workbook's name when there
+    /// are several), and a note for each attachment that is not a workbook.
+    fn of(ctx: &Ctx<'_>, results: &[(String, FileResult)], others: &[String]) -> Tally {
+        let many = results.len() > 1;
+        let mut t = Tally::default();
+        for (name, r) in results {
+            let tag = |s: &String| {
+                if many {
+                    format!("【{name}】{s}")
+                } else {
+                    s.clone()
+                }
+            };
+            t.accepted.extend(r.accepted.iter().map(tag));
+            t.refused.extend(r.refused.iter().map(tag));
+            t.notes.extend(r.notes.iter().map(tag));
+            t.notes.extend(r.unreadable.clone());
+            if ctx.settings.attach_error_workbook {
+                t.files.extend(r.error_workbook.clone());
+            }
+            t.applied += r.applied;
+            t.dups += r.duplicates;
+            t.bad += r.rows_refused;
+        }
+        for o in others {
+            t.notes.push(format!("附件“{o}”不是Excel工作簿，未处理。"));
+        }
+        t
+    }
+
+    /// The reply's result: the counts in a sentence, then a line per note.
+    fn result(&self) -> String {
+        let (applied, dups, bad) = (self.applied, self.dups, self.bad);
+        let mut result = format!("已登记{applied}条变动");
+        if dups > 0 {
+            result.push_str(&format!("；{dups}条与已登记的变动相同，未重复登记"));
+        }
+        if bad > 0 {
+            result.push_str(&format!("；{bad}处问题，相应的行未登记"));
+        }
+        result.push('。');
+        for n in &self.notes {
+            result.push('\n');
+            result.push_str(n);
+        }
+        result
+    }
 }
 
 fn describe(e: &ChangeEntry) -> String {
@@ -1611,23 +1741,13 @@ async fn attachment(
 ) -> Result<FileResult, InboxError> {
     let mut out = FileResult::default();
     let label = book.name.clone();
-    let reader_path = path.to_path_buf();
-    let reader_label = label.clone();
-    let limits = ctx.limits;
-    let read = tokio::task::spawn_blocking(move || {
-        let mut wb = Workbook::open_with(&reader_path, &limits)?;
-        read_changes(&mut wb, &reader_label)
-    })
-    .await
-    .map_err(|e| InboxError::Reader(e.to_string()))?;
-    let file: ChangesFile = match read {
+    let file = match read_attachment(ctx, path, &label).await? {
         Ok(f) => f,
-        Err(e) => {
-            out.unreadable = Some(format!("附件“{label}”无法读取：{e}"));
+        Err(why) => {
+            out.unreadable = Some(why);
             return Ok(out);
         }
     };
-    let sheet = file.sheet().unwrap_or(CHANGES_SHEET).to_string();
     let (kept, unit_problems) = {
         let mut conn = ctx.store.pool().acquire().await?;
         units::restrict(&mut conn, units, &file.entries).await?
@@ -1643,23 +1763,7 @@ async fn attachment(
         .record_changes(&source, Reporter::Unit, &kept, true, ctx.rules)
         .await?;
     own_recordings(ctx, item_id, &source, &mut outcome).await?;
-    let to_cell = |p: &RowProblem| CellProblem {
-        file: label.clone(),
-        sheet: Some(sheet.clone()),
-        row: p.row,
-        column: Some(p.column.to_string()),
-        message: p.message.clone(),
-        severity: Severity::Error,
-    };
-    let mut problems: Vec<CellProblem> = file.problems.clone();
-    // Rows refused for a cell are checked against the roster too: every problem in one pass.
-    let people = ctx.store.check_people(&file.partial).await?;
-    problems.extend(people.iter().map(to_cell));
-    problems.extend(unit_problems.iter().map(to_cell));
-    problems.extend(outcome.rejected.iter().map(to_cell));
-    problems.sort_by_key(|p| (p.sheet.is_some(), p.row));
-    crate::excel::read::cap_problems(&mut problems);
-
+    let problems = all_problems(ctx, &file, &label, &unit_problems, &outcome).await?;
     describe_rows(&mut out, &file, &outcome, &problems);
     out.rows_refused = problems.iter().filter(|p| p.is_error()).count();
     if file.rows == 0 && file.entries.is_empty() && problems.is_empty() {
@@ -1682,6 +1786,54 @@ async fn attachment(
         )?);
     }
     Ok(out)
+}
+
+/// Reads a kept attachment as a changes workbook (off the async threads, within the input
+/// limits); Err: why it cannot be read, for the reply.
+async fn read_attachment(
+    ctx: &Ctx<'_>,
+    path: &Path,
+    label: &str,
+) -> Result<Result<ChangesFile, String>, InboxError> {
+    let reader_path = path.to_path_buf();
+    let reader_label = label.to_string();
+    let limits = ctx.limits;
+    let read = tokio::task::spawn_blocking(move || {
+        let mut wb = Workbook::open_with(&reader_path, &limits)?;
+        read_changes(&mut wb, &reader_label)
+    })
+    .await
+    .map_err(|e| InboxError::Reader(e.to_string()))?;
+    Ok(read.map_err(|e| format!("附件“{label}”无法读取：{e}")))
+}
+
+/// Every problem of a workbook in one list, sorted and capped: its cells, its rows unknown to
+/// the roster, rows about other units' technicians, and rows the ledger refused.
+async fn all_problems(
+    ctx: &Ctx<'_>,
+    file: &ChangesFile,
+    label: &str,
+    unit_problems: &[RowProblem],
+    outcome: &crate::store::ChangesOutcome,
+) -> Result<Vec<CellProblem>, InboxError> {
+    let sheet = file.sheet().unwrap_or(CHANGES_SHEET).to_string();
+    let to_cell = |p: &RowProblem| CellProblem {
+        file: label.to_string(),
+        sheet: Some(sheet.clone()),
+        row: p.row,
+        column: Some(p.column.to_string()),
+        message: p.message.clone(),
+        severity: Severity::Error,
+    };
+    let mut problems: Vec<CellProblem> = file.problems.clone();
+    // Rows refused for a cell are checked against the roster too: every problem in one pass.
+    let people = ctx.store.check_people(&file.partial).await?;
+    problems.extend(people.iter().map(to_cell));
+    problems.extend(unit_problems.iter().map(to_cell));
+    problems.extend(outcome.rejected.iter().map(to_cell));
+    problems.sort_by_key(|p| (p.sheet.is_some(), p.row));
+    crate::excel::read::cap_problems(&mut problems);
+    Ok(problems)
 }
 
 #[cfg(test)]

@@ -80,7 +80,6 @@ pub async fn restrict(
     units: &[Unit],
     entries: &[ChangeEntry],
 ) -> Result<(Vec<ChangeEntry>, Vec<RowProblem>), crate::store::StoreError> {
-    let is_mine = |u: &str| units.iter().any(|m| same_unit(&m.name, u));
     let own_name = units
         .iter()
         .map(|u| u.name.as_str())
@@ -103,42 +102,11 @@ pub async fn restrict(
             keep[i] = true;
             continue;
         };
-        let ok = match e.kind {
-            // The unit the technician leaves reports the move: its own the day before.
-            ChangeKind::UnitChange => {
-                let before = e.effective.pred_opt().unwrap_or(e.effective);
-                unit_on(before, &m.appointments, &m.moves).is_some_and(|u| is_mine(&u))
-            }
-            // A period: the unit's own on every day of it.
-            ChangeKind::OtherAllowance => units
-                .iter()
-                .any(|u| unit_throughout(&u.name, e.effective, e.end, &m.appointments, &m.moves)),
-            _ => unit_on(e.effective, &m.appointments, &m.moves).is_some_and(|u| is_mine(&u)),
-        };
-        if !ok {
-            problems.push(RowProblem {
-                row: e.row,
-                column: "身份证号码",
-                message: format!(
-                    "身份证号码为{}的首席技师在{}（或其后的期间内）不是本单位（{}）的首席技师，本单位不能报告其变动；已调出的技师，调出之后的变动由调入单位报告",
-                    e.id_number.masked(),
-                    e.effective,
-                    own_name
-                ),
-            });
+        if !may_report(units, e, m) {
+            problems.push(not_own(e, &own_name));
             continue;
         }
-        if e.kind == ChangeKind::UnitChange {
-            if let Some(new_unit) = e.new_unit.clone() {
-                // Later rows of this batch see the move (ids after every recorded one).
-                let id = m.moves.iter().map(|x| x.id).max().unwrap_or(0) + 1;
-                m.moves.push(UnitMove {
-                    id,
-                    effective: e.effective,
-                    new_unit,
-                });
-            }
-        }
+        see_move(m, e);
         keep[i] = true;
     }
     let kept = entries
@@ -149,4 +117,49 @@ pub async fn restrict(
         .collect();
     problems.sort_by_key(|p| p.row);
     Ok((kept, problems))
+}
+
+/// Whether one of `units` may report the row on a technician with membership `m`.
+fn may_report(units: &[Unit], e: &ChangeEntry, m: &Membership) -> bool {
+    let is_mine = |u: &str| units.iter().any(|m| same_unit(&m.name, u));
+    match e.kind {
+        // The unit the technician leaves reports the move: its own the day before.
+        ChangeKind::UnitChange => {
+            let before = e.effective.pred_opt().unwrap_or(e.effective);
+            unit_on(before, &m.appointments, &m.moves).is_some_and(|u| is_mine(&u))
+        }
+        // A period: the unit's own on every day of it.
+        ChangeKind::OtherAllowance => units
+            .iter()
+            .any(|u| unit_throughout(&u.name, e.effective, e.end, &m.appointments, &m.moves)),
+        _ => unit_on(e.effective, &m.appointments, &m.moves).is_some_and(|u| is_mine(&u)),
+    }
+}
+
+/// The problem of a row about a technician who is not the unit's own (`own_name`).
+fn not_own(e: &ChangeEntry, own_name: &str) -> RowProblem {
+    RowProblem {
+        row: e.row,
+        column: "身份证号码",
+        message: format!(
+            "身份证号码为{}的首席技师在{}（或其后的期间内）不是本单位（{}）的首席技师，本单位不能报告其变动；已调出的技师，调出之后的变动由调入单位报告",
+            e.id_number.masked(),
+            e.effective,
+            own_name
+        ),
+    }
+}
+
+/// A kept 单位变更 row: later rows of this batch see the move (ids after every recorded one).
+fn see_move(m: &mut Membership, e: &ChangeEntry) {
+    if e.kind == ChangeKind::UnitChange {
+        if let Some(new_unit) = e.new_unit.clone() {
+            let id = m.moves.iter().map(|x| x.id).max().unwrap_or(0) + 1;
+            m.moves.push(UnitMove {
+                id,
+                effective: e.effective,
+                new_unit,
+            });
+        }
+    }
 }

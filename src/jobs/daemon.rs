@@ -426,6 +426,30 @@ impl Runner {
         .await
         .map_err(|x| x.to_string())?;
         // Tell the bureau the draft awaits approval.
+        let notice = self.draft_notice(today, year, operator, &s)?;
+        let mut conn = self
+            .store
+            .pool()
+            .acquire()
+            .await
+            .map_err(|x| x.to_string())?;
+        crate::mail::queue(&mut conn, &notice)
+            .await
+            .map_err(|x| x.to_string())?;
+        Ok(format!(
+            "draft {year}/{} computed: {} items",
+            s.seq, s.items
+        ))
+    }
+
+    /// The bureau's notice that the draft run `s` of `year` awaits approval.
+    fn draft_notice(
+        &self,
+        today: NaiveDate,
+        year: i32,
+        operator: &str,
+        s: &crate::jobs::payrun::RunSummary,
+    ) -> Result<crate::mail::Notice, String> {
         let mail = MailSettings::from_config(&self.cfg).map_err(|x| x.to_string())?;
         let mut v = BTreeMap::new();
         v.insert("year", year.to_string());
@@ -445,28 +469,13 @@ impl Runner {
         v.insert("signature", mail.signature.clone());
         let r = crate::mail::templates::render(&mail.templates, "bureau_draft", &v)
             .map_err(|x| x.to_string())?;
-        let mut conn = self
-            .store
-            .pool()
-            .acquire()
-            .await
-            .map_err(|x| x.to_string())?;
-        crate::mail::queue(
-            &mut conn,
-            &crate::mail::Notice {
-                key: format!("draft:{year}:{}", s.seq),
-                to: vec![mail.bureau.clone()],
-                subject: r.subject,
-                body: r.body,
-                attachments: vec![],
-            },
-        )
-        .await
-        .map_err(|x| x.to_string())?;
-        Ok(format!(
-            "draft {year}/{} computed: {} items",
-            s.seq, s.items
-        ))
+        Ok(crate::mail::Notice {
+            key: format!("draft:{year}:{}", s.seq),
+            to: vec![mail.bureau.clone()],
+            subject: r.subject,
+            body: r.body,
+            attachments: vec![],
+        })
     }
 
     async fn inbox(&self) -> Result<String, String> {
@@ -854,7 +863,18 @@ impl Runner {
                 tracing::warn!(job, scheduled = %ts(*at), "a run is recorded for a time in the future (a clock was ahead?); it is ignored and the job runs on its schedule");
             }
         }
-        for (job, at) in &p.missed {
+        self.record_missed(&p.missed, now).await?;
+        self.give_up_pending(&p.give_up, now).await?;
+        self.claim_due(p.run, busy, now).await
+    }
+
+    /// Records the scheduled times past the catch-up deadline as missed (once each).
+    async fn record_missed(
+        &self,
+        missed: &[(String, DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        for (job, at) in missed {
             let r = sqlx::query("INSERT INTO job_runs (job, scheduled_at, status, owner, finished_at, outcome, attempts) VALUES ($1, $2, 'missed', $3, $4, $5, 0) ON CONFLICT (job, scheduled_at) DO NOTHING")
                 .bind(job)
                 .bind(ts(*at))
@@ -867,7 +887,17 @@ impl Runner {
                 tracing::warn!(job, scheduled = %ts(*at), advice = %advice(job, *at), "scheduled time missed (past the catch-up deadline)");
             }
         }
-        for (job, q) in &p.give_up {
+        Ok(())
+    }
+
+    /// Gives up the pending runs whose attempts or catch-up window are used up, with their
+    /// last error and why.
+    async fn give_up_pending(
+        &self,
+        give_up: &[(String, Pending)],
+        now: DateTime<Utc>,
+    ) -> Result<(), DaemonError> {
+        for (job, q) in give_up {
             let why = if q.attempts >= self.settings.max_attempts {
                 "its attempts are used up"
             } else {
@@ -888,8 +918,19 @@ impl Runner {
             self.give_up(job, q.at, q.attempts, &error, None, now)
                 .await?;
         }
+        Ok(())
+    }
+
+    /// Locks and claims each due run of a job free everywhere (one run per job); a claim that
+    /// supersedes earlier times records them.
+    async fn claim_due(
+        &self,
+        run: Vec<Due>,
+        busy: &HashSet<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Claimed>, DaemonError> {
         let mut claimed = Vec::new();
-        for d in p.run {
+        for d in run {
             if busy.contains(&d.job) || claimed.iter().any(|c: &Claimed| c.job == d.job) {
                 continue; // running here: never overlap (it runs when the job is free)
             }
@@ -1140,68 +1181,13 @@ pub async fn list(runner: &Runner, now: DateTime<Utc>) -> Result<Vec<JobStatus>,
 /// `jobs list` as text: a line per job, and indented lines for what needs attention.
 pub async fn list_text(runner: &Runner, now: DateTime<Utc>) -> Result<String, DaemonError> {
     use std::fmt::Write;
-    let shanghai =
-        |t: &str| parse_ts(t).map_or_else(|| t.to_string(), |t| format!("{} CST", local(t)));
     let mut out = String::new();
     let mut unacknowledged = 0;
     for j in list(runner, now).await? {
-        let last = j
-            .last
-            .map(|(at, status, outcome)| format!("{at} {status} {outcome}"))
-            .unwrap_or_else(|| "never".into());
-        let next = j
-            .next
-            .map(|t| {
-                t.with_timezone(&Shanghai)
-                    .format("%Y-%m-%d %H:%M:%S %Z")
-                    .to_string()
-            })
-            .unwrap_or_else(|| "-".into());
-        let _ = writeln!(
-            out,
-            "{:<7} {:<18} next {:<26} last {last}",
-            j.job, j.schedule, next
-        );
+        write_job_line(&mut out, &j);
         unacknowledged += j.failures.len();
-        const SHOWN: usize = 3;
-        for f in j.failures.iter().take(SHOWN) {
-            let adv = parse_ts(&f.at).map_or_else(
-                || format!("chieftech jobs run {}", j.job),
-                |t| advice(&j.job, t),
-            );
-            let _ = writeln!(
-                out,
-                "        !! FAILED, NOT ACKNOWLEDGED: {} ({}) after {} attempts: {}\n           run it by hand with `{adv}`, then acknowledge: chieftech --operator NAME jobs ack {} --at {}",
-                f.at,
-                shanghai(&f.at),
-                f.attempts,
-                f.outcome,
-                j.job,
-                f.at
-            );
-        }
-        if j.failures.len() > SHOWN {
-            let _ = writeln!(
-                out,
-                "        !! … and {} more unacknowledged failures (`jobs ack {}` acknowledges them all)",
-                j.failures.len() - SHOWN,
-                j.job
-            );
-        }
-        for (at, attempts, next, outcome) in &j.retrying {
-            let _ = writeln!(
-                out,
-                "        retrying {at}: attempt {attempts} failed ({outcome}); next attempt {}",
-                shanghai(next)
-            );
-        }
-        for at in &j.future {
-            let _ = writeln!(
-                out,
-                "        ! a run is recorded for {at} ({}), in the future (a clock was ahead?): ignored; the job runs on its schedule",
-                shanghai(at)
-            );
-        }
+        write_failures(&mut out, &j);
+        write_pending(&mut out, &j);
     }
     if unacknowledged > 0 {
         let _ = writeln!(
@@ -1210,6 +1196,84 @@ pub async fn list_text(runner: &Runner, now: DateTime<Utc>) -> Result<String, Da
         );
     }
     Ok(out)
+}
+
+/// A recorded time as `jobs list` shows it beside the raw text: in Shanghai time, or as
+/// given when it is not a time.
+fn shanghai_text(t: &str) -> String {
+    parse_ts(t).map_or_else(|| t.to_string(), |t| format!("{} CST", local(t)))
+}
+
+/// The job's line of `jobs list`: schedule, next run and last run.
+fn write_job_line(out: &mut String, j: &JobStatus) {
+    use std::fmt::Write;
+    let last = j
+        .last
+        .as_ref()
+        .map(|(at, status, outcome)| format!("{at} {status} {outcome}"))
+        .unwrap_or_else(|| "never".into());
+    let next = j
+        .next
+        .map(|t| {
+            t.with_timezone(&Shanghai)
+                .format("%Y-%m-%d %H:%M:%S %Z")
+                .to_string()
+        })
+        .unwrap_or_else(|| "-".into());
+    let _ = writeln!(
+        out,
+        "{:<7} {:<18} next {:<26} last {last}",
+        j.job, j.schedule, next
+    );
+}
+
+/// The job's unacknowledged failures (the latest few), each with what to run by hand.
+fn write_failures(out: &mut String, j: &JobStatus) {
+    use std::fmt::Write;
+    const SHOWN: usize = 3;
+    for f in j.failures.iter().take(SHOWN) {
+        let adv = parse_ts(&f.at).map_or_else(
+            || format!("chieftech jobs run {}", j.job),
+            |t| advice(&j.job, t),
+        );
+        let _ = writeln!(
+            out,
+            "        !! FAILED, NOT ACKNOWLEDGED: {} ({}) after {} attempts: {}\n           run it by hand with `{adv}`, then acknowledge: chieftech --operator NAME jobs ack {} --at {}",
+            f.at,
+            shanghai_text(&f.at),
+            f.attempts,
+            f.outcome,
+            j.job,
+            f.at
+        );
+    }
+    if j.failures.len() > SHOWN {
+        let _ = writeln!(
+            out,
+            "        !! … and {} more unacknowledged failures (`jobs ack {}` acknowledges them all)",
+            j.failures.len() - SHOWN,
+            j.job
+        );
+    }
+}
+
+/// The job's runs to be retried, and its runs recorded in the future.
+fn write_pending(out: &mut String, j: &JobStatus) {
+    use std::fmt::Write;
+    for (at, attempts, next, outcome) in &j.retrying {
+        let _ = writeln!(
+            out,
+            "        retrying {at}: attempt {attempts} failed ({outcome}); next attempt {}",
+            shanghai_text(next)
+        );
+    }
+    for at in &j.future {
+        let _ = writeln!(
+            out,
+            "        ! a run is recorded for {at} ({}), in the future (a clock was ahead?): ignored; the job runs on its schedule",
+            shanghai_text(at)
+        );
+    }
 }
 
 /// `jobs ack JOB [--at TIME]`: a person acknowledges a failed run (all of the job's, without
@@ -1302,19 +1366,60 @@ pub fn instance_lock(store: &Store, url: &str) -> Result<InstanceLock, DaemonErr
 
 /// Runs until SIGTERM or SIGINT.
 pub async fn run_daemon(runner: Runner, url: &str) -> Result<(), DaemonError> {
-    use tokio::signal::unix::{signal, SignalKind};
     // Signals first: a stop during the start-up catch-up is handled like any other.
-    let sig = |k| signal(k).map_err(|e| DaemonError::Scheduler(e.to_string()));
-    let mut term = sig(SignalKind::terminate())?;
-    let mut int = sig(SignalKind::interrupt())?;
+    let signals = Signals::listen()?;
     let _lock = instance_lock(&runner.store, url)?;
     let schedules = runner.settings.schedules()?;
     tracing::info!(owner = %runner.owner, jobs = schedules.len(), "daemon started");
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(64);
-    let mut sched = tokio_cron_scheduler::JobScheduler::new()
+    let (tx, rx) = tokio::sync::mpsc::channel::<()>(64);
+    let mut sched = start_scheduler(&schedules, &tx).await?;
+    let mut daemon = Daemon {
+        runner: Arc::new(runner),
+        busy: Busy::default(),
+        warned: HashSet::new(),
+        tasks: tokio::task::JoinSet::new(),
+        signals,
+        wake: rx,
+    };
+    // Catch up at start-up: the jobs start as tasks, and the loop below handles signals.
+    if let Err(e) = daemon.start_due().await {
+        tracing::error!(error = %e, "start-up pass failed; retrying at the next wake-up");
+    }
+    daemon.serve().await;
+    let _ = sched.shutdown().await;
+    daemon.wait_for_jobs().await;
+    daemon.release_claims().await;
+    tracing::info!("daemon stopping: no job is running");
+    Ok(())
+}
+
+/// SIGTERM and SIGINT, listened to from the daemon's first moment.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Starts listening for SIGTERM and SIGINT.
+    fn listen() -> Result<Signals, DaemonError> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let sig = |k| signal(k).map_err(|e| DaemonError::Scheduler(e.to_string()));
+        let term = sig(SignalKind::terminate())?;
+        let int = sig(SignalKind::interrupt())?;
+        Ok(Signals { term, int })
+    }
+}
+
+/// Starts the cron scheduler (Asia/Shanghai): at each job's scheduled time it only wakes the
+/// daemon through `tx`.
+async fn start_scheduler(
+    schedules: &[JobSchedule],
+    tx: &tokio::sync::mpsc::Sender<()>,
+) -> Result<tokio_cron_scheduler::JobScheduler, DaemonError> {
+    let sched = tokio_cron_scheduler::JobScheduler::new()
         .await
         .map_err(|e| DaemonError::Scheduler(e.to_string()))?;
-    for s in &schedules {
+    for s in schedules {
         let tx = tx.clone();
         let job = tokio_cron_scheduler::Job::new_async_tz(
             s.expression.as_str(),
@@ -1336,74 +1441,98 @@ pub async fn run_daemon(runner: Runner, url: &str) -> Result<(), DaemonError> {
         .start()
         .await
         .map_err(|e| DaemonError::Scheduler(e.to_string()))?;
-    let runner = Arc::new(runner);
-    let busy = Busy::default();
-    let mut warned = HashSet::new();
-    let mut tasks = tokio::task::JoinSet::new();
-    // Catch up at start-up: the jobs start as tasks, and the loop below handles signals.
-    if let Err(e) = runner
-        .start_due(Utc::now(), &busy, &mut warned, &mut tasks)
-        .await
-    {
-        tracing::error!(error = %e, "start-up pass failed; retrying at the next wake-up");
+    Ok(sched)
+}
+
+/// The running daemon: its runner, the jobs running here as tasks, the rows in the future
+/// already warned of, its signals and the scheduler's wake-ups.
+struct Daemon {
+    runner: Arc<Runner>,
+    busy: Busy,
+    warned: HashSet<(String, DateTime<Utc>)>,
+    tasks: tokio::task::JoinSet<()>,
+    signals: Signals,
+    wake: tokio::sync::mpsc::Receiver<()>,
+}
+
+impl Daemon {
+    /// Plans, claims and starts what is due now.
+    async fn start_due(&mut self) -> Result<usize, DaemonError> {
+        self.runner
+            .start_due(Utc::now(), &self.busy, &mut self.warned, &mut self.tasks)
+            .await
     }
-    loop {
+
+    /// How long to sleep: until the next retry is due (at least 0.5 s), at most 30 s.
+    async fn wait(&self) -> std::time::Duration {
         // Wake for the next retry, or within 30 s (a safety net in case the scheduler stops
         // waking us, and for claims of dead daemons whose lease lapses).
         let mut wait = std::time::Duration::from_secs(30);
-        if let Ok(Some(t)) = runner.next_retry(&busy).await {
+        if let Ok(Some(t)) = self.runner.next_retry(&self.busy).await {
             let until = (t - Utc::now())
                 .to_std()
                 .unwrap_or_default()
                 .max(std::time::Duration::from_millis(500));
             wait = wait.min(until);
         }
-        tokio::select! {
-            _ = rx.recv() => {}
-            _ = tokio::time::sleep(wait) => {}
-            Some(_) = tasks.join_next() => continue,
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-        }
-        // Let a burst of wake-ups for the same second collapse into one pass.
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        while rx.try_recv().is_ok() {}
-        if let Err(e) = runner
-            .start_due(Utc::now(), &busy, &mut warned, &mut tasks)
-            .await
-        {
-            tracing::error!(error = %e, "scheduler pass failed; retrying at the next wake-up");
-        }
+        wait
     }
-    let _ = sched.shutdown().await;
-    if !tasks.is_empty() {
-        tracing::info!(
-            running = tasks.len(),
-            "daemon stopping: waiting for the running jobs to end (each at most until its deadline; a second SIGTERM/SIGINT abandons them)"
-        );
-    }
-    loop {
-        tokio::select! {
-            r = tasks.join_next() => if r.is_none() { break },
-            _ = term.recv() => {
-                tracing::warn!("second signal: abandoning the running jobs");
-                tasks.abort_all();
+
+    /// Runs a pass at each wake-up (the scheduler's, a retry's, or the 30 s safety net) until
+    /// SIGTERM or SIGINT; a job ending only wakes the loop.
+    async fn serve(&mut self) {
+        loop {
+            let wait = self.wait().await;
+            tokio::select! {
+                _ = self.wake.recv() => {}
+                _ = tokio::time::sleep(wait) => {}
+                Some(_) = self.tasks.join_next() => continue,
+                _ = self.signals.term.recv() => break,
+                _ = self.signals.int.recv() => break,
             }
-            _ = int.recv() => {
-                tracing::warn!("second signal: abandoning the running jobs");
-                tasks.abort_all();
+            // Let a burst of wake-ups for the same second collapse into one pass.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            while self.wake.try_recv().is_ok() {}
+            if let Err(e) = self.start_due().await {
+                tracing::error!(error = %e, "scheduler pass failed; retrying at the next wake-up");
             }
         }
     }
-    match runner.release().await {
-        Ok(0) => {}
-        Ok(n) => tracing::warn!(claims = n, "claims of abandoned jobs released for a retry"),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot release this daemon's claims; they lapse after lease_seconds")
+
+    /// Waits for the running jobs to end (each at most until its deadline); a second signal
+    /// abandons them.
+    async fn wait_for_jobs(&mut self) {
+        if !self.tasks.is_empty() {
+            tracing::info!(
+                running = self.tasks.len(),
+                "daemon stopping: waiting for the running jobs to end (each at most until its deadline; a second SIGTERM/SIGINT abandons them)"
+            );
+        }
+        loop {
+            tokio::select! {
+                r = self.tasks.join_next() => if r.is_none() { break },
+                _ = self.signals.term.recv() => {
+                    tracing::warn!("second signal: abandoning the running jobs");
+                    self.tasks.abort_all();
+                }
+                _ = self.signals.int.recv() => {
+                    tracing::warn!("second signal: abandoning the running jobs");
+                    self.tasks.abort_all();
+                }
+            }
         }
     }
-    tracing::info!("daemon stopping: no job is running");
-    Ok(())
+
+    /// Releases the claims of abandoned jobs for a retry.
+    async fn release_claims(&self) {
+        match self.runner.release().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(claims = n, "claims of abandoned jobs released for a retry"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot release this daemon's claims; they lapse after lease_seconds")
+            }
+        }
+    }
 }
 
 /// A name for this daemon in the job records: host, process id and a random part.

@@ -53,7 +53,42 @@ pub async fn run_demo(base: &Config, dir: &Path, people: usize) -> Result<DemoRe
     );
     println!();
     let inputs_dir = dir.join("inputs");
-    let sample = crate::jobs::sample::write_sample(people, &inputs_dir, 2021)
+    let sample = make_sample(people, &inputs_dir)?;
+    let start = NaiveDate::from_ymd_opt(2022, 1, 1).expect("date");
+    super::session::record_on(start);
+    let mut clerk = Session::open(
+        cfg,
+        database.clone(),
+        CLERK.into(),
+        start,
+        Open::CreateIfMissing,
+    )
+    .await?;
+    import_sample_roster(&clerk, &sample, &inputs_dir).await?;
+    println!(
+        "第3步 逐年发放：每年先导入各单位报来的变动，再由{CLERK}计算发放批次、{REVIEWER}审批（两人分开，四眼原则），然后生成代发文件和汇总表"
+    );
+    let years = pay_years(&mut clerk, &sample, &inputs_dir).await?;
+    explain_terms(&clerk, years.uncovered);
+    let sent = remind_and_send(&clerk, start).await?;
+    clerk.store.close().await;
+    Ok(DemoReport {
+        dir: dir.to_path_buf(),
+        database,
+        inputs: years.inputs,
+        outputs: years.outputs,
+        runs: years.runs,
+        mails: sent,
+        try_person: years.try_person,
+    })
+}
+
+/// Step 1: writes the sample workbooks into `inputs_dir`.
+fn make_sample(
+    people: usize,
+    inputs_dir: &Path,
+) -> Result<crate::jobs::sample::SampleFiles, JobError> {
+    let sample = crate::jobs::sample::write_sample(people, inputs_dir, 2021)
         .map_err(|e| fail(Class::Outside, e))?;
     let years: Vec<i32> = sample.changes.iter().map(|(y, _)| *y).collect();
     println!(
@@ -65,20 +100,23 @@ pub async fn run_demo(base: &Config, dir: &Path, people: usize) -> Result<DemoRe
         },
         inputs_dir.display()
     );
-    let start = NaiveDate::from_ymd_opt(2022, 1, 1).expect("date");
-    super::session::record_on(start);
-    let mut clerk = Session::open(
-        cfg,
-        database.clone(),
-        CLERK.into(),
-        start,
-        Open::CreateIfMissing,
-    )
-    .await?;
-    let report = ledger::import_roster(&clerk, std::slice::from_ref(&sample.roster), false).await?;
-    let shown = |l: &str| l.replace(&format!("{}/", inputs_dir.display()), "");
+    Ok(sample)
+}
+
+/// A report line with the inputs folder left out of file names.
+fn shown(inputs_dir: &Path, line: &str) -> String {
+    line.replace(&format!("{}/", inputs_dir.display()), "")
+}
+
+/// Step 2: imports the sample roster, explaining why it has more rows than people.
+async fn import_sample_roster(
+    clerk: &Session,
+    sample: &crate::jobs::sample::SampleFiles,
+    inputs_dir: &Path,
+) -> Result<(), JobError> {
+    let report = ledger::import_roster(clerk, std::slice::from_ref(&sample.roster), false).await?;
     for l in &report.lines {
-        println!("第2步 导入名册：{}", shown(l));
+        println!("第2步 导入名册：{}", shown(inputs_dir, l));
     }
     if report.refused {
         for p in &report.problems {
@@ -86,20 +124,38 @@ pub async fn run_demo(base: &Config, dir: &Path, people: usize) -> Result<DemoRe
         }
         return Err(fail(Class::Refused, "the sample roster was refused"));
     }
-    let (rows, persons) = roster_counts(&clerk).await?;
+    let (rows, persons) = roster_counts(clerk).await?;
     if rows > persons {
         println!(
             "{UNDER}名册共{rows}行、{persons}人：有{}人第一个管理期满后再次当选，每次当选各占一行。",
             rows - persons
         );
     }
-    println!(
-        "第3步 逐年发放：每年先导入各单位报来的变动，再由{CLERK}计算发放批次、{REVIEWER}审批（两人分开，四眼原则），然后生成代发文件和汇总表"
-    );
-    let mut inputs = vec![sample.roster.clone()];
-    let (mut runs, mut outputs) = (Vec::new(), Vec::new());
-    let mut try_person: Option<(String, String)> = None;
-    let mut uncovered = 0usize;
+    Ok(())
+}
+
+/// What the five years of runs did.
+struct Years {
+    inputs: Vec<PathBuf>,
+    outputs: Vec<PathBuf>,
+    runs: Vec<String>,
+    try_person: Option<(String, String)>,
+    uncovered: usize,
+}
+
+/// Step 3: each year from 2022 to 2026, the year's change reports, then its run.
+async fn pay_years(
+    clerk: &mut Session,
+    sample: &crate::jobs::sample::SampleFiles,
+    inputs_dir: &Path,
+) -> Result<Years, JobError> {
+    let mut done_years = Years {
+        inputs: vec![sample.roster.clone()],
+        outputs: Vec::new(),
+        runs: Vec::new(),
+        try_person: None,
+        uncovered: 0,
+    };
     let mut picked_recovery = false;
     for year in 2022..=2026 {
         // Each year's reports are taken in, and its run computed, approved and exported, on
@@ -107,28 +163,38 @@ pub async fn run_demo(base: &Config, dir: &Path, people: usize) -> Result<DemoRe
         super::session::record_on(NaiveDate::from_ymd_opt(year, 12, 1).expect("date"));
         // The reports units sent during the year (late ones included) come in before the run.
         for (_, path) in sample.changes.iter().filter(|(y, _)| *y == year) {
-            inputs.push(path.clone());
-            let r = ledger::import_changes(&clerk, std::slice::from_ref(path), true, false, false)
+            done_years.inputs.push(path.clone());
+            let r = ledger::import_changes(clerk, std::slice::from_ref(path), true, false, false)
                 .await?;
             for l in &r.lines {
-                println!("{UNDER}导入变动：{}", shown(l));
+                println!("{UNDER}导入变动：{}", shown(inputs_dir, l));
             }
         }
         clerk.today = NaiveDate::from_ymd_opt(year, 12, 1).expect("date");
-        let done = one_year(&clerk, year).await?;
+        let done = one_year(clerk, year).await?;
         println!("{UNDER}{}", done.line);
-        uncovered += done.uncovered;
-        runs.push(done.line);
-        outputs.extend(done.files);
+        done_years.uncovered += done.uncovered;
+        done_years.runs.push(done.line);
+        done_years.outputs.extend(done.files);
         // The person to try `explain` on: the first one with a recovery, else the first paid.
         let recovering = done.view.people.iter().find(|p| p.net.recovery < 0);
         if let Some(p) = recovering.filter(|_| !picked_recovery) {
-            try_person = Some((p.name.clone(), p.id_number.clone()));
+            done_years.try_person = Some((p.name.clone(), p.id_number.clone()));
             picked_recovery = true;
-        } else if let Some(p) = done.view.people.first().filter(|_| try_person.is_none()) {
-            try_person = Some((p.name.clone(), p.id_number.clone()));
+        } else if let Some(p) = done
+            .view
+            .people
+            .first()
+            .filter(|_| done_years.try_person.is_none())
+        {
+            done_years.try_person = Some((p.name.clone(), p.id_number.clone()));
         }
     }
+    Ok(done_years)
+}
+
+/// Explains 追缴 and, when some months were uncovered, 未覆盖.
+fn explain_terms(clerk: &Session, uncovered: usize) {
     println!("{UNDER}追缴：以前多发、应当退回的钱（例如退休迟报、称号被撤销），发追缴通知，不进代发文件。");
     if uncovered > 0 {
         let last = clerk
@@ -141,30 +207,26 @@ pub async fn run_demo(base: &Config, dir: &Path, people: usize) -> Result<DemoRe
             "{UNDER}未覆盖：政策{last}到期后仍在管理期内的月份（按人按月计），没有政策依据，暂不发放；出台后续政策后可补发。"
         );
     }
+}
+
+/// Steps 4 and 5: queues the reminders of the demo's years and sends the outbox (as .eml
+/// files); returns the number of mails sent.
+async fn remind_and_send(clerk: &Session, start: NaiveDate) -> Result<usize, JobError> {
     let end = NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
-    let (queued, _) = ledger::remind(&clerk, start, end).await?;
+    let (queued, _) = ledger::remind(clerk, start, end).await?;
     println!(
         "第4步 排定{}至{}的提醒：管理期到期、年度变动确认、推荐通知、政策到期，共{queued}封",
         cn_date(start),
         cn_date(end)
     );
-    let delivery = ledger::send_outbox(&clerk, false).await?;
+    let delivery = ledger::send_outbox(clerk, false).await?;
     let sent = delivery.report.sent.len();
     let outbox = delivery.written_to.unwrap_or_default();
     println!(
         "第5步 发出邮件：共{sent}封（每次批准的发放明细和追缴通知、财政局通知、提醒），没有配置邮件服务器，每封写成一个 .eml 文件（可用邮件程序打开）→ {}",
         outbox.display()
     );
-    clerk.store.close().await;
-    Ok(DemoReport {
-        dir: dir.to_path_buf(),
-        database,
-        inputs,
-        outputs,
-        runs,
-        mails: sent,
-        try_person,
-    })
+    Ok(sent)
 }
 
 /// Roster rows (appointments) and people (technicians) in the ledger.

@@ -22,7 +22,7 @@ use crate::excel::roster::{
     read_roster, sheet_problem, RosterRead, SheetLayout, ROSTER_COLUMNS, ROSTER_SHEET, UNIT_COLUMNS,
 };
 use crate::rules::{Reporter, RulesConfig};
-use crate::store::roster::{RosterProblem, RosterStart};
+use crate::store::roster::{RosterOutcome, RosterProblem, RosterSession, RosterStart};
 use crate::store::{RosterEntry, RowProblem, Source, Store, StoreError, UnitEntry};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Read;
@@ -156,40 +156,97 @@ async fn import_roster_file(
     report: &mut ImportReport,
 ) -> Result<(), ImportError> {
     let label = path.display().to_string();
+    let Some(mut session) = open_roster_session(store, path, &label, operator, report).await?
+    else {
+        return Ok(());
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<RosterMsg>(IN_FLIGHT);
+    let reader = spawn_roster_reader(path, &label, limits, progress, tx);
+    let failure = feed_roster(&mut session, &mut rx).await;
+    drop(rx);
+    let read = reader
+        .await
+        .map_err(|e| ImportError::Reader(e.to_string()))?;
+    if let Some(e) = failure {
+        let _ = session.abandon().await;
+        return Err(e.into());
+    }
+    let read = match read {
+        Ok(r) => r,
+        Err(e) => {
+            session.abandon().await?;
+            unreadable(report, &label, e.to_string());
+            return Ok(());
+        }
+    };
+    let (mut problems, outcome) = close_roster(session, &read, &label).await?;
+    sort_problems(&mut problems);
+    cap_problems(&mut problems);
+    match outcome {
+        Some(o) => report.lines.push(roster_imported_line(&label, &o)),
+        None => {
+            let n = errors_in(&problems);
+            let written = write_roster_errors(path, &read, &problems, limits)?;
+            report.lines.push(format!(
+                "{label}：名册未导入（整个文件不导入）：{n}处错误，已写出错误说明工作簿{}",
+                written.display()
+            ));
+            report.error_workbooks.push(written);
+            report.refused = true;
+        }
+    }
+    report.problems.extend(problems);
+    Ok(())
+}
+
+/// Hashes the file and opens its import; None (with the report told why) when the file
+/// cannot be read or was imported before.
+async fn open_roster_session<'s>(
+    store: &'s Store,
+    path: &Path,
+    label: &str,
+    operator: &str,
+    report: &mut ImportReport,
+) -> Result<Option<Box<RosterSession<'s>>>, ImportError> {
     let sha = match file_sha256(path) {
         Ok(h) => h,
         Err(e) => {
-            report.problems.push(file_problem(
-                &label,
-                format!("无法读取文件：{e}；请检查文件名和路径"),
-            ));
-            report.lines.push(format!("{label}：无法读取，未导入"));
-            report.refused = true;
-            return Ok(());
+            let why = format!("无法读取文件：{e}；请检查文件名和路径");
+            unreadable(report, label, why);
+            return Ok(None);
         }
     };
     let source = Source {
         kind: "roster-file".into(),
-        file_name: Some(label.clone()),
+        file_name: Some(label.to_string()),
         sha256: Some(sha),
         operator: operator.into(),
     };
-    let mut session = match store.begin_roster_import(&source).await? {
+    match store.begin_roster_import(&source).await? {
         RosterStart::AlreadyImported(o) => {
             report.lines.push(format!(
                 "{label}：内容相同的名册文件已于{}导入过，本次未做任何更改",
                 o.already_imported.unwrap_or_default()
             ));
-            return Ok(());
+            Ok(None)
         }
-        RosterStart::Open(s) => s,
-    };
+        RosterStart::Open(s) => Ok(Some(s)),
+    }
+}
 
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<RosterMsg>(IN_FLIGHT);
+/// Reads the roster workbook on a blocking thread, sending units and row batches down `tx`
+/// (a progress bar for large ones).
+fn spawn_roster_reader(
+    path: &Path,
+    label: &str,
+    limits: &InputLimits,
+    progress: bool,
+    tx: tokio::sync::mpsc::Sender<RosterMsg>,
+) -> tokio::task::JoinHandle<Result<RosterRead, crate::excel::read::ReadError>> {
     let reader_path = path.to_path_buf();
-    let reader_label = label.clone();
+    let reader_label = label.to_string();
     let reader_limits = *limits;
-    let reader = tokio::task::spawn_blocking(
+    tokio::task::spawn_blocking(
         move || -> Result<RosterRead, crate::excel::read::ReadError> {
             let mut wb = Workbook::open_with(&reader_path, &reader_limits)?;
             let bar = if progress {
@@ -225,38 +282,33 @@ async fn import_roster_file(
             }
             read
         },
-    );
+    )
+}
 
-    let mut failure: Option<StoreError> = None;
+/// Feeds what the reader sends to the import; the ledger's failure, if any, stops it.
+async fn feed_roster(
+    session: &mut RosterSession<'_>,
+    rx: &mut tokio::sync::mpsc::Receiver<RosterMsg>,
+) -> Option<StoreError> {
     while let Some(msg) = rx.recv().await {
         let r = match msg {
             RosterMsg::Units(u) => session.add_units(&u).await,
             RosterMsg::Rows(rows) => session.add(&rows).await,
         };
         if let Err(e) = r {
-            failure = Some(e);
-            break;
+            return Some(e);
         }
     }
-    drop(rx);
-    let read = reader
-        .await
-        .map_err(|e| ImportError::Reader(e.to_string()))?;
-    if let Some(e) = failure {
-        let _ = session.abandon().await;
-        return Err(e.into());
-    }
+    None
+}
 
-    let read = match read {
-        Ok(r) => r,
-        Err(e) => {
-            session.abandon().await?;
-            report.problems.push(file_problem(&label, e.to_string()));
-            report.lines.push(format!("{label}：无法读取，未导入"));
-            report.refused = true;
-            return Ok(());
-        }
-    };
+/// Ends the import: committed when neither the workbook nor the ledger found an error, else
+/// abandoned. Returns every problem, and the outcome when committed.
+async fn close_roster(
+    session: Box<RosterSession<'_>>,
+    read: &RosterRead,
+    label: &str,
+) -> Result<(Vec<CellProblem>, Option<RosterOutcome>), ImportError> {
     let roster_sheet = read
         .roster
         .as_ref()
@@ -264,7 +316,7 @@ async fn import_roster_file(
     let mut problems = read.problems.clone();
     let to_cells = |ps: &[RosterProblem]| -> Vec<CellProblem> {
         ps.iter()
-            .map(|p| store_problem(&label, &roster_sheet, p.row, p.column, &p.message))
+            .map(|p| store_problem(label, &roster_sheet, p.row, p.column, &p.message))
             .collect()
     };
     let outcome = if read.has_errors() {
@@ -280,44 +332,41 @@ async fn import_roster_file(
             }
         }
     };
-    sort_problems(&mut problems);
-    cap_problems(&mut problems);
-    match outcome {
-        Some(o) => {
-            let mut line = format!(
-                "{label}：名册已导入：新增{}条，更新{}条，未变{}条，新增单位{}个",
-                o.added, o.updated, o.unchanged, o.units_added
-            );
-            if o.added + o.updated == 0 {
-                line.push_str("（与已登记的相同，未做任何更改）");
-            }
-            report.lines.push(line);
-        }
-        None => {
-            let n = errors_in(&problems);
-            let layouts: Vec<&SheetLayout> = read.roster.iter().chain(read.units.iter()).collect();
-            let sheets: Vec<SheetToCopy<'_>> = layouts
-                .iter()
-                .map(|l| SheetToCopy {
-                    layout: l,
-                    columns: if read.units.as_ref() == Some(*l) {
-                        &UNIT_COLUMNS
-                    } else {
-                        &ROSTER_COLUMNS
-                    },
-                })
-                .collect();
-            let written = write_error_workbook_with(path, &sheets, &problems, limits)?;
-            report.lines.push(format!(
-                "{label}：名册未导入（整个文件不导入）：{n}处错误，已写出错误说明工作簿{}",
-                written.display()
-            ));
-            report.error_workbooks.push(written);
-            report.refused = true;
-        }
+    Ok((problems, outcome))
+}
+
+/// The line for a roster taken in.
+fn roster_imported_line(label: &str, o: &RosterOutcome) -> String {
+    let mut line = format!(
+        "{label}：名册已导入：新增{}条，更新{}条，未变{}条，新增单位{}个",
+        o.added, o.updated, o.unchanged, o.units_added
+    );
+    if o.added + o.updated == 0 {
+        line.push_str("（与已登记的相同，未做任何更改）");
     }
-    report.problems.extend(problems);
-    Ok(())
+    line
+}
+
+/// Writes the error workbook of a refused roster (its roster and unit sheets, annotated).
+fn write_roster_errors(
+    path: &Path,
+    read: &RosterRead,
+    problems: &[CellProblem],
+    limits: &InputLimits,
+) -> Result<PathBuf, ImportError> {
+    let layouts: Vec<&SheetLayout> = read.roster.iter().chain(read.units.iter()).collect();
+    let sheets: Vec<SheetToCopy<'_>> = layouts
+        .iter()
+        .map(|l| SheetToCopy {
+            layout: l,
+            columns: if read.units.as_ref() == Some(*l) {
+                &UNIT_COLUMNS
+            } else {
+                &ROSTER_COLUMNS
+            },
+        })
+        .collect();
+    Ok(write_error_workbook_with(path, &sheets, problems, limits)?)
 }
 
 /// Problems by sheet and row, file-level ones first (a stable sort keeps column order).
@@ -415,46 +464,19 @@ async fn import_changes_file(
             return Ok(());
         }
     };
-    let sheet = file
-        .sheet()
-        .unwrap_or(crate::excel::changes::CHANGES_SHEET)
-        .to_string();
-    let mut problems = file.problems.clone();
-    let to_cell = |p: &RowProblem| store_problem(&label, &sheet, p.row, p.column, &p.message);
-    // Rows refused for a cell are checked against the roster too: every problem in one pass.
-    problems.extend(store.check_people(&file.partial).await?.iter().map(to_cell));
-    let cell_errors = file.has_errors();
-    let mut refused = cell_errors;
-    let line = if cell_errors && !accept_valid {
-        // Refused whole; a dry run still finds the person-level problems of the sound rows.
-        if !file.entries.is_empty() {
-            let outcome = store
-                .check_changes(&source, reporter, &file.entries, cfg)
-                .await?;
-            let person_level = outcome.rejected.iter().filter(|p| p.row.is_some());
-            problems.extend(person_level.map(to_cell));
-        }
-        refused_whole_line(&label, &problems)
-    } else {
-        let outcome = store
-            .record_changes(&source, reporter, &file.entries, accept_valid, cfg)
-            .await?;
-        problems.extend(outcome.rejected.iter().map(to_cell));
-        refused |= !outcome.rejected.is_empty();
-        recorded_line(&label, &outcome, &problems, refused)
+    let how = ChangesImport {
+        store,
+        source: &source,
+        reporter,
+        accept_valid,
+        cfg,
+        label: &label,
     };
+    let (mut problems, line, refused) = how.check_and_record(&file).await?;
     sort_problems(&mut problems);
     cap_problems(&mut problems);
     if refused {
-        let sheets: Vec<SheetToCopy<'_>> = file
-            .layout
-            .iter()
-            .map(|l| SheetToCopy {
-                layout: l,
-                columns: &CHANGE_COLUMNS,
-            })
-            .collect();
-        let written = write_error_workbook_with(path, &sheets, &problems, limits)?;
+        let written = write_changes_errors(path, &file, &problems, limits)?;
         report
             .lines
             .push(format!("{line}；错误说明工作簿：{}", written.display()));
@@ -465,6 +487,81 @@ async fn import_changes_file(
     }
     report.problems.extend(problems);
     Ok(())
+}
+
+/// Writes the error workbook of a changes file with refused rows (its sheet, annotated).
+fn write_changes_errors(
+    path: &Path,
+    file: &crate::excel::changes::ChangesFile,
+    problems: &[CellProblem],
+    limits: &InputLimits,
+) -> Result<PathBuf, ImportError> {
+    let sheets: Vec<SheetToCopy<'_>> = file
+        .layout
+        .iter()
+        .map(|l| SheetToCopy {
+            layout: l,
+            columns: &CHANGE_COLUMNS,
+        })
+        .collect();
+    Ok(write_error_workbook_with(path, &sheets, problems, limits)?)
+}
+
+/// How one changes file is taken in.
+struct ChangesImport<'a> {
+    store: &'a Store,
+    source: &'a Source,
+    reporter: Reporter,
+    accept_valid: bool,
+    cfg: &'a RulesConfig,
+    label: &'a str,
+}
+
+impl ChangesImport<'_> {
+    /// Checks the file's rows against the ledger and records them (or, for a file refused
+    /// whole, only checks them): every problem, the summary line, and whether rows were
+    /// refused.
+    async fn check_and_record(
+        &self,
+        file: &crate::excel::changes::ChangesFile,
+    ) -> Result<(Vec<CellProblem>, String, bool), ImportError> {
+        let (store, label) = (self.store, self.label);
+        let sheet = file
+            .sheet()
+            .unwrap_or(crate::excel::changes::CHANGES_SHEET)
+            .to_string();
+        let mut problems = file.problems.clone();
+        let to_cell = |p: &RowProblem| store_problem(label, &sheet, p.row, p.column, &p.message);
+        // Rows refused for a cell are checked against the roster too: every problem in one pass.
+        problems.extend(store.check_people(&file.partial).await?.iter().map(to_cell));
+        let cell_errors = file.has_errors();
+        let mut refused = cell_errors;
+        let line = if cell_errors && !self.accept_valid {
+            // Refused whole; a dry run still finds the person-level problems of the sound rows.
+            if !file.entries.is_empty() {
+                let outcome = store
+                    .check_changes(self.source, self.reporter, &file.entries, self.cfg)
+                    .await?;
+                let person_level = outcome.rejected.iter().filter(|p| p.row.is_some());
+                problems.extend(person_level.map(to_cell));
+            }
+            refused_whole_line(label, &problems)
+        } else {
+            let outcome = store
+                .record_changes(
+                    self.source,
+                    self.reporter,
+                    &file.entries,
+                    self.accept_valid,
+                    self.cfg,
+                )
+                .await?;
+            problems.extend(outcome.rejected.iter().map(to_cell));
+            refused |= !outcome.rejected.is_empty();
+            recorded_line(label, &outcome, &problems, refused)
+        };
+        Ok((problems, line, refused))
+    }
 }
 
 /// A file that could not be read at all: one problem, one line, refused.

@@ -265,44 +265,20 @@ pub fn run_notices(
 ) -> Result<Vec<Notice>, TemplateError> {
     let mut out = Vec::new();
     let (year, run) = (view.year, view.seq);
-    let base = letter_values(settings, date);
+    let letters = RunLetters {
+        base: letter_values(settings, date),
+        year,
+        run,
+        units,
+        settings,
+    };
     // Per unit: its technicians.
     let mut by_unit: BTreeMap<String, Vec<&RunPerson>> = BTreeMap::new();
     for p in &view.people {
         by_unit.entry(unit_of(p)).or_default().push(p);
     }
     for (unit, people) in &by_unit {
-        let to = addressee(unit, units.get(unit).map(String::as_str), settings);
-        let paid: i64 = people.iter().map(|p| p.net.bank).sum();
-        let recovering: Vec<&RunPerson> = people
-            .iter()
-            .copied()
-            .filter(|p| p.net.recovery < 0)
-            .collect();
-        let mut v = base.clone();
-        v.insert("year", year.to_string());
-        v.insert("run", run.to_string());
-        v.insert("unit", unit.clone());
-        v.insert("recipient", to.greeting.clone());
-        v.insert("forward_note", to.forward_note.clone());
-        v.insert(
-            "people",
-            people
-                .iter()
-                .map(|p| person_block(p))
-                .collect::<Vec<_>>()
-                .join("\n\n"),
-        );
-        v.insert("total", fen_grouped(paid));
-        v.insert("summary", unit_summary(&to.you, paid, &recovering));
-        let r = render(&settings.templates, "unit_run", &v)?;
-        out.push(Notice {
-            key: format!("run:{year}:{run}:unit:{unit}"),
-            to: vec![to.to],
-            subject: r.subject,
-            body: r.body,
-            attachments: vec![],
-        });
+        out.push(letters.unit_notice(unit, people)?);
     }
     // Recovery notices, one per person with a recovery.
     let recovering: Vec<&RunPerson> = view.people.iter().filter(|p| p.net.recovery < 0).collect();
@@ -314,8 +290,77 @@ pub fn run_notices(
         );
     }
     for p in recovering {
+        out.push(letters.recovery_notice(p, reasons)?);
+    }
+    if let (Some(last), false) = (policy_last_day, view.uncovered.is_empty()) {
+        out.push(letters.outlived_notice(view, last)?);
+    }
+    Ok(out)
+}
+
+/// What every letter of a run shares: the `[mail]` values, the run, the units' addresses.
+struct RunLetters<'a> {
+    base: BTreeMap<&'static str, String>,
+    year: i32,
+    run: i64,
+    units: &'a UnitEmails,
+    settings: &'a MailSettings,
+}
+
+impl RunLetters<'_> {
+    /// The letter's values for `unit`, addressed ([`addressee`]).
+    fn values_for(&self, unit: &str) -> (BTreeMap<&'static str, String>, Addressee) {
+        let to = addressee(
+            unit,
+            self.units.get(unit).map(String::as_str),
+            self.settings,
+        );
+        let mut v = self.base.clone();
+        v.insert("year", self.year.to_string());
+        v.insert("run", self.run.to_string());
+        v.insert("unit", unit.to_string());
+        v.insert("recipient", to.greeting.clone());
+        v.insert("forward_note", to.forward_note.clone());
+        (v, to)
+    }
+
+    /// A unit's letter (发放明细): every technician's breakdown and the unit's totals.
+    fn unit_notice(&self, unit: &str, people: &[&RunPerson]) -> Result<Notice, TemplateError> {
+        let (mut v, to) = self.values_for(unit);
+        let paid: i64 = people.iter().map(|p| p.net.bank).sum();
+        let recovering: Vec<&RunPerson> = people
+            .iter()
+            .copied()
+            .filter(|p| p.net.recovery < 0)
+            .collect();
+        v.insert(
+            "people",
+            people
+                .iter()
+                .map(|p| person_block(p))
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+        );
+        v.insert("total", fen_grouped(paid));
+        v.insert("summary", unit_summary(&to.you, paid, &recovering));
+        let r = render(&self.settings.templates, "unit_run", &v)?;
+        Ok(Notice {
+            key: format!("run:{}:{}:unit:{unit}", self.year, self.run),
+            to: vec![to.to],
+            subject: r.subject,
+            body: r.body,
+            attachments: vec![],
+        })
+    }
+
+    /// A recovery notice (追缴通知) to a person's unit and the bureau.
+    fn recovery_notice(
+        &self,
+        p: &RunPerson,
+        reasons: &HashMap<String, String>,
+    ) -> Result<Notice, TemplateError> {
         let unit = unit_of(p);
-        let to = addressee(&unit, units.get(&unit).map(String::as_str), settings);
+        let (mut v, to) = self.values_for(&unit);
         let lines = p.lines();
         let back: Vec<Line> = lines.iter().filter(|l| l.fen < 0).copied().collect();
         let mut months = breakdown(&back, "  ");
@@ -328,12 +373,6 @@ pub fn run_notices(
                 fen_grouped(amount)
             ));
         }
-        let mut v = base.clone();
-        v.insert("year", year.to_string());
-        v.insert("run", run.to_string());
-        v.insert("unit", unit.clone());
-        v.insert("recipient", to.greeting.clone());
-        v.insert("forward_note", to.forward_note.clone());
         v.insert("name", p.name.clone());
         v.insert("id", mask(&p.id_number));
         v.insert("amount", fen_grouped(amount));
@@ -343,16 +382,24 @@ pub fn run_notices(
             "reason",
             cn_dates_in(&reasons.get(&p.id_number).cloned().unwrap_or_default()),
         );
-        let r = render(&settings.templates, "recovery", &v)?;
-        out.push(Notice {
-            key: format!("recovery:{year}:{run}:{}", person_ref(&p.id_number)),
-            to: dedup(vec![to.to, settings.bureau.clone()]),
+        let r = render(&self.settings.templates, "recovery", &v)?;
+        Ok(Notice {
+            key: format!(
+                "recovery:{}:{}:{}",
+                self.year,
+                self.run,
+                person_ref(&p.id_number)
+            ),
+            to: dedup(vec![to.to, self.settings.bureau.clone()]),
             subject: r.subject,
             body: r.body,
             attachments: vec![],
-        });
+        })
     }
-    if let (Some(last), false) = (policy_last_day, view.uncovered.is_empty()) {
+
+    /// The bureau's warning: terms outlive the policy's last day, with each person's months
+    /// no policy covers.
+    fn outlived_notice(&self, view: &RunView, last: NaiveDate) -> Result<Notice, TemplateError> {
         // One line per person: their uncovered months as ranges.
         let mut by_person: BTreeMap<(&str, &str), Vec<Month>> = BTreeMap::new();
         for (id, name, m) in &view.uncovered {
@@ -361,47 +408,52 @@ pub fn run_notices(
                 .or_default()
                 .push(*m);
         }
-        let units_of: HashMap<&str, String> = view
-            .people
-            .iter()
-            .map(|p| (p.id_number.as_str(), unit_of(p)))
-            .collect();
-        let lines: Vec<String> = by_person
-            .iter()
-            .map(|((id, name), months)| {
-                let ranges: Vec<String> = month_ranges(months)
-                    .into_iter()
-                    .map(|(a, b)| cn_range(a, b))
-                    .collect();
-                let unit = units_of
-                    .get(id)
-                    .filter(|u| !u.is_empty())
-                    .map(|u| format!("，{u}"))
-                    .unwrap_or_default();
-                format!(
-                    "  {name}（{}{unit}）：{}，共{}个月",
-                    mask(id),
-                    ranges.join("、"),
-                    months.len()
-                )
-            })
-            .collect();
-        let mut v = base.clone();
-        v.insert("year", year.to_string());
-        v.insert("run", run.to_string());
+        let lines = uncovered_lines(view, &by_person);
+        let mut v = self.base.clone();
+        v.insert("year", self.year.to_string());
+        v.insert("run", self.run.to_string());
         v.insert("last_day", cn_date(last));
         v.insert("people", by_person.len().to_string());
         v.insert("months", lines.join("\n"));
-        let r = render(&settings.templates, "policy_outlived", &v)?;
-        out.push(Notice {
-            key: format!("policy-outlived:{year}:{run}"),
-            to: vec![settings.bureau.clone()],
+        let r = render(&self.settings.templates, "policy_outlived", &v)?;
+        Ok(Notice {
+            key: format!("policy-outlived:{}:{}", self.year, self.run),
+            to: vec![self.settings.bureau.clone()],
             subject: r.subject,
             body: r.body,
             attachments: vec![],
-        });
+        })
     }
-    Ok(out)
+}
+
+/// One line per person with uncovered months: name, masked ID number, unit, the months as
+/// ranges and their count.
+fn uncovered_lines(view: &RunView, by_person: &BTreeMap<(&str, &str), Vec<Month>>) -> Vec<String> {
+    let units_of: HashMap<&str, String> = view
+        .people
+        .iter()
+        .map(|p| (p.id_number.as_str(), unit_of(p)))
+        .collect();
+    by_person
+        .iter()
+        .map(|((id, name), months)| {
+            let ranges: Vec<String> = month_ranges(months)
+                .into_iter()
+                .map(|(a, b)| cn_range(a, b))
+                .collect();
+            let unit = units_of
+                .get(id)
+                .filter(|u| !u.is_empty())
+                .map(|u| format!("，{u}"))
+                .unwrap_or_default();
+            format!(
+                "  {name}（{}{unit}）：{}，共{}个月",
+                mask(id),
+                ranges.join("、"),
+                months.len()
+            )
+        })
+        .collect()
 }
 
 /// The unit a person's letter goes to: their latest appointment's unit.

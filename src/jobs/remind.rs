@@ -2,7 +2,7 @@
 //! each payment run, policy expiry, the call for nominations), in one transaction. Keys make
 //! a second run for the same day, or a catch-up over a range of days, queue nothing twice.
 
-use super::notices::{addressee, cn_date, letter_values, BUREAU};
+use super::notices::{addressee, cn_date, letter_values, Addressee, BUREAU};
 use crate::config::Config;
 use crate::mail::settings::{reminder_schedule, SettingsError};
 use crate::mail::templates::{render, TemplateError};
@@ -97,9 +97,8 @@ fn notices(
     s: &MailSettings,
     rules: &RulesConfig,
 ) -> Result<Vec<Notice>, TemplateError> {
-    let mut v = letter_values(s, day);
-    let to_unit = |unit: &str| addressee(unit, units.get(unit).cloned().flatten().as_deref(), s);
-    let mut out = Vec::new();
+    let v = letter_values(s, day);
+    let key = reminder.key();
     match reminder {
         Reminder::TermExpiry {
             appointment_id,
@@ -110,132 +109,181 @@ fn notices(
                 .iter()
                 .find(|(r, _)| r.appointment.id == *appointment_id)
             else {
-                return Ok(out);
+                return Ok(Vec::new());
             };
-            let addr = to_unit(&r.unit);
-            v.insert("name", r.name.clone());
-            v.insert("id", mask(&r.id_number));
-            v.insert("unit", r.unit.clone());
-            v.insert("approval_no", r.appointment.approval_no.clone());
-            v.insert("start", cn_date(r.appointment.term_start()));
-            v.insert("end", cn_date(*term_end));
-            v.insert(
-                "recipient",
-                if addr.to == s.bureau {
-                    BUREAU.to_string()
-                } else {
-                    format!("{}、{BUREAU}", r.unit)
-                },
-            );
-            v.insert("forward_note", addr.forward_note.clone());
-            if *days == 0 {
-                v.insert("when", "期满".into());
-                v.insert("when_sentence", "今日期满，津贴发放至本月止。".into());
-                v.insert(
-                    "nomination",
-                    "根据办法第十四条第五项，管理期满后，该同志可按规定重新参加首席技师选拔。"
-                        .into(),
-                );
-            } else {
-                v.insert("when", format!("{days}天后到期"));
-                v.insert("when_sentence", format!("将于{days}天后期满。"));
-                v.insert("nomination", "管理期满后可按规定重新参加选拔。".into());
-            }
-            let rendered = render(&s.templates, "term_expiry", &v)?;
-            let mut to = vec![addr.to];
-            if !to.contains(&s.bureau) {
-                to.push(s.bureau.clone());
-            }
-            out.push(Notice {
-                key: reminder.key(),
-                to,
-                subject: rendered.subject,
-                body: rendered.body,
-                attachments: vec![],
-            });
+            let addr = to_unit(&r.unit, units, s);
+            term_expiry_notice(v, key, r, addr, *days, *term_end, s).map(|n| vec![n])
         }
-        Reminder::RunRequest { year } => {
-            // Each unit with technicians whose term holds a day of the year.
-            let mut by_unit: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-            for (r, ended) in rows {
-                let (s0, e0) = (r.appointment.term_start(), r.appointment.term_end());
-                if *ended
-                    || chrono::Datelike::year(&s0) > *year
-                    || chrono::Datelike::year(&e0) < *year
-                {
-                    continue;
-                }
-                by_unit.entry(&r.unit).or_default().push(format!(
-                    "  {}（身份证号码{}），管理期{}至{}",
-                    r.name,
-                    mask(&r.id_number),
-                    cn_date(s0),
-                    cn_date(e0)
-                ));
-            }
-            for (unit, people) in by_unit {
-                let addr = to_unit(unit);
-                v.insert("year", year.to_string());
-                v.insert("unit", unit.to_string());
-                v.insert("recipient", addr.greeting.clone());
-                v.insert("forward_note", addr.forward_note.clone());
-                v.insert("you", addr.you.clone());
-                v.insert("people", people.join("\n"));
-                let rendered = render(&s.templates, "run_request", &v)?;
-                out.push(Notice {
-                    key: format!("{}:unit:{unit}", reminder.key()),
-                    to: vec![addr.to],
-                    subject: rendered.subject,
-                    body: rendered.body,
-                    attachments: vec![],
-                });
-            }
-        }
-        Reminder::Nominations { year } => {
-            for unit in units.keys() {
-                let addr = to_unit(unit);
-                v.insert("year", year.to_string());
-                v.insert("unit", unit.clone());
-                v.insert("recipient", addr.greeting.clone());
-                v.insert("forward_note", addr.forward_note.clone());
-                v.insert("you", addr.you.clone());
-                let rendered = render(&s.templates, "nominations", &v)?;
-                out.push(Notice {
-                    key: format!("{}:unit:{unit}", reminder.key()),
-                    to: vec![addr.to],
-                    subject: rendered.subject,
-                    body: rendered.body,
-                    attachments: vec![],
-                });
-            }
-        }
+        Reminder::RunRequest { year } => run_request_notices(v, &key, *year, rows, units, s),
+        Reminder::Nominations { year } => nomination_notices(v, &key, *year, units, s),
         Reminder::PolicyExpiry { days, last_day } => {
-            let outliving = rows
-                .iter()
-                .filter(|(r, ended)| !ended && r.appointment.term_end() > *last_day)
-                .count();
-            let document = rules
-                .policy
-                .versions()
-                .iter()
-                .max_by_key(|p| p.to)
-                .map(|p| p.document.clone())
-                .unwrap_or_default();
-            v.insert("document", document);
-            v.insert("last_day", cn_date(*last_day));
-            v.insert("days", days.to_string());
-            v.insert("people", outliving.to_string());
-            let rendered = render(&s.templates, "policy_expiry", &v)?;
-            out.push(Notice {
-                key: reminder.key(),
-                to: vec![s.bureau.clone()],
-                subject: rendered.subject,
-                body: rendered.body,
-                attachments: vec![],
-            });
+            policy_expiry_notice(v, key, *days, *last_day, rows, s, rules).map(|n| vec![n])
         }
     }
+}
+
+/// Where a letter to a unit goes ([`super::notices::addressee`]).
+fn to_unit(unit: &str, units: &BTreeMap<String, Option<String>>, s: &MailSettings) -> Addressee {
+    addressee(unit, units.get(unit).cloned().flatten().as_deref(), s)
+}
+
+/// The letter to a technician's unit (and the bureau) about a term ending in `days` days.
+fn term_expiry_notice(
+    mut v: BTreeMap<&'static str, String>,
+    key: String,
+    r: &ReminderRow,
+    addr: Addressee,
+    days: u32,
+    term_end: NaiveDate,
+    s: &MailSettings,
+) -> Result<Notice, TemplateError> {
+    v.insert("name", r.name.clone());
+    v.insert("id", mask(&r.id_number));
+    v.insert("unit", r.unit.clone());
+    v.insert("approval_no", r.appointment.approval_no.clone());
+    v.insert("start", cn_date(r.appointment.term_start()));
+    v.insert("end", cn_date(term_end));
+    v.insert(
+        "recipient",
+        if addr.to == s.bureau {
+            BUREAU.to_string()
+        } else {
+            format!("{}、{BUREAU}", r.unit)
+        },
+    );
+    v.insert("forward_note", addr.forward_note.clone());
+    if days == 0 {
+        v.insert("when", "期满".into());
+        v.insert("when_sentence", "今日期满，津贴发放至本月止。".into());
+        v.insert(
+            "nomination",
+            "根据办法第十四条第五项，管理期满后，该同志可按规定重新参加首席技师选拔。".into(),
+        );
+    } else {
+        v.insert("when", format!("{days}天后到期"));
+        v.insert("when_sentence", format!("将于{days}天后期满。"));
+        v.insert("nomination", "管理期满后可按规定重新参加选拔。".into());
+    }
+    let rendered = render(&s.templates, "term_expiry", &v)?;
+    let mut to = vec![addr.to];
+    if !to.contains(&s.bureau) {
+        to.push(s.bureau.clone());
+    }
+    Ok(Notice {
+        key,
+        to,
+        subject: rendered.subject,
+        body: rendered.body,
+        attachments: vec![],
+    })
+}
+
+/// The request before a payment run: one letter to each unit with technicians whose term
+/// holds a day of the year.
+fn run_request_notices(
+    mut v: BTreeMap<&'static str, String>,
+    key: &str,
+    year: i32,
+    rows: &[(ReminderRow, bool)],
+    units: &BTreeMap<String, Option<String>>,
+    s: &MailSettings,
+) -> Result<Vec<Notice>, TemplateError> {
+    let mut by_unit: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (r, ended) in rows {
+        let (s0, e0) = (r.appointment.term_start(), r.appointment.term_end());
+        if *ended || chrono::Datelike::year(&s0) > year || chrono::Datelike::year(&e0) < year {
+            continue;
+        }
+        by_unit.entry(&r.unit).or_default().push(format!(
+            "  {}（身份证号码{}），管理期{}至{}",
+            r.name,
+            mask(&r.id_number),
+            cn_date(s0),
+            cn_date(e0)
+        ));
+    }
+    let mut out = Vec::new();
+    for (unit, people) in by_unit {
+        let addr = to_unit(unit, units, s);
+        v.insert("year", year.to_string());
+        v.insert("unit", unit.to_string());
+        v.insert("recipient", addr.greeting.clone());
+        v.insert("forward_note", addr.forward_note.clone());
+        v.insert("you", addr.you.clone());
+        v.insert("people", people.join("\n"));
+        let rendered = render(&s.templates, "run_request", &v)?;
+        out.push(Notice {
+            key: format!("{key}:unit:{unit}"),
+            to: vec![addr.to],
+            subject: rendered.subject,
+            body: rendered.body,
+            attachments: vec![],
+        });
+    }
     Ok(out)
+}
+
+/// The call for nominations: one letter to every unit.
+fn nomination_notices(
+    mut v: BTreeMap<&'static str, String>,
+    key: &str,
+    year: i32,
+    units: &BTreeMap<String, Option<String>>,
+    s: &MailSettings,
+) -> Result<Vec<Notice>, TemplateError> {
+    let mut out = Vec::new();
+    for unit in units.keys() {
+        let addr = to_unit(unit, units, s);
+        v.insert("year", year.to_string());
+        v.insert("unit", unit.clone());
+        v.insert("recipient", addr.greeting.clone());
+        v.insert("forward_note", addr.forward_note.clone());
+        v.insert("you", addr.you.clone());
+        let rendered = render(&s.templates, "nominations", &v)?;
+        out.push(Notice {
+            key: format!("{key}:unit:{unit}"),
+            to: vec![addr.to],
+            subject: rendered.subject,
+            body: rendered.body,
+            attachments: vec![],
+        });
+    }
+    Ok(out)
+}
+
+/// The bureau's warning that the policy ends in `days` days, with how many terms outlive it.
+fn policy_expiry_notice(
+    mut v: BTreeMap<&'static str, String>,
+    key: String,
+    days: u32,
+    last_day: NaiveDate,
+    rows: &[(ReminderRow, bool)],
+    s: &MailSettings,
+    rules: &RulesConfig,
+) -> Result<Notice, TemplateError> {
+    let outliving = rows
+        .iter()
+        .filter(|(r, ended)| !ended && r.appointment.term_end() > last_day)
+        .count();
+    let document = rules
+        .policy
+        .versions()
+        .iter()
+        .max_by_key(|p| p.to)
+        .map(|p| p.document.clone())
+        .unwrap_or_default();
+    v.insert("document", document);
+    v.insert("last_day", cn_date(last_day));
+    v.insert("days", days.to_string());
+    v.insert("people", outliving.to_string());
+    let rendered = render(&s.templates, "policy_expiry", &v)?;
+    Ok(Notice {
+        key,
+        to: vec![s.bureau.clone()],
+        subject: rendered.subject,
+        body: rendered.body,
+        attachments: vec![],
+    })
 }
 
 /// Appointments with person, the person's unit on `day` ([`crate::rules::unit::unit_on`]) and

@@ -256,104 +256,19 @@ pub fn generate_scaled(
             min: MIN_PEOPLE,
         });
     }
-    let mut rng = Rng(seed ^ 0x5EED_C41E_F7EC);
-    let n_units = (people / 3).clamp(4, UNITS.len());
-    let units: Vec<SampleUnit> = UNITS[..n_units]
-        .iter()
-        .map(|(name, slug, contact)| SampleUnit {
-            name: name.to_string(),
-            contact: contact.to_string(),
-            email: format!("hr@{slug}.example.com"),
-        })
-        .collect();
-    let surnames: Vec<char> = SURNAMES.chars().collect();
-    let given: Vec<char> = GIVEN.chars().collect();
-    let areas = [
-        "370303", "370303", "370303", "370303", "370302", "370304", "370305", "370306", "370321",
-    ];
-
-    let mut roster = Vec::new();
-    let mut persons: Vec<Person> = Vec::new();
-    let mut ids = HashSet::new();
-    let mut next_appointment = 1i64;
-    for i in 0..people {
-        let mut name = String::new();
-        name.push(*rng.pick(&surnames));
-        name.push(*rng.pick(&given));
-        if rng.chance(0.6) {
-            name.push(*rng.pick(&given));
-        }
-        let id = loop {
-            let birth = rng.date_between(ymd(1965, 1, 1), ymd(1992, 12, 31));
-            let area: &str = areas[rng.below(areas.len())];
-            let id = make_id(area, birth, rng.below(1000) as u32);
-            if ids.insert(id.as_str().to_string()) {
-                break id.as_str().to_string();
-            }
-        };
-        let unit = units[rng.below(units.len())].name.clone();
-        let (bin, bank_name) = *rng.pick(&BANKS);
-        let mut body = bin.to_string();
-        for _ in 0..12 {
-            body.push(char::from(b'0' + rng.below(10) as u8));
-        }
-        let account = format!("{body}{}", luhn_digit(&body));
-        let prefixes = [
-            "135", "138", "139", "150", "152", "158", "186", "187", "133", "153", "180", "189",
-        ];
-        let phone = format!("{}{:08}", rng.pick(&prefixes), rng.next() % 100_000_000);
-        let email = rng
-            .chance(0.4)
-            .then(|| format!("zd{:05}@example.com", i + 1));
-        let cohort = COHORTS[(i * 4 / people).min(3)];
-        let occupation = rng.pick(&OCCUPATIONS).to_string();
-        let level = if rng.chance(0.7) {
-            "高级技师"
-        } else {
-            "技师"
-        }
-        .to_string();
-        let mut dates = vec![(ymd(cohort.0, cohort.1, cohort.2), cohort.3)];
-        // A few of 2021's technicians are selected again after their first term.
-        if cohort.0 == 2021 && (i % 29 == 3) {
-            dates.push((
-                ymd(RESELECTION.0, RESELECTION.1, RESELECTION.2),
-                RESELECTION.3,
-            ));
-        }
-        let mut appointments = Vec::new();
-        for (d, no) in dates {
-            roster.push(SampleRosterRow {
-                name: name.clone(),
-                id_number: id.clone(),
-                unit: unit.clone(),
-                occupation: occupation.clone(),
-                level: level.clone(),
-                approval_date: d,
-                approval_no: no.to_string(),
-                bank_account: account.clone(),
-                bank_name: bank_name.to_string(),
-                phone: phone.clone(),
-                email: email.clone(),
-            });
-            appointments.push(Appointment {
-                id: next_appointment,
-                approval_date: d,
-                approval_no: no.to_string(),
-            });
-            next_appointment += 1;
-        }
-        persons.push(Person {
-            name,
-            id_number: id,
-            unit,
-            appointments,
-            recorded: Vec::new(),
-            closed: HashSet::new(),
-            restorable: Vec::new(),
-        });
-    }
-
+    let units = sample_units(people);
+    let mut maker = PeopleMaker {
+        rng: Rng(seed ^ 0x5EED_C41E_F7EC),
+        units: &units,
+        people,
+        surnames: SURNAMES.chars().collect(),
+        given: GIVEN.chars().collect(),
+        ids: HashSet::new(),
+        next_appointment: 1,
+        roster: Vec::new(),
+    };
+    let persons: Vec<Person> = (0..people).map(|i| maker.person(i)).collect();
+    let PeopleMaker { rng, roster, .. } = maker;
     let mut sim = Simulation {
         rng,
         persons,
@@ -373,6 +288,153 @@ pub fn generate_scaled(
     })
 }
 
+/// The sample's units: about one per three people, between 4 and all of [`UNITS`].
+fn sample_units(people: usize) -> Vec<SampleUnit> {
+    let n_units = (people / 3).clamp(4, UNITS.len());
+    UNITS[..n_units]
+        .iter()
+        .map(|(name, slug, contact)| SampleUnit {
+            name: name.to_string(),
+            contact: contact.to_string(),
+            email: format!("hr@{slug}.example.com"),
+        })
+        .collect()
+}
+
+/// Area codes of ID numbers (mostly Zhangdian's).
+const AREAS: [&str; 9] = [
+    "370303", "370303", "370303", "370303", "370302", "370304", "370305", "370306", "370321",
+];
+
+/// Mobile number prefixes.
+const PHONE_PREFIXES: [&str; 12] = [
+    "135", "138", "139", "150", "152", "158", "186", "187", "133", "153", "180", "189",
+];
+
+/// Makes the sample's people one by one, writing their roster rows.
+struct PeopleMaker<'a> {
+    rng: Rng,
+    units: &'a [SampleUnit],
+    people: usize,
+    surnames: Vec<char>,
+    given: Vec<char>,
+    /// ID numbers given out so far.
+    ids: HashSet<String>,
+    next_appointment: i64,
+    roster: Vec<SampleRosterRow>,
+}
+
+impl PeopleMaker<'_> {
+    /// Person `i`: name, ID number, unit, bank card, phone, cohort, and a roster row per
+    /// appointment.
+    fn person(&mut self, i: usize) -> Person {
+        let name = self.name();
+        let id = self.id_number();
+        let unit = self.units[self.rng.below(self.units.len())].name.clone();
+        let (account, bank_name) = self.bank_card();
+        let phone = format!(
+            "{}{:08}",
+            self.rng.pick(&PHONE_PREFIXES),
+            self.rng.next() % 100_000_000
+        );
+        let email = self
+            .rng
+            .chance(0.4)
+            .then(|| format!("zd{:05}@example.com", i + 1));
+        let cohort = COHORTS[(i * 4 / self.people).min(3)];
+        let occupation = self.rng.pick(&OCCUPATIONS).to_string();
+        let level = if self.rng.chance(0.7) {
+            "高级技师"
+        } else {
+            "技师"
+        }
+        .to_string();
+        let mut dates = vec![(ymd(cohort.0, cohort.1, cohort.2), cohort.3)];
+        // A few of 2021's technicians are selected again after their first term.
+        if cohort.0 == 2021 && (i % 29 == 3) {
+            dates.push((
+                ymd(RESELECTION.0, RESELECTION.1, RESELECTION.2),
+                RESELECTION.3,
+            ));
+        }
+        let row = SampleRosterRow {
+            name,
+            id_number: id,
+            unit,
+            occupation,
+            level,
+            approval_date: dates[0].0,
+            approval_no: String::new(),
+            bank_account: account,
+            bank_name: bank_name.to_string(),
+            phone,
+            email,
+        };
+        let appointments = self.appoint(&row, &dates);
+        Person {
+            name: row.name,
+            id_number: row.id_number,
+            unit: row.unit,
+            appointments,
+            recorded: Vec::new(),
+            closed: HashSet::new(),
+            restorable: Vec::new(),
+        }
+    }
+
+    /// A Chinese name: a surname and one or two given characters.
+    fn name(&mut self) -> String {
+        let mut name = String::new();
+        name.push(*self.rng.pick(&self.surnames));
+        name.push(*self.rng.pick(&self.given));
+        if self.rng.chance(0.6) {
+            name.push(*self.rng.pick(&self.given));
+        }
+        name
+    }
+
+    /// A valid ID number no one else in the sample has.
+    fn id_number(&mut self) -> String {
+        loop {
+            let birth = self.rng.date_between(ymd(1965, 1, 1), ymd(1992, 12, 31));
+            let area: &str = AREAS[self.rng.below(AREAS.len())];
+            let id = make_id(area, birth, self.rng.below(1000) as u32);
+            if self.ids.insert(id.as_str().to_string()) {
+                break id.as_str().to_string();
+            }
+        }
+    }
+
+    /// A Luhn-valid bank card number and its bank.
+    fn bank_card(&mut self) -> (String, &'static str) {
+        let (bin, bank_name) = *self.rng.pick(&BANKS);
+        let mut body = bin.to_string();
+        for _ in 0..12 {
+            body.push(char::from(b'0' + self.rng.below(10) as u8));
+        }
+        (format!("{body}{}", luhn_digit(&body)), bank_name)
+    }
+
+    /// A roster row per (approval date, number), like `row` otherwise; the appointments.
+    fn appoint(&mut self, row: &SampleRosterRow, dates: &[(NaiveDate, &str)]) -> Vec<Appointment> {
+        let mut appointments = Vec::new();
+        for (d, no) in dates {
+            self.roster.push(SampleRosterRow {
+                approval_date: *d,
+                approval_no: no.to_string(),
+                ..row.clone()
+            });
+            appointments.push(Appointment {
+                id: self.next_appointment,
+                approval_date: *d,
+                approval_no: no.to_string(),
+            });
+            self.next_appointment += 1;
+        }
+        appointments
+    }
+}
+
 struct Simulation {
     rng: Rng,
     persons: Vec<Person>,
@@ -385,6 +447,51 @@ struct Simulation {
 /// A planned row: person index and the change.
 type Planned = (usize, SampleChange);
 
+/// A year's changes file being planned: the rows so far and the people they take.
+struct Plan {
+    year: i32,
+    /// The last day a report of the year covers.
+    reported_by: NaiveDate,
+    rows: Vec<Planned>,
+    /// People with a planned row (one planned change per person and report year).
+    taken: HashSet<usize>,
+}
+
+/// Annual rates of each change among technicians in their term.
+const ANNUAL_RATES: [(ChangeKind, f64); 11] = [
+    (ChangeKind::UnitChange, 0.03),
+    (ChangeKind::Retired, 0.025),
+    (ChangeKind::TransferredOut, 0.015),
+    (ChangeKind::PromotedCity, 0.015),
+    (ChangeKind::LeftSkilledWork, 0.01),
+    (ChangeKind::LeftPost, 0.01),
+    (ChangeKind::OtherAllowance, 0.01),
+    (ChangeKind::PromotedProvince, 0.005),
+    (ChangeKind::Deceased, 0.003),
+    (ChangeKind::RevokedMisconduct, 0.003),
+    (ChangeKind::RevokedFraud, 0.002),
+];
+
+/// The kinds forced into a year's file: every kind at least once over the three years, in
+/// the year listed here.
+fn forced_kinds(year: i32) -> &'static [ChangeKind] {
+    match year {
+        2023 => &[
+            ChangeKind::UnitChange,
+            ChangeKind::Retired,
+            ChangeKind::TransferredOut,
+            ChangeKind::PromotedCity,
+            ChangeKind::Deceased,
+        ],
+        2024 => &[
+            ChangeKind::LeftPost,
+            ChangeKind::PromotedProvince,
+            ChangeKind::RevokedMisconduct,
+        ],
+        _ => &[ChangeKind::OtherAllowance, ChangeKind::UnitChange],
+    }
+}
+
 impl Simulation {
     /// The appointment of a person whose term holds `x` and that can still take a change.
     fn open_appointment(&self, p: usize, x: NaiveDate) -> Option<&Appointment> {
@@ -396,14 +503,47 @@ impl Simulation {
     }
 
     fn row(&mut self, p: usize, kind: ChangeKind, x: NaiveDate, report_year: i32) -> SampleChange {
-        let person = &self.persons[p];
         let style = match self.rng.below(10) {
             0 => DateStyle::Iso,
             1 => DateStyle::Chinese,
             _ => DateStyle::Cell,
         };
         let n = 3 + self.rng.below(60);
-        let (decision_no, note) = match kind {
+        let (decision_no, note) = self.decision_and_note(kind, x, report_year, n);
+        let person = &self.persons[p];
+        let new_unit = (kind == ChangeKind::UnitChange).then(|| loop {
+            let u = self.rng.pick(&self.units).clone();
+            if u != person.unit {
+                break u;
+            }
+        });
+        let note = match &new_unit {
+            Some(u) => format!("调入{u}"),
+            None => note,
+        };
+        SampleChange {
+            name: person.name.clone(),
+            id_number: person.id_number.clone(),
+            kind,
+            effective: x,
+            end: None,
+            new_unit,
+            decision_no,
+            title_no: None,
+            note,
+            date_style: style,
+        }
+    }
+
+    /// A change's decision number (`n` its running number) and the clerk's note.
+    fn decision_and_note(
+        &mut self,
+        kind: ChangeKind,
+        x: NaiveDate,
+        report_year: i32,
+        n: usize,
+    ) -> (Option<String>, String) {
+        match kind {
             ChangeKind::TransferredOut => (
                 None,
                 format!(
@@ -443,28 +583,6 @@ impl Simulation {
             ),
             ChangeKind::OtherAllowance => (None, "享受淄博市高层次人才津贴".into()),
             ChangeKind::UnitChange => (None, String::new()),
-        };
-        let new_unit = (kind == ChangeKind::UnitChange).then(|| loop {
-            let u = self.rng.pick(&self.units).clone();
-            if u != person.unit {
-                break u;
-            }
-        });
-        let note = match &new_unit {
-            Some(u) => format!("调入{u}"),
-            None => note,
-        };
-        SampleChange {
-            name: person.name.clone(),
-            id_number: person.id_number.clone(),
-            kind,
-            effective: x,
-            end: None,
-            new_unit,
-            decision_no,
-            title_no: None,
-            note,
-            date_style: style,
         }
     }
 
@@ -481,9 +599,25 @@ impl Simulation {
 
     /// The rows of the changes file of `year`, in file order; every row applies.
     fn year_file(&mut self, year: i32) -> Vec<SampleChange> {
-        let mut planned: Vec<Planned> = Vec::new();
-        let mut taken: HashSet<usize> = HashSet::new();
-        let reported_by = ymd(year, 11, 15);
+        let mut plan = Plan {
+            year,
+            reported_by: ymd(year, 11, 15),
+            rows: Vec::new(),
+            taken: HashSet::new(),
+        };
+        self.plan_by_rates(&mut plan);
+        self.plan_restorations(&mut plan);
+        self.plan_examples(&mut plan);
+        let mut planned = plan.rows;
+        // File order: by unit, as a bureau collects the units' reports.
+        planned.sort_by(|a, b| self.persons[a.0].unit.cmp(&self.persons[b.0].unit));
+        self.apply_in_import_order(planned)
+    }
+
+    /// Changes at the annual rates among technicians in their term (scaled), every kind at
+    /// least once over the three years.
+    fn plan_by_rates(&mut self, plan: &mut Plan) {
+        let year = plan.year;
         let active = self
             .persons
             .iter()
@@ -493,37 +627,8 @@ impl Simulation {
                     .any(|a| a.term_holds(ymd(year, 6, 30)))
             })
             .count();
-        // Annual rates among technicians in their term.
-        let rates: [(ChangeKind, f64); 11] = [
-            (ChangeKind::UnitChange, 0.03),
-            (ChangeKind::Retired, 0.025),
-            (ChangeKind::TransferredOut, 0.015),
-            (ChangeKind::PromotedCity, 0.015),
-            (ChangeKind::LeftSkilledWork, 0.01),
-            (ChangeKind::LeftPost, 0.01),
-            (ChangeKind::OtherAllowance, 0.01),
-            (ChangeKind::PromotedProvince, 0.005),
-            (ChangeKind::Deceased, 0.003),
-            (ChangeKind::RevokedMisconduct, 0.003),
-            (ChangeKind::RevokedFraud, 0.002),
-        ];
-        // Every kind at least once over the three years, in the year listed here.
-        let forced: &[ChangeKind] = match year {
-            2023 => &[
-                ChangeKind::UnitChange,
-                ChangeKind::Retired,
-                ChangeKind::TransferredOut,
-                ChangeKind::PromotedCity,
-                ChangeKind::Deceased,
-            ],
-            2024 => &[
-                ChangeKind::LeftPost,
-                ChangeKind::PromotedProvince,
-                ChangeKind::RevokedMisconduct,
-            ],
-            _ => &[ChangeKind::OtherAllowance, ChangeKind::UnitChange],
-        };
-        for (kind, rate) in rates {
+        let forced = forced_kinds(year);
+        for (kind, rate) in ANNUAL_RATES {
             let expected = rate * self.change_scale * active as f64;
             let mut count =
                 expected.floor() as usize + usize::from(self.rng.chance(expected.fract()));
@@ -531,33 +636,41 @@ impl Simulation {
                 count = count.max(1);
             }
             for _ in 0..count {
-                // About one report in five is late: effective in the year before.
-                let late =
-                    year > 2023 && self.rng.chance(0.2) && kind != ChangeKind::OtherAllowance;
-                let x = if late {
-                    self.rng
-                        .date_between(ymd(year - 1, 1, 1), ymd(year - 1, 12, 31))
-                } else {
-                    self.rng.date_between(ymd(year, 1, 1), reported_by)
-                };
-                let Some(p) = self.someone_open_at(x, &taken) else {
-                    continue;
-                };
-                taken.insert(p);
-                let mut row = self.row(p, kind, x, year);
-                if kind == ChangeKind::OtherAllowance {
-                    let x = ymd(x.year(), x.month(), 1);
-                    row.effective = x;
-                    row.end = Some(
-                        crate::rules::month::add_months(x, 3 + self.rng.below(9) as i32)
-                            .pred_opt()
-                            .expect("date"),
-                    );
-                }
-                planned.push((p, row));
+                self.plan_one(plan, kind);
             }
         }
-        // Restorations of earlier suspensions (调往区外, 不再从事技能岗位): about a third.
+    }
+
+    /// One change of `kind` for someone open on a random day of the year (about one report
+    /// in five late: effective in the year before); nothing when no one is found.
+    fn plan_one(&mut self, plan: &mut Plan, kind: ChangeKind) {
+        let year = plan.year;
+        let late = year > 2023 && self.rng.chance(0.2) && kind != ChangeKind::OtherAllowance;
+        let x = if late {
+            self.rng
+                .date_between(ymd(year - 1, 1, 1), ymd(year - 1, 12, 31))
+        } else {
+            self.rng.date_between(ymd(year, 1, 1), plan.reported_by)
+        };
+        let Some(p) = self.someone_open_at(x, &plan.taken) else {
+            return;
+        };
+        plan.taken.insert(p);
+        let mut row = self.row(p, kind, x, year);
+        if kind == ChangeKind::OtherAllowance {
+            let x = ymd(x.year(), x.month(), 1);
+            row.effective = x;
+            row.end = Some(
+                crate::rules::month::add_months(x, 3 + self.rng.below(9) as i32)
+                    .pred_opt()
+                    .expect("date"),
+            );
+        }
+        plan.rows.push((p, row));
+    }
+
+    /// Restorations of earlier suspensions (调往区外, 不再从事技能岗位): about a third.
+    fn plan_restorations(&mut self, plan: &mut Plan) {
         let restorable: Vec<(usize, i64, NaiveDate)> = self
             .persons
             .iter()
@@ -565,35 +678,40 @@ impl Simulation {
             .flat_map(|(i, p)| p.restorable.iter().map(move |(a, d)| (i, *a, *d)))
             .collect();
         for (p, _, since) in restorable {
-            if taken.contains(&p) || !self.rng.chance(0.35) {
+            if plan.taken.contains(&p) || !self.rng.chance(0.35) {
                 continue;
             }
-            let from = (since + chrono::Days::new(60)).max(ymd(year, 1, 1));
-            if from > reported_by {
+            let from = (since + chrono::Days::new(60)).max(ymd(plan.year, 1, 1));
+            if from > plan.reported_by {
                 continue;
             }
-            let x = self.rng.date_between(from, reported_by);
-            taken.insert(p);
-            let row = self.row(p, ChangeKind::Restored, x, year);
-            planned.push((p, row));
+            let x = self.rng.date_between(from, plan.reported_by);
+            plan.taken.insert(p);
+            let row = self.row(p, ChangeKind::Restored, x, plan.year);
+            plan.rows.push((p, row));
         }
-        // The cases docs/rules.md's examples are about, so every sample shows them.
+    }
+
+    /// The cases docs/rules.md's examples are about, so every sample shows them.
+    fn plan_examples(&mut self, plan: &mut Plan) {
+        let (year, taken) = (plan.year, &mut plan.taken);
+        let planned = &mut plan.rows;
         match year {
             2024 => {
                 // Fraud found in 2024 of a 2021 technician already paid (docs/rules.md D).
-                if let Some(p) = self.first_free(2021, &taken, ymd(2024, 3, 8)) {
+                if let Some(p) = self.first_free(2021, taken, ymd(2024, 3, 8)) {
                     taken.insert(p);
                     let mut row = self.row(p, ChangeKind::RevokedFraud, ymd(2024, 3, 8), year);
                     row.title_no = Some(self.persons[p].appointments[0].approval_no.clone());
                     planned.push((p, row));
                 }
                 // A retirement in 2023 reported only in 2024 (docs/rules.md C).
-                if let Some(p) = self.first_free(2021, &taken, ymd(2023, 9, 16)) {
+                if let Some(p) = self.first_free(2021, taken, ymd(2023, 9, 16)) {
                     taken.insert(p);
                     planned.push((p, self.row(p, ChangeKind::Retired, ymd(2023, 9, 16), year)));
                 }
                 // A suspension and its restoration (docs/rules.md F).
-                if let Some(p) = self.first_free(2022, &taken, ymd(2024, 2, 10)) {
+                if let Some(p) = self.first_free(2022, taken, ymd(2024, 2, 10)) {
                     taken.insert(p);
                     planned.push((
                         p,
@@ -604,7 +722,7 @@ impl Simulation {
             }
             2025 => {
                 // Another talent allowance for half a year (docs/rules.md E).
-                if let Some(p) = self.first_free(2023, &taken, ymd(2025, 4, 1)) {
+                if let Some(p) = self.first_free(2023, taken, ymd(2025, 4, 1)) {
                     taken.insert(p);
                     let mut row = self.row(p, ChangeKind::OtherAllowance, ymd(2025, 4, 1), year);
                     row.end = Some(ymd(2025, 9, 30));
@@ -613,9 +731,6 @@ impl Simulation {
             }
             _ => {}
         }
-        // File order: by unit, as a bureau collects the units' reports.
-        planned.sort_by(|a, b| self.persons[a.0].unit.cmp(&self.persons[b.0].unit));
-        self.apply_in_import_order(planned)
     }
 
     /// The first person of a cohort without recorded changes and open at `x`.
@@ -638,74 +753,11 @@ impl Simulation {
         let mut keep = vec![false; planned.len()];
         for i in order {
             let (p, row) = &planned[i];
-            let person = &self.persons[*p];
-            let proposed = ProposedChange {
-                kind: row.kind,
-                effective: row.effective,
-                end: row.end,
-                title_no: row.title_no.clone(),
-            };
-            let verdict = check_change(
-                &person.appointments,
-                &person.recorded,
-                &proposed,
-                Reporter::Bureau,
-                &self.cfg,
-            );
-            let Verdict::Apply {
-                appointment_ids, ..
-            } = verdict
-            else {
+            let Some(appointment_ids) = self.applies(*p, row) else {
                 continue;
             };
-            // Rows after a stopping change would depend on configuration: leave them out.
-            let person = &self.persons[*p];
-            let allowed_when_closed =
-                matches!(row.kind, ChangeKind::RevokedFraud | ChangeKind::Restored);
-            if appointment_ids
-                .iter()
-                .any(|a| person.closed.contains(a) && !allowed_when_closed)
-            {
-                continue;
-            }
-            if row.kind == ChangeKind::Restored
-                && !appointment_ids.iter().all(|a| {
-                    person
-                        .restorable
-                        .iter()
-                        .any(|(id, since)| id == a && *since < row.effective)
-                })
-            {
-                continue;
-            }
             keep[i] = true;
-            let person = &mut self.persons[*p];
-            person.recorded.push(Change {
-                id: self.next_change,
-                kind: row.kind,
-                effective: row.effective,
-                end: row.end,
-                appointment_ids: appointment_ids.clone(),
-                by_unit: false,
-            });
-            self.next_change += 1;
-            for a in appointment_ids {
-                match row.kind {
-                    ChangeKind::TransferredOut | ChangeKind::LeftSkilledWork => {
-                        person.closed.insert(a);
-                        person.restorable.push((a, row.effective));
-                    }
-                    ChangeKind::Restored => {
-                        person.closed.remove(&a);
-                        person.restorable.retain(|(id, _)| *id != a);
-                    }
-                    ChangeKind::UnitChange | ChangeKind::OtherAllowance => {}
-                    _ => {
-                        person.closed.insert(a);
-                        person.restorable.retain(|(id, _)| *id != a);
-                    }
-                }
-            }
+            self.record(*p, row, appointment_ids);
         }
         planned
             .into_iter()
@@ -713,6 +765,82 @@ impl Simulation {
             .filter(|(_, k)| *k)
             .map(|((_, row), _)| row)
             .collect()
+    }
+
+    /// The appointments a row applies to, when the checks apply it and its validity does not
+    /// depend on configuration (rows after a stopping change).
+    fn applies(&self, p: usize, row: &SampleChange) -> Option<Vec<i64>> {
+        let person = &self.persons[p];
+        let proposed = ProposedChange {
+            kind: row.kind,
+            effective: row.effective,
+            end: row.end,
+            title_no: row.title_no.clone(),
+        };
+        let verdict = check_change(
+            &person.appointments,
+            &person.recorded,
+            &proposed,
+            Reporter::Bureau,
+            &self.cfg,
+        );
+        let Verdict::Apply {
+            appointment_ids, ..
+        } = verdict
+        else {
+            return None;
+        };
+        // Rows after a stopping change would depend on configuration: leave them out.
+        let allowed_when_closed =
+            matches!(row.kind, ChangeKind::RevokedFraud | ChangeKind::Restored);
+        if appointment_ids
+            .iter()
+            .any(|a| person.closed.contains(a) && !allowed_when_closed)
+        {
+            return None;
+        }
+        if row.kind == ChangeKind::Restored
+            && !appointment_ids.iter().all(|a| {
+                person
+                    .restorable
+                    .iter()
+                    .any(|(id, since)| id == a && *since < row.effective)
+            })
+        {
+            return None;
+        }
+        Some(appointment_ids)
+    }
+
+    /// Records an applied row: the change, and which appointments it closes or reopens.
+    fn record(&mut self, p: usize, row: &SampleChange, appointment_ids: Vec<i64>) {
+        let person = &mut self.persons[p];
+        person.recorded.push(Change {
+            id: self.next_change,
+            kind: row.kind,
+            effective: row.effective,
+            end: row.end,
+            appointment_ids: appointment_ids.clone(),
+            by_unit: false,
+        });
+        self.next_change += 1;
+        for a in appointment_ids {
+            match row.kind {
+                ChangeKind::TransferredOut | ChangeKind::LeftSkilledWork => {
+                    person.closed.insert(a);
+                    person.restorable.push((a, row.effective));
+                }
+                ChangeKind::Restored => {
+                    person.closed.remove(&a);
+                    person.restorable.retain(|(id, _)| *id != a);
+                }
+                ChangeKind::UnitChange | ChangeKind::OtherAllowance => {}
+                _ => {
+                    person.closed.insert(a);
+                    person.restorable.retain(|(id, _)| *id != a);
+                }
+            }
+        }
     }
 }
 

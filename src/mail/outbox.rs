@@ -356,103 +356,32 @@ pub async fn send_due(
         // sent by both. A sender that dies after claiming leaves it to be retried then.
         let token = new_token();
         let claimed_at = clock();
-        let claimed = sqlx::query("UPDATE outbox SET next_attempt_at = $1, claim_token = $2 WHERE id = $3 AND status = 'queued' AND next_attempt_at <= $4")
-            .bind(rfc3339(claimed_at + claim))
-            .bind(&token)
-            .bind(id)
-            .bind(rfc3339(claimed_at))
-            .execute(store.pool())
-            .await?;
-        if claimed.rows_affected() != 1 {
+        if !take_claim(store, id, &token, claimed_at, claim).await? {
             report.waiting += 1;
             continue;
         }
-        let Some(r) = sqlx::query("SELECT key, message_id, recipients, subject, body, attachments, attempts FROM outbox WHERE id = $1 AND claim_token = $2")
-            .bind(id)
-            .bind(&token)
-            .fetch_optional(store.pool())
-            .await?
-        else {
+        let Some(row) = ClaimedRow::load(store, id, &token).await? else {
             report.waiting += 1;
             continue;
         };
-        let key: String = r.try_get(0)?;
-        let attempts: i64 = r.try_get::<i64, _>(6)? + 1;
-        let attachments: Vec<PathBuf> = r
-            .try_get::<String, _>(5)?
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(PathBuf::from)
-            .collect();
-        let built = build_message(
-            settings,
-            &r.try_get::<String, _>(1)?,
-            &r.try_get::<String, _>(2)?,
-            &r.try_get::<String, _>(3)?,
-            &r.try_get::<String, _>(4)?,
-            &attachments,
-        );
-        let outcome = match built {
+        let outcome = match row.build(settings) {
             Err(e) => Err((e, true)),
-            Ok(msg) => deliver(&transport, settings, &key, msg, &token).await,
+            Ok(msg) => deliver(&transport, settings, &row.key, msg, &token).await,
         };
-        let shown = mask_text(&key);
-        // Record the outcome under this sender's claim; past this match, the claim was lost
-        // and `what` says what this sender did.
-        let what = match outcome {
-            Ok(()) => {
-                let done = sqlx::query("UPDATE outbox SET status = 'sent', attempts = $1, sent_at = $2, last_error = NULL, claim_token = NULL WHERE id = $3 AND claim_token = $4")
-                    .bind(attempts)
-                    .bind(rfc3339(Utc::now()))
-                    .bind(id)
-                    .bind(&token)
-                    .execute(store.pool())
-                    .await?;
-                if done.rows_affected() == 1 {
-                    tracing::debug!(key = %shown, "mail delivered");
-                    report.sent.push(shown);
-                    continue;
-                }
-                "delivered".to_string()
-            }
-            Err((error, permanent)) => {
-                let error = mask_text(&error);
-                if permanent || attempts >= i64::from(settings.max_attempts) {
-                    let done = sqlx::query("UPDATE outbox SET status = 'parked', attempts = $1, last_error = $2, claim_token = NULL WHERE id = $3 AND claim_token = $4")
-                        .bind(attempts)
-                        .bind(&error)
-                        .bind(id)
-                        .bind(&token)
-                        .execute(store.pool())
-                        .await?;
-                    if done.rows_affected() == 1 {
-                        tracing::warn!(key = %shown, error = %error, "mail parked");
-                        report.parked.push((shown, error));
-                        continue;
-                    }
-                    format!("failed for good: {error}")
-                } else {
-                    let delay = settings
-                        .retry_seconds
-                        .saturating_mul(1 << (attempts - 1).min(20));
-                    let next = clock() + chrono::Duration::seconds(delay.min(7 * 86_400) as i64);
-                    let done = sqlx::query("UPDATE outbox SET attempts = $1, last_error = $2, next_attempt_at = $3, claim_token = NULL WHERE id = $4 AND claim_token = $5")
-                        .bind(attempts)
-                        .bind(&error)
-                        .bind(rfc3339(next))
-                        .bind(id)
-                        .bind(&token)
-                        .execute(store.pool())
-                        .await?;
-                    if done.rows_affected() == 1 {
-                        tracing::warn!(key = %shown, error = %error, attempts, "mail delivery failed; will retry");
-                        report.retrying.push((shown, error));
-                        continue;
-                    }
-                    format!("failed: {error}")
-                }
-            }
+        let held = Held {
+            store,
+            id,
+            token: &token,
+            attempts: row.attempts,
+            shown: mask_text(&row.key),
         };
+        // Record the outcome under this sender's claim; when the claim was lost, `what` says
+        // what this sender did.
+        let Some(what) = record_outcome(&held, settings, &clock, outcome, &mut report).await?
+        else {
+            continue;
+        };
+        let shown = held.shown;
         tracing::warn!(
             key = %shown,
             outcome = %what,
@@ -462,6 +391,174 @@ pub async fn send_due(
         report.lost_claims.push((shown, what));
     }
     Ok(report)
+}
+
+/// Claims a queued message that is due at `claimed_at` for `claim`, under `token`; false when
+/// it is not due or another sender claimed it.
+async fn take_claim(
+    store: &Store,
+    id: i64,
+    token: &str,
+    claimed_at: DateTime<Utc>,
+    claim: chrono::Duration,
+) -> Result<bool, OutboxError> {
+    let claimed = sqlx::query("UPDATE outbox SET next_attempt_at = $1, claim_token = $2 WHERE id = $3 AND status = 'queued' AND next_attempt_at <= $4")
+        .bind(rfc3339(claimed_at + claim))
+        .bind(token)
+        .bind(id)
+        .bind(rfc3339(claimed_at))
+        .execute(store.pool())
+        .await?;
+    Ok(claimed.rows_affected() == 1)
+}
+
+/// An outbox row read under this sender's claim.
+struct ClaimedRow {
+    key: String,
+    /// This attempt's number (1 for the first).
+    attempts: i64,
+    message_id: String,
+    recipients: String,
+    subject: String,
+    body: String,
+    attachments: Vec<PathBuf>,
+}
+
+impl ClaimedRow {
+    /// The row of message `id` if `token` still holds its claim.
+    async fn load(store: &Store, id: i64, token: &str) -> Result<Option<ClaimedRow>, OutboxError> {
+        let Some(r) = sqlx::query("SELECT key, message_id, recipients, subject, body, attachments, attempts FROM outbox WHERE id = $1 AND claim_token = $2")
+            .bind(id)
+            .bind(token)
+            .fetch_optional(store.pool())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let key: String = r.try_get(0)?;
+        let attempts: i64 = r.try_get::<i64, _>(6)? + 1;
+        let attachments: Vec<PathBuf> = r
+            .try_get::<String, _>(5)?
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(PathBuf::from)
+            .collect();
+        Ok(Some(ClaimedRow {
+            key,
+            attempts,
+            message_id: r.try_get(1)?,
+            recipients: r.try_get(2)?,
+            subject: r.try_get(3)?,
+            body: r.try_get(4)?,
+            attachments,
+        }))
+    }
+
+    /// The MIME message of the row ([`build_message`]).
+    fn build(&self, settings: &MailSettings) -> Result<Message, String> {
+        build_message(
+            settings,
+            &self.message_id,
+            &self.recipients,
+            &self.subject,
+            &self.body,
+            &self.attachments,
+        )
+    }
+}
+
+/// A message this sender claimed: every outcome is recorded only while `token` holds it.
+struct Held<'a> {
+    store: &'a Store,
+    id: i64,
+    token: &'a str,
+    attempts: i64,
+    /// Its key, masked ([`mask_text`]).
+    shown: String,
+}
+
+impl Held<'_> {
+    /// Marks the message sent; false when the claim was lost.
+    async fn record_sent(&self) -> Result<bool, OutboxError> {
+        let done = sqlx::query("UPDATE outbox SET status = 'sent', attempts = $1, sent_at = $2, last_error = NULL, claim_token = NULL WHERE id = $3 AND claim_token = $4")
+            .bind(self.attempts)
+            .bind(rfc3339(Utc::now()))
+            .bind(self.id)
+            .bind(self.token)
+            .execute(self.store.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Parks the message with its (masked) error; false when the claim was lost.
+    async fn record_parked(&self, error: &str) -> Result<bool, OutboxError> {
+        let done = sqlx::query("UPDATE outbox SET status = 'parked', attempts = $1, last_error = $2, claim_token = NULL WHERE id = $3 AND claim_token = $4")
+            .bind(self.attempts)
+            .bind(error)
+            .bind(self.id)
+            .bind(self.token)
+            .execute(self.store.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Schedules the next attempt at `next` with the (masked) error; false when the claim was
+    /// lost.
+    async fn record_retry(&self, error: &str, next: DateTime<Utc>) -> Result<bool, OutboxError> {
+        let done = sqlx::query("UPDATE outbox SET attempts = $1, last_error = $2, next_attempt_at = $3, claim_token = NULL WHERE id = $4 AND claim_token = $5")
+            .bind(self.attempts)
+            .bind(error)
+            .bind(rfc3339(next))
+            .bind(self.id)
+            .bind(self.token)
+            .execute(self.store.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// Records the outcome of a delivery: sent; or parked when the error is permanent or the
+/// attempts are used up; else retried after a doubling delay. None when recorded (and
+/// reported); else what this sender did, its claim lost.
+async fn record_outcome(
+    held: &Held<'_>,
+    settings: &MailSettings,
+    clock: &impl Fn() -> DateTime<Utc>,
+    outcome: Result<(), (String, bool)>,
+    report: &mut SendReport,
+) -> Result<Option<String>, OutboxError> {
+    let shown = &held.shown;
+    let (error, permanent) = match outcome {
+        Ok(()) => {
+            if held.record_sent().await? {
+                tracing::debug!(key = %shown, "mail delivered");
+                report.sent.push(shown.clone());
+                return Ok(None);
+            }
+            return Ok(Some("delivered".to_string()));
+        }
+        Err(e) => e,
+    };
+    let error = mask_text(&error);
+    let attempts = held.attempts;
+    if permanent || attempts >= i64::from(settings.max_attempts) {
+        if held.record_parked(&error).await? {
+            tracing::warn!(key = %shown, error = %error, "mail parked");
+            report.parked.push((shown.clone(), error));
+            return Ok(None);
+        }
+        return Ok(Some(format!("failed for good: {error}")));
+    }
+    let delay = settings
+        .retry_seconds
+        .saturating_mul(1 << (attempts - 1).min(20));
+    let next = clock() + chrono::Duration::seconds(delay.min(7 * 86_400) as i64);
+    if held.record_retry(&error, next).await? {
+        tracing::warn!(key = %shown, error = %error, attempts, "mail delivery failed; will retry");
+        report.retrying.push((shown.clone(), error));
+        return Ok(None);
+    }
+    Ok(Some(format!("failed: {error}")))
 }
 
 /// Puts parked messages back in the queue (after the cause was fixed).

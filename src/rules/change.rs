@@ -294,16 +294,8 @@ pub fn check_change(
     cfg: &RulesConfig,
 ) -> Verdict {
     let x = proposed.effective;
-    if proposed.kind != ChangeKind::OtherAllowance && proposed.end.is_some() {
-        return Verdict::Reject(Rejection::EndNotAllowed);
-    }
-    if let Some(end) = proposed.end {
-        if end < x {
-            return Verdict::Reject(Rejection::EndBeforeStart { effective: x, end });
-        }
-    }
-    if proposed.kind == ChangeKind::Restored && reporter == Reporter::Unit {
-        return Verdict::Reject(Rejection::RestoreFromUnit);
+    if let Some(r) = row_rejection(proposed, reporter) {
+        return Verdict::Reject(r);
     }
     // For another allowance only the latest row of a start date counts (it amends the others),
     // so a correction back to an earlier end date is applied, not skipped.
@@ -311,42 +303,94 @@ pub fn check_change(
         .iter()
         .filter(|c| c.kind == ChangeKind::OtherAllowance && c.effective == x)
         .max_by_key(|c| c.id);
-    let duplicate = if proposed.kind == ChangeKind::OtherAllowance {
+    if let Some(dup) = duplicate_of(recorded, proposed, latest_other) {
+        return Verdict::Duplicate { existing: dup.id };
+    }
+    if proposed.kind == ChangeKind::OtherAllowance {
+        return check_other_allowance(appointments, proposed, reporter, latest_other);
+    }
+    check_per_appointment(appointments, recorded, proposed, cfg)
+}
+
+/// What is wrong with the row itself, before anything recorded is looked at: an end date
+/// where none belongs or before the start, or a restoration reported by a unit.
+fn row_rejection(proposed: &ProposedChange, reporter: Reporter) -> Option<Rejection> {
+    let x = proposed.effective;
+    if proposed.kind != ChangeKind::OtherAllowance && proposed.end.is_some() {
+        return Some(Rejection::EndNotAllowed);
+    }
+    if let Some(end) = proposed.end {
+        if end < x {
+            return Some(Rejection::EndBeforeStart { effective: x, end });
+        }
+    }
+    if proposed.kind == ChangeKind::Restored && reporter == Reporter::Unit {
+        return Some(Rejection::RestoreFromUnit);
+    }
+    None
+}
+
+/// The recorded change the proposed one repeats: same type, date and end date (for another
+/// allowance, the latest row of its start date).
+fn duplicate_of<'a>(
+    recorded: &'a [Change],
+    proposed: &ProposedChange,
+    latest_other: Option<&'a Change>,
+) -> Option<&'a Change> {
+    let x = proposed.effective;
+    if proposed.kind == ChangeKind::OtherAllowance {
         latest_other.filter(|c| c.end == proposed.end)
     } else {
         recorded
             .iter()
             .find(|c| c.kind == proposed.kind && c.effective == x && c.end == proposed.end)
-    };
-    if let Some(dup) = duplicate {
-        return Verdict::Duplicate { existing: dup.id };
     }
-    if proposed.kind == ChangeKind::OtherAllowance {
-        let overlaps = appointments
-            .iter()
-            .any(|a| a.term_end() >= x && proposed.end.is_none_or(|z| z >= a.term_start()));
-        if !overlaps {
-            return Verdict::Reject(Rejection::OutsideTerms {
-                from: x,
-                to: proposed
-                    .end
-                    .map(|d| d.to_string())
-                    .unwrap_or_else(|| "无结束日期".into()),
+}
+
+/// An other-allowance period: person-wide, it must overlap a term, and a unit may not amend
+/// the bureau's row of the same start date.
+fn check_other_allowance(
+    appointments: &[Appointment],
+    proposed: &ProposedChange,
+    reporter: Reporter,
+    latest_other: Option<&Change>,
+) -> Verdict {
+    let x = proposed.effective;
+    let overlaps = appointments
+        .iter()
+        .any(|a| a.term_end() >= x && proposed.end.is_none_or(|z| z >= a.term_start()));
+    if !overlaps {
+        return Verdict::Reject(Rejection::OutsideTerms {
+            from: x,
+            to: proposed
+                .end
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "无结束日期".into()),
+        });
+    }
+    if reporter == Reporter::Unit {
+        if let Some(c) = latest_other.filter(|c| !c.by_unit) {
+            return Verdict::Reject(Rejection::BureauRecord {
+                effective: x,
+                id: c.id,
             });
         }
-        if reporter == Reporter::Unit {
-            if let Some(c) = latest_other.filter(|c| !c.by_unit) {
-                return Verdict::Reject(Rejection::BureauRecord {
-                    effective: x,
-                    id: c.id,
-                });
-            }
-        }
-        return Verdict::Apply {
-            appointment_ids: Vec::new(),
-            amends: latest_other.map(|c| c.id),
-        };
     }
+    Verdict::Apply {
+        appointment_ids: Vec::new(),
+        amends: latest_other.map(|c| c.id),
+    }
+}
+
+/// Any other change: applied to the target appointments it passes the checks for, or
+/// rejected with the first reason when it passes for none.
+fn check_per_appointment(
+    appointments: &[Appointment],
+    recorded: &[Change],
+    proposed: &ProposedChange,
+    cfg: &RulesConfig,
+) -> Verdict {
+    let x = proposed.effective;
     let targets =
         match appointments_for(proposed.kind, x, proposed.title_no.as_deref(), appointments) {
             Ok(t) => t,

@@ -114,10 +114,18 @@ impl Timeline {
             others: Vec::new(),
             breaks: Vec::new(),
         };
+        t.fold(&own, cfg);
+        t.breaks = t.break_dates(cfg);
+        t
+    }
+
+    /// Folds the appointment's own changes (in date order) into fraud, termination,
+    /// suspension and other-allowance intervals.
+    fn fold(&mut self, own: &[&Change], cfg: &RulesConfig) {
         let mut open: Option<(NaiveDate, i64)> = None;
         // Other allowance: the latest recorded row for a start date sets its end date.
         let mut other_latest: Vec<&Change> = Vec::new();
-        for c in &own {
+        for &c in own {
             match c.kind.effect(cfg) {
                 Effect::Suspension => {
                     if open.is_none() {
@@ -126,17 +134,17 @@ impl Timeline {
                 }
                 Effect::Restoration => {
                     if let Some((from, id)) = open.take() {
-                        t.suspensions.push((from, Some(c.effective), id));
+                        self.suspensions.push((from, Some(c.effective), id));
                     }
                 }
                 Effect::Termination => {
-                    if t.termination.is_none_or(|(d, _)| c.effective < d) {
-                        t.termination = Some((c.effective, c.id));
+                    if self.termination.is_none_or(|(d, _)| c.effective < d) {
+                        self.termination = Some((c.effective, c.id));
                     }
                 }
                 Effect::Fraud => {
-                    if t.fraud.is_none() {
-                        t.fraud = Some(c.id);
+                    if self.fraud.is_none() {
+                        self.fraud = Some(c.id);
                     }
                 }
                 Effect::OtherAllowance => {
@@ -150,21 +158,26 @@ impl Timeline {
             }
         }
         if let Some((from, id)) = open {
-            t.suspensions.push((from, None, id));
+            self.suspensions.push((from, None, id));
         }
-        t.others = other_latest
+        self.others = other_latest
             .iter()
             .map(|c| (c.effective, c.end, c.id))
             .collect();
-        let mut breaks = vec![t.start, t.end.succ_opt().expect("date")];
-        if let Some((d, _)) = t.termination {
+    }
+
+    /// The dates where the status may change: term, termination, suspension, other-allowance
+    /// and policy-version bounds (sorted, deduplicated).
+    fn break_dates(&self, cfg: &RulesConfig) -> Vec<NaiveDate> {
+        let mut breaks = vec![self.start, self.end.succ_opt().expect("date")];
+        if let Some((d, _)) = self.termination {
             breaks.push(d);
         }
-        for &(from, until, _) in &t.suspensions {
+        for &(from, until, _) in &self.suspensions {
             breaks.push(from);
             breaks.extend(until);
         }
-        for &(from, to, _) in &t.others {
+        for &(from, to, _) in &self.others {
             breaks.push(from);
             breaks.extend(to.and_then(|z| z.succ_opt()));
         }
@@ -174,8 +187,7 @@ impl Timeline {
         }
         breaks.sort();
         breaks.dedup();
-        t.breaks = breaks;
-        t
+        breaks
     }
 
     /// The status of one day (docs/rules.md conditions 1–4, with the cause).

@@ -52,9 +52,6 @@ pub fn fen_grouped(fen: i64) -> String {
 /// assert_eq!(capitals(10_000_510), "人民币壹拾万零伍元壹角");
 /// ```
 pub fn capitals(fen: i64) -> String {
-    const DIGITS: [&str; 10] = ["零", "壹", "贰", "叁", "肆", "伍", "陆", "柒", "捌", "玖"];
-    const SMALL: [&str; 4] = ["", "拾", "佰", "仟"];
-    const BIG: [&str; 4] = ["", "万", "亿", "万亿"];
     let negative = fen < 0;
     let a = fen.unsigned_abs();
     let yuan = a / 100;
@@ -69,45 +66,66 @@ pub fn capitals(fen: i64) -> String {
         return out;
     }
     if yuan > 0 {
-        // Split into groups of 4 digits, most significant first.
-        let mut groups = Vec::new();
-        let mut y = yuan;
-        while y > 0 {
-            groups.push((y % 10_000) as usize);
-            y /= 10_000;
-        }
-        let mut text = String::new();
-        let mut pending_zero = false;
-        for (gi, &g) in groups.iter().enumerate().rev() {
-            if g == 0 {
-                pending_zero = !text.is_empty();
-                continue;
-            }
-            if !text.is_empty() && (pending_zero || g < 1000) {
-                text.push('零');
-            }
-            pending_zero = false;
-            let digits = [g / 1000, (g / 100) % 10, (g / 10) % 10, g % 10];
-            let mut zero = false;
-            let mut started = false;
-            for (pos, &d) in digits.iter().enumerate() {
-                if d == 0 {
-                    zero = started;
-                    continue;
-                }
-                if zero {
-                    text.push('零');
-                    zero = false;
-                }
-                started = true;
-                text.push_str(DIGITS[d]);
-                text.push_str(SMALL[3 - pos]);
-            }
-            text.push_str(BIG[gi.min(3)]);
-        }
-        out.push_str(&text);
+        out.push_str(&yuan_capitals(yuan));
         out.push('元');
     }
+    push_jiao_fen(&mut out, jiao, fen_d, yuan > 0);
+    out
+}
+
+/// The capital digits, 零 to 玖.
+const DIGITS: [&str; 10] = ["零", "壹", "贰", "叁", "肆", "伍", "陆", "柒", "捌", "玖"];
+
+/// The whole yuan in capitals, without the 元: groups of 4 digits with 万, 亿, 万亿.
+fn yuan_capitals(yuan: u64) -> String {
+    const BIG: [&str; 4] = ["", "万", "亿", "万亿"];
+    // Split into groups of 4 digits, most significant first.
+    let mut groups = Vec::new();
+    let mut y = yuan;
+    while y > 0 {
+        groups.push((y % 10_000) as usize);
+        y /= 10_000;
+    }
+    let mut text = String::new();
+    let mut pending_zero = false;
+    for (gi, &g) in groups.iter().enumerate().rev() {
+        if g == 0 {
+            pending_zero = !text.is_empty();
+            continue;
+        }
+        if !text.is_empty() && (pending_zero || g < 1000) {
+            text.push('零');
+        }
+        pending_zero = false;
+        push_group(&mut text, g);
+        text.push_str(BIG[gi.min(3)]);
+    }
+    text
+}
+
+/// One group of up to 4 digits (not 0) with 仟, 佰, 拾; a run of zeros inside it reads 零.
+fn push_group(text: &mut String, g: usize) {
+    const SMALL: [&str; 4] = ["", "拾", "佰", "仟"];
+    let digits = [g / 1000, (g / 100) % 10, (g / 10) % 10, g % 10];
+    let mut zero = false;
+    let mut started = false;
+    for (pos, &d) in digits.iter().enumerate() {
+        if d == 0 {
+            zero = started;
+            continue;
+        }
+        if zero {
+            text.push('零');
+            zero = false;
+        }
+        started = true;
+        text.push_str(DIGITS[d]);
+        text.push_str(SMALL[3 - pos]);
+    }
+}
+
+/// The 角 and 分 after the yuan, or 整 when there are none.
+fn push_jiao_fen(out: &mut String, jiao: u64, fen_d: u64, has_yuan: bool) {
     match (jiao, fen_d) {
         (0, 0) => out.push('整'),
         (j, 0) => {
@@ -118,14 +136,13 @@ pub fn capitals(fen: i64) -> String {
             if j > 0 {
                 out.push_str(DIGITS[j as usize]);
                 out.push('角');
-            } else if yuan > 0 {
+            } else if has_yuan {
                 out.push('零');
             }
             out.push_str(DIGITS[f as usize]);
             out.push('分');
         }
     }
-    out
 }
 
 #[cfg(test)]

@@ -92,25 +92,9 @@ impl Store {
     ) -> Result<ChangesOutcome> {
         let mut tx = self.begin_write().await?;
         let mut outcome = ChangesOutcome::default();
-        // The ledger remembers rows, not files: a file taken in before is checked row by row
-        // again. Its rows recorded then are duplicates now; a row refused then (the person was
-        // not on the roster yet, say) and valid now is recorded, under the same source.
-        let source_id = match find_source_id(&mut tx, source).await? {
-            Some((id, at, by)) => {
-                outcome.already_imported = Some(format!("{at} by {by}"));
-                id
-            }
-            None => insert_source(&mut tx, source, &format!("{} rows", entries.len())).await?,
-        };
-        if self.backend() == super::Backend::Postgres {
-            // Tables filled since PostgreSQL last sampled them (a roster imported a minute
-            // ago) have no statistics: the index's lookups by technician would be planned as
-            // scans of the whole table, each. Sampling them first is cheap and plans them as
-            // index lookups.
-            sqlx::query("ANALYZE technicians, appointments, changes")
-                .execute(&mut *tx)
-                .await?;
-        }
+        let source_id = self
+            .open_changes_source(&mut tx, source, entries.len(), &mut outcome)
+            .await?;
         // The index the rows are checked against, built once: the file's people with their
         // appointments and recorded changes, and the voided changes the checks look for.
         let index = ChangeIndex::load(
@@ -122,150 +106,56 @@ impl Store {
             outcome.already_imported.is_some(),
         )
         .await?;
-        let mut people = index.people;
-        let mut order: Vec<usize> = (0..entries.len()).collect();
-        order.sort_by_key(|&i| (entries[i].effective, i));
-        // New changes take ids from here on (the write lock keeps other writers out), so a
-        // row's id is known before its batch is inserted and later rows can refer to it.
-        let mut next_id: i64 =
-            sqlx::query("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM changes")
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get::<i64, _>(0)?
-                + 1;
-        let now = super::now_text();
-        let mut batch: Vec<NewChange<'_>> = Vec::with_capacity(INSERT_CHUNK);
-        for i in order {
-            let e = &entries[i];
-            let Some((person, recorded)) = people.get_mut(e.id_number.as_str()) else {
-                outcome.rejected.push(RowProblem {
-                    row: e.row,
-                    column: "身份证号码",
-                    message: format!(
-                        "身份证号码{}不在名册中：请核对号码，或先导入名册",
-                        e.id_number.masked()
-                    ),
-                });
-                continue;
-            };
-            if person.name != e.name.trim() {
-                outcome.rejected.push(RowProblem {
-                    row: e.row,
-                    column: "姓名",
-                    message: format!(
-                        "姓名“{}”与名册中该身份证号码的姓名“{}”不符",
-                        e.name, person.name
-                    ),
-                });
-                continue;
-            }
-            if e.kind == ChangeKind::UnitChange
-                && e.new_unit.as_deref().is_none_or(|u| u.trim().is_empty())
-            {
-                outcome.rejected.push(RowProblem {
-                    row: e.row,
-                    column: "新单位",
-                    message: "单位变更须填写新单位名称".into(),
-                });
-                continue;
-            }
-            // A unit re-sending a change the bureau voided as recorded in error is refused, so
-            // a void cannot be undone by the next report; the bureau itself may record it again.
-            if reporter == Reporter::Unit {
-                let key = (
-                    person.technician_id,
-                    e.kind.code().to_string(),
-                    e.effective.to_string(),
-                    e.end.map(|d| d.to_string()).unwrap_or_default(),
-                );
-                if let Some((id, reason)) = index.voided_same.get(&key) {
-                    outcome.rejected.push(RowProblem {
-                        row: e.row,
-                        column: "变动类型",
-                        message: format!(
-                            "与区人社局已作废的变动#{id}相同（作废原因：{reason}）；如确有此变动，请与区人社局联系"
-                        ),
-                    });
-                    continue;
-                }
-            }
-            // A row of this very file recorded before and voided since stays void: taking the
-            // same file in again never undoes the bureau's void.
-            if let Some(v) = e.row.and_then(|row| index.voided_rows.get(&i64::from(row))) {
-                outcome.voided_before.push((e.row, *v));
-                continue;
-            }
-            let proposed = ProposedChange {
-                kind: e.kind,
-                effective: e.effective,
-                end: e.end,
-                title_no: e.title_no.clone(),
-            };
-            match check_change(&person.appointments, recorded, &proposed, reporter, cfg) {
-                Verdict::Duplicate { existing } => {
-                    outcome.duplicates.push(e.row);
-                    outcome.duplicate_of.push(existing);
-                }
-                Verdict::Reject(r) => outcome.rejected.push(RowProblem {
-                    row: e.row,
-                    column: rejection_column(&r),
-                    message: r.to_string(),
-                }),
-                Verdict::Apply {
-                    appointment_ids,
-                    amends,
-                } => {
-                    let id = next_id;
-                    next_id += 1;
-                    let ids_text = appointment_ids
-                        .iter()
-                        .map(i64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(",");
-                    batch.push(NewChange {
-                        id,
-                        technician_id: person.technician_id,
-                        appointment_id: appointment_ids.first().copied(),
-                        entry: e,
-                        amends,
-                        appointment_ids: (!ids_text.is_empty()).then_some(ids_text),
-                    });
-                    recorded.push(Change {
-                        id,
-                        kind: e.kind,
-                        effective: e.effective,
-                        end: e.end,
-                        appointment_ids,
-                        by_unit: reporter == Reporter::Unit,
-                    });
-                    outcome.applied.push((e.row, id));
-                    if batch.len() == INSERT_CHUNK {
-                        insert_changes(
-                            &mut tx,
-                            self.backend(),
-                            &batch,
-                            source_id,
-                            source,
-                            reporter,
-                            &now,
-                        )
-                        .await?;
-                        batch.clear();
-                    }
-                }
-            }
-        }
-        insert_changes(
-            &mut tx,
-            self.backend(),
-            &batch,
-            source_id,
-            source,
-            reporter,
-            &now,
-        )
-        .await?;
+        let mut batch =
+            ChangeBatch::start(&mut tx, self.backend(), source_id, source, reporter).await?;
+        check_rows(&mut tx, entries, index, cfg, &mut batch, &mut outcome).await?;
+        batch.flush(&mut tx).await?;
         drop(batch);
+        self.finish_changes(tx, source, outcome, accept_valid, dry_run)
+            .await
+    }
+
+    /// Finds the file's source (a file taken in before keeps its source) or records it, and
+    /// refreshes PostgreSQL's statistics for the lookups to come.
+    async fn open_changes_source(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        source: &Source,
+        rows: usize,
+        outcome: &mut ChangesOutcome,
+    ) -> Result<i64> {
+        // The ledger remembers rows, not files: a file taken in before is checked row by row
+        // again. Its rows recorded then are duplicates now; a row refused then (the person was
+        // not on the roster yet, say) and valid now is recorded, under the same source.
+        let source_id = match find_source_id(&mut *tx, source).await? {
+            Some((id, at, by)) => {
+                outcome.already_imported = Some(format!("{at} by {by}"));
+                id
+            }
+            None => insert_source(&mut *tx, source, &format!("{rows} rows")).await?,
+        };
+        if self.backend() == super::Backend::Postgres {
+            // Tables filled since PostgreSQL last sampled them (a roster imported a minute
+            // ago) have no statistics: the index's lookups by technician would be planned as
+            // scans of the whole table, each. Sampling them first is cheap and plans them as
+            // index lookups.
+            sqlx::query("ANALYZE technicians, appointments, changes")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(source_id)
+    }
+
+    /// Ends the batch: rolled back for a dry run or a refused batch, else audited and
+    /// committed.
+    async fn finish_changes(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        source: &Source,
+        mut outcome: ChangesOutcome,
+        accept_valid: bool,
+        dry_run: bool,
+    ) -> Result<ChangesOutcome> {
         if !outcome.applied.is_empty() && self.backend() == super::Backend::Postgres {
             // Ids were given explicitly: the serial's sequence continues after them.
             sqlx::query("SELECT setval(pg_get_serial_sequence('changes', 'id'), (SELECT MAX(id) FROM changes))")
@@ -374,6 +264,232 @@ fn rejection_column(r: &Rejection) -> &'static str {
         | Rejection::AfterTermination { .. }
         | Rejection::NothingToRestore(_)
         | Rejection::OutsideTerms { .. } => "生效日期",
+    }
+}
+
+/// Checks the rows in order of effective date, then row order, each against the changes
+/// recorded before it (earlier rows included); accepted rows go into `batch`.
+async fn check_rows<'e>(
+    tx: &mut sqlx::AnyConnection,
+    entries: &'e [ChangeEntry],
+    index: ChangeIndex,
+    cfg: &RulesConfig,
+    batch: &mut ChangeBatch<'e>,
+    outcome: &mut ChangesOutcome,
+) -> Result<()> {
+    let reporter = batch.reporter;
+    let mut people = index.people;
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by_key(|&i| (entries[i].effective, i));
+    for i in order {
+        let e = &entries[i];
+        let Some((person, recorded)) = people.get_mut(e.id_number.as_str()) else {
+            outcome.rejected.push(not_on_roster(e));
+            continue;
+        };
+        if !screen_row(
+            e,
+            person,
+            &index.voided_same,
+            &index.voided_rows,
+            reporter,
+            outcome,
+        ) {
+            continue;
+        }
+        let proposed = ProposedChange {
+            kind: e.kind,
+            effective: e.effective,
+            end: e.end,
+            title_no: e.title_no.clone(),
+        };
+        match check_change(&person.appointments, recorded, &proposed, reporter, cfg) {
+            Verdict::Duplicate { existing } => {
+                outcome.duplicates.push(e.row);
+                outcome.duplicate_of.push(existing);
+            }
+            Verdict::Reject(r) => outcome.rejected.push(RowProblem {
+                row: e.row,
+                column: rejection_column(&r),
+                message: r.to_string(),
+            }),
+            Verdict::Apply {
+                appointment_ids,
+                amends,
+            } => {
+                let id = batch
+                    .push(&mut *tx, person.technician_id, e, amends, &appointment_ids)
+                    .await?;
+                recorded.push(Change {
+                    id,
+                    kind: e.kind,
+                    effective: e.effective,
+                    end: e.end,
+                    appointment_ids,
+                    by_unit: reporter == Reporter::Unit,
+                });
+                outcome.applied.push((e.row, id));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A row whose ID number the roster does not hold.
+fn not_on_roster(e: &ChangeEntry) -> RowProblem {
+    RowProblem {
+        row: e.row,
+        column: "身份证号码",
+        message: format!(
+            "身份证号码{}不在名册中：请核对号码，或先导入名册",
+            e.id_number.masked()
+        ),
+    }
+}
+
+/// The checks before the rules: the name, a unit change's new unit, and voids a row must not
+/// undo. False (with the row refused or set aside in `outcome`) when the row stops here.
+fn screen_row(
+    e: &ChangeEntry,
+    person: &Person,
+    voided_same: &HashMap<VoidKey, (i64, String)>,
+    voided_rows: &HashMap<i64, i64>,
+    reporter: Reporter,
+    outcome: &mut ChangesOutcome,
+) -> bool {
+    if person.name != e.name.trim() {
+        outcome.rejected.push(RowProblem {
+            row: e.row,
+            column: "姓名",
+            message: format!(
+                "姓名“{}”与名册中该身份证号码的姓名“{}”不符",
+                e.name, person.name
+            ),
+        });
+        return false;
+    }
+    if e.kind == ChangeKind::UnitChange && e.new_unit.as_deref().is_none_or(|u| u.trim().is_empty())
+    {
+        outcome.rejected.push(RowProblem {
+            row: e.row,
+            column: "新单位",
+            message: "单位变更须填写新单位名称".into(),
+        });
+        return false;
+    }
+    // A unit re-sending a change the bureau voided as recorded in error is refused, so
+    // a void cannot be undone by the next report; the bureau itself may record it again.
+    if reporter == Reporter::Unit {
+        let key = (
+            person.technician_id,
+            e.kind.code().to_string(),
+            e.effective.to_string(),
+            e.end.map(|d| d.to_string()).unwrap_or_default(),
+        );
+        if let Some((id, reason)) = voided_same.get(&key) {
+            outcome.rejected.push(RowProblem {
+                row: e.row,
+                column: "变动类型",
+                message: format!(
+                    "与区人社局已作废的变动#{id}相同（作废原因：{reason}）；如确有此变动，请与区人社局联系"
+                ),
+            });
+            return false;
+        }
+    }
+    // A row of this very file recorded before and voided since stays void: taking the
+    // same file in again never undoes the bureau's void.
+    if let Some(v) = e.row.and_then(|row| voided_rows.get(&i64::from(row))) {
+        outcome.voided_before.push((e.row, *v));
+        return false;
+    }
+    true
+}
+
+/// Accepted changes on their way into the ledger: ids handed out as rows are accepted,
+/// inserted a batch at a time.
+struct ChangeBatch<'e> {
+    backend: super::Backend,
+    source_id: i64,
+    source: &'e Source,
+    reporter: Reporter,
+    now: String,
+    /// The id the next accepted change takes.
+    next_id: i64,
+    rows: Vec<NewChange<'e>>,
+}
+
+impl<'e> ChangeBatch<'e> {
+    /// Starts handing out ids after the largest recorded one.
+    async fn start(
+        tx: &mut sqlx::AnyConnection,
+        backend: super::Backend,
+        source_id: i64,
+        source: &'e Source,
+        reporter: Reporter,
+    ) -> Result<ChangeBatch<'e>> {
+        // New changes take ids from here on (the write lock keeps other writers out), so a
+        // row's id is known before its batch is inserted and later rows can refer to it.
+        let next_id: i64 = sqlx::query("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM changes")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get::<i64, _>(0)?
+            + 1;
+        Ok(ChangeBatch {
+            backend,
+            source_id,
+            source,
+            reporter,
+            now: super::now_text(),
+            next_id,
+            rows: Vec::with_capacity(INSERT_CHUNK),
+        })
+    }
+
+    /// Takes in an accepted row and returns its change id; a full batch is inserted.
+    async fn push(
+        &mut self,
+        tx: &mut sqlx::AnyConnection,
+        technician_id: i64,
+        entry: &'e ChangeEntry,
+        amends: Option<i64>,
+        appointment_ids: &[i64],
+    ) -> Result<i64> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let ids_text = appointment_ids
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        self.rows.push(NewChange {
+            id,
+            technician_id,
+            appointment_id: appointment_ids.first().copied(),
+            entry,
+            amends,
+            appointment_ids: (!ids_text.is_empty()).then_some(ids_text),
+        });
+        if self.rows.len() == INSERT_CHUNK {
+            self.flush(tx).await?;
+        }
+        Ok(id)
+    }
+
+    /// Inserts the rows waiting, if any.
+    async fn flush(&mut self, tx: &mut sqlx::AnyConnection) -> Result<()> {
+        insert_changes(
+            tx,
+            self.backend,
+            &self.rows,
+            self.source_id,
+            self.source,
+            self.reporter,
+            &self.now,
+        )
+        .await?;
+        self.rows.clear();
+        Ok(())
     }
 }
 
@@ -486,98 +602,144 @@ impl ChangeIndex {
         source_id: i64,
         source_seen_before: bool,
     ) -> Result<ChangeIndex> {
-        let mut numbers: Vec<&str> = entries.iter().map(|e| e.id_number.as_str()).collect();
-        numbers.sort_unstable();
-        numbers.dedup();
-        let mut people: HashMap<String, (Person, Vec<Change>)> =
-            HashMap::with_capacity(numbers.len());
-        let mut by_tech: HashMap<i64, String> = HashMap::with_capacity(numbers.len());
-        for chunk in numbers.chunks(LOOKUP_CHUNK) {
-            let sql = format!(
-                "SELECT id, id_number, name FROM technicians WHERE id_number IN ({})",
-                placeholders(backend, 1, chunk.len())
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for n in chunk {
-                q = q.bind(*n);
-            }
-            for r in q.fetch_all(&mut *tx).await? {
-                let id_number: String = r.try_get(1)?;
-                let technician_id: i64 = r.try_get(0)?;
-                by_tech.insert(technician_id, id_number.clone());
-                people.insert(
-                    id_number.clone(),
-                    (
-                        Person {
-                            technician_id,
-                            id_number,
-                            name: r.try_get(2)?,
-                            appointments: Vec::new(),
-                        },
-                        Vec::new(),
-                    ),
-                );
-            }
-        }
+        let (mut people, by_tech) = load_people(&mut *tx, backend, entries).await?;
         let mut techs: Vec<i64> = by_tech.keys().copied().collect();
         techs.sort_unstable();
         let mut voided_same: HashMap<VoidKey, (i64, String)> = HashMap::new();
         for chunk in techs.chunks(LOOKUP_CHUNK) {
-            let list = placeholders(backend, 1, chunk.len());
-            let bind_all = |sql: String| {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for t in chunk {
-                    q = q.bind(*t);
-                }
-                q
+            let mut loaded = Loaded {
+                people: &mut people,
+                by_tech: &by_tech,
+                voided_same: &mut voided_same,
             };
-            let rows = bind_all(format!("SELECT technician_id, id, approval_date, approval_no FROM appointments WHERE technician_id IN ({list}) AND voided_at IS NULL ORDER BY technician_id, approval_date"))
-                .fetch_all(&mut *tx)
-                .await?;
-            for r in rows {
-                let person = person_of(&mut people, &by_tech, r.try_get(0)?)?;
-                person.0.appointments.push(Appointment {
-                    id: r.try_get(1)?,
-                    approval_date: parse_date(&r.try_get::<String, _>(2)?)?,
-                    approval_no: r.try_get(3)?,
-                });
-            }
-            let rows = bind_all(format!("SELECT id, kind, effective, end_date, COALESCE(appointment_ids, CAST(appointment_id AS TEXT), '') AS appointment_ids, technician_id, reported_by FROM changes WHERE technician_id IN ({list}) AND voided_at IS NULL ORDER BY technician_id, id"))
-                .fetch_all(&mut *tx)
-                .await?;
-            for r in rows {
-                let person = person_of(&mut people, &by_tech, r.try_get(5)?)?;
-                person.1.push(change_from_row(&r)?);
-            }
-            if reporter == Reporter::Unit {
-                let rows = bind_all(format!("SELECT technician_id, kind, effective, COALESCE(end_date, ''), id, COALESCE(void_reason, '') FROM changes WHERE technician_id IN ({list}) AND voided_at IS NOT NULL ORDER BY id"))
-                    .fetch_all(&mut *tx)
-                    .await?;
-                for r in rows {
-                    // Ordered by id: the latest void of a key wins.
-                    voided_same.insert(
-                        (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?),
-                        (r.try_get(4)?, r.try_get(5)?),
-                    );
-                }
-            }
+            load_tech_chunk(&mut *tx, backend, chunk, reporter, &mut loaded).await?;
         }
-        let mut voided_rows = HashMap::new();
-        if source_seen_before {
-            for r in sqlx::query("SELECT source_row, id FROM changes WHERE source_id = $1 AND source_row IS NOT NULL AND voided_at IS NOT NULL ORDER BY id")
-                .bind(source_id)
-                .fetch_all(&mut *tx)
-                .await?
-            {
-                voided_rows.insert(r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?);
-            }
-        }
+        let voided_rows = if source_seen_before {
+            load_voided_rows(&mut *tx, source_id).await?
+        } else {
+            HashMap::new()
+        };
         Ok(ChangeIndex {
             people,
             voided_same,
             voided_rows,
         })
     }
+}
+
+/// The people the rows name (without appointments or changes yet), by ID number, and
+/// technician id → ID number.
+async fn load_people(
+    tx: &mut sqlx::AnyConnection,
+    backend: super::Backend,
+    entries: &[ChangeEntry],
+) -> Result<(HashMap<String, (Person, Vec<Change>)>, HashMap<i64, String>)> {
+    let mut numbers: Vec<&str> = entries.iter().map(|e| e.id_number.as_str()).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    let mut people: HashMap<String, (Person, Vec<Change>)> = HashMap::with_capacity(numbers.len());
+    let mut by_tech: HashMap<i64, String> = HashMap::with_capacity(numbers.len());
+    for chunk in numbers.chunks(LOOKUP_CHUNK) {
+        let sql = format!(
+            "SELECT id, id_number, name FROM technicians WHERE id_number IN ({})",
+            placeholders(backend, 1, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for n in chunk {
+            q = q.bind(*n);
+        }
+        for r in q.fetch_all(&mut *tx).await? {
+            let id_number: String = r.try_get(1)?;
+            let technician_id: i64 = r.try_get(0)?;
+            by_tech.insert(technician_id, id_number.clone());
+            people.insert(
+                id_number.clone(),
+                (
+                    Person {
+                        technician_id,
+                        id_number,
+                        name: r.try_get(2)?,
+                        appointments: Vec::new(),
+                    },
+                    Vec::new(),
+                ),
+            );
+        }
+    }
+    Ok((people, by_tech))
+}
+
+/// The parts of a [`ChangeIndex`] filled technician chunk by technician chunk.
+struct Loaded<'a> {
+    people: &'a mut HashMap<String, (Person, Vec<Change>)>,
+    by_tech: &'a HashMap<i64, String>,
+    voided_same: &'a mut HashMap<VoidKey, (i64, String)>,
+}
+
+/// One chunk of technicians' live appointments and changes, and (for a unit's report) their
+/// voided changes.
+async fn load_tech_chunk(
+    tx: &mut sqlx::AnyConnection,
+    backend: super::Backend,
+    chunk: &[i64],
+    reporter: Reporter,
+    loaded: &mut Loaded<'_>,
+) -> Result<()> {
+    let list = placeholders(backend, 1, chunk.len());
+    let bind_all = |sql: String| {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for t in chunk {
+            q = q.bind(*t);
+        }
+        q
+    };
+    let rows = bind_all(format!("SELECT technician_id, id, approval_date, approval_no FROM appointments WHERE technician_id IN ({list}) AND voided_at IS NULL ORDER BY technician_id, approval_date"))
+        .fetch_all(&mut *tx)
+        .await?;
+    for r in rows {
+        let person = person_of(loaded.people, loaded.by_tech, r.try_get(0)?)?;
+        person.0.appointments.push(Appointment {
+            id: r.try_get(1)?,
+            approval_date: parse_date(&r.try_get::<String, _>(2)?)?,
+            approval_no: r.try_get(3)?,
+        });
+    }
+    let rows = bind_all(format!("SELECT id, kind, effective, end_date, COALESCE(appointment_ids, CAST(appointment_id AS TEXT), '') AS appointment_ids, technician_id, reported_by FROM changes WHERE technician_id IN ({list}) AND voided_at IS NULL ORDER BY technician_id, id"))
+        .fetch_all(&mut *tx)
+        .await?;
+    for r in rows {
+        let person = person_of(loaded.people, loaded.by_tech, r.try_get(5)?)?;
+        person.1.push(change_from_row(&r)?);
+    }
+    if reporter == Reporter::Unit {
+        let rows = bind_all(format!("SELECT technician_id, kind, effective, COALESCE(end_date, ''), id, COALESCE(void_reason, '') FROM changes WHERE technician_id IN ({list}) AND voided_at IS NOT NULL ORDER BY id"))
+            .fetch_all(&mut *tx)
+            .await?;
+        for r in rows {
+            // Ordered by id: the latest void of a key wins.
+            loaded.voided_same.insert(
+                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?),
+                (r.try_get(4)?, r.try_get(5)?),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Rows of this source recorded before and voided since: source row → latest change id.
+async fn load_voided_rows(
+    tx: &mut sqlx::AnyConnection,
+    source_id: i64,
+) -> Result<HashMap<i64, i64>> {
+    let mut voided_rows = HashMap::new();
+    for r in sqlx::query("SELECT source_row, id FROM changes WHERE source_id = $1 AND source_row IS NOT NULL AND voided_at IS NOT NULL ORDER BY id")
+        .bind(source_id)
+        .fetch_all(&mut *tx)
+        .await?
+    {
+        voided_rows.insert(r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?);
+    }
+    Ok(voided_rows)
 }
 
 fn person_of<'p>(

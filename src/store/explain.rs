@@ -1,14 +1,14 @@
 //! `explain`: why each month of a person earned what it did, and which runs paid it.
 //! The amounts come from the same [`Timeline`] the payment run uses.
 
-use super::changes::list_change_records;
+use super::changes::{list_change_records, ChangeRecord};
 use super::roster::load_person;
 use super::{Result, Store, StoreError};
 use crate::rules::money::{fen_str, to_fen};
 use crate::rules::payrun::decode_lines;
 use crate::rules::{
-    Change, ChangeKind, DayStatus, LineKind, Month, MonthBreakdown, Proration, RulesConfig,
-    Timeline,
+    Appointment, Change, ChangeKind, DayStatus, Line, LineKind, Month, MonthBreakdown, Proration,
+    RulesConfig, Segment, Timeline,
 };
 use sqlx::Row;
 use std::fmt::Write;
@@ -80,97 +80,132 @@ impl Store {
             appointments: Vec::new(),
         };
         for a in &person.appointments {
-            let rows = sqlx::query("SELECT r.year, r.seq, r.status, i.lines FROM run_items i JOIN runs r ON r.id = i.run_id WHERE i.appointment_id = $1 ORDER BY r.year, r.seq")
-                .bind(a.id)
-                .fetch_all(&mut *conn)
-                .await?;
-            let mut run_lines = Vec::new();
-            for r in &rows {
-                let text: String = r.try_get(3)?;
-                let lines = decode_lines(&text)
-                    .ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?;
-                run_lines.push((
-                    r.try_get::<i64, _>(0)? as i32,
-                    r.try_get::<i64, _>(1)?,
-                    r.try_get::<String, _>(2)?,
-                    lines,
-                ));
-            }
-            let timeline = Timeline::new(a, &live, cfg);
-            let (first, last) = timeline.term_months();
-            let mut months = Vec::new();
-            for m in first.through(last) {
-                if month.is_some_and(|want| want != m) {
-                    continue;
-                }
-                let breakdown = timeline.month(m, cfg);
-                let arithmetic = arithmetic(&breakdown, cfg);
-                let mut reasons = Vec::new();
-                for s in &breakdown.segments {
-                    let range = if s.from == s.to {
-                        s.from.to_string()
-                    } else {
-                        format!("{}…{}", s.from, s.to)
-                    };
-                    let rule = match s.status {
-                        DayStatus::Eligible(_) => continue,
-                        DayStatus::OutsideTerm => "管理期外".to_string(),
-                        DayStatus::Uncovered => {
-                            "未覆盖：没有政策版本覆盖这些日期，需区政府出台后续政策".to_string()
-                        }
-                        DayStatus::Fraud(_) => {
-                            "弄虚作假撤销：整届称号无效，已发津贴全部追回".into()
-                        }
-                        DayStatus::Terminated(_) => "终止：待遇自生效日起停止".into(),
-                        DayStatus::OtherAllowance(_) => {
-                            "享受其他人才津贴：不得重复享受（§10）".into()
-                        }
-                        DayStatus::Suspended(_) => "停发待遇：称号保留，待遇停发（§14(3)）".into(),
-                    };
-                    let cause = s
-                        .status
-                        .change_id()
-                        .and_then(|id| records.iter().find(|r| r.change.id == id))
-                        .map(|r| {
-                            format!(
-                                " — 变动#{} {} 生效{}{}，来源：{}，登记人{}",
-                                r.change.id,
-                                r.change.kind,
-                                r.change.effective,
-                                match (r.change.kind, r.change.end) {
-                                    (ChangeKind::OtherAllowance, Some(z)) => format!("至{z}"),
-                                    _ => String::new(),
-                                },
-                                r.source,
-                                r.operator
-                            )
-                        })
-                        .unwrap_or_default();
-                    reasons.push(format!("{range} {rule}{cause}"));
-                }
-                let mut payments = Vec::new();
-                for (year, seq, status, lines) in &run_lines {
-                    for l in lines.iter().filter(|l| l.month == m) {
-                        payments.push((*year, *seq, status.clone(), l.kind, l.fen));
-                    }
-                }
-                months.push(MonthExplanation {
-                    due_year: a.due_year(m),
-                    breakdown,
-                    arithmetic,
-                    reasons,
-                    payments,
-                });
-            }
-            out.appointments.push(AppointmentExplanation {
-                approval_no: a.approval_no.clone(),
-                approval_date: a.approval_date,
-                term: (a.term_start(), a.term_end()),
-                months,
-            });
+            let run_lines = load_run_lines(&mut conn, a.id).await?;
+            let history = History {
+                records: &records,
+                live: &live,
+                run_lines: &run_lines,
+            };
+            out.appointments
+                .push(explain_appointment(a, &history, month, cfg));
         }
         Ok(out)
     }
+}
+
+/// (run year, run number, status, lines) of every run line of an appointment.
+type RunLines = Vec<(i32, i64, String, Vec<Line>)>;
+
+/// What an appointment's months are explained from: the person's changes (all, and the
+/// live ones) and the appointment's run lines.
+struct History<'a> {
+    records: &'a [ChangeRecord],
+    live: &'a [Change],
+    run_lines: &'a RunLines,
+}
+
+/// Every run line of an appointment, by run.
+async fn load_run_lines(conn: &mut sqlx::AnyConnection, appointment_id: i64) -> Result<RunLines> {
+    let rows = sqlx::query("SELECT r.year, r.seq, r.status, i.lines FROM run_items i JOIN runs r ON r.id = i.run_id WHERE i.appointment_id = $1 ORDER BY r.year, r.seq")
+        .bind(appointment_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut run_lines = Vec::new();
+    for r in &rows {
+        let text: String = r.try_get(3)?;
+        let lines = decode_lines(&text)
+            .ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?;
+        run_lines.push((
+            r.try_get::<i64, _>(0)? as i32,
+            r.try_get::<i64, _>(1)?,
+            r.try_get::<String, _>(2)?,
+            lines,
+        ));
+    }
+    Ok(run_lines)
+}
+
+/// An appointment's months (all of its term, or the one asked for), explained.
+fn explain_appointment(
+    a: &Appointment,
+    history: &History<'_>,
+    month: Option<Month>,
+    cfg: &RulesConfig,
+) -> AppointmentExplanation {
+    let timeline = Timeline::new(a, history.live, cfg);
+    let (first, last) = timeline.term_months();
+    let mut months = Vec::new();
+    for m in first.through(last) {
+        if month.is_some_and(|want| want != m) {
+            continue;
+        }
+        let breakdown = timeline.month(m, cfg);
+        let arithmetic = arithmetic(&breakdown, cfg);
+        let reasons = breakdown
+            .segments
+            .iter()
+            .filter_map(|s| segment_reason(s, history.records))
+            .collect();
+        let mut payments = Vec::new();
+        for (year, seq, status, lines) in history.run_lines {
+            for l in lines.iter().filter(|l| l.month == m) {
+                payments.push((*year, *seq, status.clone(), l.kind, l.fen));
+            }
+        }
+        months.push(MonthExplanation {
+            due_year: a.due_year(m),
+            breakdown,
+            arithmetic,
+            reasons,
+            payments,
+        });
+    }
+    AppointmentExplanation {
+        approval_no: a.approval_no.clone(),
+        approval_date: a.approval_date,
+        term: (a.term_start(), a.term_end()),
+        months,
+    }
+}
+
+/// Why a day range did not earn (the rule, and the change behind it); None when it earned.
+fn segment_reason(s: &Segment, records: &[ChangeRecord]) -> Option<String> {
+    let range = if s.from == s.to {
+        s.from.to_string()
+    } else {
+        format!("{}…{}", s.from, s.to)
+    };
+    let rule = match s.status {
+        DayStatus::Eligible(_) => return None,
+        DayStatus::OutsideTerm => "管理期外".to_string(),
+        DayStatus::Uncovered => {
+            "未覆盖：没有政策版本覆盖这些日期，需区政府出台后续政策".to_string()
+        }
+        DayStatus::Fraud(_) => "弄虚作假撤销：整届称号无效，已发津贴全部追回".into(),
+        DayStatus::Terminated(_) => "终止：待遇自生效日起停止".into(),
+        DayStatus::OtherAllowance(_) => "享受其他人才津贴：不得重复享受（§10）".into(),
+        DayStatus::Suspended(_) => "停发待遇：称号保留，待遇停发（§14(3)）".into(),
+    };
+    let cause = s
+        .status
+        .change_id()
+        .and_then(|id| records.iter().find(|r| r.change.id == id))
+        .map(|r| {
+            format!(
+                " — 变动#{} {} 生效{}{}，来源：{}，登记人{}",
+                r.change.id,
+                r.change.kind,
+                r.change.effective,
+                match (r.change.kind, r.change.end) {
+                    (ChangeKind::OtherAllowance, Some(z)) => format!("至{z}"),
+                    _ => String::new(),
+                },
+                r.source,
+                r.operator
+            )
+        })
+        .unwrap_or_default();
+    Some(format!("{range} {rule}{cause}"))
 }
 
 /// The arithmetic behind a month's amount, e.g. `500.00 × 19/31 = 306.45`.

@@ -178,183 +178,29 @@ impl Store {
             )));
         }
         let mut tx = self.begin_write().await?;
-        let runs = sqlx::query(
-            "SELECT id, seq, status, supplementary FROM runs WHERE year = $1 ORDER BY seq",
-        )
-        .bind(i64::from(year))
-        .fetch_all(&mut *tx)
-        .await?;
-        let last = runs.last();
-        let approved_exists = runs
-            .iter()
-            .any(|r| r.try_get::<String, _>(2).is_ok_and(|s| s == "approved"));
-        let (run_id, seq, is_supp) = match last {
-            Some(r) if r.try_get::<String, _>(2)? == "draft" => (
-                r.try_get::<i64, _>(0)?,
-                r.try_get::<i64, _>(1)?,
-                r.try_get::<i64, _>(3)? != 0,
-            ),
-            _ => {
-                if approved_exists && !supplementary {
-                    return Err(StoreError::Usage(format!(
-                        "the run of {year} is already approved; §10 pays once a year. A supplementary run (补发) must be asked for: payrun compute --year {year} --supplementary"
-                    )));
-                }
-                if approved_exists && !policy.allow_supplementary {
-                    return Err(StoreError::Usage(
-                        "supplementary runs are disabled by configuration (payment.allow_supplementary = false)".into(),
-                    ));
-                }
-                if supplementary && !approved_exists {
-                    return Err(StoreError::Usage(format!(
-                        "there is no approved run of {year} to supplement: run payrun compute --year {year} without --supplementary"
-                    )));
-                }
-                let seq = runs.len() as i64 + 1;
-                let r = sqlx::query("INSERT INTO runs (year, seq, status, supplementary, today, computed_at, computed_by, computed_as_of) VALUES ($1, $2, 'draft', $3, $4, $5, $6, 0) RETURNING id")
-                    .bind(i64::from(year))
-                    .bind(seq)
-                    .bind(i64::from(approved_exists))
-                    .bind(today.to_string())
-                    .bind(super::now_text())
-                    .bind(operator)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                (r.try_get::<i64, _>(0)?, seq, approved_exists)
-            }
-        };
-
-        // Everything the rules need, in three streamed queries.
-        use futures_util::TryStreamExt;
-        let mut appointments: Vec<(i64, Appointment)> = Vec::new();
-        let mut voided: std::collections::HashSet<i64> = Default::default();
-        {
-            let mut rows = sqlx::query("SELECT id, technician_id, approval_date, approval_no, CASE WHEN voided_at IS NULL THEN 0 ELSE 1 END FROM appointments ORDER BY technician_id, approval_date")
-                .fetch(&mut *tx);
-            while let Some(r) = rows.try_next().await? {
-                if r.try_get::<i32, _>(4)? != 0 {
-                    voided.insert(r.try_get(0)?);
-                }
-                appointments.push((
-                    r.try_get(1)?,
-                    Appointment {
-                        id: r.try_get(0)?,
-                        approval_date: parse_date(&r.try_get::<String, _>(2)?)?,
-                        approval_no: r.try_get(3)?,
-                    },
-                ));
-            }
-        }
-        let mut changes: HashMap<i64, Vec<Change>> = HashMap::new();
-        {
-            let mut rows = sqlx::query("SELECT id, kind, effective, end_date, COALESCE(appointment_ids, CAST(appointment_id AS TEXT), '') AS appointment_ids, technician_id, reported_by FROM changes WHERE voided_at IS NULL ORDER BY id")
-                .fetch(&mut *tx);
-            while let Some(r) = rows.try_next().await? {
-                changes
-                    .entry(r.try_get(5)?)
-                    .or_default()
-                    .push(change_from_row(&r)?);
-            }
-        }
-        let paid = load_paid(&mut tx).await?;
-
-        sqlx::query("DELETE FROM run_items WHERE run_id = $1")
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM run_uncovered WHERE run_id = $1")
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-
-        progress.set_length(appointments.len() as u64);
-        let empty_paid = BTreeMap::new();
-        let mut items: Vec<(i64, i64, i64, String)> = Vec::with_capacity(CHUNK);
-        let mut uncovered: Vec<(i64, String)> = Vec::new();
-        let (mut total_paid, mut total_recovered) = (0i64, 0i64);
-        let (mut item_count, mut uncovered_months) = (0usize, 0usize);
-        // Appointments come ordered by person: a person's lines are netted when the next
-        // person starts, so only one person's lines are held at a time.
-        let mut person: Option<(i64, Vec<Line>)> = None;
-        let mut settle = |person: &mut Option<(i64, Vec<Line>)>| {
-            if let Some((_, lines)) = person.take() {
-                let n = net_person(&lines, cfg.offset_recoveries);
-                total_paid += n.bank;
-                total_recovered += n.recovery;
-            }
-        };
-        for (i, (tid, a)) in appointments.iter().enumerate() {
-            let result = compute_appointment(
-                year,
-                &AppointmentInput {
-                    appointment: a,
-                    changes: changes.get(tid).map(Vec::as_slice).unwrap_or(&[]),
-                    paid: paid.get(&a.id).unwrap_or(&empty_paid),
-                    void: voided.contains(&a.id),
-                },
-                cfg,
-            );
-            if person.as_ref().is_some_and(|(p, _)| p != tid) {
-                settle(&mut person);
-            }
-            if !result.lines.is_empty() {
-                items.push((a.id, *tid, result.net(), encode_lines(&result.lines)));
-                person
-                    .get_or_insert_with(|| (*tid, Vec::new()))
-                    .1
-                    .extend(result.lines);
-            }
-            if !result.uncovered.is_empty() {
-                uncovered_months += result.uncovered.len();
-                uncovered.push((a.id, encode_months(&result.uncovered)));
-            }
-            if items.len() == CHUNK {
-                item_count += items.len();
-                insert_items(&mut tx, self.backend(), run_id, &items).await?;
-                items.clear();
-            }
-            if uncovered.len() == CHUNK {
-                insert_uncovered(&mut tx, self.backend(), run_id, &uncovered).await?;
-                uncovered.clear();
-            }
-            if i % 4096 == 0 {
-                progress.set_position(i as u64);
-            }
-        }
-        settle(&mut person);
-        item_count += items.len();
-        insert_items(&mut tx, self.backend(), run_id, &items).await?;
-        insert_uncovered(&mut tx, self.backend(), run_id, &uncovered).await?;
-        progress.set_position(appointments.len() as u64);
-        let as_of = money_seq(&mut tx).await?;
-        sqlx::query("UPDATE runs SET today = $1, computed_at = $2, computed_by = $3, computed_as_of = $4, settings = $5, settings_hash = $6 WHERE id = $7")
-            .bind(today.to_string())
-            .bind(super::now_text())
-            .bind(operator)
-            .bind(as_of)
-            .bind(cfg.settings_json())
-            .bind(cfg.fingerprint())
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-        audit(
-            &mut tx,
+        let draft = DraftRequest {
+            year,
+            supplementary,
             operator,
-            "payrun-compute",
-            &format!("run {year}/{seq}: {item_count} items"),
-            false,
-        )
-        .await?;
+            today,
+            policy,
+        };
+        let (run_id, seq, is_supp) = open_draft(&mut tx, &draft).await?;
+        let inputs = RuleInputs::load(&mut tx).await?;
+        clear_draft(&mut tx, run_id).await?;
+        let mut out = RunWriter::new(self.backend(), run_id);
+        let tally = compute_items(&mut tx, &mut out, year, &inputs, cfg, progress).await?;
+        record_computed(&mut tx, &draft, run_id, seq, cfg, tally.items).await?;
         tx.commit().await?;
         Ok(RunSummary {
             year,
             seq,
             supplementary: is_supp,
-            appointments: appointments.len(),
-            items: item_count,
-            paid: total_paid,
-            recovered: total_recovered,
-            uncovered_months,
+            appointments: inputs.appointments.len(),
+            items: tally.items,
+            paid: tally.paid,
+            recovered: tally.recovered,
+            uncovered_months: tally.uncovered_months,
         })
     }
 
@@ -425,64 +271,10 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let seq = approve_in(&mut tx, year, operator, policy, Some(current)).await?;
         let head = load_run_head(&mut tx, year, Some(seq), offset).await?;
-        let units = UnitIndex::load(&mut tx).await?;
-        let mut digest = RunDigest::default();
-        for_each_person(&mut tx, &head, &units, |p| {
-            digest.push(p);
-            Ok(())
-        })
-        .await?;
-        drop(units);
-        let failed = |e: String| {
-            StoreError::Usage(format!(
-                "the run's notices cannot be written, so it was not approved: {e}"
-            ))
-        };
-        let mut queued = 0;
-        let mut recoveries: Vec<(String, crate::mail::Notice)> = Vec::new();
-        let mut order: Vec<u32> = (0..digest.unit_names.len() as u32).collect();
-        order.sort_by(|a, b| digest.unit_names[*a as usize].cmp(&digest.unit_names[*b as usize]));
-        for unit in order {
-            let mut view = head.empty_view();
-            view.people = digest.people_of(unit);
-            let mut reasons = HashMap::new();
-            for p in view.people.iter().filter(|p| p.net.recovery < 0) {
-                reasons.insert(
-                    p.id_number.clone(),
-                    recovery_reason(&mut tx, &p.id_number).await?,
-                );
-            }
-            let mut list = notices(&view, &reasons).map_err(failed)?.into_iter();
-            // The unit's notice first, then one recovery notice per person recovering.
-            if let Some(n) = list.next() {
-                if crate::mail::queue(&mut tx, &n).await? {
-                    queued += 1;
-                }
-            }
-            let rest: Vec<crate::mail::Notice> = list.collect();
-            let recovering: Vec<&RunPerson> =
-                view.people.iter().filter(|p| p.net.recovery < 0).collect();
-            if rest.len() == recovering.len() {
-                for (p, n) in recovering.into_iter().zip(rest) {
-                    recoveries.push((p.id_number.clone(), n));
-                }
-            } else {
-                recoveries.extend(rest.into_iter().map(|n| (String::new(), n)));
-            }
-        }
-        recoveries.sort_by(|a, b| a.0.cmp(&b.0));
-        for (_, n) in &recoveries {
-            if crate::mail::queue(&mut tx, n).await? {
-                queued += 1;
-            }
-        }
-        let mut view = head.empty_view();
-        view.uncovered = load_uncovered(&mut tx, head.run_id).await?;
-        for n in notices(&view, &HashMap::new()).map_err(failed)? {
-            if crate::mail::queue(&mut tx, &n).await? {
-                queued += 1;
-            }
-        }
+        let digest = digest_run(&mut tx, &head).await?;
+        let mut queued = queue_unit_notices(&mut tx, &head, &digest, &mut notices).await?;
+        drop(digest);
+        queued += queue_warning(&mut tx, &head, &mut notices).await?;
         tx.commit().await?;
         Ok((seq, queued))
     }
@@ -510,6 +302,395 @@ async fn recovery_reason(conn: &mut sqlx::AnyConnection, id_number: &str) -> Res
         text.push("变动更正（已作废的变动）".into());
     }
     Ok(text.join("；"))
+}
+
+/// Why notices that cannot be built stop an approval.
+fn notices_failed(e: String) -> StoreError {
+    StoreError::Usage(format!(
+        "the run's notices cannot be written, so it was not approved: {e}"
+    ))
+}
+
+/// The run's people digested for the notices, streamed person by person.
+async fn digest_run(tx: &mut sqlx::AnyConnection, head: &RunHead) -> Result<RunDigest> {
+    let units = UnitIndex::load(&mut *tx).await?;
+    let mut digest = RunDigest::default();
+    for_each_person(&mut *tx, head, &units, |p| {
+        digest.push(p);
+        Ok(())
+    })
+    .await?;
+    Ok(digest)
+}
+
+/// Queues each unit's notice (units by name), then the recovery notices (by ID number);
+/// returns how many were queued.
+async fn queue_unit_notices<N>(
+    tx: &mut sqlx::AnyConnection,
+    head: &RunHead,
+    digest: &RunDigest,
+    notices: &mut N,
+) -> Result<usize>
+where
+    N: FnMut(
+        &RunView,
+        &HashMap<String, String>,
+    ) -> std::result::Result<Vec<crate::mail::Notice>, String>,
+{
+    let mut queued = 0;
+    let mut recoveries: Vec<(String, crate::mail::Notice)> = Vec::new();
+    let mut order: Vec<u32> = (0..digest.unit_names.len() as u32).collect();
+    order.sort_by(|a, b| digest.unit_names[*a as usize].cmp(&digest.unit_names[*b as usize]));
+    for unit in order {
+        let mut view = head.empty_view();
+        view.people = digest.people_of(unit);
+        let reasons = recovery_reasons(&mut *tx, &view.people).await?;
+        let mut list = notices(&view, &reasons)
+            .map_err(notices_failed)?
+            .into_iter();
+        // The unit's notice first, then one recovery notice per person recovering.
+        if let Some(n) = list.next() {
+            if crate::mail::queue(&mut *tx, &n).await? {
+                queued += 1;
+            }
+        }
+        let rest: Vec<crate::mail::Notice> = list.collect();
+        let recovering: Vec<&RunPerson> =
+            view.people.iter().filter(|p| p.net.recovery < 0).collect();
+        if rest.len() == recovering.len() {
+            for (p, n) in recovering.into_iter().zip(rest) {
+                recoveries.push((p.id_number.clone(), n));
+            }
+        } else {
+            recoveries.extend(rest.into_iter().map(|n| (String::new(), n)));
+        }
+    }
+    recoveries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (_, n) in &recoveries {
+        if crate::mail::queue(&mut *tx, n).await? {
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+/// The reasons behind the recoveries of a unit's people, by ID number.
+async fn recovery_reasons(
+    tx: &mut sqlx::AnyConnection,
+    people: &[RunPerson],
+) -> Result<HashMap<String, String>> {
+    let mut reasons = HashMap::new();
+    for p in people.iter().filter(|p| p.net.recovery < 0) {
+        reasons.insert(
+            p.id_number.clone(),
+            recovery_reason(&mut *tx, &p.id_number).await?,
+        );
+    }
+    Ok(reasons)
+}
+
+/// Queues the notices built with no people and the uncovered months (the bureau's
+/// warning); returns how many were queued.
+async fn queue_warning<N>(
+    tx: &mut sqlx::AnyConnection,
+    head: &RunHead,
+    notices: &mut N,
+) -> Result<usize>
+where
+    N: FnMut(
+        &RunView,
+        &HashMap<String, String>,
+    ) -> std::result::Result<Vec<crate::mail::Notice>, String>,
+{
+    let mut queued = 0;
+    let mut view = head.empty_view();
+    view.uncovered = load_uncovered(&mut *tx, head.run_id).await?;
+    for n in notices(&view, &HashMap::new()).map_err(notices_failed)? {
+        if crate::mail::queue(&mut *tx, &n).await? {
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+/// What `payrun compute` was asked for.
+struct DraftRequest<'a> {
+    year: i32,
+    supplementary: bool,
+    operator: &'a str,
+    today: NaiveDate,
+    policy: RunPolicy,
+}
+
+/// The year's draft run to compute into (id, seq, supplementary): the open draft, or a new
+/// one when the rules allow it.
+async fn open_draft(
+    tx: &mut sqlx::AnyConnection,
+    draft: &DraftRequest<'_>,
+) -> Result<(i64, i64, bool)> {
+    let year = draft.year;
+    let runs =
+        sqlx::query("SELECT id, seq, status, supplementary FROM runs WHERE year = $1 ORDER BY seq")
+            .bind(i64::from(year))
+            .fetch_all(&mut *tx)
+            .await?;
+    let approved_exists = runs
+        .iter()
+        .any(|r| r.try_get::<String, _>(2).is_ok_and(|s| s == "approved"));
+    if let Some(r) = runs.last() {
+        if r.try_get::<String, _>(2)? == "draft" {
+            return Ok((
+                r.try_get::<i64, _>(0)?,
+                r.try_get::<i64, _>(1)?,
+                r.try_get::<i64, _>(3)? != 0,
+            ));
+        }
+    }
+    if approved_exists && !draft.supplementary {
+        return Err(StoreError::Usage(format!(
+            "the run of {year} is already approved; §10 pays once a year. A supplementary run (补发) must be asked for: payrun compute --year {year} --supplementary"
+        )));
+    }
+    if approved_exists && !draft.policy.allow_supplementary {
+        return Err(StoreError::Usage(
+            "supplementary runs are disabled by configuration (payment.allow_supplementary = false)".into(),
+        ));
+    }
+    if draft.supplementary && !approved_exists {
+        return Err(StoreError::Usage(format!(
+            "there is no approved run of {year} to supplement: run payrun compute --year {year} without --supplementary"
+        )));
+    }
+    let seq = runs.len() as i64 + 1;
+    let r = sqlx::query("INSERT INTO runs (year, seq, status, supplementary, today, computed_at, computed_by, computed_as_of) VALUES ($1, $2, 'draft', $3, $4, $5, $6, 0) RETURNING id")
+        .bind(i64::from(year))
+        .bind(seq)
+        .bind(i64::from(approved_exists))
+        .bind(draft.today.to_string())
+        .bind(super::now_text())
+        .bind(draft.operator)
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok((r.try_get::<i64, _>(0)?, seq, approved_exists))
+}
+
+/// Everything the rules need: appointments by person (voided ones marked), changes by
+/// technician, what approved runs paid.
+struct RuleInputs {
+    /// (technician, appointment), ordered by technician and approval date.
+    appointments: Vec<(i64, Appointment)>,
+    voided: std::collections::HashSet<i64>,
+    changes: HashMap<i64, Vec<Change>>,
+    paid: HashMap<i64, BTreeMap<Month, Paid>>,
+}
+
+impl RuleInputs {
+    /// Reads the inputs in three streamed queries.
+    async fn load(tx: &mut sqlx::AnyConnection) -> Result<RuleInputs> {
+        use futures_util::TryStreamExt;
+        let mut appointments: Vec<(i64, Appointment)> = Vec::new();
+        let mut voided: std::collections::HashSet<i64> = Default::default();
+        {
+            let mut rows = sqlx::query("SELECT id, technician_id, approval_date, approval_no, CASE WHEN voided_at IS NULL THEN 0 ELSE 1 END FROM appointments ORDER BY technician_id, approval_date")
+                .fetch(&mut *tx);
+            while let Some(r) = rows.try_next().await? {
+                if r.try_get::<i32, _>(4)? != 0 {
+                    voided.insert(r.try_get(0)?);
+                }
+                appointments.push((
+                    r.try_get(1)?,
+                    Appointment {
+                        id: r.try_get(0)?,
+                        approval_date: parse_date(&r.try_get::<String, _>(2)?)?,
+                        approval_no: r.try_get(3)?,
+                    },
+                ));
+            }
+        }
+        let mut changes: HashMap<i64, Vec<Change>> = HashMap::new();
+        {
+            let mut rows = sqlx::query("SELECT id, kind, effective, end_date, COALESCE(appointment_ids, CAST(appointment_id AS TEXT), '') AS appointment_ids, technician_id, reported_by FROM changes WHERE voided_at IS NULL ORDER BY id")
+                .fetch(&mut *tx);
+            while let Some(r) = rows.try_next().await? {
+                changes
+                    .entry(r.try_get(5)?)
+                    .or_default()
+                    .push(change_from_row(&r)?);
+            }
+        }
+        let paid = load_paid(&mut *tx).await?;
+        Ok(RuleInputs {
+            appointments,
+            voided,
+            changes,
+            paid,
+        })
+    }
+}
+
+/// Empties a draft's lines and uncovered months before it is computed again.
+async fn clear_draft(tx: &mut sqlx::AnyConnection, run_id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM run_items WHERE run_id = $1")
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM run_uncovered WHERE run_id = $1")
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// What computing a run added up.
+#[derive(Default)]
+struct Tally {
+    paid: i64,
+    recovered: i64,
+    items: usize,
+    uncovered_months: usize,
+}
+
+impl Tally {
+    /// Nets a person's lines into the totals.
+    fn settle(&mut self, person: &mut Option<(i64, Vec<Line>)>, offset_recoveries: bool) {
+        if let Some((_, lines)) = person.take() {
+            let n = net_person(&lines, offset_recoveries);
+            self.paid += n.bank;
+            self.recovered += n.recovery;
+        }
+    }
+}
+
+/// A draft's items and uncovered months on their way into the ledger, a chunk at a time.
+struct RunWriter {
+    backend: super::Backend,
+    run_id: i64,
+    /// (appointment, technician, net, encoded lines).
+    items: Vec<(i64, i64, i64, String)>,
+    /// (appointment, encoded months).
+    uncovered: Vec<(i64, String)>,
+    /// Items inserted so far.
+    written: usize,
+}
+
+impl RunWriter {
+    fn new(backend: super::Backend, run_id: i64) -> RunWriter {
+        RunWriter {
+            backend,
+            run_id,
+            items: Vec::with_capacity(CHUNK),
+            uncovered: Vec::new(),
+            written: 0,
+        }
+    }
+
+    /// Inserts whichever buffer is full.
+    async fn flush_full(&mut self, tx: &mut sqlx::AnyConnection) -> Result<()> {
+        if self.items.len() == CHUNK {
+            self.written += self.items.len();
+            insert_items(&mut *tx, self.backend, self.run_id, &self.items).await?;
+            self.items.clear();
+        }
+        if self.uncovered.len() == CHUNK {
+            insert_uncovered(&mut *tx, self.backend, self.run_id, &self.uncovered).await?;
+            self.uncovered.clear();
+        }
+        Ok(())
+    }
+
+    /// Inserts what is left; returns the number of items inserted in all.
+    async fn finish(&mut self, tx: &mut sqlx::AnyConnection) -> Result<usize> {
+        self.written += self.items.len();
+        insert_items(&mut *tx, self.backend, self.run_id, &self.items).await?;
+        insert_uncovered(&mut *tx, self.backend, self.run_id, &self.uncovered).await?;
+        self.items.clear();
+        self.uncovered.clear();
+        Ok(self.written)
+    }
+}
+
+/// Runs the rules over every appointment and writes the draft's items and uncovered months.
+async fn compute_items(
+    tx: &mut sqlx::AnyConnection,
+    out: &mut RunWriter,
+    year: i32,
+    inputs: &RuleInputs,
+    cfg: &RulesConfig,
+    progress: &ProgressBar,
+) -> Result<Tally> {
+    progress.set_length(inputs.appointments.len() as u64);
+    let empty_paid = BTreeMap::new();
+    let mut tally = Tally::default();
+    // Appointments come ordered by person: a person's lines are netted when the next
+    // person starts, so only one person's lines are held at a time.
+    let mut person: Option<(i64, Vec<Line>)> = None;
+    for (i, (tid, a)) in inputs.appointments.iter().enumerate() {
+        let result = compute_appointment(
+            year,
+            &AppointmentInput {
+                appointment: a,
+                changes: inputs.changes.get(tid).map(Vec::as_slice).unwrap_or(&[]),
+                paid: inputs.paid.get(&a.id).unwrap_or(&empty_paid),
+                void: inputs.voided.contains(&a.id),
+            },
+            cfg,
+        );
+        if person.as_ref().is_some_and(|(p, _)| p != tid) {
+            tally.settle(&mut person, cfg.offset_recoveries);
+        }
+        if !result.lines.is_empty() {
+            let item = (a.id, *tid, result.net(), encode_lines(&result.lines));
+            out.items.push(item);
+            person
+                .get_or_insert_with(|| (*tid, Vec::new()))
+                .1
+                .extend(result.lines);
+        }
+        if !result.uncovered.is_empty() {
+            tally.uncovered_months += result.uncovered.len();
+            out.uncovered.push((a.id, encode_months(&result.uncovered)));
+        }
+        out.flush_full(&mut *tx).await?;
+        if i % 4096 == 0 {
+            progress.set_position(i as u64);
+        }
+    }
+    tally.settle(&mut person, cfg.offset_recoveries);
+    tally.items = out.finish(&mut *tx).await?;
+    progress.set_position(inputs.appointments.len() as u64);
+    Ok(tally)
+}
+
+/// Stamps the computed draft (when, by whom, as of which ledger state, with which settings)
+/// and audits it.
+async fn record_computed(
+    tx: &mut sqlx::AnyConnection,
+    draft: &DraftRequest<'_>,
+    run_id: i64,
+    seq: i64,
+    cfg: &RulesConfig,
+    item_count: usize,
+) -> Result<()> {
+    let as_of = money_seq(&mut *tx).await?;
+    sqlx::query("UPDATE runs SET today = $1, computed_at = $2, computed_by = $3, computed_as_of = $4, settings = $5, settings_hash = $6 WHERE id = $7")
+        .bind(draft.today.to_string())
+        .bind(super::now_text())
+        .bind(draft.operator)
+        .bind(as_of)
+        .bind(cfg.settings_json())
+        .bind(cfg.fingerprint())
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
+    audit(
+        tx,
+        draft.operator,
+        "payrun-compute",
+        &format!("run {}/{seq}: {item_count} items", draft.year),
+        false,
+    )
+    .await?;
+    Ok(())
 }
 
 /// What the notices need of each person of a run, compactly: ID number and name in one arena,
@@ -793,59 +974,18 @@ async fn for_each_person(
     mut f: impl FnMut(RunPerson) -> Result<()>,
 ) -> Result<()> {
     use futures_util::TryStreamExt;
-    let draft = head.status == "draft";
-    let finish = |mut p: RunPerson| -> RunPerson {
-        // In a draft, the account shown is the person's latest appointment's.
-        if draft {
-            let (acc, bank) = p
-                .items
-                .last()
-                .map(|i| (i.bank_account.clone(), i.bank_name.clone()))
-                .unwrap_or_default();
-            for i in &mut p.items {
-                i.bank_account = acc.clone();
-                i.bank_name = bank.clone();
-            }
-        }
-        p.net = net_person(&p.lines(), head.offset);
-        p
-    };
     let mut rows = sqlx::query("SELECT t.id_number, t.name, i.appointment_id, a.approval_no, a.approval_date, COALESCE(u.name, ''), i.lines, i.bank_account, i.bank_name, a.bank_account, a.bank_name, i.technician_id FROM run_items i JOIN technicians t ON t.id = i.technician_id JOIN appointments a ON a.id = i.appointment_id LEFT JOIN units u ON u.id = a.unit_id WHERE i.run_id = $1 ORDER BY t.id_number, a.approval_date")
         .bind(head.run_id)
         .fetch(&mut *conn);
     let mut current: Option<RunPerson> = None;
     while let Some(r) = rows.try_next().await? {
         let id_number: String = r.try_get(0)?;
-        let text: String = r.try_get(6)?;
-        let lines = decode_lines(&text)
-            .ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?;
-        let (account, bank) = if draft {
-            (
-                r.try_get::<Option<String>, _>(9)?,
-                r.try_get::<Option<String>, _>(10)?,
-            )
-        } else {
-            (
-                r.try_get::<Option<String>, _>(7)?,
-                r.try_get::<Option<String>, _>(8)?,
-            )
-        };
-        let approval = parse_date(&r.try_get::<String, _>(4)?)?;
-        let unit = units.unit_on(r.try_get::<i64, _>(11)?, head.run_date);
-        let item = RunItem {
-            appointment_id: r.try_get(2)?,
-            approval_no: r.try_get(3)?,
-            cohort_year: chrono::Datelike::year(&approval),
-            unit: if unit.is_empty() { r.try_get(5)? } else { unit },
-            lines,
-            bank_account: account.unwrap_or_default(),
-            bank_name: bank.unwrap_or_default(),
-        };
+        let item = item_from_row(&r, head, units)?;
         match current.as_mut() {
             Some(p) if p.id_number == id_number => p.items.push(item),
             _ => {
                 if let Some(p) = current.take() {
-                    f(finish(p))?;
+                    f(finish_person(p, head))?;
                 }
                 current = Some(RunPerson {
                     id_number,
@@ -857,9 +997,58 @@ async fn for_each_person(
         }
     }
     if let Some(p) = current.take() {
-        f(finish(p))?;
+        f(finish_person(p, head))?;
     }
     Ok(())
+}
+
+/// One row of [`for_each_person`]'s query as an item: a draft shows the appointment's
+/// current account, an approved run the one it was paid to.
+fn item_from_row(r: &sqlx::any::AnyRow, head: &RunHead, units: &UnitIndex) -> Result<RunItem> {
+    let draft = head.status == "draft";
+    let text: String = r.try_get(6)?;
+    let lines =
+        decode_lines(&text).ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?;
+    let (account, bank) = if draft {
+        (
+            r.try_get::<Option<String>, _>(9)?,
+            r.try_get::<Option<String>, _>(10)?,
+        )
+    } else {
+        (
+            r.try_get::<Option<String>, _>(7)?,
+            r.try_get::<Option<String>, _>(8)?,
+        )
+    };
+    let approval = parse_date(&r.try_get::<String, _>(4)?)?;
+    let unit = units.unit_on(r.try_get::<i64, _>(11)?, head.run_date);
+    Ok(RunItem {
+        appointment_id: r.try_get(2)?,
+        approval_no: r.try_get(3)?,
+        cohort_year: chrono::Datelike::year(&approval),
+        unit: if unit.is_empty() { r.try_get(5)? } else { unit },
+        lines,
+        bank_account: account.unwrap_or_default(),
+        bank_name: bank.unwrap_or_default(),
+    })
+}
+
+/// A person complete: in a draft, the account shown is the person's latest appointment's;
+/// the net follows the run's offset setting.
+fn finish_person(mut p: RunPerson, head: &RunHead) -> RunPerson {
+    if head.status == "draft" {
+        let (acc, bank) = p
+            .items
+            .last()
+            .map(|i| (i.bank_account.clone(), i.bank_name.clone()))
+            .unwrap_or_default();
+        for i in &mut p.items {
+            i.bank_account = acc.clone();
+            i.bank_name = bank.clone();
+        }
+    }
+    p.net = net_person(&p.lines(), head.offset);
+    p
 }
 
 async fn load_uncovered(
@@ -992,6 +1181,25 @@ async fn approve_in(
     let run_id: i64 = r.try_get(0)?;
     let seq: i64 = r.try_get(1)?;
     let computed_by: String = r.try_get(2)?;
+    check_draft_fresh(&mut *tx, year, &r, current).await?;
+    check_draft_has_lines(&mut *tx, year, run_id).await?;
+    if computed_by == operator && !policy.allow_single_operator {
+        return Err(StoreError::Refused(format!(
+            "four-eyes rule: `{operator}` computed this draft and may not also approve it. Another operator approves it (--operator NAME), or set payment.allow_single_operator = true"
+        )));
+    }
+    mark_approved(tx, year, run_id, seq, operator).await?;
+    Ok(seq)
+}
+
+/// Refuses a draft computed before the ledger's last money change, or (when the current
+/// settings are given) with other settings.
+async fn check_draft_fresh(
+    tx: &mut sqlx::AnyConnection,
+    year: i32,
+    r: &sqlx::any::AnyRow,
+    current: Option<&RulesConfig>,
+) -> Result<()> {
     let as_of: i64 = r.try_get(3)?;
     if money_seq(&mut *tx).await? != as_of {
         return Err(StoreError::Refused(format!(
@@ -1008,6 +1216,11 @@ async fn approve_in(
             )));
         }
     }
+    Ok(())
+}
+
+/// Refuses an empty draft (it would make the real run of the year a supplementary one).
+async fn check_draft_has_lines(tx: &mut sqlx::AnyConnection, year: i32, run_id: i64) -> Result<()> {
     let lines: i64 =
         sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM run_items WHERE run_id = $1")
             .bind(run_id)
@@ -1026,11 +1239,17 @@ async fn approve_in(
             if uncovered > 0 { format!(" ({uncovered} appointments have months no policy covers)") } else { String::new() }
         )));
     }
-    if computed_by == operator && !policy.allow_single_operator {
-        return Err(StoreError::Refused(format!(
-            "four-eyes rule: `{operator}` computed this draft and may not also approve it. Another operator approves it (--operator NAME), or set payment.allow_single_operator = true"
-        )));
-    }
+    Ok(())
+}
+
+/// Fixes each line's bank account as it is now, marks the run approved and audits it.
+async fn mark_approved(
+    tx: &mut sqlx::AnyConnection,
+    year: i32,
+    run_id: i64,
+    seq: i64,
+    operator: &str,
+) -> Result<()> {
     sqlx::query("UPDATE run_items SET bank_account = (SELECT a.bank_account FROM appointments a WHERE a.technician_id = run_items.technician_id AND a.voided_at IS NULL ORDER BY a.approval_date DESC LIMIT 1), bank_name = (SELECT a.bank_name FROM appointments a WHERE a.technician_id = run_items.technician_id AND a.voided_at IS NULL ORDER BY a.approval_date DESC LIMIT 1) WHERE run_id = $1")
         .bind(run_id)
         .execute(&mut *tx)
@@ -1051,7 +1270,7 @@ async fn approve_in(
         true,
     )
     .await?;
-    Ok(seq)
+    Ok(())
 }
 
 /// The id of the last audit entry that can change what a run computes.

@@ -29,6 +29,15 @@ pub struct RosterProblem {
 /// A recorded appointment: id, approval number, fingerprint of its other columns.
 type Existing = (i64, String, String);
 
+/// A chunk's known people: ID number → (technician id, recorded name).
+type Techs = HashMap<String, (i64, String)>;
+
+/// Live appointments by technician id: approval date and what is recorded.
+type Appts = HashMap<i64, Vec<(NaiveDate, Existing)>>;
+
+/// Voided appointments by technician id: approval date and when voided.
+type Voided = HashMap<i64, Vec<(NaiveDate, String)>>;
+
 /// Rows per round trip to the database while importing (12 bound values per appointment row
 /// stays well under SQLite's and PostgreSQL's limits on bound values).
 const CHUNK: usize = 1000;
@@ -191,11 +200,22 @@ impl RosterSession<'_> {
         Ok(())
     }
 
+    /// Takes in one chunk of rows (each ID number once): checks, then units, people and
+    /// appointments.
     async fn add_chunk(&mut self, entries: &[&RosterEntry]) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
         }
-        // The chunk's people as the ledger (this transaction included) knows them.
+        let mut techs = self.load_techs(entries).await?;
+        let (appts, voided) = self.load_appointments(&techs).await?;
+        let good = self.check_rows(entries, &techs, &appts, &voided);
+        self.add_row_units(&good).await?;
+        self.insert_technicians(&good, &mut techs).await?;
+        self.upsert_appointments(good, &techs, &appts).await
+    }
+
+    /// The chunk's people as the ledger (this transaction included) knows them.
+    async fn load_techs(&mut self, entries: &[&RosterEntry]) -> Result<Techs> {
         let sql = format!(
             "SELECT id, id_number, name FROM technicians WHERE id_number IN ({})",
             placeholders(self.backend, 1, entries.len())
@@ -204,146 +224,201 @@ impl RosterSession<'_> {
         for e in entries {
             q = q.bind(e.id_number.as_str());
         }
-        let mut techs: HashMap<String, (i64, String)> = HashMap::new();
+        let mut techs: Techs = HashMap::new();
         for r in q.fetch_all(&mut *self.tx).await? {
             techs.insert(r.try_get(1)?, (r.try_get(0)?, r.try_get(2)?));
         }
-        let mut appts: HashMap<i64, Vec<(NaiveDate, Existing)>> = HashMap::new();
-        // Voided appointments: kept in the ledger, never matched or overlapped by a row.
-        let mut voided: HashMap<i64, Vec<(NaiveDate, String)>> = HashMap::new();
-        if !techs.is_empty() {
-            let sql = format!(
-                "SELECT technician_id, approval_date, id, approval_no, unit_id, bank_account, bank_name, phone, occupation, level, email, voided_at FROM appointments WHERE technician_id IN ({})",
-                placeholders(self.backend, 1, techs.len())
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (tid, _) in techs.values() {
-                q = q.bind(*tid);
-            }
-            for r in q.fetch_all(&mut *self.tx).await? {
-                let tid: i64 = r.try_get(0)?;
-                let date = parse_date(&r.try_get::<String, _>(1)?)?;
-                let unit: Option<i64> = r.try_get(4)?;
-                let fingerprint = format!(
-                    "{}|{}|{}|{}|{}|{}|{}",
-                    unit.map(|u| u.to_string()).unwrap_or_default(),
-                    r.try_get::<Option<String>, _>(5)?.unwrap_or_default(),
-                    r.try_get::<Option<String>, _>(6)?.unwrap_or_default(),
-                    r.try_get::<Option<String>, _>(7)?.unwrap_or_default(),
-                    r.try_get::<Option<String>, _>(8)?.unwrap_or_default(),
-                    r.try_get::<Option<String>, _>(9)?.unwrap_or_default(),
-                    r.try_get::<Option<String>, _>(10)?.unwrap_or_default(),
-                );
-                if let Some(at) = r.try_get::<Option<String>, _>(11)? {
-                    voided.entry(tid).or_default().push((date, at));
-                    continue;
-                }
-                appts
-                    .entry(tid)
-                    .or_default()
-                    .push((date, (r.try_get(2)?, r.try_get(3)?, fingerprint)));
-            }
-        }
+        Ok(techs)
+    }
 
-        // Checks: the name, and terms overlapping recorded ones or earlier rows of the file.
+    /// The recorded appointments of the chunk's known people, live and voided apart.
+    async fn load_appointments(&mut self, techs: &Techs) -> Result<(Appts, Voided)> {
+        let mut appts: Appts = HashMap::new();
+        // Voided appointments: kept in the ledger, never matched or overlapped by a row.
+        let mut voided: Voided = HashMap::new();
+        if techs.is_empty() {
+            return Ok((appts, voided));
+        }
+        let sql = format!(
+            "SELECT technician_id, approval_date, id, approval_no, unit_id, bank_account, bank_name, phone, occupation, level, email, voided_at FROM appointments WHERE technician_id IN ({})",
+            placeholders(self.backend, 1, techs.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (tid, _) in techs.values() {
+            q = q.bind(*tid);
+        }
+        for r in q.fetch_all(&mut *self.tx).await? {
+            let tid: i64 = r.try_get(0)?;
+            let date = parse_date(&r.try_get::<String, _>(1)?)?;
+            let unit: Option<i64> = r.try_get(4)?;
+            let fingerprint = format!(
+                "{}|{}|{}|{}|{}|{}|{}",
+                unit.map(|u| u.to_string()).unwrap_or_default(),
+                r.try_get::<Option<String>, _>(5)?.unwrap_or_default(),
+                r.try_get::<Option<String>, _>(6)?.unwrap_or_default(),
+                r.try_get::<Option<String>, _>(7)?.unwrap_or_default(),
+                r.try_get::<Option<String>, _>(8)?.unwrap_or_default(),
+                r.try_get::<Option<String>, _>(9)?.unwrap_or_default(),
+                r.try_get::<Option<String>, _>(10)?.unwrap_or_default(),
+            );
+            if let Some(at) = r.try_get::<Option<String>, _>(11)? {
+                voided.entry(tid).or_default().push((date, at));
+                continue;
+            }
+            appts
+                .entry(tid)
+                .or_default()
+                .push((date, (r.try_get(2)?, r.try_get(3)?, fingerprint)));
+        }
+        Ok((appts, voided))
+    }
+
+    /// Checks: the name, and terms overlapping recorded ones or earlier rows of the file.
+    /// Returns the rows that passed; problems are recorded.
+    fn check_rows<'e>(
+        &mut self,
+        entries: &[&'e RosterEntry],
+        techs: &Techs,
+        appts: &Appts,
+        voided: &Voided,
+    ) -> Vec<&'e RosterEntry> {
         let mut good: Vec<&RosterEntry> = Vec::with_capacity(entries.len());
         for e in entries {
             let mut ok = true;
             if let Some((tid, name)) = techs.get(e.id_number.as_str()) {
-                if *name != e.name {
-                    ok = false;
-                    let message = if *tid > self.max_tech_before {
-                        format!("同一身份证号码在本文件中有两个姓名：“{name}”和“{}”", e.name)
-                    } else {
-                        format!("姓名“{}”与已登记的“{name}”不符（身份证号码{}）；如确需更名，请先由区人社局核实", e.name, e.id_number.masked())
-                    };
-                    self.problems.push(RosterProblem {
-                        row: e.row,
-                        column: "姓名",
-                        message,
-                    });
-                }
-                let d = e.approval_date;
-                if let Some((_, at)) = voided
-                    .get(tid)
-                    .and_then(|v| v.iter().find(|(x, _)| *x == d))
-                {
-                    ok = false;
-                    self.problems.push(RosterProblem {
-                        row: e.row,
-                        column: "批准日期",
-                        message: format!(
-                            "批准日期为{d}的称号已于{}作废（录入错误），不能再导入；请核对批准日期",
-                            &at[..10.min(at.len())]
-                        ),
-                    });
-                }
-                let recorded = appts.get(tid).map(Vec::as_slice).unwrap_or(&[]);
-                if !recorded.iter().any(|(x, _)| *x == d) {
-                    let mut dates: Vec<NaiveDate> = recorded.iter().map(|(x, _)| *x).collect();
-                    dates.sort();
-                    let clash = dates.iter().find(|x| {
-                        let (first, second) = if **x < d { (**x, d) } else { (d, **x) };
-                        term_of(second).term_start() <= term_of(first).term_end()
-                    });
-                    if let Some(x) = clash {
-                        ok = false;
-                        let (first, second) = if *x < d { (*x, d) } else { (d, *x) };
-                        self.problems.push(RosterProblem {
-                            row: e.row,
-                            column: "批准日期",
-                            message: format!(
-                                "批准日期{second}的管理期与批准日期{first}的管理期（至{}）重叠：同一人两届管理期不能重叠",
-                                term_of(first).term_end()
-                            ),
-                        });
-                    }
-                }
+                ok &= self.check_name(e, *tid, name);
+                ok &= self.check_not_voided(e, voided.get(tid));
+                ok &= self.check_no_overlap(e, appts.get(tid).map(Vec::as_slice).unwrap_or(&[]));
             }
             if ok {
                 good.push(e);
             }
         }
+        good
+    }
 
-        // Units named by rows and not yet known.
-        for e in &good {
+    /// A row's name must be the one recorded (or first given in this file) for its ID number.
+    fn check_name(&mut self, e: &RosterEntry, tid: i64, name: &str) -> bool {
+        if name == e.name {
+            return true;
+        }
+        let message = if tid > self.max_tech_before {
+            format!("同一身份证号码在本文件中有两个姓名：“{name}”和“{}”", e.name)
+        } else {
+            format!(
+                "姓名“{}”与已登记的“{name}”不符（身份证号码{}）；如确需更名，请先由区人社局核实",
+                e.name,
+                e.id_number.masked()
+            )
+        };
+        self.problems.push(RosterProblem {
+            row: e.row,
+            column: "姓名",
+            message,
+        });
+        false
+    }
+
+    /// A row must not bring back an appointment voided as a recording error.
+    fn check_not_voided(
+        &mut self,
+        e: &RosterEntry,
+        voided: Option<&Vec<(NaiveDate, String)>>,
+    ) -> bool {
+        let d = e.approval_date;
+        let Some((_, at)) = voided.and_then(|v| v.iter().find(|(x, _)| *x == d)) else {
+            return true;
+        };
+        self.problems.push(RosterProblem {
+            row: e.row,
+            column: "批准日期",
+            message: format!(
+                "批准日期为{d}的称号已于{}作废（录入错误），不能再导入；请核对批准日期",
+                &at[..10.min(at.len())]
+            ),
+        });
+        false
+    }
+
+    /// A new appointment's term must not overlap a recorded one of the same person.
+    fn check_no_overlap(&mut self, e: &RosterEntry, recorded: &[(NaiveDate, Existing)]) -> bool {
+        let d = e.approval_date;
+        if recorded.iter().any(|(x, _)| *x == d) {
+            return true;
+        }
+        let mut dates: Vec<NaiveDate> = recorded.iter().map(|(x, _)| *x).collect();
+        dates.sort();
+        let clash = dates.iter().find(|x| {
+            let (first, second) = if **x < d { (**x, d) } else { (d, **x) };
+            term_of(second).term_start() <= term_of(first).term_end()
+        });
+        let Some(x) = clash else {
+            return true;
+        };
+        let (first, second) = if *x < d { (*x, d) } else { (d, *x) };
+        self.problems.push(RosterProblem {
+            row: e.row,
+            column: "批准日期",
+            message: format!(
+                "批准日期{second}的管理期与批准日期{first}的管理期（至{}）重叠：同一人两届管理期不能重叠",
+                term_of(first).term_end()
+            ),
+        });
+        false
+    }
+
+    /// Units named by rows and not yet known.
+    async fn add_row_units(&mut self, good: &[&RosterEntry]) -> Result<()> {
+        for e in good {
             if !self.unit_ids.contains_key(&e.unit) {
                 let id = insert_unit(&mut self.tx, &e.unit, None, None).await?;
                 self.unit_ids.insert(e.unit.clone(), id);
                 self.outcome.units_added += 1;
             }
         }
+        Ok(())
+    }
 
-        // New technicians, in one statement.
+    /// New technicians, in one statement; they are added to `techs`.
+    async fn insert_technicians(&mut self, good: &[&RosterEntry], techs: &mut Techs) -> Result<()> {
         let new_people: Vec<&&RosterEntry> = good
             .iter()
             .filter(|e| !techs.contains_key(e.id_number.as_str()))
             .collect();
-        if !new_people.is_empty() {
-            let values: Vec<String> = (0..new_people.len())
-                .map(|i| format!("({})", placeholders(self.backend, 2 * i + 1, 2)))
-                .collect();
-            let sql = format!(
-                "INSERT INTO technicians (id_number, name) VALUES {} RETURNING id, id_number",
-                values.join(", ")
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for e in &new_people {
-                q = q.bind(e.id_number.as_str()).bind(e.name.as_str());
-            }
-            let names: HashMap<&str, &str> = new_people
-                .iter()
-                .map(|e| (e.id_number.as_str(), e.name.as_str()))
-                .collect();
-            for r in q.fetch_all(&mut *self.tx).await? {
-                let id_number: String = r.try_get(1)?;
-                let tid: i64 = r.try_get(0)?;
-                let name = names.get(id_number.as_str()).copied().unwrap_or_default();
-                techs.insert(id_number, (tid, name.to_string()));
-            }
+        if new_people.is_empty() {
+            return Ok(());
         }
+        let values: Vec<String> = (0..new_people.len())
+            .map(|i| format!("({})", placeholders(self.backend, 2 * i + 1, 2)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO technicians (id_number, name) VALUES {} RETURNING id, id_number",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for e in &new_people {
+            q = q.bind(e.id_number.as_str()).bind(e.name.as_str());
+        }
+        let names: HashMap<&str, &str> = new_people
+            .iter()
+            .map(|e| (e.id_number.as_str(), e.name.as_str()))
+            .collect();
+        for r in q.fetch_all(&mut *self.tx).await? {
+            let id_number: String = r.try_get(1)?;
+            let tid: i64 = r.try_get(0)?;
+            let name = names.get(id_number.as_str()).copied().unwrap_or_default();
+            techs.insert(id_number, (tid, name.to_string()));
+        }
+        Ok(())
+    }
 
-        // Appointments: unchanged, updated (audited) or new (one statement).
+    /// Appointments: unchanged, updated (audited) or new (one statement).
+    async fn upsert_appointments(
+        &mut self,
+        good: Vec<&RosterEntry>,
+        techs: &Techs,
+        appts: &Appts,
+    ) -> Result<()> {
         let mut inserts: Vec<(i64, i64, &RosterEntry)> = Vec::new();
         for e in good {
             let Some((tid, _)) = techs.get(e.id_number.as_str()) else {
@@ -359,81 +434,96 @@ impl RosterSession<'_> {
                 .and_then(|v| v.iter().find(|(d, _)| *d == e.approval_date))
                 .map(|(_, x)| x.clone());
             match existing {
-                Some((aid, no, fp)) => {
-                    let fingerprint = format!(
-                        "{unit_id}|{}|{}|{}|{}|{}|{}",
-                        e.bank_account,
-                        e.bank_name,
-                        e.phone,
-                        e.occupation,
-                        e.level,
-                        e.email.clone().unwrap_or_default()
-                    );
-                    if fp == fingerprint && no == e.approval_no {
-                        self.outcome.unchanged += 1;
-                        continue;
-                    }
-                    sqlx::query("UPDATE appointments SET approval_no = $1, unit_id = $2, occupation = $3, level = $4, bank_account = $5, bank_name = $6, phone = $7, email = $8, source_id = $9, source_row = $10 WHERE id = $11")
-                        .bind(&e.approval_no)
-                        .bind(unit_id)
-                        .bind(&e.occupation)
-                        .bind(&e.level)
-                        .bind(&e.bank_account)
-                        .bind(&e.bank_name)
-                        .bind(&e.phone)
-                        .bind(e.email.clone())
-                        .bind(self.source_id)
-                        .bind(e.row.map(i64::from))
-                        .bind(aid)
-                        .execute(&mut *self.tx)
-                        .await?;
-                    audit(
-                        &mut self.tx,
-                        &self.operator,
-                        "roster-update",
-                        &format!(
-                            "appointment {aid} of {} ({}) updated from {} row {}",
-                            crate::rules::id_number::mask(e.id_number.as_str()),
-                            e.approval_date,
-                            self.file_name,
-                            e.row.unwrap_or(0)
-                        ),
-                        true,
-                    )
-                    .await?;
-                    self.outcome.updated += 1;
-                }
+                Some(existing) => self.update_appointment(e, unit_id, existing).await?,
                 None => inserts.push((tid, unit_id, e)),
             }
         }
-        if !inserts.is_empty() {
-            const COLS: usize = 12;
-            let values: Vec<String> = (0..inserts.len())
-                .map(|i| format!("({})", placeholders(self.backend, i * COLS + 1, COLS)))
-                .collect();
-            let sql = format!(
-                "INSERT INTO appointments (technician_id, approval_date, approval_no, unit_id, occupation, level, bank_account, bank_name, phone, email, source_id, source_row) VALUES {}",
-                values.join(", ")
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (tid, unit_id, e) in &inserts {
-                q = q
-                    .bind(*tid)
-                    .bind(e.approval_date.to_string())
-                    .bind(e.approval_no.as_str())
-                    .bind(*unit_id)
-                    .bind(e.occupation.as_str())
-                    .bind(e.level.as_str())
-                    .bind(e.bank_account.as_str())
-                    .bind(e.bank_name.as_str())
-                    .bind(e.phone.as_str())
-                    .bind(e.email.clone())
-                    .bind(self.source_id)
-                    .bind(e.row.map(i64::from));
-            }
-            q.execute(&mut *self.tx).await?;
-            self.outcome.added += inserts.len();
+        self.insert_appointments(&inserts).await
+    }
+
+    /// A recorded appointment: left alone when unchanged, else updated and audited.
+    async fn update_appointment(
+        &mut self,
+        e: &RosterEntry,
+        unit_id: i64,
+        (aid, no, fp): Existing,
+    ) -> Result<()> {
+        let fingerprint = format!(
+            "{unit_id}|{}|{}|{}|{}|{}|{}",
+            e.bank_account,
+            e.bank_name,
+            e.phone,
+            e.occupation,
+            e.level,
+            e.email.clone().unwrap_or_default()
+        );
+        if fp == fingerprint && no == e.approval_no {
+            self.outcome.unchanged += 1;
+            return Ok(());
         }
+        sqlx::query("UPDATE appointments SET approval_no = $1, unit_id = $2, occupation = $3, level = $4, bank_account = $5, bank_name = $6, phone = $7, email = $8, source_id = $9, source_row = $10 WHERE id = $11")
+            .bind(&e.approval_no)
+            .bind(unit_id)
+            .bind(&e.occupation)
+            .bind(&e.level)
+            .bind(&e.bank_account)
+            .bind(&e.bank_name)
+            .bind(&e.phone)
+            .bind(e.email.clone())
+            .bind(self.source_id)
+            .bind(e.row.map(i64::from))
+            .bind(aid)
+            .execute(&mut *self.tx)
+            .await?;
+        audit(
+            &mut self.tx,
+            &self.operator,
+            "roster-update",
+            &format!(
+                "appointment {aid} of {} ({}) updated from {} row {}",
+                crate::rules::id_number::mask(e.id_number.as_str()),
+                e.approval_date,
+                self.file_name,
+                e.row.unwrap_or(0)
+            ),
+            true,
+        )
+        .await?;
+        self.outcome.updated += 1;
+        Ok(())
+    }
+
+    /// New appointments (technician id, unit id, row), in one statement.
+    async fn insert_appointments(&mut self, inserts: &[(i64, i64, &RosterEntry)]) -> Result<()> {
+        if inserts.is_empty() {
+            return Ok(());
+        }
+        const COLS: usize = 12;
+        let values: Vec<String> = (0..inserts.len())
+            .map(|i| format!("({})", placeholders(self.backend, i * COLS + 1, COLS)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO appointments (technician_id, approval_date, approval_no, unit_id, occupation, level, bank_account, bank_name, phone, email, source_id, source_row) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (tid, unit_id, e) in inserts {
+            q = q
+                .bind(*tid)
+                .bind(e.approval_date.to_string())
+                .bind(e.approval_no.as_str())
+                .bind(*unit_id)
+                .bind(e.occupation.as_str())
+                .bind(e.level.as_str())
+                .bind(e.bank_account.as_str())
+                .bind(e.bank_name.as_str())
+                .bind(e.phone.as_str())
+                .bind(e.email.clone())
+                .bind(self.source_id)
+                .bind(e.row.map(i64::from));
+        }
+        q.execute(&mut *self.tx).await?;
+        self.outcome.added += inserts.len();
         Ok(())
     }
 
