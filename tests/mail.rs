@@ -317,6 +317,7 @@ async fn without_smtp_mail_is_written_as_eml_files_a_mail_program_opens() {
     let view = store.show_run(2022, None, true).await.unwrap();
     let notice = finance_notice(
         &view,
+        view.totals(),
         std::slice::from_ref(&bank),
         &settings,
         d("2022-12-02"),

@@ -47,6 +47,8 @@ pub struct ExportReport {
     pub lines: Vec<String>,
     /// The control totals of each bank file part.
     pub parts: Vec<PartControl>,
+    /// The run's totals (paid, recovered, and how many people each).
+    pub totals: Totals,
 }
 
 /// Why an export failed; [`ExportError::exit_code`] gives the CLI's exit status.
@@ -189,6 +191,7 @@ pub async fn export_run(
         already_exported: already.is_some(),
         lines,
         parts,
+        totals,
     })
 }
 

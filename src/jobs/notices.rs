@@ -473,11 +473,11 @@ fn file_name(f: &std::path::Path) -> String {
 /// file (full ID and account numbers) only with `attach_bank_file`.
 pub fn finance_notice(
     view: &RunView,
+    t: crate::store::payrun::Totals,
     files: &[std::path::PathBuf],
     settings: &MailSettings,
     date: NaiveDate,
 ) -> Result<Notice, TemplateError> {
-    let t = view.totals();
     let is_bank = |f: &std::path::PathBuf| file_name(f).starts_with("bank-");
     let is_summary = |f: &std::path::PathBuf| file_name(f).starts_with("summary-");
     let attach: Vec<std::path::PathBuf> = files
@@ -580,19 +580,21 @@ impl QueueError {
     }
 }
 
-/// Queues the finance office's notice for an exported run (once: the outbox key is the run).
-/// Returns whether it was queued now, and the run.
+/// Queues the finance office's notice for an exported run with these totals (once: the outbox
+/// key is the run). Returns whether it was queued now.
+#[allow(clippy::too_many_arguments)]
 pub async fn queue_finance_notice(
     store: &crate::store::Store,
     year: i32,
     seq: Option<i64>,
     offset: bool,
+    totals: crate::store::payrun::Totals,
     files: &[std::path::PathBuf],
     settings: &MailSettings,
     date: chrono::NaiveDate,
-) -> Result<(bool, RunView), QueueError> {
-    let view = store.show_run(year, seq, offset).await?;
-    let notice = finance_notice(&view, files, settings, date)?;
+) -> Result<bool, QueueError> {
+    let view = store.run_head(year, seq, offset).await?;
+    let notice = finance_notice(&view, totals, files, settings, date)?;
     let mut conn = store
         .pool()
         .acquire()
@@ -601,5 +603,5 @@ pub async fn queue_finance_notice(
     let queued = crate::mail::queue(&mut conn, &notice)
         .await
         .map_err(crate::store::StoreError::from)?;
-    Ok((queued, view))
+    Ok(queued)
 }

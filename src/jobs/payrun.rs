@@ -129,11 +129,12 @@ pub async fn export_with(
 ) -> Result<Exported, JobError> {
     let r = crate::jobs::export::export_run(store, config, year, run, output, who.operator).await?;
     let settings = crate::mail::MailSettings::from_config(config)?;
-    let (queued, _) = crate::jobs::notices::queue_finance_notice(
+    let queued = crate::jobs::notices::queue_finance_notice(
         store,
         year,
         run,
         config.payment.offset_recoveries,
+        r.totals,
         &r.files,
         &settings,
         who.today,
