@@ -194,10 +194,20 @@ pub struct ExportConfig {
     /// with its header). Default and maximum: 1,000,000 (Excel's limit is 1,048,576 rows).
     #[serde(default = "default_detail_rows")]
     pub detail_rows_per_sheet: u32,
+    /// Up to this many 明细 lines, each row is as high as its wrapped 说明 (laid out for
+    /// paper); above it the rows keep one line and the text does not wrap, so that a province's
+    /// run costs no memory per line (a row height costs about 600 bytes until the workbook is
+    /// saved). Default 100,000.
+    #[serde(default = "default_fitted_rows")]
+    pub detail_fitted_rows_max: u32,
 }
 
 fn default_detail_rows() -> u32 {
     1_000_000
+}
+
+fn default_fitted_rows() -> u32 {
+    100_000
 }
 
 impl Default for ExportConfig {
@@ -209,6 +219,7 @@ impl Default for ExportConfig {
             purpose: None,
             max_rows_per_file: None,
             detail_rows_per_sheet: default_detail_rows(),
+            detail_fitted_rows_max: default_fitted_rows(),
         }
     }
 }

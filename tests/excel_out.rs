@@ -1176,3 +1176,74 @@ async fn detail_lines_beyond_one_sheet_continue_on_further_sheets() {
     got.sort();
     assert_eq!(got, want_sorted, "every line reads back from the parts");
 }
+
+/// The XML of the summary's first 明细 sheet (the workbook's second sheet).
+fn detail_sheet_xml(summary: &Path) -> String {
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(summary).unwrap()).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(
+        &mut zip.by_name("xl/worksheets/sheet2.xml").unwrap(),
+        &mut xml,
+    )
+    .unwrap();
+    xml
+}
+
+/// A run with more 明细 lines than `detail_fitted_rows_max`: its rows keep one line (no row
+/// height per line, which would cost memory until the workbook is saved), and 汇总 says so;
+/// a run under it gets each row as high as its wrapped 说明.
+#[tokio::test]
+async fn detail_rows_of_a_large_run_keep_one_line() {
+    let mut heights = Vec::new();
+    for fitted_max in [100_000, 10] {
+        let db = common::sqlite().await;
+        let tmp = tempfile::tempdir().unwrap();
+        let store = &db.store;
+        let changes = import_sample(store, &tmp.path().join("input"), 30, 5).await;
+        let (year, path) = &changes[0];
+        import_changes(store, path).await;
+        run(store, *year, d(*year, 12, 1)).await;
+        let cfg = Config::parse(
+            &format!("[export]\ndetail_fitted_rows_max = {fitted_max}\n"),
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let out = tmp.path().join("out");
+        let r = export_run(store, &cfg, *year, None, Some(&out), "alice")
+            .await
+            .unwrap();
+        let summary = r
+            .files
+            .iter()
+            .find(|f| f.to_string_lossy().contains("summary-"))
+            .unwrap();
+        let xml = detail_sheet_xml(summary);
+        let rows = xml.matches("<row ").count();
+        assert!(rows > 20, "{rows} rows");
+        // Title, identification line, header and the 合计 row have their own heights.
+        let custom = xml.matches("customHeight=\"1\"").count();
+        // Every row once (Excel refuses a sheet with a row twice and offers to repair it).
+        let numbers: Vec<&str> = xml
+            .split("<row r=\"")
+            .skip(1)
+            .map(|r| &r[..r.find('"').unwrap()])
+            .collect();
+        let unique: std::collections::BTreeSet<&&str> = numbers.iter().collect();
+        assert_eq!(unique.len(), numbers.len(), "a row written twice");
+        heights.push((rows, custom));
+        let totals = Sheet::read(summary, "汇总");
+        let note = totals
+            .0
+            .iter()
+            .flatten()
+            .any(|c| matches!(c, Data::String(t) if t.contains("明细超过10笔")));
+        assert_eq!(note, fitted_max == 10, "the note on 汇总");
+    }
+    let (rows, fitted) = heights[0];
+    assert_eq!(fitted, rows - 1, "every row but 以下空白 has its height");
+    let (_, one_line) = heights[1];
+    assert_eq!(
+        one_line, 4,
+        "only the title, header and 合计 rows have heights"
+    );
+}

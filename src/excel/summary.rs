@@ -142,6 +142,9 @@ pub struct SummaryModel {
     pub parts: Vec<PartControl>,
     /// Line rows per 明细 sheet: more continue on 明细(2), 明细(3)… (below Excel's row limit).
     pub detail_rows_per_sheet: usize,
+    /// Up to this many lines each 明细 row is as high as its wrapped texts; above it rows keep
+    /// one line and do not wrap (a row height costs memory until the workbook is saved).
+    pub detail_fitted_rows_max: usize,
     pub recoveries: Vec<RecoveryRow>,
     pub uncovered: Vec<UncoveredRow>,
     /// Printed under the 未覆盖 table: why the months are not paid, how the amount is told.
@@ -560,6 +563,7 @@ impl<'m> SummaryWriter<'m> {
             rows: 0,
             sheet_fen: 0,
             all_fen: 0,
+            fitted: lines <= m.detail_fitted_rows_max,
         };
         open_detail_sheet(&mut wb, m, &mut cursor, &f)?;
         Ok(SummaryWriter {
@@ -1223,6 +1227,8 @@ struct DetailCursor {
     rows: usize,
     sheet_fen: i64,
     all_fen: i64,
+    /// Rows as high as their wrapped texts, or one line each without wrapping.
+    fitted: bool,
 }
 
 /// Adds the next 明细 sheet (constant memory) with its title, header and print setup.
@@ -1260,20 +1266,25 @@ fn write_detail_row(
     f: &Formats,
 ) -> Result<(), XlsxError> {
     let row = LIST_HEADER + 1 + c.rows as u32;
-    let lines = wrapped_lines(&d.reason, c.widths[9])
-        .max(wrapped_lines(&d.unit, c.widths[3]))
-        .max(wrapped_lines(&d.approval_no, c.widths[5]));
-    ws.set_row_height(row, lines_height(lines))?;
+    let (wrap, wrap_quoted) = if c.fitted {
+        let lines = wrapped_lines(&d.reason, c.widths[9])
+            .max(wrapped_lines(&d.unit, c.widths[3]))
+            .max(wrapped_lines(&d.approval_no, c.widths[5]));
+        ws.set_row_height(row, lines_height(lines))?;
+        (&f.wrap, &f.wrap_quoted)
+    } else {
+        (&f.text, &f.text_quoted)
+    };
     ws.write_number_with_format(row, 0, (c.first + c.rows + 1) as f64, &f.int)?;
     put_text(ws, row, 1, &d.id_number, &f.text, &f.text_quoted)?;
     put_text(ws, row, 2, &d.name, &f.text, &f.text_quoted)?;
-    put_text(ws, row, 3, &d.unit, &f.wrap, &f.wrap_quoted)?;
+    put_text(ws, row, 3, &d.unit, wrap, wrap_quoted)?;
     ws.write_number_with_format(row, 4, f64::from(d.cohort_year), &f.int)?;
-    put_text(ws, row, 5, &d.approval_no, &f.wrap, &f.wrap_quoted)?;
+    put_text(ws, row, 5, &d.approval_no, wrap, wrap_quoted)?;
     ws.write_string_with_format(row, 6, d.month.to_string(), &f.text_center)?;
     ws.write_string_with_format(row, 7, d.kind.label(), &f.text_center)?;
     ws.write_number_with_format(row, 8, yuan(d.fen), &f.amount)?;
-    put_text(ws, row, 9, &d.reason, &f.wrap, &f.wrap_quoted)?;
+    put_text(ws, row, 9, &d.reason, wrap, wrap_quoted)?;
     Ok(())
 }
 
@@ -1307,6 +1318,9 @@ fn close_detail_sheet(ws: &mut Worksheet, c: &DetailCursor, f: &Formats) -> Resu
             _ => ws.write_blank(row, col, &f.total_text)?,
         };
     }
+    // The end of the list on paper; also keeps the constant-memory writer from writing the
+    // 合计 row (the last one with a height of its own) a second time.
+    ws.write_string_with_format(row + 1, 1, "（以下空白）", &f.small)?;
     Ok(())
 }
 

@@ -877,6 +877,13 @@ async fn build_model(
             names.join("、")
         ));
     }
+    if tally.lines > cfg.export.detail_fitted_rows_max as usize {
+        notes.push(format!(
+            "{}. 明细超过{}笔，各行保持一行高、说明不换行（全文在单元格中，可用筛选查找）；如需打印，请按人员或单位筛选后调整行高。",
+            notes.len() + 1,
+            cfg.export.detail_fitted_rows_max
+        ));
+    }
     let totals = tally.totals;
     let model = SummaryModel {
         title: format!("{}年度{}发放汇总表", view.year, cfg.export.program),
@@ -897,6 +904,7 @@ async fn build_model(
         people_recovering: totals.people_recovering,
         parts: parts.to_vec(),
         detail_rows_per_sheet: cfg.export.detail_rows_per_sheet as usize,
+        detail_fitted_rows_max: cfg.export.detail_fitted_rows_max as usize,
         recoveries: tally.recoveries,
         uncovered,
         uncovered_note,
