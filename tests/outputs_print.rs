@@ -290,6 +290,52 @@ fn unit_report(path: &Path, name: &str, id: &str) {
     wb.save(path).unwrap();
 }
 
+/// A roster as the bureau keeps it, from the demo's first `n` people, with a bad approval date
+/// (row 3), an ID number with a wrong check digit (row 5) and no bank account (row 7).
+fn bad_roster(path: &Path, people: &[chieftech::input::RosterEntry]) {
+    use chieftech::excel::roster::ROSTER_COLUMNS;
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("名册").unwrap();
+    for (c, col) in ROSTER_COLUMNS.iter().enumerate() {
+        ws.write_string(0, c as u16, col.name).unwrap();
+    }
+    for (i, p) in people.iter().enumerate() {
+        let mut id = p.id_number.as_str().to_string();
+        let mut date = p.approval_date.to_string();
+        let mut account = p.bank_account.clone();
+        match i {
+            1 => date = "2021-13-45".into(),
+            3 => {
+                let last = if id.ends_with('0') { '1' } else { '0' };
+                id.pop();
+                id.push(last);
+            }
+            5 => account.clear(),
+            _ => {}
+        }
+        let cells = [
+            p.name.as_str(),
+            &id,
+            &p.unit,
+            &p.occupation,
+            &p.level,
+            &date,
+            &p.approval_no,
+            &account,
+            &p.bank_name,
+            &p.phone,
+            p.email.as_deref().unwrap_or(""),
+        ];
+        for (c, v) in cells.iter().enumerate() {
+            if !v.is_empty() {
+                ws.write_string(i as u32 + 1, c as u16, *v).unwrap();
+            }
+        }
+    }
+    wb.save(path).unwrap();
+}
+
 fn png(pdf: &Path, page: usize, name: &str) {
     if std::env::var("CHIEFTECH_DOCS_PNGS").is_err() {
         return;
@@ -480,6 +526,73 @@ fn every_workbook_prints_on_a4_at_a_readable_scale() {
         all.contains("<pane ") && all.contains("frozen"),
         "frozen header"
     );
+
+    // The error workbook of a roster (eleven columns, long unit and bank names): still one
+    // page wide at a readable scale, long text wrapped.
+    let bad = tmp.path().join("roster.xlsx");
+    let people: Vec<_> = roster.entries.iter().take(12).cloned().collect();
+    bad_roster(&bad, &people);
+    let o = chieftech(tmp.path())
+        .arg("--database")
+        .arg(format!("sqlite://{}", demo.join("demo.db").display()))
+        .args(["import", "roster"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).to_string() + &String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    for row in [
+        "row 3, column 批准日期",
+        "row 5, column 身份证号码",
+        "row 7, column 银行账号",
+    ] {
+        assert!(err.contains(row), "no `{row}`: {err}");
+    }
+    let errors = tmp.path().join("roster.errors.xlsx");
+    assert!(errors.exists(), "{err}");
+    if let Ok(keep) = std::env::var("CHIEFTECH_KEEP_PRINTS") {
+        std::fs::copy(&errors, Path::new(&keep).join("roster.errors.xlsx")).unwrap();
+    }
+    assert_page_setup(&errors);
+    let pdf = to_pdf(&errors, &pdf_dir);
+    if let Ok(keep) = std::env::var("CHIEFTECH_KEEP_PRINTS") {
+        std::fs::copy(&pdf, Path::new(&keep).join("roster.errors.pdf")).unwrap();
+    }
+    let r = read_pdf(&pdf);
+    r.assert_a4_landscape("roster error workbook");
+    assert!(
+        (1..=2).contains(&r.pages),
+        "roster error workbook: {} pages",
+        r.pages
+    );
+    let scale = r.assert_scale("roster error workbook", "姓名", 11.0);
+    eprintln!(
+        "roster error workbook: smallest scale {:.0} %",
+        scale * 100.0
+    );
+    let rt: String = r.all_text().split_whitespace().collect();
+    for want in [
+        "错误说明",
+        "【批准日期】",
+        "【身份证号码】",
+        "【银行账号】",
+        &people[0].name,
+        people[0].id_number.as_str(),
+    ] {
+        assert!(rt.contains(want), "roster error workbook: no {want}: {rt}");
+    }
+    // Long text wraps: its cells wrap and its rows are as high as their lines.
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&errors).unwrap()).unwrap();
+    let mut sheet = String::new();
+    std::io::Read::read_to_string(
+        &mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(),
+        &mut sheet,
+    )
+    .unwrap();
+    let mut styles = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("xl/styles.xml").unwrap(), &mut styles).unwrap();
+    assert!(styles.contains("wrapText=\"1\""), "wrapped cells");
+    assert!(sheet.contains("customHeight=\"1\""), "row heights");
 
     // Both templates.
     for (kind, pages, word) in [("roster", 1..=3, "姓名"), ("changes", 1..=1, "姓名")] {

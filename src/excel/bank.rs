@@ -293,70 +293,21 @@ where
     W: Write + Seek + Send,
     I: IntoIterator<Item = BankRow>,
 {
-    let f = Formats::new();
+    let sheet = BankSheet {
+        template,
+        info,
+        f: Formats::new(),
+        date: cn_date(&info.created.date().to_string()),
+    };
     let mut wb = Workbook::new();
-    wb.set_properties(
-        &DocProperties::new()
-            .set_title(&info.batch_ref)
-            .set_subject(&info.purpose)
-            .set_author(&info.organization)
-            .set_company(&info.organization)
-            .set_creation_datetime(&info.created),
-    );
+    wb.set_properties(&sheet.properties());
     let ws = wb.add_worksheet_with_constant_memory()?;
     ws.set_name(&template.sheet)?;
     // Widths: the template's, widened to the content seen (set when the rows are written).
-    let mut widths: Vec<f64> = template
-        .columns
-        .iter()
-        .map(|c| {
-            let content = match c.field {
-                Field::IdNumber => 18.0,
-                Field::Amount => 12.0,
-                Field::Purpose => text_width(&info.purpose),
-                Field::Const => text_width(c.value.as_deref().unwrap_or("")),
-                _ => 4.0,
-            };
-            f64::from(c.width.unwrap_or(0))
-                .max(content + 2.0)
-                .max(text_width(&c.header) + 2.0)
-        })
-        .collect();
+    let mut widths = sheet.initial_widths();
     let header = template.header_row();
-    let date = cn_date(&info.created.date().to_string());
-    if let Some(title) = &info.title {
-        let title = title
-            .replace("{batch}", &info.batch_ref)
-            .replace("{payer}", &info.organization)
-            .replace("{date}", &date);
-        put_text(ws, 0, 0, &title, &f.title, &f.title)?;
-    }
-    ws.set_row_height(header, 20)?;
-    for (i, c) in template.columns.iter().enumerate() {
-        put_text(ws, header, i as u16, &c.header, &f.header, &f.header)?;
-    }
-    ws.set_freeze_panes(header + 1, 0)?;
-    ws.set_repeat_rows(header, header)?;
-    // The bank's import layout keeps its first rows (the header in row 1 for most banks), so
-    // what identifies the printed list — batch, payer, date — and the 经办/复核 lines are in
-    // the page header and footer, not in cells.
-    let amp = |s: &str| s.replace('&', "&&");
-    ws.set_paper_size(9)
-        .set_landscape()
-        .set_print_fit_to_pages(1, 0)
-        .set_print_center_horizontally(true)
-        .set_margins(0.5, 0.5, 0.9, 0.9, 0.3, 0.3)
-        .set_header(format!(
-            "&L付款单位：{}&C&\"-,Bold\"代发清单　{}&R批次号：{}　日期：{}",
-            amp(&info.organization),
-            amp(&info.purpose),
-            amp(&info.batch_ref),
-            date
-        ))
-        .set_footer(format!(
-            "&L经办：＿＿＿＿＿＿　　复核：＿＿＿＿＿＿　　（{}）&C第 &P 页，共 &N 页&R付款单位（盖章）",
-            amp(&info.batch_ref)
-        ));
+    sheet.write_heading(ws)?;
+    sheet.print_setup(ws);
 
     let mut totals = PartTotals::default();
     for r in rows {
@@ -369,7 +320,112 @@ where
         totals.rows += 1;
         totals.fen += r.fen;
         let row = header + totals.rows as u32;
-        for (i, c) in template.columns.iter().enumerate() {
+        sheet.widen(&mut widths, &r);
+        sheet.write_row(ws, row, totals.rows, &r)?;
+    }
+    if template.totals_row {
+        sheet.write_totals_row(ws, header + totals.rows as u32 + 1, totals)?;
+        sheet.widen_for_totals(&mut widths, totals);
+    }
+    for (i, w) in widths.iter().enumerate() {
+        ws.set_column_width(i as u16, *w)?;
+    }
+    wb.save_to_writer(out)?;
+    Ok(totals)
+}
+
+/// What a bank file's rows are written with: the layout, the file's facts, the formats and
+/// the date as printed.
+struct BankSheet<'a> {
+    template: &'a BankTemplate,
+    info: &'a BankFileInfo,
+    f: Formats,
+    /// The creation date, `2024年12月1日`.
+    date: String,
+}
+
+impl BankSheet<'_> {
+    /// The document properties: batch, purpose, payer, creation time.
+    fn properties(&self) -> DocProperties {
+        let info = self.info;
+        DocProperties::new()
+            .set_title(&info.batch_ref)
+            .set_subject(&info.purpose)
+            .set_author(&info.organization)
+            .set_company(&info.organization)
+            .set_creation_datetime(&info.created)
+    }
+
+    /// Each column's width before the rows: the template's, or its header's, purpose's or
+    /// constant's, or what an ID number or an amount needs.
+    fn initial_widths(&self) -> Vec<f64> {
+        self.template
+            .columns
+            .iter()
+            .map(|c| {
+                let content = match c.field {
+                    Field::IdNumber => 18.0,
+                    Field::Amount => 12.0,
+                    Field::Purpose => text_width(&self.info.purpose),
+                    Field::Const => text_width(c.value.as_deref().unwrap_or("")),
+                    _ => 4.0,
+                };
+                f64::from(c.width.unwrap_or(0))
+                    .max(content + 2.0)
+                    .max(text_width(&c.header) + 2.0)
+            })
+            .collect()
+    }
+
+    /// The title line (if any) and the header row, frozen and repeated on printed pages.
+    fn write_heading(&self, ws: &mut Worksheet) -> Result<(), XlsxError> {
+        let (info, f) = (self.info, &self.f);
+        let header = self.template.header_row();
+        if let Some(title) = &info.title {
+            let title = title
+                .replace("{batch}", &info.batch_ref)
+                .replace("{payer}", &info.organization)
+                .replace("{date}", &self.date);
+            put_text(ws, 0, 0, &title, &f.title, &f.title)?;
+        }
+        ws.set_row_height(header, 20)?;
+        for (i, c) in self.template.columns.iter().enumerate() {
+            put_text(ws, header, i as u16, &c.header, &f.header, &f.header)?;
+        }
+        ws.set_freeze_panes(header + 1, 0)?;
+        ws.set_repeat_rows(header, header)?;
+        Ok(())
+    }
+
+    /// A4 landscape, one page wide; batch, payer and date in the page header, 经办/复核 in the
+    /// footer.
+    fn print_setup(&self, ws: &mut Worksheet) {
+        // The bank's import layout keeps its first rows (the header in row 1 for most banks), so
+        // what identifies the printed list — batch, payer, date — and the 经办/复核 lines are in
+        // the page header and footer, not in cells.
+        let info = self.info;
+        let amp = |s: &str| s.replace('&', "&&");
+        ws.set_paper_size(9)
+            .set_landscape()
+            .set_print_fit_to_pages(1, 0)
+            .set_print_center_horizontally(true)
+            .set_margins(0.5, 0.5, 0.9, 0.9, 0.3, 0.3)
+            .set_header(format!(
+                "&L付款单位：{}&C&\"-,Bold\"代发清单　{}&R批次号：{}　日期：{}",
+                amp(&info.organization),
+                amp(&info.purpose),
+                amp(&info.batch_ref),
+                self.date
+            ))
+            .set_footer(format!(
+                "&L经办：＿＿＿＿＿＿　　复核：＿＿＿＿＿＿　　（{}）&C第 &P 页，共 &N 页&R付款单位（盖章）",
+                amp(&info.batch_ref)
+            ));
+    }
+
+    /// Widens the columns to a row's name, numbers, bank and unit (at most 50 characters).
+    fn widen(&self, widths: &mut [f64], r: &BankRow) {
+        for (i, c) in self.template.columns.iter().enumerate() {
             let seen = match c.field {
                 Field::Name => text_width(&r.name),
                 Field::IdNumber => text_width(&r.id_number),
@@ -379,21 +435,34 @@ where
                 _ => 0.0,
             };
             widths[i] = widths[i].max((seen + 2.0).min(50.0));
+        }
+    }
+
+    /// Writes the payment row `seq` (1-based) at `row`.
+    fn write_row(
+        &self,
+        ws: &mut Worksheet,
+        row: u32,
+        seq: u64,
+        r: &BankRow,
+    ) -> Result<(), XlsxError> {
+        let f = &self.f;
+        for (i, c) in self.template.columns.iter().enumerate() {
             let col = i as u16;
             let text =
                 |s: &str, ws: &mut Worksheet| put_text(ws, row, col, s, &f.text, &f.text_quoted);
             match c.field {
                 Field::Seq => {
-                    ws.write_number_with_format(row, col, totals.rows as f64, &f.number)?;
+                    ws.write_number_with_format(row, col, seq as f64, &f.number)?;
                 }
                 Field::Name => text(&r.name, ws)?,
                 Field::IdNumber => text(&r.id_number, ws)?,
                 Field::Account => text(&r.account, ws)?,
                 Field::BankName => text(&r.bank_name, ws)?,
                 Field::Unit => text(&r.unit, ws)?,
-                Field::Purpose => text(&info.purpose, ws)?,
+                Field::Purpose => text(&self.info.purpose, ws)?,
                 Field::Const => text(c.value.as_deref().unwrap_or(""), ws)?,
-                Field::Amount => match template.amount {
+                Field::Amount => match self.template.amount {
                     AmountCell::Number => {
                         ws.write_number_with_format(row, col, r.fen as f64 / 100.0, &f.amount)?;
                     }
@@ -401,18 +470,31 @@ where
                 },
             }
         }
+        Ok(())
     }
-    if template.totals_row {
-        let row = header + totals.rows as u32 + 1;
-        let label_col = template
+
+    /// The column the 合计 label goes in: the first that is not an amount.
+    fn label_col(&self) -> usize {
+        self.template
             .columns
             .iter()
             .position(|c| c.field != Field::Amount)
-            .unwrap_or(0) as u16;
-        for (i, c) in template.columns.iter().enumerate() {
+            .unwrap_or(0)
+    }
+
+    /// Writes the 合计 row at `row`: the label, the total amount, the other cells blank.
+    fn write_totals_row(
+        &self,
+        ws: &mut Worksheet,
+        row: u32,
+        totals: PartTotals,
+    ) -> Result<(), XlsxError> {
+        let f = &self.f;
+        let label_col = self.label_col() as u16;
+        for (i, c) in self.template.columns.iter().enumerate() {
             let col = i as u16;
             if c.field == Field::Amount {
-                match template.amount {
+                match self.template.amount {
                     AmountCell::Number => {
                         ws.write_number_with_format(
                             row,
@@ -436,16 +518,16 @@ where
                 ws.write_blank(row, col, &f.total_text)?;
             }
         }
+        Ok(())
     }
-    if template.totals_row {
+
+    /// Widens the label's and the amount's columns to the 合计 row.
+    fn widen_for_totals(&self, widths: &mut [f64], totals: PartTotals) {
         let total = format!("合计（{}笔）", totals.rows);
-        let label_col = template
-            .columns
-            .iter()
-            .position(|c| c.field != Field::Amount)
-            .unwrap_or(0);
+        let label_col = self.label_col();
         widths[label_col] = widths[label_col].max(text_width(&total) + 2.0);
-        if let Some(a) = template
+        if let Some(a) = self
+            .template
             .columns
             .iter()
             .position(|c| c.field == Field::Amount)
@@ -453,11 +535,6 @@ where
             widths[a] = widths[a].max(fen_grouped(totals.fen).len() as f64 + 3.0);
         }
     }
-    for (i, w) in widths.iter().enumerate() {
-        ws.set_column_width(i as u16, *w)?;
-    }
-    wb.save_to_writer(out)?;
-    Ok(totals)
 }
 
 /// A one-line description of a part for logs and the export report (no personal data).

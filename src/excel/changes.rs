@@ -8,12 +8,13 @@
 //! the ledger (`Store::record_changes`).
 
 use super::read::{
-    date, missing, number_text, required_text, text, CellProblem, Column, FieldProblem, Header,
-    HeaderSearch, ProblemCollector, ReadError, Severity, Value, Workbook,
+    checked, date, missing, number_text, required_date, required_text, text, CellProblem, Column,
+    FieldProblem, Header, HeaderSearch, ProblemCollector, ReadError, Severity, Value, Workbook,
 };
-use super::roster::{cell_problems, sheet_problem, SheetLayout};
+use super::roster::{cell_problems, id_number_cell, sheet_problem, SheetLayout};
 use crate::input::{ChangeEntry, PartialRow};
 use crate::rules::{ChangeKind, IdNumber};
+use chrono::NaiveDate;
 use std::io::{Read, Seek};
 use std::ops::ControlFlow;
 
@@ -133,110 +134,16 @@ pub fn parse_change_row(
 ) -> (Option<ChangeEntry>, Vec<FieldProblem>) {
     let mut problems = Vec::new();
     let cell = |i: usize| header.cell(cells, i);
-    let name = required_text(cell(0), NAME)
-        .map_err(|p| problems.push(p))
-        .ok();
-    let id_number = match number_text(cell(1), ID_NUMBER) {
-        Ok(Some(s)) => match IdNumber::parse(&s) {
-            Ok(id) => Some(id),
-            Err(e) => {
-                problems.push(FieldProblem::error(
-                    ID_NUMBER,
-                    format!("身份证号码“{s}”有误：{e}"),
-                ));
-                None
-            }
-        },
-        Ok(None) => {
-            problems.push(missing(ID_NUMBER));
-            None
-        }
-        Err(p) => {
-            problems.push(p);
-            None
-        }
-    };
-    let kind = match text(cell(2), KIND) {
-        Ok(Some(label)) => match ChangeKind::from_label(&label) {
-            Some(k) => Some(k),
-            None => {
-                problems.push(FieldProblem::error(
-                    KIND,
-                    format!(
-                        "变动类型“{label}”不是规定的类型；应为以下之一：{}",
-                        kind_list()
-                    ),
-                ));
-                None
-            }
-        },
-        Ok(None) => {
-            problems.push(missing(KIND));
-            None
-        }
-        Err(p) => {
-            problems.push(p);
-            None
-        }
-    };
-    let effective = match date(cell(3), EFFECTIVE, is_1904) {
-        Ok(Some(d)) => Some(d),
-        Ok(None) => {
-            problems.push(missing(EFFECTIVE));
-            None
-        }
-        Err(p) => {
-            problems.push(p);
-            None
-        }
-    };
-    let end = date(cell(4), END, is_1904).unwrap_or_else(|p| {
-        problems.push(p);
-        None
-    });
-    if let (Some(k), Some(_)) = (kind, end) {
-        if k != ChangeKind::OtherAllowance {
-            problems.push(FieldProblem::error(
-                END,
-                format!(
-                    "变动类型为“{}”时不能填写结束日期；只有“享受其他人才津贴”可以填写结束日期",
-                    k.label()
-                ),
-            ));
-        }
-    }
-    if let (Some(x), Some(z)) = (effective, end) {
-        if z < x {
-            problems.push(FieldProblem::error(
-                END,
-                format!("结束日期{z}早于生效日期{x}；结束日期应不早于生效日期"),
-            ));
-        }
-    }
-    let new_unit = text(cell(5), NEW_UNIT).unwrap_or_else(|p| {
-        problems.push(p);
-        None
-    });
-    match (kind, &new_unit) {
-        (Some(ChangeKind::UnitChange), None) => problems.push(FieldProblem::error(
-            NEW_UNIT,
-            "变动类型为“单位变更”时新单位为空；应填写调入单位的名称",
-        )),
-        (Some(k), Some(u)) if k != ChangeKind::UnitChange => problems.push(FieldProblem::error(
-            NEW_UNIT,
-            format!(
-                "变动类型为“{}”时不能填写新单位（填写了“{u}”）；只有“单位变更”填写新单位",
-                k.label()
-            ),
-        )),
-        _ => {}
-    }
-    let mut opt = |i: usize, col: &'static str| {
-        text(cell(i), col).unwrap_or_else(|p| {
-            problems.push(p);
-            None
-        })
-    };
+    let name = checked(required_text(cell(0), NAME), &mut problems);
+    let id_number = checked(id_number_cell(cell(1)), &mut problems);
+    let kind = checked(kind_cell(cell(2)), &mut problems);
+    let effective = checked(required_date(cell(3), EFFECTIVE, is_1904), &mut problems);
+    let end = checked(date(cell(4), END, is_1904), &mut problems).flatten();
+    check_end(kind, effective, end, &mut problems);
+    let new_unit = checked(text(cell(5), NEW_UNIT), &mut problems).flatten();
+    check_new_unit(kind, new_unit.as_deref(), &mut problems);
+    let mut opt =
+        |i: usize, col: &'static str| checked(text(cell(i), col), &mut problems).flatten();
     let decision_no = opt(6, DECISION_NO);
     let title_no = opt(7, TITLE_NO);
     let note = opt(8, NOTE);
@@ -257,6 +164,70 @@ pub fn parse_change_row(
         _ => None,
     };
     (entry, problems)
+}
+
+/// The change type of a required cell: one of the labels (or aliases) of docs/rules.md.
+fn kind_cell(v: &Value) -> Result<ChangeKind, FieldProblem> {
+    let label = text(v, KIND)?.ok_or_else(|| missing(KIND))?;
+    ChangeKind::from_label(&label).ok_or_else(|| {
+        FieldProblem::error(
+            KIND,
+            format!(
+                "变动类型“{label}”不是规定的类型；应为以下之一：{}",
+                kind_list()
+            ),
+        )
+    })
+}
+
+/// 结束日期: only for 享受其他人才津贴, and not before 生效日期.
+fn check_end(
+    kind: Option<ChangeKind>,
+    effective: Option<NaiveDate>,
+    end: Option<NaiveDate>,
+    problems: &mut Vec<FieldProblem>,
+) {
+    if let (Some(k), Some(_)) = (kind, end) {
+        if k != ChangeKind::OtherAllowance {
+            problems.push(FieldProblem::error(
+                END,
+                format!(
+                    "变动类型为“{}”时不能填写结束日期；只有“享受其他人才津贴”可以填写结束日期",
+                    k.label()
+                ),
+            ));
+        }
+    }
+    if let (Some(x), Some(z)) = (effective, end) {
+        if z < x {
+            problems.push(FieldProblem::error(
+                END,
+                format!("结束日期{z}早于生效日期{x}；结束日期应不早于生效日期"),
+            ));
+        }
+    }
+}
+
+/// 新单位: always for 单位变更, never for another type.
+fn check_new_unit(
+    kind: Option<ChangeKind>,
+    new_unit: Option<&str>,
+    problems: &mut Vec<FieldProblem>,
+) {
+    match (kind, new_unit) {
+        (Some(ChangeKind::UnitChange), None) => problems.push(FieldProblem::error(
+            NEW_UNIT,
+            "变动类型为“单位变更”时新单位为空；应填写调入单位的名称",
+        )),
+        (Some(k), Some(u)) if k != ChangeKind::UnitChange => problems.push(FieldProblem::error(
+            NEW_UNIT,
+            format!(
+                "变动类型为“{}”时不能填写新单位（填写了“{u}”）；只有“单位变更”填写新单位",
+                k.label()
+            ),
+        )),
+        _ => {}
+    }
 }
 
 /// Reads a changes workbook (small: held in memory), checking every cell. At most

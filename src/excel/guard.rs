@@ -252,6 +252,24 @@ fn is_worksheet(name: &str) -> bool {
 /// Checks an .xlsx before calamine opens it. `Ok` also when the zip cannot be parsed (calamine
 /// then reports it as damaged).
 pub fn check_xlsx<RS: Read + Seek>(rs: &mut RS, limits: &InputLimits) -> Result<(), LimitExceeded> {
+    check_directory(rs)?;
+    if rs.seek(SeekFrom::Start(0)).is_err() {
+        return Ok(());
+    }
+    let Ok(mut zip) = zip::ZipArchive::new(&mut *rs) else {
+        return Ok(());
+    };
+    let entries = list_entries(&mut zip);
+    check_sizes(&entries, limits)?;
+    for e in &entries {
+        check_declared(&mut zip, e, limits)?;
+    }
+    Ok(())
+}
+
+/// The zip's central directory: at most [`MAX_ZIP_ENTRIES`] entries and
+/// [`MAX_DIRECTORY_BYTES`].
+fn check_directory<RS: Read + Seek>(rs: &mut RS) -> Result<(), LimitExceeded> {
     if let Ok(Some((entries, directory))) = directory_size(rs) {
         if entries > MAX_ZIP_ENTRIES || directory > MAX_DIRECTORY_BYTES {
             return Err(LimitExceeded::Directory {
@@ -260,19 +278,19 @@ pub fn check_xlsx<RS: Read + Seek>(rs: &mut RS, limits: &InputLimits) -> Result<
             });
         }
     }
-    if rs.seek(SeekFrom::Start(0)).is_err() {
-        return Ok(());
-    }
-    let Ok(mut zip) = zip::ZipArchive::new(&mut *rs) else {
-        return Ok(());
-    };
+    Ok(())
+}
 
-    struct Entry {
-        index: usize,
-        name: String,
-        size: u64,
-        compressed: u64,
-    }
+/// One entry of the zip as its directory describes it.
+struct Entry {
+    index: usize,
+    name: String,
+    size: u64,
+    compressed: u64,
+}
+
+/// The entries the zip's directory lists (those it cannot describe left out).
+fn list_entries<R: Read + Seek>(zip: &mut zip::ZipArchive<R>) -> Vec<Entry> {
     let mut entries = Vec::with_capacity(zip.len());
     for index in 0..zip.len() {
         let Ok(e) = zip.by_index_data(index) else {
@@ -285,7 +303,12 @@ pub fn check_xlsx<RS: Read + Seek>(rs: &mut RS, limits: &InputLimits) -> Result<
             compressed: e.compressed_size(),
         });
     }
+    entries
+}
 
+/// The declared sizes: in all, of each part calamine holds whole, and each part's compression
+/// ratio.
+fn check_sizes(entries: &[Entry], limits: &InputLimits) -> Result<(), LimitExceeded> {
     let total = entries.iter().fold(0u64, |t, e| t.saturating_add(e.size));
     if total > limits.max_uncompressed_mb.saturating_mul(MB) {
         return Err(LimitExceeded::Uncompressed {
@@ -294,7 +317,7 @@ pub fn check_xlsx<RS: Read + Seek>(rs: &mut RS, limits: &InputLimits) -> Result<
         });
     }
     let part_limit = limits.max_shared_strings_mb.saturating_mul(MB);
-    for e in &entries {
+    for e in entries {
         if is_held_whole(&normalized(&e.name)) && e.size > part_limit {
             return Err(LimitExceeded::Part {
                 part: e.name.clone(),
@@ -303,7 +326,7 @@ pub fn check_xlsx<RS: Read + Seek>(rs: &mut RS, limits: &InputLimits) -> Result<
             });
         }
     }
-    for e in &entries {
+    for e in entries {
         if e.size >= RATIO_GRACE_BYTES
             && u128::from(e.size)
                 > u128::from(e.compressed.max(1)) * u128::from(limits.max_compression_ratio)
@@ -315,53 +338,64 @@ pub fn check_xlsx<RS: Read + Seek>(rs: &mut RS, limits: &InputLimits) -> Result<
             });
         }
     }
+    Ok(())
+}
 
-    for e in &entries {
-        let name = normalized(&e.name);
-        let shared = name.rsplit('/').next() == Some("sharedstrings.xml");
-        if !shared && !is_worksheet(&name) {
-            continue;
+/// What a part's first bytes declare: the shared strings' counts (and, for a part big enough
+/// to hold too many, the strings counted through), a worksheet's dimension.
+fn check_declared<R: Read + Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    e: &Entry,
+    limits: &InputLimits,
+) -> Result<(), LimitExceeded> {
+    let name = normalized(&e.name);
+    let shared = name.rsplit('/').next() == Some("sharedstrings.xml");
+    if !shared && !is_worksheet(&name) {
+        return Ok(());
+    }
+    let head = match prefix(zip, e.index) {
+        Ok(h) => h,
+        Err(err) if is_size_lie(&err.to_string()) => {
+            return Err(LimitExceeded::Inconsistent {
+                part: Some(e.name.clone()),
+            })
         }
-        let head = match prefix(&mut zip, e.index) {
-            Ok(h) => h,
-            Err(err) if is_size_lie(&err.to_string()) => {
-                return Err(LimitExceeded::Inconsistent {
-                    part: Some(e.name.clone()),
-                })
-            }
-            // Unreadable: calamine reports it when it gets there.
-            Err(_) => continue,
-        };
-        if shared {
-            check_shared_strings(&head, limits)?;
-            // Only a part big enough to hold more strings than allowed (each takes at least
-            // `<si/>`, 5 bytes) is counted through.
-            if e.size / MIN_STRING_BYTES > unique_limit(limits) {
-                let found = match zip.by_index(e.index).map_err(io::Error::other) {
-                    Ok(file) => count_strings(file),
-                    Err(err) => Err(err),
-                };
-                match found {
-                    Ok(n) if n > unique_limit(limits) => {
-                        return Err(LimitExceeded::Strings {
-                            found: n,
-                            limit: unique_limit(limits),
-                        })
-                    }
-                    Ok(_) => {}
-                    Err(err) if is_size_lie(&err.to_string()) => {
-                        return Err(LimitExceeded::Inconsistent {
-                            part: Some(e.name.clone()),
-                        })
-                    }
-                    Err(_) => {}
-                }
-            }
-        } else if let Some(dimension) = declared_dimension(&head) {
-            check_dimension(&e.name, &dimension, limits)?;
+        // Unreadable: calamine reports it when it gets there.
+        Err(_) => return Ok(()),
+    };
+    if shared {
+        check_shared_strings(&head, limits)?;
+        // Only a part big enough to hold more strings than allowed (each takes at least
+        // `<si/>`, 5 bytes) is counted through.
+        if e.size / MIN_STRING_BYTES > unique_limit(limits) {
+            count_shared_strings(zip, e, limits)?;
         }
+    } else if let Some(dimension) = declared_dimension(&head) {
+        check_dimension(&e.name, &dimension, limits)?;
     }
     Ok(())
+}
+
+/// Counts the strings of a shared-strings part against the limit.
+fn count_shared_strings<R: Read + Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    e: &Entry,
+    limits: &InputLimits,
+) -> Result<(), LimitExceeded> {
+    let found = match zip.by_index(e.index).map_err(io::Error::other) {
+        Ok(file) => count_strings(file),
+        Err(err) => Err(err),
+    };
+    match found {
+        Ok(n) if n > unique_limit(limits) => Err(LimitExceeded::Strings {
+            found: n,
+            limit: unique_limit(limits),
+        }),
+        Err(err) if is_size_lie(&err.to_string()) => Err(LimitExceeded::Inconsistent {
+            part: Some(e.name.clone()),
+        }),
+        Ok(_) | Err(_) => Ok(()),
+    }
 }
 
 /// The first [`PREFIX_BYTES`] of an entry, decompressed.

@@ -519,85 +519,107 @@ impl<RS: Read + Seek> Workbook<RS> {
         };
         let is_1904 = self.is_1904;
         let name = self.name.clone();
-        let sheet_err = |detail: String| {
-            if guard::is_size_lie(&detail) {
-                ReadError::over_limit(LimitExceeded::Inconsistent {
-                    part: Some(sheet.to_string()),
-                })
-                .for_file(&name)
-            } else {
-                ReadError::Sheet {
-                    sheet: sheet.to_string(),
-                    detail,
-                }
-            }
-        };
         guarded(|| match &mut self.kind {
-            Kind::Xlsx(wb) => {
-                let mut reader = wb
-                    .worksheet_cells_reader(sheet)
-                    .map_err(|e| sheet_err(e.to_string()))?;
-                let mut current: Option<u32> = None;
-                let mut cells: Vec<Value> = Vec::new();
-                loop {
-                    let next = reader.next_cell().map_err(|e| sheet_err(e.to_string()))?;
-                    let Some(cell) = next else { break };
-                    let (row, col) = cell.get_position();
-                    if current != Some(row) {
-                        if let Some(r) = current {
-                            if f(r.saturating_add(1), &cells).is_break() {
-                                return Ok(());
-                            }
-                        }
-                        current = Some(row);
-                        cells.clear();
-                    }
-                    if col >= MAX_COLUMNS {
-                        continue;
-                    }
-                    let value = from_data_ref(cell.get_value(), is_1904);
-                    let col = col as usize;
-                    if cells.len() <= col {
-                        cells.resize(col + 1, Value::Empty);
-                    }
-                    cells[col] = value;
-                }
-                if let Some(r) = current {
-                    let _ = f(r.saturating_add(1), &cells);
-                }
-                Ok(())
-            }
-            Kind::Xls(wb) => {
-                let range = wb
-                    .worksheet_range(sheet)
-                    .map_err(|e| sheet_err(e.to_string()))?;
-                let Some((row0, col0)) = range.start() else {
-                    return Ok(());
-                };
-                if col0 >= MAX_COLUMNS {
-                    return Ok(());
-                }
-                let mut cells: Vec<Value> = Vec::new();
-                for (i, row) in range.rows().enumerate() {
-                    cells.clear();
-                    cells.resize(col0 as usize, Value::Empty);
-                    let keep = (MAX_COLUMNS - col0) as usize;
-                    cells.extend(row.iter().take(keep).map(|d| from_data(d, is_1904)));
-                    while cells.last().is_some_and(|v| *v == Value::Empty) {
-                        cells.pop();
-                    }
-                    if cells.is_empty() {
-                        continue;
-                    }
-                    let r = row0.saturating_add(i as u32).saturating_add(1);
-                    if f(r, &cells).is_break() {
-                        break;
-                    }
-                }
-                Ok(())
-            }
+            Kind::Xlsx(wb) => xlsx_rows(wb, &name, sheet, is_1904, &mut f),
+            Kind::Xls(wb) => xls_rows(wb, &name, sheet, is_1904, &mut f),
         })
     }
+}
+
+/// A sheet that cannot be read: over a limit when its data lie about their size.
+fn sheet_error(file: &str, sheet: &str, detail: String) -> ReadError {
+    if guard::is_size_lie(&detail) {
+        ReadError::over_limit(LimitExceeded::Inconsistent {
+            part: Some(sheet.to_string()),
+        })
+        .for_file(file)
+    } else {
+        ReadError::Sheet {
+            sheet: sheet.to_string(),
+            detail,
+        }
+    }
+}
+
+/// Streams an .xlsx sheet's rows cell by cell (see [`Workbook::for_each_row`]).
+fn xlsx_rows<RS: Read + Seek>(
+    wb: &mut Xlsx<RS>,
+    file: &str,
+    sheet: &str,
+    is_1904: bool,
+    f: &mut impl FnMut(u32, &[Value]) -> ControlFlow<()>,
+) -> Result<(), ReadError> {
+    let mut reader = wb
+        .worksheet_cells_reader(sheet)
+        .map_err(|e| sheet_error(file, sheet, e.to_string()))?;
+    let mut current: Option<u32> = None;
+    let mut cells: Vec<Value> = Vec::new();
+    loop {
+        let next = reader
+            .next_cell()
+            .map_err(|e| sheet_error(file, sheet, e.to_string()))?;
+        let Some(cell) = next else { break };
+        let (row, col) = cell.get_position();
+        if current != Some(row) {
+            if let Some(r) = current {
+                if f(r.saturating_add(1), &cells).is_break() {
+                    return Ok(());
+                }
+            }
+            current = Some(row);
+            cells.clear();
+        }
+        if col >= MAX_COLUMNS {
+            continue;
+        }
+        let value = from_data_ref(cell.get_value(), is_1904);
+        let col = col as usize;
+        if cells.len() <= col {
+            cells.resize(col + 1, Value::Empty);
+        }
+        cells[col] = value;
+    }
+    if let Some(r) = current {
+        let _ = f(r.saturating_add(1), &cells);
+    }
+    Ok(())
+}
+
+/// Passes an .xls sheet's rows from its whole-sheet range (see [`Workbook::for_each_row`]).
+fn xls_rows<RS: Read + Seek>(
+    wb: &mut Xls<RS>,
+    file: &str,
+    sheet: &str,
+    is_1904: bool,
+    f: &mut impl FnMut(u32, &[Value]) -> ControlFlow<()>,
+) -> Result<(), ReadError> {
+    let range = wb
+        .worksheet_range(sheet)
+        .map_err(|e| sheet_error(file, sheet, e.to_string()))?;
+    let Some((row0, col0)) = range.start() else {
+        return Ok(());
+    };
+    if col0 >= MAX_COLUMNS {
+        return Ok(());
+    }
+    let mut cells: Vec<Value> = Vec::new();
+    for (i, row) in range.rows().enumerate() {
+        cells.clear();
+        cells.resize(col0 as usize, Value::Empty);
+        let keep = (MAX_COLUMNS - col0) as usize;
+        cells.extend(row.iter().take(keep).map(|d| from_data(d, is_1904)));
+        while cells.last().is_some_and(|v| *v == Value::Empty) {
+            cells.pop();
+        }
+        if cells.is_empty() {
+            continue;
+        }
+        let r = row0.saturating_add(i as u32).saturating_add(1);
+        if f(r, &cells).is_break() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Recognises the rows of a template that are not data: the example row and the footer area.
@@ -655,32 +677,86 @@ const XLS_MAX_CELLS: u64 = 6_000_000;
 /// without end) and the sheets' cells span at most [`XLS_MAX_CELLS`]. Answers `true` when it
 /// cannot tell (calamine then reports the damage itself).
 fn xls_is_safe<RS: Read + Seek>(rs: &mut RS) -> std::io::Result<bool> {
-    const SPECIAL: u32 = 0xFFFF_FFFA;
-    let len = rs.seek(SeekFrom::End(0))?;
-    rs.seek(SeekFrom::Start(0))?;
-    let mut header = [0u8; 512];
-    rs.read_exact(&mut header)?;
-    let u32_at = |b: &[u8], i: usize| -> u32 {
-        b.get(i..i + 4)
-            .map_or(u32::MAX, |x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
-    };
-    let shift = u16::from_le_bytes([header[0x1E], header[0x1F]]);
-    if shift != 9 && shift != 12 {
+    let Some(mut file) = CompoundFile::open(rs)? else {
         return Ok(true);
+    };
+    let Some(fat_sectors) = file.fat_sector_ids()? else {
+        return Ok(true);
+    };
+    let fat = match file.read_fat(fat_sectors)? {
+        ControlFlow::Continue(fat) => fat,
+        ControlFlow::Break(safe) => return Ok(safe),
+    };
+    if has_cycle(&fat) {
+        return Ok(false);
     }
-    let size = 1usize << shift;
-    // As calamine reads them: sector `id` is readable when `id <= len / size`, a short last
-    // sector is read as far as the file goes.
-    let maxid = len as usize / size;
-    let mut read_sector = |id: u32, buf: &mut Vec<u8>| -> std::io::Result<bool> {
-        if id as usize > maxid {
+    let Some(stream) = file.workbook_stream(&fat)? else {
+        return Ok(true);
+    };
+    Ok(cells_within_limit(&stream))
+}
+
+/// Sector ids from this one up are not sectors (end of chain, free, allocation-table sector).
+const CFB_SPECIAL: u32 = 0xFFFF_FFFA;
+
+/// The little-endian u32 at `i` (`u32::MAX` past the end).
+fn le_u32(b: &[u8], i: usize) -> u32 {
+    b.get(i..i + 4)
+        .map_or(u32::MAX, |x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
+}
+
+/// The little-endian u16 at `i` (0 past the end).
+fn le_u16(b: &[u8], i: usize) -> u32 {
+    b.get(i..i + 2)
+        .map_or(0, |x| u32::from(u16::from_le_bytes([x[0], x[1]])))
+}
+
+/// A compound file read as calamine reads it: its header, then sectors by id.
+struct CompoundFile<'r, RS> {
+    rs: &'r mut RS,
+    len: u64,
+    header: [u8; 512],
+    /// Bytes per sector.
+    size: usize,
+    /// The last sector id calamine reads.
+    maxid: usize,
+}
+
+impl<'r, RS: Read + Seek> CompoundFile<'r, RS> {
+    /// Reads the header; None when its sector size is not one calamine knows.
+    fn open(rs: &'r mut RS) -> std::io::Result<Option<Self>> {
+        let len = rs.seek(SeekFrom::End(0))?;
+        rs.seek(SeekFrom::Start(0))?;
+        let mut header = [0u8; 512];
+        rs.read_exact(&mut header)?;
+        let shift = u16::from_le_bytes([header[0x1E], header[0x1F]]);
+        if shift != 9 && shift != 12 {
+            return Ok(None);
+        }
+        let size = 1usize << shift;
+        // As calamine reads them: sector `id` is readable when `id <= len / size`, a short
+        // last sector is read as far as the file goes.
+        let maxid = len as usize / size;
+        Ok(Some(CompoundFile {
+            rs,
+            len,
+            header,
+            size,
+            maxid,
+        }))
+    }
+
+    /// Reads sector `id` into `buf`; false when calamine would not read it.
+    fn read_sector(&mut self, id: u32, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+        if id as usize > self.maxid {
             return Ok(false);
         }
-        buf.resize(size, 0);
-        rs.seek(SeekFrom::Start((u64::from(id) + 1) * size as u64))?;
+        buf.resize(self.size, 0);
+        self.rs
+            .seek(SeekFrom::Start((u64::from(id) + 1) * self.size as u64))?;
         let mut got = 0;
-        while got < size {
-            let k = rs.read(&mut buf[got..])?;
+        while got < self.size {
+            let k = self.rs.read(&mut buf[got..])?;
             if k == 0 {
                 break;
             }
@@ -688,37 +764,148 @@ fn xls_is_safe<RS: Read + Seek>(rs: &mut RS) -> std::io::Result<bool> {
         }
         buf.truncate(got);
         Ok(true)
-    };
-    // The allocation table's sectors: 109 in the header, more in the DIFAT chain (whose
-    // sectors end with the next one's id). Where calamine itself would stop with an error,
-    // the file is safe for it.
-    let mut fat_sectors: Vec<u32> = (0..109).map(|i| u32_at(&header, 0x4C + 4 * i)).collect();
-    let mut difat = u32_at(&header, 0x44);
-    let mut buf = Vec::new();
-    let mut steps = 0;
-    while difat < SPECIAL {
-        steps += 1;
-        if steps > maxid + 1 || !read_sector(difat, &mut buf)? || buf.len() % 4 != 0 {
-            return Ok(true);
-        }
-        fat_sectors.extend(buf.chunks_exact(4).map(|c| u32_at(c, 0)));
-        match fat_sectors.pop() {
-            Some(next) => difat = next,
-            None => return Ok(true),
-        }
     }
-    const MAX_FAT: usize = 16 << 20;
-    let mut fat: Vec<u32> = Vec::new();
-    for id in fat_sectors.into_iter().filter(|id| *id < 0xFFFF_FFFC) {
-        if !read_sector(id, &mut buf)? || buf.len() % 4 != 0 {
-            return Ok(true);
+
+    /// The allocation table's sectors: 109 in the header, more in the DIFAT chain (whose
+    /// sectors end with the next one's id). None where calamine itself would stop with an
+    /// error (the file is then safe for it).
+    fn fat_sector_ids(&mut self) -> std::io::Result<Option<Vec<u32>>> {
+        let mut fat_sectors: Vec<u32> = (0..109)
+            .map(|i| le_u32(&self.header, 0x4C + 4 * i))
+            .collect();
+        let mut difat = le_u32(&self.header, 0x44);
+        let mut buf = Vec::new();
+        let mut steps = 0;
+        while difat < CFB_SPECIAL {
+            steps += 1;
+            if steps > self.maxid + 1 || !self.read_sector(difat, &mut buf)? || buf.len() % 4 != 0 {
+                return Ok(None);
+            }
+            fat_sectors.extend(buf.chunks_exact(4).map(|c| le_u32(c, 0)));
+            match fat_sectors.pop() {
+                Some(next) => difat = next,
+                None => return Ok(None),
+            }
         }
-        if fat.len() + buf.len() / 4 > MAX_FAT {
-            return Ok(false);
-        }
-        fat.extend(buf.chunks_exact(4).map(|c| u32_at(c, 0)));
+        Ok(Some(fat_sectors))
     }
-    // Every chain must end: no cycle in the table (0 unseen, 1 on the current path, 2 ends).
+
+    /// The allocation table, or the verdict when it cannot be read (safe: calamine stops
+    /// there) or is too large (not safe).
+    fn read_fat(&mut self, sectors: Vec<u32>) -> std::io::Result<ControlFlow<bool, Vec<u32>>> {
+        const MAX_FAT: usize = 16 << 20;
+        let mut fat: Vec<u32> = Vec::new();
+        let mut buf = Vec::new();
+        for id in sectors.into_iter().filter(|id| *id < 0xFFFF_FFFC) {
+            if !self.read_sector(id, &mut buf)? || buf.len() % 4 != 0 {
+                return Ok(ControlFlow::Break(true));
+            }
+            if fat.len() + buf.len() / 4 > MAX_FAT {
+                return Ok(ControlFlow::Break(false));
+            }
+            fat.extend(buf.chunks_exact(4).map(|c| le_u32(c, 0)));
+        }
+        Ok(ControlFlow::Continue(fat))
+    }
+
+    /// A chain of whole sectors from `start`, at most `max` bytes.
+    fn chain(&mut self, fat: &[u32], start: u32, max: usize) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut id = start;
+        let mut sector = Vec::new();
+        while id < CFB_SPECIAL && out.len() < max {
+            if !self.read_sector(id, &mut sector)? {
+                break;
+            }
+            out.extend_from_slice(&sector);
+            id = fat.get(id as usize).copied().unwrap_or(CFB_SPECIAL);
+        }
+        out.truncate(max);
+        Ok(out)
+    }
+
+    /// The Workbook (or Book) stream, from the mini stream when it is short; None when the
+    /// directory has no such entry.
+    fn workbook_stream(&mut self, fat: &[u32]) -> std::io::Result<Option<Vec<u8>>> {
+        let len = self.len as usize;
+        let directory_start = le_u32(&self.header, 0x30);
+        let dirs = self.chain(fat, directory_start, len)?;
+        let entries: Vec<&[u8]> = dirs.chunks_exact(128).collect();
+        let Some(root) = entries.first() else {
+            return Ok(None);
+        };
+        let Some(book) = entries
+            .iter()
+            .find(|e| entry_name(e).eq_ignore_ascii_case("Workbook"))
+            .or_else(|| {
+                entries
+                    .iter()
+                    .find(|e| entry_name(e).eq_ignore_ascii_case("Book"))
+            })
+        else {
+            return Ok(None);
+        };
+        let stream_len = (le_u32(book, 0x78) as usize).min(len);
+        let stream = if stream_len < 4096 {
+            self.mini_stream(fat, root, book, stream_len)?
+        } else {
+            self.chain(fat, le_u32(book, 0x74), stream_len)?
+        };
+        Ok(Some(stream))
+    }
+
+    /// A short stream (`book`), read from the root entry's mini stream through the mini
+    /// allocation table.
+    fn mini_stream(
+        &mut self,
+        fat: &[u32],
+        root: &[u8],
+        book: &[u8],
+        stream_len: usize,
+    ) -> std::io::Result<Vec<u8>> {
+        let len = self.len as usize;
+        let mini = self.chain(
+            fat,
+            le_u32(root, 0x74),
+            (le_u32(root, 0x78) as usize).min(len),
+        )?;
+        let mini_fat_start = le_u32(&self.header, 0x3C);
+        let mini_fat_bytes = self.chain(fat, mini_fat_start, len)?;
+        let mini_fat: Vec<u32> = mini_fat_bytes
+            .chunks_exact(4)
+            .map(|c| le_u32(c, 0))
+            .collect();
+        let mut out = Vec::new();
+        let mut id = le_u32(book, 0x74);
+        let mut steps = 0;
+        while id < CFB_SPECIAL && out.len() < stream_len && steps <= mini_fat.len() {
+            steps += 1;
+            let at = id as usize * 64;
+            let Some(piece) = mini.get(at..(at + 64).min(mini.len())) else {
+                break;
+            };
+            out.extend_from_slice(piece);
+            id = mini_fat.get(id as usize).copied().unwrap_or(CFB_SPECIAL);
+        }
+        out.truncate(stream_len);
+        Ok(out)
+    }
+}
+
+/// A directory entry's name.
+fn entry_name(e: &[u8]) -> String {
+    let n = (u16::from_le_bytes([e[0x40], e[0x41]]) as usize).min(64);
+    let units: Vec<u16> = e[..n]
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .take_while(|u| *u != 0)
+        .collect();
+    String::from_utf16_lossy(&units)
+}
+
+/// Whether a chain of the allocation table never ends (0 unseen, 1 on the current path,
+/// 2 ends).
+fn has_cycle(fat: &[u32]) -> bool {
     let mut state = vec![0u8; fat.len()];
     let mut path = Vec::new();
     for start in 0..fat.len() {
@@ -729,152 +916,114 @@ fn xls_is_safe<RS: Read + Seek>(rs: &mut RS) -> std::io::Result<bool> {
             i = fat[i] as usize;
         }
         if i < fat.len() && state[i] == 1 {
-            return Ok(false);
+            return true;
         }
         for p in path.drain(..) {
             state[p] = 2;
         }
     }
-    // A chain of whole sectors, at most `max` bytes.
-    let mut chain = |start: u32, max: usize| -> std::io::Result<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut id = start;
-        let mut sector = Vec::new();
-        while id < SPECIAL && out.len() < max {
-            if !read_sector(id, &mut sector)? {
-                break;
-            }
-            out.extend_from_slice(&sector);
-            id = fat.get(id as usize).copied().unwrap_or(SPECIAL);
-        }
-        out.truncate(max);
-        Ok(out)
-    };
-    let dirs = chain(u32_at(&header, 0x30), len as usize)?;
-    let entries: Vec<&[u8]> = dirs.chunks_exact(128).collect();
-    let Some(root) = entries.first() else {
-        return Ok(true);
-    };
-    let name_of = |e: &[u8]| -> String {
-        let n = (u16::from_le_bytes([e[0x40], e[0x41]]) as usize).min(64);
-        let units: Vec<u16> = e[..n]
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .take_while(|u| *u != 0)
-            .collect();
-        String::from_utf16_lossy(&units)
-    };
-    let Some(book) = entries
-        .iter()
-        .find(|e| name_of(e).eq_ignore_ascii_case("Workbook"))
-        .or_else(|| {
-            entries
-                .iter()
-                .find(|e| name_of(e).eq_ignore_ascii_case("Book"))
-        })
-    else {
-        return Ok(true);
-    };
-    let stream_len = (u32_at(book, 0x78) as usize).min(len as usize);
-    let stream = if stream_len < 4096 {
-        let mini = chain(
-            u32_at(root, 0x74),
-            (u32_at(root, 0x78) as usize).min(len as usize),
-        )?;
-        let mini_fat_bytes = chain(u32_at(&header, 0x3C), len as usize)?;
-        let mini_fat: Vec<u32> = mini_fat_bytes
-            .chunks_exact(4)
-            .map(|c| u32_at(c, 0))
-            .collect();
-        let mut out = Vec::new();
-        let mut id = u32_at(book, 0x74);
-        let mut steps = 0;
-        while id < SPECIAL && out.len() < stream_len && steps <= mini_fat.len() {
-            steps += 1;
-            let at = id as usize * 64;
-            let Some(piece) = mini.get(at..(at + 64).min(mini.len())) else {
-                break;
-            };
-            out.extend_from_slice(piece);
-            id = mini_fat.get(id as usize).copied().unwrap_or(SPECIAL);
-        }
-        out.truncate(stream_len);
-        out
-    } else {
-        chain(u32_at(book, 0x74), stream_len)?
-    };
-    // The cells' extent per sheet (BIFF records: type, length, data).
-    let u16_at = |b: &[u8], i: usize| -> u32 {
-        b.get(i..i + 2)
-            .map_or(0, |x| u32::from(u16::from_le_bytes([x[0], x[1]])))
-    };
-    let mut total: u64 = 0;
-    let mut extent: Option<(u32, u32, u32, u32)> = None;
-    let mut close = |extent: &mut Option<(u32, u32, u32, u32)>| {
-        if let Some((r0, r1, c0, c1)) = extent.take() {
-            total += u64::from(r1 - r0 + 1) * u64::from(c1 - c0 + 1);
-        }
-        total
-    };
+    false
+}
+
+/// Whether the cells of a Workbook stream's sheets span at most [`XLS_MAX_CELLS`], by the
+/// sheets' declared dimensions and by their cell records (BIFF records: type, length, data).
+fn cells_within_limit(stream: &[u8]) -> bool {
+    let mut extents = Extents::default();
     let mut pos = 0;
     while pos + 4 <= stream.len() {
-        let typ = u16_at(&stream, pos);
-        let n = u16_at(&stream, pos + 2) as usize;
+        let typ = le_u16(stream, pos);
+        let n = le_u16(stream, pos + 2) as usize;
         let data = stream
             .get(pos + 4..(pos + 4 + n).min(stream.len()))
             .unwrap_or(&[]);
         pos += 4 + n;
-        if typ == 0x0200 {
+        match typ {
             // DIMENSIONS: calamine reserves rows × columns cells from it.
-            let (rf, rl, cf, cl) = match data.len() {
-                10 => (
-                    u16_at(data, 0),
-                    u16_at(data, 2),
-                    u16_at(data, 4),
-                    u16_at(data, 6),
-                ),
-                14 | 16 => (
-                    u32_at(data, 0),
-                    u32_at(data, 4),
-                    u16_at(data, 8),
-                    u16_at(data, 10),
-                ),
-                _ => continue,
-            };
-            let cf = if cf > 0xFF || cl < cf { 0 } else { cf };
-            let rows = u64::from(rl.saturating_sub(rf)) + 1;
-            let cols = u64::from(cl.saturating_sub(cf)) + 1;
-            if rows.saturating_mul(cols) > XLS_MAX_CELLS {
-                return Ok(false);
-            }
-            continue;
-        }
-        let cells = match typ {
-            0x0809 | 0x000A => {
-                if close(&mut extent) > XLS_MAX_CELLS {
-                    return Ok(false);
+            0x0200 => {
+                if declared_cells(data).is_some_and(|c| c > XLS_MAX_CELLS) {
+                    return false;
                 }
-                continue;
             }
-            0x0203 | 0x0204 | 0x00D6 | 0x0205 | 0x027E | 0x00FD | 0x0006 | 0x0201 => {
-                let c = u16_at(data, 2);
-                (u16_at(data, 0), c, c)
+            // A sheet begins or ends.
+            0x0809 | 0x000A => {
+                if extents.close() > XLS_MAX_CELLS {
+                    return false;
+                }
             }
-            0x00BD | 0x00BE if data.len() >= 6 => (
-                u16_at(data, 0),
-                u16_at(data, 2),
-                u16_at(data, data.len() - 2),
-            ),
-            _ => continue,
-        };
-        let (r, c0, c1) = cells;
+            _ => {
+                if let Some((r, c0, c1)) = cell_record(typ, data) {
+                    extents.add(r, c0, c1);
+                }
+            }
+        }
+    }
+    extents.close() <= XLS_MAX_CELLS
+}
+
+/// The cells a DIMENSIONS record declares (None for a record of another length).
+fn declared_cells(data: &[u8]) -> Option<u64> {
+    let (rf, rl, cf, cl) = match data.len() {
+        10 => (
+            le_u16(data, 0),
+            le_u16(data, 2),
+            le_u16(data, 4),
+            le_u16(data, 6),
+        ),
+        14 | 16 => (
+            le_u32(data, 0),
+            le_u32(data, 4),
+            le_u16(data, 8),
+            le_u16(data, 10),
+        ),
+        _ => return None,
+    };
+    let cf = if cf > 0xFF || cl < cf { 0 } else { cf };
+    let rows = u64::from(rl.saturating_sub(rf)) + 1;
+    let cols = u64::from(cl.saturating_sub(cf)) + 1;
+    Some(rows.saturating_mul(cols))
+}
+
+/// The row and first and last columns of a cell record (None: not a cell record).
+fn cell_record(typ: u32, data: &[u8]) -> Option<(u32, u32, u32)> {
+    match typ {
+        0x0203 | 0x0204 | 0x00D6 | 0x0205 | 0x027E | 0x00FD | 0x0006 | 0x0201 => {
+            let c = le_u16(data, 2);
+            Some((le_u16(data, 0), c, c))
+        }
+        0x00BD | 0x00BE if data.len() >= 6 => Some((
+            le_u16(data, 0),
+            le_u16(data, 2),
+            le_u16(data, data.len() - 2),
+        )),
+        _ => None,
+    }
+}
+
+/// The cells spanned by the cell records of each sheet, added up sheet by sheet.
+#[derive(Debug, Default)]
+struct Extents {
+    total: u64,
+    /// The current sheet's rows and columns so far: first and last row, first and last column.
+    extent: Option<(u32, u32, u32, u32)>,
+}
+
+impl Extents {
+    /// Adds a cell record's cells to the current sheet's extent.
+    fn add(&mut self, r: u32, c0: u32, c1: u32) {
         let (c0, c1) = (c0.min(c1), c0.max(c1));
-        extent = Some(match extent {
+        self.extent = Some(match self.extent {
             None => (r, r, c0, c1),
             Some((a, b, c, d)) => (a.min(r), b.max(r), c.min(c0), d.max(c1)),
         });
     }
-    Ok(close(&mut extent) <= XLS_MAX_CELLS)
+
+    /// Ends the current sheet: its extent is added to the total, which is returned.
+    fn close(&mut self) -> u64 {
+        if let Some((r0, r1, c0, c1)) = self.extent.take() {
+            self.total += u64::from(r1 - r0 + 1) * u64::from(c1 - c0 + 1);
+        }
+        self.total
+    }
 }
 
 fn date_value(dt: &calamine::ExcelDateTime) -> Value {
@@ -1204,6 +1353,20 @@ pub fn required_text(v: &Value, column: &'static str) -> Result<String, FieldPro
     text(v, column)?.ok_or_else(|| missing(column))
 }
 
+/// A required date cell (see [`date`]).
+pub fn required_date(
+    v: &Value,
+    column: &'static str,
+    is_1904: bool,
+) -> Result<NaiveDate, FieldProblem> {
+    date(v, column, is_1904)?.ok_or_else(|| missing(column))
+}
+
+/// A cell's value, or None with its problem added to `problems`.
+pub fn checked<T>(r: Result<T, FieldProblem>, problems: &mut Vec<FieldProblem>) -> Option<T> {
+    r.map_err(|p| problems.push(p)).ok()
+}
+
 /// The problem of a blank required cell.
 pub fn missing(column: &'static str) -> FieldProblem {
     FieldProblem::error(
@@ -1423,7 +1586,10 @@ mod tests {
             last.message
         );
         assert_eq!(last.sheet.as_deref(), Some("变动"));
+    }
 
+    #[test]
+    fn problem_cap_lists_an_error_in_place_of_a_warning() {
         // 5,000 warnings then one error: the error is listed, in place of the last warning.
         let mut c = ProblemCollector::new("f.xlsx");
         c.extend((0..5000).map(|r| problem(r, Severity::Warning)));
@@ -1438,7 +1604,10 @@ mod tests {
             (last.omitted_count(), last.omitted_errors()),
             (Some(4001), Some(0))
         );
+    }
 
+    #[test]
+    fn problem_cap_counts_errors_and_merges_counts() {
         // Mixed: the count says how many are errors, and merging counts adds them up.
         let mut c = ProblemCollector::new("f.xlsx");
         c.extend((0..1000).map(|r| problem(r, Severity::Error)));
@@ -1473,8 +1642,10 @@ mod tests {
             (last.omitted_count(), last.omitted_errors()),
             (Some(1244), Some(627))
         );
+    }
 
-        // A short list is left as it is.
+    #[test]
+    fn problem_cap_leaves_a_short_list() {
         let mut short = vec![problem(1, Severity::Error)];
         cap_problems(&mut short);
         assert_eq!(short, vec![problem(1, Severity::Error)]);

@@ -8,8 +8,9 @@
 //! the store. Rows are streamed in batches so a million-row roster never sits in memory.
 
 use super::read::{
-    date, email_ok, missing, number_text, required_text, text, CellProblem, Column, FieldProblem,
-    Header, HeaderSearch, ProblemCollector, ReadError, Severity, Value, Workbook,
+    checked, email_ok, missing, number_text, required_date, required_text, text, CellProblem,
+    Column, FieldProblem, Header, HeaderSearch, ProblemCollector, ReadError, Severity, Value,
+    Workbook,
 };
 use crate::input::{RosterEntry, UnitEntry};
 use crate::rules::id_number::{luhn_ok, parse_account};
@@ -152,13 +153,7 @@ pub fn parse_roster_row(
 ) -> (Option<RosterEntry>, Vec<FieldProblem>) {
     let mut problems = Vec::new();
     let cell = |i: usize| header.cell(cells, i);
-    let mut req = |i: usize, col: &'static str| match required_text(cell(i), col) {
-        Ok(s) => Some(s),
-        Err(p) => {
-            problems.push(p);
-            None
-        }
-    };
+    let mut req = |i: usize, col: &'static str| checked(required_text(cell(i), col), &mut problems);
     let name = req(0, NAME);
     let unit = req(2, UNIT);
     let occupation = req(3, OCCUPATION);
@@ -166,121 +161,77 @@ pub fn parse_roster_row(
     let approval_no = req(6, APPROVAL_NO);
     let bank_name = req(8, BANK_NAME);
     let phone = req(9, PHONE);
-    let id_number = match number_text(cell(1), ID_NUMBER) {
-        Ok(Some(s)) => match IdNumber::parse(&s) {
-            Ok(id) => Some(id),
-            Err(e) => {
-                problems.push(FieldProblem::error(
-                    ID_NUMBER,
-                    format!("身份证号码“{s}”有误：{e}"),
-                ));
-                None
-            }
-        },
-        Ok(None) => {
-            problems.push(missing(ID_NUMBER));
-            None
-        }
-        Err(p) => {
-            problems.push(p);
-            None
-        }
+    let id_number = checked(id_number_cell(cell(1)), &mut problems);
+    let approval_date = checked(
+        required_date(cell(5), APPROVAL_DATE, is_1904),
+        &mut problems,
+    );
+    let bank_account = bank_account_cell(cell(7), &mut problems);
+    let email = checked(email_cell(cell(10)), &mut problems).flatten();
+    let complete = || {
+        Some(RosterEntry {
+            id_number: id_number?,
+            name: name?,
+            unit: unit?,
+            occupation: occupation?,
+            level: level?,
+            approval_date: approval_date?,
+            approval_no: approval_no?,
+            bank_account: bank_account?,
+            bank_name: bank_name?,
+            phone: phone?,
+            email,
+            row: Some(row),
+        })
     };
-    let approval_date = match date(cell(5), APPROVAL_DATE, is_1904) {
-        Ok(Some(d)) => Some(d),
-        Ok(None) => {
-            problems.push(missing(APPROVAL_DATE));
-            None
-        }
-        Err(p) => {
-            problems.push(p);
-            None
-        }
-    };
-    let bank_account = match number_text(cell(7), BANK_ACCOUNT) {
-        Ok(Some(s)) => match parse_account(&s) {
-            Ok(acct) => {
-                if !luhn_ok(&acct) {
-                    problems.push(FieldProblem::warning(
-                        BANK_ACCOUNT,
-                        format!("银行账号“{acct}”未通过银行卡校验（Luhn）；如为存折账号可忽略，否则请核对"),
-                    ));
-                }
-                Some(acct)
-            }
-            Err(e) => {
-                problems.push(FieldProblem::error(
+    let has_errors = problems.iter().any(|p| p.severity == Severity::Error);
+    let entry = if has_errors { None } else { complete() };
+    (entry, problems)
+}
+
+/// The ID number of a required text cell, checked against GB 11643.
+pub fn id_number_cell(v: &Value) -> Result<IdNumber, FieldProblem> {
+    let s = number_text(v, ID_NUMBER)?.ok_or_else(|| missing(ID_NUMBER))?;
+    IdNumber::parse(&s)
+        .map_err(|e| FieldProblem::error(ID_NUMBER, format!("身份证号码“{s}”有误：{e}")))
+}
+
+/// The bank account of a required text cell: 8 to 30 digits. One failing the Luhn check is
+/// kept, with a warning (passbook accounts fail it).
+fn bank_account_cell(v: &Value, problems: &mut Vec<FieldProblem>) -> Option<String> {
+    let s = number_text(v, BANK_ACCOUNT).and_then(|s| s.ok_or_else(|| missing(BANK_ACCOUNT)));
+    let s = checked(s, problems)?;
+    match parse_account(&s) {
+        Ok(acct) => {
+            if !luhn_ok(&acct) {
+                problems.push(FieldProblem::warning(
                     BANK_ACCOUNT,
-                    format!("{e}；应为8到30位数字"),
+                    format!(
+                        "银行账号“{acct}”未通过银行卡校验（Luhn）；如为存折账号可忽略，否则请核对"
+                    ),
                 ));
-                None
             }
-        },
-        Ok(None) => {
-            problems.push(missing(BANK_ACCOUNT));
-            None
+            Some(acct)
         }
-        Err(p) => {
-            problems.push(p);
-            None
-        }
-    };
-    let email = match text(cell(10), EMAIL) {
-        Ok(Some(e)) if email_ok(&e) => Some(e),
-        Ok(Some(e)) => {
+        Err(e) => {
             problems.push(FieldProblem::error(
-                EMAIL,
-                format!("电子邮箱“{e}”格式不正确；应如name@example.com，或留空"),
+                BANK_ACCOUNT,
+                format!("{e}；应为8到30位数字"),
             ));
             None
         }
-        Ok(None) => None,
-        Err(p) => {
-            problems.push(p);
-            None
-        }
-    };
-    let _ = row;
-    let entry = match (
-        name,
-        id_number,
-        unit,
-        occupation,
-        level,
-        approval_date,
-        approval_no,
-        bank_account,
-        bank_name,
-        phone,
-    ) {
-        (
-            Some(name),
-            Some(id_number),
-            Some(unit),
-            Some(occupation),
-            Some(level),
-            Some(approval_date),
-            Some(approval_no),
-            Some(bank_account),
-            Some(bank_name),
-            Some(phone),
-        ) if !problems.iter().any(|p| p.severity == Severity::Error) => Some(RosterEntry {
-            id_number,
-            name,
-            unit,
-            occupation,
-            level,
-            approval_date,
-            approval_no,
-            bank_account,
-            bank_name,
-            phone,
-            email,
-            row: Some(row),
-        }),
-        _ => None,
-    };
-    (entry, problems)
+    }
+}
+
+/// An optional e-mail cell, checked when filled.
+fn email_cell(v: &Value) -> Result<Option<String>, FieldProblem> {
+    match text(v, EMAIL)? {
+        Some(e) if !email_ok(&e) => Err(FieldProblem::error(
+            EMAIL,
+            format!("电子邮箱“{e}”格式不正确；应如name@example.com，或留空"),
+        )),
+        e => Ok(e),
+    }
 }
 
 /// Checks one units-sheet row.
@@ -290,32 +241,12 @@ pub fn parse_unit_row(
     header: &Header,
 ) -> (Option<UnitEntry>, Vec<FieldProblem>) {
     let mut problems = Vec::new();
-    let name = match required_text(header.cell(cells, 0), UNIT_NAME) {
-        Ok(s) => Some(s),
-        Err(p) => {
-            problems.push(p);
-            None
-        }
-    };
-    let contact = text(header.cell(cells, 1), CONTACT).unwrap_or_else(|p| {
-        problems.push(p);
-        None
-    });
-    let email = match text(header.cell(cells, 2), EMAIL) {
-        Ok(Some(e)) if email_ok(&e) => Some(e),
-        Ok(Some(e)) => {
-            problems.push(FieldProblem::error(
-                EMAIL,
-                format!("电子邮箱“{e}”格式不正确；应如name@example.com，或留空"),
-            ));
-            None
-        }
-        Ok(None) => None,
-        Err(p) => {
-            problems.push(p);
-            None
-        }
-    };
+    let name = checked(
+        required_text(header.cell(cells, 0), UNIT_NAME),
+        &mut problems,
+    );
+    let contact = checked(text(header.cell(cells, 1), CONTACT), &mut problems).flatten();
+    let email = checked(email_cell(header.cell(cells, 2)), &mut problems).flatten();
     let entry = match name {
         Some(name) if problems.is_empty() => Some(UnitEntry {
             name,
@@ -371,11 +302,10 @@ pub fn read_roster<RS: Read + Seek>(
     file: &str,
     batch: usize,
     mut on_units: impl FnMut(Vec<UnitEntry>) -> ControlFlow<()>,
-    mut on_batch: impl FnMut(Vec<RosterEntry>) -> ControlFlow<()>,
-    mut on_progress: impl FnMut(u64),
+    on_batch: impl FnMut(Vec<RosterEntry>) -> ControlFlow<()>,
+    on_progress: impl FnMut(u64),
 ) -> Result<RosterRead, ReadError> {
     let mut out = RosterRead::default();
-    let is_1904 = wb.is_1904();
     let Some(roster_sheet) = wb.pick_sheet(ROSTER_SHEET, &[UNITS_SHEET]) else {
         out.problems.push(sheet_problem(
             file,
@@ -391,57 +321,139 @@ pub fn read_roster<RS: Read + Seek>(
     // Units first: they are few, and the ledger needs them before the rows.
     let mut units = Vec::new();
     if let Some(units_sheet) = wb.find_sheet(UNITS_SHEET).filter(|s| *s != roster_sheet) {
-        let mut search = HeaderSearch::default();
-        let mut header: Option<Header> = None;
-        let mut any_row = false;
-        wb.for_each_row(&units_sheet, |row, cells| {
-            any_row |= !cells.iter().all(Value::is_blank);
-            match &header {
-                None => {
-                    header = search.offer(row, cells, &UNIT_COLUMNS);
-                    for m in header.iter().flat_map(|h| h.ambiguous.clone()) {
-                        problems_of_file.push(sheet_problem(
-                            file,
-                            Some(&units_sheet),
-                            Some(row),
-                            m,
-                        ));
-                    }
-                }
-                Some(h) => {
-                    if cells.iter().all(Value::is_blank) {
-                        return ControlFlow::Continue(());
-                    }
-                    let (entry, problems) = parse_unit_row(row, cells, h);
-                    problems_of_file.extend(cell_problems(file, &units_sheet, row, problems));
-                    units.extend(entry);
-                }
-            }
-            ControlFlow::Continue(())
-        })?;
-        if header.is_none() && any_row {
-            let (row, msg) = search.failure(&UNIT_COLUMNS);
-            problems_of_file.push(sheet_problem(file, Some(&units_sheet), row, msg));
-        }
-        out.units = Some(SheetLayout {
-            sheet: units_sheet,
-            header,
-        });
+        let (read, layout) = read_units(wb, file, units_sheet, &mut problems_of_file)?;
+        units = read;
+        out.units = Some(layout);
     }
     if on_units(units).is_break() {
         out.problems = problems_of_file.finish();
         return Ok(out);
     }
 
+    let mut batches = Batches {
+        size: batch,
+        pending: Vec::with_capacity(batch),
+        stopped: false,
+        on_batch,
+        on_progress,
+    };
+    let header = read_roster_sheet(
+        wb,
+        file,
+        &roster_sheet,
+        &mut out,
+        &mut problems_of_file,
+        &mut batches,
+    )?;
+    batches.finish(out.rows);
+    out.problems = problems_of_file.finish();
+    out.roster = Some(SheetLayout {
+        sheet: roster_sheet,
+        header,
+    });
+    Ok(out)
+}
+
+/// Reads the units sheet: its entries and where its header is.
+fn read_units<RS: Read + Seek>(
+    wb: &mut Workbook<RS>,
+    file: &str,
+    sheet: String,
+    problems_of_file: &mut ProblemCollector,
+) -> Result<(Vec<UnitEntry>, SheetLayout), ReadError> {
+    let mut units = Vec::new();
     let mut search = HeaderSearch::default();
     let mut header: Option<Header> = None;
-    let mut pending: Vec<RosterEntry> = Vec::with_capacity(batch);
-    let mut stopped = false;
-    wb.for_each_row(&roster_sheet, |row, cells| {
+    let mut any_row = false;
+    wb.for_each_row(&sheet, |row, cells| {
+        any_row |= !cells.iter().all(Value::is_blank);
+        match &header {
+            None => {
+                header = search.offer(row, cells, &UNIT_COLUMNS);
+                for m in header.iter().flat_map(|h| h.ambiguous.clone()) {
+                    problems_of_file.push(sheet_problem(file, Some(&sheet), Some(row), m));
+                }
+            }
+            Some(h) => {
+                if cells.iter().all(Value::is_blank) {
+                    return ControlFlow::Continue(());
+                }
+                let (entry, problems) = parse_unit_row(row, cells, h);
+                problems_of_file.extend(cell_problems(file, &sheet, row, problems));
+                units.extend(entry);
+            }
+        }
+        ControlFlow::Continue(())
+    })?;
+    if header.is_none() && any_row {
+        let (row, msg) = search.failure(&UNIT_COLUMNS);
+        problems_of_file.push(sheet_problem(file, Some(&sheet), row, msg));
+    }
+    Ok((units, SheetLayout { sheet, header }))
+}
+
+/// Valid roster entries gathered into batches for `on_batch`.
+struct Batches<B, P> {
+    size: usize,
+    pending: Vec<RosterEntry>,
+    /// `on_batch` asked to stop.
+    stopped: bool,
+    on_batch: B,
+    on_progress: P,
+}
+
+impl<B, P> Batches<B, P>
+where
+    B: FnMut(Vec<RosterEntry>) -> ControlFlow<()>,
+    P: FnMut(u64),
+{
+    /// Adds an entry (`rows` data rows read so far); passes a full batch on.
+    fn push(&mut self, entry: RosterEntry, rows: u64) -> ControlFlow<()> {
+        self.pending.push(entry);
+        if self.pending.len() >= self.size {
+            let full = std::mem::replace(&mut self.pending, Vec::with_capacity(self.size));
+            if (self.on_batch)(full).is_break() {
+                self.stopped = true;
+                return ControlFlow::Break(());
+            }
+            (self.on_progress)(rows);
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Passes the last batch on (unless stopped) and the final count of rows.
+    fn finish(&mut self, rows: u64) {
+        if !self.pending.is_empty() && !self.stopped {
+            let _ = (self.on_batch)(std::mem::take(&mut self.pending));
+        }
+        (self.on_progress)(rows);
+    }
+}
+
+/// Reads the roster sheet: finds its header, checks every data row (counted in `out`) and
+/// passes the valid entries to `batches`; returns the header, if found (a sheet without one,
+/// or without rows under it, is a problem of the file).
+fn read_roster_sheet<RS, B, P>(
+    wb: &mut Workbook<RS>,
+    file: &str,
+    sheet: &str,
+    out: &mut RosterRead,
+    problems_of_file: &mut ProblemCollector,
+    batches: &mut Batches<B, P>,
+) -> Result<Option<Header>, ReadError>
+where
+    RS: Read + Seek,
+    B: FnMut(Vec<RosterEntry>) -> ControlFlow<()>,
+    P: FnMut(u64),
+{
+    let is_1904 = wb.is_1904();
+    let mut search = HeaderSearch::default();
+    let mut header: Option<Header> = None;
+    wb.for_each_row(sheet, |row, cells| {
         let Some(h) = &header else {
             header = search.offer(row, cells, &ROSTER_COLUMNS);
             for m in header.iter().flat_map(|h| h.ambiguous.clone()) {
-                problems_of_file.push(sheet_problem(file, Some(&roster_sheet), Some(row), m));
+                problems_of_file.push(sheet_problem(file, Some(sheet), Some(row), m));
             }
             return ControlFlow::Continue(());
         };
@@ -451,43 +463,26 @@ pub fn read_roster<RS: Read + Seek>(
         out.rows += 1;
         let (entry, problems) = parse_roster_row(row, cells, h, is_1904);
         if !problems.is_empty() {
-            problems_of_file.extend(cell_problems(file, &roster_sheet, row, problems));
+            problems_of_file.extend(cell_problems(file, sheet, row, problems));
         }
-        if let Some(e) = entry {
-            out.valid_rows += 1;
-            pending.push(e);
-            if pending.len() >= batch {
-                let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
-                if on_batch(full).is_break() {
-                    stopped = true;
-                    return ControlFlow::Break(());
-                }
-                on_progress(out.rows);
-            }
-        }
-        ControlFlow::Continue(())
+        let Some(e) = entry else {
+            return ControlFlow::Continue(());
+        };
+        out.valid_rows += 1;
+        batches.push(e, out.rows)
     })?;
-    if !pending.is_empty() && !stopped {
-        let _ = on_batch(pending);
-    }
-    on_progress(out.rows);
     if header.is_none() {
         let (row, msg) = search.failure(&ROSTER_COLUMNS);
-        problems_of_file.push(sheet_problem(file, Some(&roster_sheet), row, msg));
+        problems_of_file.push(sheet_problem(file, Some(sheet), row, msg));
     } else if out.rows == 0 {
         problems_of_file.push(sheet_problem(
             file,
-            Some(&roster_sheet),
+            Some(sheet),
             header.as_ref().map(|h| h.row),
             "表头下没有数据行；应每行填写一人的一届称号".into(),
         ));
     }
-    out.problems = problems_of_file.finish();
-    out.roster = Some(SheetLayout {
-        sheet: roster_sheet,
-        header,
-    });
-    Ok(out)
+    Ok(header)
 }
 
 /// A whole roster workbook in memory (for small files and tests).

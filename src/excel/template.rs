@@ -338,6 +338,8 @@ fn template_print(ws: &mut Worksheet, title: &str) {
         .set_footer("&C第 &P 页，共 &N 页");
 }
 
+/// Writes one template sheet: the table, the footer units sign, the 填表说明 and the print
+/// setup.
 fn template_sheet(
     ws: &mut Worksheet,
     name: &str,
@@ -346,6 +348,24 @@ fn template_sheet(
 ) -> Result<(), XlsxError> {
     ws.set_name(name)?;
     let last_col = columns.len() as u16 - 1;
+    let last_data = write_table(ws, name, columns, k)?;
+    // The footer units sign, and the instructions.
+    let row = last_data + 2;
+    write_footer(ws, row, name, columns, k)?;
+    let row = write_instructions(ws, row + 2, name, columns, k)?;
+    ws.set_print_area(0, 0, row, last_col)?;
+    template_print(ws, title_of(name));
+    Ok(())
+}
+
+/// Writes the header, the example row and the bordered rows to fill in, with the notes and
+/// checks; returns the last row to fill in (0-based).
+fn write_table(
+    ws: &mut Worksheet,
+    name: &str,
+    columns: &[Column],
+    k: &TemplateFormats,
+) -> Result<u32, XlsxError> {
     let blank_rows = if name == UNITS_SHEET { 10 } else { BLANK_ROWS };
     ws.set_row_height(0, 32)?;
     for (c, col) in columns.iter().enumerate() {
@@ -378,9 +398,19 @@ fn template_sheet(
         .map(|(c, col)| (c as u16, col.name))
         .collect();
     decorate_sheet(ws, name, &pairs, 0, last_data)?;
+    Ok(last_data)
+}
 
-    // The footer units sign, and the instructions.
-    let mut row = last_data + 2;
+/// Writes the line units sign in `row` (填报单位（盖章）, 填报人, …), its labels spread over
+/// the columns.
+fn write_footer(
+    ws: &mut Worksheet,
+    row: u32,
+    name: &str,
+    columns: &[Column],
+    k: &TemplateFormats,
+) -> Result<(), XlsxError> {
+    let last_col = columns.len() as u16 - 1;
     ws.set_row_height(row, 30)?;
     let n = u16::try_from(columns.len()).unwrap_or(u16::MAX);
     let footer: &[&str] = if name == UNITS_SHEET {
@@ -407,7 +437,19 @@ fn template_sheet(
             ws.merge_range(row, a, row, b, label, &k.footer)?;
         }
     }
-    row += 2;
+    Ok(())
+}
+
+/// Writes the 填表说明 block from `row`, each line across the table and as high as its
+/// wrapped lines; returns its last row.
+fn write_instructions(
+    ws: &mut Worksheet,
+    mut row: u32,
+    name: &str,
+    columns: &[Column],
+    k: &TemplateFormats,
+) -> Result<u32, XlsxError> {
+    let last_col = columns.len() as u16 - 1;
     ws.write_string_with_format(row, 0, "填表说明：", &k.footer)?;
     let total: f64 = columns
         .iter()
@@ -423,9 +465,7 @@ fn template_sheet(
             ws.merge_range(row, 0, row, last_col, &line, &k.note)?;
         }
     }
-    ws.set_print_area(0, 0, row, last_col)?;
-    template_print(ws, title_of(name));
-    Ok(())
+    Ok(row)
 }
 
 /// Writes an empty input workbook of the given kind.
