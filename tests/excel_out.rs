@@ -470,9 +470,11 @@ async fn bank_file_and_summary_of_the_worked_examples() {
                 "说明"
             ]
         );
-        assert_eq!(m.rows(), 3 + 27 + 1);
+        // Title, identification, header, 27 lines, 合计 and （以下空白）.
+        assert_eq!(m.rows(), 3 + 27 + 1 + 1);
+        assert_eq!(m.text(m.rows() - 1, 1), "（以下空白）");
         let line = |name: &str, month: &str| -> usize {
-            (3..m.rows() - 1)
+            (3..m.rows() - 2)
                 .find(|&r| m.text(r, 2) == name && m.text(r, 6) == month)
                 .unwrap_or_else(|| panic!("{name} {month}"))
         };
@@ -504,7 +506,7 @@ async fn bank_file_and_summary_of_the_worked_examples() {
         assert!(reason.contains("500.00 × 15/30 = 250.00"), "{reason}");
         assert!(reason.contains("此前已发 500.00"), "{reason}");
         assert!(reason.contains("退休（生效2022-09-16"), "{reason}");
-        let last = m.rows() - 1;
+        let last = m.rows() - 2;
         assert_eq!(m.text(last, 1), "合计（27笔）");
         assert_eq!(m.fen(last, 8), 955_645);
 

@@ -550,6 +550,10 @@ impl<'m> SummaryWriter<'m> {
                 .set_company(&m.organization)
                 .set_creation_datetime(&created),
         );
+        if lines > m.detail_fitted_rows_max {
+            // A province's 明细 is most of the file and most of the time spent saving it.
+            wb.set_zip_compression_level(1);
+        }
         let layout = write_totals_sheet(wb.add_worksheet(), m, &f)?;
         let per_sheet = m.detail_rows_per_sheet.max(1);
         let mut cursor = DetailCursor {
