@@ -217,6 +217,16 @@ fn assert_page_setup(xlsx: &Path) {
             xml.contains("&amp;P") || xml.contains("&P"),
             "{n}: page numbers"
         );
+        // Each row once, in order: Excel offers to repair a sheet that repeats a row.
+        let rows: Vec<u32> = xml
+            .split("<row r=\"")
+            .skip(1)
+            .map(|r| r[..r.find('"').unwrap()].parse().unwrap())
+            .collect();
+        assert!(
+            rows.windows(2).all(|w| w[0] < w[1]),
+            "{n}: rows out of order or repeated"
+        );
     }
 }
 

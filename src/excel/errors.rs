@@ -646,6 +646,9 @@ impl<'a> SheetCopy<'a> {
         let last0 = self.last_row.unwrap_or(self.header_row()).saturating_sub(1);
         // Room to add rows with the same checks.
         let kind_sheet = template_sheet_of(self.sheet.columns);
+        // A blank cell under the last row: rust_xlsxwriter's constant-memory writer writes a
+        // last row that has a height of its own twice, and Excel offers to repair such a file.
+        ws.write_blank(last0 + 1, 0, &Format::new())?;
         decorate_sheet(ws, kind_sheet, &self.named, header_row0, last0 + 200)?;
         for (c, w) in self.widths.iter().enumerate() {
             ws.set_column_width(c as u16, *w)?;
