@@ -96,6 +96,19 @@ pub struct ChangesFile {
 }
 
 impl ChangesFile {
+    /// The file's sheet as its error workbook copies it (none when no sheet was found).
+    pub fn sheets_to_copy(&self) -> Vec<super::errors::SheetToCopy<'_>> {
+        self.layout
+            .iter()
+            .map(|l| super::errors::SheetToCopy {
+                layout: l,
+                columns: &CHANGE_COLUMNS,
+            })
+            .collect()
+    }
+}
+
+impl ChangesFile {
     pub fn has_errors(&self) -> bool {
         self.problems.iter().any(CellProblem::is_error)
     }

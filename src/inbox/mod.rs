@@ -61,8 +61,8 @@ pub mod auth;
 pub mod units;
 
 use crate::config::Config;
-use crate::excel::changes::{read_changes, ChangesFile, CHANGES_SHEET, CHANGE_COLUMNS};
-use crate::excel::errors::{create_private, ErrorWorkbookError, SheetToCopy};
+use crate::excel::changes::{read_changes, ChangesFile, CHANGES_SHEET};
+use crate::excel::errors::{create_private, ErrorWorkbookError};
 use crate::excel::read::{CellProblem, Severity, Workbook};
 use crate::jobs::import::ImportError;
 use crate::mail::settings::SettingsError;
@@ -1770,14 +1770,7 @@ async fn attachment(
         out.notes.push(format!("附件“{label}”中没有变动行。"));
     }
     if problems.iter().any(|p| p.is_error()) {
-        let sheets: Vec<SheetToCopy<'_>> = file
-            .layout
-            .iter()
-            .map(|l| SheetToCopy {
-                layout: l,
-                columns: &CHANGE_COLUMNS,
-            })
-            .collect();
+        let sheets = file.sheets_to_copy();
         out.error_workbook = Some(crate::excel::errors::write_error_workbook_with(
             path,
             &sheets,

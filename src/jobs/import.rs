@@ -15,7 +15,7 @@
 //! when its sound rows are applied and the rest refused. Failures outside the input (database,
 //! disk) are [`ImportError`]s.
 
-use crate::excel::changes::{read_changes, CHANGE_COLUMNS};
+use crate::excel::changes::read_changes;
 use crate::excel::errors::{write_error_workbook_with, ErrorWorkbookError, SheetToCopy};
 use crate::excel::read::{cap_problems, CellProblem, InputLimits, Severity, Workbook};
 use crate::excel::roster::{
@@ -496,14 +496,7 @@ fn write_changes_errors(
     problems: &[CellProblem],
     limits: &InputLimits,
 ) -> Result<PathBuf, ImportError> {
-    let sheets: Vec<SheetToCopy<'_>> = file
-        .layout
-        .iter()
-        .map(|l| SheetToCopy {
-            layout: l,
-            columns: &CHANGE_COLUMNS,
-        })
-        .collect();
+    let sheets = file.sheets_to_copy();
     Ok(write_error_workbook_with(path, &sheets, problems, limits)?)
 }
 

@@ -211,16 +211,28 @@ fn run_request_notices(
         v.insert("forward_note", addr.forward_note.clone());
         v.insert("you", addr.you.clone());
         v.insert("people", people.join("\n"));
-        let rendered = render(&s.templates, "run_request", &v)?;
-        out.push(Notice {
-            key: format!("{key}:unit:{unit}"),
-            to: vec![addr.to],
-            subject: rendered.subject,
-            body: rendered.body,
-            attachments: vec![],
-        });
+        out.push(unit_letter(s, "run_request", &v, key, unit, addr.to)?);
     }
     Ok(out)
+}
+
+/// A unit's letter of a reminder, keyed `<key>:unit:<unit>`.
+fn unit_letter(
+    s: &MailSettings,
+    template: &str,
+    v: &BTreeMap<&'static str, String>,
+    key: &str,
+    unit: &str,
+    to: String,
+) -> Result<Notice, TemplateError> {
+    let rendered = render(&s.templates, template, v)?;
+    Ok(Notice {
+        key: format!("{key}:unit:{unit}"),
+        to: vec![to],
+        subject: rendered.subject,
+        body: rendered.body,
+        attachments: vec![],
+    })
 }
 
 /// The call for nominations: one letter to every unit.
@@ -239,14 +251,7 @@ fn nomination_notices(
         v.insert("recipient", addr.greeting.clone());
         v.insert("forward_note", addr.forward_note.clone());
         v.insert("you", addr.you.clone());
-        let rendered = render(&s.templates, "nominations", &v)?;
-        out.push(Notice {
-            key: format!("{key}:unit:{unit}"),
-            to: vec![addr.to],
-            subject: rendered.subject,
-            body: rendered.body,
-            attachments: vec![],
-        });
+        out.push(unit_letter(s, "nominations", &v, key, unit, addr.to)?);
     }
     Ok(out)
 }
