@@ -293,52 +293,94 @@ where
     W: Write + Seek + Send,
     I: IntoIterator<Item = BankRow>,
 {
-    let sheet = BankSheet {
-        template,
-        info,
-        f: Formats::new(),
-        date: cn_date(&info.created.date().to_string()),
-    };
-    let mut wb = Workbook::new();
-    wb.set_properties(&sheet.properties());
-    let ws = wb.add_worksheet_with_constant_memory()?;
-    ws.set_name(&template.sheet)?;
-    // Widths: the template's, widened to the content seen (set when the rows are written).
-    let mut widths = sheet.initial_widths();
-    let header = template.header_row();
-    sheet.write_heading(ws)?;
-    sheet.print_setup(ws);
-
-    let mut totals = PartTotals::default();
+    let mut w = BankWriter::new(template, info.clone())?;
     for r in rows {
-        if totals.rows >= u64::from(template.max_rows) {
+        w.push(&r)?;
+    }
+    w.finish(out)
+}
+
+/// One bank file written a row at a time (constant memory): [`BankWriter::new`] writes the
+/// heading, [`BankWriter::push`] a row, [`BankWriter::finish`] the totals row and the widths,
+/// and saves. [`write_bank_file`] is the same over an iterator.
+pub struct BankWriter<'a> {
+    sheet: BankSheet<'a>,
+    wb: Workbook,
+    /// The template's widths, widened to the content seen.
+    widths: Vec<f64>,
+    header: u32,
+    totals: PartTotals,
+}
+
+impl<'a> BankWriter<'a> {
+    /// Starts the file: its properties, heading and print setup.
+    pub fn new(template: &'a BankTemplate, info: BankFileInfo) -> Result<Self, BankError> {
+        let sheet = BankSheet {
+            template,
+            date: cn_date(&info.created.date().to_string()),
+            info,
+            f: Formats::new(),
+        };
+        let mut wb = Workbook::new();
+        wb.set_properties(&sheet.properties());
+        let ws = wb.add_worksheet_with_constant_memory()?;
+        ws.set_name(&template.sheet)?;
+        sheet.write_heading(ws)?;
+        sheet.print_setup(ws);
+        Ok(BankWriter {
+            widths: sheet.initial_widths(),
+            header: template.header_row(),
+            sheet,
+            wb,
+            totals: PartTotals::default(),
+        })
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.totals.rows
+    }
+
+    /// Adds a row; refuses one past the template's maximum.
+    pub fn push(&mut self, r: &BankRow) -> Result<(), BankError> {
+        let max = self.sheet.template.max_rows;
+        if self.totals.rows >= u64::from(max) {
             return Err(BankError::TooManyRows {
-                rows: totals.rows + 1,
-                max: template.max_rows,
+                rows: self.totals.rows + 1,
+                max,
             });
         }
-        totals.rows += 1;
-        totals.fen += r.fen;
-        let row = header + totals.rows as u32;
-        sheet.widen(&mut widths, &r);
-        sheet.write_row(ws, row, totals.rows, &r)?;
+        self.totals.rows += 1;
+        self.totals.fen += r.fen;
+        let row = self.header + self.totals.rows as u32;
+        self.sheet.widen(&mut self.widths, r);
+        let ws = self.wb.worksheet_from_index(0)?;
+        self.sheet.write_row(ws, row, self.totals.rows, r)?;
+        Ok(())
     }
-    if template.totals_row {
-        sheet.write_totals_row(ws, header + totals.rows as u32 + 1, totals)?;
-        sheet.widen_for_totals(&mut widths, totals);
+
+    /// The totals row (when the template has one) and the widths; writes the file to `out`
+    /// and returns its control totals.
+    pub fn finish<W: Write + Seek + Send>(mut self, out: W) -> Result<PartTotals, BankError> {
+        let (sheet, totals) = (&self.sheet, self.totals);
+        let ws = self.wb.worksheet_from_index(0)?;
+        if sheet.template.totals_row {
+            sheet.write_totals_row(ws, self.header + totals.rows as u32 + 1, totals)?;
+            sheet.widen_for_totals(&mut self.widths, totals);
+        }
+        for (i, w) in self.widths.iter().enumerate() {
+            ws.set_column_width(i as u16, *w)?;
+        }
+        self.wb.save_to_writer(out)?;
+        Ok(totals)
     }
-    for (i, w) in widths.iter().enumerate() {
-        ws.set_column_width(i as u16, *w)?;
-    }
-    wb.save_to_writer(out)?;
-    Ok(totals)
 }
 
 /// What a bank file's rows are written with: the layout, the file's facts, the formats and
 /// the date as printed.
 struct BankSheet<'a> {
     template: &'a BankTemplate,
-    info: &'a BankFileInfo,
+    info: BankFileInfo,
     f: Formats,
     /// The creation date, `2024年12月1日`.
     date: String,
@@ -347,7 +389,7 @@ struct BankSheet<'a> {
 impl BankSheet<'_> {
     /// The document properties: batch, purpose, payer, creation time.
     fn properties(&self) -> DocProperties {
-        let info = self.info;
+        let info = &self.info;
         DocProperties::new()
             .set_title(&info.batch_ref)
             .set_subject(&info.purpose)
@@ -379,7 +421,7 @@ impl BankSheet<'_> {
 
     /// The title line (if any) and the header row, frozen and repeated on printed pages.
     fn write_heading(&self, ws: &mut Worksheet) -> Result<(), XlsxError> {
-        let (info, f) = (self.info, &self.f);
+        let (info, f) = (&self.info, &self.f);
         let header = self.template.header_row();
         if let Some(title) = &info.title {
             let title = title
@@ -403,7 +445,7 @@ impl BankSheet<'_> {
         // The bank's import layout keeps its first rows (the header in row 1 for most banks), so
         // what identifies the printed list — batch, payer, date — and the 经办/复核 lines are in
         // the page header and footer, not in cells.
-        let info = self.info;
+        let info = &self.info;
         let amp = |s: &str| s.replace('&', "&&");
         ws.set_paper_size(9)
             .set_landscape()

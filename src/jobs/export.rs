@@ -15,7 +15,9 @@
 //!   folder created with mode 0700; log lines and messages mask ID numbers.
 
 use crate::config::Config;
-use crate::excel::bank::{self, BankError, BankFileInfo, BankRow, BankTemplate, PartTotals};
+use crate::excel::bank::{
+    self, BankError, BankFileInfo, BankRow, BankTemplate, BankWriter, PartTotals,
+};
 use crate::excel::summary::{
     self, CohortTotal, DetailRow, DetailWidths, KindTotal, PartControl, RecoveryRow, SummaryModel,
     UncoveredRow, UnitTotal,
@@ -29,6 +31,7 @@ use crate::rules::{
 use crate::store::payrun::{RunItem, Totals};
 use crate::store::{parse_date, RunPerson, RunView, Store, StoreError};
 use chrono::{NaiveDate, NaiveDateTime};
+use futures_util::TryStreamExt;
 use rust_xlsxwriter::XlsxError;
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -156,10 +159,10 @@ pub async fn export_run(
         rules: &rules,
         history: load_history(store, &meta).await?,
     };
-    let tally = tally_run(store, &lines).await?;
-
     // Bank file parts, then the summary, written to temporary files (mode 0600) in the folder.
-    let (mut written, parts) = write_bank_parts(cfg, &template, &view, created, &dir, &tally.bank)?;
+    let mut bank = BankParts::new(cfg, &template, &view, created, &dir);
+    let tally = tally_run(store, &lines, &mut bank).await?;
+    let (mut written, parts) = bank.finish()?;
     let summary_name = summary_file_name(year, view.seq);
     let (model, widths, count, totals) =
         build_model(store, cfg, &lines, tally, &meta, &parts).await?;
@@ -267,58 +270,125 @@ fn bank_row(p: &RunPerson, missing: &mut Vec<String>) -> Option<BankRow> {
 /// A written temporary file: its final name, the file, its SHA-256.
 type Written = (String, tempfile::NamedTempFile, String);
 
-/// Writes the bank file parts (the template's maximum rows each) as temporary files in `dir`.
-fn write_bank_parts(
-    cfg: &Config,
-    template: &BankTemplate,
-    view: &RunView,
+/// The bank file parts, written while the run streams by (no list of rows is kept): a part is
+/// closed into a temporary file (mode 0600) in the folder when it holds the template's maximum
+/// rows; the parts get their names (`-partK` when there are several) at the end.
+struct BankParts<'a> {
+    template: &'a BankTemplate,
+    dir: &'a Path,
+    year: i32,
+    seq: i64,
+    purpose: String,
+    title: Option<String>,
+    organization: String,
     created: chrono::NaiveDateTime,
-    dir: &Path,
-    rows: &[BankRow],
-) -> Result<(Vec<Written>, Vec<PartControl>), ExportError> {
-    let (year, seq) = (view.year, view.seq);
-    let program = &cfg.export.program;
-    let purpose_text = cfg.export.purpose.as_deref().unwrap_or(&template.purpose);
-    let purpose = bank::fill(purpose_text, year, seq, program, "");
-    let title = template
-        .title
-        .as_deref()
-        .map(|t| bank::fill(t, year, seq, program, &purpose));
-    let max = template.max_rows as usize;
-    let n_parts = rows.len().div_ceil(max);
-    let mut written = Vec::new();
-    let mut parts = Vec::new();
-    for (k, chunk) in rows.chunks(max).enumerate() {
-        let part = k + 1;
-        let name = bank_file_name(year, seq, part, n_parts);
-        let info = BankFileInfo {
-            purpose: purpose.clone(),
-            title: title.clone(),
-            batch_ref: batch_ref(year, seq, part),
+    current: Option<BankWriter<'a>>,
+    closed: Vec<(tempfile::NamedTempFile, PartTotals)>,
+}
+
+impl<'a> BankParts<'a> {
+    fn new(
+        cfg: &Config,
+        template: &'a BankTemplate,
+        view: &RunView,
+        created: chrono::NaiveDateTime,
+        dir: &'a Path,
+    ) -> Self {
+        let (year, seq) = (view.year, view.seq);
+        let program = &cfg.export.program;
+        let purpose_text = cfg.export.purpose.as_deref().unwrap_or(&template.purpose);
+        let purpose = bank::fill(purpose_text, year, seq, program, "");
+        let title = template
+            .title
+            .as_deref()
+            .map(|t| bank::fill(t, year, seq, program, &purpose));
+        BankParts {
+            template,
+            dir,
+            year,
+            seq,
+            purpose,
+            title,
             organization: cfg.export.organization.clone(),
             created,
-        };
-        let (tmp, totals) = write_temp(dir, &name, |f| {
-            bank::write_bank_file(template, &info, chunk.iter().cloned(), f).map_err(|e| match e {
-                BankError::Xlsx(source) => ExportError::Xlsx {
-                    file: name.clone(),
-                    source,
-                },
-                other => ExportError::Template(other),
-            })
-        })?;
-        let sha = sha256_file(tmp.path())?;
-        parts.push(PartControl {
-            batch_ref: info.batch_ref.clone(),
-            file_name: name.clone(),
-            bank: template.bank.clone(),
-            rows: totals.rows,
-            fen: totals.fen,
-            sha256: sha.clone(),
-        });
-        written.push((name, tmp, sha));
+            current: None,
+            closed: Vec::new(),
+        }
     }
-    Ok((written, parts))
+
+    /// The name of part `part` for temporary files and errors (the final name is given at the
+    /// end, when the number of parts is known).
+    fn part_name(&self, part: usize) -> String {
+        bank_file_name(self.year, self.seq, part, part.max(2))
+    }
+
+    /// Adds a row to the current part, opening the next part when it is full.
+    fn push(&mut self, row: &BankRow) -> Result<(), ExportError> {
+        let max = u64::from(self.template.max_rows);
+        if self.current.as_ref().is_some_and(|w| w.rows() >= max) {
+            self.close()?;
+        }
+        let part = self.closed.len() + 1;
+        let name = self.part_name(part);
+        if self.current.is_none() {
+            let info = BankFileInfo {
+                purpose: self.purpose.clone(),
+                title: self.title.clone(),
+                batch_ref: batch_ref(self.year, self.seq, part),
+                organization: self.organization.clone(),
+                created: self.created,
+            };
+            let w = BankWriter::new(self.template, info).map_err(|e| bank_error(&name, e))?;
+            self.current = Some(w);
+        }
+        let w = self.current.as_mut().expect("a part is open");
+        w.push(row).map_err(|e| bank_error(&name, e))
+    }
+
+    /// Writes the current part into its temporary file.
+    fn close(&mut self) -> Result<(), ExportError> {
+        let Some(w) = self.current.take() else {
+            return Ok(());
+        };
+        let name = self.part_name(self.closed.len() + 1);
+        let mut tmp = new_temp(self.dir, &name)?;
+        let totals = w
+            .finish(tmp.as_file_mut())
+            .map_err(|e| bank_error(&name, e))?;
+        seal_temp(self.dir, &name, &mut tmp)?;
+        self.closed.push((tmp, totals));
+        Ok(())
+    }
+
+    /// Closes the last part and names the parts: the written files and their control totals.
+    fn finish(mut self) -> Result<(Vec<Written>, Vec<PartControl>), ExportError> {
+        self.close()?;
+        let n = self.closed.len();
+        let mut written = Vec::new();
+        let mut parts = Vec::new();
+        for (k, (tmp, totals)) in self.closed.into_iter().enumerate() {
+            let name = bank_file_name(self.year, self.seq, k + 1, n);
+            let sha = sha256_file(tmp.path())?;
+            parts.push(PartControl {
+                batch_ref: batch_ref(self.year, self.seq, k + 1),
+                file_name: name.clone(),
+                bank: self.template.bank.clone(),
+                rows: totals.rows,
+                fen: totals.fen,
+                sha256: sha.clone(),
+            });
+            written.push((name, tmp, sha));
+        }
+        Ok((written, parts))
+    }
+}
+
+/// The error of writing a bank file part.
+fn bank_error(name: &str, e: BankError) -> ExportError {
+    match e {
+        BankError::Xlsx(source) => xlsx_error(name, source),
+        other => ExportError::Template(other),
+    }
 }
 
 /// Moves the temporary files to their names (mode 0600).
@@ -455,18 +525,6 @@ fn set_private(path: &Path) -> Result<(), ExportError> {
         )?;
     }
     Ok(())
-}
-
-/// Writes a workbook into a temporary file (mode 0600) in `dir`.
-fn write_temp<T>(
-    dir: &Path,
-    name: &str,
-    write: impl FnOnce(&mut std::fs::File) -> Result<T, ExportError>,
-) -> Result<(tempfile::NamedTempFile, T), ExportError> {
-    let mut tmp = new_temp(dir, name)?;
-    let out = write(tmp.as_file_mut())?;
-    seal_temp(dir, name, &mut tmp)?;
-    Ok((tmp, out))
 }
 
 /// A new temporary file in `dir` for the file `name` (`.<name>.XXXX.tmp`, mode 0600).
@@ -668,11 +726,11 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
     let db = |e: sqlx::Error| ExportError::Store(StoreError::from(e));
     let pool = store.pool();
     let mut appointments = HashMap::new();
-    for r in sqlx::query("SELECT id, technician_id, approval_date, approval_no FROM appointments")
-        .fetch_all(pool)
-        .await
-        .map_err(db)?
-    {
+    // Streamed, not fetched whole: a province's rows would double the export's memory.
+    let mut rows =
+        sqlx::query("SELECT id, technician_id, approval_date, approval_no FROM appointments")
+            .fetch(pool);
+    while let Some(r) = rows.try_next().await.map_err(db)? {
         let id: i64 = r.try_get(0).map_err(db)?;
         appointments.insert(
             id,
@@ -686,12 +744,11 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
             ),
         );
     }
+    drop(rows);
     let mut changes: HashMap<i64, Vec<ChangeInfo>> = HashMap::new();
-    for r in sqlx::query("SELECT c.id, c.kind, c.effective, c.end_date, COALESCE(c.appointment_ids, CAST(c.appointment_id AS TEXT), '') AS appointment_ids, c.technician_id, c.recorded_at, c.voided_at, COALESCE(s.file_name, s.kind), c.reported_by, c.decision_no, c.source_row FROM changes c JOIN sources s ON s.id = c.source_id ORDER BY c.id")
-        .fetch_all(pool)
-        .await
-        .map_err(db)?
-    {
+    let mut rows = sqlx::query("SELECT c.id, c.kind, c.effective, c.end_date, COALESCE(c.appointment_ids, CAST(c.appointment_id AS TEXT), '') AS appointment_ids, c.technician_id, c.recorded_at, c.voided_at, COALESCE(s.file_name, s.kind), c.reported_by, c.decision_no, c.source_row FROM changes c JOIN sources s ON s.id = c.source_id ORDER BY c.id")
+        .fetch(pool);
+    while let Some(r) = rows.try_next().await.map_err(db)? {
         let recorded_at: String = r.try_get(6).map_err(db)?;
         let voided_at: Option<String> = r.try_get(7).map_err(db)?;
         // Live when the run was computed: recorded before, not yet voided.
@@ -713,6 +770,7 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
                 .filter(|s| !s.trim().is_empty()),
         });
     }
+    drop(rows);
     let paid_before = paid_before(store, meta).await?;
     Ok(History {
         appointments,
@@ -728,17 +786,15 @@ async fn paid_before(
 ) -> Result<HashMap<(i64, Month), i64>, ExportError> {
     let db = |e: sqlx::Error| ExportError::Store(StoreError::from(e));
     let mut paid_before: HashMap<(i64, Month), i64> = HashMap::new();
-    for r in sqlx::query("SELECT i.appointment_id, i.lines FROM run_items i JOIN runs r ON r.id = i.run_id WHERE r.status = 'approved' AND r.id <> $1 AND r.approved_at < $2")
+    let mut rows = sqlx::query("SELECT i.appointment_id, i.lines FROM run_items i JOIN runs r ON r.id = i.run_id WHERE r.status = 'approved' AND r.id <> $1 AND r.approved_at < $2")
         .bind(meta.id)
         .bind(meta.approved_at.as_str())
-        .fetch_all(store.pool())
-        .await
-        .map_err(db)?
-    {
+        .fetch(store.pool());
+    while let Some(r) = rows.try_next().await.map_err(db)? {
         let text: String = r.try_get(1).map_err(db)?;
         let aid: i64 = r.try_get(0).map_err(db)?;
-        for l in decode_lines(&text)
-            .ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?
+        for l in
+            decode_lines(&text).ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?
         {
             *paid_before.entry((aid, l.month)).or_default() += l.fen;
         }
@@ -818,16 +874,19 @@ struct Tally {
     /// Lines in all, and the widths of the 明细 columns.
     lines: usize,
     widths: DetailWidths,
-    bank: Vec<BankRow>,
     /// People with a positive net and no account (name, ID masked).
     missing: Vec<String>,
     /// ID number → unit on the run's date, of the people with uncovered months.
     uncovered_units: HashMap<String, String>,
 }
 
-/// The first pass: see [`Tally`]. A person with a positive net and no account refuses the
-/// export.
-async fn tally_run(store: &Store, lines: &RunLines<'_>) -> Result<Tally, ExportError> {
+/// The first pass: see [`Tally`]; the bank rows go to `bank` as they come. A person with a
+/// positive net and no account refuses the export.
+async fn tally_run(
+    store: &Store,
+    lines: &RunLines<'_>,
+    bank: &mut BankParts<'_>,
+) -> Result<Tally, ExportError> {
     let uncovered: BTreeSet<&str> = lines.view.uncovered.iter().map(|u| u.0.as_str()).collect();
     let mut t = Tally::default();
     each_person(store, lines.view, |p| {
@@ -839,7 +898,7 @@ async fn tally_run(store: &Store, lines: &RunLines<'_>) -> Result<Tally, ExportE
         }
         t.totals.add(&p);
         if let Some(row) = bank_row(&p, &mut t.missing) {
-            t.bank.push(row);
+            bank.push(&row)?;
         }
         lines.tally(&p, &mut t)
     })
