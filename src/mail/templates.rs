@@ -1,6 +1,11 @@
 //! Notice texts, kept in `config/templates/NAME.txt` so the bureau can reword them without a
 //! build. A template's first line is `Subject: …`; the rest is the body. `{name}` placeholders
 //! are filled from the notice's values; an unknown placeholder is left as it is.
+//!
+//! The shipped texts are also built into the program ([`BUILT_IN`]): a template the folder
+//! does not have is taken from there, so chieftech run outside its repository (or with a
+//! configuration that names no folder) still writes its letters. A folder that exists but
+//! lacks a template gets a warning in the log.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -24,18 +29,96 @@ pub struct Rendered {
     pub body: String,
 }
 
-/// Loads `dir/NAME.txt` and fills it with `values`.
+/// The shipped templates, by name (`config/templates/NAME.txt` at build time).
+pub const BUILT_IN: [(&str, &str); 13] = [
+    (
+        "bureau_draft",
+        include_str!("../../config/templates/bureau_draft.txt"),
+    ),
+    (
+        "finance_export",
+        include_str!("../../config/templates/finance_export.txt"),
+    ),
+    (
+        "inbox_failed",
+        include_str!("../../config/templates/inbox_failed.txt"),
+    ),
+    (
+        "inbox_reply",
+        include_str!("../../config/templates/inbox_reply.txt"),
+    ),
+    (
+        "inbox_unreadable",
+        include_str!("../../config/templates/inbox_unreadable.txt"),
+    ),
+    (
+        "job_failed",
+        include_str!("../../config/templates/job_failed.txt"),
+    ),
+    (
+        "nominations",
+        include_str!("../../config/templates/nominations.txt"),
+    ),
+    (
+        "policy_expiry",
+        include_str!("../../config/templates/policy_expiry.txt"),
+    ),
+    (
+        "policy_outlived",
+        include_str!("../../config/templates/policy_outlived.txt"),
+    ),
+    (
+        "recovery",
+        include_str!("../../config/templates/recovery.txt"),
+    ),
+    (
+        "run_request",
+        include_str!("../../config/templates/run_request.txt"),
+    ),
+    (
+        "term_expiry",
+        include_str!("../../config/templates/term_expiry.txt"),
+    ),
+    (
+        "unit_run",
+        include_str!("../../config/templates/unit_run.txt"),
+    ),
+];
+
+/// Loads `dir/NAME.txt` (or, when there is no such file, the built-in text of that name) and
+/// fills it with `values`.
 pub fn render(
     dir: &Path,
     name: &str,
     values: &BTreeMap<&str, String>,
 ) -> Result<Rendered, TemplateError> {
     let path = dir.join(format!("{name}.txt"));
-    let text = std::fs::read_to_string(&path).map_err(|source| TemplateError::Read {
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match built_in(name) {
+            Some(text) => {
+                if dir.is_dir() {
+                    tracing::warn!("{} is missing: the built-in text is used", path.display());
+                }
+                text.to_string()
+            }
+            None => return Err(read_error(&path, e)),
+        },
+        Err(e) => return Err(read_error(&path, e)),
+    };
+    render_text(&text, values).ok_or_else(|| TemplateError::NoSubject(path.display().to_string()))
+}
+
+/// The built-in text of a template.
+pub fn built_in(name: &str) -> Option<&'static str> {
+    BUILT_IN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+fn read_error(path: &Path, source: std::io::Error) -> TemplateError {
+    TemplateError::Read {
         path: path.display().to_string(),
         source,
-    })?;
-    render_text(&text, values).ok_or_else(|| TemplateError::NoSubject(path.display().to_string()))
+    }
 }
 
 /// Fills a template text; None when it has no `Subject:` line.
@@ -92,5 +175,40 @@ mod tests {
         ] {
             render(&dir, name, &BTreeMap::new()).unwrap();
         }
+    }
+}
+
+#[cfg(test)]
+mod built_in_tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_template_is_built_in() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates");
+        let mut shipped: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter_map(|n| n.strip_suffix(".txt").map(str::to_string))
+            .collect();
+        shipped.sort();
+        let built: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
+        assert_eq!(shipped, built);
+        for (name, text) in BUILT_IN {
+            let file = std::fs::read_to_string(dir.join(format!("{name}.txt"))).unwrap();
+            assert_eq!(file, text, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_folder_without_the_template_gets_the_built_in_text() {
+        let values = BTreeMap::from([("year", "2024".to_string())]);
+        let missing = Path::new("/nonexistent/chieftech/templates");
+        let r = render(missing, "unit_run", &values).unwrap();
+        let want = render_text(built_in("unit_run").unwrap(), &values).unwrap();
+        assert_eq!(r, want);
+        assert!(!r.subject.is_empty());
+        // A name that is neither in the folder nor built in is an error naming the file.
+        let e = render(missing, "no_such_letter", &values).unwrap_err();
+        assert!(e.to_string().contains("no_such_letter.txt"), "{e}");
     }
 }
