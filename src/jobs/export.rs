@@ -707,7 +707,7 @@ fn export_audit_text(view: &RunView, parts: &[PartControl]) -> String {
 struct ChangeInfo {
     change: Change,
     /// The report's file name (no folder), or the source's kind (`operator`, …).
-    file: String,
+    file: std::sync::Arc<str>,
     /// The row of the report it was on.
     row: Option<i64>,
     /// The decision's 批准文号, when the report gave one.
@@ -718,8 +718,20 @@ struct ChangeInfo {
 /// approved runs before this one paid.
 struct History {
     appointments: HashMap<i64, (i64, Appointment)>,
-    changes: HashMap<i64, Vec<ChangeInfo>>,
+    /// Every live change, by technician then id; `by_technician` holds each technician's
+    /// range (one list, not a list per technician: a million people's changes stay compact).
+    changes: Vec<ChangeInfo>,
+    by_technician: HashMap<i64, (usize, usize)>,
     paid_before: HashMap<(i64, Month), i64>,
+}
+
+impl History {
+    /// A technician's live changes, by id.
+    fn changes_of(&self, technician: i64) -> &[ChangeInfo] {
+        self.by_technician
+            .get(&technician)
+            .map_or(&[][..], |&(from, to)| &self.changes[from..to])
+    }
 }
 
 async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportError> {
@@ -745,8 +757,11 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
         );
     }
     drop(rows);
-    let mut changes: HashMap<i64, Vec<ChangeInfo>> = HashMap::new();
-    let mut rows = sqlx::query("SELECT c.id, c.kind, c.effective, c.end_date, COALESCE(c.appointment_ids, CAST(c.appointment_id AS TEXT), '') AS appointment_ids, c.technician_id, c.recorded_at, c.voided_at, COALESCE(s.file_name, s.kind), c.reported_by, c.decision_no, c.source_row FROM changes c JOIN sources s ON s.id = c.source_id ORDER BY c.id")
+    let mut changes: Vec<ChangeInfo> = Vec::new();
+    let mut by_technician: HashMap<i64, (usize, usize)> = HashMap::new();
+    // A report's file name, once for all its rows.
+    let mut files: HashMap<String, std::sync::Arc<str>> = HashMap::new();
+    let mut rows = sqlx::query("SELECT c.id, c.kind, c.effective, c.end_date, COALESCE(c.appointment_ids, CAST(c.appointment_id AS TEXT), '') AS appointment_ids, c.technician_id, c.recorded_at, c.voided_at, COALESCE(s.file_name, s.kind), c.reported_by, c.decision_no, c.source_row FROM changes c JOIN sources s ON s.id = c.source_id ORDER BY c.technician_id, c.id")
         .fetch(pool);
     while let Some(r) = rows.try_next().await.map_err(db)? {
         let recorded_at: String = r.try_get(6).map_err(db)?;
@@ -760,9 +775,16 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
         let change = crate::store::changes::change_from_row(&r)?;
         let technician_id: i64 = r.try_get(5).map_err(db)?;
         let file: String = r.try_get(8).map_err(db)?;
-        changes.entry(technician_id).or_default().push(ChangeInfo {
+        let range = by_technician
+            .entry(technician_id)
+            .or_insert((changes.len(), changes.len()));
+        range.1 += 1;
+        changes.push(ChangeInfo {
             change,
-            file: base_name(&file),
+            file: files
+                .entry(file)
+                .or_insert_with_key(|f| base_name(f).into())
+                .clone(),
             row: r.try_get::<Option<i64>, _>(11).map_err(db)?,
             decision_no: r
                 .try_get::<Option<String>, _>(10)
@@ -772,9 +794,11 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
     }
     drop(rows);
     let paid_before = paid_before(store, meta).await?;
+    changes.shrink_to_fit();
     Ok(History {
         appointments,
         changes,
+        by_technician,
         paid_before,
     })
 }
@@ -836,7 +860,7 @@ fn change_text(c: &ChangeInfo) -> String {
         (ChangeKind::OtherAllowance, None) => "起，无结束日期".into(),
         _ => String::new(),
     };
-    let basis = match (&c.decision_no, c.file.as_str()) {
+    let basis = match (&c.decision_no, &*c.file) {
         (Some(no), _) => format!("依据{no}"),
         (None, "operator") => "区人社局登记".to_string(),
         (None, file) => match c.row {
@@ -1008,8 +1032,7 @@ impl RunLines<'_> {
                 item.appointment_id
             )));
         };
-        let changes = self.history.changes.get(tid).map(Vec::as_slice);
-        Ok((appointment, changes.unwrap_or_default()))
+        Ok((appointment, self.history.changes_of(*tid)))
     }
 
     /// Calls `f` with each line of `item` and its 说明; the causes of recovery lines are added
