@@ -2,10 +2,10 @@
 //! build. A template's first line is `Subject: …`; the rest is the body. `{name}` placeholders
 //! are filled from the notice's values; an unknown placeholder is left as it is.
 //!
-//! The shipped texts are also built into the program ([`BUILT_IN`]): a template the folder
-//! does not have is taken from there, so chieftech run outside its repository (or with a
-//! configuration that names no folder) still writes its letters. A folder that exists but
-//! lacks a template gets a warning in the log.
+//! The shipped texts are also built into the program ([`BUILT_IN`]): when the configured
+//! folder does not exist at all (chieftech run outside its repository, or a configuration that
+//! names no folder of its own), the letters use them. A folder that exists but lacks a template
+//! is an error naming the file, as the bureau keeps its own wording there.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -85,8 +85,8 @@ pub const BUILT_IN: [(&str, &str); 13] = [
     ),
 ];
 
-/// Loads `dir/NAME.txt` (or, when there is no such file, the built-in text of that name) and
-/// fills it with `values`.
+/// Loads `dir/NAME.txt` (or, when there is no folder `dir`, the built-in text of that name)
+/// and fills it with `values`.
 pub fn render(
     dir: &Path,
     name: &str,
@@ -95,15 +95,15 @@ pub fn render(
     let path = dir.join(format!("{name}.txt"));
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match built_in(name) {
-            Some(text) => {
-                if dir.is_dir() {
-                    tracing::warn!("{} is missing: the built-in text is used", path.display());
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !dir.exists() => {
+            match built_in(name) {
+                Some(text) => {
+                    tracing::info!("no folder {}: the built-in {name} is used", dir.display());
+                    text.to_string()
                 }
-                text.to_string()
+                None => return Err(read_error(&path, e)),
             }
-            None => return Err(read_error(&path, e)),
-        },
+        }
         Err(e) => return Err(read_error(&path, e)),
     };
     render_text(&text, values).ok_or_else(|| TemplateError::NoSubject(path.display().to_string()))
@@ -200,15 +200,19 @@ mod built_in_tests {
     }
 
     #[test]
-    fn a_folder_without_the_template_gets_the_built_in_text() {
+    fn without_a_folder_the_built_in_text_is_used() {
         let values = BTreeMap::from([("year", "2024".to_string())]);
         let missing = Path::new("/nonexistent/chieftech/templates");
         let r = render(missing, "unit_run", &values).unwrap();
         let want = render_text(built_in("unit_run").unwrap(), &values).unwrap();
         assert_eq!(r, want);
         assert!(!r.subject.is_empty());
-        // A name that is neither in the folder nor built in is an error naming the file.
+        // A name that is not built in is an error naming the file.
         let e = render(missing, "no_such_letter", &values).unwrap_err();
         assert!(e.to_string().contains("no_such_letter.txt"), "{e}");
+        // A folder of the bureau's own that lacks a template is an error, not the built-in.
+        let own = tempfile::tempdir().unwrap();
+        let e = render(own.path(), "unit_run", &values).unwrap_err();
+        assert!(e.to_string().contains("unit_run.txt"), "{e}");
     }
 }
