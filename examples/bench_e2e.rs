@@ -150,7 +150,9 @@ fn main() -> anyhow::Result<()> {
         "| floor: calamine reads both inputs, rust_xlsxwriter writes as many rows (constant memory) | {floor_s:.1} s | {} MB | 1.00× | |",
         floor.peak_kb / 1024
     );
-    if postgres {
+    // A failed step's database is kept, so that the step can be run again alone
+    // (`bench_e2e step STEP URL INPUTS OUT`).
+    if postgres && !failed {
         drop_pg(&url)?;
     }
     let _ = std::fs::remove_dir_all(&out);
@@ -253,13 +255,19 @@ fn run_child(exe: &Path, args: &[String], log: &Path) -> anyhow::Result<Measured
         .filter(|l| l.contains("WARN") || l.contains("slow statement"))
         .count();
     let failure = (!ok).then(|| {
-        text.lines()
+        let said: String = text
+            .lines()
             .find_map(|l| l.strip_prefix("Error: "))
             .or_else(|| text.lines().rev().find(|l| !l.trim().is_empty()))
             .unwrap_or("(no output)")
             .chars()
             .take(200)
-            .collect()
+            .collect();
+        if libc::WIFSIGNALED(status) {
+            format!("killed by signal {}; {said}", libc::WTERMSIG(status))
+        } else {
+            said
+        }
     });
     Ok(Measured {
         wall,
