@@ -7,6 +7,7 @@
 //! workbook).
 
 pub mod bank;
+pub mod bank_return;
 pub mod changes;
 pub mod errors;
 pub mod guard;

@@ -19,6 +19,8 @@ pub mod ledger;
 pub mod notices;
 pub mod payrun;
 pub mod plan;
+pub mod reconcile;
+pub mod recovery;
 pub mod remind;
 pub mod sample;
 pub mod session;

@@ -21,6 +21,8 @@ pub mod money;
 pub mod month;
 pub mod payrun;
 pub mod policy;
+pub mod reconcile;
+pub mod recovery;
 pub mod reminders;
 pub mod unit;
 

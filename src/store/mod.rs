@@ -11,6 +11,7 @@ pub mod changes;
 pub mod explain;
 pub mod payrun;
 pub mod people;
+pub mod recovery;
 pub mod roster;
 pub mod units;
 

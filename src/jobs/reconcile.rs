@@ -1,0 +1,1 @@
+//! `payrun reconcile`: the bank's return file applied to an exported run.

@@ -1,0 +1,1 @@
+//! `recovery plan`, `recovery record`, `recovery list`: the use cases of recovery plans.

@@ -1,0 +1,1 @@
+//! Recovery plans, repayments and balances in the ledger.
