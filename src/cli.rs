@@ -207,6 +207,10 @@ pub enum PayrunCommand {
         /// A second run (补发) for a year that already has an approved run
         #[arg(long)]
         supplementary: bool,
+        /// With --supplementary: also pay again every failed payment (重发) not re-issued yet
+        /// (the year's regular run always does)
+        #[arg(long, requires = "supplementary")]
+        reissue: bool,
     },
     /// Approve the draft run of a year (by another operator than the one who computed it)
     Approve {
@@ -231,6 +235,19 @@ pub enum PayrunCommand {
         run: Option<i64>,
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
+    },
+    /// Apply the bank's return file (回盘): each payment paid or failed; a failure is paid
+    /// again by the next run
+    Reconcile {
+        #[arg(long)]
+        year: i32,
+        #[arg(long)]
+        run: Option<i64>,
+        /// Record the rows that match even when others do not (the others are listed)
+        #[arg(long)]
+        accept_valid: bool,
+        /// The return file: .xlsx, .xls, or delimited text (.txt/.csv) in GBK or UTF-8
+        file: PathBuf,
     },
 }
 
@@ -694,10 +711,16 @@ async fn payrun(ctx: &Context, cmd: PayrunCommand) -> Result<(), Failure> {
         PayrunCommand::Compute {
             year,
             supplementary,
+            reissue,
         } => {
             let s = ctx.session().await?;
             let bar = progress_bar("computing");
-            let summary = run::compute(&s, year, supplementary, &bar).await?;
+            let kind = match (supplementary, reissue) {
+                (false, _) => run::RunKind::Regular,
+                (true, false) => run::RunKind::Supplementary,
+                (true, true) => run::RunKind::SupplementaryReissue,
+            };
+            let summary = run::compute(&s, year, kind, &bar).await?;
             bar.finish_and_clear();
             print_computed(year, &summary);
             Ok(())
@@ -736,7 +759,69 @@ async fn payrun(ctx: &Context, cmd: PayrunCommand) -> Result<(), Failure> {
             }
             Ok(())
         }
+        PayrunCommand::Reconcile {
+            year,
+            run,
+            accept_valid,
+            file,
+        } => {
+            let s = ctx.session().await?;
+            let report = crate::jobs::reconcile::reconcile(&s, year, run, &file, accept_valid).await?;
+            print_reconciled(&report)
+        }
     }
+}
+
+/// What `payrun reconcile` did, and every problem; exit status 1 when nothing was recorded
+/// because of them.
+fn print_reconciled(r: &crate::jobs::reconcile::ReconcileReport) -> Result<(), Failure> {
+    let c = &r.reconciled;
+    let problems = r.problems();
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    println!(
+        "{}年度第{}批：回盘文件 {} 读出 {} 行，对应代发 {} 笔",
+        c.year, c.seq, r.file, r.rows, c.payments
+    );
+    if !r.applied() {
+        println!(
+            "回盘文件有 {} 处问题（见上），未记录任何结果。请核对后重新导入，或用 --accept-valid 只记录相符的行。",
+            problems.len()
+        );
+        return Err(Failure::new(
+            1,
+            anyhow::anyhow!("the return file was not applied: {} problem(s)", problems.len()),
+        ));
+    }
+    let failed: i64 = c.failed.iter().map(|f| f.fen).sum();
+    println!(
+        "已记录：到账 {} 笔；失败 {} 笔 {}（下一批发放时重发）；此前已记录、本次未变 {} 笔{}",
+        c.paid,
+        c.failed.len(),
+        fen_grouped(failed),
+        c.result.unchanged.len(),
+        if problems.is_empty() {
+            String::new()
+        } else {
+            format!("；未记录的问题行 {} 处（见上）", problems.len())
+        }
+    );
+    for f in &c.failed {
+        println!(
+            "    失败  {}  {}  {}  批次 {} 第{}行  {}",
+            mask(&f.id_number),
+            f.name,
+            fen_grouped(f.fen),
+            f.batch_ref,
+            f.row_no,
+            f.reason
+        );
+    }
+    if c.notices > 0 {
+        println!("{} 封失败通知已排队：chieftech outbox send 发送", c.notices);
+    }
+    Ok(())
 }
 
 fn print_computed(year: i32, s: &run::RunSummary) {
@@ -751,6 +836,12 @@ fn print_computed(year: i32, s: &run::RunSummary) {
         fen_grouped(-s.recovered),
         s.uncovered_months
     );
+    if s.reissued > 0 {
+        println!(
+            "其中重发此前银行未能入账的款项 {} 笔（发至名册上现在的账户）",
+            s.reissued
+        );
+    }
     if s.uncovered_months > 0 {
         println!("注意：有月份不在任何政策版本期内（未覆盖），未发放；请区政府出台后续政策后在配置中增加政策版本。详见 payrun show --year {year}");
     }
@@ -789,6 +880,19 @@ fn print_run(view: &run::RunView) {
                 l.month,
                 l.kind.label(),
                 fen_str(l.fen)
+            );
+        }
+        for r in &p.reissues {
+            println!(
+                "    {}  {:<4}  {:>10}  {}年度第{}批 {} 第{}行未到账（{}）",
+                r.failed_on.get(..7).unwrap_or_default(),
+                "重发",
+                fen_str(r.fen),
+                r.from_year,
+                r.from_seq,
+                r.batch_ref,
+                r.row_no,
+                r.reason
             );
         }
     }

@@ -38,6 +38,8 @@ CREATE TABLE run_reissues (
     payment_id BIGINT NOT NULL UNIQUE REFERENCES payments (id),
     technician_id BIGINT NOT NULL REFERENCES technicians (id),
     fen BIGINT NOT NULL,
+    bank_account TEXT,              -- fixed at approval, like run_items' (a draft shows the roster's)
+    bank_name TEXT,
     PRIMARY KEY (run_id, payment_id)
 );
 

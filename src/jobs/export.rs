@@ -1003,6 +1003,7 @@ fn kind_totals(kinds: &BTreeMap<LineKind, (usize, i64)>) -> Vec<KindTotal> {
         LineKind::Deferred,
         LineKind::Arrears,
         LineKind::Recovery,
+        LineKind::Reissue,
     ]
     .iter()
     .map(|k| {
@@ -1043,6 +1044,10 @@ impl RunLines<'_> {
         recovery_causes: &mut Vec<String>,
         mut f: impl FnMut(&crate::rules::Line, String) -> Result<(), XlsxError>,
     ) -> Result<(), ExportError> {
+        if item.lines.is_empty() {
+            // A person paid only a re-issue: the item names the person's unit, no lines.
+            return Ok(());
+        }
         let (appointment, person_changes) = self.appointment(item)?;
         let live: Vec<Change> = person_changes.iter().map(|ci| ci.change.clone()).collect();
         let timeline = Timeline::new(appointment, &live, self.rules);
@@ -1082,7 +1087,7 @@ impl RunLines<'_> {
         u.recovered_fen += p.net.recovery;
         let masked = mask(&p.id_number);
         let mut cohorts_of_person = BTreeSet::new();
-        for item in &p.items {
+        for item in p.items.iter().filter(|i| !i.lines.is_empty()) {
             self.appointment(item)?;
             let c = t
                 .cohorts
@@ -1115,6 +1120,7 @@ impl RunLines<'_> {
                 );
             }
         }
+        tally_reissues(p, last, &masked, t);
         if p.net.recovery < 0 {
             t.recoveries.push(self.recovery(p, masked)?);
         }
@@ -1183,7 +1189,69 @@ impl RunLines<'_> {
                 })
             })?;
         }
+        let last = p.items.last().expect("a person in a run has items");
+        for r in &p.reissues {
+            put(&reissue_row(p, last, &masked, r)).map_err(|source| xlsx_error("", source))?;
+        }
         Ok(())
+    }
+}
+
+/// Adds a person's re-issues to the totals by cohort (the latest appointment's) and kind, and
+/// to the 明细 widths.
+fn tally_reissues(p: &RunPerson, last: &RunItem, masked: &str, t: &mut Tally) {
+    for r in &p.reissues {
+        let c = t
+            .cohorts
+            .entry(last.cohort_year)
+            .or_insert_with(|| CohortTotal {
+                cohort_year: last.cohort_year,
+                ..CohortTotal::default()
+            });
+        c.lines += 1;
+        c.positive_fen += r.fen;
+        let k = t.kinds.entry(LineKind::Reissue).or_default();
+        k.0 += 1;
+        k.1 += r.fen;
+        t.lines += 1;
+        t.widths.add_parts(
+            masked,
+            &p.name,
+            &last.unit,
+            &last.approval_no,
+            LineKind::Reissue,
+            r.fen,
+        );
+    }
+}
+
+/// The 明细 row of a re-issue: the month the bank reported the failure, and the failed
+/// payment it pays again.
+fn reissue_row(
+    p: &RunPerson,
+    last: &RunItem,
+    masked: &str,
+    r: &crate::store::payrun::Reissue,
+) -> DetailRow {
+    let month = r
+        .failed_on
+        .get(..7)
+        .and_then(|m| m.parse::<Month>().ok())
+        .or_else(|| Month::new(r.from_year, 12))
+        .unwrap_or(Month::of(chrono::NaiveDate::MIN));
+    DetailRow {
+        id_number: masked.to_string(),
+        name: p.name.clone(),
+        unit: last.unit.clone(),
+        cohort_year: last.cohort_year,
+        approval_no: last.approval_no.clone(),
+        month,
+        kind: LineKind::Reissue,
+        fen: r.fen,
+        reason: format!(
+            "重发：{}年度第{}批代发（批次 {} 第{}行）银行未能入账（{}，{}），本批次重新发放至名册上的账户",
+            r.from_year, r.from_seq, r.batch_ref, r.row_no, r.reason, r.failed_on
+        ),
     }
 }
 

@@ -99,6 +99,7 @@ pub fn kind_label(kind: LineKind) -> &'static str {
         LineKind::Deferred => "上年度新评选递延",
         LineKind::Arrears => "补发",
         LineKind::Recovery => "追缴",
+        LineKind::Reissue => "重发",
     }
 }
 
@@ -208,6 +209,15 @@ fn person_block(p: &RunPerson) -> String {
     let lines = p.lines();
     let mut out = vec![format!("{}（身份证号码{}）", p.name, mask(&p.id_number))];
     out.extend(breakdown(&lines, "    "));
+    for r in &p.reissues {
+        out.push(format!(
+            "    重发：{}年度第{}批银行未能入账的{}元（{}）",
+            r.from_year,
+            r.from_seq,
+            fen_grouped(r.fen),
+            r.reason
+        ));
+    }
     let negative: i64 = lines.iter().filter(|l| l.fen < 0).map(|l| -l.fen).sum();
     let mut outcome = Vec::new();
     if p.net.bank > 0 {

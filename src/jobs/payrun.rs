@@ -6,14 +6,14 @@ use super::error::JobError;
 use super::session::Session;
 use std::path::{Path, PathBuf};
 
-pub use crate::store::payrun::{RunPolicy, RunSummary};
+pub use crate::store::payrun::{RunKind, RunPolicy, RunSummary};
 pub use crate::store::{RunPerson, RunView};
 
 /// Computes (or recomputes) the draft run of `year` as the session's operator.
 pub async fn compute(
     s: &Session,
     year: i32,
-    supplementary: bool,
+    supplementary: impl Into<RunKind>,
     progress: &indicatif::ProgressBar,
 ) -> Result<RunSummary, JobError> {
     let who = Actor {
@@ -46,7 +46,7 @@ pub async fn compute_with(
     policy: RunPolicy,
     who: Actor<'_>,
     year: i32,
-    supplementary: bool,
+    supplementary: impl Into<RunKind>,
     progress: &indicatif::ProgressBar,
 ) -> Result<RunSummary, JobError> {
     Ok(store

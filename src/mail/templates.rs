@@ -30,7 +30,7 @@ pub struct Rendered {
 }
 
 /// The shipped templates, by name (`config/templates/NAME.txt` at build time).
-pub const BUILT_IN: [(&str, &str); 13] = [
+pub const BUILT_IN: [(&str, &str); 14] = [
     (
         "bureau_draft",
         include_str!("../../config/templates/bureau_draft.txt"),
@@ -58,6 +58,10 @@ pub const BUILT_IN: [(&str, &str); 13] = [
     (
         "nominations",
         include_str!("../../config/templates/nominations.txt"),
+    ),
+    (
+        "payment_failed",
+        include_str!("../../config/templates/payment_failed.txt"),
     ),
     (
         "policy_expiry",

@@ -20,6 +20,9 @@ pub enum LineKind {
     Arrears,
     /// A negative delta: money to be paid back (追缴).
     Recovery,
+    /// A failed payment of an earlier run paid again (重发). Never computed from months:
+    /// a run's re-issues are kept beside its lines and never count as a month paid.
+    Reissue,
 }
 
 impl LineKind {
@@ -29,6 +32,7 @@ impl LineKind {
             LineKind::Deferred => "deferred",
             LineKind::Arrears => "arrears",
             LineKind::Recovery => "recovery",
+            LineKind::Reissue => "reissue",
         }
     }
 
@@ -38,6 +42,7 @@ impl LineKind {
             LineKind::Deferred,
             LineKind::Arrears,
             LineKind::Recovery,
+            LineKind::Reissue,
         ]
         .into_iter()
         .find(|k| k.code() == c || k.short() == c)
@@ -50,6 +55,7 @@ impl LineKind {
             LineKind::Deferred => "d",
             LineKind::Arrears => "a",
             LineKind::Recovery => "x",
+            LineKind::Reissue => "f",
         }
     }
 
@@ -60,6 +66,7 @@ impl LineKind {
             LineKind::Deferred => "次年发放",
             LineKind::Arrears => "补发",
             LineKind::Recovery => "追缴",
+            LineKind::Reissue => "重发",
         }
     }
 }

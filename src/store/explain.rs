@@ -19,6 +19,8 @@ pub struct Explanation {
     pub id_number: String,
     pub name: String,
     pub appointments: Vec<AppointmentExplanation>,
+    /// Every bank payment of the person, with its state and re-issue.
+    pub payments: Vec<super::payments::PaymentRecord>,
 }
 
 #[derive(Debug, Clone)]
@@ -78,9 +80,14 @@ impl Store {
             id_number: person.id_number.clone(),
             name: person.name.clone(),
             appointments: Vec::new(),
+            payments: Vec::new(),
         };
+        drop(conn);
+        out.payments = self.payments_of(&person.id_number).await?;
+        let mut conn = self.pool.acquire().await?;
         for a in &person.appointments {
-            let run_lines = load_run_lines(&mut conn, a.id).await?;
+            let mut run_lines = load_run_lines(&mut conn, a.id).await?;
+            mark_undelivered(&mut run_lines, &out.payments);
             let history = History {
                 records: &records,
                 live: &live,
@@ -123,6 +130,25 @@ async fn load_run_lines(conn: &mut sqlx::AnyConnection, appointment_id: i64) -> 
         ));
     }
     Ok(run_lines)
+}
+
+/// Marks the lines of runs whose payment the bank failed and no approved run re-issued yet
+/// as `failed`: they are owed, not paid.
+fn mark_undelivered(run_lines: &mut RunLines, payments: &[super::payments::PaymentRecord]) {
+    for (year, seq, status, _) in run_lines.iter_mut() {
+        let undelivered = payments.iter().any(|p| {
+            p.year == *year
+                && p.seq == *seq
+                && p.status == "failed"
+                && !p
+                    .reissued_by
+                    .as_deref()
+                    .is_some_and(|r| r.ends_with("(approved)"))
+        });
+        if undelivered && status == "approved" {
+            *status = "failed".into();
+        }
+    }
 }
 
 /// An appointment's months (all of its term, or the one asked for), explained.
@@ -281,10 +307,10 @@ impl Explanation {
                     let _ = writeln!(s, "      {r}");
                 }
                 for (year, seq, status, kind, fen) in &m.payments {
-                    let label = if status == "approved" {
-                        "已批准"
-                    } else {
-                        "草稿"
+                    let label = match status.as_str() {
+                        "approved" => "已批准",
+                        "failed" => "已批准，银行未能入账，待重发",
+                        _ => "草稿",
                     };
                     let _ = writeln!(
                         s,
@@ -304,6 +330,40 @@ impl Explanation {
                 }
             }
         }
+        render_payments(&mut s, &self.payments);
         s
+    }
+}
+
+/// The person's bank payments: run, batch and row, amount, state, re-issue.
+fn render_payments(s: &mut String, payments: &[super::payments::PaymentRecord]) {
+    if payments.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n代发记录");
+    for p in payments {
+        let state = match p.status.as_str() {
+            "paid" => format!("已到账（{}）", p.date.as_deref().unwrap_or_default()),
+            "failed" => format!(
+                "银行未能入账（{}，{}）",
+                p.reason.as_deref().unwrap_or_default(),
+                p.date.as_deref().unwrap_or_default()
+            ),
+            _ => "已报送银行，待回盘".into(),
+        };
+        let reissue = match &p.reissued_by {
+            Some(run) => format!("；由 {run} 重发"),
+            None if p.status == "failed" => "；待下一批重发".into(),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            s,
+            "  {}年第{}批  批次 {} 第{}行  {:>10}  {state}{reissue}",
+            p.year,
+            p.seq,
+            p.batch_ref,
+            p.row_no,
+            fen_str(p.fen)
+        );
     }
 }

@@ -26,6 +26,27 @@ pub struct RunSummary {
     pub paid: i64,
     pub recovered: i64,
     pub uncovered_months: usize,
+    /// Failed payments of earlier runs paid again (重发).
+    pub reissued: usize,
+}
+
+/// Which run `payrun compute` makes: the year's run, or a supplementary (补发) one, which
+/// re-issues failed payments only when asked (`--reissue`). `true` is a supplementary run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    Regular,
+    Supplementary,
+    SupplementaryReissue,
+}
+
+impl From<bool> for RunKind {
+    fn from(supplementary: bool) -> RunKind {
+        if supplementary {
+            RunKind::Supplementary
+        } else {
+            RunKind::Regular
+        }
+    }
 }
 
 /// A run as shown and exported.
@@ -55,10 +76,30 @@ pub struct RunView {
 /// One person's part of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunPerson {
+    pub technician_id: i64,
     pub id_number: String,
     pub name: String,
+    /// The lines' net, with the re-issues added to it and to what the bank pays.
     pub net: Net,
     pub items: Vec<RunItem>,
+    /// Failed payments of earlier runs paid again in this one (重发).
+    pub reissues: Vec<Reissue>,
+}
+
+/// A failed payment re-issued by a run: a line of kind `reissue` (重发) in the person's bank
+/// row, referencing the payment that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reissue {
+    pub payment_id: i64,
+    pub fen: i64,
+    /// The run whose payment failed.
+    pub from_year: i32,
+    pub from_seq: i64,
+    pub batch_ref: String,
+    pub row_no: i64,
+    /// The bank's date and reason of the failure.
+    pub failed_on: String,
+    pub reason: String,
 }
 
 /// One appointment's lines in a run.
@@ -99,6 +140,18 @@ impl RunView {
                         "month": l.month.to_string(),
                         "kind": l.kind.code(),
                         "amount": fen_str(l.fen),
+                    })).collect::<Vec<_>>(),
+                    "reissues": p.reissues.iter().map(|r| serde_json::json!({
+                        "kind": "reissue",
+                        "amount": fen_str(r.fen),
+                        "payment": {
+                            "year": r.from_year,
+                            "run": r.from_seq,
+                            "batch_ref": r.batch_ref,
+                            "row": r.row_no,
+                            "failed_on": r.failed_on,
+                            "reason": r.reason,
+                        },
                     })).collect::<Vec<_>>(),
                 })
             })
@@ -165,7 +218,7 @@ impl Store {
     pub async fn compute_run(
         &self,
         year: i32,
-        supplementary: bool,
+        kind: impl Into<RunKind>,
         operator: &str,
         today: NaiveDate,
         cfg: &RulesConfig,
@@ -177,10 +230,11 @@ impl Store {
                 "{year} is not a plausible payment year"
             )));
         }
+        let kind = kind.into();
         let mut tx = self.begin_write().await?;
         let draft = DraftRequest {
             year,
-            supplementary,
+            supplementary: kind != RunKind::Regular,
             operator,
             today,
             policy,
@@ -189,7 +243,13 @@ impl Store {
         let inputs = RuleInputs::load(&mut tx).await?;
         clear_draft(&mut tx, run_id).await?;
         let mut out = RunWriter::new(self.backend(), run_id);
-        let tally = compute_items(&mut tx, &mut out, year, &inputs, cfg, progress).await?;
+        let mut tally = compute_items(&mut tx, &mut out, year, &inputs, cfg, progress).await?;
+        // A regular run pays every failed payment again; a supplementary one when asked.
+        if kind != RunKind::Supplementary {
+            let (count, fen) = super::payments::attach_reissues(&mut tx, run_id).await?;
+            tally.reissued = count;
+            tally.paid += fen;
+        }
         record_computed(&mut tx, &draft, run_id, seq, cfg, tally.items).await?;
         tx.commit().await?;
         Ok(RunSummary {
@@ -201,6 +261,7 @@ impl Store {
             paid: tally.paid,
             recovered: tally.recovered,
             uncovered_months: tally.uncovered_months,
+            reissued: tally.reissued,
         })
     }
 
@@ -538,6 +599,14 @@ async fn clear_draft(tx: &mut sqlx::AnyConnection, run_id: i64) -> Result<()> {
         .bind(run_id)
         .execute(&mut *tx)
         .await?;
+    for table in ["run_reissues", "run_recoveries", "run_offsets"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE run_id = $1"
+        )))
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(())
 }
 
@@ -548,6 +617,7 @@ struct Tally {
     recovered: i64,
     items: usize,
     uncovered_months: usize,
+    reissued: usize,
 }
 
 impl Tally {
@@ -704,6 +774,7 @@ struct RunDigest {
 }
 
 struct PersonDigest {
+    technician_id: i64,
     at: usize,
     id_len: u16,
     name_len: u16,
@@ -732,6 +803,7 @@ impl RunDigest {
         self.arena.push_str(&p.name);
         self.arena.push_str(&lines);
         self.people.push(PersonDigest {
+            technician_id: p.technician_id,
             at,
             id_len: p.id_number.len() as u16,
             name_len: p.name.len() as u16,
@@ -754,6 +826,7 @@ impl RunDigest {
                 let name_end = id_end + usize::from(p.name_len);
                 let packed = &self.arena[name_end..name_end + p.lines_len as usize];
                 RunPerson {
+                    technician_id: p.technician_id,
                     id_number: self.arena[p.at..id_end].to_string(),
                     name: self.arena[id_end..name_end].to_string(),
                     net: p.net,
@@ -766,6 +839,7 @@ impl RunDigest {
                         bank_account: String::new(),
                         bank_name: String::new(),
                     }],
+                    reissues: Vec::new(),
                 }
             })
             .collect()
@@ -773,14 +847,14 @@ impl RunDigest {
 }
 
 /// A run's header: everything of a [`RunView`] but its people and uncovered months.
-struct RunHead {
-    run_id: i64,
-    year: i32,
-    seq: i64,
-    status: String,
+pub(super) struct RunHead {
+    pub(super) run_id: i64,
+    pub(super) year: i32,
+    pub(super) seq: i64,
+    pub(super) status: String,
     supplementary: bool,
     today: String,
-    run_date: NaiveDate,
+    pub(super) run_date: NaiveDate,
     computed_by: String,
     computed_at: String,
     approved_by: Option<String>,
@@ -809,7 +883,7 @@ impl RunHead {
     }
 }
 
-async fn load_run_head(
+pub(super) async fn load_run_head(
     conn: &mut sqlx::AnyConnection,
     year: i32,
     seq: Option<i64>,
@@ -859,7 +933,7 @@ async fn load_run_head(
 
 /// Every person's unit history, compactly (unit names interned, no approval numbers), for
 /// [`crate::rules::unit::unit_on`] on the run's date: a million appointments take tens of MB.
-struct UnitIndex {
+pub(super) struct UnitIndex {
     names: Vec<String>,
     /// (technician, approval date, appointment, unit) by technician, approval date, id.
     appointments: Vec<(i64, NaiveDate, i64, Option<u32>)>,
@@ -868,7 +942,7 @@ struct UnitIndex {
 }
 
 impl UnitIndex {
-    async fn load(conn: &mut sqlx::AnyConnection) -> Result<UnitIndex> {
+    pub(super) async fn load(conn: &mut sqlx::AnyConnection) -> Result<UnitIndex> {
         use futures_util::TryStreamExt;
         let mut names: Vec<String> = Vec::new();
         let mut by_id: HashMap<i64, u32> = HashMap::new();
@@ -934,7 +1008,7 @@ impl UnitIndex {
 
     /// The technician's unit on `date` (empty when the ledger names none), as
     /// [`super::units::UnitHistory::unit_on`] gives it.
-    fn unit_on(&self, technician: i64, date: NaiveDate) -> String {
+    pub(super) fn unit_on(&self, technician: i64, date: NaiveDate) -> String {
         let from = self.appointments.partition_point(|a| a.0 < technician);
         let to = self.appointments.partition_point(|a| a.0 <= technician);
         let appointments: Vec<(crate::rules::Appointment, Option<String>)> = self.appointments
@@ -967,13 +1041,24 @@ impl UnitIndex {
 
 /// Streams a run's lines in ID-number order (then approval date) and hands over each person
 /// whole (items, accounts, unit on the run's date, net): one person in memory at a time.
-async fn for_each_person(
+pub(super) async fn for_each_person(
     conn: &mut sqlx::AnyConnection,
     head: &RunHead,
     units: &UnitIndex,
     mut f: impl FnMut(RunPerson) -> Result<()>,
 ) -> Result<()> {
     use futures_util::TryStreamExt;
+    // Re-issues are few (failed payments): held whole and merged into the stream by ID number.
+    let mut reissued = super::payments::load_reissues(
+        &mut *conn,
+        head.run_id,
+        head.run_date,
+        head.status == "draft",
+        units,
+    )
+        .await?
+        .into_iter()
+        .peekable();
     let mut rows = sqlx::query("SELECT t.id_number, t.name, i.appointment_id, a.approval_no, a.approval_date, COALESCE(u.name, ''), i.lines, i.bank_account, i.bank_name, a.bank_account, a.bank_name, i.technician_id FROM run_items i JOIN technicians t ON t.id = i.technician_id JOIN appointments a ON a.id = i.appointment_id LEFT JOIN units u ON u.id = a.unit_id WHERE i.run_id = $1 ORDER BY t.id_number, a.approval_date")
         .bind(head.run_id)
         .fetch(&mut *conn);
@@ -987,16 +1072,29 @@ async fn for_each_person(
                 if let Some(p) = current.take() {
                     f(finish_person(p, head))?;
                 }
+                // People paid only a re-issue, whose ID numbers come first.
+                while let Some(p) = reissued.next_if(|p| p.id_number < id_number) {
+                    f(finish_person(p, head))?;
+                }
+                let reissues = reissued
+                    .next_if(|p| p.id_number == id_number)
+                    .map(|p| p.reissues)
+                    .unwrap_or_default();
                 current = Some(RunPerson {
+                    technician_id: r.try_get(11)?,
                     id_number,
                     name: r.try_get(1)?,
                     net: Net::default(),
                     items: vec![item],
+                    reissues,
                 });
             }
         }
     }
     if let Some(p) = current.take() {
+        f(finish_person(p, head))?;
+    }
+    for p in reissued {
         f(finish_person(p, head))?;
     }
     Ok(())
@@ -1048,6 +1146,9 @@ fn finish_person(mut p: RunPerson, head: &RunHead) -> RunPerson {
         }
     }
     p.net = net_person(&p.lines(), head.offset);
+    let reissued: i64 = p.reissues.iter().map(|r| r.fen).sum();
+    p.net.net += reissued;
+    p.net.bank += reissued;
     p
 }
 
@@ -1098,7 +1199,7 @@ const CHUNK: usize = 400;
 /// `HEAD VALUES (…), …` for `rows` rows of `cols` values: placeholders only, no data in the
 /// text (`?` on SQLite, where numbered parameters cost a scan of the statement's parameter
 /// list each, see [`super::roster::placeholders`]).
-fn multi_row_insert(backend: super::Backend, head: &str, rows: usize, cols: usize) -> String {
+pub(super) fn multi_row_insert(backend: super::Backend, head: &str, rows: usize, cols: usize) -> String {
     let values: Vec<String> = (0..rows)
         .map(|r| {
             format!(
@@ -1233,7 +1334,13 @@ async fn check_draft_has_lines(tx: &mut sqlx::AnyConnection, year: i32, run_id: 
             .fetch_one(&mut *tx)
             .await?
             .try_get(0)?;
-    if lines == 0 {
+    let reissues: i64 =
+        sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM run_reissues WHERE run_id = $1")
+            .bind(run_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+    if lines == 0 && reissues == 0 {
         return Err(StoreError::Refused(format!(
             "the draft run of {year} has no lines: nothing is due or to be recovered{}. An empty run is not approved (it would make the real run of {year} a supplementary one); import the roster and changes, then payrun compute --year {year}",
             if uncovered > 0 { format!(" ({uncovered} appointments have months no policy covers)") } else { String::new() }
@@ -1251,6 +1358,10 @@ async fn mark_approved(
     operator: &str,
 ) -> Result<()> {
     sqlx::query("UPDATE run_items SET bank_account = (SELECT a.bank_account FROM appointments a WHERE a.technician_id = run_items.technician_id AND a.voided_at IS NULL ORDER BY a.approval_date DESC LIMIT 1), bank_name = (SELECT a.bank_name FROM appointments a WHERE a.technician_id = run_items.technician_id AND a.voided_at IS NULL ORDER BY a.approval_date DESC LIMIT 1) WHERE run_id = $1")
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE run_reissues SET bank_account = (SELECT a.bank_account FROM appointments a WHERE a.technician_id = run_reissues.technician_id AND a.voided_at IS NULL ORDER BY a.approval_date DESC LIMIT 1), bank_name = (SELECT a.bank_name FROM appointments a WHERE a.technician_id = run_reissues.technician_id AND a.voided_at IS NULL ORDER BY a.approval_date DESC LIMIT 1) WHERE run_id = $1")
         .bind(run_id)
         .execute(&mut *tx)
         .await?;

@@ -1,0 +1,352 @@
+//! After the bank (issue 12), from the command line on SQLite and PostgreSQL: a run exported,
+//! the bank's return file with 3 failures of 40 reconciled, a supplementary run re-issuing
+//! exactly those 3 (one to a corrected account), bank files and ledger agreeing to the fen, a
+//! second reconcile changing nothing, and hostile return files refused with nothing changed.
+
+mod common;
+
+use calamine::{open_workbook, Data, Reader, Xlsx};
+use chieftech::rules::id_number::make_id;
+use chieftech::store::{RosterEntry, Source, Store, UnitEntry};
+use chrono::NaiveDate;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const PEOPLE: usize = 40;
+const FAILED_ROWS: [usize; 3] = [5, 17, 33];
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+fn chieftech(db: &str, config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chieftech"))
+        .args(["--database", db])
+        .args(args)
+        .env("CHIEFTECH_CONFIG", config)
+        .output()
+        .expect("run chieftech")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn ok(o: Output) -> String {
+    assert!(o.status.success(), "{}", text(&o));
+    text(&o)
+}
+
+/// The repository's configuration with the outbox and reports in `dir` (and, when given,
+/// another bank template).
+fn config(dir: &Path, bank_template: Option<&str>) -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let base = std::fs::read_to_string(repo.join("config/default.toml")).unwrap();
+    let template = bank_template.unwrap_or("banks/default.toml");
+    let text = base
+        .replace(
+            "bank_template = \"banks/default.toml\"",
+            &format!(
+                "bank_template = \"{}\"",
+                repo.join("config").join(template).display()
+            ),
+        )
+        .replace(
+            "outbox_dir = \"../reports/outbox\"",
+            &format!("outbox_dir = \"{}\"", dir.join("outbox").display()),
+        )
+        .replace(
+            "templates = \"templates\"",
+            &format!("templates = \"{}\"", repo.join("config/templates").display()),
+        )
+        .replace(
+            "reports = \"../reports\"",
+            &format!("reports = \"{}\"", dir.join("reports").display()),
+        );
+    let path = dir.join("chieftech.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn roster_entry(i: usize, account: &str) -> RosterEntry {
+    RosterEntry {
+        id_number: make_id("370303", d("1970-01-01") + chrono::Days::new(i as u64), 7),
+        name: format!("技师{i}"),
+        unit: "张店示例厂".into(),
+        occupation: "电工".into(),
+        level: "技师".into(),
+        approval_date: d("2022-03-01") + chrono::Days::new((i * 7) as u64),
+        approval_no: format!("张人社字〔2022〕{i}号"),
+        bank_account: account.into(),
+        bank_name: "工商银行张店支行".into(),
+        phone: String::new(),
+        email: None,
+        row: Some(i as u32 + 2),
+    }
+}
+
+fn account(i: usize) -> String {
+    format!("6222021603{i:09}")
+}
+
+async fn import(store: &Store, entries: &[RosterEntry]) {
+    let unit = UnitEntry {
+        name: "张店示例厂".into(),
+        contact: None,
+        email: Some("hr@shilichang.example".into()),
+        row: None,
+    };
+    store
+        .import_roster(&Source::operator("clerk"), &[unit], entries)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// A bank file's payment rows: (序号, ID number, account, fen), without its 合计 row.
+fn bank_rows(path: &Path) -> Vec<(u32, String, String, i64)> {
+    let mut wb: Xlsx<_> = open_workbook(path).unwrap();
+    let range = wb.worksheet_range("代发明细").unwrap();
+    let mut out = Vec::new();
+    for row in range.rows().skip(1) {
+        let Data::Float(seq) = row[0] else { continue };
+        let fen = match &row[5] {
+            Data::Float(f) => (f * 100.0).round() as i64,
+            other => panic!("amount cell {other:?}"),
+        };
+        out.push((seq as u32, row[2].to_string(), row[3].to_string(), fen));
+    }
+    out
+}
+
+/// A return file in the default template's layout: 序号, 身份证号码, 银行账号, 金额（元）,
+/// 状态, 失败原因; rows in `failed` failed with a reason.
+fn return_file(path: &Path, rows: &[(u32, String, String, i64)], failed: &[usize]) {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let ws = book.add_worksheet();
+    ws.write_string(0, 0, "某银行代发回盘").unwrap();
+    for (c, h) in ["序号", "身份证号码", "银行账号", "金额（元）", "状态", "失败原因"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string(1, c as u16, *h).unwrap();
+    }
+    for (k, (seq, id, acc, fen)) in rows.iter().enumerate() {
+        let r = k as u32 + 2;
+        ws.write_number(r, 0, f64::from(*seq)).unwrap();
+        ws.write_string(r, 1, id).unwrap();
+        ws.write_string(r, 2, acc).unwrap();
+        ws.write_string(r, 3, format!("{}.{:02}", fen / 100, fen % 100))
+            .unwrap();
+        let fail = failed.contains(&(*seq as usize));
+        ws.write_string(r, 4, if fail { "失败" } else { "成功" }).unwrap();
+        if fail {
+            ws.write_string(r, 5, "账户已销户").unwrap();
+        }
+    }
+    book.save(path).unwrap();
+}
+
+async fn count(store: &Store, sql: &str) -> i64 {
+    use sqlx::Row;
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .try_get::<i64, _>(0)
+        .unwrap()
+}
+
+/// What the ledger holds after the bank: results, re-issues, outbox; compared before and
+/// after a refused or repeated reconcile.
+async fn ledger_state(store: &Store) -> Vec<i64> {
+    let mut v = Vec::new();
+    for sql in [
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM payment_results",
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM payment_results WHERE status = 'failed'",
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM run_reissues",
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM outbox",
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM audit WHERE money = 1",
+    ] {
+        v.push(count(store, sql).await);
+    }
+    v
+}
+
+fn run_steps(db: &str, cfg: &Path, year: &str, today: &str, extra: &[&str], out: &Path) -> String {
+    let mut compute = vec!["--operator", "alice", "--today", today, "payrun", "compute", "--year", year];
+    compute.extend_from_slice(extra);
+    ok(chieftech(db, cfg, &compute));
+    ok(chieftech(
+        db,
+        cfg,
+        &["--operator", "bob", "--today", today, "payrun", "approve", "--year", year],
+    ));
+    ok(chieftech(
+        db,
+        cfg,
+        &[
+            "--operator", "bob", "--today", today, "payrun", "export", "--year", year, "-o",
+            out.to_str().unwrap(),
+        ],
+    ))
+}
+
+#[tokio::test]
+async fn failures_are_reconciled_and_reissued_exactly_once() {
+    for db in common::backends().await {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), None);
+        let entries: Vec<RosterEntry> = (0..PEOPLE).map(|i| roster_entry(i, &account(i))).collect();
+        import(&db.store, &entries).await;
+        let out = dir.path().join("2023");
+        run_steps(&db.url, &cfg, "2023", "2023-12-01", &[], &out);
+        let rows = bank_rows(&out.join("bank-2023-run1.xlsx"));
+        assert_eq!(rows.len(), PEOPLE, "{}", db.name);
+
+        // The bank answers: 3 of 40 failed.
+        let ret = dir.path().join("回盘-2023.xlsx");
+        return_file(&ret, &rows, &FAILED_ROWS);
+        let before = ledger_state(&db.store).await;
+        let o = ok(chieftech(
+            &db.url,
+            &cfg,
+            &["--operator", "carol", "--today", "2024-01-10", "payrun", "reconcile", "--year", "2023", ret.to_str().unwrap()],
+        ));
+        assert!(o.contains("到账 37 笔；失败 3 笔"), "{o}");
+        let after = ledger_state(&db.store).await;
+        assert_eq!(after[0], before[0] + 40, "{}", db.name);
+        assert_eq!(after[1], 3);
+        assert_eq!(after[3], before[3] + 3, "one notice per failure");
+        // Full numbers never reach the terminal.
+        for (_, id, acc, _) in &rows {
+            assert!(!o.contains(id.as_str()) && !o.contains(acc.as_str()), "{o}");
+        }
+
+        // The same file again: nothing changes.
+        let o = ok(chieftech(
+            &db.url,
+            &cfg,
+            &["--operator", "carol", "--today", "2024-01-11", "payrun", "reconcile", "--year", "2023", ret.to_str().unwrap()],
+        ));
+        assert!(o.contains("到账 0 笔；失败 0 笔") && o.contains("本次未变 40 笔"), "{o}");
+        assert_eq!(ledger_state(&db.store).await, after, "{}", db.name);
+
+        // One person's account is corrected through the roster.
+        let fixed = FAILED_ROWS[1] - 1;
+        let new_account = "6217000010099887766";
+        import(&db.store, &[roster_entry(fixed, new_account)]).await;
+
+        // A supplementary run re-issues exactly the 3 failures.
+        let supp = dir.path().join("2023-supp");
+        run_steps(&db.url, &cfg, "2023", "2024-01-15", &["--supplementary", "--reissue"], &supp);
+        let again = bank_rows(&supp.join("bank-2023-run2.xlsx"));
+        let expected: Vec<(String, i64)> = FAILED_ROWS
+            .iter()
+            .map(|r| (rows[r - 1].1.clone(), rows[r - 1].3))
+            .collect();
+        let got: Vec<(String, i64)> = again.iter().map(|r| (r.1.clone(), r.3)).collect();
+        assert_eq!(got, expected, "{}", db.name);
+        let to_fixed = again.iter().find(|r| r.1 == rows[fixed].1).unwrap();
+        assert_eq!(to_fixed.2, new_account);
+        let others: Vec<&String> = again.iter().filter(|r| r.1 != rows[fixed].1).map(|r| &r.2).collect();
+        assert!(others.iter().all(|a| a.starts_with("6222021603")));
+
+        // Bank files and ledger agree to the fen: what was delivered plus what is re-issued.
+        let show = ok(chieftech(&db.url, &cfg, &["payrun", "show", "--year", "2023", "--run", "2", "--json"]));
+        let v: serde_json::Value = serde_json::from_str(&show).unwrap();
+        let reissued: i64 = expected.iter().map(|e| e.1).sum();
+        assert_eq!(v["totals"]["paid"], chieftech::rules::money::fen_str(reissued));
+        let people = v["people"].as_array().unwrap();
+        assert_eq!(people.len(), 3);
+        for p in people {
+            assert_eq!(p["reissues"].as_array().unwrap().len(), 1);
+            assert_eq!(p["reissues"][0]["kind"], "reissue");
+            assert_eq!(p["reissues"][0]["payment"]["batch_ref"], "CT-2023-R1-P1");
+        }
+        let first: i64 = rows.iter().map(|r| r.3).sum();
+        let delivered = first - reissued;
+        assert_eq!(delivered + reissued, first);
+
+        // The next year's run does not pay them a third time.
+        let next = dir.path().join("2024");
+        run_steps(&db.url, &cfg, "2024", "2024-12-01", &[], &next);
+        let show = ok(chieftech(&db.url, &cfg, &["payrun", "show", "--year", "2024", "--json"]));
+        let v: serde_json::Value = serde_json::from_str(&show).unwrap();
+        assert!(v["people"].as_array().unwrap().iter().all(|p| p["reissues"].as_array().unwrap().is_empty()));
+
+        // explain shows the failure and its re-issue.
+        let e = ok(chieftech(&db.url, &cfg, &["explain", &rows[fixed].1]));
+        assert!(e.contains("银行未能入账（账户已销户") && e.contains("由 2023/2 (approved) 重发"), "{e}");
+        drop(db);
+    }
+}
+
+#[tokio::test]
+async fn hostile_return_files_are_refused_and_change_nothing() {
+    for db in common::backends().await {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), None);
+        let entries: Vec<RosterEntry> = (0..6).map(|i| roster_entry(i, &account(i))).collect();
+        import(&db.store, &entries).await;
+        let out = dir.path().join("2023");
+        run_steps(&db.url, &cfg, "2023", "2023-12-01", &[], &out);
+        let rows = bank_rows(&out.join("bank-2023-run1.xlsx"));
+        let before = ledger_state(&db.store).await;
+        let reconcile = |file: &Path| {
+            chieftech(
+                &db.url,
+                &cfg,
+                &["--operator", "carol", "payrun", "reconcile", "--year", "2023", file.to_str().unwrap()],
+            )
+        };
+        let cases: Vec<(&str, Vec<(u32, String, String, i64)>, &str)> = vec![
+            ("unknown-row", { let mut r = rows.clone(); r[2].0 = 99; r }, "没有第99行"),
+            ("duplicated", { let mut r = rows.clone(); r[3] = r[2].clone(); r }, "重复"),
+            ("wrong-amount", { let mut r = rows.clone(); r[1].3 += 1; r }, "金额不符"),
+            ("missing-row", rows[..5].to_vec(), "回盘文件中没有这一行"),
+        ];
+        for (name, rs, says) in cases {
+            let f = dir.path().join(format!("{name}.xlsx"));
+            return_file(&f, &rs, &[]);
+            let o = reconcile(&f);
+            assert_eq!(o.status.code(), Some(1), "{name}: {}", text(&o));
+            let t = text(&o);
+            assert!(t.contains(says) && t.contains(&format!("{name}.xlsx")), "{name}: {t}");
+            assert!(t.contains("未记录任何结果"), "{name}: {t}");
+            assert_eq!(ledger_state(&db.store).await, before, "{name} on {}", db.name);
+        }
+        // Text in an amount cell: the row and column are named.
+        let f = dir.path().join("text-amount.xlsx");
+        return_file(&f, &rows, &[]);
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let ws = book.add_worksheet();
+        for (c, h) in ["序号", "身份证号码", "银行账号", "金额（元）", "状态"].iter().enumerate() {
+            ws.write_string(0, c as u16, *h).unwrap();
+        }
+        for (k, (seq, id, acc, _)) in rows.iter().enumerate() {
+            let r = k as u32 + 1;
+            ws.write_number(r, 0, f64::from(*seq)).unwrap();
+            ws.write_string(r, 1, id).unwrap();
+            ws.write_string(r, 2, acc).unwrap();
+            ws.write_string(r, 3, if k == 2 { "六千元" } else { "6000.00" }).unwrap();
+            ws.write_string(r, 4, "成功").unwrap();
+        }
+        book.save(&f).unwrap();
+        let o = reconcile(&f);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let t = text(&o);
+        assert!(t.contains("第4行") && t.contains("金额（元）"), "{t}");
+        assert_eq!(ledger_state(&db.store).await, before, "text amount on {}", db.name);
+        // Not a workbook at all.
+        let f = dir.path().join("garbage.xlsx");
+        std::fs::write(&f, b"PK\x03\x04 not really").unwrap();
+        let o = reconcile(&f);
+        assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+        assert_eq!(ledger_state(&db.store).await, before);
+    }
+}
