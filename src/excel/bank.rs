@@ -778,6 +778,80 @@ mod tests {
         assert_eq!(t2.amount, AmountCell::Text);
         assert!(!t2.totals_row);
         assert_eq!(t2.header_row(), 1);
+        assert_eq!(t2.extension(), "xlsx");
+        let r2 = t2.return_layout();
+        assert_eq!(r2.date.as_deref(), Some("处理日期"));
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/banks/example-text-bank.toml");
+        let t3 = BankTemplate::load(&path).unwrap();
+        assert_eq!((t3.format, t3.extension()), (BankFormat::Text, "txt"));
+        assert_eq!(t3.return_layout().separator.as_deref(), Some("|"));
+    }
+
+    #[test]
+    fn a_template_without_return_gets_the_default_layout() {
+        let start = DEFAULT_TEMPLATE.find("\n[return]").unwrap();
+        let t = BankTemplate::parse(&DEFAULT_TEMPLATE[..start], "t.toml").unwrap();
+        assert!(t.returns.is_none());
+        // The shipped [return] spells the default out.
+        assert_eq!(Some(t.return_layout()), BankTemplate::builtin().returns);
+    }
+
+    #[test]
+    fn bad_text_templates_are_refused() {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/banks/example-text-bank.toml"),
+        )
+        .unwrap();
+        let cases = [
+            (
+                "separator = \"|\"\nquote",
+                "separator = \"\"\nquote",
+                "separator",
+            ),
+            ("decimals = 2", "decimals = 5", "decimals"),
+            ("decimals = 2", "decimals = 2\ncolour = 1", "colour"),
+            ("T|{count}|{total}", "T|{count}|{sum}", "{sum}"),
+            (
+                "format = \"text\"",
+                "format = \"text\"\ntitle = \"x\"",
+                "header_line",
+            ),
+            (
+                "format = \"text\"",
+                "format = \"text\"\ntotals_row = true",
+                "trailer_line",
+            ),
+            (
+                "format = \"text\"",
+                "format = \"xlsx\"\nsheet = \"s\"",
+                "[text]",
+            ),
+            (
+                "encoding = \"gbk\"\nline",
+                "encoding = \"big5\"\nline",
+                "big5",
+            ),
+            ("status = \"状态\"", "status = \"金额\"", "two columns"),
+            ("batch_ref = \"批次号\"\n", "", "row_no"),
+            (
+                "failed_values = [\"失败\", \"F\"]",
+                "failed_values = [\"成功\"]",
+                "both",
+            ),
+        ];
+        for (from, to, expected) in cases {
+            assert!(text.contains(from), "{from}");
+            let mut bad = text.replacen(from, to, 1);
+            if expected == "row_no" {
+                bad = bad.replace(
+                    "account = \"收款账号\"\namount = \"金额\"",
+                    "amount = \"金额\"",
+                );
+            }
+            let e = BankTemplate::parse(&bad, "t.toml").unwrap_err().to_string();
+            assert!(e.contains(expected), "{expected}: {e}");
+        }
     }
 
     #[test]
