@@ -8,6 +8,8 @@
 //! written as a quote-prefixed text cell, never as a formula. Nothing is masked here: the bank
 //! needs full numbers, so the files are written with mode 0600 by [`crate::jobs::export`].
 
+use super::bank_return::ReturnLayout;
+use super::bank_text::{TextLayout, TextPart};
 use super::summary::{cn_date, text_width};
 use crate::rules::money::{fen_grouped, fen_str};
 use chrono::NaiveDateTime;
@@ -35,6 +37,30 @@ pub enum BankError {
     TooManyRows { rows: u64, max: u32 },
     #[error("cannot write the bank workbook: {0}")]
     Xlsx(#[from] XlsxError),
+    /// A text bank file's payment row `row` (1-based within the part) cannot be written: a
+    /// character the encoding cannot hold, or the separator in an unquoted field.
+    #[error("银行文件第{row}笔的“{column}”：{message}")]
+    TextField {
+        row: u64,
+        column: String,
+        message: String,
+    },
+    /// A text bank file's header, trailer or column-header line cannot be written.
+    #[error("银行文件的{line}：{message}")]
+    TextLine { line: String, message: String },
+    #[error("cannot write the bank file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What kind of file a bank template writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BankFormat {
+    /// An .xlsx workbook.
+    #[default]
+    Xlsx,
+    /// Delimited text (.txt/.csv) as the template's `[text]` table says.
+    Text,
 }
 
 /// What a column holds.
@@ -88,7 +114,11 @@ pub struct BankTemplate {
     pub name: String,
     /// The bank the layout is for.
     pub bank: String,
-    /// Worksheet name.
+    /// `xlsx` (the default) or `text` (with a `[text]` table).
+    #[serde(default)]
+    pub format: BankFormat,
+    /// Worksheet name (xlsx only; required there).
+    #[serde(default)]
     pub sheet: String,
     /// Optional line above the header; `{year}`, `{run}`, `{program}`, `{purpose}`, `{batch}`
     /// (the part's batch reference), `{payer}` (付款单位) and `{date}` filled in.
@@ -104,6 +134,12 @@ pub struct BankTemplate {
     #[serde(default)]
     pub amount: AmountCell,
     pub columns: Vec<Column>,
+    /// The text layout (`format = "text"` only).
+    #[serde(default)]
+    pub text: Option<TextLayout>,
+    /// The layout of the bank's return file (回盘); None: [`ReturnLayout::default_for`].
+    #[serde(default, rename = "return")]
+    pub returns: Option<ReturnLayout>,
 }
 
 impl BankTemplate {
@@ -128,43 +164,108 @@ impl BankTemplate {
             message,
         };
         let t: BankTemplate = toml::from_str(text).map_err(|e| err(e.to_string()))?;
-        if t.columns.is_empty() {
-            return Err(err("it has no [[columns]]".into()));
+        t.check().map_err(err)?;
+        Ok(t)
+    }
+
+    /// Checks a template read from TOML; the message says what is wrong.
+    fn check(&self) -> Result<(), String> {
+        self.check_columns()?;
+        match self.format {
+            BankFormat::Xlsx => self.check_xlsx()?,
+            BankFormat::Text => self.check_text()?,
         }
-        for f in [Field::Name, Field::Account, Field::Amount] {
-            if !t.columns.iter().any(|c| c.field == f) {
-                return Err(err(format!(
-                    "a bank file needs a `{}` column",
-                    match f {
-                        Field::Name => "name",
-                        Field::Account => "account",
-                        _ => "amount",
-                    }
-                )));
+        if let Some(r) = &self.returns {
+            r.check().map_err(|m| format!("[return] {m}"))?;
+        }
+        Ok(())
+    }
+
+    /// The columns: some, the name, account and amount among them, `value` where it belongs.
+    fn check_columns(&self) -> Result<(), String> {
+        if self.columns.is_empty() {
+            return Err("it has no [[columns]]".into());
+        }
+        for (f, key) in [
+            (Field::Name, "name"),
+            (Field::Account, "account"),
+            (Field::Amount, "amount"),
+        ] {
+            if !self.columns.iter().any(|c| c.field == f) {
+                return Err(format!("a bank file needs a `{key}` column"));
             }
         }
-        for c in &t.columns {
+        for c in &self.columns {
             if (c.field == Field::Const) != c.value.is_some() {
-                return Err(err(format!(
+                return Err(format!(
                     "column `{}`: `value` belongs to field = \"const\" columns, and they need one",
                     c.header
-                )));
+                ));
             }
         }
-        if rust_xlsxwriter::utility::check_sheet_name(&t.sheet).is_err() {
-            return Err(err(format!("`{}` is not a valid worksheet name", t.sheet)));
+        if self.columns.len() > 200 {
+            return Err("too many columns".into());
         }
-        let overhead = t.header_row() + 1 + u32::from(t.totals_row);
-        if t.max_rows == 0 || t.max_rows > EXCEL_MAX_ROWS - overhead {
-            return Err(err(format!(
+        Ok(())
+    }
+
+    /// An xlsx template: no `[text]`, a valid sheet name, rows that fit a sheet.
+    fn check_xlsx(&self) -> Result<(), String> {
+        if self.text.is_some() {
+            return Err("a [text] table belongs to format = \"text\" templates".into());
+        }
+        if self.sheet.is_empty() {
+            return Err("an xlsx template needs `sheet` (the worksheet's name)".into());
+        }
+        if rust_xlsxwriter::utility::check_sheet_name(&self.sheet).is_err() {
+            return Err(format!("`{}` is not a valid worksheet name", self.sheet));
+        }
+        let overhead = self.header_row() + 1 + u32::from(self.totals_row);
+        if self.max_rows == 0 || self.max_rows > EXCEL_MAX_ROWS - overhead {
+            return Err(format!(
                 "max_rows must be between 1 and {} (Excel's rows per sheet)",
                 EXCEL_MAX_ROWS - overhead
-            )));
+            ));
         }
-        if t.columns.len() > 200 {
-            return Err(err("too many columns".into()));
+        Ok(())
+    }
+
+    /// A text template: a valid `[text]`, none of the xlsx keys that would be lost silently.
+    fn check_text(&self) -> Result<(), String> {
+        let Some(text) = &self.text else {
+            return Err("format = \"text\" needs a [text] table".into());
+        };
+        text.check()?;
+        if self.title.is_some() {
+            return Err(
+                "`title` is for xlsx templates; a text file's first line is [text] header_line"
+                    .into(),
+            );
         }
-        Ok(t)
+        if self.totals_row {
+            return Err("`totals_row` is for xlsx templates; a text file's totals go in [text] trailer_line ({count}, {total})".into());
+        }
+        if self.max_rows == 0 {
+            return Err("max_rows must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The extension of the files the template writes: `xlsx`, `txt` or `csv`.
+    pub fn extension(&self) -> &str {
+        match (self.format, &self.text) {
+            (BankFormat::Text, Some(t)) => t.extension(),
+            (BankFormat::Text, None) => "txt",
+            (BankFormat::Xlsx, _) => "xlsx",
+        }
+    }
+
+    /// The layout of the bank's return file: the `[return]` table, or the default for this
+    /// template's columns ([`ReturnLayout::default_for`]).
+    pub fn return_layout(&self) -> ReturnLayout {
+        self.returns
+            .clone()
+            .unwrap_or_else(|| ReturnLayout::default_for(self))
     }
 
     /// The template a configuration names (`None`: the built-in default).
@@ -300,10 +401,85 @@ where
     w.finish(out)
 }
 
-/// One bank file written a row at a time (constant memory): [`BankWriter::new`] writes the
-/// heading, [`BankWriter::push`] a row, [`BankWriter::finish`] the totals row and the widths,
-/// and saves. [`write_bank_file`] is the same over an iterator.
+/// One bank file written a row at a time (constant memory), an .xlsx workbook or a text
+/// file as the template's `format` says: [`BankWriter::new`] starts it, [`BankWriter::push`]
+/// adds a row, [`BankWriter::finish`] writes the totals (row, or header and trailer lines) and
+/// the file. [`write_bank_file`] is the same over an iterator.
 pub struct BankWriter<'a> {
+    part: Part<'a>,
+}
+
+/// The writer of one kind of file.
+enum Part<'a> {
+    Xlsx(Box<XlsxPart<'a>>),
+    Text(Box<TextPart<'a>>),
+}
+
+impl<'a> BankWriter<'a> {
+    /// Starts the file: for an .xlsx its properties, heading and print setup; for a text
+    /// file its column-header line (when the layout has one).
+    pub fn new(template: &'a BankTemplate, info: BankFileInfo) -> Result<Self, BankError> {
+        let part = match (template.format, &template.text) {
+            (BankFormat::Xlsx, _) => Part::Xlsx(Box::new(XlsxPart::new(template, info)?)),
+            (BankFormat::Text, Some(layout)) => {
+                Part::Text(Box::new(TextPart::new(template, layout, info)?))
+            }
+            (BankFormat::Text, None) => {
+                return Err(BankError::Template {
+                    origin: template.name.clone(),
+                    message: "format = \"text\" needs a [text] table".into(),
+                })
+            }
+        };
+        Ok(BankWriter { part })
+    }
+
+    /// Gives a text file's header and trailer lines their `{year}`, `{run}` and `{program}`
+    /// (an .xlsx's title comes filled in [`BankFileInfo::title`]). A text file whose lines use
+    /// them cannot be finished without.
+    pub fn set_run(&mut self, year: i32, run: i64, program: &str) {
+        if let Part::Text(t) = &mut self.part {
+            t.set_run(year, run, program);
+        }
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        match &self.part {
+            Part::Xlsx(x) => x.totals.rows,
+            Part::Text(t) => t.rows(),
+        }
+    }
+
+    /// Adds a row; refuses one past the template's maximum.
+    pub fn push(&mut self, r: &BankRow) -> Result<(), BankError> {
+        let (rows, max) = match &self.part {
+            Part::Xlsx(x) => (x.totals.rows, x.sheet.template.max_rows),
+            Part::Text(t) => (t.rows(), t.max_rows()),
+        };
+        if rows >= u64::from(max) {
+            return Err(BankError::TooManyRows {
+                rows: rows + 1,
+                max,
+            });
+        }
+        match &mut self.part {
+            Part::Xlsx(x) => x.push(r),
+            Part::Text(t) => t.push(r),
+        }
+    }
+
+    /// Finishes the file, writes it to `out` and returns its control totals.
+    pub fn finish<W: Write + Seek + Send>(self, out: W) -> Result<PartTotals, BankError> {
+        match self.part {
+            Part::Xlsx(x) => x.finish(out),
+            Part::Text(t) => t.finish(out),
+        }
+    }
+}
+
+/// An .xlsx bank file being written.
+struct XlsxPart<'a> {
     sheet: BankSheet<'a>,
     wb: Workbook,
     /// The template's widths, widened to the content seen.
@@ -312,9 +488,8 @@ pub struct BankWriter<'a> {
     totals: PartTotals,
 }
 
-impl<'a> BankWriter<'a> {
-    /// Starts the file: its properties, heading and print setup.
-    pub fn new(template: &'a BankTemplate, info: BankFileInfo) -> Result<Self, BankError> {
+impl<'a> XlsxPart<'a> {
+    fn new(template: &'a BankTemplate, info: BankFileInfo) -> Result<Self, BankError> {
         let sheet = BankSheet {
             template,
             date: cn_date(&info.created.date().to_string()),
@@ -327,7 +502,7 @@ impl<'a> BankWriter<'a> {
         ws.set_name(&template.sheet)?;
         sheet.write_heading(ws)?;
         sheet.print_setup(ws);
-        Ok(BankWriter {
+        Ok(XlsxPart {
             widths: sheet.initial_widths(),
             header: template.header_row(),
             sheet,
@@ -336,20 +511,7 @@ impl<'a> BankWriter<'a> {
         })
     }
 
-    /// Rows written so far.
-    pub fn rows(&self) -> u64 {
-        self.totals.rows
-    }
-
-    /// Adds a row; refuses one past the template's maximum.
-    pub fn push(&mut self, r: &BankRow) -> Result<(), BankError> {
-        let max = self.sheet.template.max_rows;
-        if self.totals.rows >= u64::from(max) {
-            return Err(BankError::TooManyRows {
-                rows: self.totals.rows + 1,
-                max,
-            });
-        }
+    fn push(&mut self, r: &BankRow) -> Result<(), BankError> {
         self.totals.rows += 1;
         self.totals.fen += r.fen;
         let row = self.header + self.totals.rows as u32;
@@ -361,7 +523,7 @@ impl<'a> BankWriter<'a> {
 
     /// The totals row (when the template has one) and the widths; writes the file to `out`
     /// and returns its control totals.
-    pub fn finish<W: Write + Seek + Send>(mut self, out: W) -> Result<PartTotals, BankError> {
+    fn finish<W: Write + Seek + Send>(mut self, out: W) -> Result<PartTotals, BankError> {
         let (sheet, totals) = (&self.sheet, self.totals);
         let ws = self.wb.worksheet_from_index(0)?;
         if sheet.template.totals_row {
@@ -616,6 +778,80 @@ mod tests {
         assert_eq!(t2.amount, AmountCell::Text);
         assert!(!t2.totals_row);
         assert_eq!(t2.header_row(), 1);
+        assert_eq!(t2.extension(), "xlsx");
+        let r2 = t2.return_layout();
+        assert_eq!(r2.date.as_deref(), Some("处理日期"));
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/banks/example-text-bank.toml");
+        let t3 = BankTemplate::load(&path).unwrap();
+        assert_eq!((t3.format, t3.extension()), (BankFormat::Text, "txt"));
+        assert_eq!(t3.return_layout().separator.as_deref(), Some("|"));
+    }
+
+    #[test]
+    fn a_template_without_return_gets_the_default_layout() {
+        let start = DEFAULT_TEMPLATE.find("\n[return]").unwrap();
+        let t = BankTemplate::parse(&DEFAULT_TEMPLATE[..start], "t.toml").unwrap();
+        assert!(t.returns.is_none());
+        // The shipped [return] spells the default out.
+        assert_eq!(Some(t.return_layout()), BankTemplate::builtin().returns);
+    }
+
+    #[test]
+    fn bad_text_templates_are_refused() {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/banks/example-text-bank.toml"),
+        )
+        .unwrap();
+        let cases = [
+            (
+                "separator = \"|\"\nquote",
+                "separator = \"\"\nquote",
+                "separator",
+            ),
+            ("decimals = 2", "decimals = 5", "decimals"),
+            ("decimals = 2", "decimals = 2\ncolour = 1", "colour"),
+            ("T|{count}|{total}", "T|{count}|{sum}", "{sum}"),
+            (
+                "format = \"text\"",
+                "format = \"text\"\ntitle = \"x\"",
+                "header_line",
+            ),
+            (
+                "format = \"text\"",
+                "format = \"text\"\ntotals_row = true",
+                "trailer_line",
+            ),
+            (
+                "format = \"text\"",
+                "format = \"xlsx\"\nsheet = \"s\"",
+                "[text]",
+            ),
+            (
+                "encoding = \"gbk\"\nline",
+                "encoding = \"big5\"\nline",
+                "big5",
+            ),
+            ("status = \"状态\"", "status = \"金额\"", "two columns"),
+            ("batch_ref = \"批次号\"\n", "", "row_no"),
+            (
+                "failed_values = [\"失败\", \"F\"]",
+                "failed_values = [\"成功\"]",
+                "both",
+            ),
+        ];
+        for (from, to, expected) in cases {
+            assert!(text.contains(from), "{from}");
+            let mut bad = text.replacen(from, to, 1);
+            if expected == "row_no" {
+                bad = bad.replace(
+                    "account = \"收款账号\"\namount = \"金额\"",
+                    "amount = \"金额\"",
+                );
+            }
+            let e = BankTemplate::parse(&bad, "t.toml").unwrap_err().to_string();
+            assert!(e.contains(expected), "{expected}: {e}");
+        }
     }
 
     #[test]

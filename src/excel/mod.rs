@@ -8,6 +8,7 @@
 
 pub mod bank;
 pub mod bank_return;
+pub mod bank_text;
 pub mod changes;
 pub mod errors;
 pub mod guard;
