@@ -145,6 +145,67 @@ pub struct RecoveryHistory {
     pub balance: Balance,
 }
 
+impl RecoveryHistory {
+    /// The person's recovery ledger as text for `explain` (Chinese, like the rest of it);
+    /// empty when nothing was ever due or repaid.
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        if self.dues.is_empty() && self.repayments.is_empty() {
+            return s;
+        }
+        let _ = writeln!(s, "追缴：{} {}", self.name, mask(&self.id_number));
+        for d in &self.dues {
+            let _ = writeln!(
+                s,
+                "  {}年第{}批 应追缴 {}",
+                d.year,
+                d.seq,
+                fen_grouped(d.fen)
+            );
+        }
+        for o in &self.offsets {
+            let _ = writeln!(s, "  {}年第{}批 抵扣 {}", o.year, o.seq, fen_grouped(o.fen));
+        }
+        for r in &self.repayments {
+            let _ = writeln!(
+                s,
+                "  {} 还款 {}（凭证号 {}，{}登记）",
+                r.paid_on,
+                fen_grouped(r.fen),
+                r.reference,
+                r.operator
+            );
+        }
+        for p in &self.plans {
+            let state = p.replaced_at.as_ref().map_or("执行中".to_string(), |at| {
+                format!("已于{}被替换", day(at))
+            });
+            let _ = writeln!(
+                s,
+                "  分期计划（{}制定，余额{}）：{}，{state}",
+                day(&p.created_at),
+                fen_grouped(p.balance_fen),
+                p.describe_zh()
+            );
+        }
+        let b = self.balance;
+        let _ = writeln!(
+            s,
+            "  合计应追缴 {}，已追回 {}，尚欠 {}",
+            fen_grouped(b.due),
+            fen_grouped(b.recovered),
+            fen_grouped(b.open)
+        );
+        s
+    }
+}
+
+/// The date part of an RFC 3339 time.
+fn day(at: &str) -> &str {
+    at.get(..10).unwrap_or(at)
+}
+
 impl Store {
     /// Puts a person's open balance on a plan, replacing the plan in force. Refused when the
     /// person owes nothing.
