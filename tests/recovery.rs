@@ -402,7 +402,7 @@ async fn balances(store: &Store) {
         .await
         .unwrap();
     let list = store.recovery_balances().await.unwrap();
-    let mut expected = vec![
+    let mut expected = [
         (a, 100_000, 10_000, 90_000, true),
         (e, 30_000, 5_000, 25_000, false),
     ];
