@@ -19,7 +19,7 @@ pub mod ledger;
 pub mod notices;
 pub mod payrun;
 pub mod plan;
-// pub mod reconcile; (needs excel::bank_return)
+pub mod reconcile;
 pub mod recovery;
 pub mod remind;
 pub mod sample;

@@ -128,10 +128,27 @@ pub async fn reconcile(
     Ok(ReconcileReport {
         file: file_name,
         rows: read.rows.len(),
-        headers: layout.headers(),
+        headers: headers(&layout),
         read_problems: read.problems,
         reconciled,
     })
+}
+
+/// The header text of each field the layout reads, by the field names of
+/// [`Mismatch::column`].
+fn headers(layout: &crate::excel::bank_return::ReturnLayout) -> Vec<(&'static str, String)> {
+    let fields = [
+        ("batch_ref", layout.batch_ref.clone()),
+        ("row_no", layout.row_no.clone()),
+        ("id_number", layout.id_number.clone()),
+        ("account", layout.account.clone()),
+        ("amount", Some(layout.amount.clone())),
+        ("status", Some(layout.status.clone())),
+    ];
+    fields
+        .into_iter()
+        .filter_map(|(f, h)| h.map(|h| (f, h)))
+        .collect()
 }
 
 /// A row as the matching reads it.
