@@ -325,7 +325,7 @@ async fn hostile_return_files_are_refused_and_change_nothing() {
         return_file(&f, &rows, &[]);
         let mut book = rust_xlsxwriter::Workbook::new();
         let ws = book.add_worksheet();
-        for (c, h) in ["序号", "身份证号码", "银行账号", "金额（元）", "状态"].iter().enumerate() {
+        for (c, h) in ["序号", "身份证号码", "银行账号", "金额（元）", "状态", "失败原因"].iter().enumerate() {
             ws.write_string(0, c as u16, *h).unwrap();
         }
         for (k, (seq, id, acc, _)) in rows.iter().enumerate() {
