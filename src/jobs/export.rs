@@ -1004,6 +1004,7 @@ fn kind_totals(kinds: &BTreeMap<LineKind, (usize, i64)>) -> Vec<KindTotal> {
         LineKind::Arrears,
         LineKind::Recovery,
         LineKind::Reissue,
+        LineKind::Offset,
     ]
     .iter()
     .map(|k| {

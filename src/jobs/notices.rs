@@ -100,6 +100,7 @@ pub fn kind_label(kind: LineKind) -> &'static str {
         LineKind::Arrears => "补发",
         LineKind::Recovery => "追缴",
         LineKind::Reissue => "重发",
+        LineKind::Offset => "分期抵扣",
     }
 }
 

@@ -23,6 +23,9 @@ pub enum LineKind {
     /// A failed payment of an earlier run paid again (重发). Never computed from months:
     /// a run's re-issues are kept beside its lines and never count as a month paid.
     Reissue,
+    /// An instalment of a planned recovery taken from what the bank would pay (分期抵扣):
+    /// kept beside the lines, like re-issues.
+    Offset,
 }
 
 impl LineKind {
@@ -33,6 +36,7 @@ impl LineKind {
             LineKind::Arrears => "arrears",
             LineKind::Recovery => "recovery",
             LineKind::Reissue => "reissue",
+            LineKind::Offset => "offset",
         }
     }
 
@@ -43,6 +47,7 @@ impl LineKind {
             LineKind::Arrears,
             LineKind::Recovery,
             LineKind::Reissue,
+            LineKind::Offset,
         ]
         .into_iter()
         .find(|k| k.code() == c || k.short() == c)
@@ -56,6 +61,7 @@ impl LineKind {
             LineKind::Arrears => "a",
             LineKind::Recovery => "x",
             LineKind::Reissue => "f",
+            LineKind::Offset => "o",
         }
     }
 
@@ -67,6 +73,7 @@ impl LineKind {
             LineKind::Arrears => "补发",
             LineKind::Recovery => "追缴",
             LineKind::Reissue => "重发",
+            LineKind::Offset => "分期抵扣",
         }
     }
 }

@@ -501,6 +501,7 @@ fn reissue_person(
             bank_name: bank.unwrap_or_default(),
         }],
         reissues: vec![reissue],
+        offset_fen: 0,
     })
 }
 

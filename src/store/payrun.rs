@@ -84,6 +84,8 @@ pub struct RunPerson {
     pub items: Vec<RunItem>,
     /// Failed payments of earlier runs paid again in this one (重发).
     pub reissues: Vec<Reissue>,
+    /// An instalment of a planned recovery taken from the bank payment (分期抵扣, ≥ 0).
+    pub offset_fen: i64,
 }
 
 /// A failed payment re-issued by a run: a line of kind `reissue` (重发) in the person's bank
@@ -243,7 +245,13 @@ impl Store {
         let inputs = RuleInputs::load(&mut tx).await?;
         clear_draft(&mut tx, run_id).await?;
         let mut out = RunWriter::new(self.backend(), run_id);
-        let mut tally = compute_items(&mut tx, &mut out, year, &inputs, cfg, progress).await?;
+        let mut tally = Tally::default();
+        // Planned recoveries are offset against what the bank would pay (offsetting on).
+        if cfg.offset_recoveries {
+            tally.offsets_due = super::recovery::offsets_due(&mut tx, today).await?;
+        }
+        compute_items(&mut tx, &mut out, year, &inputs, cfg, progress, &mut tally).await?;
+        record_recoveries(&mut tx, self.backend(), run_id, &tally).await?;
         // A regular run pays every failed payment again; a supplementary one when asked.
         if kind != RunKind::Supplementary {
             let (count, fen) = super::payments::attach_reissues(&mut tx, run_id).await?;
@@ -618,17 +626,60 @@ struct Tally {
     items: usize,
     uncovered_months: usize,
     reissued: usize,
+    /// The instalment due now of each person on a recovery plan (technician → fen).
+    offsets_due: HashMap<i64, i64>,
+    /// (technician, fen > 0) recovered by the run, and offset against a planned recovery.
+    recoveries: Vec<(i64, i64)>,
+    offsets: Vec<(i64, i64)>,
 }
 
 impl Tally {
-    /// Nets a person's lines into the totals.
+    /// Nets a person's lines into the totals, offsetting a planned instalment against what
+    /// the bank would pay.
     fn settle(&mut self, person: &mut Option<(i64, Vec<Line>)>, offset_recoveries: bool) {
-        if let Some((_, lines)) = person.take() {
+        if let Some((tid, lines)) = person.take() {
             let n = net_person(&lines, offset_recoveries);
-            self.paid += n.bank;
+            let due = self.offsets_due.get(&tid).copied().unwrap_or(0);
+            let offset = crate::rules::recovery::offset(n.bank, due);
+            if offset > 0 {
+                self.offsets.push((tid, offset));
+            }
+            if n.recovery < 0 {
+                self.recoveries.push((tid, -n.recovery));
+            }
+            self.paid += n.bank - offset;
             self.recovered += n.recovery;
         }
     }
+}
+
+/// Writes what the draft recovers from each person, and what it offsets against planned
+/// recoveries.
+async fn record_recoveries(
+    tx: &mut sqlx::AnyConnection,
+    backend: super::Backend,
+    run_id: i64,
+    tally: &Tally,
+) -> Result<()> {
+    for (table, rows) in [
+        ("run_recoveries", &tally.recoveries),
+        ("run_offsets", &tally.offsets),
+    ] {
+        for chunk in rows.chunks(CHUNK) {
+            let head = format!("INSERT INTO {table} (run_id, technician_id, fen)");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(multi_row_insert(
+                backend,
+                &head,
+                chunk.len(),
+                3,
+            )));
+            for (tid, fen) in chunk {
+                q = q.bind(run_id).bind(*tid).bind(*fen);
+            }
+            q.execute(&mut *tx).await?;
+        }
+    }
+    Ok(())
 }
 
 /// A draft's items and uncovered months on their way into the ledger, a chunk at a time.
@@ -687,10 +738,10 @@ async fn compute_items(
     inputs: &RuleInputs,
     cfg: &RulesConfig,
     progress: &ProgressBar,
-) -> Result<Tally> {
+    tally: &mut Tally,
+) -> Result<()> {
     progress.set_length(inputs.appointments.len() as u64);
     let empty_paid = BTreeMap::new();
-    let mut tally = Tally::default();
     // Appointments come ordered by person: a person's lines are netted when the next
     // person starts, so only one person's lines are held at a time.
     let mut person: Option<(i64, Vec<Line>)> = None;
@@ -728,7 +779,7 @@ async fn compute_items(
     tally.settle(&mut person, cfg.offset_recoveries);
     tally.items = out.finish(&mut *tx).await?;
     progress.set_position(inputs.appointments.len() as u64);
-    Ok(tally)
+    Ok(())
 }
 
 /// Stamps the computed draft (when, by whom, as of which ledger state, with which settings)
@@ -840,6 +891,7 @@ impl RunDigest {
                         bank_name: String::new(),
                     }],
                     reissues: Vec::new(),
+                    offset_fen: 0,
                 }
             })
             .collect()
@@ -1059,6 +1111,7 @@ pub(super) async fn for_each_person(
         .await?
         .into_iter()
         .peekable();
+    let offsets = load_offsets(&mut *conn, head.run_id).await?;
     let mut rows = sqlx::query("SELECT t.id_number, t.name, i.appointment_id, a.approval_no, a.approval_date, COALESCE(u.name, ''), i.lines, i.bank_account, i.bank_name, a.bank_account, a.bank_name, i.technician_id FROM run_items i JOIN technicians t ON t.id = i.technician_id JOIN appointments a ON a.id = i.appointment_id LEFT JOIN units u ON u.id = a.unit_id WHERE i.run_id = $1 ORDER BY t.id_number, a.approval_date")
         .bind(head.run_id)
         .fetch(&mut *conn);
@@ -1070,11 +1123,11 @@ pub(super) async fn for_each_person(
             Some(p) if p.id_number == id_number => p.items.push(item),
             _ => {
                 if let Some(p) = current.take() {
-                    f(finish_person(p, head))?;
+                    f(finish_person(p, head, &offsets))?;
                 }
                 // People paid only a re-issue, whose ID numbers come first.
                 while let Some(p) = reissued.next_if(|p| p.id_number < id_number) {
-                    f(finish_person(p, head))?;
+                    f(finish_person(p, head, &offsets))?;
                 }
                 let reissues = reissued
                     .next_if(|p| p.id_number == id_number)
@@ -1087,15 +1140,16 @@ pub(super) async fn for_each_person(
                     net: Net::default(),
                     items: vec![item],
                     reissues,
+                    offset_fen: 0,
                 });
             }
         }
     }
     if let Some(p) = current.take() {
-        f(finish_person(p, head))?;
+        f(finish_person(p, head, &offsets))?;
     }
     for p in reissued {
-        f(finish_person(p, head))?;
+        f(finish_person(p, head, &offsets))?;
     }
     Ok(())
 }
@@ -1133,7 +1187,7 @@ fn item_from_row(r: &sqlx::any::AnyRow, head: &RunHead, units: &UnitIndex) -> Re
 
 /// A person complete: in a draft, the account shown is the person's latest appointment's;
 /// the net follows the run's offset setting.
-fn finish_person(mut p: RunPerson, head: &RunHead) -> RunPerson {
+fn finish_person(mut p: RunPerson, head: &RunHead, offsets: &HashMap<i64, i64>) -> RunPerson {
     if head.status == "draft" {
         let (acc, bank) = p
             .items
@@ -1147,9 +1201,23 @@ fn finish_person(mut p: RunPerson, head: &RunHead) -> RunPerson {
     }
     p.net = net_person(&p.lines(), head.offset);
     let reissued: i64 = p.reissues.iter().map(|r| r.fen).sum();
-    p.net.net += reissued;
-    p.net.bank += reissued;
+    p.offset_fen = offsets.get(&p.technician_id).copied().unwrap_or(0);
+    p.net.net += reissued - p.offset_fen;
+    p.net.bank += reissued - p.offset_fen;
     p
+}
+
+/// What run `run_id` offsets against each person's planned recovery (technician → fen).
+async fn load_offsets(conn: &mut sqlx::AnyConnection, run_id: i64) -> Result<HashMap<i64, i64>> {
+    let mut out = HashMap::new();
+    for r in sqlx::query("SELECT technician_id, fen FROM run_offsets WHERE run_id = $1")
+        .bind(run_id)
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        out.insert(r.try_get(0)?, r.try_get(1)?);
+    }
+    Ok(out)
 }
 
 async fn load_uncovered(
