@@ -1,7 +1,8 @@
 //! The bank's return file (回盘) reader: .xlsx and text (GBK, UTF-8 with BOM) return files made
 //! at test time, title and trailer lines, every row problem, wrong encodings, missing and
-//! duplicated headers. (.xls: no .xls writer is at hand, so no .xls return file is made; the
-//! .xls path is the same guarded `Workbook` reader the roster tests exercise.)
+//! duplicated headers. No .xls writer is at hand, so no .xls return file is made: the .xls path
+//! is exercised with a committed BIFF8 fixture (a roster) read through a layout naming its
+//! columns.
 
 use chieftech::excel::bank::BankTemplate;
 use chieftech::excel::bank_return::{
@@ -572,6 +573,11 @@ fn amounts_and_dates_parse_exactly() {
         (".5", None),
         ("", None),
         ("99999999999999999999999", None),
+        ("9999999999999999999999999999", None),
+        ("79228162514264337593543950335", None),
+        ("792281625142643375935439503350000", None),
+        ("92233720368547758.07", Some(i64::MAX)),
+        ("92233720368547758.08", None),
     ] {
         assert_eq!(amount_fen(s), fen, "{s}");
     }
@@ -594,4 +600,32 @@ fn amounts_and_dates_parse_exactly() {
     ] {
         assert_eq!(date_text(s), None, "{s}");
     }
+}
+
+/// The .xls path: a real BIFF8 file (the worked-examples roster, made by LibreOffice) read
+/// through a layout that names its columns: a title row above the header, date cells.
+#[test]
+fn xls_files_go_through_the_guarded_workbook_reader() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/worked-examples-roster.xls");
+    let mut layout = BankTemplate::builtin().return_layout();
+    layout.row_no = None;
+    layout.id_number = Some("身份证号码".into());
+    layout.account = Some("银行账号".into());
+    layout.amount = "联系电话".into();
+    layout.status = "职业资格等级".into();
+    layout.reason = Some("开户行".into());
+    layout.date = Some("批准日期".into());
+    layout.paid_values = vec!["高级技师".into()];
+    layout.failed_values = vec!["技师".into()];
+    let f = read(&path, &layout).unwrap();
+    assert_eq!(f.sheet.as_deref(), Some("名册"));
+    assert!(f.rows.len() >= 3, "{f:?}");
+    let first = &f.rows[0];
+    assert_eq!(first.row, 3);
+    assert_eq!(first.id_number.as_deref(), Some("370303198602178785"));
+    assert_eq!(first.account.as_deref(), Some("6228484471220184088"));
+    assert_eq!((first.fen, first.paid), (1_380_533_123_400, true));
+    assert_eq!(first.date, NaiveDate::from_ymd_opt(2021, 10, 15));
+    assert_eq!(first.reason.as_deref(), Some("中国农业银行淄博张店支行"));
 }
