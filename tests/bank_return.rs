@@ -629,3 +629,36 @@ fn xls_files_go_through_the_guarded_workbook_reader() {
     assert_eq!(first.date, NaiveDate::from_ymd_opt(2021, 10, 15));
     assert_eq!(first.reason.as_deref(), Some("中国农业银行淄博张店支行"));
 }
+
+mod no_panic {
+    use super::*;
+    use chieftech::excel::bank_text::{quote_field, split_fields, Quote};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any bytes, read as GBK or UTF-8 text: an answer, never a panic.
+        #[test]
+        fn any_text_file_is_answered(bytes in proptest::collection::vec(any::<u8>(), 0..400), lines in proptest::collection::vec("[成功失败|,\"0-9.H ]{0,12}", 0..6)) {
+            let d = dir();
+            let path = file(&d, "any.txt");
+            let mut content = GBK_RETURN.as_bytes()[..120].to_vec();
+            content.extend(lines.join("\n").into_bytes());
+            content.extend(bytes);
+            std::fs::write(&path, &content).unwrap();
+            let _ = read(&path, &text_layout());
+            let _ = read(&path, &utf8_layout());
+        }
+
+        /// Quoted fields split back to what was quoted.
+        #[test]
+        fn quoting_round_trips(fields in proptest::collection::vec("[a-c,|\" \\n]{0,6}", 1..5), all in any::<bool>()) {
+            let q = if all { Quote::All } else { Quote::Minimal };
+            for sep in [",", "|"] {
+                let line: Vec<String> = fields.iter().map(|f| quote_field(f, sep, q).unwrap().into_owned()).collect();
+                prop_assert_eq!(split_fields(&line.join(sep), sep, q).unwrap(), fields.clone());
+            }
+        }
+    }
+}
