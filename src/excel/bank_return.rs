@@ -711,7 +711,7 @@ pub fn amount_fen(s: &str) -> Option<i64> {
     if d.scale() > 2 || d <= Decimal::ZERO {
         return None;
     }
-    (d * Decimal::ONE_HUNDRED).to_i64()
+    d.checked_mul(Decimal::ONE_HUNDRED)?.to_i64()
 }
 
 /// Digits, with `,` only between groups of three (`1,234,567`).
