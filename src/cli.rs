@@ -61,6 +61,9 @@ pub enum Command {
     /// Payment runs: compute, approve, show, export
     #[command(subcommand)]
     Payrun(PayrunCommand),
+    /// Recoveries (追缴): plans in instalments, repayments received, open balances
+    #[command(subcommand)]
+    Recovery(RecoveryCommand),
     /// Why each month of a person earned what it did, and which runs paid it
     Explain {
         /// The person's ID number (身份证号码)
@@ -196,6 +199,40 @@ pub enum RosterCommand {
         #[arg(long)]
         reason: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecoveryCommand {
+    /// Put a person's open balance on a plan: later runs offset the instalment against what
+    /// the bank would pay (with offsetting on); a new plan replaces the one in force
+    Plan {
+        /// The person's ID number (身份证号码)
+        id: String,
+        /// The balance in K monthly instalments (rounded up to the fen)
+        #[arg(long, conflicts_with = "per_run")]
+        months: Option<u32>,
+        /// Up to this amount (yuan, e.g. 500.00) offset by each later run
+        #[arg(long)]
+        per_run: Option<String>,
+        /// With --months: the first instalment's month (YYYY-MM) [default: this month]
+        #[arg(long, requires = "months")]
+        start: Option<String>,
+    },
+    /// Record a repayment the bureau received (once per reference)
+    Record {
+        /// The person's ID number (身份证号码)
+        id: String,
+        /// The amount in yuan, e.g. 1500.00
+        amount: String,
+        /// The day the money was received (YYYY-MM-DD)
+        #[arg(long)]
+        date: NaiveDate,
+        /// The receipt's or bank slip's reference (unique)
+        #[arg(long)]
+        reference: String,
+    },
+    /// Every open balance, with its plan
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -353,9 +390,16 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             approval_date,
             reason,
         }) => void_appointment(&ctx, &id, approval_date, &reason).await,
+        Command::Recovery(cmd) => recovery(&ctx, cmd).await,
         Command::Explain { id, month } => {
             let s = ctx.existing().await?;
             print!("{}", ledger::explain(&s, id.trim(), month).await?);
+            print!(
+                "{}",
+                crate::jobs::recovery::history(&s, id.trim())
+                    .await?
+                    .render()
+            );
             Ok(())
         }
         Command::Remind { date, since } => remind(&ctx, date, since).await,
@@ -766,10 +810,44 @@ async fn payrun(ctx: &Context, cmd: PayrunCommand) -> Result<(), Failure> {
             file,
         } => {
             let s = ctx.session().await?;
-            let report = crate::jobs::reconcile::reconcile(&s, year, run, &file, accept_valid).await?;
+            let report =
+                crate::jobs::reconcile::reconcile(&s, year, run, &file, accept_valid).await?;
             print_reconciled(&report)
         }
     }
+}
+
+async fn recovery(ctx: &Context, cmd: RecoveryCommand) -> Result<(), Failure> {
+    use crate::jobs::recovery as rec;
+    match cmd {
+        RecoveryCommand::Plan {
+            id,
+            months,
+            per_run,
+            start,
+        } => {
+            let request = rec::plan_request(months, per_run.as_deref(), start.as_deref())?;
+            let s = ctx.session().await?;
+            println!("{}", rec::plan(&s, id.trim(), request).await?);
+        }
+        RecoveryCommand::Record {
+            id,
+            amount,
+            date,
+            reference,
+        } => {
+            let s = ctx.session().await?;
+            println!(
+                "{}",
+                rec::record(&s, id.trim(), &amount, date, &reference).await?
+            );
+        }
+        RecoveryCommand::List => {
+            let s = ctx.existing().await?;
+            println!("{}", rec::list(&s).await?);
+        }
+    }
+    Ok(())
 }
 
 /// What `payrun reconcile` did, and every problem; exit status 1 when nothing was recorded
@@ -791,7 +869,10 @@ fn print_reconciled(r: &crate::jobs::reconcile::ReconcileReport) -> Result<(), F
         );
         return Err(Failure::new(
             1,
-            anyhow::anyhow!("the return file was not applied: {} problem(s)", problems.len()),
+            anyhow::anyhow!(
+                "the return file was not applied: {} problem(s)",
+                problems.len()
+            ),
         ));
     }
     let failed: i64 = c.failed.iter().map(|f| f.fen).sum();

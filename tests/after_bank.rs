@@ -61,7 +61,10 @@ fn config(dir: &Path, bank_template: Option<&str>) -> PathBuf {
         )
         .replace(
             "templates = \"templates\"",
-            &format!("templates = \"{}\"", repo.join("config/templates").display()),
+            &format!(
+                "templates = \"{}\"",
+                repo.join("config/templates").display()
+            ),
         )
         .replace(
             "reports = \"../reports\"",
@@ -129,9 +132,16 @@ fn return_file(path: &Path, rows: &[(u32, String, String, i64)], failed: &[usize
     let mut book = rust_xlsxwriter::Workbook::new();
     let ws = book.add_worksheet();
     ws.write_string(0, 0, "某银行代发回盘").unwrap();
-    for (c, h) in ["序号", "身份证号码", "银行账号", "金额（元）", "状态", "失败原因"]
-        .iter()
-        .enumerate()
+    for (c, h) in [
+        "序号",
+        "身份证号码",
+        "银行账号",
+        "金额（元）",
+        "状态",
+        "失败原因",
+    ]
+    .iter()
+    .enumerate()
     {
         ws.write_string(1, c as u16, *h).unwrap();
     }
@@ -143,7 +153,8 @@ fn return_file(path: &Path, rows: &[(u32, String, String, i64)], failed: &[usize
         ws.write_string(r, 3, format!("{}.{:02}", fen / 100, fen % 100))
             .unwrap();
         let fail = failed.contains(&(*seq as usize));
-        ws.write_string(r, 4, if fail { "失败" } else { "成功" }).unwrap();
+        ws.write_string(r, 4, if fail { "失败" } else { "成功" })
+            .unwrap();
         if fail {
             ws.write_string(r, 5, "账户已销户").unwrap();
         }
@@ -178,19 +189,45 @@ async fn ledger_state(store: &Store) -> Vec<i64> {
 }
 
 fn run_steps(db: &str, cfg: &Path, year: &str, today: &str, extra: &[&str], out: &Path) -> String {
-    let mut compute = vec!["--operator", "alice", "--today", today, "payrun", "compute", "--year", year];
+    let mut compute = vec![
+        "--operator",
+        "alice",
+        "--today",
+        today,
+        "payrun",
+        "compute",
+        "--year",
+        year,
+    ];
     compute.extend_from_slice(extra);
     ok(chieftech(db, cfg, &compute));
     ok(chieftech(
         db,
         cfg,
-        &["--operator", "bob", "--today", today, "payrun", "approve", "--year", year],
+        &[
+            "--operator",
+            "bob",
+            "--today",
+            today,
+            "payrun",
+            "approve",
+            "--year",
+            year,
+        ],
     ));
     ok(chieftech(
         db,
         cfg,
         &[
-            "--operator", "bob", "--today", today, "payrun", "export", "--year", year, "-o",
+            "--operator",
+            "bob",
+            "--today",
+            today,
+            "payrun",
+            "export",
+            "--year",
+            year,
+            "-o",
             out.to_str().unwrap(),
         ],
     ))
@@ -215,7 +252,17 @@ async fn failures_are_reconciled_and_reissued_exactly_once() {
         let o = ok(chieftech(
             &db.url,
             &cfg,
-            &["--operator", "carol", "--today", "2024-01-10", "payrun", "reconcile", "--year", "2023", ret.to_str().unwrap()],
+            &[
+                "--operator",
+                "carol",
+                "--today",
+                "2024-01-10",
+                "payrun",
+                "reconcile",
+                "--year",
+                "2023",
+                ret.to_str().unwrap(),
+            ],
         ));
         assert!(o.contains("到账 37 笔；失败 3 笔"), "{o}");
         let after = ledger_state(&db.store).await;
@@ -231,9 +278,22 @@ async fn failures_are_reconciled_and_reissued_exactly_once() {
         let o = ok(chieftech(
             &db.url,
             &cfg,
-            &["--operator", "carol", "--today", "2024-01-11", "payrun", "reconcile", "--year", "2023", ret.to_str().unwrap()],
+            &[
+                "--operator",
+                "carol",
+                "--today",
+                "2024-01-11",
+                "payrun",
+                "reconcile",
+                "--year",
+                "2023",
+                ret.to_str().unwrap(),
+            ],
         ));
-        assert!(o.contains("到账 0 笔；失败 0 笔") && o.contains("本次未变 40 笔"), "{o}");
+        assert!(
+            o.contains("到账 0 笔；失败 0 笔") && o.contains("本次未变 40 笔"),
+            "{o}"
+        );
         assert_eq!(ledger_state(&db.store).await, after, "{}", db.name);
 
         // One person's account is corrected through the roster.
@@ -243,7 +303,14 @@ async fn failures_are_reconciled_and_reissued_exactly_once() {
 
         // A supplementary run re-issues exactly the 3 failures.
         let supp = dir.path().join("2023-supp");
-        run_steps(&db.url, &cfg, "2023", "2024-01-15", &["--supplementary", "--reissue"], &supp);
+        run_steps(
+            &db.url,
+            &cfg,
+            "2023",
+            "2024-01-15",
+            &["--supplementary", "--reissue"],
+            &supp,
+        );
         let again = bank_rows(&supp.join("bank-2023-run2.xlsx"));
         let expected: Vec<(String, i64)> = FAILED_ROWS
             .iter()
@@ -253,14 +320,25 @@ async fn failures_are_reconciled_and_reissued_exactly_once() {
         assert_eq!(got, expected, "{}", db.name);
         let to_fixed = again.iter().find(|r| r.1 == rows[fixed].1).unwrap();
         assert_eq!(to_fixed.2, new_account);
-        let others: Vec<&String> = again.iter().filter(|r| r.1 != rows[fixed].1).map(|r| &r.2).collect();
+        let others: Vec<&String> = again
+            .iter()
+            .filter(|r| r.1 != rows[fixed].1)
+            .map(|r| &r.2)
+            .collect();
         assert!(others.iter().all(|a| a.starts_with("6222021603")));
 
         // Bank files and ledger agree to the fen: what was delivered plus what is re-issued.
-        let show = ok(chieftech(&db.url, &cfg, &["payrun", "show", "--year", "2023", "--run", "2", "--json"]));
+        let show = ok(chieftech(
+            &db.url,
+            &cfg,
+            &["payrun", "show", "--year", "2023", "--run", "2", "--json"],
+        ));
         let v: serde_json::Value = serde_json::from_str(&show).unwrap();
         let reissued: i64 = expected.iter().map(|e| e.1).sum();
-        assert_eq!(v["totals"]["paid"], chieftech::rules::money::fen_str(reissued));
+        assert_eq!(
+            v["totals"]["paid"],
+            chieftech::rules::money::fen_str(reissued)
+        );
         let people = v["people"].as_array().unwrap();
         assert_eq!(people.len(), 3);
         for p in people {
@@ -275,13 +353,24 @@ async fn failures_are_reconciled_and_reissued_exactly_once() {
         // The next year's run does not pay them a third time.
         let next = dir.path().join("2024");
         run_steps(&db.url, &cfg, "2024", "2024-12-01", &[], &next);
-        let show = ok(chieftech(&db.url, &cfg, &["payrun", "show", "--year", "2024", "--json"]));
+        let show = ok(chieftech(
+            &db.url,
+            &cfg,
+            &["payrun", "show", "--year", "2024", "--json"],
+        ));
         let v: serde_json::Value = serde_json::from_str(&show).unwrap();
-        assert!(v["people"].as_array().unwrap().iter().all(|p| p["reissues"].as_array().unwrap().is_empty()));
+        assert!(v["people"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["reissues"].as_array().unwrap().is_empty()));
 
         // explain shows the failure and its re-issue.
         let e = ok(chieftech(&db.url, &cfg, &["explain", &rows[fixed].1]));
-        assert!(e.contains("银行未能入账（账户已销户") && e.contains("由 2023/2 (approved) 重发"), "{e}");
+        assert!(
+            e.contains("银行未能入账（账户已销户") && e.contains("由 2023/2 (approved) 重发"),
+            "{e}"
+        );
         drop(db);
     }
 }
@@ -301,13 +390,45 @@ async fn hostile_return_files_are_refused_and_change_nothing() {
             chieftech(
                 &db.url,
                 &cfg,
-                &["--operator", "carol", "payrun", "reconcile", "--year", "2023", file.to_str().unwrap()],
+                &[
+                    "--operator",
+                    "carol",
+                    "payrun",
+                    "reconcile",
+                    "--year",
+                    "2023",
+                    file.to_str().unwrap(),
+                ],
             )
         };
         let cases: Vec<(&str, Vec<(u32, String, String, i64)>, &str)> = vec![
-            ("unknown-row", { let mut r = rows.clone(); r[2].0 = 99; r }, "没有第99行"),
-            ("duplicated", { let mut r = rows.clone(); r[3] = r[2].clone(); r }, "重复"),
-            ("wrong-amount", { let mut r = rows.clone(); r[1].3 += 1; r }, "金额不符"),
+            (
+                "unknown-row",
+                {
+                    let mut r = rows.clone();
+                    r[2].0 = 99;
+                    r
+                },
+                "没有第99行",
+            ),
+            (
+                "duplicated",
+                {
+                    let mut r = rows.clone();
+                    r[3] = r[2].clone();
+                    r
+                },
+                "重复",
+            ),
+            (
+                "wrong-amount",
+                {
+                    let mut r = rows.clone();
+                    r[1].3 += 1;
+                    r
+                },
+                "金额不符",
+            ),
             ("missing-row", rows[..5].to_vec(), "回盘文件中没有这一行"),
         ];
         for (name, rs, says) in cases {
@@ -316,16 +437,34 @@ async fn hostile_return_files_are_refused_and_change_nothing() {
             let o = reconcile(&f);
             assert_eq!(o.status.code(), Some(1), "{name}: {}", text(&o));
             let t = text(&o);
-            assert!(t.contains(says) && t.contains(&format!("{name}.xlsx")), "{name}: {t}");
+            assert!(
+                t.contains(says) && t.contains(&format!("{name}.xlsx")),
+                "{name}: {t}"
+            );
             assert!(t.contains("未记录任何结果"), "{name}: {t}");
-            assert_eq!(ledger_state(&db.store).await, before, "{name} on {}", db.name);
+            assert_eq!(
+                ledger_state(&db.store).await,
+                before,
+                "{name} on {}",
+                db.name
+            );
         }
         // Text in an amount cell: the row and column are named.
         let f = dir.path().join("text-amount.xlsx");
         return_file(&f, &rows, &[]);
         let mut book = rust_xlsxwriter::Workbook::new();
         let ws = book.add_worksheet();
-        for (c, h) in ["序号", "身份证号码", "银行账号", "金额（元）", "状态", "失败原因"].iter().enumerate() {
+        for (c, h) in [
+            "序号",
+            "身份证号码",
+            "银行账号",
+            "金额（元）",
+            "状态",
+            "失败原因",
+        ]
+        .iter()
+        .enumerate()
+        {
             ws.write_string(0, c as u16, *h).unwrap();
         }
         for (k, (seq, id, acc, _)) in rows.iter().enumerate() {
@@ -333,7 +472,8 @@ async fn hostile_return_files_are_refused_and_change_nothing() {
             ws.write_number(r, 0, f64::from(*seq)).unwrap();
             ws.write_string(r, 1, id).unwrap();
             ws.write_string(r, 2, acc).unwrap();
-            ws.write_string(r, 3, if k == 2 { "六千元" } else { "6000.00" }).unwrap();
+            ws.write_string(r, 3, if k == 2 { "六千元" } else { "6000.00" })
+                .unwrap();
             ws.write_string(r, 4, "成功").unwrap();
         }
         book.save(&f).unwrap();
@@ -341,12 +481,211 @@ async fn hostile_return_files_are_refused_and_change_nothing() {
         assert_eq!(o.status.code(), Some(1), "{}", text(&o));
         let t = text(&o);
         assert!(t.contains("第4行") && t.contains("金额（元）"), "{t}");
-        assert_eq!(ledger_state(&db.store).await, before, "text amount on {}", db.name);
+        assert_eq!(
+            ledger_state(&db.store).await,
+            before,
+            "text amount on {}",
+            db.name
+        );
         // Not a workbook at all.
         let f = dir.path().join("garbage.xlsx");
         std::fs::write(&f, b"PK\x03\x04 not really").unwrap();
         let o = reconcile(&f);
         assert_ne!(o.status.code(), Some(0), "{}", text(&o));
         assert_eq!(ledger_state(&db.store).await, before);
+    }
+}
+
+fn change(
+    p: &RosterEntry,
+    kind: chieftech::rules::ChangeKind,
+    x: &str,
+) -> chieftech::store::ChangeEntry {
+    chieftech::store::ChangeEntry {
+        id_number: p.id_number.clone(),
+        name: p.name.clone(),
+        kind,
+        effective: d(x),
+        end: None,
+        new_unit: None,
+        decision_no: None,
+        title_no: None,
+        note: None,
+        row: None,
+    }
+}
+
+/// A summary sheet's rows as text.
+fn sheet_rows(path: &Path, sheet: &str) -> Vec<Vec<String>> {
+    let mut wb: Xlsx<_> = open_workbook(path).unwrap();
+    let range = wb.worksheet_range(sheet).unwrap();
+    range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_planned_recovery_is_offset_by_later_runs_and_repaid_once() {
+    use chieftech::rules::ChangeKind;
+    for db in common::backends().await {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), None);
+        let entries: Vec<RosterEntry> = (0..2).map(|i| roster_entry(i, &account(i))).collect();
+        import(&db.store, &entries).await;
+        run_steps(
+            &db.url,
+            &cfg,
+            "2023",
+            "2023-12-01",
+            &[],
+            &dir.path().join("2023"),
+        );
+        // Reported late: 技师0 left the post from 2023-03-01 and came back on 2024-06-01. The 2024
+        // run recovers 2023-03…12 (5,000.00) and pays 2024-06…12 (3,500.00): 1,500.00 to recover.
+        db.store
+            .record_changes(
+                &Source::operator("clerk"),
+                chieftech::rules::Reporter::Bureau,
+                &[
+                    change(&entries[0], ChangeKind::LeftPost, "2023-03-01"),
+                    change(&entries[0], ChangeKind::Restored, "2024-06-01"),
+                ],
+                false,
+                &chieftech::rules::RulesConfig::default(),
+            )
+            .await
+            .unwrap();
+        run_steps(
+            &db.url,
+            &cfg,
+            "2024",
+            "2024-12-01",
+            &[],
+            &dir.path().join("2024"),
+        );
+        let id = entries[0].id_number.as_str();
+        let list = ok(chieftech(&db.url, &cfg, &["recovery", "list"]));
+        assert!(
+            list.contains("1,500.00")
+                && list.contains(&chieftech::rules::id_number::mask(&entries[0].id_number)),
+            "{list}"
+        );
+        // Without a plan, the 2025 run would pay in full; with one it offsets 1,000.00.
+        ok(chieftech(
+            &db.url,
+            &cfg,
+            &[
+                "--operator",
+                "carol",
+                "--today",
+                "2025-01-05",
+                "recovery",
+                "plan",
+                id,
+                "--per-run",
+                "1000.00",
+            ],
+        ));
+        let out = dir.path().join("2025");
+        run_steps(&db.url, &cfg, "2025", "2025-12-01", &[], &out);
+        let show = ok(chieftech(
+            &db.url,
+            &cfg,
+            &["payrun", "show", "--year", "2025", "--json"],
+        ));
+        let v: serde_json::Value = serde_json::from_str(&show).unwrap();
+        let person = v["people"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id_number"] == id)
+            .unwrap();
+        let lines: i64 = person["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (l["amount"].as_str().unwrap().parse::<f64>().unwrap() * 100.0).round() as i64)
+            .sum();
+        let bank = bank_rows(&out.join("bank-2025-run1.xlsx"));
+        let row = bank.iter().find(|r| r.1 == id).unwrap();
+        assert_eq!(
+            row.3,
+            lines - 100_000,
+            "the bank pays the lines less the instalment"
+        );
+        // The summary shows the offset line and the balance left when the run was approved.
+        let summary = out.join("summary-2025-run1.xlsx");
+        let detail = sheet_rows(&summary, "明细");
+        assert!(
+            detail.iter().any(|r| r.iter().any(|c| c == "分期抵扣")),
+            "{detail:?}"
+        );
+        let balances = sheet_rows(&summary, "追缴余额");
+        assert!(
+            balances.iter().any(|r| r.iter().any(|c| c == "500")),
+            "{balances:?}"
+        );
+        // The rest is paid back at the bureau: once, whatever the clerk types twice.
+        for _ in 0..2 {
+            ok(chieftech(
+                &db.url,
+                &cfg,
+                &[
+                    "--operator",
+                    "carol",
+                    "--today",
+                    "2026-01-10",
+                    "recovery",
+                    "record",
+                    id,
+                    "500.00",
+                    "--date",
+                    "2026-01-08",
+                    "--reference",
+                    "收据0001",
+                ],
+            ));
+        }
+        let over = chieftech(
+            &db.url,
+            &cfg,
+            &[
+                "--operator",
+                "carol",
+                "--today",
+                "2026-01-10",
+                "recovery",
+                "record",
+                id,
+                "0.01",
+                "--date",
+                "2026-01-08",
+                "--reference",
+                "收据0002",
+            ],
+        );
+        assert_eq!(over.status.code(), Some(1), "{}", text(&over));
+        let list = ok(chieftech(&db.url, &cfg, &["recovery", "list"]));
+        let masked = chieftech::rules::id_number::mask(id);
+        assert!(!list.contains(&masked), "{list}");
+        let e = ok(chieftech(&db.url, &cfg, &["explain", id]));
+        assert!(e.contains("收据0001"), "{e}");
+        // The exported summary does not change with the later repayment.
+        let again = ok(chieftech(
+            &db.url,
+            &cfg,
+            &[
+                "--operator",
+                "bob",
+                "payrun",
+                "export",
+                "--year",
+                "2025",
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        ));
+        assert!(again.contains("already exported"), "{again}");
     }
 }

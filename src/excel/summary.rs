@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::io::{Seek, Write};
 
 /// Sheet names, in order.
-pub const SHEETS: [&str; 4] = ["汇总", "明细", "追缴", "未覆盖"];
+pub const SHEETS: [&str; 5] = ["汇总", "明细", "追缴", "未覆盖", "追缴余额"];
 
 /// One unit's totals; a person counts in their unit on the run's date (`rules::unit::unit_on`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -102,6 +102,19 @@ pub struct RecoveryRow {
     pub reason: String,
 }
 
+/// One person's open recovery balance (追缴余额): what runs recovered, what was paid back or
+/// offset, what is still open, and the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceRow {
+    pub id_number: String,
+    pub name: String,
+    pub due_fen: i64,
+    pub recovered_fen: i64,
+    pub open_fen: i64,
+    /// `自2025-01起分12个月，每月500.00元`, or 未分期（一次退回）.
+    pub plan: String,
+}
+
 /// One person with months no policy covers (未覆盖).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UncoveredRow {
@@ -146,6 +159,8 @@ pub struct SummaryModel {
     /// one line and do not wrap (a row height costs memory until the workbook is saved).
     pub detail_fitted_rows_max: usize,
     pub recoveries: Vec<RecoveryRow>,
+    /// Every open recovery balance when the run was approved (追缴余额).
+    pub balances: Vec<BalanceRow>,
     pub uncovered: Vec<UncoveredRow>,
     /// Printed under the 未覆盖 table: why the months are not paid, how the amount is told.
     pub uncovered_note: String,
@@ -608,6 +623,7 @@ impl<'m> SummaryWriter<'m> {
         close_detail_sheet(self.wb.worksheet_from_index(c.sheet)?, c, &self.f)?;
         write_recoveries_sheet(self.wb.add_worksheet(), self.m, &self.f)?;
         write_uncovered_sheet(self.wb.add_worksheet(), self.m, &self.f)?;
+        write_balances_sheet(self.wb.add_worksheet(), self.m, &self.f)?;
         self.wb.save_to_writer(out)?;
         Ok(self.layout)
     }
@@ -1457,6 +1473,80 @@ fn write_recoveries_sheet(
     pager.height(ws, first, 10.0)?;
     let last = signature_block(ws, &mut pager, m, first + 1, 6, f)?;
     pager.block(first, last, false);
+    pager.apply(ws)?;
+    Ok(())
+}
+
+/// 追缴余额: every open recovery balance, with its plan, and the totals.
+fn write_balances_sheet(
+    ws: &mut Worksheet,
+    m: &SummaryModel,
+    f: &Formats,
+) -> Result<(), XlsxError> {
+    ws.set_name(SHEETS[4])?;
+    let b = &m.balances;
+    let widths = [
+        5.0,
+        fit_width(b.iter().map(|x| x.id_number.as_str()), 12.0, 20.0),
+        fit_width(b.iter().map(|x| x.name.as_str()), 8.0, 10.0),
+        14.0,
+        14.0,
+        14.0,
+        fit_width(b.iter().map(|x| x.plan.as_str()), 16.0, 30.0),
+    ];
+    set_widths(ws, &widths)?;
+    let names = [
+        "序号",
+        "身份证号码",
+        "姓名",
+        "应追缴合计（元）",
+        "已追回（元）",
+        "未追回余额（元）",
+        "分期计划",
+    ];
+    list_head(ws, m, SHEETS[4], "追缴余额表", &names, f)?;
+    let mut pager = Pager::new(30.0 + 20.0 + 30.0);
+    pager.height(ws, LIST_HEADER, 30.0)?;
+    let mut sums = [0i64; 3];
+    for (i, x) in b.iter().enumerate() {
+        let row = LIST_HEADER + 1 + i as u32;
+        pager.height(ws, row, lines_height(wrapped_lines(&x.plan, widths[6])))?;
+        ws.write_number_with_format(row, 0, (i + 1) as f64, &f.int)?;
+        put_text(ws, row, 1, &x.id_number, &f.text, &f.text_quoted)?;
+        put_text(ws, row, 2, &x.name, &f.text, &f.text_quoted)?;
+        for (k, fen) in [x.due_fen, x.recovered_fen, x.open_fen]
+            .into_iter()
+            .enumerate()
+        {
+            ws.write_number_with_format(row, 3 + k as u16, yuan(fen), &f.amount)?;
+            sums[k] += fen;
+        }
+        put_text(ws, row, 6, &x.plan, &f.wrap, &f.wrap_quoted)?;
+    }
+    let row = LIST_HEADER + 1 + b.len() as u32;
+    pager.height(ws, row, 20.0)?;
+    for c in 0..7u16 {
+        match c {
+            1 => ws.write_string_with_format(
+                row,
+                c,
+                format!("合计（{}人）", b.len()),
+                &f.total_text,
+            )?,
+            3..=5 => ws.write_number_with_format(
+                row,
+                c,
+                yuan(sums[usize::from(c) - 3]),
+                &f.total_amount,
+            )?,
+            _ => ws.write_blank(row, c, &f.total_text)?,
+        };
+    }
+    pager.block(LIST_HEADER + 1, row, false);
+    let note = row + 1;
+    pager.height(ws, note, 20.0)?;
+    span(ws, note, 0, 6, "说明：余额为本批次批准时的数；未分期的款项应一次退回，分期的按计划从以后各批次应发款中抵扣，或由本人退回后登记。", &f.note)?;
+    pager.block(note, note, false);
     pager.apply(ws)?;
     Ok(())
 }

@@ -19,8 +19,8 @@ use crate::excel::bank::{
     self, BankError, BankFileInfo, BankRow, BankTemplate, BankWriter, PartTotals,
 };
 use crate::excel::summary::{
-    self, CohortTotal, DetailRow, DetailWidths, KindTotal, PartControl, RecoveryRow, SummaryModel,
-    UncoveredRow, UnitTotal,
+    self, BalanceRow, CohortTotal, DetailRow, DetailWidths, KindTotal, PartControl, RecoveryRow,
+    SummaryModel, UncoveredRow, UnitTotal,
 };
 use crate::rules::id_number::mask;
 use crate::rules::money::fen_grouped;
@@ -73,6 +73,9 @@ pub enum ExportError {
         seq: i64,
         files: Vec<String>,
     },
+    /// The run's data cannot be written in the bank's format; the roster must change.
+    #[error("the bank file cannot hold the run's data: {0}")]
+    Refused(String),
     #[error("cannot write {path}: {source}")]
     Io {
         path: PathBuf,
@@ -93,7 +96,7 @@ impl ExportError {
             | ExportError::Template(_)
             | ExportError::Config(_)
             | ExportError::Differs { .. } => 2,
-            ExportError::MissingAccount(_) => 1,
+            ExportError::MissingAccount(_) | ExportError::Refused(_) => 1,
             ExportError::Store(StoreError::Refused(_)) => 1,
             ExportError::Store(StoreError::Usage(_)) => 2,
             ExportError::Store(_) | ExportError::Io { .. } | ExportError::Xlsx { .. } => 3,
@@ -101,12 +104,18 @@ impl ExportError {
     }
 }
 
-/// The file name of bank file part `part` of `parts`.
+/// The file name of bank file part `part` of `parts` (an .xlsx template's).
 pub fn bank_file_name(year: i32, seq: i64, part: usize, parts: usize) -> String {
+    bank_file_name_ext(year, seq, part, parts, "xlsx")
+}
+
+/// The file name of bank file part `part` of `parts` with the template's extension (`xlsx`,
+/// `txt`, `csv`).
+pub fn bank_file_name_ext(year: i32, seq: i64, part: usize, parts: usize, ext: &str) -> String {
     if parts > 1 {
-        format!("bank-{year}-run{seq}-part{part}.xlsx")
+        format!("bank-{year}-run{seq}-part{part}.{ext}")
     } else {
-        format!("bank-{year}-run{seq}.xlsx")
+        format!("bank-{year}-run{seq}.{ext}")
     }
 }
 
@@ -281,6 +290,7 @@ struct BankParts<'a> {
     purpose: String,
     title: Option<String>,
     organization: String,
+    program: String,
     created: chrono::NaiveDateTime,
     current: Option<BankWriter<'a>>,
     closed: Vec<(tempfile::NamedTempFile, PartTotals)>,
@@ -310,6 +320,7 @@ impl<'a> BankParts<'a> {
             purpose,
             title,
             organization: cfg.export.organization.clone(),
+            program: program.clone(),
             created,
             current: None,
             closed: Vec::new(),
@@ -319,7 +330,13 @@ impl<'a> BankParts<'a> {
     /// The name of part `part` for temporary files and errors (the final name is given at the
     /// end, when the number of parts is known).
     fn part_name(&self, part: usize) -> String {
-        bank_file_name(self.year, self.seq, part, part.max(2))
+        bank_file_name_ext(
+            self.year,
+            self.seq,
+            part,
+            part.max(2),
+            self.template.extension(),
+        )
     }
 
     /// Adds a row to the current part, opening the next part when it is full.
@@ -338,7 +355,8 @@ impl<'a> BankParts<'a> {
                 organization: self.organization.clone(),
                 created: self.created,
             };
-            let w = BankWriter::new(self.template, info).map_err(|e| bank_error(&name, e))?;
+            let mut w = BankWriter::new(self.template, info).map_err(|e| bank_error(&name, e))?;
+            w.set_run(self.year, self.seq, &self.program);
             self.current = Some(w);
         }
         let w = self.current.as_mut().expect("a part is open");
@@ -367,7 +385,7 @@ impl<'a> BankParts<'a> {
         let mut written = Vec::new();
         let mut parts = Vec::new();
         for (k, (tmp, totals)) in self.closed.into_iter().enumerate() {
-            let name = bank_file_name(self.year, self.seq, k + 1, n);
+            let name = bank_file_name_ext(self.year, self.seq, k + 1, n, self.template.extension());
             let sha = sha256_file(tmp.path())?;
             parts.push(PartControl {
                 batch_ref: batch_ref(self.year, self.seq, k + 1),
@@ -387,6 +405,12 @@ impl<'a> BankParts<'a> {
 fn bank_error(name: &str, e: BankError) -> ExportError {
     match e {
         BankError::Xlsx(source) => xlsx_error(name, source),
+        BankError::Io(source) => ExportError::Io {
+            path: PathBuf::from(name),
+            source,
+        },
+        // A roster value the bank's text format cannot hold (a character outside GBK).
+        BankError::TextField { .. } => ExportError::Refused(format!("{name}: {e}")),
         other => ExportError::Template(other),
     }
 }
@@ -968,6 +992,24 @@ async fn build_model(
         ));
     }
     let totals = tally.totals;
+    let balances = balance_rows(store, &meta.approved_at).await?;
+    if let Some((n, fen)) = tally.kinds.get(&LineKind::Reissue).copied() {
+        notes.push(format!(
+            "{}. 本批次重发此前银行未能入账的款项{}笔，共{}元，发至名册上现在的账户（见明细“重发”）。",
+            notes.len() + 1,
+            n,
+            fen_grouped(fen)
+        ));
+    }
+    if !balances.is_empty() {
+        let open: i64 = balances.iter().map(|b| b.open_fen).sum();
+        notes.push(format!(
+            "{}. 截至本批次批准，{}人尚有应退回未退回的款项共{}元（见“追缴余额”表）。",
+            notes.len() + 1,
+            balances.len(),
+            fen_grouped(open)
+        ));
+    }
     let model = SummaryModel {
         title: format!("{}年度{}发放汇总表", view.year, cfg.export.program),
         organization: cfg.export.organization.clone(),
@@ -989,11 +1031,32 @@ async fn build_model(
         detail_rows_per_sheet: cfg.export.detail_rows_per_sheet as usize,
         detail_fitted_rows_max: cfg.export.detail_fitted_rows_max as usize,
         recoveries: tally.recoveries,
+        balances,
         uncovered,
         uncovered_note,
         notes,
     };
     Ok((model, tally.widths, tally.lines, totals))
+}
+
+/// Every open recovery balance as it stood when the run was approved (masked ID numbers).
+async fn balance_rows(store: &Store, approved_at: &str) -> Result<Vec<BalanceRow>, ExportError> {
+    Ok(store
+        .recovery_balances_as_of(approved_at)
+        .await?
+        .into_iter()
+        .map(|b| BalanceRow {
+            id_number: mask(&b.id_number),
+            name: b.name,
+            due_fen: b.due_fen,
+            recovered_fen: b.recovered_fen,
+            open_fen: b.open_fen,
+            plan: b
+                .plan
+                .map(|p| p.describe_zh())
+                .unwrap_or_else(|| "未分期（一次退回）".into()),
+        })
+        .collect())
 }
 
 /// The count and sum of each line kind, in the order of the 汇总 sheet.
@@ -1194,13 +1257,66 @@ impl RunLines<'_> {
         for r in &p.reissues {
             put(&reissue_row(p, last, &masked, r)).map_err(|source| xlsx_error("", source))?;
         }
+        if p.offset_fen > 0 {
+            put(&offset_row(p, last, &masked, run_month(self.view)))
+                .map_err(|source| xlsx_error("", source))?;
+        }
         Ok(())
     }
 }
 
-/// Adds a person's re-issues to the totals by cohort (the latest appointment's) and kind, and
+/// The month of the run's business date.
+fn run_month(view: &RunView) -> Month {
+    parse_date(&view.today)
+        .map(Month::of)
+        .unwrap_or(Month::of(NaiveDate::MIN))
+}
+
+/// The 明细 row of an instalment of a planned recovery taken from the person's bank payment.
+fn offset_row(p: &RunPerson, last: &RunItem, masked: &str, month: Month) -> DetailRow {
+    DetailRow {
+        id_number: masked.to_string(),
+        name: p.name.clone(),
+        unit: last.unit.clone(),
+        cohort_year: last.cohort_year,
+        approval_no: last.approval_no.clone(),
+        month,
+        kind: LineKind::Offset,
+        fen: -p.offset_fen,
+        reason: format!(
+            "分期追缴：本批次从应发款中抵扣此前应退回的{}元（计划与余额见“追缴余额”表）",
+            fen_grouped(p.offset_fen)
+        ),
+    }
+}
+
+/// Adds a person's planned-recovery offset and re-issues to the totals by cohort (the latest
+/// appointment's) and kind, and
 /// to the 明细 widths.
 fn tally_reissues(p: &RunPerson, last: &RunItem, masked: &str, t: &mut Tally) {
+    if p.offset_fen > 0 {
+        let c = t
+            .cohorts
+            .entry(last.cohort_year)
+            .or_insert_with(|| CohortTotal {
+                cohort_year: last.cohort_year,
+                ..CohortTotal::default()
+            });
+        c.lines += 1;
+        c.negative_fen -= p.offset_fen;
+        let k = t.kinds.entry(LineKind::Offset).or_default();
+        k.0 += 1;
+        k.1 -= p.offset_fen;
+        t.lines += 1;
+        t.widths.add_parts(
+            masked,
+            &p.name,
+            &last.unit,
+            &last.approval_no,
+            LineKind::Offset,
+            -p.offset_fen,
+        );
+    }
     for r in &p.reissues {
         let c = t
             .cohorts

@@ -93,10 +93,10 @@ pub async fn reconcile(
     let layout = template.return_layout();
     let limits = crate::excel::read::InputLimits::from_config(&s.config)
         .map_err(|e| JobError::usage(e.to_string()))?;
-    let read: ReturnFile = read_return_file(file, &layout, &limits)
-        .map_err(|e| JobError::refused(e.to_string()))?;
-    let sha256 = crate::jobs::export::sha256_file(file)
-        .map_err(|e| JobError::outside(e.to_string()))?;
+    let read: ReturnFile =
+        read_return_file(file, &layout, &limits).map_err(|e| JobError::refused(e.to_string()))?;
+    let sha256 =
+        crate::jobs::export::sha256_file(file).map_err(|e| JobError::outside(e.to_string()))?;
     let settings = MailSettings::from_config(&s.config)?;
     let units = super::notices::unit_emails(&s.store).await?;
     let lines: Vec<ReturnLine> = read.rows.iter().map(line_of).collect();
@@ -113,7 +113,12 @@ pub async fn reconcile(
     let reconciled = s
         .store
         .reconcile_run(year, run, &input, &lines, |f| {
-            match failure_notice(f, units.get(&f.unit).map(String::as_str), &settings, s.today) {
+            match failure_notice(
+                f,
+                units.get(&f.unit).map(String::as_str),
+                &settings,
+                s.today,
+            ) {
                 Ok(n) => Some(n),
                 Err(e) => {
                     template_error.get_or_insert(e);

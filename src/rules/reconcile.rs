@@ -24,8 +24,13 @@ use std::collections::HashMap;
 pub enum PaymentState {
     /// Sent to the bank, not answered yet.
     Exported,
-    Paid { date: NaiveDate },
-    Failed { date: NaiveDate, reason: String },
+    Paid {
+        date: NaiveDate,
+    },
+    Failed {
+        date: NaiveDate,
+        reason: String,
+    },
 }
 
 impl PaymentState {
@@ -201,7 +206,11 @@ fn find(
     row: &ReturnLine,
     answered: &HashMap<usize, u32>,
 ) -> Result<usize, Mismatch> {
-    let p = match (row.batch_ref.as_deref(), row.row_no, index.batches.as_slice()) {
+    let p = match (
+        row.batch_ref.as_deref(),
+        row.row_no,
+        index.batches.as_slice(),
+    ) {
         (Some(batch), Some(no), _) => find_by_row(index, payments, row, batch, no)?,
         // A file without batch references answers a run of one part by its rows.
         (None, Some(no), [only]) => find_by_row(index, payments, row, only, no)?,
@@ -211,7 +220,10 @@ fn find(
         return Err(mismatch(
             row,
             "row_no",
-            format!("与第{first}行重复：同一笔款项（批次 {} 第{}行）出现两次", payments[p].batch_ref, payments[p].row_no),
+            format!(
+                "与第{first}行重复：同一笔款项（批次 {} 第{}行）出现两次",
+                payments[p].batch_ref, payments[p].row_no
+            ),
         ));
     }
     Ok(p)
@@ -245,7 +257,11 @@ fn find_by_row(
     if pay.fen != row.fen {
         return Err(amount_differs(row, pay));
     }
-    if row.id_number.as_deref().is_some_and(|id| id != pay.id_number) {
+    if row
+        .id_number
+        .as_deref()
+        .is_some_and(|id| id != pay.id_number)
+    {
         return Err(mismatch(
             row,
             "id_number",
@@ -376,7 +392,12 @@ mod tests {
     fn payments() -> Vec<Payment> {
         (1..=4)
             .map(|i| Payment {
-                batch_ref: if i <= 3 { "CT-2024-R1-P1" } else { "CT-2024-R1-P2" }.into(),
+                batch_ref: if i <= 3 {
+                    "CT-2024-R1-P1"
+                } else {
+                    "CT-2024-R1-P2"
+                }
+                .into(),
                 row_no: if i <= 3 { i } else { 1 },
                 id_number: format!("ID{i}"),
                 account: format!("AC{i}"),
@@ -452,7 +473,10 @@ mod tests {
         assert!(cols.contains(&(Some(3), Some("row_no"))));
         assert!(cols.contains(&(Some(4), Some("amount"))));
         assert!(cols.contains(&(Some(6), Some("row_no"))));
-        assert!(r.mismatches.iter().any(|m| m.message.contains("与第5行重复")));
+        assert!(r
+            .mismatches
+            .iter()
+            .any(|m| m.message.contains("与第5行重复")));
     }
 
     #[test]

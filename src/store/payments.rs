@@ -117,7 +117,16 @@ impl Store {
         done.applied = true;
         if !done.result.answers.is_empty() {
             let units = UnitIndex::load(&mut tx).await?;
-            record_answers(&mut tx, &head, input, &stored, &units, &mut done, &mut notice).await?;
+            record_answers(
+                &mut tx,
+                &head,
+                input,
+                &stored,
+                &units,
+                &mut done,
+                &mut notice,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(done)
@@ -421,7 +430,14 @@ async fn record_answers(
         done.result.mismatches.len()
     );
     // A failure changes what the next run pays: a money entry (a draft computed before is stale).
-    audit(tx, input.operator, "payrun-reconcile", &detail, !done.failed.is_empty()).await?;
+    audit(
+        tx,
+        input.operator,
+        "payrun-reconcile",
+        &detail,
+        !done.failed.is_empty(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -454,7 +470,9 @@ pub(super) async fn load_reissues(
         };
         match people.last_mut() {
             Some(p) if p.id_number == id_number => p.reissues.push(reissue),
-            _ => people.push(reissue_person(r, id_number, reissue, run_date, draft, units)?),
+            _ => people.push(reissue_person(
+                r, id_number, reissue, run_date, draft, units,
+            )?),
         }
     }
     Ok(people)

@@ -1108,9 +1108,9 @@ pub(super) async fn for_each_person(
         head.status == "draft",
         units,
     )
-        .await?
-        .into_iter()
-        .peekable();
+    .await?
+    .into_iter()
+    .peekable();
     let offsets = load_offsets(&mut *conn, head.run_id).await?;
     let mut rows = sqlx::query("SELECT t.id_number, t.name, i.appointment_id, a.approval_no, a.approval_date, COALESCE(u.name, ''), i.lines, i.bank_account, i.bank_name, a.bank_account, a.bank_name, i.technician_id FROM run_items i JOIN technicians t ON t.id = i.technician_id JOIN appointments a ON a.id = i.appointment_id LEFT JOIN units u ON u.id = a.unit_id WHERE i.run_id = $1 ORDER BY t.id_number, a.approval_date")
         .bind(head.run_id)
@@ -1267,7 +1267,12 @@ const CHUNK: usize = 400;
 /// `HEAD VALUES (…), …` for `rows` rows of `cols` values: placeholders only, no data in the
 /// text (`?` on SQLite, where numbered parameters cost a scan of the statement's parameter
 /// list each, see [`super::roster::placeholders`]).
-pub(super) fn multi_row_insert(backend: super::Backend, head: &str, rows: usize, cols: usize) -> String {
+pub(super) fn multi_row_insert(
+    backend: super::Backend,
+    head: &str,
+    rows: usize,
+    cols: usize,
+) -> String {
     let values: Vec<String> = (0..rows)
         .map(|r| {
             format!(

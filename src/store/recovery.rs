@@ -352,6 +352,53 @@ impl Store {
         Ok(out)
     }
 
+    /// Every open balance as it stood at `at` (an RFC 3339 time: the approval of the run
+    /// whose summary shows them): runs approved, repayments recorded and plans made by then.
+    /// A later repayment does not change an exported summary.
+    pub async fn recovery_balances_as_of(&self, at: &str) -> Result<Vec<RecoveryBalance>> {
+        let mut conn = self.pool().acquire().await?;
+        let dues = sums_at(&mut conn, DUES_AT, at).await?;
+        let mut recovered = sums_at(&mut conn, OFFSETS_AT, at).await?;
+        for (tid, fen) in sums_at(&mut conn, REPAID_AT, at).await? {
+            *recovered.entry(tid).or_default() += fen;
+        }
+        let sql = format!(
+            "SELECT {PLAN_COLUMNS} FROM recovery_plans WHERE created_at <= $1 AND (replaced_at IS NULL OR replaced_at > $1) ORDER BY id"
+        );
+        let mut plans = HashMap::new();
+        for r in sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(at)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            let (tid, plan) = plan_from_row(&r)?;
+            plans.insert(tid, plan);
+        }
+        let mut out = Vec::new();
+        for r in sqlx::query("SELECT id, id_number, name FROM technicians WHERE id IN (SELECT technician_id FROM run_recoveries)")
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            let tid: i64 = r.try_get(0)?;
+            let b = Balance::of(
+                dues.get(&tid).copied().unwrap_or(0),
+                recovered.get(&tid).copied().unwrap_or(0),
+            );
+            if b.open > 0 {
+                out.push(RecoveryBalance {
+                    id_number: r.try_get(1)?,
+                    name: r.try_get(2)?,
+                    due_fen: b.due,
+                    recovered_fen: b.recovered,
+                    open_fen: b.open,
+                    plan: plans.remove(&tid),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.id_number.cmp(&b.id_number));
+        Ok(out)
+    }
+
     /// A person's recoveries due and offsets by run, repayments and plans, for `explain`.
     pub async fn recovery_history(&self, id_number: &str) -> Result<RecoveryHistory> {
         let mut conn = self.pool().acquire().await?;
@@ -423,6 +470,23 @@ const REPAID: &str = "SELECT technician_id, CAST(SUM(fen) AS BIGINT) FROM recove
 const OFFSETS_SINCE_PLAN: &str = "SELECT x.technician_id, CAST(SUM(x.fen) AS BIGINT) FROM run_offsets x JOIN runs r ON r.id = x.run_id JOIN recovery_plans p ON p.technician_id = x.technician_id AND p.replaced_at IS NULL WHERE r.status = 'approved' AND r.approved_at > p.created_at AND x.technician_id BETWEEN $1 AND $2 GROUP BY x.technician_id";
 const REPAID_SINCE_PLAN: &str = "SELECT x.technician_id, CAST(SUM(x.fen) AS BIGINT) FROM recovery_repayments x JOIN recovery_plans p ON p.technician_id = x.technician_id AND p.replaced_at IS NULL WHERE x.recorded_at > p.created_at AND x.technician_id BETWEEN $1 AND $2 GROUP BY x.technician_id";
 const PLAN_COLUMNS: &str = "id, technician_id, per_run_fen, months, monthly_fen, start_month, balance_fen, created_at, operator, replaced_at";
+
+const DUES_AT: &str = "SELECT x.technician_id, CAST(SUM(x.fen) AS BIGINT) FROM run_recoveries x JOIN runs r ON r.id = x.run_id WHERE r.status = 'approved' AND r.approved_at <= $1 GROUP BY x.technician_id";
+const OFFSETS_AT: &str = "SELECT x.technician_id, CAST(SUM(x.fen) AS BIGINT) FROM run_offsets x JOIN runs r ON r.id = x.run_id WHERE r.status = 'approved' AND r.approved_at <= $1 GROUP BY x.technician_id";
+const REPAID_AT: &str = "SELECT technician_id, CAST(SUM(fen) AS BIGINT) FROM recovery_repayments WHERE recorded_at <= $1 GROUP BY technician_id";
+
+/// Runs a `technician_id, SUM(fen)` query bounded by a time.
+async fn sums_at(conn: &mut sqlx::AnyConnection, sql: &str, at: &str) -> Result<HashMap<i64, i64>> {
+    let mut out = HashMap::new();
+    for r in sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(at)
+        .fetch_all(conn)
+        .await?
+    {
+        out.insert(r.try_get(0)?, r.try_get(1)?);
+    }
+    Ok(out)
+}
 
 /// Runs a `technician_id, SUM(fen)` query over a range of technician ids.
 async fn sums(conn: &mut sqlx::AnyConnection, sql: &str, ids: Ids) -> Result<HashMap<i64, i64>> {
