@@ -568,7 +568,9 @@ async fn a_planned_recovery_is_offset_by_later_runs_and_repaid_once() {
         let list = ok(chieftech(&db.url, &cfg, &["recovery", "list"]));
         assert!(
             list.contains("1,500.00")
-                && list.contains(&chieftech::rules::id_number::mask(&entries[0].id_number)),
+                && list.contains(&chieftech::rules::id_number::mask(
+                    entries[0].id_number.as_str()
+                )),
             "{list}"
         );
         // Without a plan, the 2025 run would pay in full; with one it offsets 1,000.00.
