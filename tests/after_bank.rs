@@ -691,3 +691,106 @@ async fn a_planned_recovery_is_offset_by_later_runs_and_repaid_once() {
         assert!(again.contains("already exported"), "{again}");
     }
 }
+
+#[tokio::test]
+async fn a_gbk_text_bank_file_is_exported_and_its_text_return_reconciled() {
+    for db in common::backends().await {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), Some("banks/example-text-bank.toml"));
+        let entries: Vec<RosterEntry> = (0..4).map(|i| roster_entry(i, &account(i))).collect();
+        import(&db.store, &entries).await;
+        let out = dir.path().join("2023");
+        run_steps(&db.url, &cfg, "2023", "2023-12-01", &[], &out);
+        let bytes = std::fs::read(out.join("bank-2023-run1.txt")).unwrap();
+        let (text, _, bad) = encoding_rs::GBK.decode(&bytes);
+        assert!(!bad, "{}: the bank file is GBK", db.name);
+        // Byte for byte: what GBK makes of the decoded text is the file.
+        assert_eq!(encoding_rs::GBK.encode(&text).0.as_ref(), bytes.as_slice());
+        let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 4 + 2, "{text}");
+        let rows: Vec<Vec<&str>> = lines[1..5].iter().map(|l| l.split('|').collect()).collect();
+        let total: i64 = rows
+            .iter()
+            .map(|r| chieftech::excel::bank_return::amount_fen(r[3]).unwrap())
+            .sum();
+        let show = ok(chieftech(
+            &db.url,
+            &cfg,
+            &["payrun", "show", "--year", "2023", "--json"],
+        ));
+        let v: serde_json::Value = serde_json::from_str(&show).unwrap();
+        assert_eq!(v["totals"]["paid"], chieftech::rules::money::fen_str(total));
+        let header: Vec<&str> = lines[0].split('|').collect();
+        assert_eq!(header[0], "H");
+        assert_eq!(header[1], "CT-2023-R1-P1");
+        assert_eq!(header[3], "4");
+        assert_eq!(lines[5], format!("T|4|{}", header[4]));
+        assert_eq!(
+            chieftech::excel::bank_return::amount_fen(header[4]),
+            Some(total)
+        );
+        assert!(rows.iter().all(|r| r[2].starts_with("技师")));
+
+        // The bank answers in GBK text: batch, row, account, amount, status, reason, date.
+        let mut ret =
+            String::from("H|回盘|4\r\n批次号|序号|收款账号|金额|状态|失败原因|处理日期\r\n");
+        for (k, r) in rows.iter().enumerate() {
+            let (status, reason) = if k == 2 {
+                ("F", "户名不符")
+            } else {
+                ("S", "")
+            };
+            ret.push_str(&format!(
+                "CT-2023-R1-P1|{}|{}|{}|{status}|{reason}|20240108\r\n",
+                r[0], r[1], r[3]
+            ));
+        }
+        ret.push_str("T|4\r\n");
+        let utf8 = dir.path().join("return-utf8.txt");
+        std::fs::write(&utf8, ret.as_bytes()).unwrap();
+        let before = ledger_state(&db.store).await;
+        let o = chieftech(
+            &db.url,
+            &cfg,
+            &[
+                "--operator",
+                "carol",
+                "payrun",
+                "reconcile",
+                "--year",
+                "2023",
+                utf8.to_str().unwrap(),
+            ],
+        );
+        assert_ne!(
+            o.status.code(),
+            Some(0),
+            "a UTF-8 file where GBK is declared: {}",
+            text(&o)
+        );
+        assert!(text(&o).contains("return-utf8.txt"), "{}", text(&o));
+        assert_eq!(ledger_state(&db.store).await, before);
+        let gbk = dir.path().join("return-gbk.txt");
+        std::fs::write(&gbk, encoding_rs::GBK.encode(&ret).0.as_ref()).unwrap();
+        let o = ok(chieftech(
+            &db.url,
+            &cfg,
+            &[
+                "--operator",
+                "carol",
+                "payrun",
+                "reconcile",
+                "--year",
+                "2023",
+                gbk.to_str().unwrap(),
+            ],
+        ));
+        assert!(o.contains("到账 3 笔；失败 1 笔"), "{o}");
+        let e = ok(chieftech(
+            &db.url,
+            &cfg,
+            &["explain", entries[2].id_number.as_str()],
+        ));
+        assert!(e.contains("户名不符") && e.contains("2024-01-08"), "{e}");
+    }
+}

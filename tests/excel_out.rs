@@ -354,8 +354,12 @@ async fn bank_file_and_summary_of_the_worked_examples() {
         // The summary.
         assert_eq!(
             sheet_names(&summary_path),
-            ["汇总", "明细", "追缴", "未覆盖"]
+            ["汇总", "明细", "追缴", "未覆盖", "追缴余额"]
         );
+        // 张伟's recovery is open when the run is approved: the balance sheet lists it.
+        let b = Sheet::read(&summary_path, "追缴余额");
+        let (r, _) = b.find(&mask(zhang.id_number.as_str()));
+        assert!(b.fen(r, 5) > 0, "an open balance");
         let t = Sheet::read(&summary_path, "汇总");
         assert_eq!(t.text(0, 0), "2023年度张店区首席技师津贴发放汇总表");
         assert!(t.text(1, 0).contains("第1批"), "{}", t.text(1, 0));
