@@ -702,12 +702,12 @@ async fn a_gbk_text_bank_file_is_exported_and_its_text_return_reconciled() {
         let out = dir.path().join("2023");
         run_steps(&db.url, &cfg, "2023", "2023-12-01", &[], &out);
         let bytes = std::fs::read(out.join("bank-2023-run1.txt")).unwrap();
-        let (text, _, bad) = encoding_rs::GBK.decode(&bytes);
+        let (decoded, _, bad) = encoding_rs::GBK.decode(&bytes);
         assert!(!bad, "{}: the bank file is GBK", db.name);
         // Byte for byte: what GBK makes of the decoded text is the file.
-        assert_eq!(encoding_rs::GBK.encode(&text).0.as_ref(), bytes.as_slice());
-        let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
-        assert_eq!(lines.len(), 4 + 2, "{text}");
+        assert_eq!(encoding_rs::GBK.encode(&decoded).0.as_ref(), bytes.as_slice());
+        let lines: Vec<&str> = decoded.split("\r\n").filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 4 + 2, "{decoded}");
         let rows: Vec<Vec<&str>> = lines[1..5].iter().map(|l| l.split('|').collect()).collect();
         let total: i64 = rows
             .iter()
