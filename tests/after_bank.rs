@@ -705,7 +705,10 @@ async fn a_gbk_text_bank_file_is_exported_and_its_text_return_reconciled() {
         let (decoded, _, bad) = encoding_rs::GBK.decode(&bytes);
         assert!(!bad, "{}: the bank file is GBK", db.name);
         // Byte for byte: what GBK makes of the decoded text is the file.
-        assert_eq!(encoding_rs::GBK.encode(&decoded).0.as_ref(), bytes.as_slice());
+        assert_eq!(
+            encoding_rs::GBK.encode(&decoded).0.as_ref(),
+            bytes.as_slice()
+        );
         let lines: Vec<&str> = decoded.split("\r\n").filter(|l| !l.is_empty()).collect();
         assert_eq!(lines.len(), 4 + 2, "{decoded}");
         let rows: Vec<Vec<&str>> = lines[1..5].iter().map(|l| l.split('|').collect()).collect();

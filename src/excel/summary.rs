@@ -1543,11 +1543,21 @@ fn write_balances_sheet(
         };
     }
     pager.block(LIST_HEADER + 1, row, false);
-    let note = row + 1;
-    pager.height(ws, note, 20.0)?;
-    span(ws, note, 0, 6, "说明：余额为本批次批准时的数；未分期的款项应一次退回，分期的按计划从以后各批次应发款中抵扣，或由本人退回后登记。", &f.note)?;
-    pager.block(note, note, false);
+    balances_note(ws, &mut pager, row + 1, f)?;
     pager.apply(ws)?;
+    Ok(())
+}
+
+/// The note under the 追缴余额 table.
+fn balances_note(
+    ws: &mut Worksheet,
+    pager: &mut Pager,
+    row: u32,
+    f: &Formats,
+) -> Result<(), XlsxError> {
+    pager.height(ws, row, 20.0)?;
+    span(ws, row, 0, 6, "说明：余额为本批次批准时的数；未分期的款项应一次退回，分期的按计划从以后各批次应发款中抵扣，或由本人退回后登记。", &f.note)?;
+    pager.block(row, row, false);
     Ok(())
 }
 

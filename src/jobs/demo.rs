@@ -174,6 +174,10 @@ async fn pay_years(
         let done = one_year(clerk, year).await?;
         println!("{UNDER}{}", done.line);
         done_years.uncovered += done.uncovered;
+        if year == BANK_FAILS_IN {
+            let file = bank_answers(clerk, year, &done.view, inputs_dir).await?;
+            done_years.inputs.push(file);
+        }
         done_years.runs.push(done.line);
         done_years.outputs.extend(done.files);
         // The person to try `explain` on: the first one with a recovery, else the first paid.
@@ -191,6 +195,108 @@ async fn pay_years(
         }
     }
     Ok(done_years)
+}
+
+/// The year whose bank return file reports failures (re-issued by the next year's run).
+const BANK_FAILS_IN: i32 = 2023;
+
+/// The bank's answer to the year's bank file, as the bank would send it: every row paid but
+/// the 2nd and the 5th (账户已销户), written in the template's return layout and reconciled;
+/// the failures' units are told, and the next year's run pays them again (重发). Returns the
+/// return file's path.
+async fn bank_answers(
+    clerk: &Session,
+    year: i32,
+    view: &crate::store::RunView,
+    inputs_dir: &Path,
+) -> Result<PathBuf, JobError> {
+    let template = crate::excel::bank::BankTemplate::from_config(
+        clerk
+            .config
+            .export
+            .bank_template_path(&clerk.config.base_dir),
+    )
+    .map_err(|e| fail(Class::Usage, e))?;
+    let layout = template.return_layout();
+    let path = inputs_dir.join(format!("bank-return-{year}.xlsx"));
+    let paid: Vec<&crate::store::RunPerson> = view
+        .people
+        .iter()
+        .filter(|p| p.net.bank > 0)
+        .take(template.max_rows as usize)
+        .collect();
+    write_return_file(&path, &layout, &paid).map_err(|e| fail(Class::Outside, e))?;
+    let r = super::reconcile::reconcile(clerk, year, Some(view.seq), &path, false).await?;
+    let c = &r.reconciled;
+    if !r.applied() {
+        return Err(fail(Class::Refused, r.problems().join("; ")));
+    }
+    println!(
+        "{UNDER}银行回盘（{}）：到账 {} 笔，失败 {} 笔（账户已销户）；已通知其单位核实账户，下一年度的发放批次重发",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or_default(),
+        c.paid,
+        c.failed.len()
+    );
+    Ok(path)
+}
+
+/// A return file in `layout` (xlsx) for the bank rows of `paid`, in order: 序号 from 1; the
+/// 2nd and 5th rows failed.
+fn write_return_file(
+    path: &Path,
+    layout: &crate::excel::bank_return::ReturnLayout,
+    paid: &[&crate::store::RunPerson],
+) -> Result<(), rust_xlsxwriter::XlsxError> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let ws = book.add_worksheet();
+    let columns: Vec<&str> = [
+        layout.row_no.as_deref(),
+        layout.id_number.as_deref(),
+        layout.account.as_deref(),
+        Some(layout.amount.as_str()),
+        Some(layout.status.as_str()),
+        layout.reason.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    for (c, h) in columns.iter().enumerate() {
+        ws.write_string(0, c as u16, *h)?;
+    }
+    for (k, p) in paid.iter().enumerate() {
+        let failed = k == 1 || k == 4;
+        let account = p
+            .items
+            .last()
+            .map(|i| i.bank_account.as_str())
+            .unwrap_or("");
+        let cells = [
+            layout.row_no.as_ref().map(|_| (k + 1).to_string()),
+            layout.id_number.as_ref().map(|_| p.id_number.clone()),
+            layout.account.as_ref().map(|_| account.to_string()),
+            Some(crate::rules::money::fen_str(p.net.bank)),
+            Some(
+                if failed {
+                    layout.failed_values.first()
+                } else {
+                    layout.paid_values.first()
+                }
+                .cloned()
+                .unwrap_or_default(),
+            ),
+            layout.reason.as_ref().map(|_| {
+                if failed {
+                    "账户已销户".to_string()
+                } else {
+                    String::new()
+                }
+            }),
+        ];
+        for (c, v) in cells.into_iter().flatten().enumerate() {
+            ws.write_string(k as u32 + 1, c as u16, v)?;
+        }
+    }
+    book.save(path)
 }
 
 /// Explains 追缴 and, when some months were uncovered, 未覆盖.

@@ -993,23 +993,7 @@ async fn build_model(
     }
     let totals = tally.totals;
     let balances = balance_rows(store, &meta.approved_at).await?;
-    if let Some((n, fen)) = tally.kinds.get(&LineKind::Reissue).copied() {
-        notes.push(format!(
-            "{}. 本批次重发此前银行未能入账的款项{}笔，共{}元，发至名册上现在的账户（见明细“重发”）。",
-            notes.len() + 1,
-            n,
-            fen_grouped(fen)
-        ));
-    }
-    if !balances.is_empty() {
-        let open: i64 = balances.iter().map(|b| b.open_fen).sum();
-        notes.push(format!(
-            "{}. 截至本批次批准，{}人尚有应退回未退回的款项共{}元（见“追缴余额”表）。",
-            notes.len() + 1,
-            balances.len(),
-            fen_grouped(open)
-        ));
-    }
+    after_bank_notes(&mut notes, &tally.kinds, &balances);
     let model = SummaryModel {
         title: format!("{}年度{}发放汇总表", view.year, cfg.export.program),
         organization: cfg.export.organization.clone(),
@@ -1037,6 +1021,31 @@ async fn build_model(
         notes,
     };
     Ok((model, tally.widths, tally.lines, totals))
+}
+
+/// The summary's notes on re-issues and open recovery balances, when there are any.
+fn after_bank_notes(
+    notes: &mut Vec<String>,
+    kinds: &BTreeMap<LineKind, (usize, i64)>,
+    balances: &[BalanceRow],
+) {
+    if let Some((n, fen)) = kinds.get(&LineKind::Reissue).copied() {
+        notes.push(format!(
+            "{}. 本批次重发此前银行未能入账的款项{}笔，共{}元，发至名册上现在的账户（见明细“重发”）。",
+            notes.len() + 1,
+            n,
+            fen_grouped(fen)
+        ));
+    }
+    if !balances.is_empty() {
+        let open: i64 = balances.iter().map(|b| b.open_fen).sum();
+        notes.push(format!(
+            "{}. 截至本批次批准，{}人尚有应退回未退回的款项共{}元（见“追缴余额”表）。",
+            notes.len() + 1,
+            balances.len(),
+            fen_grouped(open)
+        ));
+    }
 }
 
 /// Every open recovery balance as it stood when the run was approved (masked ID numbers).
@@ -1078,6 +1087,8 @@ fn kind_totals(kinds: &BTreeMap<LineKind, (usize, i64)>) -> Vec<KindTotal> {
             fen,
         }
     })
+    // 重发 and 分期抵扣 only in a run that has them.
+    .filter(|t| t.lines > 0 || !matches!(t.kind, LineKind::Reissue | LineKind::Offset))
     .collect()
 }
 

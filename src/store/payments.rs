@@ -376,6 +376,46 @@ async fn record_answers(
         Some((id, _, _)) => id,
         None => super::insert_source(&mut *tx, &source, "bank return file").await?,
     };
+    insert_results(tx, head, input, stored, units, done, source_id).await?;
+    for f in &done.failed {
+        if let Some(n) = notice(f) {
+            if crate::mail::queue(&mut *tx, &n).await? {
+                done.notices += 1;
+            }
+        }
+    }
+    let detail = format!(
+        "run {}/{}: bank return {}: {} paid, {} failed, {} unchanged, {} mismatches",
+        head.year,
+        head.seq,
+        input.file_name,
+        done.paid,
+        done.failed.len(),
+        done.result.unchanged.len(),
+        done.result.mismatches.len()
+    );
+    // A failure changes what the next run pays: a money entry (a draft computed before is stale).
+    audit(
+        tx,
+        input.operator,
+        "payrun-reconcile",
+        &detail,
+        !done.failed.is_empty(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Inserts a result per answer; the failures go to `done.failed`, the paid are counted.
+async fn insert_results(
+    tx: &mut sqlx::AnyConnection,
+    head: &super::payrun::RunHead,
+    input: &BankReturn<'_>,
+    stored: &[StoredPayment],
+    units: &UnitIndex,
+    done: &mut Reconciled,
+    source_id: i64,
+) -> Result<()> {
     for a in &done.result.answers {
         let p = &stored[a.payment];
         let (status, date, reason) = match &a.state {
@@ -412,32 +452,6 @@ async fn record_answers(
             }),
         }
     }
-    for f in &done.failed {
-        if let Some(n) = notice(f) {
-            if crate::mail::queue(&mut *tx, &n).await? {
-                done.notices += 1;
-            }
-        }
-    }
-    let detail = format!(
-        "run {}/{}: bank return {}: {} paid, {} failed, {} unchanged, {} mismatches",
-        head.year,
-        head.seq,
-        input.file_name,
-        done.paid,
-        done.failed.len(),
-        done.result.unchanged.len(),
-        done.result.mismatches.len()
-    );
-    // A failure changes what the next run pays: a money entry (a draft computed before is stale).
-    audit(
-        tx,
-        input.operator,
-        "payrun-reconcile",
-        &detail,
-        !done.failed.is_empty(),
-    )
-    .await?;
     Ok(())
 }
 
