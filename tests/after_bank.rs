@@ -110,8 +110,11 @@ async fn import(store: &Store, entries: &[RosterEntry]) {
         .unwrap();
 }
 
-/// A bank file's payment rows: (序号, ID number, account, fen), without its 合计 row.
-fn bank_rows(path: &Path) -> Vec<(u32, String, String, i64)> {
+/// A bank file's payment row: (序号, ID number, account, fen).
+type BankRow = (u32, String, String, i64);
+
+/// A bank file's payment rows, without its 合计 row.
+fn bank_rows(path: &Path) -> Vec<BankRow> {
     let mut wb: Xlsx<_> = open_workbook(path).unwrap();
     let range = wb.worksheet_range("代发明细").unwrap();
     let mut out = Vec::new();
@@ -128,7 +131,7 @@ fn bank_rows(path: &Path) -> Vec<(u32, String, String, i64)> {
 
 /// A return file in the default template's layout: 序号, 身份证号码, 银行账号, 金额（元）,
 /// 状态, 失败原因; rows in `failed` failed with a reason.
-fn return_file(path: &Path, rows: &[(u32, String, String, i64)], failed: &[usize]) {
+fn return_file(path: &Path, rows: &[BankRow], failed: &[usize]) {
     let mut book = rust_xlsxwriter::Workbook::new();
     let ws = book.add_worksheet();
     ws.write_string(0, 0, "某银行代发回盘").unwrap();
@@ -401,7 +404,7 @@ async fn hostile_return_files_are_refused_and_change_nothing() {
                 ],
             )
         };
-        let cases: Vec<(&str, Vec<(u32, String, String, i64)>, &str)> = vec![
+        let cases: Vec<(&str, Vec<BankRow>, &str)> = vec![
             (
                 "unknown-row",
                 {
@@ -772,6 +775,32 @@ async fn a_gbk_text_bank_file_is_exported_and_its_text_return_reconciled() {
             text(&o)
         );
         assert!(text(&o).contains("return-utf8.txt"), "{}", text(&o));
+        assert_eq!(ledger_state(&db.store).await, before);
+        // An unknown batch: named, and nothing recorded.
+        let stranger = dir.path().join("return-unknown-batch.txt");
+        let forged = ret.replacen("CT-2023-R1-P1|", "CT-1999-R9-P1|", 1);
+        std::fs::write(&stranger, encoding_rs::GBK.encode(&forged).0.as_ref()).unwrap();
+        let o = chieftech(
+            &db.url,
+            &cfg,
+            &[
+                "--operator",
+                "carol",
+                "payrun",
+                "reconcile",
+                "--year",
+                "2023",
+                stranger.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(
+            text(&o).contains("批次号 CT-1999-R9-P1 不是本次发放的批次")
+                && text(&o).contains("第3行")
+                && text(&o).contains("列「批次号」"),
+            "{}",
+            text(&o)
+        );
         assert_eq!(ledger_state(&db.store).await, before);
         let gbk = dir.path().join("return-gbk.txt");
         std::fs::write(&gbk, encoding_rs::GBK.encode(&ret).0.as_ref()).unwrap();

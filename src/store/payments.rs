@@ -161,32 +161,6 @@ impl Store {
         }
         Ok(out)
     }
-
-    /// Failed payments no run re-issues yet (the next run pays them), by ID number.
-    pub async fn unissued_failures(&self) -> Result<Vec<FailedPayment>> {
-        let mut conn = self.pool.acquire().await?;
-        let rows = sqlx::query("SELECT p.id, r.year, r.seq, t.id_number, t.name, p.batch_ref, p.row_no, p.fen, pr.bank_date, COALESCE(pr.reason, ''), p.bank_account FROM payments p JOIN payment_results pr ON pr.payment_id = p.id JOIN runs r ON r.id = p.run_id JOIN technicians t ON t.id = p.technician_id WHERE pr.status = 'failed' AND NOT EXISTS (SELECT 1 FROM run_reissues x JOIN runs xr ON xr.id = x.run_id WHERE x.payment_id = p.id AND xr.status = 'approved') ORDER BY t.id_number, p.id")
-            .fetch_all(&mut *conn)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(FailedPayment {
-                    payment_id: r.try_get(0)?,
-                    year: r.try_get::<i64, _>(1)? as i32,
-                    seq: r.try_get(2)?,
-                    id_number: r.try_get(3)?,
-                    name: r.try_get(4)?,
-                    unit: String::new(),
-                    batch_ref: r.try_get(5)?,
-                    row_no: r.try_get::<i64, _>(6)? as u32,
-                    fen: r.try_get(7)?,
-                    account: r.try_get(10)?,
-                    date: parse_date(&r.try_get::<String, _>(8)?)?,
-                    reason: r.try_get(9)?,
-                })
-            })
-            .collect()
-    }
 }
 
 /// A payment as `explain` shows it.
