@@ -1302,55 +1302,44 @@ fn offset_row(p: &RunPerson, last: &RunItem, masked: &str, month: Month) -> Deta
 }
 
 /// Adds a person's planned-recovery offset and re-issues to the totals by cohort (the latest
-/// appointment's) and kind, and
-/// to the 明细 widths.
+/// appointment's) and kind, and to the 明细 widths.
 fn tally_reissues(p: &RunPerson, last: &RunItem, masked: &str, t: &mut Tally) {
     if p.offset_fen > 0 {
-        let c = t
-            .cohorts
-            .entry(last.cohort_year)
-            .or_insert_with(|| CohortTotal {
-                cohort_year: last.cohort_year,
-                ..CohortTotal::default()
-            });
-        c.lines += 1;
-        c.negative_fen -= p.offset_fen;
-        let k = t.kinds.entry(LineKind::Offset).or_default();
-        k.0 += 1;
-        k.1 -= p.offset_fen;
-        t.lines += 1;
-        t.widths.add_parts(
-            masked,
-            &p.name,
-            &last.unit,
-            &last.approval_no,
-            LineKind::Offset,
-            -p.offset_fen,
-        );
+        tally_extra(p, last, masked, t, LineKind::Offset, -p.offset_fen);
     }
     for r in &p.reissues {
-        let c = t
-            .cohorts
-            .entry(last.cohort_year)
-            .or_insert_with(|| CohortTotal {
-                cohort_year: last.cohort_year,
-                ..CohortTotal::default()
-            });
-        c.lines += 1;
-        c.positive_fen += r.fen;
-        let k = t.kinds.entry(LineKind::Reissue).or_default();
-        k.0 += 1;
-        k.1 += r.fen;
-        t.lines += 1;
-        t.widths.add_parts(
-            masked,
-            &p.name,
-            &last.unit,
-            &last.approval_no,
-            LineKind::Reissue,
-            r.fen,
-        );
+        tally_extra(p, last, masked, t, LineKind::Reissue, r.fen);
     }
+}
+
+/// Adds one line that is not a month (a re-issue or an offset) to the totals and widths.
+fn tally_extra(
+    p: &RunPerson,
+    last: &RunItem,
+    masked: &str,
+    t: &mut Tally,
+    kind: LineKind,
+    fen: i64,
+) {
+    let c = t
+        .cohorts
+        .entry(last.cohort_year)
+        .or_insert_with(|| CohortTotal {
+            cohort_year: last.cohort_year,
+            ..CohortTotal::default()
+        });
+    c.lines += 1;
+    if fen >= 0 {
+        c.positive_fen += fen;
+    } else {
+        c.negative_fen += fen;
+    }
+    let k = t.kinds.entry(kind).or_default();
+    k.0 += 1;
+    k.1 += fen;
+    t.lines += 1;
+    t.widths
+        .add_parts(masked, &p.name, &last.unit, &last.approval_no, kind, fen);
 }
 
 /// The 明细 row of a re-issue: the month the bank reported the failure, and the failed

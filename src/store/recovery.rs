@@ -327,29 +327,8 @@ impl Store {
     pub async fn recovery_balances(&self) -> Result<Vec<RecoveryBalance>> {
         let mut conn = self.pool().acquire().await?;
         let totals = ledger_totals(&mut conn, ALL).await?;
-        let mut plans = plans_in_force(&mut conn, ALL).await?;
-        let mut out = Vec::new();
-        for r in sqlx::query(
-            "SELECT id, id_number, name FROM technicians WHERE id IN (SELECT technician_id FROM run_recoveries)",
-        )
-        .fetch_all(&mut *conn)
-        .await?
-        {
-            let tid: i64 = r.try_get(0)?;
-            let Some(b) = totals.get(&tid).filter(|b| b.open > 0) else {
-                continue;
-            };
-            out.push(RecoveryBalance {
-                id_number: r.try_get(1)?,
-                name: r.try_get(2)?,
-                due_fen: b.due,
-                recovered_fen: b.recovered,
-                open_fen: b.open,
-                plan: plans.remove(&tid),
-            });
-        }
-        out.sort_by(|a, b| a.id_number.cmp(&b.id_number));
-        Ok(out)
+        let plans = plans_in_force(&mut conn, ALL).await?;
+        open_balances(&mut conn, totals, plans).await
     }
 
     /// Every open balance as it stood at `at` (an RFC 3339 time: the approval of the run
@@ -362,6 +341,17 @@ impl Store {
         for (tid, fen) in sums_at(&mut conn, REPAID_AT, at).await? {
             *recovered.entry(tid).or_default() += fen;
         }
+        let totals: HashMap<i64, Balance> = dues
+            .keys()
+            .chain(recovered.keys())
+            .map(|tid| {
+                let due = dues.get(tid).copied().unwrap_or(0);
+                (
+                    *tid,
+                    Balance::of(due, recovered.get(tid).copied().unwrap_or(0)),
+                )
+            })
+            .collect();
         let sql = format!(
             "SELECT {PLAN_COLUMNS} FROM recovery_plans WHERE created_at <= $1 AND (replaced_at IS NULL OR replaced_at > $1) ORDER BY id"
         );
@@ -374,29 +364,7 @@ impl Store {
             let (tid, plan) = plan_from_row(&r)?;
             plans.insert(tid, plan);
         }
-        let mut out = Vec::new();
-        for r in sqlx::query("SELECT id, id_number, name FROM technicians WHERE id IN (SELECT technician_id FROM run_recoveries)")
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            let tid: i64 = r.try_get(0)?;
-            let b = Balance::of(
-                dues.get(&tid).copied().unwrap_or(0),
-                recovered.get(&tid).copied().unwrap_or(0),
-            );
-            if b.open > 0 {
-                out.push(RecoveryBalance {
-                    id_number: r.try_get(1)?,
-                    name: r.try_get(2)?,
-                    due_fen: b.due,
-                    recovered_fen: b.recovered,
-                    open_fen: b.open,
-                    plan: plans.remove(&tid),
-                });
-            }
-        }
-        out.sort_by(|a, b| a.id_number.cmp(&b.id_number));
-        Ok(out)
+        open_balances(&mut conn, totals, plans).await
     }
 
     /// A person's recoveries due and offsets by run, repayments and plans, for `explain`.
@@ -499,6 +467,36 @@ async fn sums(conn: &mut sqlx::AnyConnection, sql: &str, ids: Ids) -> Result<Has
     {
         out.insert(r.try_get(0)?, r.try_get::<Option<i64>, _>(1)?.unwrap_or(0));
     }
+    Ok(out)
+}
+
+/// The people with an open balance in `totals`, by ID number, with their plans.
+async fn open_balances(
+    conn: &mut sqlx::AnyConnection,
+    totals: HashMap<i64, Balance>,
+    mut plans: HashMap<i64, PlanRecord>,
+) -> Result<Vec<RecoveryBalance>> {
+    let mut out = Vec::new();
+    for r in sqlx::query(
+        "SELECT id, id_number, name FROM technicians WHERE id IN (SELECT technician_id FROM run_recoveries)",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        let tid: i64 = r.try_get(0)?;
+        let Some(b) = totals.get(&tid).filter(|b| b.open > 0) else {
+            continue;
+        };
+        out.push(RecoveryBalance {
+            id_number: r.try_get(1)?,
+            name: r.try_get(2)?,
+            due_fen: b.due,
+            recovered_fen: b.recovered,
+            open_fen: b.open,
+            plan: plans.remove(&tid),
+        });
+    }
+    out.sort_by(|a, b| a.id_number.cmp(&b.id_number));
     Ok(out)
 }
 
