@@ -371,7 +371,7 @@ async fn failures_are_reconciled_and_reissued_exactly_once() {
         // explain shows the failure and its re-issue.
         let e = ok(chieftech(&db.url, &cfg, &["explain", &rows[fixed].1]));
         assert!(
-            e.contains("银行未能入账（账户已销户") && e.contains("由 2023/2 (approved) 重发"),
+            e.contains("银行未能入账（账户已销户") && e.contains("由2023年第2批（已批准）重发"),
             "{e}"
         );
         drop(db);

@@ -137,13 +137,7 @@ async fn load_run_lines(conn: &mut sqlx::AnyConnection, appointment_id: i64) -> 
 fn mark_undelivered(run_lines: &mut RunLines, payments: &[super::payments::PaymentRecord]) {
     for (year, seq, status, _) in run_lines.iter_mut() {
         let undelivered = payments.iter().any(|p| {
-            p.year == *year
-                && p.seq == *seq
-                && p.status == "failed"
-                && !p
-                    .reissued_by
-                    .as_deref()
-                    .is_some_and(|r| r.ends_with("(approved)"))
+            p.year == *year && p.seq == *seq && p.status == "failed" && !p.reissue_approved
         });
         if undelivered && status == "approved" {
             *status = "failed".into();
@@ -352,7 +346,7 @@ fn render_payments(s: &mut String, payments: &[super::payments::PaymentRecord]) 
             _ => "已报送银行，待回盘".into(),
         };
         let reissue = match &p.reissued_by {
-            Some(run) => format!("；由 {run} 重发"),
+            Some(run) => format!("；由{run}重发"),
             None if p.status == "failed" => "；待下一批重发".into(),
             None => String::new(),
         };
@@ -363,7 +357,7 @@ fn render_payments(s: &mut String, payments: &[super::payments::PaymentRecord]) 
             p.seq,
             p.batch_ref,
             p.row_no,
-            fen_str(p.fen)
+            crate::rules::money::fen_grouped(p.fen)
         );
     }
 }

@@ -146,6 +146,8 @@ impl Store {
                 Some(run) => Some(run_label(&mut conn, run).await?),
                 None => None,
             };
+            let reissue_approved = reissued_by.as_ref().is_some_and(|(_, approved)| *approved);
+            let reissued_by = reissued_by.map(|(label, _)| label);
             out.push(PaymentRecord {
                 id: r.try_get(0)?,
                 year: r.try_get::<i64, _>(1)? as i32,
@@ -157,6 +159,7 @@ impl Store {
                 date: r.try_get(7)?,
                 reason: r.try_get(8)?,
                 reissued_by,
+                reissue_approved,
             });
         }
         Ok(out)
@@ -176,21 +179,27 @@ pub struct PaymentRecord {
     pub status: String,
     pub date: Option<String>,
     pub reason: Option<String>,
-    /// The run that re-issues it (`2025年第1批`, with its state), when one does.
+    /// The run that re-issues it (`2025年第1批（已批准）`), when one does.
     pub reissued_by: Option<String>,
+    /// Whether that run is approved (a draft's re-issue does not count yet).
+    pub reissue_approved: bool,
 }
 
-/// `2025/1 (approved)`.
-async fn run_label(conn: &mut sqlx::AnyConnection, run_id: i64) -> Result<String> {
+/// `2025年第1批（已批准）`, and whether the run is approved.
+async fn run_label(conn: &mut sqlx::AnyConnection, run_id: i64) -> Result<(String, bool)> {
     let r = sqlx::query("SELECT year, seq, status FROM runs WHERE id = $1")
         .bind(run_id)
         .fetch_one(conn)
         .await?;
-    Ok(format!(
-        "{}/{} ({})",
-        r.try_get::<i64, _>(0)?,
-        r.try_get::<i64, _>(1)?,
-        r.try_get::<String, _>(2)?
+    let approved = r.try_get::<String, _>(2)? == "approved";
+    Ok((
+        format!(
+            "{}年第{}批（{}）",
+            r.try_get::<i64, _>(0)?,
+            r.try_get::<i64, _>(1)?,
+            if approved { "已批准" } else { "草稿" }
+        ),
+        approved,
     ))
 }
 
