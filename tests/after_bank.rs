@@ -826,3 +826,117 @@ async fn a_gbk_text_bank_file_is_exported_and_its_text_return_reconciled() {
         assert!(e.contains("户名不符") && e.contains("2024-01-08"), "{e}");
     }
 }
+
+/// A tmpfs of 64 KB mounted on `dir` for as long as it lives (None where mounting is not
+/// allowed: not root).
+struct TinyDisk(PathBuf);
+
+impl TinyDisk {
+    fn mount(dir: &Path) -> Option<TinyDisk> {
+        std::fs::create_dir_all(dir).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| TinyDisk(dir.to_path_buf()))
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn export_with_tmpdir(db: &str, cfg: &Path, out: &Path, tmp: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chieftech"))
+        .args([
+            "--database",
+            db,
+            "--operator",
+            "bob",
+            "payrun",
+            "export",
+            "--year",
+            "2023",
+            "-o",
+        ])
+        .arg(out)
+        .env("CHIEFTECH_CONFIG", cfg)
+        .env("TMPDIR", tmp)
+        .output()
+        .unwrap()
+}
+
+/// The workbook writer's temporary files cannot be made, or fill the disk: exit 3 with the
+/// file named, never a crash, nothing recorded; the export goes through afterwards.
+#[tokio::test]
+async fn a_temporary_folder_that_cannot_be_written_is_a_clear_export_error() {
+    let db = common::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), None);
+    let entries: Vec<RosterEntry> = (0..200).map(|i| roster_entry(i, &account(i))).collect();
+    import(&db.store, &entries).await;
+    for (who, step) in [("alice", "compute"), ("bob", "approve")] {
+        ok(chieftech(
+            &db.url,
+            &cfg,
+            &[
+                "--operator",
+                who,
+                "--today",
+                "2023-12-01",
+                "payrun",
+                step,
+                "--year",
+                "2023",
+            ],
+        ));
+    }
+    let out = dir.path().join("out");
+    let o = export_with_tmpdir(&db.url, &cfg, &out, &dir.path().join("no-such-folder"));
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("bank-2023-run1") && text(&o).contains("Temporary file"),
+        "{}",
+        text(&o)
+    );
+    match TinyDisk::mount(&dir.path().join("tiny")) {
+        Some(tiny) => {
+            let o = export_with_tmpdir(&db.url, &cfg, &out, &tiny.0);
+            assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+            assert!(
+                text(&o).contains("summary-2023-run1.xlsx")
+                    && text(&o).contains("temporary folder full"),
+                "{}",
+                text(&o)
+            );
+        }
+        None => {
+            eprintln!("\n*** SKIPPED the full-disk case: cannot mount a tmpfs (not root) ***\n")
+        }
+    }
+    assert_eq!(
+        count(&db.store, "SELECT CAST(COUNT(*) AS BIGINT) FROM exports").await,
+        0
+    );
+    ok(chieftech(
+        &db.url,
+        &cfg,
+        &[
+            "--operator",
+            "bob",
+            "payrun",
+            "export",
+            "--year",
+            "2023",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(
+        count(&db.store, "SELECT CAST(COUNT(*) AS BIGINT) FROM exports").await,
+        1
+    );
+}

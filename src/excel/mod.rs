@@ -16,3 +16,19 @@ pub mod read;
 pub mod roster;
 pub mod summary;
 pub mod template;
+
+/// Runs `f`, a call into rust_xlsxwriter, and turns a panic inside it into `Err(message)`.
+///
+/// rust_xlsxwriter's constant-memory sheets write through temporary files and panic when a write
+/// fails (a full disk, a temporary folder that cannot be written): a clerk gets an error that
+/// names the file instead of a crash.
+pub fn catch_writer_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        let text = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown failure".into());
+        format!("the workbook writer failed ({text}); is the disk or the temporary folder full or not writable?")
+    })
+}

@@ -175,18 +175,24 @@ pub async fn export_run(
     let summary_name = summary_file_name(year, view.seq);
     let (model, widths, count, totals) =
         build_model(store, cfg, &lines, tally, &meta, &parts).await?;
-    let mut writer = summary::SummaryWriter::new(&model, created, count, widths)
-        .map_err(|source| xlsx_error(&summary_name, source))?;
+    let mut writer = guarded(&summary_name, || {
+        summary::SummaryWriter::new(&model, created, count, widths)
+            .map_err(|source| xlsx_error(&summary_name, source))
+    })?;
     each_person(store, &view, |p| {
-        lines
-            .details(&p, |row| writer.push(row))
-            .map_err(|e| with_file(e, &summary_name))
+        guarded(&summary_name, || {
+            lines
+                .details(&p, |row| writer.push(row))
+                .map_err(|e| with_file(e, &summary_name))
+        })
     })
     .await?;
     let mut tmp = new_temp(&dir, &summary_name)?;
-    writer
-        .finish(tmp.as_file_mut())
-        .map_err(|source| xlsx_error(&summary_name, source))?;
+    guarded(&summary_name, || {
+        writer
+            .finish(tmp.as_file_mut())
+            .map_err(|source| xlsx_error(&summary_name, source))
+    })?;
     seal_temp(&dir, &summary_name, &mut tmp)?;
     let sha = sha256_file(tmp.path())?;
     written.push((summary_name.clone(), tmp, sha));
@@ -204,6 +210,17 @@ pub async fn export_run(
         lines,
         parts,
         totals,
+    })
+}
+
+/// Runs a call into the workbook writer, turning a panic inside it (a write that failed) into
+/// an error naming the file.
+fn guarded<T>(file: &str, f: impl FnOnce() -> Result<T, ExportError>) -> Result<T, ExportError> {
+    crate::excel::catch_writer_panic(f).unwrap_or_else(|message| {
+        Err(ExportError::Io {
+            path: PathBuf::from(file),
+            source: std::io::Error::other(message),
+        })
     })
 }
 
@@ -355,12 +372,15 @@ impl<'a> BankParts<'a> {
                 organization: self.organization.clone(),
                 created: self.created,
             };
-            let mut w = BankWriter::new(self.template, info).map_err(|e| bank_error(&name, e))?;
+            let template = self.template;
+            let mut w = guarded(&name, || {
+                BankWriter::new(template, info).map_err(|e| bank_error(&name, e))
+            })?;
             w.set_run(self.year, self.seq, &self.program);
             self.current = Some(w);
         }
         let w = self.current.as_mut().expect("a part is open");
-        w.push(row).map_err(|e| bank_error(&name, e))
+        guarded(&name, || w.push(row).map_err(|e| bank_error(&name, e)))
     }
 
     /// Writes the current part into its temporary file.
@@ -370,9 +390,10 @@ impl<'a> BankParts<'a> {
         };
         let name = self.part_name(self.closed.len() + 1);
         let mut tmp = new_temp(self.dir, &name)?;
-        let totals = w
-            .finish(tmp.as_file_mut())
-            .map_err(|e| bank_error(&name, e))?;
+        let totals = guarded(&name, || {
+            w.finish(tmp.as_file_mut())
+                .map_err(|e| bank_error(&name, e))
+        })?;
         seal_temp(self.dir, &name, &mut tmp)?;
         self.closed.push((tmp, totals));
         Ok(())
