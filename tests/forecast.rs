@@ -43,7 +43,11 @@ fn people() -> Vec<(&'static str, &'static str, usize, IdNumber)> {
     .enumerate()
     .map(|(i, (name, approval, unit))| {
         let n = i as u64 + 1;
-        let id = make_id("370303", d("1980-01-01") + chrono::Days::new(n * 40), n as u32);
+        let id = make_id(
+            "370303",
+            d("1980-01-01") + chrono::Days::new(n * 40),
+            n as u32,
+        );
         (name, approval, unit, id)
     })
     .collect()
@@ -79,7 +83,11 @@ async fn seed(store: &Store) {
         })
         .collect();
     let source = Source::operator("clerk");
-    store.import_roster(&source, &units, &entries).await.unwrap().unwrap();
+    store
+        .import_roster(&source, &units, &entries)
+        .await
+        .unwrap()
+        .unwrap();
     let p = people();
     let change = |who: usize, kind, x: &str, end: Option<&str>| ChangeEntry {
         id_number: p[who].3.clone(),
@@ -97,12 +105,23 @@ async fn seed(store: &Store) {
         change(1, ChangeKind::TransferredOut, "2023-05-20", None),
         change(2, ChangeKind::Retired, "2022-09-16", None),
         change(3, ChangeKind::RevokedFraud, "2024-03-08", None),
-        change(4, ChangeKind::OtherAllowance, "2025-04-01", Some("2025-09-30")),
+        change(
+            4,
+            ChangeKind::OtherAllowance,
+            "2025-04-01",
+            Some("2025-09-30"),
+        ),
         change(5, ChangeKind::LeftPost, "2024-02-10", None),
         change(5, ChangeKind::Restored, "2024-07-01", None),
     ];
     let out = store
-        .record_changes(&source, Reporter::Bureau, &changes, false, &RulesConfig::default())
+        .record_changes(
+            &source,
+            Reporter::Bureau,
+            &changes,
+            false,
+            &RulesConfig::default(),
+        )
         .await
         .unwrap();
     assert!(out.rejected.is_empty(), "{:?}", out.rejected);
@@ -127,9 +146,15 @@ async fn runs(store: &Store, years: std::ops::RangeInclusive<i32>) -> Vec<(i32, 
 }
 
 async fn session(db: &common::TestDb, today: &str) -> Session {
-    Session::open(Config::default(), db.url.clone(), "clerk".into(), d(today), Open::Existing)
-        .await
-        .unwrap()
+    Session::open(
+        Config::default(),
+        db.url.clone(),
+        "clerk".into(),
+        d(today),
+        Open::Existing,
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -138,7 +163,9 @@ async fn the_forecast_of_past_years_is_what_their_runs_paid() {
         seed(&db.store).await;
         let paid = runs(&db.store, 2022..=2025).await;
         let s = session(&db, "2026-01-15").await;
-        let f = forecast(&s, ForecastParams::years(2022, 2027)).await.unwrap();
+        let f = forecast(&s, ForecastParams::years(2022, 2027))
+            .await
+            .unwrap();
         for (year, net, people) in &paid {
             let y = f.years.iter().find(|y| y.year == *year).unwrap();
             assert_eq!(y.roster_fen, *net, "{}: {year}", db.name);
@@ -179,7 +206,10 @@ async fn the_forecast_of_past_years_is_what_their_runs_paid() {
             .collect();
         assert_eq!(
             units,
-            [(UNITS[1].to_string(), 1_130_645), (UNITS[0].to_string(), 600_000)]
+            [
+                (UNITS[1].to_string(), 1_130_645),
+                (UNITS[0].to_string(), 600_000)
+            ]
         );
         let cohorts: Vec<(i32, i64)> = f.years[1]
             .by_cohort
@@ -260,7 +290,10 @@ async fn the_workbook_has_its_sheets_totals_and_prints_on_a4() {
     let path = dir.path().join("forecast-2022-2030.xlsx");
     write_forecast(&f, &s.config, &path).unwrap();
     let mut wb: Xlsx<_> = open_workbook(&path).unwrap();
-    assert_eq!(wb.sheet_names(), ["预测汇总", "按单位", "按评选年度", "未覆盖"]);
+    assert_eq!(
+        wb.sheet_names(),
+        ["预测汇总", "按单位", "按评选年度", "未覆盖"]
+    );
     let sheet = wb.worksheet_range("预测汇总").unwrap();
     let text: Vec<String> = sheet.cells().map(|(_, _, c)| c.to_string()).collect();
     let (roster, new, _) = f.totals();
@@ -272,7 +305,10 @@ async fn the_workbook_has_its_sheets_totals_and_prints_on_a4() {
         let r = wb.worksheet_range(&name).unwrap();
         for (_, _, c) in r.cells() {
             let t = c.to_string();
-            assert!(!people().iter().any(|p| t.contains(p.3.as_str())), "{name}: {t}");
+            assert!(
+                !people().iter().any(|p| t.contains(p.3.as_str())),
+                "{name}: {t}"
+            );
         }
     }
     print::assert_page_setup(&path);

@@ -100,7 +100,11 @@ impl Formats {
             .set_font_size(10)
             .set_align(FormatAlign::VerticalCenter);
         let total = cell.clone().set_bold().set_background_color(0xF2F2F2);
-        let text = cell.clone().set_num_format("@").set_text_wrap().set_indent(1);
+        let text = cell
+            .clone()
+            .set_num_format("@")
+            .set_text_wrap()
+            .set_indent(1);
         Formats {
             title: Format::new()
                 .set_bold()
@@ -351,7 +355,10 @@ fn assumption_lines(f: &Forecast) -> Vec<String> {
             f.approval_day.1
         )
     });
-    v.push("6. “已审批批次实发”为该年度已审批发放批次各明细的合计（含追缴、补发），供与预测核对。".into());
+    v.push(
+        "6. “已审批批次实发”为该年度已审批发放批次各明细的合计（含追缴、补发），供与预测核对。"
+            .into(),
+    );
     v
 }
 
@@ -442,7 +449,10 @@ fn write_units_sheet(
     l: &ForecastLabels,
     fm: &Formats,
 ) -> Result<(), XlsxError> {
-    let units = f.years.iter().flat_map(|y| y.by_unit.iter().map(|u| u.unit.as_str()));
+    let units = f
+        .years
+        .iter()
+        .flat_map(|y| y.by_unit.iter().map(|u| u.unit.as_str()));
     let widths = [6.0, 12.0, fit_width(units, 30.0, 60.0), 10.0, 18.0];
     set_widths(ws, &widths)?;
     head(ws, f, l, SHEETS[1], 5, LIST_HEADER, fm)?;
@@ -458,13 +468,24 @@ fn write_units_sheet(
             .map(|u| (u.unit.clone(), u.people, u.fen))
             .collect();
         if y.new_fen != 0 {
-            rows.push(("新评选人员（假设，单位未定）".into(), y.new_people, y.new_fen));
+            rows.push((
+                "新评选人员（假设，单位未定）".into(),
+                y.new_people,
+                y.new_fen,
+            ));
         }
         for (unit, people, fen) in rows {
             row += 1;
             n += 1;
-            let unit = if unit.is_empty() { "（名册未载单位）".to_string() } else { unit };
-            ws.set_row_height(row, (f64::from(wrapped_lines(&unit, widths[2])) * 14.0 + 4.0).max(ROW_PT))?;
+            let unit = if unit.is_empty() {
+                "（名册未载单位）".to_string()
+            } else {
+                unit
+            };
+            ws.set_row_height(
+                row,
+                (f64::from(wrapped_lines(&unit, widths[2])) * 14.0 + 4.0).max(ROW_PT),
+            )?;
             ws.write_number_with_format(row, 0, f64::from(n), &fm.int)?;
             ws.write_string_with_format(row, 1, format!("{}年", y.year), &fm.text)?;
             put_text(ws, row, 2, &unit, &fm.text, &fm.text_quoted)?;
@@ -473,7 +494,15 @@ fn write_units_sheet(
         }
         row += 1;
         let label = format!("{}年小计", y.year);
-        total_row(ws, row, 5, &label, y.roster_people + y.new_people, y.total_fen(), fm)?;
+        total_row(
+            ws,
+            row,
+            5,
+            &label,
+            y.roster_people + y.new_people,
+            y.total_fen(),
+            fm,
+        )?;
     }
     let (roster, new, _) = f.totals();
     total_row(ws, row + 1, 5, "合计", 0, roster + new, fm)?;
@@ -500,7 +529,11 @@ fn write_cohorts_sheet(
             row += 1;
             n += 1;
             ws.set_row_height(row, ROW_PT)?;
-            let kind = if c.hypothetical { "新评选人员（假设）" } else { "名册人员" };
+            let kind = if c.hypothetical {
+                "新评选人员（假设）"
+            } else {
+                "名册人员"
+            };
             ws.write_number_with_format(row, 0, f64::from(n), &fm.int)?;
             ws.write_string_with_format(row, 1, format!("{}年", y.year), &fm.text)?;
             ws.write_string_with_format(row, 2, format!("{}年度", c.cohort_year), &fm.text)?;
@@ -510,7 +543,15 @@ fn write_cohorts_sheet(
         }
         row += 1;
         let label = format!("{}年小计", y.year);
-        total_row(ws, row, 6, &label, y.roster_people + y.new_people, y.total_fen(), fm)?;
+        total_row(
+            ws,
+            row,
+            6,
+            &label,
+            y.roster_people + y.new_people,
+            y.total_fen(),
+            fm,
+        )?;
     }
     let (roster, new, _) = f.totals();
     total_row(ws, row + 1, 6, "合计", 0, roster + new, fm)?;
@@ -529,7 +570,14 @@ fn write_uncovered_sheet(
     head(ws, f, l, SHEETS[3], 6, LIST_HEADER, fm)?;
     let rate = fen_grouped(crate::rules::money::to_fen(f.last_rate));
     let amount_header = format!("影响金额（元，按每月{rate}元）");
-    let names = ["序号", "应发年度", "月份", "类别", "人月数", amount_header.as_str()];
+    let names = [
+        "序号",
+        "应发年度",
+        "月份",
+        "类别",
+        "人月数",
+        amount_header.as_str(),
+    ];
     ws.set_row_height(LIST_HEADER, 30)?;
     headers(ws, LIST_HEADER, &names, &fm.header)?;
     let mut row = LIST_HEADER + 1;
@@ -540,7 +588,11 @@ fn write_uncovered_sheet(
     }
     for (i, u) in f.uncovered.iter().enumerate() {
         ws.set_row_height(row, ROW_PT)?;
-        let kind = if u.hypothetical { "新评选人员（假设）" } else { "名册人员" };
+        let kind = if u.hypothetical {
+            "新评选人员（假设）"
+        } else {
+            "名册人员"
+        };
         let month = format!("{}年{}月", u.month.year(), u.month.month());
         ws.write_number_with_format(row, 0, (i + 1) as f64, &fm.int)?;
         ws.write_string_with_format(row, 1, format!("{}年", u.due_year), &fm.text)?;

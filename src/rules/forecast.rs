@@ -225,6 +225,17 @@ pub fn with_successor(
     Ok((out, Some(successor)))
 }
 
+/// Reads an approval day written `MM-DD` (`10-01`); 29 February is refused (not every year
+/// has it). For `--approval-day`.
+pub fn parse_approval_day(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("`{s}` is not a day of the year: expected MM-DD, for example 10-01");
+    let (m, d) = s.trim().split_once('-').ok_or_else(bad)?;
+    let m: u32 = m.parse().map_err(|_| bad())?;
+    let d: u32 = d.parse().map_err(|_| bad())?;
+    NaiveDate::from_ymd_opt(2023, m, d).ok_or_else(bad)?;
+    Ok((m, d))
+}
+
 /// The typical approval day (month, day) of new appointments: the median (the lower middle)
 /// of the approval days of the latest cohort on the roster; 10-01 with an empty roster.
 pub fn typical_approval_day(people: &[ForecastPerson]) -> (u32, u32) {
@@ -856,6 +867,15 @@ mod tests {
         );
         let none = ForecastParams::years(2025, 2029);
         assert!(new_cohort_years(&people, &none, d("2025-12-31")).is_empty());
+    }
+
+    #[test]
+    fn approval_days_are_read() {
+        assert_eq!(parse_approval_day("10-01"), Ok((10, 1)));
+        assert_eq!(parse_approval_day(" 3-7 "), Ok((3, 7)));
+        for bad in ["02-29", "13-01", "10", "x-y", "10-32"] {
+            assert!(parse_approval_day(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
