@@ -383,6 +383,9 @@ struct PersonYear {
     by_cohort: BTreeMap<i32, i64>,
 }
 
+/// People with a positive amount, and the amount.
+type Heads = (usize, i64);
+
 /// Sums over people and hypothetical cohorts, by year.
 struct Acc {
     from: i32,
@@ -390,11 +393,11 @@ struct Acc {
     last_rate: Decimal,
     years: BTreeMap<i32, YearForecast>,
     /// (unit) → (people, fen), by year.
-    units: BTreeMap<i32, BTreeMap<String, (usize, i64)>>,
+    units: BTreeMap<i32, BTreeMap<String, Heads>>,
     /// (cohort, hypothetical) → (people, fen), by year.
-    cohorts: BTreeMap<i32, BTreeMap<(i32, bool), (usize, i64)>>,
+    cohorts: BTreeMap<i32, BTreeMap<(i32, bool), Heads>>,
     /// (due year, month, hypothetical) → (appointments, fen).
-    uncovered: BTreeMap<(i32, Month, bool), (usize, i64)>,
+    uncovered: BTreeMap<(i32, Month, bool), Heads>,
 }
 
 impl Acc {
