@@ -262,6 +262,21 @@ async fn what_if_a_successor_and_ten_a_year() {
     assert_eq!(j["years"][1]["new"]["people"], 10);
     assert_eq!(j["assumptions"]["approval_day"], "11-10");
     assert_eq!(j["totals"]["amount"], "665800.00");
+    let lines = chieftech::jobs::forecast::report_lines(&f);
+    assert_eq!(
+        lines[1],
+        "2027: 78,000.00 yuan (0.00 on the roster, 0 people; 78,000.00 new, 10 people)"
+    );
+    assert_eq!(
+        lines.last().unwrap(),
+        "total 2026-2030: 665,800.00 yuan (人民币陆拾陆万伍仟捌佰元整); uncovered months: 0.00 yuan"
+    );
+    let path = chieftech::jobs::forecast::default_path(&f, &s.config);
+    assert!(
+        path.ends_with("forecast-2026-2030.xlsx"),
+        "{}",
+        path.display()
+    );
     // Parameters that cannot be used are a usage error.
     let bad = ForecastParams {
         policy_until: Some(d("2026-08-31")),

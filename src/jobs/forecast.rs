@@ -16,9 +16,12 @@ pub async fn forecast(s: &Session, params: ForecastParams) -> Result<Forecast, J
         .map_err(|e| JobError::usage(e.to_string()))
 }
 
-/// The default file name of the workbook: `forecast-2027-2030.xlsx`.
-pub fn default_file_name(f: &Forecast) -> String {
-    format!("forecast-{}-{}.xlsx", f.from, f.to)
+/// Where the workbook goes without `-o`: `[paths] reports/forecast-2027-2030.xlsx`.
+pub fn default_path(f: &Forecast, config: &crate::config::Config) -> PathBuf {
+    config
+        .paths
+        .reports
+        .join(format!("forecast-{}-{}.xlsx", f.from, f.to))
 }
 
 /// Writes the forecast workbook to `path` (a new file replacing any there, written to a
