@@ -11,6 +11,7 @@ pub mod bank_return;
 pub mod bank_text;
 pub mod changes;
 pub mod errors;
+pub mod forecast;
 pub mod guard;
 pub mod read;
 pub mod roster;

@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod demo;
 pub mod error;
 pub mod export;
+pub mod forecast;
 pub mod hooks;
 pub mod import;
 pub mod ledger;

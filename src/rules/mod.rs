@@ -16,6 +16,7 @@
 
 pub mod change;
 pub mod eligibility;
+pub mod forecast;
 pub mod id_number;
 pub mod money;
 pub mod month;

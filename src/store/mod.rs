@@ -9,6 +9,7 @@
 
 pub mod changes;
 pub mod explain;
+pub mod forecast;
 pub mod payments;
 pub mod payrun;
 pub mod people;
