@@ -61,6 +61,35 @@ pub enum Command {
     /// Payment runs: compute, approve, show, export
     #[command(subcommand)]
     Payrun(PayrunCommand),
+    /// What each year will cost (支出预测), from today's roster and recorded changes, assuming
+    /// no further changes; what-if a successor policy and new selections each year
+    Forecast {
+        /// First year
+        #[arg(long)]
+        from: i32,
+        /// Last year
+        #[arg(long)]
+        to: i32,
+        /// What-if: a successor policy's monthly rate (yuan), from the day after the last
+        /// configured policy ends [default: the last policy's rate]
+        #[arg(long)]
+        rate: Option<rust_decimal::Decimal>,
+        /// What-if: the successor policy's last day [default: 31 December of --to]
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        policy_until: Option<NaiveDate>,
+        /// What-if: new appointments each cohort year (§4: about ten), modelled, never recorded
+        #[arg(long, default_value_t = 0)]
+        selected_per_year: u32,
+        /// Approval day of the new appointments [default: the median of the latest cohort, else 10-01]
+        #[arg(long, value_name = "MM-DD")]
+        approval_day: Option<String>,
+        /// The workbook [default: <paths.reports>/forecast-FROM-TO.xlsx]
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// Print the JSON of docs/contract.md instead (the workbook only with -o)
+        #[arg(long)]
+        json: bool,
+    },
     /// Recoveries (追缴): plans in instalments, repayments received, open balances
     #[command(subcommand)]
     Recovery(RecoveryCommand),
@@ -391,6 +420,31 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             reason,
         }) => void_appointment(&ctx, &id, approval_date, &reason).await,
         Command::Recovery(cmd) => recovery(&ctx, cmd).await,
+        Command::Forecast {
+            from,
+            to,
+            rate,
+            policy_until,
+            selected_per_year,
+            approval_day,
+            output,
+            json,
+        } => {
+            let approval_day = approval_day
+                .as_deref()
+                .map(crate::rules::forecast::parse_approval_day)
+                .transpose()
+                .map_err(|e| Failure::new(2, anyhow::anyhow!(e)))?;
+            let params = crate::jobs::forecast::ForecastParams {
+                from,
+                to,
+                rate,
+                policy_until,
+                selected_per_year,
+                approval_day,
+            };
+            forecast(&ctx, params, output, json).await
+        }
         Command::Explain { id, month } => {
             let s = ctx.existing().await?;
             print!("{}", ledger::explain(&s, id.trim(), month).await?);
@@ -815,6 +869,35 @@ async fn payrun(ctx: &Context, cmd: PayrunCommand) -> Result<(), Failure> {
             print_reconciled(&report)
         }
     }
+}
+
+/// `forecast`: prints the years (or the JSON) and writes the workbook.
+async fn forecast(
+    ctx: &Context,
+    params: crate::jobs::forecast::ForecastParams,
+    output: Option<PathBuf>,
+    json: bool,
+) -> Result<(), Failure> {
+    use crate::jobs::forecast as fc;
+    let s = ctx.existing().await?;
+    let f = fc::forecast(&s, params).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&f.to_json()).expect("json")
+        );
+        if let Some(path) = output.as_deref() {
+            fc::write_forecast(&f, &s.config, path)?;
+        }
+        return Ok(());
+    }
+    for l in fc::report_lines(&f) {
+        println!("{l}");
+    }
+    let path = output.unwrap_or_else(|| fc::default_path(&f, &s.config));
+    let written = fc::write_forecast(&f, &s.config, &path)?;
+    println!("written: {}", written.display());
+    Ok(())
 }
 
 async fn recovery(ctx: &Context, cmd: RecoveryCommand) -> Result<(), Failure> {
