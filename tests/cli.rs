@@ -520,3 +520,84 @@ async fn jobs_run_records_the_person_who_asked() {
     );
     assert!(o.status.success(), "{}", text(&o));
 }
+
+#[tokio::test]
+async fn forecast_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("f.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    seed(&store, 4, "2022-03-01").await;
+    store.close().await;
+    for (who, step) in [("alice", "compute"), ("bob", "approve")] {
+        let o = chieftech(
+            &url,
+            &[
+                "--operator",
+                who,
+                "--today",
+                "2023-12-01",
+                "payrun",
+                step,
+                "--year",
+                "2023",
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let o = chieftech(
+        &url,
+        &[
+            "--today",
+            "2024-01-10",
+            "forecast",
+            "--from",
+            "2023",
+            "--to",
+            "2026",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let y2023 = &v["years"][0];
+    assert_eq!(y2023["year"], 2023);
+    assert_eq!(y2023["roster"]["amount"], y2023["paid_by_runs"], "{y2023}");
+    let show = chieftech(&url, &["payrun", "show", "--year", "2023", "--json"]);
+    let run: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(y2023["roster"]["amount"], run["totals"]["paid"]);
+    // The workbook beside the database, and what it says.
+    let out = dir.path().join("forecast.xlsx");
+    let o = chieftech(
+        &url,
+        &[
+            "--today",
+            "2024-01-10",
+            "forecast",
+            "--from",
+            "2024",
+            "--to",
+            "2026",
+            "--rate",
+            "600",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success() && out.exists(), "{}", text(&o));
+    assert!(text(&o).contains("total 2024-2026"), "{}", text(&o));
+    let o = chieftech(&url, &["forecast", "--from", "2026", "--to", "2024"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = chieftech(
+        &url,
+        &[
+            "forecast",
+            "--from",
+            "2024",
+            "--to",
+            "2026",
+            "--approval-day",
+            "02-30",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
