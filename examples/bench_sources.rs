@@ -19,7 +19,12 @@ use std::time::Instant;
 
 type Error = Box<dyn std::error::Error>;
 
-const UNITS: [&str; 4] = ["张店区热电厂", "张店区机械厂", "淄博某化工有限公司", "张店区公交公司"];
+const UNITS: [&str; 4] = [
+    "张店区热电厂",
+    "张店区机械厂",
+    "淄博某化工有限公司",
+    "张店区公交公司",
+];
 
 fn account(n: u64) -> String {
     let body = format!("622848{n:012}");
@@ -32,7 +37,11 @@ fn account(n: u64) -> String {
 /// Row `i`: name, ID number, unit, account, phone.
 fn row(i: u64) -> [String; 5] {
     let base = NaiveDate::from_ymd_opt(1950, 1, 1).unwrap_or_default();
-    let id = make_id("370303", base + chrono::Days::new(i / 1000), (i % 1000) as u32);
+    let id = make_id(
+        "370303",
+        base + chrono::Days::new(i / 1000),
+        (i % 1000) as u32,
+    );
     [
         format!("技师{i:07}"),
         id.as_str().to_string(),
@@ -61,11 +70,16 @@ async fn fill(url: &str, n: u64) -> Result<(), Error> {
             "INSERT INTO renyuan (id, xm, sfzh, gzdw, gz, dj, pzrq, pzwh, yhzh, khh, lxdh) VALUES {}",
             values.join(", ")
         );
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&pool)
+            .await?;
         i = end;
     }
     pool.close().await;
-    eprintln!("filled {n} rows in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "filled {n} rows in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -73,14 +87,36 @@ fn write_xlsx(n: u64, path: &Path) -> Result<(), Error> {
     let mut book = rust_xlsxwriter::Workbook::new();
     let mut ws = book.new_worksheet_with_low_memory()?;
     ws.set_name("名册")?;
-    let headers = ["姓名", "身份证号码", "工作单位", "职业（工种）", "职业资格等级", "批准日期", "批准文号", "银行账号", "开户行", "联系电话"];
+    let headers = [
+        "姓名",
+        "身份证号码",
+        "工作单位",
+        "职业（工种）",
+        "职业资格等级",
+        "批准日期",
+        "批准文号",
+        "银行账号",
+        "开户行",
+        "联系电话",
+    ];
     for (c, h) in headers.iter().enumerate() {
         ws.write_string(0, c as u16, *h)?;
     }
     for i in 0..n {
         let r = (i + 1) as u32;
         let [name, id, unit, acct, phone] = row(i);
-        let cells = [name.as_str(), &id, &unit, "电工", "高级技师", "2022-06-20", "张政字〔2022〕53号", &acct, "中国农业银行淄博张店支行", &phone];
+        let cells = [
+            name.as_str(),
+            &id,
+            &unit,
+            "电工",
+            "高级技师",
+            "2022-06-20",
+            "张政字〔2022〕53号",
+            &acct,
+            "中国农业银行淄博张店支行",
+            &phone,
+        ];
         for (c, v) in cells.iter().enumerate() {
             ws.write_string(r, c as u16, *v)?;
         }
@@ -114,7 +150,12 @@ async fn pull(url: &str) -> Result<(), Error> {
     };
     let started = Instant::now();
     let r = chieftech::sources::pull(&store, &cfg, &cfg.rules_config()?, &source, &opts).await?;
-    println!("RESULT pull {:.1} {} {}", started.elapsed().as_secs_f64(), peak_kb(), r.line);
+    println!(
+        "RESULT pull {:.1} {} {}",
+        started.elapsed().as_secs_f64(),
+        peak_kb(),
+        r.line
+    );
     Ok(())
 }
 
@@ -123,9 +164,14 @@ async fn import(file: &Path) -> Result<(), Error> {
     let dir = tempfile::tempdir()?;
     let store = Store::connect(&format!("sqlite://{}", dir.path().join("l.db").display())).await?;
     let started = Instant::now();
-    let r = chieftech::jobs::import::import_roster(&store, &[file.to_path_buf()], "bench", false).await?;
+    let r = chieftech::jobs::import::import_roster(&store, &[file.to_path_buf()], "bench", false)
+        .await?;
     let line = r.lines.join(" ");
-    println!("RESULT xlsx {:.1} {} {line}", started.elapsed().as_secs_f64(), peak_kb());
+    println!(
+        "RESULT xlsx {:.1} {} {line}",
+        started.elapsed().as_secs_f64(),
+        peak_kb()
+    );
     Ok(())
 }
 
@@ -161,7 +207,9 @@ async fn driver(n: u64) -> Result<(), Error> {
     }
     .await;
     let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(drop)).execute(&admin).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+        .execute(&admin)
+        .await?;
     let (pulled, imported) = result?;
     println!("| {n} rows | time (s) | peak RSS (kB) | outcome |\n|---|---|---|---|");
     for r in [pulled, imported] {

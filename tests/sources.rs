@@ -300,7 +300,10 @@ async fn lifecycle(server: Server, ledger: &Store) {
     assert!(r.full && r.recorded && !r.refused, "{r:?}");
     assert_eq!(r.rows_read, 2);
     assert!(r.line.contains("新增2条"), "{}", r.line);
-    assert_eq!(r.watermark.as_deref().map(|w| &w[..19]), Some("2024-01-02 10:00:00"));
+    assert_eq!(
+        r.watermark.as_deref().map(|w| &w[..19]),
+        Some("2024-01-02 10:00:00")
+    );
     // Nothing new: nothing read, nothing recorded; a full pull neither.
     let before = recorded(ledger).await;
     let r = pull(ledger, &cfg, "hr", false).await;
@@ -318,8 +321,18 @@ async fn lifecycle(server: Server, ledger: &Store) {
     assert_eq!(r.rows_read, 2);
     assert!(r.line.contains("新增1条，更新1条"), "{}", r.line);
     let dump = ledger.dump().await.unwrap();
-    assert!(dump.contains(&format!("{}|2021-10-15|", ps[0].id)) && dump.contains("6222020200099999999"), "{dump}");
-    assert_eq!(count(ledger, "SELECT CAST(COUNT(*) AS BIGINT) FROM audit WHERE action = 'roster-update'").await, 1);
+    assert!(
+        dump.contains(&format!("{}|2021-10-15|", ps[0].id)) && dump.contains("6222020200099999999"),
+        "{dump}"
+    );
+    assert_eq!(
+        count(
+            ledger,
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM audit WHERE action = 'roster-update'"
+        )
+        .await,
+        1
+    );
     // A deleted row: the incremental pull cannot see it; the full pull reports it once, and
     // voids nothing.
     src.exec("DELETE FROM renyuan WHERE id = 2").await;
@@ -329,15 +342,25 @@ async fn lifecycle(server: Server, ledger: &Store) {
     assert_eq!(r.missing, 1, "{r:?}");
     assert!(r.line.contains("1行已不在数据源中"), "{}", r.line);
     let keys = outbox_keys(ledger).await;
-    assert!(keys.iter().any(|k| k.starts_with("source-missing:hr:")), "{keys:?}");
-    let live = count(ledger, "SELECT CAST(COUNT(*) AS BIGINT) FROM appointments WHERE voided_at IS NULL").await;
+    assert!(
+        keys.iter().any(|k| k.starts_with("source-missing:hr:")),
+        "{keys:?}"
+    );
+    let live = count(
+        ledger,
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM appointments WHERE voided_at IS NULL",
+    )
+    .await;
     assert_eq!(live, 3, "nothing voided");
     let body: String = sqlx::query("SELECT body FROM outbox WHERE key LIKE 'source-missing:%'")
         .fetch_one(ledger.pool())
         .await
         .unwrap()
         .get(0);
-    assert!(body.contains("3703**********") && !body.contains(&ps[1].id), "{body}");
+    assert!(
+        body.contains("3703**********") && !body.contains(&ps[1].id),
+        "{body}"
+    );
     let r = pull(ledger, &cfg, "hr", true).await;
     assert_eq!(r.missing, 0, "once per key");
     assert_eq!(outbox_keys(ledger).await.len(), keys.len());
@@ -376,24 +399,51 @@ async fn bad_rows(server: Server) {
     src.person(2, &bad, "2024-01-02 10:00:00").await;
     let r = pull(store, &cfg, "hr", false).await;
     assert!(r.refused && !r.recorded, "{r:?}");
-    assert_eq!(count(store, "SELECT CAST(COUNT(*) AS BIGINT) FROM appointments").await, 0, "all or nothing");
-    let p = r.problems.iter().find(|p| p.column.as_deref() == Some("身份证号码")).unwrap();
+    assert_eq!(
+        count(store, "SELECT CAST(COUNT(*) AS BIGINT) FROM appointments").await,
+        0,
+        "all or nothing"
+    );
+    let p = r
+        .problems
+        .iter()
+        .find(|p| p.column.as_deref() == Some("身份证号码"))
+        .unwrap();
     let shown = p.to_string();
-    assert!(shown.contains("数据源hr") && shown.contains("sfzh=3703") && shown.contains("源列sfzh"), "{shown}");
+    assert!(
+        shown.contains("数据源hr") && shown.contains("sfzh=3703") && shown.contains("源列sfzh"),
+        "{shown}"
+    );
     let wb = r.error_workbook.clone().unwrap();
     assert!(wb.is_file(), "{}", wb.display());
-    assert!(outbox_keys(store).await.iter().any(|k| k.starts_with("source-refused:hr:")));
+    assert!(outbox_keys(store)
+        .await
+        .iter()
+        .any(|k| k.starts_with("source-refused:hr:")));
     // Fixed in the source: the next pull takes both in.
-    src.exec(&format!("UPDATE renyuan SET sfzh = '{}', updated_at = '2024-01-03 10:00:00' WHERE id = 2", ps[1].id)).await;
+    src.exec(&format!(
+        "UPDATE renyuan SET sfzh = '{}', updated_at = '2024-01-03 10:00:00' WHERE id = 2",
+        ps[1].id
+    ))
+    .await;
     let r = pull(store, &cfg, "hr", false).await;
-    assert!(r.recorded && !r.refused && r.line.contains("新增2条"), "{r:?}");
+    assert!(
+        r.recorded && !r.refused && r.line.contains("新增2条"),
+        "{r:?}"
+    );
     // Changes: the good row is recorded, the bad one named.
-    src.change(1, &ps[0], "退休", "2023-06-30", "2024-03-01 00:00:00").await;
-    src.change(2, &ps[1], "出国", "2023-06-30", "2024-03-02 00:00:00").await;
+    src.change(1, &ps[0], "退休", "2023-06-30", "2024-03-01 00:00:00")
+        .await;
+    src.change(2, &ps[1], "出国", "2023-06-30", "2024-03-02 00:00:00")
+        .await;
     let r = pull(store, &cfg, "bd", false).await;
     assert!(r.refused && r.recorded, "{r:?}");
     assert!(r.line.contains("已登记1条变动"), "{}", r.line);
-    let p = r.problems.iter().find(|p| p.column.as_deref() == Some("变动类型")).unwrap();
+    let p = r
+        .problems
+        .iter()
+        .find(|p| p.column.as_deref() == Some("变动类型"))
+        .unwrap();
     assert!(p.to_string().contains("id=2"), "{p}");
     assert!(r.error_workbook.as_ref().unwrap().is_file());
     // The next pull reads nothing new: the bad row is not retried until it changes.
@@ -418,19 +468,38 @@ async fn unreachable_server_is_a_failed_run_with_the_reason() {
     let ledger = common::sqlite().await;
     let dir = tempfile::tempdir().unwrap();
     std::env::set_var("CHIEFTECH_TEST_SOURCE_PASSWORD", "s3cret-pw");
-    for url in ["postgres://reader@127.0.0.1:1/hr", "mysql://reader@127.0.0.1:1/hr"] {
+    for url in [
+        "postgres://reader@127.0.0.1:1/hr",
+        "mysql://reader@127.0.0.1:1/hr",
+    ] {
         let cfg = config(dir.path(), url, "CHIEFTECH_TEST_SOURCE_PASSWORD");
-        let e = try_pull(&ledger.store, &cfg, "hr", false).await.unwrap_err();
+        let e = try_pull(&ledger.store, &cfg, "hr", false)
+            .await
+            .unwrap_err();
         let text = e.to_string();
         assert!(matches!(e, SourceError::Unreachable { .. }), "{text}");
-        assert!(text.contains("`hr`") && text.contains("127.0.0.1:1"), "{text}");
+        assert!(
+            text.contains("`hr`") && text.contains("127.0.0.1:1"),
+            "{text}"
+        );
         assert!(!text.contains("s3cret"), "{text}");
         let rules = cfg.rules_config().unwrap();
-        let r = chieftech::jobs::sources::sources_job(&ledger.store, &cfg, &rules, d("2024-06-01")).await;
+        let r = chieftech::jobs::sources::sources_job(&ledger.store, &cfg, &rules, d("2024-06-01"))
+            .await;
         let e = r.unwrap_err();
-        assert!(e.contains("`hr`") && e.contains("`bd`") && !e.contains("s3cret"), "{e}");
+        assert!(
+            e.contains("`hr`") && e.contains("`bd`") && !e.contains("s3cret"),
+            "{e}"
+        );
     }
-    assert_eq!(count(&ledger.store, "SELECT CAST(COUNT(*) AS BIGINT) FROM source_state").await, 0);
+    assert_eq!(
+        count(
+            &ledger.store,
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM source_state"
+        )
+        .await,
+        0
+    );
 }
 
 const POLICY: RunPolicy = RunPolicy {
@@ -442,7 +511,15 @@ async fn nets(store: &Store, rules: &RulesConfig) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for year in 2021..=2024 {
         store
-            .compute_run(year, false, "alice", d(&format!("{year}-12-01")), rules, POLICY, &indicatif::ProgressBar::hidden())
+            .compute_run(
+                year,
+                false,
+                "alice",
+                d(&format!("{year}-12-01")),
+                rules,
+                POLICY,
+                &indicatif::ProgressBar::hidden(),
+            )
             .await
             .unwrap();
         let _ = store.approve_run(year, "bob", POLICY).await;
@@ -460,13 +537,35 @@ fn workbooks(dir: &Path, ps: &[P]) -> (std::path::PathBuf, std::path::PathBuf) {
     let roster = dir.join("名册.xlsx");
     let mut book = rust_xlsxwriter::Workbook::new();
     let ws = book.add_worksheet().set_name("名册").unwrap();
-    let head = ["姓名", "身份证号码", "工作单位", "职业（工种）", "职业资格等级", "批准日期", "批准文号", "银行账号", "开户行", "联系电话"];
+    let head = [
+        "姓名",
+        "身份证号码",
+        "工作单位",
+        "职业（工种）",
+        "职业资格等级",
+        "批准日期",
+        "批准文号",
+        "银行账号",
+        "开户行",
+        "联系电话",
+    ];
     for (c, h) in head.iter().enumerate() {
         ws.write_string(0, c as u16, *h).unwrap();
     }
     for (i, p) in ps.iter().enumerate() {
         let no = format!("张人社字〔{}〕{}号", &p.approved[..4], i + 1);
-        let row = [p.name, &p.id, p.unit, "焊工", "高级技师", p.approved, &no, p.account, "工商银行张店支行", "13800000000"];
+        let row = [
+            p.name,
+            &p.id,
+            p.unit,
+            "焊工",
+            "高级技师",
+            p.approved,
+            &no,
+            p.account,
+            "工商银行张店支行",
+            "13800000000",
+        ];
         for (c, v) in row.iter().enumerate() {
             ws.write_string(i as u32 + 1, c as u16, *v).unwrap();
         }
@@ -475,10 +574,16 @@ fn workbooks(dir: &Path, ps: &[P]) -> (std::path::PathBuf, std::path::PathBuf) {
     let changes = dir.join("变动.xlsx");
     let mut book = rust_xlsxwriter::Workbook::new();
     let ws = book.add_worksheet().set_name("变动").unwrap();
-    for (c, h) in ["姓名", "身份证号码", "变动类型", "生效日期"].iter().enumerate() {
+    for (c, h) in ["姓名", "身份证号码", "变动类型", "生效日期"]
+        .iter()
+        .enumerate()
+    {
         ws.write_string(0, c as u16, *h).unwrap();
     }
-    for (c, v) in [ps[2].name, &ps[2].id, "退休", "2023-06-30"].iter().enumerate() {
+    for (c, v) in [ps[2].name, &ps[2].id, "退休", "2023-06-30"]
+        .iter()
+        .enumerate()
+    {
         ws.write_string(1, c as u16, *v).unwrap();
     }
     book.save(&changes).unwrap();
@@ -494,18 +599,34 @@ async fn same_as_workbooks(server: Server) {
     for (i, p) in ps.iter().enumerate() {
         src.person(i as i32 + 1, p, "2024-01-01 10:00:00").await;
     }
-    src.change(1, &ps[2], "退休", "2023-06-30", "2024-01-05 00:00:00").await;
+    src.change(1, &ps[2], "退休", "2023-06-30", "2024-01-05 00:00:00")
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &src.url, "CHIEFTECH_TEST_NO_SUCH_PASSWORD");
     let rules = cfg.rules_config().unwrap();
     let pulled = common::sqlite().await;
     assert!(pull(&pulled.store, &cfg, "hr", false).await.recorded);
-    assert!(pull(&pulled.store, &cfg, "bd", false).await.line.contains("已登记1条变动"));
+    assert!(pull(&pulled.store, &cfg, "bd", false)
+        .await
+        .line
+        .contains("已登记1条变动"));
     let imported = common::sqlite().await;
     let (roster, changes) = workbooks(dir.path(), &ps);
-    let r = chieftech::jobs::import::import_roster(&imported.store, &[roster], "clerk", false).await.unwrap();
+    let r = chieftech::jobs::import::import_roster(&imported.store, &[roster], "clerk", false)
+        .await
+        .unwrap();
     assert!(!r.refused, "{:?}", r.problems);
-    let r = chieftech::jobs::import::import_changes(&imported.store, &[changes], Reporter::Bureau, false, &rules, "clerk", false).await.unwrap();
+    let r = chieftech::jobs::import::import_changes(
+        &imported.store,
+        &[changes],
+        Reporter::Bureau,
+        false,
+        &rules,
+        "clerk",
+        false,
+    )
+    .await
+    .unwrap();
     assert!(!r.refused, "{:?}", r.problems);
     let a = nets(&pulled.store, &rules).await;
     assert!(a.len() >= 6, "{a:?}");

@@ -140,8 +140,16 @@ pub async fn sources_job(
                 r.source,
                 r.pull,
                 r.rows_read,
-                if r.recorded { ", recorded" } else { ", nothing new" },
-                if r.refused { ", rows refused (bureau told)" } else { "" }
+                if r.recorded {
+                    ", recorded"
+                } else {
+                    ", nothing new"
+                },
+                if r.refused {
+                    ", rows refused (bureau told)"
+                } else {
+                    ""
+                }
             )
         })
         .collect();

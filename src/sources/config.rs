@@ -263,7 +263,11 @@ fn relation_of(view: Option<&str>, query: Option<&str>) -> Result<Relation, Stri
         }
         (None, Some(q)) => {
             let t = q.trim().trim_end_matches(';').trim();
-            let word = t.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+            let word = t
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
             if word != "select" && word != "with" {
                 return Err("query must be a SELECT".into());
             }
@@ -397,7 +401,10 @@ watermark = "updated_at"
         let s = &parse(ROSTER).unwrap()[0];
         assert_eq!(s.kind, SourceKind::Roster);
         assert_eq!(s.backend, SourceBackend::Postgres);
-        assert_eq!(s.relation, Relation::View(vec!["hr".into(), "v_sxjs".into()]));
+        assert_eq!(
+            s.relation,
+            Relation::View(vec!["hr".into(), "v_sxjs".into()])
+        );
         assert_eq!(s.columns[1].as_deref(), Some("sfzh"));
         assert_eq!(s.columns[3].as_deref(), Some("gz"));
         assert_eq!(s.columns[10], None);
@@ -413,10 +420,19 @@ watermark = "updated_at"
             (ROSTER.replace("postgres://", "oracle://"), "not supported"),
             (ROSTER.replace("\"联系电话\" = \"lxdh\"\n", ""), "联系电话"),
             (ROSTER.replace("\"开户行\"", "\"开户银行\""), "开户银行"),
-            (ROSTER.replace("view = \"hr.v_sxjs\"", ""), "either view or query"),
-            (ROSTER.replace("name = \"hr\"", "name = \"h r\""), "name must be"),
+            (
+                ROSTER.replace("view = \"hr.v_sxjs\"", ""),
+                "either view or query",
+            ),
+            (
+                ROSTER.replace("name = \"hr\"", "name = \"h r\""),
+                "name must be",
+            ),
             (ROSTER.replace("\"xm\"", "\"x\\\"m\""), "quotes"),
-            (ROSTER.replace("kind = \"roster\"", "kind = \"people\""), "people"),
+            (
+                ROSTER.replace("kind = \"roster\"", "kind = \"people\""),
+                "people",
+            ),
             (format!("{ROSTER}\n{ROSTER}"), "two sources"),
             (
                 ROSTER.replace("view = \"hr.v_sxjs\"", "query = \"DELETE FROM t\""),

@@ -50,8 +50,11 @@ impl Plan {
                 selected.len() - 1
             }
         };
-        let contract: Vec<Option<usize>> =
-            s.columns.iter().map(|c| c.as_deref().map(&mut at)).collect();
+        let contract: Vec<Option<usize>> = s
+            .columns
+            .iter()
+            .map(|c| c.as_deref().map(&mut at))
+            .collect();
         let key = s.key.iter().map(|c| at(c)).collect();
         let watermark = s.watermark.as_deref().map(&mut at);
         let n = contract.len();
@@ -240,12 +243,22 @@ mod tests {
     fn the_select_reads_text_in_watermark_order() {
         let s = source("roster", "watermark = \"updated_at\"", ROSTER_COLS);
         let plan = Plan::new(&s);
-        assert_eq!(plan.selected.len(), 11, "sfzh and pzrq once, updated_at added");
+        assert_eq!(
+            plan.selected.len(),
+            11,
+            "sfzh and pzrq once, updated_at added"
+        );
         assert_eq!(plan.key, vec![1, 5]);
         assert_eq!(plan.watermark, Some(10));
         let sql = select_sql(&s, &plan, None).unwrap();
-        assert!(sql.starts_with("SELECT CAST(q.`xm` AS CHAR), CAST(q.`sfzh` AS CHAR)"), "{sql}");
-        assert!(sql.ends_with("FROM `v` AS q ORDER BY q.`updated_at`"), "{sql}");
+        assert!(
+            sql.starts_with("SELECT CAST(q.`xm` AS CHAR), CAST(q.`sfzh` AS CHAR)"),
+            "{sql}"
+        );
+        assert!(
+            sql.ends_with("FROM `v` AS q ORDER BY q.`updated_at`"),
+            "{sql}"
+        );
         let sql = select_sql(&s, &plan, Some("2024-05-01 10:00:00.5")).unwrap();
         assert!(
             sql.ends_with("WHERE q.`updated_at` > '2024-05-01 10:00:00.5' ORDER BY q.`updated_at`"),
@@ -259,15 +272,26 @@ mod tests {
         let s = source("roster", "watermark = \"updated_at\"", ROSTER_COLS);
         let plan = Plan::new(&s);
         let good = row(&[
-            "王强", "370303198001011234", "齐鲁石化", "焊工", "高级技师",
-            "2021-10-15 00:00:00", "张人社字〔2021〕12号", "6222020200012345678", "工商银行",
-            "13800000000", "2024-05-01 10:00:00",
+            "王强",
+            "370303198001011234",
+            "齐鲁石化",
+            "焊工",
+            "高级技师",
+            "2021-10-15 00:00:00",
+            "张人社字〔2021〕12号",
+            "6222020200012345678",
+            "工商银行",
+            "13800000000",
+            "2024-05-01 10:00:00",
         ]);
         let m = plan.roster_row(3, &good);
         let e = m.entry.unwrap();
         assert_eq!(e.approval_date.to_string(), "2021-10-15");
         assert_eq!(e.row, Some(3));
-        assert_eq!(m.key, format!("370303198001011234{KEY_SEPARATOR}2021-10-15 00:00:00"));
+        assert_eq!(
+            m.key,
+            format!("370303198001011234{KEY_SEPARATOR}2021-10-15 00:00:00")
+        );
         assert_eq!(m.watermark.as_deref(), Some("2024-05-01 10:00:00"));
         assert_eq!(
             key_display(&s.key, &m.key, true),
@@ -279,7 +303,10 @@ mod tests {
         let m = plan.roster_row(4, &bad);
         assert!(m.entry.is_none());
         let cols: Vec<&str> = m.problems.iter().map(|p| p.column).collect();
-        assert!(cols.contains(&"身份证号码") && cols.contains(&"职业资格等级"), "{cols:?}");
+        assert!(
+            cols.contains(&"身份证号码") && cols.contains(&"职业资格等级"),
+            "{cols:?}"
+        );
         assert_eq!(m.cells.len(), 11);
         assert_eq!(m.cells[4], None);
     }
@@ -290,10 +317,16 @@ mod tests {
         let s = source("changes", "key = \"id\"\nwatermark = \"id\"", cols);
         let plan = Plan::new(&s);
         assert_eq!(plan.key, plan.watermark.into_iter().collect::<Vec<_>>());
-        let m = plan.change_row(1, &row(&["王强", "370303198001011234", "退休", "2023-06-30", "", "7"]));
+        let m = plan.change_row(
+            1,
+            &row(&["王强", "370303198001011234", "退休", "2023-06-30", "", "7"]),
+        );
         assert!(m.entry.is_some(), "{:?}", m.problems);
         assert_eq!(m.key, "7");
-        let m = plan.change_row(2, &row(&["王强", "370303198001011234", "出国", "2023-06-30", "", "8"]));
+        let m = plan.change_row(
+            2,
+            &row(&["王强", "370303198001011234", "出国", "2023-06-30", "", "8"]),
+        );
         assert_eq!(m.problems[0].column, "变动类型");
     }
 }

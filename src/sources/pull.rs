@@ -186,7 +186,11 @@ impl Pull<'_> {
             SourceKind::Roster => "名册",
             SourceKind::Changes => "变动",
         };
-        let how = if self.full { "完整读取" } else { "增量读取" };
+        let how = if self.full {
+            "完整读取"
+        } else {
+            "增量读取"
+        };
         format!(
             "数据源{}（{kind}，第{}次拉取，{how}）：读取{}行",
             self.s.name, self.n, self.rows
@@ -199,8 +203,12 @@ impl Pull<'_> {
         let errors = m.problems.iter().any(|p| p.severity == Severity::Error);
         for p in std::mem::take(&mut m.problems) {
             if errors {
-                self.bad
-                    .add(m.row, &m.key, &m.cells, (Some(p.column), p.message, p.severity));
+                self.bad.add(
+                    m.row,
+                    &m.key,
+                    &m.cells,
+                    (Some(p.column), p.message, p.severity),
+                );
             } else if self.warnings.len() < MAX_PROBLEMS {
                 let w = report::problem(self.s, &m.key, Some(p.column), &p.message, p.severity);
                 self.warnings.push(w);
@@ -226,8 +234,12 @@ impl Pull<'_> {
             Some(m) => (m.row, m.key.as_str(), m.cells.as_slice()),
             None => (row.unwrap_or(0), "", &[][..]),
         };
-        self.bad
-            .add(r, key, cells, (Some(column), message.to_string(), Severity::Error));
+        self.bad.add(
+            r,
+            key,
+            cells,
+            (Some(column), message.to_string(), Severity::Error),
+        );
     }
 
     fn facts(&self, mail: &MailSettings) -> PullFacts<'_> {
@@ -308,7 +320,11 @@ impl Pull<'_> {
 
 impl Pull<'_> {
     /// A roster pull: one ledger transaction, all or nothing.
-    async fn roster(&mut self, conn: &mut SourceConn, sql: String) -> Result<PullReport, SourceError> {
+    async fn roster(
+        &mut self,
+        conn: &mut SourceConn,
+        sql: String,
+    ) -> Result<PullReport, SourceError> {
         let source = self.ledger_source("roster-source");
         let mut session = match self.store.begin_roster_import(&source).await? {
             RosterStart::Open(s) => s,
@@ -401,7 +417,8 @@ impl Pull<'_> {
         mut session: Box<RosterSession<'_>>,
     ) -> Result<PullReport, SourceError> {
         let missing = self.report_missing(session.connection()).await?;
-        let (new, back) = state::new_and_returned(session.connection(), &self.s.name, self.n).await?;
+        let (new, back) =
+            state::new_and_returned(session.connection(), &self.s.name, self.n).await?;
         let o = session.outcome().clone();
         let anything = o.added + o.updated + o.units_added > 0
             || new + back + missing > 0
@@ -413,7 +430,14 @@ impl Pull<'_> {
             return Ok(self.report(false, line));
         }
         let wm = self.watermark.clone();
-        state::save(session.connection(), &self.s.name, wm.as_deref(), self.full, &line).await?;
+        state::save(
+            session.connection(),
+            &self.s.name,
+            wm.as_deref(),
+            self.full,
+            &line,
+        )
+        .await?;
         if let Err(ps) = session.finish().await? {
             for p in ps {
                 self.ledger_problem::<RosterEntry>(&[], p.row, p.column, &p.message);
@@ -452,7 +476,11 @@ struct Tally {
 
 impl Pull<'_> {
     /// A changes pull: row by row, each batch in its own ledger transaction.
-    async fn changes(&mut self, conn: &mut SourceConn, sql: String) -> Result<PullReport, SourceError> {
+    async fn changes(
+        &mut self,
+        conn: &mut SourceConn,
+        sql: String,
+    ) -> Result<PullReport, SourceError> {
         let source = self.ledger_source("changes-source");
         let mut tally = Tally::default();
         {

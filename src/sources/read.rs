@@ -29,7 +29,9 @@ fn failure(e: impl std::fmt::Display) -> ReadFailure {
 
 /// The password of a source from its environment variable (none when unset).
 fn password(s: &SourceConfig) -> Option<String> {
-    std::env::var(&s.password_env).ok().filter(|p| !p.is_empty())
+    std::env::var(&s.password_env)
+        .ok()
+        .filter(|p| !p.is_empty())
 }
 
 impl SourceConn {
@@ -60,14 +62,9 @@ impl SourceConn {
                 }
             }
         };
-        let mut conn = tokio::time::timeout(timeout, connect)
-            .await
-            .map_err(|_| {
-                ReadFailure(format!(
-                    "no answer within {} s",
-                    s.connect_timeout_seconds
-                ))
-            })??;
+        let mut conn = tokio::time::timeout(timeout, connect).await.map_err(|_| {
+            ReadFailure(format!("no answer within {} s", s.connect_timeout_seconds))
+        })??;
         conn.begin_snapshot().await?;
         Ok(conn)
     }

@@ -189,16 +189,17 @@ fn write_extract(
                 ws.write_string(row, c as u16, v).map_err(x)?;
             }
         }
-        ws.write_string(row, names.len() as u16, &s.name).map_err(x)?;
+        ws.write_string(row, names.len() as u16, &s.name)
+            .map_err(x)?;
         let key = key_display(&s.key, &r.key, false);
-        ws.write_string(row, names.len() as u16 + 1, key).map_err(x)?;
+        ws.write_string(row, names.len() as u16 + 1, key)
+            .map_err(x)?;
     }
-    let file = crate::excel::errors::create_private(path).map_err(|source| {
-        ErrorWorkbookError::Io {
+    let file =
+        crate::excel::errors::create_private(path).map_err(|source| ErrorWorkbookError::Io {
             path: path.display().to_string(),
             source,
-        }
-    })?;
+        })?;
     book.save_to_writer(file).map_err(x)
 }
 
@@ -248,7 +249,10 @@ fn render(mail: &MailSettings, name: &str, v: &BTreeMap<&str, String>) -> (Strin
         .or_else(|| crate::mail::templates::render_text(built_in, v));
     match r {
         Some(r) => (r.subject, r.body),
-        None => (format!("数据源{}", v.get("source").cloned().unwrap_or_default()), String::new()),
+        None => (
+            format!("数据源{}", v.get("source").cloned().unwrap_or_default()),
+            String::new(),
+        ),
     }
 }
 
@@ -290,7 +294,11 @@ pub fn refused_notice(
     workbook: &Path,
 ) -> Notice {
     let mut v = facts.values();
-    let listed: Vec<String> = problems.iter().take(200).map(|p| format!("  {p}")).collect();
+    let listed: Vec<String> = problems
+        .iter()
+        .take(200)
+        .map(|p| format!("  {p}"))
+        .collect();
     let more = problems.len().saturating_sub(listed.len());
     let mut text = listed.join("\n");
     if more > 0 {
