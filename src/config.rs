@@ -311,6 +311,10 @@ impl Config {
                 message: "export.max_rows_per_file must be at least 1".into(),
             });
         }
+        crate::sources::sources_of(&cfg).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
         cfg.rules_config().map_err(|source| ConfigError::Policy {
             path: path.into(),
             source,

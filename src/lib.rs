@@ -6,6 +6,7 @@
 //! - [`input`]: the parsed input rows (roster, units, changes) between adapters and the store;
 //! - [`store`]: the ledger in SQLite or PostgreSQL (sqlx);
 //! - [`excel`]: workbooks in and out;
+//! - [`sources`]: the roster and changes read from the personnel system's database;
 //! - [`jobs`]: import, export, sample data;
 //! - [`cli`]: the command line.
 
@@ -17,5 +18,6 @@ pub mod input;
 pub mod jobs;
 pub mod mail;
 pub mod rules;
+pub mod sources;
 pub mod store;
 pub mod telemetry;

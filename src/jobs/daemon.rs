@@ -36,7 +36,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 /// The jobs the daemon knows.
-pub const JOBS: [&str; 5] = ["inbox", "outbox", "remind", "payrun", "export"];
+pub const JOBS: [&str; 6] = ["inbox", "outbox", "remind", "payrun", "export", "sources"];
 
 /// The `[schedule]` table.
 #[derive(Debug, Clone, Deserialize)]
@@ -52,6 +52,9 @@ pub struct ScheduleSettings {
     pub payrun: String,
     #[serde(default = "d_export")]
     pub export: String,
+    /// Pull every `[[source]]` (nothing to do without one).
+    #[serde(default = "d_sources")]
+    pub sources: String,
     /// Export approved runs and notify the finance office automatically.
     #[serde(default)]
     pub export_after_approval: bool,
@@ -104,6 +107,9 @@ fn d_payrun() -> String {
 fn d_export() -> String {
     "0 0 10 * * *".into()
 }
+fn d_sources() -> String {
+    "0 0 2 * * *".into()
+}
 fn d_catch_up() -> i64 {
     48
 }
@@ -126,7 +132,7 @@ pub enum DaemonError {
     },
     #[error("scheduler: {0}")]
     Scheduler(String),
-    #[error("unknown job `{0}`: the jobs are inbox, outbox, remind, payrun, export")]
+    #[error("unknown job `{0}`: the jobs are inbox, outbox, remind, payrun, export, sources")]
     UnknownJob(String),
     #[error("{0}")]
     Usage(String),
@@ -176,6 +182,7 @@ impl ScheduleSettings {
             ("remind", &self.remind),
             ("payrun", &self.payrun),
             ("export", &self.export),
+            ("sources", &self.sources),
         ] {
             if expr.trim().is_empty() || (job == "export" && !self.export_after_approval) {
                 continue;
@@ -242,6 +249,7 @@ fn job_name(job: &str) -> &'static str {
         "remind" => "到期提醒",
         "payrun" => "年度发放批次计算",
         "export" => "导出代发文件",
+        "sources" => "读取数据源",
         _ => "定时任务",
     }
 }
@@ -379,6 +387,9 @@ impl Runner {
             }
             "inbox" => self.inbox().await,
             "export" => self.export(today).await,
+            "sources" => {
+                crate::jobs::sources::sources_job(&self.store, &self.cfg, &self.rules, today).await
+            }
             other => Err(format!("unknown job `{other}`")),
         }
     }

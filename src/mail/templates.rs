@@ -30,7 +30,7 @@ pub struct Rendered {
 }
 
 /// The shipped templates, by name (`config/templates/NAME.txt` at build time).
-pub const BUILT_IN: [(&str, &str); 14] = [
+pub const BUILT_IN: [(&str, &str); 16] = [
     (
         "bureau_draft",
         include_str!("../../config/templates/bureau_draft.txt"),
@@ -78,6 +78,14 @@ pub const BUILT_IN: [(&str, &str); 14] = [
     (
         "run_request",
         include_str!("../../config/templates/run_request.txt"),
+    ),
+    (
+        "source_missing",
+        include_str!("../../config/templates/source_missing.txt"),
+    ),
+    (
+        "source_refused",
+        include_str!("../../config/templates/source_refused.txt"),
     ),
     (
         "term_expiry",

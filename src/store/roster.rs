@@ -172,6 +172,17 @@ impl RosterSession<'_> {
         self.rows
     }
 
+    /// What the import has done so far (committed only by [`RosterSession::finish`]).
+    pub fn outcome(&self) -> &RosterOutcome {
+        &self.outcome
+    }
+
+    /// The import's open transaction, for bookkeeping that must commit or roll back with it
+    /// (a database source's row keys and watermark).
+    pub fn connection(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+
     /// Feeds roster rows, in file order.
     pub async fn add(&mut self, entries: &[RosterEntry]) -> Result<()> {
         self.rows += entries.len();
