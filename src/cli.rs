@@ -93,6 +93,9 @@ pub enum Command {
     /// Recoveries (追缴): plans in instalments, repayments received, open balances
     #[command(subcommand)]
     Recovery(RecoveryCommand),
+    /// The roster and changes read from the personnel system's database ([[source]])
+    #[command(subcommand)]
+    Sources(SourcesCommand),
     /// Why each month of a person earned what it did, and which runs paid it
     Explain {
         /// The person's ID number (身份证号码)
@@ -228,6 +231,21 @@ pub enum RosterCommand {
         #[arg(long)]
         reason: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SourcesCommand {
+    /// Read every configured source (or the one named): new and changed rows, or every row
+    /// with --full (and on the first pull, and every `full_every_days`)
+    Pull {
+        /// The source's `name` in the configuration
+        name: Option<String>,
+        /// Read every row and report rows gone from the source
+        #[arg(long)]
+        full: bool,
+    },
+    /// Every configured source with its pulls, watermark and known rows
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -420,6 +438,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             reason,
         }) => void_appointment(&ctx, &id, approval_date, &reason).await,
         Command::Recovery(cmd) => recovery(&ctx, cmd).await,
+        Command::Sources(cmd) => sources(&ctx, cmd).await,
         Command::Forecast {
             from,
             to,
@@ -869,6 +888,80 @@ async fn payrun(ctx: &Context, cmd: PayrunCommand) -> Result<(), Failure> {
             print_reconciled(&report)
         }
     }
+}
+
+/// `sources pull|list`: one line per source; problems and failures on stderr; exit 3 when a
+/// source failed, 1 when rows were refused.
+async fn sources(ctx: &Context, cmd: SourcesCommand) -> Result<(), Failure> {
+    use crate::jobs::sources as src;
+    match cmd {
+        SourcesCommand::Pull { name, full } => {
+            let s = ctx.session().await?;
+            let all = src::pull(&s, name.as_deref(), full).await?;
+            for r in &all.reports {
+                println!("{}", r.line);
+                for p in &r.problems {
+                    eprintln!("{p}");
+                }
+            }
+            for (_, e) in &all.failures {
+                eprintln!("error: {e}");
+            }
+            if let Some((name, e)) = all.failures.first() {
+                return Err(Failure::new(
+                    e.exit_code() as u8,
+                    anyhow::anyhow!(
+                        "{} source(s) failed, the first `{name}`",
+                        all.failures.len()
+                    ),
+                ));
+            }
+            if all.refused() {
+                return Err(Failure::new(
+                    1,
+                    anyhow::anyhow!("rows were refused; the bureau was told"),
+                ));
+            }
+        }
+        SourcesCommand::List => {
+            let s = ctx.existing().await?;
+            for l in src::list(&s).await? {
+                print_source(&l);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_source(l: &crate::jobs::sources::SourceListing) {
+    use crate::sources::config::{Relation, SourceKind};
+    let c = &l.config;
+    let relation = match &c.relation {
+        Relation::View(parts) => format!("视图 {}", parts.join(".")),
+        Relation::Query(_) => "查询".to_string(),
+    };
+    println!(
+        "{}  {}  {}  {relation}  行键 {}  水位列 {}",
+        c.name,
+        if c.kind == SourceKind::Roster {
+            "名册"
+        } else {
+            "变动"
+        },
+        l.url,
+        c.key.join("+"),
+        c.watermark.as_deref().unwrap_or("（无，每次完整读取）")
+    );
+    let st = &l.state;
+    println!(
+        "    已拉取{}次；水位 {}；上次拉取 {}；上次完整读取 {}；已知行 {}，已报告删除 {}",
+        st.pulls,
+        st.watermark.as_deref().unwrap_or("—"),
+        st.last_pull_at.as_deref().unwrap_or("—"),
+        st.last_full_at.as_deref().unwrap_or("—"),
+        st.keys,
+        st.missing
+    );
 }
 
 /// `forecast`: prints the years (or the JSON) and writes the workbook.

@@ -145,6 +145,7 @@ impl SourceDb {
 }
 
 /// A person of the source.
+#[derive(Clone)]
 struct P {
     name: &'static str,
     id: String,
@@ -185,7 +186,13 @@ fn people() -> Vec<P> {
 
 /// The configuration: both sources, reports and mail in `dir`.
 fn config(dir: &Path, url: &str, password_env: &str) -> Config {
-    let text = format!(
+    let text = config_text(dir, url, password_env);
+    Config::parse(&text, &dir.join("chieftech.toml")).unwrap()
+}
+
+/// The configuration file's text: two sources (roster `hr`, changes `bd`) on `url`.
+fn config_text(dir: &Path, url: &str, password_env: &str) -> String {
+    format!(
         r#"
 [paths]
 reports = "{dir}/reports"
@@ -228,8 +235,7 @@ password_env = "{password_env}"
 "新单位" = "xdw"
 "#,
         dir = dir.display()
-    );
-    Config::parse(&text, &dir.join("chieftech.toml")).unwrap()
+    )
 }
 
 async fn pull(store: &Store, cfg: &Config, name: &str, full: bool) -> PullReport {
@@ -641,4 +647,89 @@ async fn pulled_runs_equal_imported_runs_postgres() {
 #[tokio::test]
 async fn pulled_runs_equal_imported_runs_mariadb() {
     same_as_workbooks(Server::Maria).await;
+}
+
+fn chieftech(db: &str, config: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_chieftech"))
+        .args(["--database", db, "--operator", "clerk"])
+        .args(args)
+        .env("CHIEFTECH_CONFIG", config)
+        .env("CHIEFTECH_TEST_SOURCE_PASSWORD", "s3cret-pw")
+        .output()
+        .unwrap()
+}
+
+fn output(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `sources pull` and `sources list` from the command line: a first pull, a pull with
+/// nothing new, a bad row refused (exit 1), an unreachable source (exit 3, no password).
+#[tokio::test]
+async fn sources_from_the_command_line() {
+    let Some(src) = source_db(Server::Pg).await else {
+        return;
+    };
+    let ledger = common::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("chieftech.toml");
+    std::fs::write(
+        &cfg,
+        config_text(dir.path(), &src.url, "CHIEFTECH_TEST_NO_SUCH_PASSWORD"),
+    )
+    .unwrap();
+    let ps = people();
+    src.person(1, &ps[0], "2024-01-01 10:00:00").await;
+    src.person(2, &ps[1], "2024-01-02 10:00:00").await;
+    let o = chieftech(&ledger.url, &cfg, &["sources", "pull", "hr"]);
+    assert!(o.status.success(), "{}", output(&o));
+    assert!(
+        output(&o).contains("数据源hr（名册，第1次拉取，完整读取）：读取2行"),
+        "{}",
+        output(&o)
+    );
+    let o = chieftech(&ledger.url, &cfg, &["sources", "pull", "hr"]);
+    assert!(output(&o).contains("没有新的或变化的行"), "{}", output(&o));
+    let o = chieftech(&ledger.url, &cfg, &["sources", "list"]);
+    assert!(
+        o.status.success() && output(&o).contains("已拉取2次"),
+        "{}",
+        output(&o)
+    );
+    // A bad check digit: the pull is refused whole, the row named by key and column.
+    let mut bad = ps[2].clone();
+    let last = if bad.id.ends_with('0') { '1' } else { '0' };
+    bad.id = format!("{}{last}", &bad.id[..17]);
+    src.person(3, &bad, "2024-01-03 10:00:00").await;
+    let o = chieftech(&ledger.url, &cfg, &["sources", "pull", "hr"]);
+    assert_eq!(o.status.code(), Some(1), "{}", output(&o));
+    assert!(
+        output(&o).contains("列“身份证号码”（源列sfzh）"),
+        "{}",
+        output(&o)
+    );
+    // An unreachable source: exit 3, the password never shown.
+    let unreachable = dir.path().join("unreachable.toml");
+    std::fs::write(
+        &unreachable,
+        config_text(
+            dir.path(),
+            "postgres://reader@127.0.0.1:1/hr",
+            "CHIEFTECH_TEST_SOURCE_PASSWORD",
+        ),
+    )
+    .unwrap();
+    let o = chieftech(&ledger.url, &unreachable, &["sources", "pull"]);
+    assert_eq!(o.status.code(), Some(3), "{}", output(&o));
+    assert!(
+        output(&o).contains("127.0.0.1:1") && !output(&o).contains("s3cret"),
+        "{}",
+        output(&o)
+    );
+    let o = chieftech(&ledger.url, &cfg, &["sources", "pull", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", output(&o));
 }
