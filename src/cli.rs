@@ -909,7 +909,7 @@ async fn sources(ctx: &Context, cmd: SourcesCommand) -> Result<(), Failure> {
             }
             if let Some((name, e)) = all.failures.first() {
                 return Err(Failure::new(
-                    e.exit_code() as u8,
+                    e.exit_code(),
                     anyhow::anyhow!(
                         "{} source(s) failed, the first `{name}`",
                         all.failures.len()
