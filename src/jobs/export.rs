@@ -175,27 +175,12 @@ pub async fn export_run(
     let summary_name = summary_file_name(year, view.seq);
     let (model, widths, count, totals) =
         build_model(store, cfg, &lines, tally, &meta, &parts).await?;
-    let mut writer = guarded(&summary_name, || {
-        summary::SummaryWriter::new(&model, created, count, widths)
-            .map_err(|source| xlsx_error(&summary_name, source))
-    })?;
-    each_person(store, &view, |p| {
-        guarded(&summary_name, || {
-            lines
-                .details(&p, |row| writer.push(row))
-                .map_err(|e| with_file(e, &summary_name))
-        })
-    })
-    .await?;
-    let mut tmp = new_temp(&dir, &summary_name)?;
-    guarded(&summary_name, || {
-        writer
-            .finish(tmp.as_file_mut())
-            .map_err(|source| xlsx_error(&summary_name, source))
-    })?;
-    seal_temp(&dir, &summary_name, &mut tmp)?;
-    let sha = sha256_file(tmp.path())?;
-    written.push((summary_name.clone(), tmp, sha));
+    let summary = SummaryFile {
+        name: &summary_name,
+        dir: &dir,
+        created,
+    };
+    written.push(write_summary_file(store, &lines, &model, count, widths, &summary).await?);
 
     // Record the export once; a re-export must give the same files.
     let already = record_export(store, &meta, &view, &template, &parts, &written, operator).await?;
@@ -211,6 +196,47 @@ pub async fn export_run(
         parts,
         totals,
     })
+}
+
+/// Where the summary workbook goes: its name, the folder, its creation time.
+struct SummaryFile<'a> {
+    name: &'a str,
+    dir: &'a Path,
+    created: NaiveDateTime,
+}
+
+/// The summary's second pass: each person's 明细 lines streamed into the constant-memory
+/// writer, the workbook written to a temporary file (mode 0600) in the folder.
+async fn write_summary_file(
+    store: &Store,
+    lines: &RunLines<'_>,
+    model: &SummaryModel,
+    count: usize,
+    widths: DetailWidths,
+    out: &SummaryFile<'_>,
+) -> Result<Written, ExportError> {
+    let name = out.name;
+    let mut writer = guarded(name, || {
+        summary::SummaryWriter::new(model, out.created, count, widths)
+            .map_err(|source| xlsx_error(name, source))
+    })?;
+    each_person(store, lines.view, |p| {
+        guarded(name, || {
+            lines
+                .details(&p, |row| writer.push(row))
+                .map_err(|e| with_file(e, name))
+        })
+    })
+    .await?;
+    let mut tmp = new_temp(out.dir, name)?;
+    guarded(name, || {
+        writer
+            .finish(tmp.as_file_mut())
+            .map_err(|source| xlsx_error(name, source))
+    })?;
+    seal_temp(out.dir, name, &mut tmp)?;
+    let sha = sha256_file(tmp.path())?;
+    Ok((name.to_string(), tmp, sha))
 }
 
 /// Runs a call into the workbook writer, turning a panic inside it (a write that failed) into
