@@ -12,7 +12,8 @@
 //! - [`eligibility`]: which days earn, and each month's amount;
 //! - [`payrun`]: a run's deltas, line kinds and netting;
 //! - [`unit`]: which unit a technician belongs to on a day;
-//! - [`reminders`]: which notices fall due on a day.
+//! - [`reminders`]: which notices fall due on a day;
+//! - [`workdays`]: the working-day calendar (holidays, 调休) and public-notice (公示) periods.
 
 pub mod change;
 pub mod eligibility;
@@ -26,6 +27,7 @@ pub mod reconcile;
 pub mod recovery;
 pub mod reminders;
 pub mod unit;
+pub mod workdays;
 
 pub use change::{
     appointments_for, check_change, Appointment, Change, ChangeKind, Effect, ProposedChange,
