@@ -94,6 +94,16 @@ fn demo_runs_end_to_end_and_writes_every_output() {
             );
         }
     }
+    // The inputs hold full ID and account numbers too (the sample's, and the bank's answer,
+    // reconciled: its two failures are re-issued the next year).
+    let inputs = out.join("inputs");
+    assert!(inputs.join("bank-return-2023.xlsx").exists());
+    assert!(stdout.contains("失败 2 笔"), "{stdout}");
+    for f in std::fs::read_dir(&inputs).unwrap().flatten() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = f.metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{}", f.path().display());
+    }
     // A fraud or a late report leads to recoveries in some year; the expired policy to
     // uncovered months in 2026.
     assert!(stdout.contains("追缴"), "{stdout}");

@@ -296,7 +296,9 @@ fn write_return_file(
             ws.write_string(k as u32 + 1, c as u16, v)?;
         }
     }
-    book.save(path)
+    book.save(path)?;
+    // Full ID and account numbers, as the bank's file has them.
+    crate::jobs::sample::make_private(path).map_err(rust_xlsxwriter::XlsxError::IoError)
 }
 
 /// Explains 追缴 and, when some months were uncovered, 未覆盖.

@@ -871,7 +871,24 @@ pub fn write_sample_scaled(
         write_changes(*year, rows, &path)?;
         changes.push((*year, path));
     }
+    // The workbooks hold full ID and account numbers (made up, but shaped like real ones).
+    for path in std::iter::once(&roster).chain(changes.iter().map(|(_, p)| p)) {
+        make_private(path).map_err(|source| SampleError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    }
     Ok(SampleFiles { roster, changes })
+}
+
+/// Makes a written file readable by its owner only (mode 0600).
+pub fn make_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
 }
 
 /// Roster headers (sheet 名册), as in docs/contract.md.
