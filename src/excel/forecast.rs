@@ -11,13 +11,13 @@
 //! the footer, `#,##0.00` amounts, formula-like text written as text.
 
 use super::bank::put_text;
+use super::style;
 use super::summary::{cn_date, fit_width, print_setup, wrapped_lines, Pager, PAGE_PT};
 use crate::rules::forecast::Forecast;
 use crate::rules::money::{capitals, fen_grouped};
 use chrono::NaiveDateTime;
 use rust_xlsxwriter::{
-    Chart, ChartType, DocProperties, Format, FormatAlign, FormatBorder, Workbook, Worksheet,
-    XlsxError,
+    Chart, ChartType, DocProperties, Format, FormatAlign, Workbook, Worksheet, XlsxError,
 };
 use std::io::{Seek, Write};
 
@@ -95,35 +95,18 @@ struct Formats {
 
 impl Formats {
     fn new() -> Formats {
-        let cell = Format::new()
-            .set_border(FormatBorder::Thin)
-            .set_font_size(10)
-            .set_align(FormatAlign::VerticalCenter);
-        let total = cell.clone().set_bold().set_background_color(0xF2F2F2);
+        let cell = style::cell();
+        let total = style::total(&cell);
         let text = cell
             .clone()
             .set_num_format("@")
             .set_text_wrap()
             .set_indent(1);
         Formats {
-            title: Format::new()
-                .set_bold()
-                .set_font_size(16)
-                .set_align(FormatAlign::Center)
-                .set_align(FormatAlign::VerticalCenter),
-            subtitle: Format::new()
-                .set_font_size(10)
-                .set_align(FormatAlign::VerticalCenter),
-            section: Format::new()
-                .set_bold()
-                .set_font_size(12)
-                .set_align(FormatAlign::Bottom),
-            header: cell
-                .clone()
-                .set_bold()
-                .set_text_wrap()
-                .set_align(FormatAlign::Center)
-                .set_background_color(0xDDEBF7),
+            title: style::title(),
+            subtitle: style::subtitle(),
+            section: style::section(),
+            header: style::header(&cell),
             text_quoted: text.clone().set_quote_prefix(),
             text,
             int: cell

@@ -3,8 +3,9 @@
 //! In: [`read`] (sheets, header rows, cells, dates), [`roster`] and [`changes`] (the two input
 //! workbooks), [`errors`] (the error workbook a clerk fixes), [`template`] (empty input
 //! workbooks), [`guard`] (the limits a workbook is checked against before calamine opens it).
-//! Out: [`bank`] (the bank's batch-payment file), [`summary`] (the finance office's
-//! workbook).
+//! Out: [`bank`] (the bank's batch-payment file, .xlsx or text through [`bank_text`]),
+//! [`summary`] (the finance office's workbook), [`forecast`] (the budget forecast), with the
+//! shared cell styles of [`style`]. After the bank: [`bank_return`] (the bank's return file).
 
 pub mod bank;
 pub mod bank_return;
@@ -15,6 +16,7 @@ pub mod forecast;
 pub mod guard;
 pub mod read;
 pub mod roster;
+pub mod style;
 pub mod summary;
 pub mod template;
 

@@ -17,12 +17,12 @@
 //! with `=`, `+`, `-` or `@` is written as quote-prefixed text, never as a formula.
 
 use super::bank::put_text;
+use super::style;
 use crate::rules::money::capitals;
 use crate::rules::{LineKind, Month};
 use chrono::NaiveDateTime;
 use rust_xlsxwriter::{
-    Chart, ChartType, DocProperties, Format, FormatAlign, FormatBorder, Workbook, Worksheet,
-    XlsxError,
+    Chart, ChartType, DocProperties, Format, FormatAlign, Workbook, Worksheet, XlsxError,
 };
 use std::collections::BTreeMap;
 use std::io::{Seek, Write};
@@ -377,30 +377,13 @@ struct Formats {
 
 impl Formats {
     fn new() -> Formats {
-        let cell = Format::new()
-            .set_border(FormatBorder::Thin)
-            .set_font_size(10)
-            .set_align(FormatAlign::VerticalCenter);
-        let total = cell.clone().set_bold().set_background_color(0xF2F2F2);
+        let cell = style::cell();
+        let total = style::total(&cell);
         Formats {
-            title: Format::new()
-                .set_bold()
-                .set_font_size(16)
-                .set_align(FormatAlign::Center)
-                .set_align(FormatAlign::VerticalCenter),
-            subtitle: Format::new()
-                .set_font_size(10)
-                .set_align(FormatAlign::VerticalCenter),
-            section: Format::new()
-                .set_bold()
-                .set_font_size(12)
-                .set_align(FormatAlign::Bottom),
-            header: cell
-                .clone()
-                .set_bold()
-                .set_text_wrap()
-                .set_align(FormatAlign::Center)
-                .set_background_color(0xDDEBF7),
+            title: style::title(),
+            subtitle: style::subtitle(),
+            section: style::section(),
+            header: style::header(&cell),
             text: text_cell(&cell, false, false),
             text_quoted: text_cell(&cell, false, true),
             text_center: cell
