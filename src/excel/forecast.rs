@@ -11,7 +11,7 @@
 //! the footer, `#,##0.00` amounts, formula-like text written as text.
 
 use super::bank::put_text;
-use super::style;
+use super::style::{self, headers, set_widths, yuan};
 use super::summary::{cn_date, fit_width, print_setup, wrapped_lines, Pager, PAGE_PT};
 use crate::rules::forecast::Forecast;
 use crate::rules::money::{capitals, fen_grouped};
@@ -129,24 +129,6 @@ impl Formats {
                 .set_align(FormatAlign::Top),
         }
     }
-}
-
-fn yuan(fen: i64) -> f64 {
-    fen as f64 / 100.0
-}
-
-fn headers(ws: &mut Worksheet, row: u32, names: &[&str], f: &Format) -> Result<(), XlsxError> {
-    for (i, h) in names.iter().enumerate() {
-        ws.write_string_with_format(row, i as u16, *h, f)?;
-    }
-    Ok(())
-}
-
-fn set_widths(ws: &mut Worksheet, widths: &[f64]) -> Result<(), XlsxError> {
-    for (c, w) in widths.iter().enumerate() {
-        ws.set_column_width(c as u16, *w)?;
-    }
-    Ok(())
 }
 
 /// Title (row 0), identification line (row 1), print setup repeating rows 0..=`repeat_last`.

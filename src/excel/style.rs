@@ -1,7 +1,7 @@
 //! The cell styles the printed workbooks share (summary, forecast): one look for every table
 //! a clerk signs.
 
-use rust_xlsxwriter::{Format, FormatAlign, FormatBorder};
+use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Worksheet, XlsxError};
 
 /// A table cell: thin border, 10 pt, centred vertically.
 pub fn cell() -> Format {
@@ -47,4 +47,25 @@ pub fn header(cell: &Format) -> Format {
         .set_text_wrap()
         .set_align(FormatAlign::Center)
         .set_background_color(0xDDEBF7)
+}
+
+/// Fen as the yuan a number cell shows (`#,##0.00`).
+pub fn yuan(fen: i64) -> f64 {
+    fen as f64 / 100.0
+}
+
+/// A table's header texts in `row`, from the first column.
+pub fn headers(ws: &mut Worksheet, row: u32, names: &[&str], f: &Format) -> Result<(), XlsxError> {
+    for (i, h) in names.iter().enumerate() {
+        ws.write_string_with_format(row, i as u16, *h, f)?;
+    }
+    Ok(())
+}
+
+/// The column widths, from the first column.
+pub fn set_widths(ws: &mut Worksheet, widths: &[f64]) -> Result<(), XlsxError> {
+    for (c, w) in widths.iter().enumerate() {
+        ws.set_column_width(c as u16, *w)?;
+    }
+    Ok(())
 }

@@ -17,7 +17,7 @@
 //! with `=`, `+`, `-` or `@` is written as quote-prefixed text, never as a formula.
 
 use super::bank::put_text;
-use super::style;
+use super::style::{self, headers, set_widths, yuan};
 use crate::rules::money::capitals;
 use crate::rules::{LineKind, Month};
 use chrono::NaiveDateTime;
@@ -437,24 +437,6 @@ fn text_cell(cell: &Format, wrap: bool, quoted: bool) -> Format {
         f = f.set_quote_prefix();
     }
     f
-}
-
-fn yuan(fen: i64) -> f64 {
-    fen as f64 / 100.0
-}
-
-fn headers(ws: &mut Worksheet, row: u32, names: &[&str], f: &Format) -> Result<(), XlsxError> {
-    for (i, h) in names.iter().enumerate() {
-        ws.write_string_with_format(row, i as u16, *h, f)?;
-    }
-    Ok(())
-}
-
-fn set_widths(ws: &mut Worksheet, widths: &[f64]) -> Result<(), XlsxError> {
-    for (c, w) in widths.iter().enumerate() {
-        ws.set_column_width(c as u16, *w)?;
-    }
-    Ok(())
 }
 
 /// The line under the title: who, which year, which batch.

@@ -32,6 +32,8 @@ pub struct ReconcileReport {
     pub file: String,
     /// Rows read from the file (without those with a cell problem).
     pub rows: usize,
+    /// The sheet read (None for a text file).
+    pub sheet: Option<String>,
     /// Cells that could not be read.
     pub read_problems: Vec<CellProblem>,
     pub reconciled: Reconciled,
@@ -56,7 +58,7 @@ impl ReconcileReport {
 
     fn describe(&self, m: &Mismatch) -> String {
         let mut at = vec![self.file.clone()];
-        if let Some(sheet) = &self.sheet() {
+        if let Some(sheet) = &self.sheet {
             at.push(format!("工作表「{sheet}」"));
         }
         if let Some(row) = m.row {
@@ -72,10 +74,6 @@ impl ReconcileReport {
             at.push(format!("列「{header}」"));
         }
         format!("{}：{}", at.join("，"), m.message)
-    }
-
-    fn sheet(&self) -> Option<String> {
-        self.read_problems.first().and_then(|p| p.sheet.clone())
     }
 }
 
@@ -134,6 +132,7 @@ pub async fn reconcile(
         file: file_name,
         rows: read.rows.len(),
         headers: headers(&layout),
+        sheet: read.sheet,
         read_problems: read.problems,
         reconciled,
     })
