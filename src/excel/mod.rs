@@ -6,6 +6,8 @@
 //! Out: [`bank`] (the bank's batch-payment file, .xlsx or text through [`bank_text`]),
 //! [`summary`] (the finance office's workbook), [`forecast`] (the budget forecast), with the
 //! shared cell styles of [`style`]. After the bank: [`bank_return`] (the bank's return file).
+//! Selection: [`nominations`] and [`scores`] in, [`selection_notice`] (the public notice lists)
+//! out.
 
 pub mod bank;
 pub mod bank_return;
@@ -13,9 +15,12 @@ pub mod bank_text;
 pub mod changes;
 pub mod errors;
 pub mod forecast;
+pub mod nominations;
 pub mod guard;
 pub mod read;
 pub mod roster;
+pub mod scores;
+pub mod selection_notice;
 pub mod style;
 pub mod summary;
 pub mod template;

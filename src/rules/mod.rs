@@ -14,6 +14,7 @@
 //! - [`unit`]: which unit a technician belongs to on a day;
 //! - [`reminders`]: which notices fall due on a day;
 //! - [`workdays`]: the working-day calendar (holidays, 调休) and public-notice (公示) periods.
+//! - [`selection`]: the selection round: stages, eligibility, objections, ranking.
 
 pub mod change;
 pub mod eligibility;
@@ -26,6 +27,7 @@ pub mod policy;
 pub mod reconcile;
 pub mod recovery;
 pub mod reminders;
+pub mod selection;
 pub mod unit;
 pub mod workdays;
 
