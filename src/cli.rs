@@ -96,6 +96,9 @@ pub enum Command {
     /// The roster and changes read from the personnel system's database ([[source]])
     #[command(subcommand)]
     Sources(SourcesCommand),
+    /// The yearly selection round (评选): nominations, notices, objections, scores, approval
+    #[command(subcommand)]
+    Selection(SelectionCommand),
     /// Why each month of a person earned what it did, and which runs paid it
     Explain {
         /// The person's ID number (身份证号码)
@@ -246,6 +249,109 @@ pub enum SourcesCommand {
     },
     /// Every configured source with its pulls, watermark and known rows
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SelectionCommand {
+    /// Open a year's round: nominations reach the bureau by --deadline
+    Open {
+        #[arg(long)]
+        year: i32,
+        /// The last day nominations reach the bureau (YYYY-MM-DD)
+        #[arg(long)]
+        deadline: NaiveDate,
+        /// The expected approval day: a term still running then disqualifies [default: 31 Dec]
+        #[arg(long)]
+        approval_by: Option<NaiveDate>,
+        /// The call for nominations' document number (文号)
+        #[arg(long)]
+        document: Option<String>,
+    },
+    /// Import nominating bodies' summary workbooks (template nominations), each all or nothing
+    Import {
+        /// The round [default: the latest opened]
+        #[arg(long)]
+        year: Option<i32>,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Every candidate: stage, eligibility findings, scores and rank, objections
+    List {
+        #[arg(long)]
+        year: Option<i32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move candidates to a stage (推荐公示, 资格审查, 评审, 考察公示, 考察, 退出); opening a
+    /// notice writes its public list
+    Step {
+        /// The stage: its Chinese name or code (nomination-notice, qualification, review,
+        /// inspection-notice, inspection, withdrawn)
+        #[arg(long)]
+        stage: String,
+        /// The day [default: --today]
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// The decision's or notice's document number (文号)
+        #[arg(long)]
+        document: Option<String>,
+        /// Why (退出 needs one)
+        #[arg(long)]
+        reason: Option<String>,
+        /// Every candidate at the stage before
+        #[arg(long, conflicts_with = "who")]
+        all: bool,
+        #[arg(long)]
+        year: Option<i32>,
+        /// Candidates: 编号 of `selection list`, or full ID numbers
+        who: Vec<String>,
+    },
+    /// Record an objection (异议) received during a candidate's notice
+    Objection {
+        /// The candidate: 编号 or full ID number
+        who: String,
+        /// The day it was received [default: --today]
+        #[arg(long)]
+        received: Option<NaiveDate>,
+        /// What it says
+        #[arg(long)]
+        summary: String,
+        /// Who raised it
+        #[arg(long)]
+        raised_by: Option<String>,
+        #[arg(long)]
+        year: Option<i32>,
+    },
+    /// Resolve an objection: upheld (属实: the candidate withdraws) or dismissed (不属实)
+    Resolve {
+        /// The objection's number (selection list)
+        id: i64,
+        /// upheld | dismissed (属实 | 不属实)
+        #[arg(long)]
+        outcome: String,
+        /// The day it was resolved [default: --today]
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Import the experts' scores (template scores), all or nothing; prints the ranked list
+    Scores {
+        #[arg(long)]
+        year: Option<i32>,
+        file: PathBuf,
+    },
+    /// Approve the round: every candidate at 考察 becomes an appointment, as a roster row would
+    Approve {
+        #[arg(long)]
+        year: i32,
+        /// The approval day (批准日期)
+        #[arg(long)]
+        date: NaiveDate,
+        /// The approval's document number (批准文号)
+        #[arg(long)]
+        document: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -439,6 +545,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }) => void_appointment(&ctx, &id, approval_date, &reason).await,
         Command::Recovery(cmd) => recovery(&ctx, cmd).await,
         Command::Sources(cmd) => sources(&ctx, cmd).await,
+        Command::Selection(cmd) => selection(&ctx, cmd).await,
         Command::Forecast {
             from,
             to,
@@ -571,6 +678,11 @@ async fn import(ctx: &Context, cmd: ImportCommand) -> Result<(), Failure> {
             from_unit,
         } => ledger::import_changes(&s, &files, accept_valid, from_unit, progress).await?,
     };
+    print_import(&report)
+}
+
+/// What an import did, its problems and error workbooks; exit status 1 when refused.
+fn print_import(report: &crate::jobs::import::ImportReport) -> Result<(), Failure> {
     for l in &report.lines {
         println!("{l}");
     }
@@ -990,6 +1102,123 @@ async fn forecast(
     let path = output.unwrap_or_else(|| fc::default_path(&f, &s.config));
     let written = fc::write_forecast(&f, &s.config, &path)?;
     println!("written: {}", written.display());
+    Ok(())
+}
+
+async fn selection(ctx: &Context, cmd: SelectionCommand) -> Result<(), Failure> {
+    use crate::jobs::selection as sel;
+    match cmd {
+        SelectionCommand::Open {
+            year,
+            deadline,
+            approval_by,
+            document,
+        } => {
+            let s = ctx.session().await?;
+            println!(
+                "{}",
+                sel::open(&s, year, deadline, approval_by, document.as_deref()).await?
+            );
+        }
+        SelectionCommand::Import { year, files } => {
+            let s = ctx.session().await?;
+            return print_import(&sel::import(&s, year, &files).await?);
+        }
+        SelectionCommand::List { year, json } => {
+            let s = ctx.existing().await?;
+            let view = sel::list(&s, year).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&view).expect("json"));
+            } else {
+                print!("{view}");
+            }
+        }
+        SelectionCommand::Step {
+            stage,
+            date,
+            document,
+            reason,
+            all,
+            year,
+            who,
+        } => {
+            let stage = crate::rules::selection::Stage::parse(&stage).ok_or_else(|| {
+                Failure::new(
+                    2,
+                    anyhow::anyhow!(
+                        "unknown stage `{stage}`: 推荐公示, 资格审查, 评审, 考察公示, 考察 or 退出"
+                    ),
+                )
+            })?;
+            let s = ctx.session().await?;
+            let req = sel::StepRequest {
+                year,
+                stage,
+                date: date.unwrap_or(s.today),
+                document,
+                reason,
+                who,
+                all,
+            };
+            print!("{}", sel::step(&s, &req).await?);
+        }
+        SelectionCommand::Objection {
+            who,
+            received,
+            summary,
+            raised_by,
+            year,
+        } => {
+            let s = ctx.session().await?;
+            let received = received.unwrap_or(s.today);
+            println!(
+                "{}",
+                sel::objection(&s, year, &who, received, &summary, raised_by.as_deref()).await?
+            );
+        }
+        SelectionCommand::Resolve {
+            id,
+            outcome,
+            date,
+            note,
+        } => {
+            let outcome =
+                crate::rules::selection::ObjectionOutcome::parse(&outcome).ok_or_else(|| {
+                    Failure::new(
+                        2,
+                        anyhow::anyhow!(
+                            "unknown outcome `{outcome}`: upheld (属实) or dismissed (不属实)"
+                        ),
+                    )
+                })?;
+            let s = ctx.session().await?;
+            let date = date.unwrap_or(s.today);
+            println!(
+                "{}",
+                sel::resolve(&s, id, outcome, date, note.as_deref()).await?
+            );
+        }
+        SelectionCommand::Scores { year, file } => {
+            let s = ctx.session().await?;
+            let (report, view) = sel::scores(&s, year, &file).await?;
+            if let Some(v) = view {
+                for l in &report.lines {
+                    println!("{l}");
+                }
+                print!("{v}");
+                return Ok(());
+            }
+            return print_import(&report);
+        }
+        SelectionCommand::Approve {
+            year,
+            date,
+            document,
+        } => {
+            let s = ctx.session().await?;
+            println!("{}", sel::approve(&s, year, date, &document).await?);
+        }
+    }
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! - [`sample`]: synthetic input workbooks;
 //! - [`notices`]: the e-mails a payment run causes;
 //! - [`remind`]: lifecycle reminders due on a date;
+//! - [`selection`]: the yearly selection round, nomination to appointment;
 //! - [`sources`]: pulls of the `[[source]]` databases (command line and daemon);
 //! - [`session`], [`error`]: what every use case works in, and its one error type;
 //! - [`payrun`], [`ledger`]: the use cases the command line and the daemon call.
@@ -25,5 +26,6 @@ pub mod reconcile;
 pub mod recovery;
 pub mod remind;
 pub mod sample;
+pub mod selection;
 pub mod session;
 pub mod sources;

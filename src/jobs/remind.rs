@@ -26,6 +26,8 @@ pub enum RemindError {
     Template(#[from] TemplateError),
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    #[error("selection reminders: {0}")]
+    Selection(String),
 }
 
 /// What one day's reminders did.
@@ -67,6 +69,16 @@ pub async fn remind_range(
             .await?
         {
             units.insert(r.try_get(0)?, r.try_get(1)?);
+        }
+        let selection = super::selection::reminder_notices(store, cfg, day, &units, &settings)
+            .await
+            .map_err(|e| RemindError::Selection(e.to_string()))?;
+        for n in selection {
+            if queue(&mut tx, &n).await? {
+                total.queued += 1;
+            } else {
+                total.already += 1;
+            }
         }
         for reminder in due_on(day, &appts, &rules.policy, &schedule) {
             for n in notices(&reminder, day, &rows, &units, &settings, rules)? {

@@ -30,7 +30,7 @@ pub struct Rendered {
 }
 
 /// The shipped templates, by name (`config/templates/NAME.txt` at build time).
-pub const BUILT_IN: [(&str, &str); 16] = [
+pub const BUILT_IN: [(&str, &str); 19] = [
     (
         "bureau_draft",
         include_str!("../../config/templates/bureau_draft.txt"),
@@ -78,6 +78,18 @@ pub const BUILT_IN: [(&str, &str); 16] = [
     (
         "run_request",
         include_str!("../../config/templates/run_request.txt"),
+    ),
+    (
+        "selection_deadline",
+        include_str!("../../config/templates/selection_deadline.txt"),
+    ),
+    (
+        "selection_notice_end",
+        include_str!("../../config/templates/selection_notice_end.txt"),
+    ),
+    (
+        "selection_waiting",
+        include_str!("../../config/templates/selection_waiting.txt"),
     ),
     (
         "source_missing",

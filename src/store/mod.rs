@@ -5,7 +5,8 @@
 //! - [`changes`]: status changes, their checks, listing and voiding;
 //! - [`payrun`]: computing, approving and showing payment runs;
 //! - [`explain`]: why a month earned what it did;
-//! - [`units`]: each person's unit history, for [`crate::rules::unit::unit_on`].
+//! - [`units`]: each person's unit history, for [`crate::rules::unit::unit_on`];
+//! - [`selection`]: the selection round: candidates, steps, objections, scores, approval.
 
 pub mod changes;
 pub mod explain;
@@ -15,6 +16,7 @@ pub mod payrun;
 pub mod people;
 pub mod recovery;
 pub mod roster;
+pub mod selection;
 pub mod units;
 
 use chrono::NaiveDate;
