@@ -282,6 +282,13 @@ pub enum SelectionCommand {
         #[arg(long)]
         json: bool,
     },
+    /// One candidate's whole record: every step, objection and score
+    Show {
+        /// The candidate: 编号 or full ID number
+        who: String,
+        #[arg(long)]
+        year: Option<i32>,
+    },
     /// Move candidates to a stage (推荐公示, 资格审查, 评审, 考察公示, 考察, 退出); opening a
     /// notice writes its public list
     Step {
@@ -1132,6 +1139,10 @@ async fn selection(ctx: &Context, cmd: SelectionCommand) -> Result<(), Failure> 
             } else {
                 print!("{view}");
             }
+        }
+        SelectionCommand::Show { who, year } => {
+            let s = ctx.existing().await?;
+            println!("{}", sel::show(&s, year, &who).await?);
         }
         SelectionCommand::Step {
             stage,

@@ -1012,13 +1012,22 @@ pub(crate) async fn reminder_notices(
     units: &BTreeMap<String, Option<String>>,
     mail: &MailSettings,
 ) -> Result<Vec<Notice>, JobError> {
+    // Rounds of this year and the last (a round's approval may run into the next year); the
+    // calendar is read only when there is one, so a configuration without selection never
+    // needs it.
+    let rounds: Vec<RoundRecord> = store
+        .rounds()
+        .await?
+        .into_iter()
+        .filter(|r| r.year >= day.year() - 1 && r.year <= day.year())
+        .collect();
+    if rounds.is_empty() {
+        return Ok(Vec::new());
+    }
     let settings = SelectionSettings::from_config(cfg)?;
     let cal = settings.calendar()?;
     let mut out = Vec::new();
-    for round in store.rounds().await? {
-        if round.year < day.year() - 1 || round.year > day.year() {
-            continue;
-        }
+    for round in rounds {
         let records = store.candidates(round.year).await?;
         let histories: Vec<(i64, Vec<Step>)> =
             records.iter().map(|c| (c.id, c.rule_steps())).collect();
@@ -1124,4 +1133,87 @@ fn reminder_letters(
             Ok(out)
         }
     }
+}
+
+/// One candidate's whole record (`selection show`): the nomination, every step with its date,
+/// document, source and operator, every objection, every score.
+pub async fn show(s: &Session, year: Option<i32>, who: &str) -> Result<String, JobError> {
+    let round = round_of(&s.store, year).await?;
+    let records = s.store.candidates(round.year).await?;
+    let c = pick(&records, who, round.year)?;
+    let e = &c.entry;
+    let mut out = vec![
+        format!(
+            "{}年度评选 编号{}：{}（{}），{}，{}，{}",
+            round.year,
+            c.number,
+            e.name,
+            e.id_number.masked(),
+            e.unit,
+            e.occupation,
+            e.level
+        ),
+        format!(
+            "推荐单位：{}；证书编号：{}；推荐公示：{}至{}；报送：{}",
+            e.nominator,
+            e.certificate_no,
+            cn_date(e.notice_from),
+            cn_date(e.notice_to),
+            cn_date(c.received)
+        ),
+        format!("主要业绩：{}", e.achievements),
+        "经过：".to_string(),
+    ];
+    for r in &c.steps {
+        out.push(format!(
+            "  {}  {}{}{}  （{}，{}，记录于{}）",
+            cn_date(r.step.date),
+            r.step.stage.label(),
+            r.document
+                .as_deref()
+                .map(|d| format!("  {d}"))
+                .unwrap_or_default(),
+            r.step
+                .reason
+                .as_deref()
+                .map(|d| format!("  原因：{d}"))
+                .unwrap_or_default(),
+            r.source,
+            r.operator,
+            r.recorded_at
+        ));
+    }
+    for o in &c.objections {
+        let state = match &o.resolution {
+            None => "未处理".to_string(),
+            Some((d, outcome, note)) => format!(
+                "{}于{}{}",
+                outcome.label(),
+                cn_date(*d),
+                note.as_deref()
+                    .map(|n| format!("（{n}）"))
+                    .unwrap_or_default()
+            ),
+        };
+        out.push(format!(
+            "  异议{}：{}收到（{}期间{}）：{}；{state}",
+            o.id,
+            cn_date(o.received),
+            o.stage.label(),
+            o.raised_by
+                .as_deref()
+                .map(|r| format!("，{r}"))
+                .unwrap_or_default(),
+            o.summary
+        ));
+    }
+    for (expert, score) in &c.scores {
+        out.push(format!("  评审：{expert} {score}"));
+    }
+    if let Some(a) = c.appointment_id {
+        out.push(format!(
+            "  已批准：称号记录{a}（名册中可查，`chieftech explain` 逐月说明）"
+        ));
+    }
+    Ok(out.join("\n"))
 }
