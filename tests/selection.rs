@@ -707,7 +707,15 @@ async fn round_on(db: &common::TestDb) {
 
     // D's record: every step with its document and source, the objection upheld.
     let record = ok(run("2026-07-15", &["selection", "show", "4"]));
-    for want in ["申报", "推荐公示  张人社公示〔2026〕1号", "资格审查", "评审", "考察公示", "退出  原因：异议属实", "属实于2026年7月15日"] {
+    for want in [
+        "申报",
+        "推荐公示  张人社公示〔2026〕1号",
+        "资格审查",
+        "评审",
+        "考察公示",
+        "退出  原因：异议属实",
+        "属实于2026年7月15日",
+    ] {
         assert!(record.contains(want), "{want}: {record}");
     }
     assert!(!record.contains(id_of(person("D")).as_str()), "{record}");
