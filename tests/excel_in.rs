@@ -1442,6 +1442,8 @@ fn templates_have_headers_notes_lists_and_text_columns() {
             TemplateKind::Changes => {
                 assert!(xml.contains("调往区外,不再从事技能或技术岗位"), "kind list")
             }
+            // The selection round's templates: tests/selection_excel.rs.
+            TemplateKind::Nominations | TemplateKind::Scores => unreachable!(),
         }
     }
 }

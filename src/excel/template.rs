@@ -1,7 +1,9 @@
-//! Empty input workbooks (`chieftech template roster|changes -o FILE.xlsx`): the headers of
-//! docs/contract.md in the first row, a note on each header saying what to type, drop-down lists
-//! for 变动类型 and 职业资格等级, date validation on date columns, and ID and account columns
-//! formatted as text (so Excel never turns an 18-digit number into a rounded number).
+//! Empty input workbooks (`chieftech template roster|changes|nominations|scores -o FILE.xlsx`):
+//! the headers of docs/contract.md in the first row, a note on each header saying what to type,
+//! drop-down lists for 变动类型 and 职业资格等级, date validation on date columns, and ID and
+//! account columns formatted as text (so Excel never turns an 18-digit number into a rounded
+//! number). The selection round's two: 推荐汇总 (the nominating bodies' summary,
+//! [`super::nominations`]) and 评审成绩 (the experts' scores, [`super::scores`]).
 //!
 //! Printed, a template is A4 landscape, one page wide, with the title in the page header and
 //! the header row on every page. Under the header: an example row (grey italic, first cell
@@ -13,8 +15,12 @@
 //! header style, validation and text-formatted columns.
 
 use super::changes::{self, CHANGES_SHEET, CHANGE_COLUMNS};
+use super::nominations::{
+    self, NOMINATIONS_SHEET, NOMINATION_COLUMNS, NOMINATION_LEVELS, NOMINATION_TEMPLATE_COLUMNS,
+};
 use super::read::Column;
 use super::roster::{self, LEVELS, ROSTER_COLUMNS, ROSTER_SHEET, UNITS_SHEET, UNIT_COLUMNS};
+use super::scores::{self, SCORES_SHEET, SCORE_COLUMNS};
 use super::summary::{fit_width, text_width, wrapped_lines};
 use crate::rules::ChangeKind;
 use chrono::NaiveDate;
@@ -29,6 +35,10 @@ use std::path::Path;
 pub enum TemplateKind {
     Roster,
     Changes,
+    /// 推荐人选汇总表 (sheet 推荐汇总), filled in by each nominating body.
+    Nominations,
+    /// 评审成绩 (sheet 评审成绩), the experts' scores.
+    Scores,
 }
 
 /// Writing a template failed.
@@ -49,6 +59,28 @@ const BLANK_ROWS: u32 = 20;
 /// The note on a column's header: what to type.
 pub fn note_for(sheet: &str, name: &str) -> String {
     let kinds: Vec<&str> = ChangeKind::ALL.iter().map(|k| k.label()).collect();
+    if sheet == NOMINATIONS_SHEET {
+        match name {
+            roster::NAME => return "必填。推荐人选的姓名，与身份证上的一致。".into(),
+            roster::UNIT => return "必填。推荐人选的工作单位全称。也可写作“单位”。".into(),
+            roster::LEVEL => {
+                return format!(
+                    "必填。推荐人选现有的职业资格（职业技能）等级，从下拉列表选择：{}。",
+                    NOMINATION_LEVELS.join("、")
+                )
+            }
+            roster::BANK_ACCOUNT => return "选填（入选后须补齐）。本人银行账号，8到30位数字。本列已设为文本格式，请勿改为数字格式。也可写作“银行卡号”。".into(),
+            roster::BANK_NAME => return "选填（入选后须补齐）。开户银行网点全称。".into(),
+            _ => {}
+        }
+    }
+    if sheet == SCORES_SHEET {
+        match name {
+            roster::NAME => return "必填。推荐人选的姓名。".into(),
+            roster::ID_NUMBER => return "必填。推荐人选的18位居民身份证号码，末位可为X。本列已设为文本格式，请勿改为数字格式。".into(),
+            _ => {}
+        }
+    }
     if sheet == CHANGES_SHEET {
         match name {
             changes::NAME => return "必填。与名册中的姓名一致。".into(),
@@ -78,6 +110,15 @@ pub fn note_for(sheet: &str, name: &str) -> String {
         changes::NEW_UNIT => "仅“单位变更”填写：调入单位的全称。其他变动类型不填。".into(),
         changes::TITLE_NO => "选填。该人首席技师称号的批准文号；同一人有多届称号时用于指明是哪一届。".into(),
         changes::NOTE => "选填。情况说明。".into(),
+        nominations::NOMINATOR => "必填。推荐单位全称（镇、街道、部门、行业协会或企业）。".into(),
+        nominations::CERTIFICATE_NO => "必填。职业资格（职业技能等级）证书的编号。本列已设为文本格式。也可写作“职业资格证书编号”。".into(),
+        nominations::ACHIEVEMENTS => "必填。主要业绩的简要概括（技术革新、攻关成果、获奖、带徒传技等），详细材料另附。".into(),
+        nominations::NOTICE_PERIOD => "必填。推荐单位内部公示的起止日期，开始日期和结束日期写在同一单元格，如2026-04-10至2026-04-16，也可写作2026.4.10-2026.4.16、2026/4/10~2026/4/16或2026年4月10日至4月16日。也可改用“推荐公示开始日期”“推荐公示结束日期”两列。".into(),
+        nominations::NOTICE_FROM => "推荐单位内部公示的第一天，如2026-04-10（与“推荐公示结束日期”一起，代替“推荐公示起止日期”）。".into(),
+        nominations::NOTICE_TO => "推荐单位内部公示的最后一天，如2026-04-16，不早于开始日期。".into(),
+        nominations::RECEIVED => "选填。推荐材料报送区人社局的日期，如2026-04-20。".into(),
+        scores::EXPERT => "必填。评审专家的姓名或编号。同一专家对同一人选只填一行。也可写作“专家”。".into(),
+        scores::SCORE => "必填。0至100之间的数，最多两位小数，如87.5。".into(),
         _ => String::new(),
     }
 }
@@ -117,8 +158,17 @@ pub enum CellKind {
 /// The kind of an input column.
 pub fn cell_kind(name: &str) -> CellKind {
     match name {
-        roster::ID_NUMBER | roster::BANK_ACCOUNT | roster::PHONE => CellKind::Text,
-        roster::APPROVAL_DATE | changes::EFFECTIVE | changes::END => CellKind::Date,
+        roster::ID_NUMBER
+        | roster::BANK_ACCOUNT
+        | roster::PHONE
+        | nominations::CERTIFICATE_NO
+        | nominations::NOTICE_PERIOD => CellKind::Text,
+        roster::APPROVAL_DATE
+        | changes::EFFECTIVE
+        | changes::END
+        | nominations::RECEIVED
+        | nominations::NOTICE_FROM
+        | nominations::NOTICE_TO => CellKind::Date,
         _ => CellKind::Other,
     }
 }
@@ -127,6 +177,16 @@ pub fn cell_kind(name: &str) -> CellKind {
 pub fn column_validation(sheet: &str, name: &str) -> Result<Option<DataValidation>, XlsxError> {
     if cell_kind(name) == CellKind::Date {
         return date_validation().map(Some);
+    }
+    if sheet == NOMINATIONS_SHEET && name == roster::LEVEL {
+        return list_validation(&NOMINATION_LEVELS, "职业资格等级").map(Some);
+    }
+    if sheet == SCORES_SHEET && name == scores::SCORE {
+        return DataValidation::new()
+            .allow_decimal_number(DataValidationRule::Between(0.0, 100.0))
+            .set_error_title("得分不正确")
+            .and_then(|v| v.set_error_message("得分应为0至100之间的数，最多两位小数。"))
+            .map(Some);
     }
     if sheet != UNITS_SHEET && name == roster::LEVEL {
         return list_validation(&LEVELS, "职业资格等级").map(Some);
@@ -157,6 +217,15 @@ pub fn column_width(sheet: &str, name: &str) -> f64 {
         roster::CONTACT => &["王五"],
         changes::KIND => &["享受其他人才津贴"],
         changes::NOTE => &["2024年5月办理退休"],
+        nominations::NOMINATOR => &["张店区某某街道办"],
+        nominations::CERTIFICATE_NO => &["1806000000301234"],
+        nominations::ACHIEVEMENTS => &["主持数控机床改造项目，获市级技术革新奖一等奖"],
+        nominations::NOTICE_PERIOD => &["2026-04-10至2026-04-16"],
+        nominations::RECEIVED | nominations::NOTICE_FROM | nominations::NOTICE_TO => {
+            &["2026-04-20 "]
+        }
+        scores::EXPERT => &["专家甲某"],
+        scores::SCORE => &["87.5"],
         _ => &[],
     };
     fit_width(content.iter().copied(), 8.0, 30.0).max((text_width(name) / 2.0 + 2.0).min(12.0))
@@ -179,6 +248,20 @@ fn example(sheet: &str, name: &str) -> Option<Example> {
         (CHANGES_SHEET, changes::DECISION_NO) => Text("张人社字〔2024〕8号"),
         (CHANGES_SHEET, changes::TITLE_NO) => Text("张政字〔2021〕21号"),
         (CHANGES_SHEET, changes::NOTE) => Text("2024年5月办理退休手续"),
+        (NOMINATIONS_SHEET, nominations::NOMINATOR) => Text("示例：张店区某某街道办事处"),
+        (NOMINATIONS_SHEET, roster::NAME) => Text("张三"),
+        (NOMINATIONS_SHEET, roster::LEVEL) => Text("高级技师"),
+        (NOMINATIONS_SHEET, roster::UNIT) => Text("张店区示例机械制造有限公司"),
+        (NOMINATIONS_SHEET, nominations::CERTIFICATE_NO) => Text("1806000000301234"),
+        (NOMINATIONS_SHEET, nominations::ACHIEVEMENTS) => {
+            Text("主持数控机床改造项目，获2025年市级技术革新奖一等奖；带徒12名")
+        }
+        (NOMINATIONS_SHEET, nominations::NOTICE_PERIOD) => Text("2026-04-10至2026-04-16"),
+        (NOMINATIONS_SHEET, nominations::RECEIVED) => Date(2026, 4, 20),
+        (NOMINATIONS_SHEET, roster::BANK_ACCOUNT | roster::BANK_NAME) => return None,
+        (SCORES_SHEET, roster::NAME) => Text("示例：张三"),
+        (SCORES_SHEET, scores::EXPERT) => Text("专家甲"),
+        (SCORES_SHEET, scores::SCORE) => Text("87.5"),
         (_, roster::NAME) => Text("示例：张三"),
         (_, roster::ID_NUMBER) => Text("370303199001011234"),
         (_, roster::UNIT) => Text("张店区示例机械制造有限公司"),
@@ -198,6 +281,8 @@ fn title_of(sheet: &str) -> &'static str {
     match sheet {
         ROSTER_SHEET => "张店区首席技师名册",
         UNITS_SHEET => "首席技师所在单位登记表",
+        NOMINATIONS_SHEET => "张店区首席技师推荐人选汇总表",
+        SCORES_SHEET => "张店区首席技师评审成绩表",
         _ => "首席技师变动情况报告表",
     }
 }
@@ -208,6 +293,13 @@ fn instructions(sheet: &str) -> Vec<String> {
             "1．每行填写一名首席技师的一届称号；同一人有多届称号的，每届一行。工作单位须与“单位”工作表中的单位名称一致。".into(),
             format!("2．职业资格等级从下拉列表选择（{}）。", LEVELS.join("、")),
         ],
+        NOMINATIONS_SHEET => vec![
+            "1．每行填写一名推荐人选。推荐单位、姓名、身份证号码、工作单位、职业（工种）、职业资格等级、证书编号、主要业绩、联系电话、推荐公示起止日期必须填写；报送日期、开户行、银行账号、电子邮箱选填（入选后须补齐开户行和银行账号）。".into(),
+            format!("2．职业资格等级从下拉列表选择（{}）。推荐公示起止日期填推荐单位内部公示的第一天和最后一天，写在同一单元格，如2026-04-10至2026-04-16或2026年4月10日至4月16日。", NOMINATION_LEVELS.join("、")),
+        ],
+        SCORES_SHEET => vec![
+            "1．每行填写一位评审专家对一名推荐人选的得分；同一专家对同一人选只填一行。得分为0至100之间的数，最多两位小数。".into(),
+        ],
         UNITS_SHEET => vec![
             "1．每行填写一个单位。电子邮箱填单位登记的邮箱（如人事部门的公共邮箱）：区人社局的通知发往该地址，单位报送变动情况报告表也须从该地址发出。".into(),
         ],
@@ -216,7 +308,11 @@ fn instructions(sheet: &str) -> Vec<String> {
             "2．填好后将本表作为邮件附件，从单位登记的电子邮箱发送至区人社局；“恢复待遇”由区人社局决定，单位不报告。".into(),
         ],
     };
-    if sheet != UNITS_SHEET {
+    if sheet == NOMINATIONS_SHEET {
+        v.push(format!("{}．身份证号码、证书编号、银行账号、联系电话列已设为文本格式，请直接输入全部数字，勿改为数字格式（Excel只保留15位有效数字）。报送日期可写作2026-04-20、2026/04/20、2026.04.20或2026年4月20日。", v.len() + 1));
+    } else if sheet == SCORES_SHEET {
+        v.push(format!("{}．身份证号码列已设为文本格式，请直接输入全部18位，勿改为数字格式（Excel只保留15位有效数字）。", v.len() + 1));
+    } else if sheet != UNITS_SHEET {
         v.push(format!("{}．身份证号码、银行账号、联系电话列已设为文本格式，请直接输入全部数字，勿改为数字格式（Excel只保留15位有效数字）。日期可写作2021-10-15、2021/10/15、2021.10.15或2021年10月15日。", v.len() + 1));
     }
     v.push(format!("{}．灰色斜体的示例行，以及表下的填报单位、填报人、联系电话、填报日期和本说明，导入时不读取，可保留。鼠标指向表头单元格可查看各列的填写要求。", v.len() + 1));
@@ -415,6 +511,9 @@ fn write_footer(
     let n = u16::try_from(columns.len()).unwrap_or(u16::MAX);
     let footer: &[&str] = if name == UNITS_SHEET {
         &["填报单位（盖章）：", "填报日期：　　年　　月　　日"]
+    } else if name == SCORES_SHEET {
+        // Four narrow columns: two labels (each one the importer skips, see FOOTER_MARKS).
+        &["填报人：", "填报日期：　　年　　月　　日"]
     } else {
         &[
             "填报单位（盖章）：",
@@ -483,6 +582,15 @@ pub fn write_template(kind: TemplateKind, path: &Path) -> Result<(), TemplateErr
         TemplateKind::Changes => {
             let ws = book.add_worksheet();
             template_sheet(ws, CHANGES_SHEET, &CHANGE_COLUMNS, &k).map_err(&err)?;
+        }
+        TemplateKind::Nominations => {
+            let ws = book.add_worksheet();
+            let columns = &NOMINATION_COLUMNS[..NOMINATION_TEMPLATE_COLUMNS];
+            template_sheet(ws, NOMINATIONS_SHEET, columns, &k).map_err(&err)?;
+        }
+        TemplateKind::Scores => {
+            let ws = book.add_worksheet();
+            template_sheet(ws, SCORES_SHEET, &SCORE_COLUMNS, &k).map_err(&err)?;
         }
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
