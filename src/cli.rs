@@ -43,8 +43,8 @@ pub enum Command {
     Init,
     /// Write an empty input workbook: headers, notes, drop-down lists
     Template {
-        /// roster (名册) or changes (变动)
-        #[arg(value_parser = ["roster", "changes"])]
+        /// roster (名册), changes (变动), nominations (推荐汇总, the selection) or scores (评审成绩)
+        #[arg(value_parser = ["roster", "changes", "nominations", "scores"])]
         kind: String,
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
@@ -653,10 +653,12 @@ async fn remind(
 
 /// `template`: writes an empty roster or changes workbook.
 fn template(kind: &str, output: &Path) -> Result<(), Failure> {
-    let k = if kind == "roster" {
-        crate::excel::template::TemplateKind::Roster
-    } else {
-        crate::excel::template::TemplateKind::Changes
+    use crate::excel::template::TemplateKind;
+    let k = match kind {
+        "roster" => TemplateKind::Roster,
+        "nominations" => TemplateKind::Nominations,
+        "scores" => TemplateKind::Scores,
+        _ => TemplateKind::Changes,
     };
     crate::excel::template::write_template(k, output).map_err(|e| Failure::new(3, e))?;
     println!("template written: {}", output.display());

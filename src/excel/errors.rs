@@ -78,6 +78,13 @@ const LINE_PT: f64 = 16.0;
 fn template_sheet_of(columns: &[Column]) -> &'static str {
     if columns.iter().any(|c| c.name == super::changes::KIND) {
         super::changes::CHANGES_SHEET
+    } else if columns
+        .iter()
+        .any(|c| c.name == super::nominations::NOMINATOR)
+    {
+        super::nominations::NOMINATIONS_SHEET
+    } else if columns.iter().any(|c| c.name == super::scores::EXPERT) {
+        super::scores::SCORES_SHEET
     } else if columns.iter().any(|c| c.name == super::roster::UNIT_NAME) {
         super::roster::UNITS_SHEET
     } else {

@@ -70,7 +70,7 @@ pub async fn remind_range(
         {
             units.insert(r.try_get(0)?, r.try_get(1)?);
         }
-        let selection = super::selection::reminder_notices(store, cfg, day, &units, &settings)
+        let selection = super::selection::reminder_notices(&mut tx, cfg, day, &units, &settings)
             .await
             .map_err(|e| RemindError::Selection(e.to_string()))?;
         for n in selection {

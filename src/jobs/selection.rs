@@ -1006,7 +1006,7 @@ pub async fn approve(
 /// candidate waiting at a stage too long (to the bureau), the nomination deadline coming (to
 /// each unit that has not nominated). Keys make each letter once.
 pub(crate) async fn reminder_notices(
-    store: &Store,
+    conn: &mut sqlx::AnyConnection,
     cfg: &Config,
     day: NaiveDate,
     units: &BTreeMap<String, Option<String>>,
@@ -1015,8 +1015,7 @@ pub(crate) async fn reminder_notices(
     // Rounds of this year and the last (a round's approval may run into the next year); the
     // calendar is read only when there is one, so a configuration without selection never
     // needs it.
-    let rounds: Vec<RoundRecord> = store
-        .rounds()
+    let rounds: Vec<RoundRecord> = crate::store::selection::rounds_in(conn)
         .await?
         .into_iter()
         .filter(|r| r.year >= day.year() - 1 && r.year <= day.year())
@@ -1028,7 +1027,7 @@ pub(crate) async fn reminder_notices(
     let cal = settings.calendar()?;
     let mut out = Vec::new();
     for round in rounds {
-        let records = store.candidates(round.year).await?;
+        let records = crate::store::selection::load_candidates(conn, round.year).await?;
         let histories: Vec<(i64, Vec<Step>)> =
             records.iter().map(|c| (c.id, c.rule_steps())).collect();
         let due = rules::due_reminders(day, round.deadline, &histories, &settings.reminders, &cal);

@@ -242,17 +242,7 @@ impl Store {
     /// Every round, by year.
     pub async fn rounds(&self) -> Result<Vec<RoundRecord>> {
         let mut conn = self.pool().acquire().await?;
-        let years: Vec<i64> = sqlx::query("SELECT year FROM selection_rounds ORDER BY year")
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<std::result::Result<_, _>>()?;
-        let mut out = Vec::new();
-        for y in years {
-            out.extend(load_round(&mut conn, y as i32).await?);
-        }
-        Ok(out)
+        rounds_in(&mut conn).await
     }
 
     /// The candidates of a round, by number, with steps, objections and scores.
@@ -948,6 +938,21 @@ fn same_nomination(a: &NominationEntry, b: &NominationEntry) -> bool {
     }
 }
 
+/// Every round, by year, on a connection (a transaction of the caller's).
+pub(crate) async fn rounds_in(conn: &mut sqlx::AnyConnection) -> Result<Vec<RoundRecord>> {
+    let years: Vec<i64> = sqlx::query("SELECT year FROM selection_rounds ORDER BY year")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<std::result::Result<_, _>>()?;
+    let mut out = Vec::new();
+    for y in years {
+        out.extend(load_round(conn, y as i32).await?);
+    }
+    Ok(out)
+}
+
 async fn load_round(conn: &mut sqlx::AnyConnection, year: i32) -> Result<Option<RoundRecord>> {
     let Some(r) = sqlx::query("SELECT year, deadline, approval_by, document, opened_at, operator FROM selection_rounds WHERE year = $1")
         .bind(i64::from(year))
@@ -968,7 +973,8 @@ async fn load_round(conn: &mut sqlx::AnyConnection, year: i32) -> Result<Option<
 
 const CANDIDATE_COLUMNS: &str = "id, number, id_number, name, nominator, unit, occupation, level, certificate_no, achievements, phone, notice_from, notice_to, received, bank_name, bank_account, email, source_row";
 
-async fn load_candidates(
+/// The candidates of a round with everything recorded of them, on a connection.
+pub(crate) async fn load_candidates(
     conn: &mut sqlx::AnyConnection,
     year: i32,
 ) -> Result<Vec<CandidateRecord>> {
