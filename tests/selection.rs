@@ -196,8 +196,7 @@ fn nominations(dir: &Path, nominator: &str) -> PathBuf {
     for (c, h) in headers.iter().enumerate() {
         ws.write_string(0, c as u16, *h).unwrap();
     }
-    let mut row = 1;
-    for p in PEOPLE.iter().filter(|p| p.nominator == nominator) {
+    for (row, p) in (1..).zip(PEOPLE.iter().filter(|p| p.nominator == nominator)) {
         let cells = [
             p.nominator.to_string(),
             p.name.to_string(),
@@ -205,7 +204,7 @@ fn nominations(dir: &Path, nominator: &str) -> PathBuf {
             p.unit.to_string(),
             p.occupation.to_string(),
             p.level.to_string(),
-            format!("Z{}", 2026_0000 + row),
+            format!("Z2026-{}", p.key),
             "主持技术攻关三项，带徒十二人".to_string(),
             "0533-2180000".to_string(),
             "2026-04-20至2026-04-24".to_string(),
@@ -216,7 +215,6 @@ fn nominations(dir: &Path, nominator: &str) -> PathBuf {
         for (c, v) in cells.iter().enumerate() {
             ws.write_string(row, c as u16, v).unwrap();
         }
-        row += 1;
     }
     book.save(&path).unwrap();
     path
@@ -466,7 +464,7 @@ async fn round_on(db: &common::TestDb) {
         &[
             "selection",
             "objection",
-            &id_of(person("E")).as_str().to_string(),
+            id_of(person("E")).as_str(),
             "--summary",
             "反映其业绩材料有夸大",
             "--raised-by",
@@ -554,7 +552,7 @@ async fn round_on(db: &common::TestDb) {
             "材料弄虚作假：职业资格证书系伪造",
             "--date",
             "2026-06-15",
-            &id_of(person("C")).as_str().to_string(),
+            id_of(person("C")).as_str(),
         ],
     ));
     let out = ok(run(
