@@ -275,7 +275,11 @@ impl Config {
     pub fn load(path: &Path, must_exist: bool) -> Result<Config, ConfigError> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => String::new(),
+            // No file: the built-in defaults, relative to the current folder (not to the folder
+            // the missing file would have been in).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+                return Config::parse("", Path::new(""))
+            }
             Err(source) => {
                 return Err(ConfigError::Read {
                     path: path.into(),

@@ -172,52 +172,66 @@ fn id_of(p: &Person) -> IdNumber {
     make_id("370303", d(p.birth), 21)
 }
 
-/// The nominations workbook of one body.
-fn nominations(dir: &Path, nominator: &str) -> PathBuf {
-    let path = dir.join(format!("推荐汇总-{nominator}.xlsx"));
+const HEADERS: [&str; 13] = [
+    "推荐单位",
+    "姓名",
+    "身份证号码",
+    "工作单位",
+    "职业（工种）",
+    "职业资格等级",
+    "证书编号",
+    "主要业绩",
+    "联系电话",
+    "推荐公示起止日期",
+    "报送日期",
+    "开户行",
+    "银行账号",
+];
+
+/// One nomination row, in [`HEADERS`] order.
+fn nomination_row(p: &Person, period: &str, received: &str, account: &str) -> Vec<String> {
+    vec![
+        p.nominator.to_string(),
+        p.name.to_string(),
+        id_of(p).as_str().to_string(),
+        p.unit.to_string(),
+        p.occupation.to_string(),
+        p.level.to_string(),
+        format!("Z2026-{}", p.key),
+        "主持技术攻关三项，带徒十二人".to_string(),
+        "0533-2180000".to_string(),
+        period.to_string(),
+        received.to_string(),
+        "中国工商银行淄博张店支行".to_string(),
+        account.to_string(),
+    ]
+}
+
+/// A nominations workbook (sheet 推荐汇总) of these rows.
+fn nominations_file(path: &Path, rows: &[Vec<String>]) -> PathBuf {
     let mut book = Workbook::new();
     let ws = book.add_worksheet();
     ws.set_name("推荐汇总").unwrap();
-    let headers = [
-        "推荐单位",
-        "姓名",
-        "身份证号码",
-        "工作单位",
-        "职业（工种）",
-        "职业资格等级",
-        "证书编号",
-        "主要业绩",
-        "联系电话",
-        "推荐公示起止日期",
-        "报送日期",
-        "开户行",
-        "银行账号",
-    ];
-    for (c, h) in headers.iter().enumerate() {
+    for (c, h) in HEADERS.iter().enumerate() {
         ws.write_string(0, c as u16, *h).unwrap();
     }
-    for (row, p) in (1..).zip(PEOPLE.iter().filter(|p| p.nominator == nominator)) {
-        let cells = [
-            p.nominator.to_string(),
-            p.name.to_string(),
-            id_of(p).as_str().to_string(),
-            p.unit.to_string(),
-            p.occupation.to_string(),
-            p.level.to_string(),
-            format!("Z2026-{}", p.key),
-            "主持技术攻关三项，带徒十二人".to_string(),
-            "0533-2180000".to_string(),
-            "2026-04-20至2026-04-24".to_string(),
-            "2026-05-08".to_string(),
-            "中国工商银行淄博张店支行".to_string(),
-            p.account.to_string(),
-        ];
-        for (c, v) in cells.iter().enumerate() {
-            ws.write_string(row, c as u16, v).unwrap();
+    for (r, row) in (1..).zip(rows) {
+        for (c, v) in row.iter().enumerate() {
+            ws.write_string(r, c as u16, v).unwrap();
         }
     }
-    book.save(&path).unwrap();
-    path
+    book.save(path).unwrap();
+    path.to_path_buf()
+}
+
+/// The nominations workbook of one body.
+fn nominations(dir: &Path, nominator: &str) -> PathBuf {
+    let rows: Vec<Vec<String>> = PEOPLE
+        .iter()
+        .filter(|p| p.nominator == nominator)
+        .map(|p| nomination_row(p, "2026-04-20至2026-04-24", "2026-05-08", p.account))
+        .collect();
+    nominations_file(&dir.join(format!("推荐汇总-{nominator}.xlsx")), &rows)
 }
 
 /// The experts' scores: three experts, each candidate at 评审.
@@ -830,4 +844,229 @@ fn assert_no_ids(path: &Path) {
     }
     let text = cells(path).join(" ");
     assert!(text.contains(person("A").name) || text.contains(person("B").name));
+}
+
+/// What is refused leaves nothing behind: a nominations file with a bad cell (an error
+/// workbook, private, naming row and column; no candidate), a 推荐公示 in a year the calendar
+/// does not hold (refused, never guessed), a step out of order, an approval with a candidate
+/// lacking a bank account (no appointment), a 退出 without a reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_leave_nothing_behind() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = common::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let run = |today: &str, args: &[&str]| chieftech(&db.url, &cfg, today, args);
+    let count = |table: &'static str| {
+        let store = db.store.clone();
+        async move {
+            let n: i64 = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(store.pool())
+                .await
+                .unwrap()
+                .get(0);
+            n
+        }
+    };
+    // No round yet: a usage error that says how to open one.
+    let f = nominations(dir.path(), "区总工会");
+    let out = run(
+        "2026-05-08",
+        &["selection", "import", &f.display().to_string()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("selection open"), "{}", text(&out));
+    ok(run(
+        "2026-04-01",
+        &[
+            "selection",
+            "open",
+            "--year",
+            "2026",
+            "--deadline",
+            "2026-05-29",
+        ],
+    ));
+
+    // A blank 主要业绩 and a notice ending before it starts: the whole file refused.
+    let (e, f_) = (person("E"), person("F"));
+    let mut bad = nomination_row(e, "2026-04-24至2026-04-20", "2026-05-08", e.account);
+    bad[7] = String::new();
+    let good = nomination_row(f_, "2026-04-20至2026-04-24", "2026-05-08", f_.account);
+    let path = nominations_file(&dir.path().join("bad.xlsx"), &[good.clone(), bad]);
+    let out = refused(run(
+        "2026-05-08",
+        &["selection", "import", &path.display().to_string()],
+    ));
+    assert!(
+        out.contains("bad.xlsx!推荐汇总 row 3, column 主要业绩"),
+        "{out}"
+    );
+    assert!(out.contains("row 3, column 推荐公示起止日期"), "{out}");
+    let errors = dir.path().join("bad.errors.xlsx");
+    assert_eq!(
+        std::fs::metadata(&errors).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(count("candidates").await, 0);
+
+    // A round whose nominations were noticed in a year the calendar does not hold.
+    ok(run(
+        "2027-04-01",
+        &[
+            "selection",
+            "open",
+            "--year",
+            "2027",
+            "--deadline",
+            "2027-05-28",
+        ],
+    ));
+    let later = nomination_row(f_, "2027-04-19至2027-04-23", "2027-05-06", f_.account);
+    let path = nominations_file(&dir.path().join("2027.xlsx"), &[later]);
+    let out = refused(run(
+        "2027-05-06",
+        &[
+            "selection",
+            "import",
+            "--year",
+            "2027",
+            &path.display().to_string(),
+        ],
+    ));
+    assert!(
+        out.contains("2027 年不在工作日日历内") && out.contains("2021–2026"),
+        "{out}"
+    );
+    assert_eq!(count("candidates").await, 0);
+
+    // F without an account, E with one: both imported, both flagged nowhere near a refusal.
+    let no_account = nomination_row(f_, "2026-04-20至2026-04-24", "2026-05-08", "");
+    let with_account = nomination_row(e, "2026-04-20至2026-04-24", "2026-05-08", e.account);
+    let path = nominations_file(&dir.path().join("ok.xlsx"), &[with_account, no_account]);
+    ok(run(
+        "2026-05-08",
+        &[
+            "selection",
+            "import",
+            "--year",
+            "2026",
+            &path.display().to_string(),
+        ],
+    ));
+    assert_eq!(count("candidates").await, 2);
+    // Out of order: 评审 straight after 申报.
+    let out = refused(run(
+        "2026-06-01",
+        &[
+            "selection",
+            "step",
+            "--year",
+            "2026",
+            "--stage",
+            "评审",
+            "1",
+        ],
+    ));
+    assert!(out.contains("推荐公示"), "{out}");
+    // 退出 needs a reason; --all is refused for it.
+    refused(run(
+        "2026-06-01",
+        &[
+            "selection",
+            "step",
+            "--year",
+            "2026",
+            "--stage",
+            "退出",
+            "1",
+        ],
+    ));
+    assert_eq!(
+        run(
+            "2026-06-01",
+            &[
+                "selection",
+                "step",
+                "--year",
+                "2026",
+                "--stage",
+                "退出",
+                "--all",
+                "--reason",
+                "x"
+            ]
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+    for (stage, date) in [
+        ("推荐公示", "2026-06-01"),
+        ("资格审查", "2026-06-08"),
+        ("评审", "2026-06-15"),
+        ("考察公示", "2026-06-22"),
+        ("考察", "2026-06-29"),
+    ] {
+        ok(run(
+            date,
+            &[
+                "selection",
+                "step",
+                "--year",
+                "2026",
+                "--stage",
+                stage,
+                "--all",
+                "--date",
+                date,
+            ],
+        ));
+    }
+    // Approval refused whole: F has no bank account; nothing created.
+    let out = refused(run(
+        "2026-07-06",
+        &[
+            "selection",
+            "approve",
+            "--year",
+            "2026",
+            "--date",
+            "2026-07-06",
+            "--document",
+            "张政字〔2026〕31号",
+        ],
+    ));
+    assert!(out.contains(f_.name) && out.contains("银行账号"), "{out}");
+    assert_eq!(count("appointments").await, 0);
+    assert_eq!(count("candidate_appointments").await, 0);
+    // The account added by a later file (an update, audited), then approval goes through.
+    let fixed = nomination_row(f_, "2026-04-20至2026-04-24", "2026-05-08", f_.account);
+    let path = nominations_file(&dir.path().join("fixed.xlsx"), &[fixed]);
+    assert!(ok(run(
+        "2026-07-06",
+        &[
+            "selection",
+            "import",
+            "--year",
+            "2026",
+            &path.display().to_string()
+        ]
+    ))
+    .contains("更新1人"));
+    assert!(ok(run(
+        "2026-07-06",
+        &[
+            "selection",
+            "approve",
+            "--year",
+            "2026",
+            "--date",
+            "2026-07-06",
+            "--document",
+            "张政字〔2026〕31号"
+        ]
+    ))
+    .contains("批准2人"));
+    assert_eq!(count("appointments").await, 2);
 }

@@ -19,7 +19,6 @@ use super::roster::{
     ID_NUMBER, LEVEL, NAME, OCCUPATION, PHONE, UNIT,
 };
 use crate::input::NominationEntry;
-use crate::rules::id_number::{luhn_ok, parse_account};
 use chrono::{Datelike, NaiveDate};
 use std::io::{Read, Seek};
 use std::ops::ControlFlow;
@@ -313,26 +312,7 @@ fn certificate_cell(v: &Value) -> Result<String, FieldProblem> {
 /// failure is a warning: passbook accounts fail it).
 fn optional_account_cell(v: &Value, problems: &mut Vec<FieldProblem>) -> Option<String> {
     let s = checked(number_text(v, BANK_ACCOUNT), problems)??;
-    match parse_account(&s) {
-        Ok(acct) => {
-            if !luhn_ok(&acct) {
-                problems.push(FieldProblem::warning(
-                    BANK_ACCOUNT,
-                    format!(
-                        "银行账号“{acct}”未通过银行卡校验（Luhn）；如为存折账号可忽略，否则请核对"
-                    ),
-                ));
-            }
-            Some(acct)
-        }
-        Err(e) => {
-            problems.push(FieldProblem::error(
-                BANK_ACCOUNT,
-                format!("{e}；应为8到30位数字，或留空"),
-            ));
-            None
-        }
-    }
+    super::roster::account_digits(&s, "应为8到30位数字，或留空", problems)
 }
 
 /// An optional e-mail cell, checked when filled (the roster's message).

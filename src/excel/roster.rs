@@ -201,13 +201,20 @@ pub fn id_number_cell(v: &Value) -> Result<IdNumber, FieldProblem> {
 fn bank_account_cell(v: &Value, problems: &mut Vec<FieldProblem>) -> Option<String> {
     let s = number_text(v, BANK_ACCOUNT).and_then(|s| s.ok_or_else(|| missing(BANK_ACCOUNT)));
     let s = checked(s, problems)?;
-    match parse_account(&s) {
+    account_digits(&s, "应为8到30位数字", problems)
+}
+
+/// A bank account's text checked: 8 to 30 digits (`expected` says what else may be written);
+/// a Luhn failure is a warning that names the account masked, as every message does.
+pub fn account_digits(s: &str, expected: &str, problems: &mut Vec<FieldProblem>) -> Option<String> {
+    match parse_account(s) {
         Ok(acct) => {
             if !luhn_ok(&acct) {
                 problems.push(FieldProblem::warning(
                     BANK_ACCOUNT,
                     format!(
-                        "银行账号“{acct}”未通过银行卡校验（Luhn）；如为存折账号可忽略，否则请核对"
+                        "银行账号{}未通过银行卡校验（Luhn）；如为存折账号可忽略，否则请核对",
+                        crate::rules::id_number::mask(&acct)
                     ),
                 ));
             }
@@ -216,7 +223,7 @@ fn bank_account_cell(v: &Value, problems: &mut Vec<FieldProblem>) -> Option<Stri
         Err(e) => {
             problems.push(FieldProblem::error(
                 BANK_ACCOUNT,
-                format!("{e}；应为8到30位数字"),
+                format!("{e}；{expected}"),
             ));
             None
         }

@@ -699,6 +699,11 @@ pub async fn step(s: &Session, req: &StepRequest) -> Result<StepReport, JobError
             String::new()
         }
     ));
+    if req.stage != Stage::Withdrawn {
+        report
+            .lines
+            .extend(disqualified_lines(s, &round, &chosen, &cal).await?);
+    }
     if req.stage.is_notice() {
         report
             .lines
@@ -711,6 +716,38 @@ pub async fn step(s: &Session, req: &StepRequest) -> Result<StepReport, JobError
         }
     }
     Ok(report)
+}
+
+/// A warning for each candidate moved on although the eligibility check found them not
+/// eligible: the bureau decides, but never without being told.
+async fn disqualified_lines(
+    s: &Session,
+    round: &RoundRecord,
+    moved: &[&CandidateRecord],
+    cal: &Calendar,
+) -> Result<Vec<String>, JobError> {
+    let units = s.store.unit_names().await?;
+    let mut out = Vec::new();
+    for c in moved {
+        let found = findings_of(&s.store, s, &c.entry, c.received, round, &units, cal)
+            .await?
+            .unwrap_or_default();
+        let bad: Vec<&str> = found
+            .iter()
+            .filter(|f| f.kind == FindingKind::Disqualifying)
+            .map(|f| f.message.as_str())
+            .collect();
+        if !bad.is_empty() {
+            out.push(format!(
+                "注意：编号{} {} 资格初审不符合条件（{}）；如确不符合，请记录退出：chieftech selection step --stage 退出 --reason 原因 {}",
+                c.number,
+                c.entry.name,
+                bad.join("；"),
+                c.number
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// Writes the public list of the notice of `stage` opened on `date`: every candidate who
