@@ -717,8 +717,9 @@ impl SelectionReminder {
 ///
 /// - A notice ends: on its last day, one reminder per (notice stage, opening day) of the
 ///   candidates whose last step is that notice, ids in order.
-/// - A candidate waits: every day on which the candidate's last step (not a notice, not final)
-///   is more than `waiting_days` days old, so a missed day of the job loses nothing; the key
+/// - A candidate waits: every day on which the candidate's last step (not final; a notice
+///   counts too, as a candidate held in one long after it ended needs the bureau) is more than
+///   `waiting_days` days old, so a missed day of the job loses nothing; the key
 ///   (candidate, stage, since) makes the outbox send it once.
 /// - The deadline approaches: on the day `deadline` is exactly one of `deadline_days` away.
 ///
@@ -741,7 +742,8 @@ pub fn due_reminders(
                 .entry((last.stage, last.date))
                 .or_default()
                 .push(*candidate);
-        } else if !last.stage.is_final() {
+        }
+        if !last.stage.is_final() {
             let days = (today - last.date).num_days();
             if days > i64::from(cfg.waiting_days) {
                 waiting.push((
@@ -1737,20 +1739,28 @@ mod tests {
             SelectionReminder::NoticeEnding { candidates, end, .. }
                 if candidates == &[4] && *end == d("2026-10-12")
         ));
-        // 5's notice ends in 2027: skipped, not guessed (3 is waiting by then).
+        // 5's notice ends in 2027: skipped, not guessed (only the long waits are due then).
         let r = due("2027-01-05");
         assert!(
             r.iter()
-                .all(|x| matches!(x, SelectionReminder::Waiting { candidate: 3, .. })),
+                .all(|x| matches!(x, SelectionReminder::Waiting { .. })),
             "{r:?}"
         );
+        assert!(!r
+            .iter()
+            .any(|x| matches!(x, SelectionReminder::Waiting { candidate: 5, .. })));
     }
 
     #[test]
     fn waiting_past_the_limit() {
+        let of = |who: i64, r: Vec<SelectionReminder>| -> Vec<SelectionReminder> {
+            r.into_iter()
+                .filter(|x| matches!(x, SelectionReminder::Waiting { candidate, .. } if *candidate == who))
+                .collect()
+        };
         // 3 entered 资格审查 on 10-10; the limit is 30 days.
-        assert_eq!(due("2026-11-09"), []);
-        let r = due("2026-11-10");
+        assert_eq!(of(3, due("2026-11-09")), []);
+        let r = of(3, due("2026-11-10"));
         assert_eq!(
             r,
             [SelectionReminder::Waiting {
@@ -1765,9 +1775,23 @@ mod tests {
             "selection-waiting:3:qualification:2026-10-10"
         );
         // Every later day too, under the same key: a missed day loses nothing.
-        let later = due("2026-11-20");
+        let later = of(3, due("2026-11-20"));
         assert_eq!(later.len(), 1);
         assert_eq!(later[0].key(2026), r[0].key(2026));
+        // A candidate held in a notice long after it ended waits too: 1 opened its 推荐公示 on
+        // 09-28 and is still in it 31 days later.
+        assert_eq!(of(1, due("2026-10-28")), []);
+        assert_eq!(
+            of(1, due("2026-10-29")),
+            [SelectionReminder::Waiting {
+                candidate: 1,
+                stage: Stage::NominationNotice,
+                since: d("2026-09-28"),
+                days: 31,
+            }]
+        );
+        // Nothing final waits: 6 withdrew in January.
+        assert_eq!(of(6, due("2026-12-31")), []);
     }
 
     #[test]
