@@ -11,8 +11,8 @@
 
 use super::read::{
     checked, date, email_ok, half_width, missing, number_text, parse_date_text, required_date,
-    required_text, text, CellProblem, Column, FieldProblem, Header, HeaderSearch, ProblemCollector,
-    ReadError, Severity, Value, Workbook,
+    required_text, text, Column, FieldProblem, Header, HeaderSearch, ProblemCollector, ReadError,
+    Severity, Value, Workbook,
 };
 use super::roster::{
     cell_problems, id_number_cell, sheet_problem, SheetLayout, BANK_ACCOUNT, BANK_NAME, EMAIL,
@@ -152,21 +152,7 @@ pub const PERIOD_FORMS: &str =
     "2026-04-10至2026-04-16、2026.4.10-2026.4.16、2026/4/10~2026/4/16或2026年4月10日至4月16日";
 
 /// What reading a nominations workbook found.
-#[derive(Debug, Clone, Default)]
-pub struct NominationsRead {
-    pub layout: Option<SheetLayout>,
-    /// Rows that passed every cell check, in file order.
-    pub entries: Vec<NominationEntry>,
-    /// Data rows seen (blank rows not counted).
-    pub rows: u64,
-    pub problems: Vec<CellProblem>,
-}
-
-impl NominationsRead {
-    pub fn has_errors(&self) -> bool {
-        self.problems.iter().any(CellProblem::is_error)
-    }
-}
+pub type NominationsRead = super::read::SheetRead<NominationEntry>;
 
 /// Reads a nominations workbook whole (a round has tens of rows, not millions).
 pub fn read_nominations<RS: Read + Seek>(

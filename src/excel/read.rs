@@ -152,6 +152,34 @@ pub enum Severity {
     Warning,
 }
 
+/// What reading a small sheet whole found (the selection's nominations and scores): the rows
+/// that passed every cell check, in file order, and every problem.
+#[derive(Debug, Clone)]
+pub struct SheetRead<T> {
+    pub layout: Option<super::roster::SheetLayout>,
+    pub entries: Vec<T>,
+    /// Data rows seen (blank rows not counted).
+    pub rows: u64,
+    pub problems: Vec<CellProblem>,
+}
+
+impl<T> Default for SheetRead<T> {
+    fn default() -> Self {
+        SheetRead {
+            layout: None,
+            entries: Vec::new(),
+            rows: 0,
+            problems: Vec::new(),
+        }
+    }
+}
+
+impl<T> SheetRead<T> {
+    pub fn has_errors(&self) -> bool {
+        self.problems.iter().any(CellProblem::is_error)
+    }
+}
+
 /// One problem of an input file, where a clerk can find it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CellProblem {

@@ -7,7 +7,7 @@
 //! the candidate is in the round is checked by the store.
 
 use super::read::{
-    checked, half_width, required_text, CellProblem, Column, FieldProblem, Header, HeaderSearch,
+    checked, half_width, required_text, Column, FieldProblem, Header, HeaderSearch,
     ProblemCollector, ReadError, Severity, Value, Workbook,
 };
 use super::roster::{cell_problems, id_number_cell, sheet_problem, SheetLayout, ID_NUMBER, NAME};
@@ -53,19 +53,7 @@ pub const SCORE_COLUMNS: [Column; 4] = [
 pub const SCORE_EXPECTED: &str = "得分应为0至100之间的数，最多两位小数";
 
 /// What reading a scores workbook found.
-#[derive(Debug, Clone, Default)]
-pub struct ScoresRead {
-    pub layout: Option<SheetLayout>,
-    pub entries: Vec<ScoreEntry>,
-    pub rows: u64,
-    pub problems: Vec<CellProblem>,
-}
-
-impl ScoresRead {
-    pub fn has_errors(&self) -> bool {
-        self.problems.iter().any(CellProblem::is_error)
-    }
-}
+pub type ScoresRead = super::read::SheetRead<ScoreEntry>;
 
 /// Reads a scores workbook whole.
 pub fn read_scores<RS: Read + Seek>(

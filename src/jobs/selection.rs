@@ -486,13 +486,7 @@ async fn import_file(
         }
     }
     if !read.has_errors() {
-        let content = std::fs::read(path)
-            .map_err(|e| JobError::outside(format!("cannot read {label}: {e}")))?;
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_else(|| label.clone());
-        let source = Source::file("nominations-file", &file_name, &content, &s.operator);
+        let source = file_source(path, "nominations-file", &s.operator)?;
         match s
             .store
             .import_nominations(round.year, &source, &read.entries, s.today)
@@ -521,23 +515,54 @@ async fn import_file(
                 .extend(ledger_problems(&label, &read.layout, problems)),
         }
     }
-    let layout = read.layout.clone();
+    refuse_file(
+        path,
+        "推荐汇总表",
+        &read.layout,
+        &NOMINATION_COLUMNS,
+        read.problems,
+        limits,
+        report,
+    )
+}
+
+/// The source of an input file: its name and content hash (the same file is taken in once).
+fn file_source(path: &Path, kind: &str, operator: &str) -> Result<Source, JobError> {
+    let label = path.display().to_string();
+    let content =
+        std::fs::read(path).map_err(|e| JobError::outside(format!("cannot read {label}: {e}")))?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or(label);
+    Ok(Source::file(kind, &file_name, &content, operator))
+}
+
+/// Refuses a whole file (`what`: 推荐汇总表, 评审成绩): its problems go to the report and to an
+/// error workbook beside it, which the report names.
+fn refuse_file(
+    path: &Path,
+    what: &str,
+    layout: &Option<crate::excel::roster::SheetLayout>,
+    columns: &[crate::excel::read::Column],
+    problems: Vec<CellProblem>,
+    limits: &InputLimits,
+    report: &mut ImportReport,
+) -> Result<(), JobError> {
     let sheets: Vec<SheetToCopy<'_>> = layout
         .iter()
-        .map(|l| SheetToCopy {
-            layout: l,
-            columns: &NOMINATION_COLUMNS,
-        })
+        .map(|l| SheetToCopy { layout: l, columns })
         .collect();
-    let n = read.problems.iter().filter(|p| p.is_error()).count();
-    let written = write_error_workbook_with(path, &sheets, &read.problems, limits)
+    let n = problems.iter().filter(|p| p.is_error()).count();
+    let written = write_error_workbook_with(path, &sheets, &problems, limits)
         .map_err(|e| JobError::outside(e.to_string()))?;
     report.lines.push(format!(
-        "{label}：推荐汇总表未导入（整个文件不导入）：{n}处错误，已写出错误说明工作簿{}",
+        "{}：{what}未导入（整个文件不导入）：{n}处错误，已写出错误说明工作簿{}",
+        path.display(),
         written.display()
     ));
     report.error_workbooks.push(written);
-    report.problems.extend(read.problems);
+    report.problems.extend(problems);
     report.refused = true;
     Ok(())
 }
@@ -927,13 +952,7 @@ pub async fn scores(
             }
         };
     if !read.has_errors() {
-        let content = std::fs::read(path)
-            .map_err(|e| JobError::outside(format!("cannot read {label}: {e}")))?;
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_else(|| label.clone());
-        let source = Source::file("scores-file", &file_name, &content, &s.operator);
+        let source = file_source(path, "scores-file", &s.operator)?;
         match s
             .store
             .import_scores(round.year, &source, &read.entries)
@@ -956,24 +975,15 @@ pub async fn scores(
                 .extend(ledger_problems(&label, &read.layout, problems)),
         }
     }
-    let layout = read.layout.clone();
-    let sheets: Vec<SheetToCopy<'_>> = layout
-        .iter()
-        .map(|l| SheetToCopy {
-            layout: l,
-            columns: &SCORE_COLUMNS,
-        })
-        .collect();
-    let n = read.problems.iter().filter(|p| p.is_error()).count();
-    let written = write_error_workbook_with(path, &sheets, &read.problems, &limits)
-        .map_err(|e| JobError::outside(e.to_string()))?;
-    report.lines.push(format!(
-        "{label}：评审成绩未导入（整个文件不导入）：{n}处错误，已写出错误说明工作簿{}",
-        written.display()
-    ));
-    report.error_workbooks.push(written);
-    report.problems.extend(read.problems);
-    report.refused = true;
+    refuse_file(
+        path,
+        "评审成绩",
+        &read.layout,
+        &SCORE_COLUMNS,
+        read.problems,
+        &limits,
+        &mut report,
+    )?;
     Ok((report, None))
 }
 

@@ -318,19 +318,15 @@ impl Store {
         entries: &[NominationEntry],
         today: NaiveDate,
     ) -> Result<std::result::Result<NominationOutcome, Vec<RosterProblem>>> {
-        let mut tx = self.begin_write().await?;
-        if load_round(&mut tx, year).await?.is_none() {
-            tx.rollback().await?;
-            return Err(no_round(year));
-        }
-        if let Some((at, by)) = find_source(&mut tx, source).await? {
-            tx.rollback().await?;
-            return Ok(Ok(NominationOutcome {
-                already_imported: Some(format!("{at} by {by}")),
-                ..NominationOutcome::default()
-            }));
-        }
-        let source_id = insert_source(&mut tx, source, &format!("{} rows", entries.len())).await?;
+        let (mut tx, source_id) = match self.begin_round_file(year, source, entries.len()).await? {
+            FileStart::Already(when) => {
+                return Ok(Ok(NominationOutcome {
+                    already_imported: Some(when),
+                    ..NominationOutcome::default()
+                }))
+            }
+            FileStart::Open(tx, id) => (tx, id),
+        };
         let file = source.file_name.clone().unwrap_or_else(|| "-".into());
         let known = load_candidates(&mut tx, year).await?;
         let mut next_number = known.iter().map(|c| c.number).max().unwrap_or(0) + 1;
@@ -680,19 +676,15 @@ impl Store {
         source: &Source,
         entries: &[ScoreEntry],
     ) -> Result<std::result::Result<ScoresOutcome, Vec<RosterProblem>>> {
-        let mut tx = self.begin_write().await?;
-        if load_round(&mut tx, year).await?.is_none() {
-            tx.rollback().await?;
-            return Err(no_round(year));
-        }
-        if let Some((at, by)) = find_source(&mut tx, source).await? {
-            tx.rollback().await?;
-            return Ok(Ok(ScoresOutcome {
-                already_imported: Some(format!("{at} by {by}")),
-                ..ScoresOutcome::default()
-            }));
-        }
-        let source_id = insert_source(&mut tx, source, &format!("{} rows", entries.len())).await?;
+        let (mut tx, source_id) = match self.begin_round_file(year, source, entries.len()).await? {
+            FileStart::Already(when) => {
+                return Ok(Ok(ScoresOutcome {
+                    already_imported: Some(when),
+                    ..ScoresOutcome::default()
+                }))
+            }
+            FileStart::Open(tx, id) => (tx, id),
+        };
         let all = load_candidates(&mut tx, year).await?;
         let mut problems = Vec::new();
         let mut outcome = ScoresOutcome::default();
@@ -882,6 +874,37 @@ impl Store {
             Ok(_) => Ok(Ok(outcome)),
             Err(problems) => Ok(Err(problems.into_iter().map(|p| p.message).collect())),
         }
+    }
+}
+
+/// How a file's import into a round starts.
+enum FileStart<'s> {
+    /// The same file (by content hash) was taken in before: when, and by whom.
+    Already(String),
+    /// The transaction, with the file's source recorded in it.
+    Open(sqlx::Transaction<'s, sqlx::Any>, i64),
+}
+
+impl Store {
+    /// Opens the transaction of a file's import into the round of `year`: a usage error when
+    /// the round is not open; nothing when the same file was taken in before.
+    async fn begin_round_file(
+        &self,
+        year: i32,
+        source: &Source,
+        rows: usize,
+    ) -> Result<FileStart<'_>> {
+        let mut tx = self.begin_write().await?;
+        if load_round(&mut tx, year).await?.is_none() {
+            tx.rollback().await?;
+            return Err(no_round(year));
+        }
+        if let Some((at, by)) = find_source(&mut tx, source).await? {
+            tx.rollback().await?;
+            return Ok(FileStart::Already(format!("{at} by {by}")));
+        }
+        let source_id = insert_source(&mut tx, source, &format!("{rows} rows")).await?;
+        Ok(FileStart::Open(tx, source_id))
     }
 }
 
