@@ -1146,6 +1146,42 @@ async fn selection(ctx: &Context, cmd: SelectionCommand) -> Result<(), Failure> 
             let s = ctx.existing().await?;
             println!("{}", sel::show(&s, year, &who).await?);
         }
+        cmd @ (SelectionCommand::Step { .. } | SelectionCommand::Objection { .. }) => {
+            selection_step(ctx, cmd).await?
+        }
+        SelectionCommand::Resolve {
+            id,
+            outcome,
+            date,
+            note,
+        } => {
+            let outcome = outcome_arg(&outcome)?;
+            let s = ctx.session().await?;
+            let date = date.unwrap_or(s.today);
+            let done = sel::resolve(&s, id, outcome, date, note.as_deref()).await?;
+            println!("{done}");
+        }
+        SelectionCommand::Scores { year, file } => {
+            let s = ctx.session().await?;
+            return print_scores(sel::scores(&s, year, &file).await?);
+        }
+        SelectionCommand::Approve {
+            year,
+            date,
+            document,
+        } => {
+            let s = ctx.session().await?;
+            println!("{}", sel::approve(&s, year, date, &document).await?);
+        }
+    }
+    Ok(())
+}
+
+/// `selection step` and `selection objection`: a candidate moves, or is held by an objection.
+async fn selection_step(ctx: &Context, cmd: SelectionCommand) -> Result<(), Failure> {
+    use crate::jobs::selection as sel;
+    let s = ctx.session().await?;
+    match cmd {
         SelectionCommand::Step {
             stage,
             date,
@@ -1155,18 +1191,9 @@ async fn selection(ctx: &Context, cmd: SelectionCommand) -> Result<(), Failure> 
             year,
             who,
         } => {
-            let stage = crate::rules::selection::Stage::parse(&stage).ok_or_else(|| {
-                Failure::new(
-                    2,
-                    anyhow::anyhow!(
-                        "unknown stage `{stage}`: 推荐公示, 资格审查, 评审, 考察公示, 考察 or 退出"
-                    ),
-                )
-            })?;
-            let s = ctx.session().await?;
             let req = sel::StepRequest {
                 year,
-                stage,
+                stage: stage_arg(&stage)?,
                 date: date.unwrap_or(s.today),
                 document,
                 reason,
@@ -1182,56 +1209,53 @@ async fn selection(ctx: &Context, cmd: SelectionCommand) -> Result<(), Failure> 
             raised_by,
             year,
         } => {
-            let s = ctx.session().await?;
             let received = received.unwrap_or(s.today);
-            println!(
-                "{}",
-                sel::objection(&s, year, &who, received, &summary, raised_by.as_deref()).await?
-            );
+            let raised_by = raised_by.as_deref();
+            let done = sel::objection(&s, year, &who, received, &summary, raised_by).await?;
+            println!("{done}");
         }
-        SelectionCommand::Resolve {
-            id,
-            outcome,
-            date,
-            note,
-        } => {
-            let outcome =
-                crate::rules::selection::ObjectionOutcome::parse(&outcome).ok_or_else(|| {
-                    Failure::new(
-                        2,
-                        anyhow::anyhow!(
-                            "unknown outcome `{outcome}`: upheld (属实) or dismissed (不属实)"
-                        ),
-                    )
-                })?;
-            let s = ctx.session().await?;
-            let date = date.unwrap_or(s.today);
-            println!(
-                "{}",
-                sel::resolve(&s, id, outcome, date, note.as_deref()).await?
-            );
-        }
-        SelectionCommand::Scores { year, file } => {
-            let s = ctx.session().await?;
-            let (report, view) = sel::scores(&s, year, &file).await?;
-            if let Some(v) = view {
-                for l in &report.lines {
-                    println!("{l}");
-                }
-                print!("{v}");
-                return Ok(());
-            }
-            return print_import(&report);
-        }
-        SelectionCommand::Approve {
-            year,
-            date,
-            document,
-        } => {
-            let s = ctx.session().await?;
-            println!("{}", sel::approve(&s, year, date, &document).await?);
-        }
+        // The other commands are dispatched by `selection`.
+        _ => {}
     }
+    Ok(())
+}
+
+/// A stage named on the command line (its Chinese name or code).
+fn stage_arg(stage: &str) -> Result<crate::rules::selection::Stage, Failure> {
+    crate::rules::selection::Stage::parse(stage).ok_or_else(|| {
+        Failure::new(
+            2,
+            anyhow::anyhow!(
+                "unknown stage `{stage}`: 推荐公示, 资格审查, 评审, 考察公示, 考察 or 退出"
+            ),
+        )
+    })
+}
+
+/// An objection's outcome named on the command line.
+fn outcome_arg(outcome: &str) -> Result<crate::rules::selection::ObjectionOutcome, Failure> {
+    crate::rules::selection::ObjectionOutcome::parse(outcome).ok_or_else(|| {
+        Failure::new(
+            2,
+            anyhow::anyhow!("unknown outcome `{outcome}`: upheld (属实) or dismissed (不属实)"),
+        )
+    })
+}
+
+/// What `selection scores` did: the ranked list, or the problems (exit status 1).
+fn print_scores(
+    (report, view): (
+        crate::jobs::import::ImportReport,
+        Option<crate::jobs::selection::RoundView>,
+    ),
+) -> Result<(), Failure> {
+    let Some(v) = view else {
+        return print_import(&report);
+    };
+    for l in &report.lines {
+        println!("{l}");
+    }
+    print!("{v}");
     Ok(())
 }
 

@@ -298,44 +298,7 @@ pub async fn list(s: &Session, year: Option<i32>) -> Result<RoundView, JobError>
                 }]
             });
         let r = ranked.iter().find(|r| r.candidate == c.id);
-        candidates.push(CandidateView {
-            number: c.number,
-            name: c.entry.name.clone(),
-            id_number: c.entry.id_number.masked(),
-            nominator: c.entry.nominator.clone(),
-            unit: c.entry.unit.clone(),
-            occupation: c.entry.occupation.clone(),
-            level: c.entry.level.clone(),
-            stage: c.stage().label(),
-            stage_code: c.stage().code(),
-            since: c.since(),
-            findings,
-            mean_score: r.map(|r| format!("{:.2}", r.mean)),
-            rank: r.map(|r| r.rank),
-            experts: c.scores.len(),
-            objections: c
-                .objections
-                .iter()
-                .map(|o| ObjectionView {
-                    id: o.id,
-                    stage: o.stage.label(),
-                    received: o.received,
-                    summary: o.summary.clone(),
-                    state: match o.resolution {
-                        None => "open",
-                        Some((_, ObjectionOutcome::Upheld, _)) => "upheld",
-                        Some((_, ObjectionOutcome::Dismissed, _)) => "dismissed",
-                    },
-                    resolved_on: o.resolution.as_ref().map(|r| r.0),
-                })
-                .collect(),
-            appointment_id: c.appointment_id,
-            has_bank_account: c
-                .entry
-                .bank_account
-                .as_deref()
-                .is_some_and(|a| !a.trim().is_empty()),
-        });
+        candidates.push(candidate_view(c, findings, r));
     }
     let proposed = proposed_count(&records);
     Ok(RoundView {
@@ -347,6 +310,52 @@ pub async fn list(s: &Session, year: Option<i32>) -> Result<RoundView, JobError>
             .then(|| list_size_warning(proposed, settings.expected_per_year))
             .flatten(),
     })
+}
+
+/// A candidate as `selection list` shows them, with their findings and place in the ranking.
+fn candidate_view(
+    c: &CandidateRecord,
+    findings: Vec<FindingView>,
+    ranked: Option<&rules::Ranked>,
+) -> CandidateView {
+    CandidateView {
+        number: c.number,
+        name: c.entry.name.clone(),
+        id_number: c.entry.id_number.masked(),
+        nominator: c.entry.nominator.clone(),
+        unit: c.entry.unit.clone(),
+        occupation: c.entry.occupation.clone(),
+        level: c.entry.level.clone(),
+        stage: c.stage().label(),
+        stage_code: c.stage().code(),
+        since: c.since(),
+        findings,
+        mean_score: ranked.map(|r| format!("{:.2}", r.mean)),
+        rank: ranked.map(|r| r.rank),
+        experts: c.scores.len(),
+        objections: c.objections.iter().map(objection_view).collect(),
+        appointment_id: c.appointment_id,
+        has_bank_account: c
+            .entry
+            .bank_account
+            .as_deref()
+            .is_some_and(|a| !a.trim().is_empty()),
+    }
+}
+
+fn objection_view(o: &crate::store::selection::ObjectionRecord) -> ObjectionView {
+    ObjectionView {
+        id: o.id,
+        stage: o.stage.label(),
+        received: o.received,
+        summary: o.summary.clone(),
+        state: match o.resolution {
+            None => "open",
+            Some((_, ObjectionOutcome::Upheld, _)) => "upheld",
+            Some((_, ObjectionOutcome::Dismissed, _)) => "dismissed",
+        },
+        resolved_on: o.resolution.as_ref().map(|r| r.0),
+    }
 }
 
 /// Candidates on the proposed list: at 考察公示 or later and not withdrawn.
@@ -469,22 +478,7 @@ async fn import_file(
             return Ok(());
         }
     };
-    let units = s.store.unit_names().await?;
-    let mut findings: Vec<(NominationEntry, Vec<Finding>)> = Vec::new();
-    for e in &read.entries {
-        let received = e.received.unwrap_or(s.today);
-        match findings_of(&s.store, s, e, received, round, &units, cal).await? {
-            Ok(f) => findings.push((e.clone(), f)),
-            Err(err) => read.problems.push(CellProblem {
-                file: label.clone(),
-                sheet: read.layout.as_ref().map(|l| l.sheet.clone()),
-                row: e.row,
-                column: Some("推荐公示起止日期".into()),
-                message: err.to_string(),
-                severity: Severity::Error,
-            }),
-        }
-    }
+    let findings = eligibility_of_rows(s, round, cal, &label, &mut read).await?;
     if !read.has_errors() {
         let source = file_source(path, "nominations-file", &s.operator)?;
         match s
@@ -524,6 +518,34 @@ async fn import_file(
         limits,
         report,
     )
+}
+
+/// The eligibility findings of every row read; a notice date the calendar does not hold
+/// becomes a problem of the row's 推荐公示起止日期 (the file is refused, nothing guessed).
+async fn eligibility_of_rows(
+    s: &Session,
+    round: &RoundRecord,
+    cal: &Calendar,
+    label: &str,
+    read: &mut crate::excel::nominations::NominationsRead,
+) -> Result<Vec<(NominationEntry, Vec<Finding>)>, JobError> {
+    let units = s.store.unit_names().await?;
+    let mut findings = Vec::new();
+    for e in &read.entries {
+        let received = e.received.unwrap_or(s.today);
+        match findings_of(&s.store, s, e, received, round, &units, cal).await? {
+            Ok(f) => findings.push((e.clone(), f)),
+            Err(err) => read.problems.push(CellProblem {
+                file: label.to_string(),
+                sheet: read.layout.as_ref().map(|l| l.sheet.clone()),
+                row: e.row,
+                column: Some("推荐公示起止日期".into()),
+                message: err.to_string(),
+                severity: Severity::Error,
+            }),
+        }
+    }
+    Ok(findings)
 }
 
 /// The source of an input file: its name and content hash (the same file is taken in once).
@@ -627,6 +649,42 @@ fn pick<'a>(
     })
 }
 
+/// The candidates a step names: `--all` (every candidate at the stage before; never for 退出)
+/// or each named one.
+fn chosen<'a>(
+    records: &'a [CandidateRecord],
+    req: &StepRequest,
+    year: i32,
+) -> Result<Vec<&'a CandidateRecord>, JobError> {
+    if req.stage == Stage::Withdrawn && req.all {
+        return Err(JobError::usage(
+            "退出 is recorded for named candidates only: give their 编号 or ID numbers",
+        ));
+    }
+    let chosen: Vec<&CandidateRecord> = if req.all {
+        records
+            .iter()
+            .filter(|c| c.stage().next() == Some(req.stage))
+            .collect()
+    } else if req.who.is_empty() {
+        return Err(JobError::usage(
+            "name the candidates (编号 or ID numbers) or give --all",
+        ));
+    } else {
+        req.who
+            .iter()
+            .map(|w| pick(records, w, year))
+            .collect::<Result<_, _>>()?
+    };
+    if chosen.is_empty() {
+        return Err(JobError::usage(format!(
+            "no candidate of {year} is at the stage before {}",
+            req.stage.label()
+        )));
+    }
+    Ok(chosen)
+}
+
 /// What `selection step` asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepRequest {
@@ -663,33 +721,7 @@ pub async fn step(s: &Session, req: &StepRequest) -> Result<StepReport, JobError
     let cal = settings.calendar()?;
     let round = round_of(&s.store, req.year).await?;
     let records = s.store.candidates(round.year).await?;
-    if req.stage == Stage::Withdrawn && req.all {
-        return Err(JobError::usage(
-            "退出 is recorded for named candidates only: give their 编号 or ID numbers",
-        ));
-    }
-    let chosen: Vec<&CandidateRecord> = if req.all {
-        records
-            .iter()
-            .filter(|c| c.stage().next() == Some(req.stage))
-            .collect()
-    } else if req.who.is_empty() {
-        return Err(JobError::usage(
-            "name the candidates (编号 or ID numbers) or give --all",
-        ));
-    } else {
-        req.who
-            .iter()
-            .map(|w| pick(&records, w, round.year))
-            .collect::<Result<_, _>>()?
-    };
-    if chosen.is_empty() {
-        return Err(JobError::usage(format!(
-            "no candidate of {} is at the stage before {}",
-            round.year,
-            req.stage.label()
-        )));
-    }
+    let chosen = chosen(&records, req, round.year)?;
     let step = Step {
         stage: req.stage,
         date: req.date,
@@ -792,21 +824,7 @@ async fn write_stage_notice(
     let last = cal
         .notice_end(date, rules::NOTICE_WORKING_DAYS)
         .map_err(|e| JobError::usage(e.to_string()))?;
-    let rows: Vec<NoticeRow> = records
-        .iter()
-        .filter(|c| {
-            c.steps
-                .iter()
-                .any(|x| x.step.stage == stage && x.step.date == date)
-        })
-        .map(|c| NoticeRow {
-            name: c.entry.name.clone(),
-            unit: c.entry.unit.clone(),
-            occupation: c.entry.occupation.clone(),
-            level: c.entry.level.clone(),
-            nominator: c.entry.nominator.clone(),
-        })
-        .collect();
+    let rows = notice_rows(&records, stage, date);
     let mail = MailSettings::from_config(&s.config)?;
     let (kind, slug) = if stage == Stage::NominationNotice {
         (NoticeKind::Nominated, "nominated")
@@ -841,14 +859,36 @@ async fn write_stage_notice(
         list.rows.len(),
         path.display()
     )];
-    match to_pdf(&path) {
-        Ok(Some(pdf)) => lines.push(format!("PDF：{}", pdf.display())),
-        Ok(None) => {
-            lines.push("未安装LibreOffice，未生成PDF（工作簿可直接发布或另存为PDF）".into())
-        }
-        Err(e) => lines.push(format!("PDF未生成：{e}")),
-    }
+    lines.push(pdf_line(&path));
     Ok(lines)
+}
+
+/// Everyone who entered the notice `stage` on `date`, as the public list shows them.
+fn notice_rows(records: &[CandidateRecord], stage: Stage, date: NaiveDate) -> Vec<NoticeRow> {
+    records
+        .iter()
+        .filter(|c| {
+            c.steps
+                .iter()
+                .any(|x| x.step.stage == stage && x.step.date == date)
+        })
+        .map(|c| NoticeRow {
+            name: c.entry.name.clone(),
+            unit: c.entry.unit.clone(),
+            occupation: c.entry.occupation.clone(),
+            level: c.entry.level.clone(),
+            nominator: c.entry.nominator.clone(),
+        })
+        .collect()
+}
+
+/// Prints a notice workbook to PDF where LibreOffice is installed, and says what happened.
+fn pdf_line(path: &Path) -> String {
+    match to_pdf(path) {
+        Ok(Some(pdf)) => format!("PDF：{}", pdf.display()),
+        Ok(None) => "未安装LibreOffice，未生成PDF（工作簿可直接发布或另存为PDF）".into(),
+        Err(e) => format!("PDF未生成：{e}"),
+    }
 }
 
 /// Records an objection (`selection objection`) received on `received` during the candidate's
@@ -1106,17 +1146,8 @@ fn reminder_letters(
             .map(|c| format!("  编号{} {}（{}）", c.number, c.entry.name, c.entry.unit))
             .unwrap_or_default()
     };
-    let bureau = |template: &str, v: &BTreeMap<&'static str, String>| -> Result<Notice, JobError> {
-        let rendered =
-            render(&mail.templates, template, v).map_err(|e| JobError::usage(e.to_string()))?;
-        Ok(Notice {
-            key: format!("{key}:bureau"),
-            to: vec![mail.bureau.clone()],
-            subject: rendered.subject,
-            body: rendered.body,
-            attachments: vec![],
-        })
-    };
+    let bureau =
+        |template: &str, v: &BTreeMap<&'static str, String>| bureau_letter(mail, template, v, &key);
     match r {
         SelectionReminder::NoticeEnding {
             stage,
@@ -1153,32 +1184,62 @@ fn reminder_letters(
             Ok(vec![bureau("selection_waiting", &v)?])
         }
         SelectionReminder::DeadlineApproaching { deadline, days } => {
-            let nominated: HashSet<&str> = records
-                .iter()
-                .flat_map(|c| [c.entry.unit.trim(), c.entry.nominator.trim()])
-                .collect();
-            let mut out = Vec::new();
-            for unit in units.keys().filter(|u| !nominated.contains(u.as_str())) {
-                let addr = addressee(unit, units.get(unit).cloned().flatten().as_deref(), mail);
-                v.insert("deadline", cn_date(*deadline));
-                v.insert("days", days.to_string());
-                v.insert("unit", unit.clone());
-                v.insert("recipient", addr.greeting.clone());
-                v.insert("forward_note", addr.forward_note.clone());
-                v.insert("you", addr.you.clone());
-                let rendered = render(&mail.templates, "selection_deadline", &v)
-                    .map_err(|e| JobError::usage(e.to_string()))?;
-                out.push(Notice {
-                    key: format!("{key}:unit:{unit}"),
-                    to: vec![addr.to],
-                    subject: rendered.subject,
-                    body: rendered.body,
-                    attachments: vec![],
-                });
-            }
-            Ok(out)
+            v.insert("deadline", cn_date(*deadline));
+            v.insert("days", days.to_string());
+            deadline_letters(v, &key, records, units, mail)
         }
     }
+}
+
+/// A reminder's letter to the bureau, keyed `<key>:bureau`.
+fn bureau_letter(
+    mail: &MailSettings,
+    template: &str,
+    v: &BTreeMap<&'static str, String>,
+    key: &str,
+) -> Result<Notice, JobError> {
+    let rendered =
+        render(&mail.templates, template, v).map_err(|e| JobError::usage(e.to_string()))?;
+    Ok(Notice {
+        key: format!("{key}:bureau"),
+        to: vec![mail.bureau.clone()],
+        subject: rendered.subject,
+        body: rendered.body,
+        attachments: vec![],
+    })
+}
+
+/// The deadline's letters: one to every unit with no candidate (as 工作单位 or 推荐单位) in the
+/// round, keyed `<key>:unit:<unit>`.
+fn deadline_letters(
+    mut v: BTreeMap<&'static str, String>,
+    key: &str,
+    records: &[CandidateRecord],
+    units: &BTreeMap<String, Option<String>>,
+    mail: &MailSettings,
+) -> Result<Vec<Notice>, JobError> {
+    let nominated: HashSet<&str> = records
+        .iter()
+        .flat_map(|c| [c.entry.unit.trim(), c.entry.nominator.trim()])
+        .collect();
+    let mut out = Vec::new();
+    for unit in units.keys().filter(|u| !nominated.contains(u.as_str())) {
+        let addr = addressee(unit, units.get(unit).cloned().flatten().as_deref(), mail);
+        v.insert("unit", unit.clone());
+        v.insert("recipient", addr.greeting.clone());
+        v.insert("forward_note", addr.forward_note.clone());
+        v.insert("you", addr.you.clone());
+        let rendered = render(&mail.templates, "selection_deadline", &v)
+            .map_err(|e| JobError::usage(e.to_string()))?;
+        out.push(Notice {
+            key: format!("{key}:unit:{unit}"),
+            to: vec![addr.to],
+            subject: rendered.subject,
+            body: rendered.body,
+            attachments: vec![],
+        });
+    }
+    Ok(out)
 }
 
 /// One candidate's whole record (`selection show`): the nomination, every step with its date,
@@ -1229,30 +1290,7 @@ pub async fn show(s: &Session, year: Option<i32>, who: &str) -> Result<String, J
             r.recorded_at
         ));
     }
-    for o in &c.objections {
-        let state = match &o.resolution {
-            None => "未处理".to_string(),
-            Some((d, outcome, note)) => format!(
-                "{}于{}{}",
-                outcome.label(),
-                cn_date(*d),
-                note.as_deref()
-                    .map(|n| format!("（{n}）"))
-                    .unwrap_or_default()
-            ),
-        };
-        out.push(format!(
-            "  异议{}：{}收到（{}期间{}）：{}；{state}",
-            o.id,
-            cn_date(o.received),
-            o.stage.label(),
-            o.raised_by
-                .as_deref()
-                .map(|r| format!("，{r}"))
-                .unwrap_or_default(),
-            o.summary
-        ));
-    }
+    out.extend(c.objections.iter().map(objection_line));
     for (expert, score) in &c.scores {
         out.push(format!("  评审：{expert} {score}"));
     }
@@ -1262,4 +1300,30 @@ pub async fn show(s: &Session, year: Option<i32>, who: &str) -> Result<String, J
         ));
     }
     Ok(out.join("\n"))
+}
+
+/// An objection's line of `selection show`.
+fn objection_line(o: &crate::store::selection::ObjectionRecord) -> String {
+    let state = match &o.resolution {
+        None => "未处理".to_string(),
+        Some((d, outcome, note)) => format!(
+            "{}于{}{}",
+            outcome.label(),
+            cn_date(*d),
+            note.as_deref()
+                .map(|n| format!("（{n}）"))
+                .unwrap_or_default()
+        ),
+    };
+    format!(
+        "  异议{}：{}收到（{}期间{}）：{}；{state}",
+        o.id,
+        cn_date(o.received),
+        o.stage.label(),
+        o.raised_by
+            .as_deref()
+            .map(|r| format!("，{r}"))
+            .unwrap_or_default(),
+        o.summary
+    )
 }

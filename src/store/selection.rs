@@ -333,86 +333,25 @@ impl Store {
         let mut problems = Vec::new();
         let mut seen: HashSet<&str> = HashSet::new();
         let mut outcome = NominationOutcome::default();
+        let by = (file.as_str(), source_id, source.operator.as_str());
         for e in entries {
-            let problem = |column: &'static str, message: String| RosterProblem {
-                row: e.row,
-                column,
-                message,
-            };
-            if !seen.insert(e.id_number.as_str()) {
-                problems.push(problem(
-                    "身份证号码",
-                    format!("身份证号码{}在本文件中出现两次", e.id_number.masked()),
-                ));
-                continue;
-            }
-            let roster_name: Option<String> =
-                sqlx::query("SELECT name FROM technicians WHERE id_number = $1")
-                    .bind(e.id_number.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .map(|r| r.try_get(0))
-                    .transpose()?;
-            if let Some(n) = roster_name.filter(|n| n != e.name.trim()) {
-                problems.push(problem(
-                    "姓名",
-                    format!("姓名“{}”与名册中该身份证号码的姓名“{n}”不符", e.name),
-                ));
-                continue;
-            }
-            let received = e.received.unwrap_or(today);
-            match known.iter().find(|c| c.entry.id_number == e.id_number) {
-                Some(c) if c.entry.name != e.name => problems.push(problem(
-                    "姓名",
-                    format!(
-                        "姓名“{}”与已申报的该身份证号码的姓名“{}”不符",
-                        e.name, c.entry.name
-                    ),
-                )),
-                Some(c) if same_nomination(&c.entry, e) => outcome.unchanged += 1,
-                Some(c) if c.stage().is_final() => problems.push(problem(
-                    "身份证号码",
-                    format!(
-                        "{}（{}）已{}，申报信息不能再修改",
-                        c.entry.name,
-                        e.id_number.masked(),
-                        c.stage().label()
-                    ),
-                )),
-                Some(c) => {
-                    update_candidate(&mut tx, c.id, e, source_id).await?;
-                    audit(
-                        &mut tx,
-                        &source.operator,
-                        "selection-update",
-                        &format!(
-                            "{year} 编号{}: {} ({}) from {file}",
-                            c.number,
-                            e.name,
-                            e.id_number.masked()
-                        ),
-                        false,
-                    )
-                    .await?;
+            let roster_name = roster_name(&mut tx, e).await?;
+            let first = seen.insert(e.id_number.as_str());
+            match nomination_verdict(&known, e, roster_name.as_deref(), first) {
+                Verdict::Refused(column, message) => problems.push(RosterProblem {
+                    row: e.row,
+                    column,
+                    message,
+                }),
+                Verdict::Unchanged => outcome.unchanged += 1,
+                Verdict::Update(c) => {
+                    update_nominated(&mut tx, year, c, e, by).await?;
                     outcome.updated += 1;
                 }
-                None => {
-                    let id = insert_candidate(&mut tx, year, next_number, e, received, source_id)
-                        .await?;
+                Verdict::New => {
+                    let received = e.received.unwrap_or(today);
+                    add_nominated(&mut tx, year, next_number, e, received, by).await?;
                     next_number += 1;
-                    insert_step(
-                        &mut tx,
-                        id,
-                        &Step {
-                            stage: Stage::Nominated,
-                            date: received,
-                            reason: None,
-                        },
-                        None,
-                        &file,
-                        &source.operator,
-                    )
-                    .await?;
                     outcome.added += 1;
                 }
             }
@@ -477,33 +416,7 @@ impl Store {
                 refusals.push(format!("编号{} {}：{why}", c.number, c.entry.name));
                 continue;
             }
-            insert_step(
-                &mut tx,
-                c.id,
-                &s.step,
-                s.document.as_deref(),
-                source,
-                operator,
-            )
-            .await?;
-            audit(
-                &mut tx,
-                operator,
-                "selection-step",
-                &format!(
-                    "{year} 编号{} {}: {} on {}{}",
-                    c.number,
-                    c.entry.id_number.masked(),
-                    s.step.stage.code(),
-                    s.step.date,
-                    s.document
-                        .as_deref()
-                        .map(|d| format!(" ({d})"))
-                        .unwrap_or_default()
-                ),
-                false,
-            )
-            .await?;
+            record_step(&mut tx, year, c, s, source, operator).await?;
             outcome.added += 1;
         }
         if !refusals.is_empty() {
@@ -599,27 +512,9 @@ impl Store {
         let year = row.try_get::<i64, _>(1)? as i32;
         let received = parse_date(&row.try_get::<String, _>(2)?)?;
         let summary: String = row.try_get(3)?;
-        if let Some(r) = sqlx::query(
-            "SELECT outcome, resolved_on FROM objection_resolutions WHERE objection_id = $1",
-        )
-        .bind(objection_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        {
+        if let Some(earlier) = earlier_resolution(&mut tx, objection_id, outcome).await? {
             tx.rollback().await?;
-            let code: String = r.try_get(0)?;
-            let on: String = r.try_get(1)?;
-            return Ok(if code == outcome.code() {
-                Ok(false)
-            } else {
-                Err(format!(
-                    "异议{objection_id}已于{on}处理为{}，不能改为{}",
-                    ObjectionOutcome::parse(&code)
-                        .map(|o| o.label())
-                        .unwrap_or("?"),
-                    outcome.label()
-                ))
-            });
+            return Ok(earlier);
         }
         if date < received {
             tx.rollback().await?;
@@ -643,25 +538,7 @@ impl Store {
         )
         .await?;
         if outcome == ObjectionOutcome::Upheld {
-            let all = load_candidates(&mut tx, year).await?;
-            if let Some(c) = all.iter().find(|c| c.id == candidate_id) {
-                if !c.stage().is_final() {
-                    let step = Step {
-                        stage: Stage::Withdrawn,
-                        date: date.max(c.since()),
-                        reason: Some(format!("异议属实：{summary}")),
-                    };
-                    insert_step(
-                        &mut tx,
-                        candidate_id,
-                        &step,
-                        None,
-                        "selection resolve",
-                        operator,
-                    )
-                    .await?;
-                }
-            }
+            withdraw_upheld(&mut tx, year, candidate_id, date, &summary, operator).await?;
         }
         tx.commit().await?;
         Ok(Ok(true))
@@ -689,53 +566,21 @@ impl Store {
         let mut problems = Vec::new();
         let mut outcome = ScoresOutcome::default();
         for e in entries {
-            let problem = |column: &'static str, message: String| RosterProblem {
-                row: e.row,
-                column,
-                message,
-            };
-            let Some(c) = all.iter().find(|c| c.entry.id_number == e.id_number) else {
-                problems.push(problem(
-                    "身份证号码",
-                    format!(
-                        "身份证号码{}不是{year}年度评选的候选人",
-                        e.id_number.masked()
-                    ),
-                ));
-                continue;
-            };
-            if c.entry.name != e.name.trim() {
-                problems.push(problem(
-                    "姓名",
-                    format!("姓名“{}”与候选人的姓名“{}”不符", e.name, c.entry.name),
-                ));
-                continue;
-            }
-            if let Some((_, s)) = c.scores.iter().find(|(x, _)| *x == e.expert) {
-                if *s == e.score {
+            let c = match score_verdict(&all, e, year) {
+                Ok(Some(c)) => c,
+                Ok(None) => {
                     outcome.unchanged += 1;
-                } else {
-                    problems.push(problem(
-                        "得分",
-                        format!(
-                            "评审专家“{}”对{}的得分已录入为{s}，不能改为{}",
-                            e.expert, c.entry.name, e.score
-                        ),
-                    ));
+                    continue;
                 }
-                continue;
-            }
-            if c.stage() != Stage::Review {
-                problems.push(problem(
-                    "身份证号码",
-                    format!(
-                        "{}当前阶段为{}，不在评审阶段，不能录入评审成绩",
-                        c.entry.name,
-                        c.stage().label()
-                    ),
-                ));
-                continue;
-            }
+                Err((column, message)) => {
+                    problems.push(RosterProblem {
+                        row: e.row,
+                        column,
+                        message,
+                    });
+                    continue;
+                }
+            };
             let centi = (e.score * Decimal::ONE_HUNDRED).round();
             sqlx::query("INSERT INTO candidate_scores (candidate_id, expert, score_centi, source_id, source_row) VALUES ($1, $2, $3, $4, $5)")
                 .bind(c.id)
@@ -798,21 +643,10 @@ impl Store {
             date,
             reason: None,
         };
-        let mut refusals = Vec::new();
-        let mut entries = Vec::new();
-        for c in &ready {
-            if let Err(why) = check(c, &step) {
-                refusals.push(format!("编号{} {}：{why}", c.number, c.entry.name));
-                continue;
-            }
-            match roster_entry(c, date, document) {
-                Ok(e) => entries.push(e),
-                Err(why) => refusals.push(format!("编号{} {}：{why}", c.number, c.entry.name)),
-            }
-        }
-        if !refusals.is_empty() {
-            return Ok(Err(refusals));
-        }
+        let entries = match approval_entries(&ready, &step, document, check) {
+            Ok(entries) => entries,
+            Err(refusals) => return Ok(Err(refusals)),
+        };
         let label = format!("{year}年度首席技师评选（{document}）");
         let source = Source {
             kind: "selection".into(),
@@ -826,37 +660,14 @@ impl Store {
         };
         session.add(&entries).await?;
         if !session.problems().is_empty() {
-            let problems: Vec<String> = session
-                .problems()
-                .iter()
-                .map(|p| {
-                    let who = p
-                        .row
-                        .and_then(|r| ready.iter().find(|c| c.number == i64::from(r)))
-                        .map(|c| format!("编号{} {}", c.number, c.entry.name))
-                        .unwrap_or_default();
-                    format!("{who}：{}（{}）", p.message, p.column)
-                })
-                .collect();
+            let problems = roster_refusals(session.problems(), &ready);
             session.abandon().await?;
             return Ok(Err(problems));
         }
         let conn = session.connection();
         for c in &ready {
-            let appointment_id: i64 = sqlx::query("SELECT a.id FROM appointments a JOIN technicians t ON t.id = a.technician_id WHERE t.id_number = $1 AND a.approval_date = $2 AND a.voided_at IS NULL")
-                .bind(c.entry.id_number.as_str())
-                .bind(date.to_string())
-                .fetch_one(&mut *conn)
-                .await?
-                .try_get(0)?;
-            insert_step(conn, c.id, &step, Some(document), &label, operator).await?;
-            sqlx::query(
-                "INSERT INTO candidate_appointments (candidate_id, appointment_id) VALUES ($1, $2)",
-            )
-            .bind(c.id)
-            .bind(appointment_id)
-            .execute(&mut *conn)
-            .await?;
+            let appointment_id =
+                record_approval(conn, c, &step, document, &label, operator).await?;
             outcome.approved.push((c.id, appointment_id));
         }
         audit(
@@ -906,6 +717,309 @@ impl Store {
         let source_id = insert_source(&mut tx, source, &format!("{rows} rows")).await?;
         Ok(FileStart::Open(tx, source_id))
     }
+}
+
+/// What a nomination row does to the round, as far as the ledger can tell.
+enum Verdict<'k> {
+    /// Refused: the column and why.
+    Refused(&'static str, String),
+    Unchanged,
+    Update(&'k CandidateRecord),
+    New,
+}
+
+/// The verdict on a nomination row: `roster_name` is the roster's name for its ID number,
+/// `first` whether the ID number is new in the file.
+fn nomination_verdict<'k>(
+    known: &'k [CandidateRecord],
+    e: &NominationEntry,
+    roster_name: Option<&str>,
+    first: bool,
+) -> Verdict<'k> {
+    if !first {
+        return Verdict::Refused(
+            "身份证号码",
+            format!("身份证号码{}在本文件中出现两次", e.id_number.masked()),
+        );
+    }
+    if let Some(n) = roster_name.filter(|n| *n != e.name.trim()) {
+        return Verdict::Refused(
+            "姓名",
+            format!("姓名“{}”与名册中该身份证号码的姓名“{n}”不符", e.name),
+        );
+    }
+    match known.iter().find(|c| c.entry.id_number == e.id_number) {
+        None => Verdict::New,
+        Some(c) if c.entry.name != e.name => Verdict::Refused(
+            "姓名",
+            format!(
+                "姓名“{}”与已申报的该身份证号码的姓名“{}”不符",
+                e.name, c.entry.name
+            ),
+        ),
+        Some(c) if same_nomination(&c.entry, e) => Verdict::Unchanged,
+        Some(c) if c.stage().is_final() => Verdict::Refused(
+            "身份证号码",
+            format!(
+                "{}（{}）已{}，申报信息不能再修改",
+                c.entry.name,
+                e.id_number.masked(),
+                c.stage().label()
+            ),
+        ),
+        Some(c) => Verdict::Update(c),
+    }
+}
+
+/// The roster's name for a nomination's ID number, when the person is on it.
+async fn roster_name(
+    conn: &mut sqlx::AnyConnection,
+    e: &NominationEntry,
+) -> Result<Option<String>> {
+    Ok(
+        sqlx::query("SELECT name FROM technicians WHERE id_number = $1")
+            .bind(e.id_number.as_str())
+            .fetch_optional(conn)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?,
+    )
+}
+
+/// Who takes a file in: the file's name, its source id, the operator.
+type By<'a> = (&'a str, i64, &'a str);
+
+/// Adds a new candidate with its 申报 step, dated the day the nomination was received.
+async fn add_nominated(
+    conn: &mut sqlx::AnyConnection,
+    year: i32,
+    number: i64,
+    e: &NominationEntry,
+    received: NaiveDate,
+    (file, source_id, operator): By<'_>,
+) -> Result<()> {
+    let id = insert_candidate(conn, year, number, e, received, source_id).await?;
+    let step = Step {
+        stage: Stage::Nominated,
+        date: received,
+        reason: None,
+    };
+    insert_step(conn, id, &step, None, file, operator).await
+}
+
+/// Updates a known candidate from a later file, in the audit trail.
+async fn update_nominated(
+    conn: &mut sqlx::AnyConnection,
+    year: i32,
+    c: &CandidateRecord,
+    e: &NominationEntry,
+    (file, source_id, operator): By<'_>,
+) -> Result<()> {
+    update_candidate(conn, c.id, e, source_id).await?;
+    let detail = format!(
+        "{year} 编号{}: {} ({}) from {file}",
+        c.number,
+        e.name,
+        e.id_number.masked()
+    );
+    audit(conn, operator, "selection-update", &detail, false).await?;
+    Ok(())
+}
+
+/// Records one checked step of a candidate, in the audit trail.
+async fn record_step(
+    conn: &mut sqlx::AnyConnection,
+    year: i32,
+    c: &CandidateRecord,
+    s: &NewStep,
+    source: &str,
+    operator: &str,
+) -> Result<()> {
+    let document = s.document.as_deref();
+    insert_step(conn, c.id, &s.step, document, source, operator).await?;
+    let detail = format!(
+        "{year} 编号{} {}: {} on {}{}",
+        c.number,
+        c.entry.id_number.masked(),
+        s.step.stage.code(),
+        s.step.date,
+        document.map(|d| format!(" ({d})")).unwrap_or_default()
+    );
+    audit(conn, operator, "selection-step", &detail, false).await?;
+    Ok(())
+}
+
+/// How an objection was resolved before, when it was: the same outcome again is nothing to
+/// do (`Ok(false)`), another one is refused.
+async fn earlier_resolution(
+    conn: &mut sqlx::AnyConnection,
+    objection_id: i64,
+    outcome: ObjectionOutcome,
+) -> Result<Option<std::result::Result<bool, String>>> {
+    let Some(r) = sqlx::query(
+        "SELECT outcome, resolved_on FROM objection_resolutions WHERE objection_id = $1",
+    )
+    .bind(objection_id)
+    .fetch_optional(conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let code: String = r.try_get(0)?;
+    let on: String = r.try_get(1)?;
+    if code == outcome.code() {
+        return Ok(Some(Ok(false)));
+    }
+    let was = ObjectionOutcome::parse(&code).map_or("?", |o| o.label());
+    Ok(Some(Err(format!(
+        "异议{objection_id}已于{on}处理为{was}，不能改为{}",
+        outcome.label()
+    ))))
+}
+
+/// An upheld objection: the candidate withdraws (退出) on `date` (or the day of their last
+/// step, when later), the objection the reason; nothing when they already left.
+async fn withdraw_upheld(
+    conn: &mut sqlx::AnyConnection,
+    year: i32,
+    candidate_id: i64,
+    date: NaiveDate,
+    summary: &str,
+    operator: &str,
+) -> Result<()> {
+    let all = load_candidates(conn, year).await?;
+    let Some(c) = all.iter().find(|c| c.id == candidate_id) else {
+        return Ok(());
+    };
+    if c.stage().is_final() {
+        return Ok(());
+    }
+    let step = Step {
+        stage: Stage::Withdrawn,
+        date: date.max(c.since()),
+        reason: Some(format!("异议属实：{summary}")),
+    };
+    insert_step(
+        conn,
+        candidate_id,
+        &step,
+        None,
+        "selection resolve",
+        operator,
+    )
+    .await
+}
+
+/// The candidate a score row is for (None: the same score is recorded already), or the
+/// column and why it is refused.
+fn score_verdict<'a>(
+    all: &'a [CandidateRecord],
+    e: &ScoreEntry,
+    year: i32,
+) -> std::result::Result<Option<&'a CandidateRecord>, (&'static str, String)> {
+    let Some(c) = all.iter().find(|c| c.entry.id_number == e.id_number) else {
+        return Err((
+            "身份证号码",
+            format!(
+                "身份证号码{}不是{year}年度评选的候选人",
+                e.id_number.masked()
+            ),
+        ));
+    };
+    if c.entry.name != e.name.trim() {
+        return Err((
+            "姓名",
+            format!("姓名“{}”与候选人的姓名“{}”不符", e.name, c.entry.name),
+        ));
+    }
+    if let Some((_, s)) = c.scores.iter().find(|(x, _)| *x == e.expert) {
+        if *s == e.score {
+            return Ok(None);
+        }
+        return Err((
+            "得分",
+            format!(
+                "评审专家“{}”对{}的得分已录入为{s}，不能改为{}",
+                e.expert, c.entry.name, e.score
+            ),
+        ));
+    }
+    if c.stage() != Stage::Review {
+        return Err((
+            "身份证号码",
+            format!(
+                "{}当前阶段为{}，不在评审阶段，不能录入评审成绩",
+                c.entry.name,
+                c.stage().label()
+            ),
+        ));
+    }
+    Ok(Some(c))
+}
+
+/// The roster rows of the candidates to approve, each checked by `check`; every refusal, named
+/// by the candidate, otherwise.
+fn approval_entries(
+    ready: &[&CandidateRecord],
+    step: &Step,
+    document: &str,
+    check: StepCheck<'_>,
+) -> std::result::Result<Vec<RosterEntry>, Vec<String>> {
+    let mut refusals = Vec::new();
+    let mut entries = Vec::new();
+    for c in ready {
+        match check(c, step).and_then(|()| roster_entry(c, step.date, document)) {
+            Ok(e) => entries.push(e),
+            Err(why) => refusals.push(format!("编号{} {}：{why}", c.number, c.entry.name)),
+        }
+    }
+    if refusals.is_empty() {
+        Ok(entries)
+    } else {
+        Err(refusals)
+    }
+}
+
+/// The roster import's refusals, each named by the candidate (the row is the 编号).
+fn roster_refusals(problems: &[RosterProblem], ready: &[&CandidateRecord]) -> Vec<String> {
+    problems
+        .iter()
+        .map(|p| {
+            let who = p
+                .row
+                .and_then(|r| ready.iter().find(|c| c.number == i64::from(r)))
+                .map(|c| format!("编号{} {}", c.number, c.entry.name))
+                .unwrap_or_default();
+            format!("{who}：{}（{}）", p.message, p.column)
+        })
+        .collect()
+}
+
+/// Records a candidate's 批准 step and the appointment the roster import made of them; returns
+/// the appointment's id.
+async fn record_approval(
+    conn: &mut sqlx::AnyConnection,
+    c: &CandidateRecord,
+    step: &Step,
+    document: &str,
+    label: &str,
+    operator: &str,
+) -> Result<i64> {
+    let appointment_id: i64 = sqlx::query("SELECT a.id FROM appointments a JOIN technicians t ON t.id = a.technician_id WHERE t.id_number = $1 AND a.approval_date = $2 AND a.voided_at IS NULL")
+        .bind(c.entry.id_number.as_str())
+        .bind(step.date.to_string())
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    insert_step(conn, c.id, step, Some(document), label, operator).await?;
+    sqlx::query(
+        "INSERT INTO candidate_appointments (candidate_id, appointment_id) VALUES ($1, $2)",
+    )
+    .bind(c.id)
+    .bind(appointment_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(appointment_id)
 }
 
 /// The roster row an approved candidate becomes.
@@ -1043,6 +1157,19 @@ pub(crate) async fn load_candidates(
         });
     }
     let index: HashMap<i64, usize> = out.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+    attach_steps(conn, year, &index, &mut out).await?;
+    attach_objections(conn, year, &index, &mut out).await?;
+    attach_scores(conn, year, &index, &mut out).await?;
+    Ok(out)
+}
+
+/// Each candidate's steps, in the order recorded.
+async fn attach_steps(
+    conn: &mut sqlx::AnyConnection,
+    year: i32,
+    index: &HashMap<i64, usize>,
+    out: &mut [CandidateRecord],
+) -> Result<()> {
     for r in sqlx::query("SELECT s.candidate_id, s.stage, s.step_date, s.reason, s.document, s.source, s.operator, s.recorded_at FROM candidate_steps s JOIN candidates c ON c.id = s.candidate_id WHERE c.year = $1 ORDER BY s.id")
         .bind(i64::from(year))
         .fetch_all(&mut *conn)
@@ -1063,6 +1190,16 @@ pub(crate) async fn load_candidates(
             recorded_at: r.try_get(7)?,
         });
     }
+    Ok(())
+}
+
+/// Each candidate's objections, with how each ended.
+async fn attach_objections(
+    conn: &mut sqlx::AnyConnection,
+    year: i32,
+    index: &HashMap<i64, usize>,
+    out: &mut [CandidateRecord],
+) -> Result<()> {
     for r in sqlx::query("SELECT o.candidate_id, o.id, o.stage, o.received, o.summary, o.raised_by, x.resolved_on, x.outcome, x.note FROM candidate_objections o JOIN candidates c ON c.id = o.candidate_id LEFT JOIN objection_resolutions x ON x.objection_id = o.id WHERE c.year = $1 ORDER BY o.id")
         .bind(i64::from(year))
         .fetch_all(&mut *conn)
@@ -1090,6 +1227,16 @@ pub(crate) async fn load_candidates(
             resolution,
         });
     }
+    Ok(())
+}
+
+/// Each candidate's scores, and the appointment an approved one became.
+async fn attach_scores(
+    conn: &mut sqlx::AnyConnection,
+    year: i32,
+    index: &HashMap<i64, usize>,
+    out: &mut [CandidateRecord],
+) -> Result<()> {
     for r in sqlx::query("SELECT s.candidate_id, s.expert, s.score_centi FROM candidate_scores s JOIN candidates c ON c.id = s.candidate_id WHERE c.year = $1 ORDER BY s.id")
         .bind(i64::from(year))
         .fetch_all(&mut *conn)
@@ -1109,7 +1256,7 @@ pub(crate) async fn load_candidates(
             out[i].appointment_id = Some(r.try_get(1)?);
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 async fn insert_candidate(
