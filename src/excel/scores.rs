@@ -7,7 +7,7 @@
 //! the candidate is in the round is checked by the store.
 
 use super::read::{
-    checked, half_width, required_text, Column, FieldProblem, Header, HeaderSearch,
+    checked, half_width, required_text, CellProblem, Column, FieldProblem, Header, HeaderSearch,
     ProblemCollector, ReadError, Severity, Value, Workbook,
 };
 use super::roster::{cell_problems, id_number_cell, sheet_problem, SheetLayout, ID_NUMBER, NAME};
@@ -88,47 +88,66 @@ pub fn read_scores<RS: Read + Seek>(
         }
         out.rows += 1;
         let (entry, mut problems) = parse_score_row(row, cells, h);
-        let entry = entry.and_then(|e| {
-            let key = (e.id_number.clone(), expert_key(&e.expert));
-            match seen.get(&key) {
-                Some(first) => {
-                    problems.push(FieldProblem::error(
-                        EXPERT,
-                        format!(
-                            "评审专家“{}”对{}的得分在第{first}行已填写（身份证号码相同）；每位评审专家对每名人选只填一行，请删去重复的一行",
-                            e.expert, e.name
-                        ),
-                    ));
-                    None
-                }
-                None => {
-                    seen.insert(key, row);
-                    Some(e)
-                }
-            }
-        });
+        let entry = entry.and_then(|e| first_score(e, row, &mut seen, &mut problems));
         problems_of_file.extend(cell_problems(file, &sheet, row, problems));
         out.entries.extend(entry);
         ControlFlow::Continue(())
     })?;
-    match &header {
-        None => {
-            let (row, msg) = search.failure(&SCORE_COLUMNS);
-            problems_of_file.push(sheet_problem(file, Some(&sheet), row, msg));
-        }
-        Some(h) if out.rows == 0 => {
-            problems_of_file.push(sheet_problem(
-                file,
-                Some(&sheet),
-                Some(h.row),
-                "表头下没有数据行；应每行填写一位评审专家对一名人选的得分".into(),
-            ));
-        }
-        Some(_) => {}
+    if let Some(p) = sheet_end_problem(file, &sheet, header.as_ref(), &search, out.rows) {
+        problems_of_file.push(p);
     }
     out.problems = problems_of_file.finish();
     out.layout = Some(SheetLayout { sheet, header });
     Ok(out)
+}
+
+/// Keeps the first score of an expert for a candidate; a repeat is refused with a problem.
+fn first_score(
+    e: ScoreEntry,
+    row: u32,
+    seen: &mut HashMap<(IdNumber, String), u32>,
+    problems: &mut Vec<FieldProblem>,
+) -> Option<ScoreEntry> {
+    let key = (e.id_number.clone(), expert_key(&e.expert));
+    match seen.get(&key) {
+        Some(first) => {
+            problems.push(FieldProblem::error(
+                EXPERT,
+                format!(
+                    "评审专家“{}”对{}的得分在第{first}行已填写（身份证号码相同）；每位评审专家对每名人选只填一行，请删去重复的一行",
+                    e.expert, e.name
+                ),
+            ));
+            None
+        }
+        None => {
+            seen.insert(key, row);
+            Some(e)
+        }
+    }
+}
+
+/// The sheet's problem once read: no header found, or no data row under it.
+fn sheet_end_problem(
+    file: &str,
+    sheet: &str,
+    header: Option<&Header>,
+    search: &HeaderSearch,
+    rows: u64,
+) -> Option<CellProblem> {
+    match header {
+        None => {
+            let (row, msg) = search.failure(&SCORE_COLUMNS);
+            Some(sheet_problem(file, Some(sheet), row, msg))
+        }
+        Some(h) if rows == 0 => Some(sheet_problem(
+            file,
+            Some(sheet),
+            Some(h.row),
+            "表头下没有数据行；应每行填写一位评审专家对一名人选的得分".into(),
+        )),
+        Some(_) => None,
+    }
 }
 
 /// An expert as compared for duplicates: spaces removed.

@@ -418,42 +418,104 @@ impl Heights {
 }
 
 fn write_sheet(ws: &mut Worksheet, list: &NoticeList, title: &str) -> Result<(), XlsxError> {
-    let fm = Formats::new();
     let (landscape, cols) = layout(list);
-    let last = cols.len() as u16 - 1;
-    let total: f64 = cols.iter().map(|c| c.width).sum();
     ws.set_name(NOTICE_SHEET)?;
     for (i, c) in cols.iter().enumerate() {
         ws.set_column_width(i as u16, c.width)?;
     }
-    let mut heights = Heights::default();
-
-    // Title and lead paragraph.
-    heights.set(ws, 0, 42.0)?;
-    ws.merge_range(0, 0, 0, last, title, &fm.title)?;
-    let lead = format!("\u{3000}\u{3000}{}", lead_text(list));
-    let lines = lines_in(&lead, total, PARAGRAPH_PT);
-    heights.set(ws, 1, height(lines, PARAGRAPH_PT) + 6.0)?;
-    ws.merge_range(1, 0, 1, last, &lead, &fm.lead)?;
-
-    // The table. Each row as high as its text's lines wrapped as Excel wraps them, which is
-    // sooner than LibreOffice: the text is never clipped, though LibreOffice may leave room
-    // (neither application fits a row's height to its text by itself when it opens a file).
+    let mut sheet = NoticeSheet {
+        ws,
+        fm: Formats::new(),
+        heights: Heights::default(),
+        last: cols.len() as u16 - 1,
+        total: cols.iter().map(|c| c.width).sum(),
+    };
+    sheet.heading(list, title)?;
     let header_row = 2;
-    let header_lines = cols
-        .iter()
-        .map(|c| c.header.lines().count())
-        .max()
-        .unwrap_or(1);
-    heights.set(ws, header_row, height(header_lines as u32, BODY_PT))?;
-    for (i, c) in cols.iter().enumerate() {
-        ws.write_string_with_format(header_row, i as u16, c.header, &fm.header)?;
+    let table_last = sheet.table(list, &cols, header_row)?;
+    let closing_first = table_last + 1;
+    let closing_last = sheet.closing(list, closing_first)?;
+    sheet.print_setup(
+        landscape,
+        header_row,
+        table_last,
+        closing_first,
+        closing_last,
+    )
+}
+
+/// The notice sheet being written: its formats, its rows' heights and its width.
+struct NoticeSheet<'a> {
+    ws: &'a mut Worksheet,
+    fm: Formats,
+    heights: Heights,
+    /// The last column.
+    last: u16,
+    /// The columns' widths summed (characters).
+    total: f64,
+}
+
+impl NoticeSheet<'_> {
+    /// Writes the title and the lead paragraph (rows 0 and 1).
+    fn heading(&mut self, list: &NoticeList, title: &str) -> Result<(), XlsxError> {
+        let (fm, last) = (&self.fm, self.last);
+        self.heights.set(self.ws, 0, 42.0)?;
+        self.ws.merge_range(0, 0, 0, last, title, &fm.title)?;
+        let lead = format!("\u{3000}\u{3000}{}", lead_text(list));
+        let lines = lines_in(&lead, self.total, PARAGRAPH_PT);
+        self.heights
+            .set(self.ws, 1, height(lines, PARAGRAPH_PT) + 6.0)?;
+        self.ws.merge_range(1, 0, 1, last, &lead, &fm.lead)?;
+        Ok(())
     }
-    let mut row = header_row;
-    for (n, r) in list.rows.iter().enumerate() {
-        row += 1;
+
+    /// Writes the table from its header at `header_row`; returns the table's last row.
+    fn table(
+        &mut self,
+        list: &NoticeList,
+        cols: &[Col],
+        header_row: u32,
+    ) -> Result<u32, XlsxError> {
+        let header_lines = cols
+            .iter()
+            .map(|c| c.header.lines().count())
+            .max()
+            .unwrap_or(1);
+        self.heights
+            .set(self.ws, header_row, height(header_lines as u32, BODY_PT))?;
+        for (i, c) in cols.iter().enumerate() {
+            self.ws
+                .write_string_with_format(header_row, i as u16, c.header, &self.fm.header)?;
+        }
+        // Each row as high as its text's lines wrapped as Excel wraps them, which is sooner than
+        // LibreOffice: the text is never clipped, though LibreOffice may leave room (neither
+        // application fits a row's height to its text by itself when it opens a file).
+        let mut row = header_row;
+        for (n, r) in list.rows.iter().enumerate() {
+            row += 1;
+            self.table_row(list.kind, cols, row, n, r)?;
+        }
+        if list.rows.is_empty() {
+            row += 1;
+            self.heights.set(self.ws, row, height(1, BODY_PT))?;
+            self.ws
+                .merge_range(row, 0, row, self.last, "（无）", &self.fm.center)?;
+        }
+        Ok(row)
+    }
+
+    /// Writes the `n`th (0-based) candidate `r` at `row` of the table.
+    fn table_row(
+        &mut self,
+        kind: NoticeKind,
+        cols: &[Col],
+        row: u32,
+        n: usize,
+        r: &NoticeRow,
+    ) -> Result<(), XlsxError> {
+        let fm = &self.fm;
         let mut cells: Vec<&str> = vec![&r.name, &r.unit, &r.occupation, &r.level];
-        if list.kind == NoticeKind::Nominated {
+        if kind == NoticeKind::Nominated {
             cells.push(&r.nominator);
         }
         let lines = cells
@@ -462,73 +524,82 @@ fn write_sheet(ws: &mut Worksheet, list: &NoticeList, title: &str) -> Result<(),
             .map(|(s, c)| lines_in(s, c.width, BODY_PT))
             .max()
             .unwrap_or(1);
-        heights.set(ws, row, height(lines, BODY_PT))?;
-        ws.write_number_with_format(row, 0, (n + 1) as f64, &fm.number)?;
+        self.heights.set(self.ws, row, height(lines, BODY_PT))?;
+        self.ws
+            .write_number_with_format(row, 0, (n + 1) as f64, &fm.number)?;
         for (i, s) in cells.iter().enumerate() {
             let col = i as u16 + 1;
             // Units left-aligned (they wrap); the short cells centred.
             if matches!(i, 1 | 4) {
-                put_text(ws, row, col, s, &fm.text, &fm.text_quoted)?;
+                put_text(self.ws, row, col, s, &fm.text, &fm.text_quoted)?;
             } else {
-                put_text(ws, row, col, s, &fm.center, &fm.center_quoted)?;
+                put_text(self.ws, row, col, s, &fm.center, &fm.center_quoted)?;
             }
         }
+        Ok(())
     }
-    if list.rows.is_empty() {
-        row += 1;
-        heights.set(ws, row, height(1, BODY_PT))?;
-        ws.merge_range(row, 0, row, last, "（无）", &fm.center)?;
-    }
-    let table_last = row;
 
-    // The closing lines: period, contact, organization and date.
-    let closing_first = table_last + 1;
-    row = closing_first;
-    heights.set(ws, row, 14.0)?;
-    let lines = [
-        format!("\u{3000}\u{3000}{}", period_text(list)),
-        format!("\u{3000}\u{3000}联系方式：{}", list.contact),
-    ];
-    for line in &lines {
+    /// Writes the closing lines (period, contact, organization, date); returns the last row.
+    fn closing(&mut self, list: &NoticeList, closing_first: u32) -> Result<u32, XlsxError> {
+        let (fm, last) = (&self.fm, self.last);
+        let mut row = closing_first;
+        self.heights.set(self.ws, row, 14.0)?;
+        let lines = [
+            format!("\u{3000}\u{3000}{}", period_text(list)),
+            format!("\u{3000}\u{3000}联系方式：{}", list.contact),
+        ];
+        for line in &lines {
+            row += 1;
+            let n = lines_in(line, self.total, PARAGRAPH_PT);
+            self.heights.set(self.ws, row, height(n, PARAGRAPH_PT))?;
+            self.ws
+                .merge_range(row, 0, row, last, line, &fm.paragraph)?;
+        }
         row += 1;
-        let n = lines_in(line, total, PARAGRAPH_PT);
-        heights.set(ws, row, height(n, PARAGRAPH_PT))?;
-        ws.merge_range(row, 0, row, last, line, &fm.paragraph)?;
+        self.heights.set(self.ws, row, 24.0)?;
+        for text in [list.organization.clone(), cn_day(list.published)] {
+            row += 1;
+            self.heights.set(self.ws, row, 22.0)?;
+            self.ws.merge_range(row, 0, row, last, &text, &fm.right)?;
+        }
+        Ok(row)
     }
-    row += 1;
-    heights.set(ws, row, 24.0)?;
-    for text in [list.organization.clone(), cn_day(list.published)] {
-        row += 1;
-        heights.set(ws, row, 22.0)?;
-        ws.merge_range(row, 0, row, last, &text, &fm.right)?;
-    }
-    let closing_last = row;
 
-    // Print: A4, fitted to the width, the table's header on every page.
-    ws.set_paper_size(9);
-    if landscape {
-        ws.set_landscape();
-    } else {
-        ws.set_portrait();
+    /// Sets up printing: A4, fitted to the width, the table's header on every page.
+    fn print_setup(
+        &mut self,
+        landscape: bool,
+        header_row: u32,
+        table_last: u32,
+        closing_first: u32,
+        closing_last: u32,
+    ) -> Result<(), XlsxError> {
+        let ws = &mut *self.ws;
+        ws.set_paper_size(9);
+        if landscape {
+            ws.set_landscape();
+        } else {
+            ws.set_portrait();
+        }
+        ws.set_print_fit_to_pages(1, 0)
+            .set_print_center_horizontally(true)
+            .set_margins(SIDE_IN, SIDE_IN, TOP_IN, BOTTOM_IN, 0.3, 0.4)
+            .set_footer("&C第 &P 页，共 &N 页");
+        ws.set_repeat_rows(header_row, header_row)?;
+        ws.set_print_area(0, 0, closing_last, self.last)?;
+        let breaks = page_breaks(
+            &self.heights.0,
+            header_row,
+            table_last,
+            closing_first,
+            closing_last,
+            page_height(landscape),
+        );
+        if !breaks.is_empty() {
+            ws.set_page_breaks(&breaks)?;
+        }
+        Ok(())
     }
-    ws.set_print_fit_to_pages(1, 0)
-        .set_print_center_horizontally(true)
-        .set_margins(SIDE_IN, SIDE_IN, TOP_IN, BOTTOM_IN, 0.3, 0.4)
-        .set_footer("&C第 &P 页，共 &N 页");
-    ws.set_repeat_rows(header_row, header_row)?;
-    ws.set_print_area(0, 0, closing_last, last)?;
-    let breaks = page_breaks(
-        &heights.0,
-        header_row,
-        table_last,
-        closing_first,
-        closing_last,
-        page_height(landscape),
-    );
-    if !breaks.is_empty() {
-        ws.set_page_breaks(&breaks)?;
-    }
-    Ok(())
 }
 
 /// The rows that start a page: table rows fill each page under the repeated header; the
@@ -623,64 +694,19 @@ pub fn to_pdf(xlsx: &Path) -> Result<Option<PathBuf>, NoticeError> {
         path: xlsx.display().to_string(),
         message,
     };
-    let dir = match xlsx.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let stem = xlsx
-        .file_stem()
-        .ok_or_else(|| err("no file name".into()))?
-        .to_string_lossy()
-        .into_owned();
-    let pdf = dir.join(format!("{stem}.pdf"));
-    // A PDF of an earlier run must not pass for this one's.
-    match std::fs::remove_file(&pdf) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(err(format!("cannot replace {}: {e}", pdf.display()))),
-    }
+    let (dir, pdf) = pdf_beside(xlsx).map_err(err)?;
     // A private profile: concurrent conversions do not share (and lock) one.
     let profile = tempfile::Builder::new()
         .prefix("chieftech-lo-")
         .tempdir()
         .map_err(|e| err(format!("cannot make a LibreOffice profile folder: {e}")))?;
-    let mut child = Command::new(&office)
-        .arg(format!(
-            "-env:UserInstallation={}",
-            file_url(&profile.path().join("profile"))
-        ))
-        .args([
-            "--headless",
-            "--norestore",
-            "--nologo",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-        ])
-        .arg(&dir)
-        .arg(xlsx)
-        .env("HOME", profile.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    let mut child = spawn_office(&office, profile.path(), &dir, xlsx)
         .map_err(|e| err(format!("cannot run {}: {e}", office.display())))?;
     // Read the pipes while waiting (a full pipe would stall LibreOffice).
     let out = child.stdout.take().map(read_in_background);
     let errs = child.stderr.take().map(read_in_background);
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) if started.elapsed() > CONVERT_TIMEOUT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
-            Err(e) => return Err(err(format!("waiting for LibreOffice: {e}"))),
-        }
-    };
+    let status = wait_or_kill(&mut child, CONVERT_TIMEOUT)
+        .map_err(|e| err(format!("waiting for LibreOffice: {e}")))?;
     let stdout = out.and_then(|h| h.join().ok()).unwrap_or_default();
     let stderr = errs.and_then(|h| h.join().ok()).unwrap_or_default();
     let Some(status) = status else {
@@ -700,6 +726,75 @@ pub fn to_pdf(xlsx: &Path) -> Result<Option<PathBuf>, NoticeError> {
         )));
     }
     Ok(Some(pdf))
+}
+
+/// The folder and path of the workbook's PDF beside it, a PDF of an earlier run removed.
+fn pdf_beside(xlsx: &Path) -> Result<(PathBuf, PathBuf), String> {
+    let dir = match xlsx.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let stem = xlsx
+        .file_stem()
+        .ok_or_else(|| "no file name".to_string())?
+        .to_string_lossy()
+        .into_owned();
+    let pdf = dir.join(format!("{stem}.pdf"));
+    // A PDF of an earlier run must not pass for this one's.
+    match std::fs::remove_file(&pdf) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("cannot replace {}: {e}", pdf.display())),
+    }
+    Ok((dir, pdf))
+}
+
+/// Starts LibreOffice printing `xlsx` to PDF into `dir`, with its profile under `profile`.
+fn spawn_office(
+    office: &Path,
+    profile: &Path,
+    dir: &Path,
+    xlsx: &Path,
+) -> std::io::Result<std::process::Child> {
+    Command::new(office)
+        .arg(format!(
+            "-env:UserInstallation={}",
+            file_url(&profile.join("profile"))
+        ))
+        .args([
+            "--headless",
+            "--norestore",
+            "--nologo",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+        ])
+        .arg(dir)
+        .arg(xlsx)
+        .env("HOME", profile)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+}
+
+/// Waits for the child's exit status; None when it ran past `timeout` and was killed.
+fn wait_or_kill(
+    child: &mut std::process::Child,
+    timeout: Duration,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
+    let started = Instant::now();
+    loop {
+        match child.try_wait()? {
+            Some(s) => return Ok(Some(s)),
+            None if started.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ok(None);
+            }
+            None => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
 }
 
 fn read_in_background<R: std::io::Read + Send + 'static>(

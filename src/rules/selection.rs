@@ -178,16 +178,39 @@ pub fn check_step(
     next: &Step,
     cal: &Calendar,
 ) -> Result<(), StepError> {
-    let refuse = |message: String| Err(StepError::Refused(message));
     let Some(last) = history.last() else {
-        if next.stage == Stage::Nominated {
-            return Ok(());
-        }
-        return refuse(format!(
-            "尚无申报记录，第一步只能是申报，不能是{}",
-            next.stage.label()
-        ));
+        return check_first_step(next);
     };
+    check_not_ended(last, next)?;
+    check_date_order(last, next)?;
+    if next.stage == Stage::Withdrawn {
+        return check_withdrawal_reason(next);
+    }
+    check_no_upheld_objection(objections, next)?;
+    check_next_stage(last, next)?;
+    check_notice_passed(last, objections, next, cal)?;
+    notice_end_of(next, cal)?;
+    Ok(())
+}
+
+/// Refuses a step as the clerk reads it.
+fn refuse(message: String) -> Result<(), StepError> {
+    Err(StepError::Refused(message))
+}
+
+/// Checks the first step of a candidate: only 申报.
+fn check_first_step(next: &Step) -> Result<(), StepError> {
+    if next.stage == Stage::Nominated {
+        return Ok(());
+    }
+    refuse(format!(
+        "尚无申报记录，第一步只能是申报，不能是{}",
+        next.stage.label()
+    ))
+}
+
+/// Checks that the selection has not ended (nothing after 批准 or 退出).
+fn check_not_ended(last: &Step, next: &Step) -> Result<(), StepError> {
     if last.stage.is_final() {
         return refuse(format!(
             "当前阶段为{}（{}），评选已结束，不能再进入{}",
@@ -196,6 +219,11 @@ pub fn check_step(
             next.stage.label()
         ));
     }
+    Ok(())
+}
+
+/// Checks that the step's date is not before the last step's.
+fn check_date_order(last: &Step, next: &Step) -> Result<(), StepError> {
     if next.date < last.date {
         return refuse(format!(
             "{}的日期{}早于当前阶段{}的日期{}，日期不能倒退",
@@ -205,13 +233,20 @@ pub fn check_step(
             zh_date(last.date)
         ));
     }
-    if next.stage == Stage::Withdrawn {
-        let has_reason = next.reason.as_deref().is_some_and(|r| !r.trim().is_empty());
-        if !has_reason {
-            return refuse("退出须写明原因".to_string());
-        }
-        return Ok(());
+    Ok(())
+}
+
+/// Checks that a withdrawal (退出) gives a reason.
+fn check_withdrawal_reason(next: &Step) -> Result<(), StepError> {
+    let has_reason = next.reason.as_deref().is_some_and(|r| !r.trim().is_empty());
+    if !has_reason {
+        return refuse("退出须写明原因".to_string());
     }
+    Ok(())
+}
+
+/// Checks that no objection was upheld (after one only 退出).
+fn check_no_upheld_objection(objections: &[Objection], next: &Step) -> Result<(), StepError> {
     if let Some(o) = objections.iter().find(|o| o.is_upheld()) {
         return refuse(format!(
             "{}期间的异议（编号{}，{}收到）经核实属实，只能退出，不能进入{}",
@@ -221,6 +256,11 @@ pub fn check_step(
             next.stage.label()
         ));
     }
+    Ok(())
+}
+
+/// Checks that the step is the stage right after the last one.
+fn check_next_stage(last: &Step, next: &Step) -> Result<(), StepError> {
     let Some(expected) = last.stage.next() else {
         // Only final stages have no next, and they were refused above.
         return refuse(format!("当前阶段为{}，只能退出", last.stage.label()));
@@ -233,31 +273,41 @@ pub fn check_step(
             next.stage.label()
         ));
     }
-    if let Some(end) = notice_end_of(last, cal)? {
-        if next.date <= end {
-            return refuse(format!(
-                "{}期至{}结束，{}之后才能进入{}（所填日期为{}）",
-                last.stage.label(),
-                zh_date(end),
-                zh_date(end),
-                next.stage.label(),
-                zh_date(next.date)
-            ));
-        }
-        if let Some(o) = objections
-            .iter()
-            .find(|o| o.stage == last.stage && o.is_open_on(next.date))
-        {
-            return refuse(format!(
-                "{}期间有未处理的异议（编号{}，{}收到），处理完毕前不能进入{}",
-                last.stage.label(),
-                o.id,
-                zh_date(o.received),
-                next.stage.label()
-            ));
-        }
+    Ok(())
+}
+
+/// Checks that the last stage's notice, if any, is over and left no objection open.
+fn check_notice_passed(
+    last: &Step,
+    objections: &[Objection],
+    next: &Step,
+    cal: &Calendar,
+) -> Result<(), StepError> {
+    let Some(end) = notice_end_of(last, cal)? else {
+        return Ok(());
+    };
+    if next.date <= end {
+        return refuse(format!(
+            "{}期至{}结束，{}之后才能进入{}（所填日期为{}）",
+            last.stage.label(),
+            zh_date(end),
+            zh_date(end),
+            next.stage.label(),
+            zh_date(next.date)
+        ));
     }
-    notice_end_of(next, cal)?;
+    if let Some(o) = objections
+        .iter()
+        .find(|o| o.stage == last.stage && o.is_open_on(next.date))
+    {
+        return refuse(format!(
+            "{}期间有未处理的异议（编号{}，{}收到），处理完毕前不能进入{}",
+            last.stage.label(),
+            o.id,
+            zh_date(o.received),
+            next.stage.label()
+        ));
+    }
     Ok(())
 }
 
@@ -455,87 +505,127 @@ pub fn eligibility(
     approval: NaiveDate,
     cal: &Calendar,
 ) -> Result<Vec<Finding>, CalendarError> {
-    let mut out = Vec::new();
-    let mut push = |code, kind, message| {
-        out.push(Finding {
+    let findings = [
+        level_finding(c),
+        unit_finding(c),
+        age_finding(c, deadline),
+        term_finding(c, approval),
+        fraud_finding(c),
+        notice_length_finding(c, cal)?,
+        notice_late_finding(c),
+    ];
+    Ok(findings.into_iter().flatten().collect())
+}
+
+impl Finding {
+    /// A finding of `code` and `kind` with the clerk's `message`.
+    fn new(code: &'static str, kind: FindingKind, message: String) -> Self {
+        Finding {
             code,
             kind,
             message,
-        })
-    };
+        }
+    }
+}
+
+/// The level finding: 职业资格等级 unreadable or below 技师.
+fn level_finding(c: &Candidate<'_>) -> Option<Finding> {
     match Level::parse(c.level) {
-        None => push(
+        None => Some(Finding::new(
             "level",
             FindingKind::Disqualifying,
             format!(
                 "职业资格等级“{}”无法识别；应为技师、高级技师、特级技师或首席技师",
                 c.level.trim()
             ),
-        ),
-        Some(level) if !level.qualifies() => push(
+        )),
+        Some(level) if !level.qualifies() => Some(Finding::new(
             "level",
             FindingKind::Disqualifying,
             format!("职业资格等级为{}，低于技师，不符合申报条件", level.label()),
-        ),
-        Some(_) => {}
+        )),
+        Some(_) => None,
     }
-    if !c.unit_known {
-        push(
+}
+
+/// The unit finding: a 工作单位 the district's ledger does not know.
+fn unit_finding(c: &Candidate<'_>) -> Option<Finding> {
+    (!c.unit_known).then(|| {
+        Finding::new(
             "unit-unknown",
             FindingKind::Flag,
             format!(
                 "工作单位“{}”不在本区单位名录中，请核实是否为本区单位",
                 c.unit.trim()
             ),
-        );
-    }
+        )
+    })
+}
+
+/// The age finding on the `deadline`: over 55 a flag, 45 or under 优先.
+fn age_finding(c: &Candidate<'_>, deadline: NaiveDate) -> Option<Finding> {
     let age = age_on(c.id_number.birth_date(), deadline);
     if age > 55 {
-        push(
+        Some(Finding::new(
             "age-over-55",
             FindingKind::Flag,
             format!(
                 "截至申报截止日{}年满{age}周岁，超过55周岁（一般不超过55周岁），由区人社局研究决定",
                 zh_date(deadline)
             ),
-        );
+        ))
     } else if age <= 45 {
-        push(
+        Some(Finding::new(
             "age-priority",
             FindingKind::Priority,
             format!(
                 "截至申报截止日{}年满{age}周岁，45周岁及以下，同等条件下优先",
                 zh_date(deadline)
             ),
-        );
+        ))
+    } else {
+        None
     }
+}
+
+/// The term finding: a term that still runs on the expected `approval` day.
+fn term_finding(c: &Candidate<'_>, approval: NaiveDate) -> Option<Finding> {
     let running = c
         .terms
         .iter()
         .filter(|(first, last)| *first <= approval && approval <= *last)
         .map(|(_, last)| *last)
-        .max();
-    if let Some(last) = running {
-        push(
-            "term-running",
-            FindingKind::Disqualifying,
-            format!(
-                "现任首席技师管理期至{}，批准时（预计{}）仍在管理期内",
-                zh_date(last),
-                zh_date(approval)
-            ),
-        );
-    }
-    if c.revoked_for_fraud {
-        push(
+        .max()?;
+    Some(Finding::new(
+        "term-running",
+        FindingKind::Disqualifying,
+        format!(
+            "现任首席技师管理期至{}，批准时（预计{}）仍在管理期内",
+            zh_date(running),
+            zh_date(approval)
+        ),
+    ))
+}
+
+/// The fraud finding: an earlier appointment revoked for 弄虚作假.
+fn fraud_finding(c: &Candidate<'_>) -> Option<Finding> {
+    c.revoked_for_fraud.then(|| {
+        Finding::new(
             "fraud-before",
             FindingKind::Flag,
             "曾因弄虚作假被撤销首席技师称号，由区人社局研究决定是否受理".to_string(),
-        );
-    }
+        )
+    })
+}
+
+/// The notice length finding: a 推荐公示 ending before it starts or too short.
+fn notice_length_finding(
+    c: &Candidate<'_>,
+    cal: &Calendar,
+) -> Result<Option<Finding>, CalendarError> {
     let (first, last) = c.notice;
     if last < first {
-        push(
+        return Ok(Some(Finding::new(
             "notice-short",
             FindingKind::Disqualifying,
             format!(
@@ -543,23 +633,27 @@ pub fn eligibility(
                 zh_date(last),
                 zh_date(first)
             ),
-        );
-    } else {
-        let days = cal.working_days_between(first, last)?;
-        if days < NOTICE_WORKING_DAYS {
-            push(
-                "notice-short",
-                FindingKind::Disqualifying,
-                format!(
-                    "推荐公示自{}至{}，仅{days}个工作日，少于{NOTICE_WORKING_DAYS}个工作日",
-                    zh_date(first),
-                    zh_date(last)
-                ),
-            );
-        }
+        )));
     }
-    if last >= c.received {
-        push(
+    let days = cal.working_days_between(first, last)?;
+    Ok((days < NOTICE_WORKING_DAYS).then(|| {
+        Finding::new(
+            "notice-short",
+            FindingKind::Disqualifying,
+            format!(
+                "推荐公示自{}至{}，仅{days}个工作日，少于{NOTICE_WORKING_DAYS}个工作日",
+                zh_date(first),
+                zh_date(last)
+            ),
+        )
+    }))
+}
+
+/// The notice late finding: a 推荐公示 not over before the nomination was received.
+fn notice_late_finding(c: &Candidate<'_>) -> Option<Finding> {
+    let (_, last) = c.notice;
+    (last >= c.received).then(|| {
+        Finding::new(
             "notice-late",
             FindingKind::Disqualifying,
             format!(
@@ -567,9 +661,8 @@ pub fn eligibility(
                 zh_date(last),
                 zh_date(c.received)
             ),
-        );
-    }
-    Ok(out)
+        )
+    })
 }
 
 /// Full years of age on `day` (0 before the birth). Born on 29 February: a year older on
