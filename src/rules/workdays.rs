@@ -3,7 +3,7 @@
 //! selection's 5-working-day public notices (公示) need. Pure: no I/O, no clock.
 //!
 //! The dates live in `config/calendar.toml` (built into the program); its format and how the
-//! bureau adds a year are in `NOTES-calendar.md` at the top of the repository. A day is a working
+//! bureau adds a year are in `docs/calendar.md`. A day is a working
 //! day when it is Monday to Friday and not a listed holiday (放假), or a Saturday/Sunday listed as
 //! a make-up working day (调休上班). A date in a year the calendar does not hold is an error,
 //! never a guess.
