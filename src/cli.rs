@@ -673,6 +673,9 @@ fn sample(people: usize, output: &Path, seed: u64) -> Result<(), Failure> {
     for (year, f) in &files.changes {
         println!("changes ({year}): {}", f.display());
     }
+    let nominations =
+        crate::jobs::sample::write_sample_nominations(output).map_err(|e| Failure::new(2, e))?;
+    println!("nominations (selection 2026): {}", nominations.display());
     Ok(())
 }
 

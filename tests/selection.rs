@@ -1070,3 +1070,70 @@ async fn refusals_leave_nothing_behind() {
     .contains("批准2人"));
     assert_eq!(count("appointments").await, 2);
 }
+
+/// The sample's nominations (`sample`) import into a round opened on the sample roster: six
+/// candidates, their units known, one over 55 flagged, one below 技师 found not eligible, and
+/// the file private (it holds full ID numbers).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sample_nominations_import_with_their_findings() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = common::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let run = |today: &str, args: &[&str]| chieftech(&db.url, &cfg, today, args);
+    let samples = dir.path().join("samples");
+    let out = ok(run(
+        "2026-04-01",
+        &[
+            "sample",
+            "--people",
+            "60",
+            "-o",
+            &samples.display().to_string(),
+        ],
+    ));
+    let file = samples.join("nominations-2026.xlsx");
+    assert!(out.contains("nominations-2026.xlsx"), "{out}");
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    ok(run(
+        "2026-04-01",
+        &[
+            "import",
+            "roster",
+            &samples.join("roster.xlsx").display().to_string(),
+        ],
+    ));
+    ok(run(
+        "2026-04-01",
+        &[
+            "selection",
+            "open",
+            "--year",
+            "2026",
+            "--deadline",
+            "2026-05-29",
+        ],
+    ));
+    let out = ok(run(
+        "2026-05-08",
+        &["selection", "import", &file.display().to_string()],
+    ));
+    assert!(out.contains("新增6人"), "{out}");
+    assert!(!out.contains("不在本区单位名录中"), "{out}");
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{out}"))
+            .to_string()
+    };
+    assert!(line("吴秀兰").contains("超过55周岁"), "{out}");
+    assert!(
+        line("何永刚").contains("[不符合]") && line("何永刚").contains("高级工"),
+        "{out}"
+    );
+    assert!(line("周明亮").contains("[优先]"), "{out}");
+    assert!(!out.contains("未通过银行卡校验"), "{out}");
+}

@@ -1083,6 +1083,93 @@ fn write_changes(year: i32, rows: &[SampleChange], path: &Path) -> Result<(), Sa
     wb.save(path).map_err(&e)
 }
 
+/// One sample nomination: name, birth date, 工作单位 (an index into [`UNITS`]), occupation,
+/// level, with an account (else left for later, as a nominating body may).
+const NOMINEES: [(&str, &str, usize, &str, &str, bool); 6] = [
+    ("周明亮", "1986-03-12", 0, "数控车工", "高级技师", true),
+    ("吴秀兰", "1969-08-20", 1, "化工总控工", "技师", true),
+    ("郑海涛", "1979-11-05", 2, "建筑电工", "高级技师", true),
+    ("冯雪梅", "1990-01-28", 3, "陶瓷成型工", "技师", true),
+    ("何永刚", "1983-06-30", 0, "焊工", "高级工", false),
+    (
+        "曹丽华",
+        "1975-04-16",
+        1,
+        "化学检验员",
+        "技师（国家职业资格二级）",
+        true,
+    ),
+];
+
+/// A sample nominations workbook (sheet 推荐汇总) for the selection round of 2026: six
+/// candidates from two nominating bodies, their units those of the sample roster, noticed
+/// 2026-04-20至2026-04-24 and received 2026-05-08. One is over 55, one below 技师 and without
+/// an account, so `selection import` shows its findings. Written 0600 (full ID numbers).
+pub fn write_sample_nominations(dir: &Path) -> Result<PathBuf, SampleError> {
+    use crate::excel::nominations::{NOMINATION_COLUMNS, NOMINATION_TEMPLATE_COLUMNS};
+    let path = dir.join("nominations-2026.xlsx");
+    let io = |source: std::io::Error| SampleError::Io {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let ws = book.add_worksheet();
+    let xlsx = |e: rust_xlsxwriter::XlsxError| io(std::io::Error::other(e.to_string()));
+    ws.set_name(crate::excel::nominations::NOMINATIONS_SHEET)
+        .map_err(xlsx)?;
+    for (c, col) in (0u16..).zip(&NOMINATION_COLUMNS[..NOMINATION_TEMPLATE_COLUMNS]) {
+        ws.write_string(0, c, col.name).map_err(xlsx)?;
+        ws.set_column_width(c, 16).map_err(xlsx)?;
+    }
+    for (r, n) in (1u32..).zip(NOMINEES.iter()) {
+        for (c, v) in (0u16..).zip(nomination_cells(r, n)) {
+            ws.write_string(r, c, v).map_err(xlsx)?;
+        }
+    }
+    book.save(&path).map_err(xlsx)?;
+    make_private(&path).map_err(io)?;
+    Ok(path)
+}
+
+/// The cells of one sample nomination, in template order.
+fn nomination_cells(row: u32, n: &(&str, &str, usize, &str, &str, bool)) -> Vec<String> {
+    let (name, birth, unit, occupation, level, account) = *n;
+    let birth = NaiveDate::parse_from_str(birth, "%Y-%m-%d").expect("a sample date");
+    let id = crate::rules::id_number::make_id("370303", birth, 30 + row);
+    let nominator = if unit < 2 {
+        "马尚街道办事处"
+    } else {
+        "区总工会"
+    };
+    let (bank, acct) = if account {
+        let body = format!("6222020003{row:08}");
+        let digit = luhn_digit(&body);
+        (
+            "中国工商银行淄博张店支行".to_string(),
+            format!("{body}{digit}"),
+        )
+    } else {
+        (String::new(), String::new())
+    };
+    vec![
+        nominator.to_string(),
+        name.to_string(),
+        id.as_str().to_string(),
+        UNITS[unit].0.to_string(),
+        occupation.to_string(),
+        level.to_string(),
+        format!("ZS2026{row:04}"),
+        "主持技术革新项目，带徒传技，获市级技术能手称号".to_string(),
+        format!("0533-21800{row:02}"),
+        "2026-04-20至2026-04-24".to_string(),
+        "2026-05-08".to_string(),
+        bank,
+        acct,
+        String::new(),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
