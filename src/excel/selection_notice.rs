@@ -17,8 +17,9 @@
 use super::bank::put_text;
 use super::catch_writer_panic;
 use super::summary::{fit_width, text_width};
+use crate::rules::month::cn_date;
 use crate::rules::workdays::Calendar;
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use rust_xlsxwriter::{
     DocProperties, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
 };
@@ -83,11 +84,6 @@ pub fn notice_title(list: &NoticeList) -> String {
     format!("{}年度{}{what}公示名单", list.year, list.program)
 }
 
-/// `2026年5月6日`.
-pub fn cn_day(d: NaiveDate) -> String {
-    format!("{}年{}月{}日", d.year(), d.month(), d.day())
-}
-
 /// The lead paragraph above the table.
 pub fn lead_text(list: &NoticeList) -> String {
     let n = list.rows.len();
@@ -116,8 +112,8 @@ pub fn period_text(list: &NoticeList) -> String {
         .unwrap_or_default();
     format!(
         "公示期：{}至{}{days}。公示期间，对公示人选有异议的，请以书面形式实名向{}反映。",
-        cn_day(from),
-        cn_day(to),
+        cn_date(from),
+        cn_date(to),
         list.organization
     )
 }
@@ -557,7 +553,7 @@ impl NoticeSheet<'_> {
         }
         row += 1;
         self.heights.set(self.ws, row, 24.0)?;
-        for text in [list.organization.clone(), cn_day(list.published)] {
+        for text in [list.organization.clone(), cn_date(list.published)] {
             row += 1;
             self.heights.set(self.ws, row, 22.0)?;
             self.ws.merge_range(row, 0, row, last, &text, &fm.right)?;

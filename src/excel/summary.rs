@@ -237,10 +237,7 @@ pub fn lines_height(lines: u32) -> f64 {
 /// `2025-12-01` → `2025年12月1日` (other text unchanged).
 pub fn cn_date(iso: &str) -> String {
     match chrono::NaiveDate::parse_from_str(iso.get(..10).unwrap_or(iso), "%Y-%m-%d") {
-        Ok(d) => {
-            use chrono::Datelike;
-            format!("{}年{}月{}日", d.year(), d.month(), d.day())
-        }
+        Ok(d) => crate::rules::month::cn_date(d),
         Err(_) => iso.to_string(),
     }
 }

@@ -16,7 +16,7 @@ use crate::rules::id_number::{mask, person_ref};
 use crate::rules::money::{capitals, fen_grouped};
 use crate::rules::{Line, LineKind, Month};
 use crate::store::{RunPerson, RunView};
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap};
 
 /// Unit name → registered e-mail address.
@@ -26,9 +26,7 @@ pub type UnitEmails = HashMap<String, String>;
 pub const BUREAU: &str = "区人力资源和社会保障局";
 
 /// `2024年12月1日`.
-pub fn cn_date(d: NaiveDate) -> String {
-    format!("{}年{}月{}日", d.year(), d.month(), d.day())
-}
+pub use crate::rules::month::cn_date;
 
 /// `2023年5月`.
 pub fn cn_month(m: Month) -> String {

@@ -1060,7 +1060,7 @@ fn write_changes(year: i32, rows: &[SampleChange], path: &Path) -> Result<(), Sa
                     DateStyle::Chinese => ws.write_string_with_format(
                         row,
                         c,
-                        format!("{}年{}月{}日", d.year(), d.month(), d.day()),
+                        crate::rules::month::cn_date(d),
                         &s.text,
                     ),
                 },

@@ -118,6 +118,12 @@ pub fn add_months(date: NaiveDate, months: i32) -> NaiveDate {
     NaiveDate::from_ymd_opt(m.year(), m.month(), day).expect("valid date")
 }
 
+/// A day as letters and notices write it: `2024年12月1日`.
+pub fn cn_date(d: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    format!("{}年{}月{}日", d.year(), d.month(), d.day())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 //! objections during a public notice, the ranking of expert scores, the size of the proposed
 //! list, and which selection reminders fall due on a day. Pure: no I/O, no clock.
 
+use super::month::cn_date;
 use super::workdays::{Calendar, CalendarError};
 use super::IdNumber;
 use chrono::{Datelike, NaiveDate};
@@ -215,7 +216,7 @@ fn check_not_ended(last: &Step, next: &Step) -> Result<(), StepError> {
         return refuse(format!(
             "当前阶段为{}（{}），评选已结束，不能再进入{}",
             last.stage.label(),
-            zh_date(last.date),
+            cn_date(last.date),
             next.stage.label()
         ));
     }
@@ -228,9 +229,9 @@ fn check_date_order(last: &Step, next: &Step) -> Result<(), StepError> {
         return refuse(format!(
             "{}的日期{}早于当前阶段{}的日期{}，日期不能倒退",
             next.stage.label(),
-            zh_date(next.date),
+            cn_date(next.date),
             last.stage.label(),
-            zh_date(last.date)
+            cn_date(last.date)
         ));
     }
     Ok(())
@@ -252,7 +253,7 @@ fn check_no_upheld_objection(objections: &[Objection], next: &Step) -> Result<()
             "{}期间的异议（编号{}，{}收到）经核实属实，只能退出，不能进入{}",
             o.stage.label(),
             o.id,
-            zh_date(o.received),
+            cn_date(o.received),
             next.stage.label()
         ));
     }
@@ -290,10 +291,10 @@ fn check_notice_passed(
         return refuse(format!(
             "{}期至{}结束，{}之后才能进入{}（所填日期为{}）",
             last.stage.label(),
-            zh_date(end),
-            zh_date(end),
+            cn_date(end),
+            cn_date(end),
             next.stage.label(),
-            zh_date(next.date)
+            cn_date(next.date)
         ));
     }
     if let Some(o) = objections
@@ -304,7 +305,7 @@ fn check_notice_passed(
             "{}期间有未处理的异议（编号{}，{}收到），处理完毕前不能进入{}",
             last.stage.label(),
             o.id,
-            zh_date(o.received),
+            cn_date(o.received),
             next.stage.label()
         ));
     }
@@ -321,11 +322,6 @@ impl Objection {
     pub fn is_open_on(&self, day: NaiveDate) -> bool {
         self.resolution.is_none_or(|(resolved, _)| resolved > day)
     }
-}
-
-/// `2026年10月9日`: a date as the clerk reads it.
-fn zh_date(date: NaiveDate) -> String {
-    format!("{}年{}月{}日", date.year(), date.month(), date.day())
 }
 
 /// Checks that an objection received on `received` may be recorded: the candidate is in a
@@ -345,16 +341,16 @@ pub fn check_objection(
         return Err(StepError::Refused(format!(
             "当前阶段为{}（{}起），当前不在公示期，不能登记异议",
             last.stage.label(),
-            zh_date(last.date)
+            cn_date(last.date)
         )));
     };
     if received < last.date || received > end {
         return Err(StepError::Refused(format!(
             "异议收到日期{}不在{}期（{}至{}）内，不能登记为本次公示的异议",
-            zh_date(received),
+            cn_date(received),
             last.stage.label(),
-            zh_date(last.date),
-            zh_date(end)
+            cn_date(last.date),
+            cn_date(end)
         )));
     }
     Ok(last.stage)
@@ -571,7 +567,7 @@ fn age_finding(c: &Candidate<'_>, deadline: NaiveDate) -> Option<Finding> {
             FindingKind::Flag,
             format!(
                 "截至申报截止日{}年满{age}周岁，超过55周岁（一般不超过55周岁），由区人社局研究决定",
-                zh_date(deadline)
+                cn_date(deadline)
             ),
         ))
     } else if age <= 45 {
@@ -580,7 +576,7 @@ fn age_finding(c: &Candidate<'_>, deadline: NaiveDate) -> Option<Finding> {
             FindingKind::Priority,
             format!(
                 "截至申报截止日{}年满{age}周岁，45周岁及以下，同等条件下优先",
-                zh_date(deadline)
+                cn_date(deadline)
             ),
         ))
     } else {
@@ -601,8 +597,8 @@ fn term_finding(c: &Candidate<'_>, approval: NaiveDate) -> Option<Finding> {
         FindingKind::Disqualifying,
         format!(
             "现任首席技师管理期至{}，批准时（预计{}）仍在管理期内",
-            zh_date(running),
-            zh_date(approval)
+            cn_date(running),
+            cn_date(approval)
         ),
     ))
 }
@@ -630,8 +626,8 @@ fn notice_length_finding(
             FindingKind::Disqualifying,
             format!(
                 "推荐公示结束日{}早于开始日{}，公示期有误",
-                zh_date(last),
-                zh_date(first)
+                cn_date(last),
+                cn_date(first)
             ),
         )));
     }
@@ -642,8 +638,8 @@ fn notice_length_finding(
             FindingKind::Disqualifying,
             format!(
                 "推荐公示自{}至{}，仅{days}个工作日，少于{NOTICE_WORKING_DAYS}个工作日",
-                zh_date(first),
-                zh_date(last)
+                cn_date(first),
+                cn_date(last)
             ),
         )
     }))
@@ -658,8 +654,8 @@ fn notice_late_finding(c: &Candidate<'_>) -> Option<Finding> {
             FindingKind::Disqualifying,
             format!(
                 "推荐公示至{}结束，但推荐材料于{}报送区人社局；公示应在报送前结束",
-                zh_date(last),
-                zh_date(c.received)
+                cn_date(last),
+                cn_date(c.received)
             ),
         )
     })
