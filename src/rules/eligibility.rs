@@ -279,4 +279,23 @@ impl Timeline {
     pub fn term_months(&self) -> (Month, Month) {
         (Month::of(self.start), Month::of(self.end))
     }
+
+    /// The days the title stands: the term's first day to its last, or to the day before a
+    /// termination takes effect. None when revoked for fraud (the title never stood) or ended
+    /// before it began. The selection asks whether a candidate is still in a term.
+    pub fn standing_term(&self) -> Option<(NaiveDate, NaiveDate)> {
+        if self.fraud.is_some() {
+            return None;
+        }
+        let end = match self.termination {
+            Some((x, _)) => self.end.min(x.pred_opt()?),
+            None => self.end,
+        };
+        (end >= self.start).then_some((self.start, end))
+    }
+
+    /// Revoked for fraud (弄虚作假).
+    pub fn revoked_for_fraud(&self) -> bool {
+        self.fraud.is_some()
+    }
 }

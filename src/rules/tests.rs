@@ -83,6 +83,30 @@ fn first_of_month() -> RulesConfig {
 }
 
 #[test]
+fn the_standing_term_ends_before_a_termination_and_fraud_has_none() {
+    let cfg = daily();
+    let a = appt(1, "2021-10-15");
+    let t = Timeline::new(&a, &[], &cfg);
+    assert_eq!(t.standing_term(), Some((d("2021-11-01"), d("2024-10-31"))));
+    assert!(!t.revoked_for_fraud());
+    let died = [change(1, 1, ChangeKind::Deceased, "2023-03-10", None)];
+    let t = Timeline::new(&a, &died, &cfg);
+    assert_eq!(t.standing_term(), Some((d("2021-11-01"), d("2023-03-09"))));
+    // A suspension leaves the title standing; a termination before the term began ends it.
+    let moved = [change(1, 1, ChangeKind::TransferredOut, "2022-05-01", None)];
+    assert_eq!(
+        Timeline::new(&a, &moved, &cfg).standing_term(),
+        Some((d("2021-11-01"), d("2024-10-31")))
+    );
+    let early = [change(1, 1, ChangeKind::Deceased, "2021-10-20", None)];
+    assert_eq!(Timeline::new(&a, &early, &cfg).standing_term(), None);
+    let fraud = [change(1, 1, ChangeKind::RevokedFraud, "2023-01-01", None)];
+    let t = Timeline::new(&a, &fraud, &cfg);
+    assert_eq!(t.standing_term(), None);
+    assert!(t.revoked_for_fraud());
+}
+
+#[test]
 fn term_examples() {
     let a = appt(1, "2021-10-15");
     assert_eq!(a.term_start(), d("2021-11-01"));

@@ -11,8 +11,8 @@ use super::roster::{RosterProblem, RosterStart};
 use super::{audit, find_source, insert_source, parse_date, Result, Source, Store, StoreError};
 use crate::input::{NominationEntry, RosterEntry, ScoreEntry};
 use crate::rules::selection::{Objection, ObjectionOutcome, Stage, Step};
-use crate::rules::{Change, Effect, RulesConfig};
-use chrono::{Days, NaiveDate};
+use crate::rules::{Change, RulesConfig, Timeline};
+use chrono::NaiveDate;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use sqlx::Row;
@@ -283,25 +283,9 @@ impl Store {
             ..PersonFacts::default()
         };
         for a in &p.appointments {
-            let own = changes.iter().filter(|c| {
-                c.applies_to(a.id) && c.kind != crate::rules::ChangeKind::OtherAllowance
-            });
-            let mut end = a.term_end();
-            let mut fraud = false;
-            for c in own {
-                match c.kind.effect(rules) {
-                    Effect::Fraud => fraud = true,
-                    Effect::Termination => {
-                        end = end.min(c.effective.checked_sub_days(Days::new(1)).unwrap_or(end))
-                    }
-                    _ => {}
-                }
-            }
-            if fraud {
-                facts.revoked_for_fraud = true;
-            } else if end >= a.term_start() {
-                facts.terms.push((a.term_start(), end));
-            }
+            let t = Timeline::new(a, &changes, rules);
+            facts.revoked_for_fraud |= t.revoked_for_fraud();
+            facts.terms.extend(t.standing_term());
         }
         Ok(facts)
     }
