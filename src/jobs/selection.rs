@@ -235,7 +235,6 @@ fn finding_view(f: &Finding) -> FindingView {
 
 /// The eligibility findings of a nomination, received on `received`, in `round`.
 async fn findings_of(
-    store: &Store,
     s: &Session,
     e: &NominationEntry,
     received: NaiveDate,
@@ -243,7 +242,7 @@ async fn findings_of(
     units: &HashSet<String>,
     cal: &Calendar,
 ) -> Result<Result<Vec<Finding>, CalendarError>, JobError> {
-    let facts = store.person_facts(e.id_number.as_str(), &s.rules).await?;
+    let facts = s.store.person_facts(e.id_number.as_str(), &s.rules).await?;
     let c = Candidate {
         id_number: &e.id_number,
         level: &e.level,
@@ -287,7 +286,7 @@ pub async fn list(s: &Session, year: Option<i32>) -> Result<RoundView, JobError>
     let ranked = rank(&scores);
     let mut candidates = Vec::new();
     for c in &records {
-        let findings = findings_of(&s.store, s, &c.entry, c.received, &round, &units, &cal)
+        let findings = findings_of(s, &c.entry, c.received, &round, &units, &cal)
             .await?
             .map(|f| f.iter().map(finding_view).collect())
             .unwrap_or_else(|e| {
@@ -533,7 +532,7 @@ async fn eligibility_of_rows(
     let mut findings = Vec::new();
     for e in &read.entries {
         let received = e.received.unwrap_or(s.today);
-        match findings_of(&s.store, s, e, received, round, &units, cal).await? {
+        match findings_of(s, e, received, round, &units, cal).await? {
             Ok(f) => findings.push((e.clone(), f)),
             Err(err) => read.problems.push(CellProblem {
                 file: label.to_string(),
@@ -786,7 +785,7 @@ async fn disqualified_lines(
     let units = s.store.unit_names().await?;
     let mut out = Vec::new();
     for c in moved {
-        let found = findings_of(&s.store, s, &c.entry, c.received, round, &units, cal)
+        let found = findings_of(s, &c.entry, c.received, round, &units, cal)
             .await?
             .unwrap_or_default();
         let bad: Vec<&str> = found

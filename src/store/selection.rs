@@ -373,8 +373,10 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let mut outcome = StepOutcome::default();
         let mut refusals = Vec::new();
+        // Loaded once; each step recorded joins its candidate's history, so a later step of
+        // the batch is checked against it.
+        let mut all = load_candidates(&mut tx, year).await?;
         for s in steps {
-            let mut all = load_candidates(&mut tx, year).await?;
             let Some(c) = all.iter_mut().find(|c| c.id == s.candidate_id) else {
                 return Err(StoreError::Usage(format!(
                     "{year}年度评选中没有候选人 {}",
@@ -401,6 +403,13 @@ impl Store {
                 continue;
             }
             record_step(&mut tx, year, c, s, source, operator).await?;
+            c.steps.push(StepRecord {
+                step: s.step.clone(),
+                document: s.document.clone(),
+                source: source.to_string(),
+                operator: operator.to_string(),
+                recorded_at: super::now_text(),
+            });
             outcome.added += 1;
         }
         if !refusals.is_empty() {
