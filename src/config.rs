@@ -200,6 +200,11 @@ pub struct ExportConfig {
     /// saved). Default 100,000.
     #[serde(default = "default_fitted_rows")]
     pub detail_fitted_rows_max: u32,
+    /// Whole months in a row of one appointment with the same kind and amount make one 明细
+    /// row (月份 `2024-01至2024-12`, the amount their sum); false: one row per month. Default
+    /// true.
+    #[serde(default = "default_true")]
+    pub detail_month_ranges: bool,
 }
 
 fn default_detail_rows() -> u32 {
@@ -208,6 +213,10 @@ fn default_detail_rows() -> u32 {
 
 fn default_fitted_rows() -> u32 {
     100_000
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl Default for ExportConfig {
@@ -220,6 +229,7 @@ impl Default for ExportConfig {
             max_rows_per_file: None,
             detail_rows_per_sheet: default_detail_rows(),
             detail_fitted_rows_max: default_fitted_rows(),
+            detail_month_ranges: true,
         }
     }
 }

@@ -876,6 +876,14 @@ async fn a_temporary_folder_that_cannot_be_written_is_a_clear_export_error() {
     let db = common::sqlite().await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), None);
+    // A 明细 row per month: a summary too large for the tiny disk below.
+    let toml = std::fs::read_to_string(&cfg).unwrap();
+    let monthly = toml.replace(
+        "# detail_month_ranges = true",
+        "detail_month_ranges = false",
+    );
+    assert_ne!(toml, monthly);
+    std::fs::write(&cfg, monthly).unwrap();
     let entries: Vec<RosterEntry> = (0..200).map(|i| roster_entry(i, &account(i))).collect();
     import(&db.store, &entries).await;
     for (who, step) in [("alice", "compute"), ("bob", "approve")] {

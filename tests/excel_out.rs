@@ -410,11 +410,12 @@ async fn bank_file_and_summary_of_the_worked_examples() {
         assert_eq!(t.fen(h + 3, 4), 530_645);
         assert_eq!(t.text(h + 4, 1), "合计");
         assert_eq!(t.fen(h + 4, 6), 955_645);
-        // By line kind: 王强 12 regular; 李娜 6 deferred, 5 regular; 张伟 4 recoveries.
+        // By 明细 row kind: 王强 12 regular months in one row; 李娜 6 deferred months in one
+        // row, 4 whole regular months in one and May on its own; 张伟 4 recoveries, a row each.
         let (h, _) = t.find("三、按明细类型汇总");
         let kinds = [
-            ("当年发放", 17.0, 830_645),
-            ("次年发放", 6.0, 300_000),
+            ("当年发放", 3.0, 830_645),
+            ("次年发放", 1.0, 300_000),
             ("补发", 0.0, 0),
             ("追缴", 4.0, -175_000),
         ];
@@ -474,8 +475,9 @@ async fn bank_file_and_summary_of_the_worked_examples() {
                 "说明"
             ]
         );
-        // Title, identification, header, 27 lines, 合计 and （以下空白）.
-        assert_eq!(m.rows(), 3 + 27 + 1 + 1);
+        // Title, identification, header, 8 rows (27 lines: whole months in a row make one),
+        // 合计 and （以下空白）.
+        assert_eq!(m.rows(), 3 + 8 + 1 + 1);
         assert_eq!(m.text(m.rows() - 1, 1), "（以下空白）");
         let line = |name: &str, month: &str| -> usize {
             (3..m.rows() - 2)
@@ -499,10 +501,22 @@ async fn bank_file_and_summary_of_the_worked_examples() {
             "{}",
             m.text(r, 9)
         );
-        let r = line("李娜", "2022-07");
+        let r = line("李娜", "2022-07至2022-12");
         assert_eq!(m.text(r, 7), "次年发放");
-        assert_eq!(m.fen(r, 8), 50_000);
-        assert!(m.text(r, 9).contains("次年发放"), "{}", m.text(r, 9));
+        assert_eq!(m.fen(r, 8), 300_000);
+        assert_eq!(
+            m.text(r, 9),
+            "500.00 × 6个月 = 3,000.00（各月全月符合条件）；2022年度新评选，当年津贴次年发放"
+        );
+        let r = line("李娜", "2023-01至2023-04");
+        assert_eq!(m.text(r, 7), "当年发放");
+        assert_eq!(m.fen(r, 8), 200_000);
+        let r = line("王强", "2023-01至2023-12");
+        assert_eq!(m.fen(r, 8), 600_000);
+        for month in ["2022-10", "2022-11", "2022-12"] {
+            let r = line("张伟", month);
+            assert_eq!(m.fen(r, 8), -50_000, "a recovery is a row per month");
+        }
         let r = line("张伟", "2022-09");
         assert_eq!(m.text(r, 7), "追缴");
         assert_eq!(m.fen(r, 8), -25_000);
@@ -511,7 +525,7 @@ async fn bank_file_and_summary_of_the_worked_examples() {
         assert!(reason.contains("此前已发 500.00"), "{reason}");
         assert!(reason.contains("退休（生效2022-09-16"), "{reason}");
         let last = m.rows() - 2;
-        assert_eq!(m.text(last, 1), "合计（27笔）");
+        assert_eq!(m.text(last, 1), "合计（8笔）");
         assert_eq!(m.fen(last, 8), 955_645);
 
         // 追缴: the recovery list.
@@ -1107,9 +1121,39 @@ async fn libreoffice_renders_the_summary_and_a_bank_file() {
 
 /// Issue 15: a run with more lines than fit one 明细 sheet continues on 明细(2), 明细(3)…, each
 /// with its header; every line reads back from the parts, and the last part's 合计 is the whole
-/// run's (a lowered per-sheet cap keeps the test small).
+/// run's (a lowered per-sheet cap keeps the test small). Once with a row per month, once with
+/// whole months in a row as one row (the default): expanded, its rows are the ledger's lines.
 #[tokio::test]
 async fn detail_lines_beyond_one_sheet_continue_on_further_sheets() {
+    for (ranges, cap) in [(false, 40), (true, 10)] {
+        let (want, got, rows) = detail_read_back(ranges, cap).await;
+        assert!(
+            rows.div_ceil(cap) >= 3,
+            "enough rows for three sheets: {rows}"
+        );
+        if ranges {
+            assert!(
+                rows * 2 < want.len(),
+                "{rows} rows for {} lines",
+                want.len()
+            );
+        } else {
+            assert_eq!(rows, want.len());
+        }
+        assert_eq!(
+            got, want,
+            "every line reads back from the parts (ranges: {ranges})"
+        );
+    }
+}
+
+/// Exports a sample run with `cap` 明细 rows a sheet; returns the ledger's (month, fen) lines,
+/// the lines read back from the 明细 parts (a stretch expanded into its months, each the row's
+/// amount over their number), both sorted, and the number of rows.
+async fn detail_read_back(
+    ranges: bool,
+    cap: usize,
+) -> (Vec<(String, i64)>, Vec<(String, i64)>, usize) {
     let db = common::sqlite().await;
     let tmp = tempfile::tempdir().unwrap();
     let store = &db.store;
@@ -1118,7 +1162,7 @@ async fn detail_lines_beyond_one_sheet_continue_on_further_sheets() {
     import_changes(store, path).await;
     run(store, *year, d(*year, 12, 1)).await;
     let cfg = Config::parse(
-        "[export]\ndetail_rows_per_sheet = 40\n",
+        &format!("[export]\ndetail_rows_per_sheet = {cap}\ndetail_month_ranges = {ranges}\n"),
         Path::new("c.toml"),
     )
     .unwrap();
@@ -1137,22 +1181,15 @@ async fn detail_lines_beyond_one_sheet_continue_on_further_sheets() {
         })
         .unwrap();
     let view = store.show_run(*year, None, true).await.unwrap();
-    let want: Vec<(String, i64)> = view
+    let mut want: Vec<(String, i64)> = view
         .people
         .iter()
         .flat_map(|p| p.lines().into_iter().map(|l| (l.month.to_string(), l.fen)))
         .collect();
-    assert!(
-        want.len() > 80,
-        "enough lines for three sheets: {}",
-        want.len()
-    );
     let names = sheet_names(summary);
     let parts: Vec<&String> = names.iter().filter(|n| n.starts_with("明细")).collect();
-    assert_eq!(parts.len(), want.len().div_ceil(40), "{names:?}");
     assert_eq!(parts[1].as_str(), "明细(2)");
-    let mut got = Vec::new();
-    let mut last_seq = 0.0;
+    let (mut got, mut rows, mut last_seq) = (Vec::new(), 0usize, 0.0);
     for (k, name) in parts.iter().enumerate() {
         let s = Sheet::read(summary, name);
         let (h, _) = s.find("序号");
@@ -1162,25 +1199,34 @@ async fn detail_lines_beyond_one_sheet_continue_on_further_sheets() {
             let seq = s.number(r, 0);
             assert_eq!(seq, last_seq + 1.0, "序号 runs on across sheets");
             last_seq = seq;
-            got.push((s.text(r, 6).to_string(), s.fen(r, 8)));
+            got.extend(expand_months(s.text(r, 6), s.fen(r, 8)));
+            rows += 1;
             r += 1;
         }
         let label = s.text(r, 1);
         if k + 1 < parts.len() {
-            assert!(label.starts_with("小计（本表40笔"), "{label}");
+            assert!(label.starts_with(&format!("小计（本表{cap}笔")), "{label}");
         } else {
-            assert!(
-                label.starts_with(&format!("合计（全部{}笔", want.len())),
-                "{label}"
-            );
+            assert!(label.starts_with(&format!("合计（全部{rows}笔")), "{label}");
             let total: i64 = want.iter().map(|w| w.1).sum();
             assert_eq!(s.fen(r, 8), total);
         }
     }
-    let mut want_sorted = want.clone();
-    want_sorted.sort();
+    assert_eq!(parts.len(), rows.div_ceil(cap), "{names:?}");
+    want.sort();
     got.sort();
-    assert_eq!(got, want_sorted, "every line reads back from the parts");
+    (want, got, rows)
+}
+
+/// A 月份 cell (`2024-03` or `2024-01至2024-12`) and its row's amount as (month, fen) lines.
+fn expand_months(cell: &str, fen: i64) -> Vec<(String, i64)> {
+    use chieftech::rules::Month;
+    let (first, last) = cell.split_once('至').unwrap_or((cell, cell));
+    let (first, last): (Month, Month) = (first.parse().unwrap(), last.parse().unwrap());
+    let months: Vec<Month> = first.through(last).collect();
+    let n = months.len() as i64;
+    assert_eq!(fen % n, 0, "{cell}: {fen} is {n} equal months");
+    months.iter().map(|m| (m.to_string(), fen / n)).collect()
 }
 
 /// The XML of the summary's first 明细 sheet (the workbook's second sheet).

@@ -83,10 +83,25 @@ pub struct DetailRow {
     pub unit: String,
     pub cohort_year: i32,
     pub approval_no: String,
+    /// The month, or the first of a stretch of months.
     pub month: Month,
+    /// The last month of the stretch (`month` for one month).
+    pub to: Month,
     pub kind: LineKind,
+    /// The row's amount (a stretch's sum).
     pub fen: i64,
     pub reason: String,
+}
+
+impl DetailRow {
+    /// The 月份 cell: `2024-03`, or `2024-01至2024-12` for a stretch.
+    pub fn months_text(&self) -> String {
+        if self.to == self.month {
+            self.month.to_string()
+        } else {
+            format!("{}至{}", self.month, self.to)
+        }
+    }
 }
 
 /// One person on the recovery list (追缴).
@@ -1117,40 +1132,24 @@ pub struct DetailWidths {
     name: f64,
     unit: f64,
     approval_no: f64,
+    months: f64,
     kind: f64,
     amount: f64,
 }
 
 impl DetailWidths {
-    /// Takes one line's texts into account.
+    /// Takes one row's texts into account.
     pub fn add(&mut self, d: &DetailRow) {
-        self.add_parts(
-            &d.id_number,
-            &d.name,
-            &d.unit,
-            &d.approval_no,
-            d.kind,
-            d.fen,
-        );
-    }
-
-    /// The same as [`DetailWidths::add`], from the parts of a line.
-    pub fn add_parts(
-        &mut self,
-        id_number: &str,
-        name: &str,
-        unit: &str,
-        approval_no: &str,
-        kind: LineKind,
-        fen: i64,
-    ) {
         let wider = |w: &mut f64, s: &str| *w = w.max(text_width(s));
-        wider(&mut self.id_number, id_number);
-        wider(&mut self.name, name);
-        wider(&mut self.unit, unit);
-        wider(&mut self.approval_no, approval_no);
-        wider(&mut self.kind, kind.label());
-        wider(&mut self.amount, &crate::rules::money::fen_grouped(fen));
+        wider(&mut self.id_number, &d.id_number);
+        wider(&mut self.name, &d.name);
+        wider(&mut self.unit, &d.unit);
+        wider(&mut self.approval_no, &d.approval_no);
+        wider(&mut self.kind, d.kind.label());
+        wider(&mut self.amount, &crate::rules::money::fen_grouped(d.fen));
+        if d.to != d.month {
+            wider(&mut self.months, &d.months_text());
+        }
     }
 
     /// The widths of the ten columns, each clamped as [`fit_width`] does.
@@ -1163,7 +1162,7 @@ impl DetailWidths {
             fit(self.unit, 10.0, 18.0),
             6.0,
             fit(self.approval_no, 10.0, 14.0),
-            8.0,
+            fit(self.months, 8.0, 18.0),
             fit(self.kind, 6.0, 10.0),
             fit(self.amount.max(text_width("1,000,000.00")), 11.0, 13.0),
             26.0,
@@ -1263,7 +1262,7 @@ fn write_detail_row(
     put_text(ws, row, 3, &d.unit, wrap, wrap_quoted)?;
     ws.write_number_with_format(row, 4, f64::from(d.cohort_year), &f.int)?;
     put_text(ws, row, 5, &d.approval_no, wrap, wrap_quoted)?;
-    ws.write_string_with_format(row, 6, d.month.to_string(), &f.text_center)?;
+    ws.write_string_with_format(row, 6, d.months_text(), &f.text_center)?;
     ws.write_string_with_format(row, 7, d.kind.label(), &f.text_center)?;
     ws.write_number_with_format(row, 8, yuan(d.fen), &f.amount)?;
     put_text(ws, row, 9, &d.reason, wrap, wrap_quoted)?;

@@ -26,7 +26,7 @@ use crate::rules::id_number::mask;
 use crate::rules::money::fen_grouped;
 use crate::rules::payrun::decode_lines;
 use crate::rules::{
-    Appointment, Change, ChangeKind, DayStatus, LineKind, Month, RulesConfig, Timeline,
+    Appointment, Change, ChangeKind, DayStatus, LineKind, Month, Proration, RulesConfig, Timeline,
 };
 use crate::store::payrun::{RunItem, Totals};
 use crate::store::{parse_date, RunPerson, RunView, Store, StoreError};
@@ -167,6 +167,7 @@ pub async fn export_run(
         view: &view,
         rules: &rules,
         history: load_history(store, &meta).await?,
+        month_ranges: cfg.export.detail_month_ranges,
     };
     // Bank file parts, then the summary, written to temporary files (mode 0600) in the folder.
     let mut bank = BankParts::new(cfg, &template, &view, created, &dir);
@@ -223,7 +224,7 @@ async fn write_summary_file(
     each_person(store, lines.view, |p| {
         guarded(name, || {
             lines
-                .details(&p, |row| writer.push(row))
+                .rows(&p, true, |row| writer.push(row))
                 .map_err(|e| with_file(e, name))
         })
     })
@@ -966,13 +967,44 @@ struct Tally {
     cohorts: BTreeMap<i32, CohortTotal>,
     kinds: BTreeMap<LineKind, (usize, i64)>,
     recoveries: Vec<RecoveryRow>,
-    /// Lines in all, and the widths of the 明细 columns.
+    /// 明细 rows in all, how many of them are stretches of several months, and the widths of
+    /// the 明细 columns.
     lines: usize,
+    stretches: usize,
     widths: DetailWidths,
     /// People with a positive net and no account (name, ID masked).
     missing: Vec<String>,
     /// ID number → unit on the run's date, of the people with uncovered months.
     uncovered_units: HashMap<String, String>,
+}
+
+impl Tally {
+    /// The totals of a cohort, added when first seen.
+    fn cohort(&mut self, cohort_year: i32) -> &mut CohortTotal {
+        self.cohorts
+            .entry(cohort_year)
+            .or_insert_with(|| CohortTotal {
+                cohort_year,
+                ..CohortTotal::default()
+            })
+    }
+
+    /// Adds one 明细 row to the totals by cohort and kind, the count and the widths.
+    fn add_row(&mut self, row: &DetailRow) {
+        let c = self.cohort(row.cohort_year);
+        c.lines += 1;
+        if row.fen >= 0 {
+            c.positive_fen += row.fen;
+        } else {
+            c.negative_fen += row.fen;
+        }
+        let k = self.kinds.entry(row.kind).or_default();
+        k.0 += 1;
+        k.1 += row.fen;
+        self.lines += 1;
+        self.stretches += usize::from(row.to != row.month);
+        self.widths.add(row);
+    }
 }
 
 /// The first pass: see [`Tally`]; the bank rows go to `bank` as they come. A person with a
@@ -1029,6 +1061,12 @@ async fn build_model(
             tally.lines,
             per_sheet,
             names.join("、")
+        ));
+    }
+    if tally.stretches > 0 {
+        notes.push(format!(
+            "{}. 明细中同一人员同一称号连续的全月、类型和每月金额相同的，合并为一行，“月份”列为起止月份，金额为各月合计。",
+            notes.len() + 1
         ));
     }
     if tally.lines > cfg.export.detail_fitted_rows_max as usize {
@@ -1144,6 +1182,8 @@ struct RunLines<'a> {
     view: &'a RunView,
     rules: &'a RulesConfig,
     history: History,
+    /// Whole months in a row make one 明细 row (`[export] detail_month_ranges`).
+    month_ranges: bool,
 }
 
 impl RunLines<'_> {
@@ -1158,13 +1198,15 @@ impl RunLines<'_> {
         Ok((appointment, self.history.changes_of(*tid)))
     }
 
-    /// Calls `f` with each line of `item` and its 说明; the causes of recovery lines are added
-    /// to `recovery_causes`.
+    /// Calls `f` with each line of `item`, its 说明 (empty without `texts`) and, for a whole
+    /// month paid for the first time (not a recovery), its policy version; the causes of
+    /// recovery lines are added to `recovery_causes` (with `texts`).
     fn explain_item(
         &self,
         item: &RunItem,
         recovery_causes: &mut Vec<String>,
-        mut f: impl FnMut(&crate::rules::Line, String) -> Result<(), XlsxError>,
+        texts: bool,
+        mut f: impl FnMut(&crate::rules::Line, String, Option<usize>) -> Result<(), XlsxError>,
     ) -> Result<(), ExportError> {
         if item.lines.is_empty() {
             // A person paid only a re-issue: the item names the person's unit, no lines.
@@ -1186,10 +1228,40 @@ impl RunLines<'_> {
                 cohort_year: item.cohort_year,
                 person_changes,
             };
-            let reason = why.explain(line, recovery_causes);
-            f(line, reason).map_err(|source| xlsx_error("", source))?;
+            let whole = why
+                .breakdown
+                .whole_month_version()
+                .filter(|_| why.prior == 0 && line.kind != LineKind::Recovery);
+            let reason = if texts {
+                why.explain(line, recovery_causes)
+            } else {
+                String::new()
+            };
+            f(line, reason, whole).map_err(|source| xlsx_error("", source))?;
         }
         Ok(())
+    }
+
+    /// The 说明 of a stretch of whole months: its first month's own when it is one month, else
+    /// the rate times the months and what the kind says (empty without `texts`).
+    fn stretch_reason(&self, s: &Stretch, cohort_year: i32, texts: bool) -> String {
+        let (true, Some(v), 2..) = (texts, s.version, s.months) else {
+            return s.reason.clone();
+        };
+        let rate = &self.rules.policy.versions()[v].monthly_rate;
+        let total = fen_grouped(s.fen * i64::from(s.months));
+        let mut text = match self.rules.proration {
+            Proration::Daily => format!("{rate} × {}个月 = {total}（各月全月符合条件）", s.months),
+            Proration::FirstOfMonth => format!(
+                "首日符合条件（次月停发规则）：{rate} × {}个月 = {total}",
+                s.months
+            ),
+        };
+        if let Some(note) = kind_note(s.kind, 0, cohort_year) {
+            text.push('；');
+            text.push_str(&note);
+        }
+        text
     }
 
     /// Adds a person to the totals by unit, cohort and kind, the 明细 widths and (with a net
@@ -1207,44 +1279,18 @@ impl RunLines<'_> {
         u.paid_fen += p.net.bank;
         u.people_recovering += usize::from(p.net.recovery < 0);
         u.recovered_fen += p.net.recovery;
-        let masked = mask(&p.id_number);
         let mut cohorts_of_person = BTreeSet::new();
         for item in p.items.iter().filter(|i| !i.lines.is_empty()) {
-            self.appointment(item)?;
-            let c = t
-                .cohorts
-                .entry(item.cohort_year)
-                .or_insert_with(|| CohortTotal {
-                    cohort_year: item.cohort_year,
-                    ..CohortTotal::default()
-                });
             if cohorts_of_person.insert(item.cohort_year) {
-                c.people += 1;
-            }
-            for line in &item.lines {
-                c.lines += 1;
-                if line.fen >= 0 {
-                    c.positive_fen += line.fen;
-                } else {
-                    c.negative_fen += line.fen;
-                }
-                let k = t.kinds.entry(line.kind).or_default();
-                k.0 += 1;
-                k.1 += line.fen;
-                t.lines += 1;
-                t.widths.add_parts(
-                    &masked,
-                    &p.name,
-                    &item.unit,
-                    &item.approval_no,
-                    line.kind,
-                    line.fen,
-                );
+                t.cohort(item.cohort_year).people += 1;
             }
         }
-        tally_reissues(p, last, &masked, t);
+        self.rows(p, false, |row| {
+            t.add_row(row);
+            Ok(())
+        })?;
         if p.net.recovery < 0 {
-            t.recoveries.push(self.recovery(p, masked)?);
+            t.recoveries.push(self.recovery(p, mask(&p.id_number))?);
         }
         Ok(())
     }
@@ -1255,7 +1301,7 @@ impl RunLines<'_> {
         let mut causes: Vec<String> = Vec::new();
         let mut positive = 0i64;
         for item in &p.items {
-            self.explain_item(item, &mut causes, |line, _| {
+            self.explain_item(item, &mut causes, true, |line, _, _| {
                 if line.fen < 0 {
                     months.push(line.month);
                 } else {
@@ -1288,28 +1334,53 @@ impl RunLines<'_> {
         })
     }
 
-    /// Calls `put` with each 明细 line of a person, with its 说明.
-    fn details(
+    /// Calls `put` with each 明细 row of a person, with its 说明 (empty without `texts`): a
+    /// row per line, except that whole months in a row of one appointment with the same kind
+    /// and amount make one row (with `[export] detail_month_ranges`); then the re-issues and
+    /// the offset.
+    fn rows(
         &self,
         p: &RunPerson,
+        texts: bool,
         mut put: impl FnMut(&DetailRow) -> Result<(), XlsxError>,
     ) -> Result<(), ExportError> {
         let masked = mask(&p.id_number);
         let mut causes = Vec::new();
         for item in &p.items {
-            self.explain_item(item, &mut causes, |line, reason| {
-                put(&DetailRow {
-                    id_number: masked.clone(),
-                    name: p.name.clone(),
-                    unit: item.unit.clone(),
-                    cohort_year: item.cohort_year,
-                    approval_no: item.approval_no.clone(),
-                    month: line.month,
-                    kind: line.kind,
-                    fen: line.fen,
-                    reason,
-                })
+            let row = |s: &Stretch, reason: String| DetailRow {
+                id_number: masked.clone(),
+                name: p.name.clone(),
+                unit: item.unit.clone(),
+                cohort_year: item.cohort_year,
+                approval_no: item.approval_no.clone(),
+                month: s.first,
+                to: s.last,
+                kind: s.kind,
+                fen: s.fen * i64::from(s.months),
+                reason,
+            };
+            let mut open: Option<Stretch> = None;
+            self.explain_item(item, &mut causes, texts, |line, reason, whole| {
+                let whole = whole.filter(|_| self.month_ranges);
+                if let Some(s) = open.as_mut().filter(|s| s.extends(line, whole)) {
+                    s.last = line.month;
+                    s.months += 1;
+                    return Ok(());
+                }
+                if let Some(s) = open.take() {
+                    put(&row(&s, self.stretch_reason(&s, item.cohort_year, texts)))?;
+                }
+                let s = Stretch::of(line, whole, reason);
+                match whole {
+                    Some(_) => open = Some(s),
+                    None => put(&row(&s, s.reason.clone()))?,
+                }
+                Ok(())
             })?;
+            if let Some(s) = open {
+                put(&row(&s, self.stretch_reason(&s, item.cohort_year, texts)))
+                    .map_err(|source| xlsx_error("", source))?;
+            }
         }
         let last = p.items.last().expect("a person in a run has items");
         for r in &p.reissues {
@@ -1320,6 +1391,43 @@ impl RunLines<'_> {
                 .map_err(|source| xlsx_error("", source))?;
         }
         Ok(())
+    }
+}
+
+/// Whole months in a row of one appointment with the same kind and amount: one 明细 row.
+struct Stretch {
+    first: Month,
+    last: Month,
+    kind: LineKind,
+    /// Each month's amount.
+    fen: i64,
+    /// The policy version of every month (None: a single line that is not a whole month).
+    version: Option<usize>,
+    months: u32,
+    /// The first month's own 说明.
+    reason: String,
+}
+
+impl Stretch {
+    fn of(line: &crate::rules::Line, version: Option<usize>, reason: String) -> Stretch {
+        Stretch {
+            first: line.month,
+            last: line.month,
+            kind: line.kind,
+            fen: line.fen,
+            version,
+            months: 1,
+            reason,
+        }
+    }
+
+    /// Whether `line`, a whole month of `version` (or not one), continues the stretch.
+    fn extends(&self, line: &crate::rules::Line, version: Option<usize>) -> bool {
+        version.is_some()
+            && version == self.version
+            && line.kind == self.kind
+            && line.fen == self.fen
+            && line.month == self.last.next()
     }
 }
 
@@ -1339,6 +1447,7 @@ fn offset_row(p: &RunPerson, last: &RunItem, masked: &str, month: Month) -> Deta
         cohort_year: last.cohort_year,
         approval_no: last.approval_no.clone(),
         month,
+        to: month,
         kind: LineKind::Offset,
         fen: -p.offset_fen,
         reason: format!(
@@ -1346,47 +1455,6 @@ fn offset_row(p: &RunPerson, last: &RunItem, masked: &str, month: Month) -> Deta
             fen_grouped(p.offset_fen)
         ),
     }
-}
-
-/// Adds a person's planned-recovery offset and re-issues to the totals by cohort (the latest
-/// appointment's) and kind, and to the 明细 widths.
-fn tally_reissues(p: &RunPerson, last: &RunItem, masked: &str, t: &mut Tally) {
-    if p.offset_fen > 0 {
-        tally_extra(p, last, masked, t, LineKind::Offset, -p.offset_fen);
-    }
-    for r in &p.reissues {
-        tally_extra(p, last, masked, t, LineKind::Reissue, r.fen);
-    }
-}
-
-/// Adds one line that is not a month (a re-issue or an offset) to the totals and widths.
-fn tally_extra(
-    p: &RunPerson,
-    last: &RunItem,
-    masked: &str,
-    t: &mut Tally,
-    kind: LineKind,
-    fen: i64,
-) {
-    let c = t
-        .cohorts
-        .entry(last.cohort_year)
-        .or_insert_with(|| CohortTotal {
-            cohort_year: last.cohort_year,
-            ..CohortTotal::default()
-        });
-    c.lines += 1;
-    if fen >= 0 {
-        c.positive_fen += fen;
-    } else {
-        c.negative_fen += fen;
-    }
-    let k = t.kinds.entry(kind).or_default();
-    k.0 += 1;
-    k.1 += fen;
-    t.lines += 1;
-    t.widths
-        .add_parts(masked, &p.name, &last.unit, &last.approval_no, kind, fen);
 }
 
 /// The 明细 row of a re-issue: the month the bank reported the failure, and the failed
@@ -1410,6 +1478,7 @@ fn reissue_row(
         cohort_year: last.cohort_year,
         approval_no: last.approval_no.clone(),
         month,
+        to: month,
         kind: LineKind::Reissue,
         fen: r.fen,
         reason: format!(
@@ -1487,15 +1556,7 @@ impl LineWhy<'_> {
                 fen_grouped(line.fen)
             ));
         }
-        match line.kind {
-            LineKind::Deferred => {
-                parts_text.push(format!("{}年度新评选，当年津贴次年发放", self.cohort_year))
-            }
-            LineKind::Arrears if self.prior == 0 => {
-                parts_text.push("此前应发未发，本次补发".into())
-            }
-            _ => {}
-        }
+        parts_text.extend(kind_note(line.kind, self.prior, self.cohort_year));
         for s in &self.breakdown.segments {
             let Some(rule) = status_rule(s.status) else {
                 continue;
@@ -1526,6 +1587,15 @@ impl LineWhy<'_> {
             }
         }
         parts_text.join("；")
+    }
+}
+
+/// What a line's kind adds to its 说明: a deferral, or arrears paid for the first time.
+fn kind_note(kind: LineKind, prior: i64, cohort_year: i32) -> Option<String> {
+    match kind {
+        LineKind::Deferred => Some(format!("{cohort_year}年度新评选，当年津贴次年发放")),
+        LineKind::Arrears if prior == 0 => Some("此前应发未发，本次补发".into()),
+        _ => None,
     }
 }
 

@@ -78,6 +78,18 @@ impl MonthBreakdown {
             .map(Segment::days)
             .sum()
     }
+
+    /// The policy version of a month that is eligible on every one of its days under that one
+    /// version (nothing to explain but the rate), or None.
+    pub fn whole_month_version(&self) -> Option<usize> {
+        match self.segments.as_slice() {
+            [s] if s.days() == self.month.days_in() => match s.status {
+                DayStatus::Eligible(v) => Some(v),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
 }
 
 /// An appointment's changes folded into intervals.

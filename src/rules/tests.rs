@@ -288,6 +288,45 @@ fn policy_gap_and_two_rates() {
     );
 }
 
+/// A month eligible on all its days under one version is "whole"; a first or last month of a
+/// term, a month split by a change or by two policy versions, is not.
+#[test]
+fn whole_months_are_eligible_on_every_day_under_one_version() {
+    let cfg = daily();
+    let a = appt(1, "2022-06-20");
+    let ch = [change(1, 1, ChangeKind::TransferredOut, "2023-05-20", None)];
+    let t = Timeline::new(&a, &ch, &cfg);
+    let m = |s: &str| t.month(s.parse().unwrap(), &cfg).whole_month_version();
+    assert_eq!(m("2022-06"), None, "the term starts on the 20th");
+    assert_eq!(m("2022-07"), Some(0));
+    assert_eq!(m("2023-02"), Some(0), "28 days");
+    assert_eq!(m("2023-05"), None, "transferred out on the 20th");
+    assert_eq!(m("2023-06"), None, "nothing eligible");
+    let two = RulesConfig {
+        policy: PolicySet::new(vec![
+            PolicyVersion {
+                document: "old".into(),
+                from: d("2021-01-01"),
+                to: d("2022-06-15"),
+                monthly_rate: "500.00".parse().unwrap(),
+            },
+            PolicyVersion {
+                document: "new".into(),
+                from: d("2022-06-16"),
+                to: d("2030-12-31"),
+                monthly_rate: "600.00".parse().unwrap(),
+            },
+        ])
+        .unwrap(),
+        ..RulesConfig::default()
+    };
+    let t = Timeline::new(&appt(2, "2021-10-15"), &[], &two);
+    let m = |s: &str| t.month(s.parse().unwrap(), &two).whole_month_version();
+    assert_eq!(m("2022-05"), Some(0));
+    assert_eq!(m("2022-06"), None, "two rates in one month");
+    assert_eq!(m("2022-07"), Some(1));
+}
+
 #[test]
 fn suspension_does_not_stack_and_one_restoration_ends_it() {
     let a = appt(1, "2021-10-15");
