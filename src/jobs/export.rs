@@ -29,7 +29,7 @@ use crate::rules::{
     Appointment, Change, ChangeKind, DayStatus, LineKind, Month, Proration, RulesConfig, Timeline,
 };
 use crate::store::payrun::{RunItem, Totals};
-use crate::store::{parse_date, RunPerson, RunView, Store, StoreError};
+use crate::store::{parse_date, RunPeople, RunPerson, RunView, Store, StoreError};
 use chrono::{NaiveDate, NaiveDateTime};
 use futures_util::TryStreamExt;
 use rust_xlsxwriter::XlsxError;
@@ -168,6 +168,9 @@ pub async fn export_run(
         rules: &rules,
         history: load_history(store, &meta).await?,
         month_ranges: cfg.export.detail_month_ranges,
+        people: store
+            .run_people(year, view.seq, view.offset_recoveries)
+            .await?,
     };
     // Bank file parts, then the summary, written to temporary files (mode 0600) in the folder.
     let mut bank = BankParts::new(cfg, &template, &view, created, &dir);
@@ -221,7 +224,7 @@ async fn write_summary_file(
         summary::SummaryWriter::new(model, out.created, count, widths)
             .map_err(|source| xlsx_error(name, source))
     })?;
-    each_person(store, lines.view, |p| {
+    each_person(store, &lines.people, |p| {
         guarded(name, || {
             lines
                 .rows(&p, true, |row| writer.push(row))
@@ -271,12 +274,12 @@ fn with_file(e: ExportError, file: &str) -> ExportError {
 /// the first error of `f` stops the stream and is returned.
 async fn each_person(
     store: &Store,
-    view: &RunView,
+    people: &RunPeople,
     mut f: impl FnMut(RunPerson) -> Result<(), ExportError>,
 ) -> Result<(), ExportError> {
     let mut failed = None;
     let streamed = store
-        .each_run_person(view.year, view.seq, view.offset_recoveries, |p| {
+        .each_run_person(people, |p| {
             f(p).map_err(|e| {
                 failed = Some(e);
                 StoreError::Usage("stopped".into())
@@ -1016,7 +1019,7 @@ async fn tally_run(
 ) -> Result<Tally, ExportError> {
     let uncovered: BTreeSet<&str> = lines.view.uncovered.iter().map(|u| u.0.as_str()).collect();
     let mut t = Tally::default();
-    each_person(store, lines.view, |p| {
+    each_person(store, &lines.people, |p| {
         if uncovered.contains(p.id_number.as_str()) {
             if let Some(last) = p.items.last() {
                 t.uncovered_units
@@ -1184,6 +1187,8 @@ struct RunLines<'a> {
     history: History,
     /// Whole months in a row make one 明细 row (`[export] detail_month_ranges`).
     month_ranges: bool,
+    /// The run's people, streamed once for the totals and once for the 明细.
+    people: RunPeople,
 }
 
 impl RunLines<'_> {
