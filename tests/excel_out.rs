@@ -412,6 +412,11 @@ async fn bank_file_and_summary_of_the_worked_examples() {
         assert_eq!(t.fen(h + 4, 6), 955_645);
         // By 明细 row kind: 王强 12 regular months in one row; 李娜 6 deferred months in one
         // row, 4 whole regular months in one and May on its own; 张伟 4 recoveries, a row each.
+        assert!(
+            t.0.iter().flatten().any(|c| matches!(c, Data::String(s)
+                if s.contains("连续的全月、类型和每月金额相同的，合并为一行"))),
+            "汇总 tells how 明细 rows are made"
+        );
         let (h, _) = t.find("三、按明细类型汇总");
         let kinds = [
             ("当年发放", 3.0, 830_645),
