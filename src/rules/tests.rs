@@ -259,9 +259,9 @@ fn explain_segments_name_the_cause() {
     assert_eq!(b.amount.to_string(), "306.45");
 }
 
-#[test]
-fn policy_gap_and_two_rates() {
-    let cfg = RulesConfig {
+/// 500.00 a month to 2022-06-15, then 600.00.
+fn two_rates() -> RulesConfig {
+    RulesConfig {
         policy: PolicySet::new(vec![
             PolicyVersion {
                 document: "old".into(),
@@ -278,7 +278,12 @@ fn policy_gap_and_two_rates() {
         ])
         .unwrap(),
         ..RulesConfig::default()
-    };
+    }
+}
+
+#[test]
+fn policy_gap_and_two_rates() {
+    let cfg = two_rates();
     let a = appt(1, "2021-10-15");
     let t = Timeline::new(&a, &[], &cfg);
     // June 2022: 15 days at 500, 15 at 600: (7500 + 9000) / 30 = 550.
@@ -302,24 +307,7 @@ fn whole_months_are_eligible_on_every_day_under_one_version() {
     assert_eq!(m("2023-02"), Some(0), "28 days");
     assert_eq!(m("2023-05"), None, "transferred out on the 20th");
     assert_eq!(m("2023-06"), None, "nothing eligible");
-    let two = RulesConfig {
-        policy: PolicySet::new(vec![
-            PolicyVersion {
-                document: "old".into(),
-                from: d("2021-01-01"),
-                to: d("2022-06-15"),
-                monthly_rate: "500.00".parse().unwrap(),
-            },
-            PolicyVersion {
-                document: "new".into(),
-                from: d("2022-06-16"),
-                to: d("2030-12-31"),
-                monthly_rate: "600.00".parse().unwrap(),
-            },
-        ])
-        .unwrap(),
-        ..RulesConfig::default()
-    };
+    let two = two_rates();
     let t = Timeline::new(&appt(2, "2021-10-15"), &[], &two);
     let m = |s: &str| t.month(s.parse().unwrap(), &two).whole_month_version();
     assert_eq!(m("2022-05"), Some(0));
