@@ -190,11 +190,11 @@ pub struct ExportConfig {
     /// Lowers the template's maximum payment rows per bank file (never raises it).
     #[serde(default)]
     pub max_rows_per_file: Option<u32>,
-    /// Line rows per 明细 sheet of the summary; more lines continue on 明细(2), 明细(3)… (each
+    /// Rows per 明细 sheet of the summary; more rows continue on 明细(2), 明细(3)… (each
     /// with its header). Default and maximum: 1,000,000 (Excel's limit is 1,048,576 rows).
     #[serde(default = "default_detail_rows")]
     pub detail_rows_per_sheet: u32,
-    /// Up to this many 明细 lines, each row is as high as its wrapped 说明 (laid out for
+    /// Up to this many 明细 rows, each row is as high as its wrapped 说明 (laid out for
     /// paper); above it the rows keep one line and the text does not wrap, so that a province's
     /// run costs no memory per line (a row height costs about 600 bytes until the workbook is
     /// saved). Default 100,000.
