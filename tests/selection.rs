@@ -732,21 +732,41 @@ async fn round_on(db: &common::TestDb) {
     }
     assert!(!record.contains(id_of(person("D")).as_str()), "{record}");
 
-    // Approval: four appointments, once.
-    let out = ok(run(
-        "2026-07-20",
-        &[
-            "selection",
-            "approve",
-            "--year",
-            "2026",
-            "--date",
+    // Approval: four appointments, once, though two clerks approve at the same moment.
+    let approve = || {
+        run(
             "2026-07-20",
-            "--document",
-            "张政字〔2026〕30号",
-        ],
-    ));
-    assert!(out.contains("批准4人"), "{out}");
+            &[
+                "selection",
+                "approve",
+                "--year",
+                "2026",
+                "--date",
+                "2026-07-20",
+                "--document",
+                "张政字〔2026〕30号",
+            ],
+        )
+    };
+    let (first, second) = std::thread::scope(|s| {
+        let a = s.spawn(approve);
+        let b = s.spawn(approve);
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let approved_by = [&first, &second]
+        .iter()
+        .filter(|o| o.status.success() && text(o).contains("批准4人"))
+        .count();
+    assert_eq!(approved_by, 1, "{}\n{}", text(&first), text(&second));
+    for o in [&first, &second] {
+        let t = text(o);
+        assert!(
+            t.contains("批准4人")
+                || (o.status.success() && t.contains("未新增称号"))
+                || (o.status.code() == Some(1) && t.contains("已由其他操作员批准")),
+            "{t}"
+        );
+    }
     let out = ok(run(
         "2026-07-21",
         &[

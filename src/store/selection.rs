@@ -651,6 +651,14 @@ impl Store {
             RosterStart::Open(s) => s,
             RosterStart::AlreadyImported(_) => unreachable!("a source without a hash is new"),
         };
+        // The candidates were read before the ledger's write lock was taken: another clerk
+        // may have approved the round in between.
+        if approved_in_round(session.connection(), year).await? > outcome.already {
+            session.abandon().await?;
+            return Ok(Err(vec![format!(
+                "{year}年度的评选在此期间已由其他操作员批准，本次未作任何改动；请用 selection list 查看结果。"
+            )]));
+        }
         session.add(&entries).await?;
         if !session.problems().is_empty() {
             let problems = roster_refusals(session.problems(), &ready);
@@ -990,6 +998,16 @@ fn roster_refusals(problems: &[RosterProblem], ready: &[&CandidateRecord]) -> Ve
 
 /// Records a candidate's 批准 step and the appointment the roster import made of them; returns
 /// the appointment's id.
+/// How many candidates of the round `year` have become appointments.
+async fn approved_in_round(conn: &mut sqlx::AnyConnection, year: i32) -> Result<usize> {
+    let n: i64 = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM candidate_appointments ca JOIN candidates c ON c.id = ca.candidate_id WHERE c.year = $1")
+        .bind(year)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    Ok(n as usize)
+}
+
 async fn record_approval(
     conn: &mut sqlx::AnyConnection,
     c: &CandidateRecord,
