@@ -733,9 +733,9 @@ async fn round_on(db: &common::TestDb) {
     assert!(!record.contains(id_of(person("D")).as_str()), "{record}");
 
     // Approval: four appointments, once, though two clerks approve at the same moment.
-    let approve = || {
+    let approve = |today: &str| {
         run(
-            "2026-07-20",
+            today,
             &[
                 "selection",
                 "approve",
@@ -749,8 +749,8 @@ async fn round_on(db: &common::TestDb) {
         )
     };
     let (first, second) = std::thread::scope(|s| {
-        let a = s.spawn(approve);
-        let b = s.spawn(approve);
+        let a = s.spawn(|| approve("2026-07-20"));
+        let b = s.spawn(|| approve("2026-07-20"));
         (a.join().unwrap(), b.join().unwrap())
     });
     let approved_by = [&first, &second]
@@ -767,19 +767,7 @@ async fn round_on(db: &common::TestDb) {
             "{t}"
         );
     }
-    let out = ok(run(
-        "2026-07-21",
-        &[
-            "selection",
-            "approve",
-            "--year",
-            "2026",
-            "--date",
-            "2026-07-20",
-            "--document",
-            "张政字〔2026〕30号",
-        ],
-    ));
+    let out = ok(approve("2026-07-21"));
     assert!(out.contains("未新增称号"), "{out}");
     let appointments: i64 = sqlx::query("SELECT COUNT(*) FROM appointments")
         .fetch_one(db.store.pool())
