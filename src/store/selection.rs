@@ -7,7 +7,7 @@
 //! writing function takes the check as a closure and calls it inside its transaction, on the
 //! candidate as the ledger holds it then, so two clerks cannot both move one candidate.
 
-use super::roster::{RosterProblem, RosterStart};
+use super::roster::{RosterProblem, RosterSession, RosterStart};
 use super::{audit, find_source, insert_source, parse_date, Result, Source, Store, StoreError};
 use crate::input::{NominationEntry, RosterEntry, ScoreEntry};
 use crate::rules::selection::{Objection, ObjectionOutcome, Stage, Step};
@@ -641,24 +641,13 @@ impl Store {
             Err(refusals) => return Ok(Err(refusals)),
         };
         let label = format!("{year}年度首席技师评选（{document}）");
-        let source = Source {
-            kind: "selection".into(),
-            file_name: Some(label.clone()),
-            sha256: None,
-            operator: operator.into(),
+        let mut session = match self
+            .approval_session(year, &label, operator, outcome.already)
+            .await?
+        {
+            Ok(session) => session,
+            Err(refusals) => return Ok(Err(refusals)),
         };
-        let mut session = match self.begin_roster_import(&source).await? {
-            RosterStart::Open(s) => s,
-            RosterStart::AlreadyImported(_) => unreachable!("a source without a hash is new"),
-        };
-        // The candidates were read before the ledger's write lock was taken: another clerk
-        // may have approved the round in between.
-        if approved_in_round(session.connection(), year).await? > outcome.already {
-            session.abandon().await?;
-            return Ok(Err(vec![format!(
-                "{year}年度的评选在此期间已由其他操作员批准，本次未作任何改动；请用 selection list 查看结果。"
-            )]));
-        }
         session.add(&entries).await?;
         if !session.problems().is_empty() {
             let problems = roster_refusals(session.problems(), &ready);
@@ -686,6 +675,37 @@ impl Store {
             Ok(_) => Ok(Ok(outcome)),
             Err(problems) => Ok(Err(problems.into_iter().map(|p| p.message).collect())),
         }
+    }
+}
+
+impl Store {
+    /// The roster import of an approval, open under the ledger's write lock; refused when
+    /// the round has more approved candidates than the `already` read before the lock
+    /// (another clerk approved it meanwhile).
+    async fn approval_session(
+        &self,
+        year: i32,
+        label: &str,
+        operator: &str,
+        already: usize,
+    ) -> Result<std::result::Result<Box<RosterSession<'_>>, Vec<String>>> {
+        let source = Source {
+            kind: "selection".into(),
+            file_name: Some(label.to_string()),
+            sha256: None,
+            operator: operator.into(),
+        };
+        let mut session = match self.begin_roster_import(&source).await? {
+            RosterStart::Open(s) => s,
+            RosterStart::AlreadyImported(_) => unreachable!("a source without a hash is new"),
+        };
+        if approved_in_round(session.connection(), year).await? > already {
+            session.abandon().await?;
+            return Ok(Err(vec![format!(
+                "{year}年度的评选在此期间已由其他操作员批准，本次未作任何改动；请用 selection list 查看结果。"
+            )]));
+        }
+        Ok(Ok(session))
     }
 }
 
