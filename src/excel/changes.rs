@@ -8,15 +8,14 @@
 //! the ledger (`Store::record_changes`).
 
 use super::read::{
-    checked, date, missing, number_text, required_date, required_text, text, CellProblem, Column,
-    FieldProblem, Header, HeaderSearch, ProblemCollector, ReadError, Severity, Value, Workbook,
+    checked, date, missing, number_text, read_small_sheet, required_date, required_text, text,
+    CellProblem, Column, FieldProblem, Header, ReadError, Severity, SmallSheet, Value, Workbook,
 };
-use super::roster::{cell_problems, id_number_cell, sheet_problem, SheetLayout};
+use super::roster::{id_number_cell, SheetLayout};
 use crate::input::{ChangeEntry, PartialRow};
 use crate::rules::{ChangeKind, IdNumber};
 use chrono::NaiveDate;
 use std::io::{Read, Seek};
-use std::ops::ControlFlow;
 
 /// The changes sheet's name.
 pub const CHANGES_SHEET: &str = "变动";
@@ -249,45 +248,25 @@ pub fn read_changes<RS: Read + Seek>(
     wb: &mut Workbook<RS>,
     file: &str,
 ) -> Result<ChangesFile, ReadError> {
-    let mut out = ChangesFile::default();
-    let is_1904 = wb.is_1904();
-    let Some(sheet) = wb.pick_sheet(CHANGES_SHEET, &[]) else {
-        out.problems.push(sheet_problem(
-            file,
-            None,
-            None,
-            format!("工作簿中没有工作表；应有名为“{CHANGES_SHEET}”的工作表"),
-        ));
-        return Ok(out);
+    let spec = SmallSheet {
+        name: CHANGES_SHEET,
+        columns: &CHANGE_COLUMNS,
+        header_check: |_| None,
+        empty: None,
     };
-    let mut search = HeaderSearch::default();
-    let mut header: Option<Header> = None;
-    let mut problems_of_file = ProblemCollector::new(file);
-    wb.for_each_row(&sheet, |row, cells| {
-        let Some(h) = &header else {
-            header = search.offer(row, cells, &CHANGE_COLUMNS);
-            for m in header.iter().flat_map(|h| h.ambiguous.clone()) {
-                problems_of_file.push(sheet_problem(file, Some(&sheet), Some(row), m));
-            }
-            return ControlFlow::Continue(());
-        };
-        if cells.iter().all(Value::is_blank) {
-            return ControlFlow::Continue(());
-        }
-        out.rows += 1;
+    let mut partial = Vec::new();
+    let read = read_small_sheet(wb, file, &spec, |row, cells, h, is_1904| {
         let (entry, problems) = parse_change_row(row, cells, h, is_1904);
         if entry.is_none() {
-            out.partial.extend(partial_row(row, cells, h));
+            partial.extend(partial_row(row, cells, h));
         }
-        problems_of_file.extend(cell_problems(file, &sheet, row, problems));
-        out.entries.extend(entry);
-        ControlFlow::Continue(())
+        (entry, problems)
     })?;
-    if header.is_none() {
-        let (row, msg) = search.failure(&CHANGE_COLUMNS);
-        problems_of_file.push(sheet_problem(file, Some(&sheet), row, msg));
-    }
-    out.problems = problems_of_file.finish();
-    out.layout = Some(SheetLayout { sheet, header });
-    Ok(out)
+    Ok(ChangesFile {
+        layout: read.layout,
+        entries: read.entries,
+        partial,
+        rows: read.rows,
+        problems: read.problems,
+    })
 }

@@ -10,18 +10,16 @@
 //! eligibility check judges it.
 
 use super::read::{
-    checked, date, email_ok, half_width, missing, number_text, parse_date_text, required_date,
-    required_text, text, Column, FieldProblem, Header, HeaderSearch, ProblemCollector, ReadError,
-    Severity, Value, Workbook,
+    checked, date, email_ok, half_width, missing, number_text, parse_date_text, read_small_sheet,
+    required_date, required_text, text, Column, FieldProblem, Header, ReadError, Severity,
+    SmallSheet, Value, Workbook,
 };
 use super::roster::{
-    cell_problems, id_number_cell, sheet_problem, SheetLayout, BANK_ACCOUNT, BANK_NAME, EMAIL,
-    ID_NUMBER, LEVEL, NAME, OCCUPATION, PHONE, UNIT,
+    id_number_cell, BANK_ACCOUNT, BANK_NAME, EMAIL, ID_NUMBER, LEVEL, NAME, OCCUPATION, PHONE, UNIT,
 };
 use crate::input::NominationEntry;
 use chrono::{Datelike, NaiveDate};
 use std::io::{Read, Seek};
-use std::ops::ControlFlow;
 
 /// The sheet's name.
 pub const NOMINATIONS_SHEET: &str = "推荐汇总";
@@ -159,60 +157,13 @@ pub fn read_nominations<RS: Read + Seek>(
     wb: &mut Workbook<RS>,
     file: &str,
 ) -> Result<NominationsRead, ReadError> {
-    let mut out = NominationsRead::default();
-    let is_1904 = wb.is_1904();
-    let Some(sheet) = wb.pick_sheet(NOMINATIONS_SHEET, &[]) else {
-        out.problems.push(sheet_problem(
-            file,
-            None,
-            None,
-            format!("工作簿中没有工作表；应有名为“{NOMINATIONS_SHEET}”的工作表"),
-        ));
-        return Ok(out);
+    let spec = SmallSheet {
+        name: NOMINATIONS_SHEET,
+        columns: &NOMINATION_COLUMNS,
+        header_check: notice_columns_problem,
+        empty: Some("表头下没有数据行；应每行填写一名推荐人选"),
     };
-    let mut search = HeaderSearch::default();
-    let mut header: Option<Header> = None;
-    let mut problems_of_file = ProblemCollector::new(file);
-    wb.for_each_row(&sheet, |row, cells| {
-        let Some(h) = &header else {
-            header = search.offer(row, cells, &NOMINATION_COLUMNS);
-            if let Some(h) = &header {
-                for m in h.ambiguous.clone() {
-                    problems_of_file.push(sheet_problem(file, Some(&sheet), Some(row), m));
-                }
-                if let Some(m) = notice_columns_problem(h) {
-                    problems_of_file.push(sheet_problem(file, Some(&sheet), Some(row), m));
-                }
-            }
-            return ControlFlow::Continue(());
-        };
-        if cells.iter().all(Value::is_blank) {
-            return ControlFlow::Continue(());
-        }
-        out.rows += 1;
-        let (entry, problems) = parse_nomination_row(row, cells, h, is_1904);
-        problems_of_file.extend(cell_problems(file, &sheet, row, problems));
-        out.entries.extend(entry);
-        ControlFlow::Continue(())
-    })?;
-    match &header {
-        None => {
-            let (row, msg) = search.failure(&NOMINATION_COLUMNS);
-            problems_of_file.push(sheet_problem(file, Some(&sheet), row, msg));
-        }
-        Some(h) if out.rows == 0 => {
-            problems_of_file.push(sheet_problem(
-                file,
-                Some(&sheet),
-                Some(h.row),
-                "表头下没有数据行；应每行填写一名推荐人选".into(),
-            ));
-        }
-        Some(_) => {}
-    }
-    out.problems = problems_of_file.finish();
-    out.layout = Some(SheetLayout { sheet, header });
-    Ok(out)
+    read_small_sheet(wb, file, &spec, parse_nomination_row)
 }
 
 /// The header's problem with the notice columns: neither 推荐公示起止日期 nor both of

@@ -180,6 +180,77 @@ impl<T> SheetRead<T> {
     }
 }
 
+/// A small sheet read whole by [`read_small_sheet`]: its name, its columns, and what more its
+/// header and its rows must be.
+pub struct SmallSheet<'a> {
+    pub name: &'a str,
+    pub columns: &'a [Column],
+    /// A problem of a found header beyond missing or ambiguous columns.
+    pub header_check: fn(&Header) -> Option<String>,
+    /// The message when the header has no data row under it (None: an empty sheet is fine).
+    pub empty: Option<&'a str>,
+}
+
+/// Reads the sheet `spec.name` of a small workbook whole (the changes, nominations and scores
+/// files): finds its header, calls `parse` with each non-blank row under it (row, cells, header,
+/// the workbook's 1904 date system) for the entry and the row's problems, and collects every
+/// problem where a clerk finds it — no sheet, no header, an empty sheet.
+pub fn read_small_sheet<RS: Read + Seek, T>(
+    wb: &mut Workbook<RS>,
+    file: &str,
+    spec: &SmallSheet<'_>,
+    mut parse: impl FnMut(u32, &[Value], &Header, bool) -> (Option<T>, Vec<FieldProblem>),
+) -> Result<SheetRead<T>, ReadError> {
+    use super::roster::{cell_problems, sheet_problem, SheetLayout};
+    let mut out = SheetRead::default();
+    let is_1904 = wb.is_1904();
+    let Some(sheet) = wb.pick_sheet(spec.name, &[]) else {
+        out.problems.push(sheet_problem(
+            file,
+            None,
+            None,
+            format!("工作簿中没有工作表；应有名为“{}”的工作表", spec.name),
+        ));
+        return Ok(out);
+    };
+    let mut search = HeaderSearch::default();
+    let mut header: Option<Header> = None;
+    let mut problems_of_file = ProblemCollector::new(file);
+    wb.for_each_row(&sheet, |row, cells| {
+        let Some(h) = &header else {
+            header = search.offer(row, cells, spec.columns);
+            if let Some(h) = &header {
+                let more = (spec.header_check)(h);
+                for m in h.ambiguous.iter().cloned().chain(more) {
+                    problems_of_file.push(sheet_problem(file, Some(&sheet), Some(row), m));
+                }
+            }
+            return ControlFlow::Continue(());
+        };
+        if cells.iter().all(Value::is_blank) {
+            return ControlFlow::Continue(());
+        }
+        out.rows += 1;
+        let (entry, problems) = parse(row, cells, h, is_1904);
+        problems_of_file.extend(cell_problems(file, &sheet, row, problems));
+        out.entries.extend(entry);
+        ControlFlow::Continue(())
+    })?;
+    match (&header, spec.empty) {
+        (None, _) => {
+            let (row, msg) = search.failure(spec.columns);
+            problems_of_file.push(sheet_problem(file, Some(&sheet), row, msg));
+        }
+        (Some(h), Some(empty)) if out.rows == 0 => {
+            problems_of_file.push(sheet_problem(file, Some(&sheet), Some(h.row), empty.into()));
+        }
+        _ => {}
+    }
+    out.problems = problems_of_file.finish();
+    out.layout = Some(SheetLayout { sheet, header });
+    Ok(out)
+}
+
 /// One problem of an input file, where a clerk can find it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CellProblem {

@@ -7,16 +7,15 @@
 //! the candidate is in the round is checked by the store.
 
 use super::read::{
-    checked, half_width, required_text, CellProblem, Column, FieldProblem, Header, HeaderSearch,
-    ProblemCollector, ReadError, Severity, Value, Workbook,
+    checked, half_width, read_small_sheet, required_text, Column, FieldProblem, Header, ReadError,
+    Severity, SmallSheet, Value, Workbook,
 };
-use super::roster::{cell_problems, id_number_cell, sheet_problem, SheetLayout, ID_NUMBER, NAME};
+use super::roster::{id_number_cell, ID_NUMBER, NAME};
 use crate::input::ScoreEntry;
 use crate::rules::IdNumber;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::io::{Read, Seek};
-use std::ops::ControlFlow;
 use std::str::FromStr;
 
 /// The sheet's name.
@@ -60,45 +59,19 @@ pub fn read_scores<RS: Read + Seek>(
     wb: &mut Workbook<RS>,
     file: &str,
 ) -> Result<ScoresRead, ReadError> {
-    let mut out = ScoresRead::default();
-    let Some(sheet) = wb.pick_sheet(SCORES_SHEET, &[]) else {
-        out.problems.push(sheet_problem(
-            file,
-            None,
-            None,
-            format!("工作簿中没有工作表；应有名为“{SCORES_SHEET}”的工作表"),
-        ));
-        return Ok(out);
+    let spec = SmallSheet {
+        name: SCORES_SHEET,
+        columns: &SCORE_COLUMNS,
+        header_check: |_| None,
+        empty: Some("表头下没有数据行；应每行填写一位评审专家对一名人选的得分"),
     };
-    let mut search = HeaderSearch::default();
-    let mut header: Option<Header> = None;
-    let mut problems_of_file = ProblemCollector::new(file);
     // (ID number, expert) → the row that scored first.
     let mut seen: HashMap<(IdNumber, String), u32> = HashMap::new();
-    wb.for_each_row(&sheet, |row, cells| {
-        let Some(h) = &header else {
-            header = search.offer(row, cells, &SCORE_COLUMNS);
-            for m in header.iter().flat_map(|h| h.ambiguous.clone()) {
-                problems_of_file.push(sheet_problem(file, Some(&sheet), Some(row), m));
-            }
-            return ControlFlow::Continue(());
-        };
-        if cells.iter().all(Value::is_blank) {
-            return ControlFlow::Continue(());
-        }
-        out.rows += 1;
+    read_small_sheet(wb, file, &spec, |row, cells, h, _| {
         let (entry, mut problems) = parse_score_row(row, cells, h);
         let entry = entry.and_then(|e| first_score(e, row, &mut seen, &mut problems));
-        problems_of_file.extend(cell_problems(file, &sheet, row, problems));
-        out.entries.extend(entry);
-        ControlFlow::Continue(())
-    })?;
-    if let Some(p) = sheet_end_problem(file, &sheet, header.as_ref(), &search, out.rows) {
-        problems_of_file.push(p);
-    }
-    out.problems = problems_of_file.finish();
-    out.layout = Some(SheetLayout { sheet, header });
-    Ok(out)
+        (entry, problems)
+    })
 }
 
 /// Keeps the first score of an expert for a candidate; a repeat is refused with a problem.
@@ -124,29 +97,6 @@ fn first_score(
             seen.insert(key, row);
             Some(e)
         }
-    }
-}
-
-/// The sheet's problem once read: no header found, or no data row under it.
-fn sheet_end_problem(
-    file: &str,
-    sheet: &str,
-    header: Option<&Header>,
-    search: &HeaderSearch,
-    rows: u64,
-) -> Option<CellProblem> {
-    match header {
-        None => {
-            let (row, msg) = search.failure(&SCORE_COLUMNS);
-            Some(sheet_problem(file, Some(sheet), row, msg))
-        }
-        Some(h) if rows == 0 => Some(sheet_problem(
-            file,
-            Some(sheet),
-            Some(h.row),
-            "表头下没有数据行；应每行填写一位评审专家对一名人选的得分".into(),
-        )),
-        Some(_) => None,
     }
 }
 
