@@ -11,7 +11,7 @@ use super::read::{
     checked, date, missing, number_text, read_small_sheet, required_date, required_text, text,
     CellProblem, Column, FieldProblem, Header, ReadError, Severity, SmallSheet, Value, Workbook,
 };
-use super::roster::{id_number_cell, SheetLayout};
+use super::roster::{id_number_cell, SheetLayout, ID_NUMBER_COLUMN, NAME_COLUMN};
 use crate::input::{ChangeEntry, PartialRow};
 use crate::rules::{ChangeKind, IdNumber};
 use chrono::NaiveDate;
@@ -20,8 +20,8 @@ use std::io::{Read, Seek};
 /// The changes sheet's name.
 pub const CHANGES_SHEET: &str = "变动";
 
-pub const NAME: &str = "姓名";
-pub const ID_NUMBER: &str = "身份证号码";
+/// The same 姓名 and 身份证号码 headers as the roster's.
+pub use super::roster::{ID_NUMBER, NAME};
 pub const KIND: &str = "变动类型";
 pub const EFFECTIVE: &str = "生效日期";
 pub const END: &str = "结束日期";
@@ -32,16 +32,8 @@ pub const NOTE: &str = "说明";
 
 /// The changes columns, in template order.
 pub const CHANGE_COLUMNS: [Column; 9] = [
-    Column {
-        name: NAME,
-        aliases: &[],
-        required: true,
-    },
-    Column {
-        name: ID_NUMBER,
-        aliases: &["身份证号"],
-        required: true,
-    },
+    NAME_COLUMN,
+    ID_NUMBER_COLUMN,
     Column {
         name: KIND,
         aliases: &[],

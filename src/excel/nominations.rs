@@ -15,7 +15,8 @@ use super::read::{
     SmallSheet, Value, Workbook,
 };
 use super::roster::{
-    id_number_cell, BANK_ACCOUNT, BANK_NAME, EMAIL, ID_NUMBER, LEVEL, NAME, OCCUPATION, PHONE, UNIT,
+    id_number_cell, BANK_ACCOUNT, BANK_NAME, EMAIL, ID_NUMBER_COLUMN, LEVEL, NAME, NAME_COLUMN,
+    OCCUPATION, PHONE, UNIT,
 };
 use crate::input::NominationEntry;
 use chrono::{Datelike, NaiveDate};
@@ -47,16 +48,8 @@ pub const NOMINATION_COLUMNS: [Column; 16] = [
         aliases: &[],
         required: true,
     },
-    Column {
-        name: NAME,
-        aliases: &[],
-        required: true,
-    },
-    Column {
-        name: ID_NUMBER,
-        aliases: &["身份证号"],
-        required: true,
-    },
+    NAME_COLUMN,
+    ID_NUMBER_COLUMN,
     Column {
         name: UNIT,
         aliases: &["单位"],

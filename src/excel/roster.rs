@@ -35,18 +35,24 @@ pub const BANK_NAME: &str = "开户行";
 pub const PHONE: &str = "联系电话";
 pub const EMAIL: &str = "电子邮箱";
 
+/// The 姓名 column, first of every input sheet.
+pub const NAME_COLUMN: Column = Column {
+    name: NAME,
+    aliases: &[],
+    required: true,
+};
+
+/// The 身份证号码 column (also read as 身份证号), second of every input sheet.
+pub const ID_NUMBER_COLUMN: Column = Column {
+    name: ID_NUMBER,
+    aliases: &["身份证号"],
+    required: true,
+};
+
 /// The roster columns, in template order (index constants below).
 pub const ROSTER_COLUMNS: [Column; 11] = [
-    Column {
-        name: NAME,
-        aliases: &[],
-        required: true,
-    },
-    Column {
-        name: ID_NUMBER,
-        aliases: &["身份证号"],
-        required: true,
-    },
+    NAME_COLUMN,
+    ID_NUMBER_COLUMN,
     Column {
         name: UNIT,
         aliases: &["单位"],

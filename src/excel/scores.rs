@@ -10,7 +10,7 @@ use super::read::{
     checked, half_width, read_small_sheet, required_text, Column, FieldProblem, Header, ReadError,
     Severity, SmallSheet, Value, Workbook,
 };
-use super::roster::{id_number_cell, ID_NUMBER, NAME};
+use super::roster::{id_number_cell, ID_NUMBER_COLUMN, NAME, NAME_COLUMN};
 use crate::input::ScoreEntry;
 use crate::rules::IdNumber;
 use rust_decimal::Decimal;
@@ -26,16 +26,8 @@ pub const SCORE: &str = "得分";
 
 /// The columns, in template order.
 pub const SCORE_COLUMNS: [Column; 4] = [
-    Column {
-        name: NAME,
-        aliases: &[],
-        required: true,
-    },
-    Column {
-        name: ID_NUMBER,
-        aliases: &["身份证号"],
-        required: true,
-    },
+    NAME_COLUMN,
+    ID_NUMBER_COLUMN,
     Column {
         name: EXPERT,
         aliases: &["专家"],
