@@ -1249,9 +1249,9 @@ impl RunLines<'_> {
 
     /// The 说明 of a stretch of whole months: its first month's own when it is one month, else
     /// the rate times the months and what the kind says (empty without `texts`).
-    fn stretch_reason(&self, s: &Stretch, cohort_year: i32, texts: bool) -> String {
+    fn stretch_reason(&self, s: &mut Stretch, cohort_year: i32, texts: bool) -> String {
         let (true, Some(v), 2..) = (texts, s.version, s.months) else {
-            return s.reason.clone();
+            return std::mem::take(&mut s.reason);
         };
         let rate = &self.rules.policy.versions()[v].monthly_rate;
         let total = fen_grouped(s.fen * i64::from(s.months));
@@ -1372,19 +1372,23 @@ impl RunLines<'_> {
                     s.months += 1;
                     return Ok(());
                 }
-                if let Some(s) = open.take() {
-                    put(&row(&s, self.stretch_reason(&s, item.cohort_year, texts)))?;
+                if let Some(mut s) = open.take() {
+                    let reason = self.stretch_reason(&mut s, item.cohort_year, texts);
+                    put(&row(&s, reason))?;
                 }
-                let s = Stretch::of(line, whole, reason);
+                let mut s = Stretch::of(line, whole, reason);
                 match whole {
                     Some(_) => open = Some(s),
-                    None => put(&row(&s, s.reason.clone()))?,
+                    None => {
+                        let reason = std::mem::take(&mut s.reason);
+                        put(&row(&s, reason))?
+                    }
                 }
                 Ok(())
             })?;
-            if let Some(s) = open {
-                put(&row(&s, self.stretch_reason(&s, item.cohort_year, texts)))
-                    .map_err(|source| xlsx_error("", source))?;
+            if let Some(mut s) = open {
+                let reason = self.stretch_reason(&mut s, item.cohort_year, texts);
+                put(&row(&s, reason)).map_err(|source| xlsx_error("", source))?;
             }
         }
         let last = p.items.last().expect("a person in a run has items");
