@@ -1252,6 +1252,7 @@ fn detail_sheet_xml(summary: &Path) -> String {
 #[tokio::test]
 async fn detail_rows_of_a_large_run_keep_one_line() {
     let mut heights = Vec::new();
+    let mut widths = Vec::new();
     for fitted_max in [100_000, 10] {
         let db = common::sqlite().await;
         let tmp = tempfile::tempdir().unwrap();
@@ -1287,6 +1288,9 @@ async fn detail_rows_of_a_large_run_keep_one_line() {
             .collect();
         let unique: std::collections::BTreeSet<&&str> = numbers.iter().collect();
         assert_eq!(unique.len(), numbers.len(), "a row written twice");
+        // The column widths, whether the rows were held (fitted) or streamed (set at saving).
+        let cols = &xml[xml.find("<cols>").expect("<cols>")..xml.find("</cols>").unwrap()];
+        widths.push(cols.to_string());
         heights.push((rows, custom));
         let totals = Sheet::read(summary, "汇总");
         let note = totals
@@ -1303,4 +1307,6 @@ async fn detail_rows_of_a_large_run_keep_one_line() {
         one_line, 4,
         "only the title, header and 合计 rows have heights"
     );
+    assert_eq!(widths[0], widths[1], "the same lines give the same widths");
+    assert!(widths[0].matches("<col ").count() >= 5, "{}", widths[0]);
 }

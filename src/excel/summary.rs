@@ -502,83 +502,103 @@ pub fn write_summary<W: Write + Seek + Send>(
     created: NaiveDateTime,
     out: W,
 ) -> Result<SummaryLayout, XlsxError> {
-    let mut widths = DetailWidths::default();
-    details.iter().for_each(|d| widths.add(d));
-    let mut w = SummaryWriter::new(m, created, details.len(), widths)?;
+    let mut w = SummaryWriter::new(m.clone(), created)?;
     for d in details {
         w.push(d)?;
     }
-    w.finish(out)
+    w.finish(m, out)
 }
 
-/// The summary workbook written in three steps: [`SummaryWriter::new`] writes 汇总 and opens
-/// 明细, [`SummaryWriter::push`] adds one line at a time straight into constant-memory sheets
-/// (a run of a million lines is never in memory at once), [`SummaryWriter::finish`] adds 追缴
-/// and 未覆盖 and saves. The number of lines and the widths of their columns are told first
-/// (the 小计 and 合计 rows and the sheet names need them).
-pub struct SummaryWriter<'m> {
+/// The summary workbook written while the run streams by: [`SummaryWriter::new`] starts the
+/// workbook from the model's head (title, organization, year, batch, dates, the 明细
+/// settings), [`SummaryWriter::push`] adds one 明细 line at a time, [`SummaryWriter::finish`]
+/// writes 汇总 (first sheet), 追缴, 未覆盖 and 追缴余额 from the complete model and saves.
+///
+/// Whether 明细 rows get fitted heights depends on how many lines there are, so the first
+/// `detail_fitted_rows_max` lines are held until it is known: a run with no more is written
+/// fitted at the end (its column widths taken from all its lines); one with more goes on
+/// streaming into constant-memory sheets, one line in memory at a time, and its column widths
+/// are set when it is saved.
+pub struct SummaryWriter {
     wb: Workbook,
-    m: &'m SummaryModel,
+    /// The model's head: what the 明细 sheets' titles and footers show.
+    head: SummaryModel,
     f: Formats,
-    layout: SummaryLayout,
     cursor: DetailCursor,
+    widths: DetailWidths,
+    /// Lines held until the run is known to exceed `detail_fitted_rows_max`; `None` once it did.
+    held: Option<Vec<DetailRow>>,
 }
 
-impl<'m> SummaryWriter<'m> {
-    /// Starts the workbook: properties, the 汇总 sheet and the first 明细 sheet.
-    pub fn new(
-        m: &'m SummaryModel,
-        created: NaiveDateTime,
-        lines: usize,
-        widths: DetailWidths,
-    ) -> Result<SummaryWriter<'m>, XlsxError> {
-        let f = Formats::new();
+impl SummaryWriter {
+    /// Starts the workbook: its properties and the (empty) 汇总 sheet.
+    pub fn new(head: SummaryModel, created: NaiveDateTime) -> Result<SummaryWriter, XlsxError> {
         let mut wb = Workbook::new();
         wb.set_properties(
             &DocProperties::new()
-                .set_title(&m.title)
-                .set_subject(format!("{}年第{}批", m.year, m.seq))
-                .set_author(&m.organization)
-                .set_company(&m.organization)
+                .set_title(&head.title)
+                .set_subject(format!("{}年第{}批", head.year, head.seq))
+                .set_author(&head.organization)
+                .set_company(&head.organization)
                 .set_creation_datetime(&created),
         );
-        if lines > m.detail_fitted_rows_max {
-            // A province's 明细 is most of the file and most of the time spent saving it.
-            wb.set_zip_compression_level(1);
-        }
-        let layout = write_totals_sheet(wb.add_worksheet(), m, &f)?;
-        let per_sheet = m.detail_rows_per_sheet.max(1);
-        let mut cursor = DetailCursor {
-            per_sheet,
-            count: lines,
-            sheets: lines.div_ceil(per_sheet).max(1),
-            widths: widths.columns(),
+        wb.add_worksheet().set_name(SHEETS[0])?;
+        let cursor = DetailCursor {
+            per_sheet: head.detail_rows_per_sheet.max(1),
+            widths: DetailWidths::default().columns(),
             sheet: 0,
             index: 0,
             first: 0,
             rows: 0,
             sheet_fen: 0,
             all_fen: 0,
-            fitted: lines <= m.detail_fitted_rows_max,
+            fitted: false,
         };
-        open_detail_sheet(&mut wb, m, &mut cursor, &f)?;
         Ok(SummaryWriter {
             wb,
-            m,
-            f,
-            layout,
+            head,
+            f: Formats::new(),
             cursor,
+            widths: DetailWidths::default(),
+            held: Some(Vec::new()),
         })
     }
 
     /// Adds the next line of 明细, on a new sheet when the current one is full.
     pub fn push(&mut self, d: &DetailRow) -> Result<(), XlsxError> {
+        self.widths.add(d);
+        if let Some(held) = self.held.as_mut() {
+            if held.len() < self.head.detail_fitted_rows_max {
+                held.push(d.clone());
+                return Ok(());
+            }
+            // More lines than fit with fitted heights: stream from here on.
+            let held = self.held.take().unwrap_or_default();
+            // A province's 明细 is most of the file and most of the time spent saving it.
+            self.wb.set_zip_compression_level(1);
+            self.open_details(false)?;
+            for h in &held {
+                self.write(h)?;
+            }
+        }
+        self.write(d)
+    }
+
+    /// Opens the first 明细 sheet, rows fitted or not.
+    fn open_details(&mut self, fitted: bool) -> Result<(), XlsxError> {
+        self.cursor.fitted = fitted;
+        self.cursor.widths = self.widths.columns();
+        open_detail_sheet(&mut self.wb, &self.head, &mut self.cursor, &self.f)
+    }
+
+    /// Writes one line into the current 明细 sheet, closing it first when full.
+    fn write(&mut self, d: &DetailRow) -> Result<(), XlsxError> {
         let c = &mut self.cursor;
         if c.rows == c.per_sheet {
-            close_detail_sheet(self.wb.worksheet_from_index(c.sheet)?, c, &self.f)?;
+            close_detail_sheet(self.wb.worksheet_from_index(c.sheet)?, c, false, &self.f)?;
             c.index += 1;
             c.first += c.rows;
-            open_detail_sheet(&mut self.wb, self.m, c, &self.f)?;
+            open_detail_sheet(&mut self.wb, &self.head, c, &self.f)?;
         }
         write_detail_row(self.wb.worksheet_from_index(c.sheet)?, c, d, &self.f)?;
         c.rows += 1;
@@ -587,22 +607,38 @@ impl<'m> SummaryWriter<'m> {
         Ok(())
     }
 
-    /// Closes 明细, adds 追缴 and 未覆盖 and writes the workbook to `out`.
-    pub fn finish<W: Write + Seek + Send>(mut self, out: W) -> Result<SummaryLayout, XlsxError> {
-        let c = &self.cursor;
-        if c.first + c.rows != c.count {
+    /// Writes the held lines (fitted) or closes the streamed 明细 and sets its sheets' column
+    /// widths; then writes 汇总 from `m` (the complete model, with the head given to
+    /// [`SummaryWriter::new`]), adds 追缴, 未覆盖 and 追缴余额 and saves the workbook to `out`.
+    pub fn finish<W: Write + Seek + Send>(
+        mut self,
+        m: &SummaryModel,
+        out: W,
+    ) -> Result<SummaryLayout, XlsxError> {
+        if m.title != self.head.title || (m.year, m.seq) != (self.head.year, self.head.seq) {
             return Err(XlsxError::ParameterError(format!(
-                "the summary was told of {} lines and given {}",
-                c.count,
-                c.first + c.rows
+                "the summary of {}年第{}批 was finished with the model of {}年第{}批",
+                self.head.year, self.head.seq, m.year, m.seq
             )));
         }
-        close_detail_sheet(self.wb.worksheet_from_index(c.sheet)?, c, &self.f)?;
-        write_recoveries_sheet(self.wb.add_worksheet(), self.m, &self.f)?;
-        write_uncovered_sheet(self.wb.add_worksheet(), self.m, &self.f)?;
-        write_balances_sheet(self.wb.add_worksheet(), self.m, &self.f)?;
+        if let Some(held) = self.held.take() {
+            self.open_details(true)?;
+            for h in &held {
+                self.write(h)?;
+            }
+        }
+        let c = &self.cursor;
+        close_detail_sheet(self.wb.worksheet_from_index(c.sheet)?, c, true, &self.f)?;
+        let widths = self.widths.columns();
+        for sheet in c.sheet - c.index..=c.sheet {
+            set_widths(self.wb.worksheet_from_index(sheet)?, &widths)?;
+        }
+        let layout = write_totals_sheet(self.wb.worksheet_from_index(0)?, m, &self.f)?;
+        write_recoveries_sheet(self.wb.add_worksheet(), m, &self.f)?;
+        write_uncovered_sheet(self.wb.add_worksheet(), m, &self.f)?;
+        write_balances_sheet(self.wb.add_worksheet(), m, &self.f)?;
         self.wb.save_to_writer(out)?;
-        Ok(self.layout)
+        Ok(layout)
     }
 }
 
@@ -1195,10 +1231,8 @@ const DETAIL_HEADERS: [&str; 10] = [
 
 /// Where the streaming 明细 writer stands.
 struct DetailCursor {
-    /// Lines per sheet, lines in all, sheets in all.
+    /// Lines per sheet; the column widths the fitted rows' heights are taken from.
     per_sheet: usize,
-    count: usize,
-    sheets: usize,
     widths: [f64; 10],
     /// The workbook index of the current sheet, its number (0 for 明细), its first row's 序号
     /// less one, and its lines so far.
@@ -1222,7 +1256,6 @@ fn open_detail_sheet(
     let ws = wb.add_worksheet_with_constant_memory()?;
     let sheet_name = detail_sheet_name(c.index);
     ws.set_name(&sheet_name)?;
-    set_widths(ws, &c.widths)?;
     let title = if c.index == 0 {
         sheet_title(m, "明细表")
     } else {
@@ -1269,16 +1302,24 @@ fn write_detail_row(
     Ok(())
 }
 
-/// The 小计 row of a full sheet, or the 合计 row of all lines under the last one.
-fn close_detail_sheet(ws: &mut Worksheet, c: &DetailCursor, f: &Formats) -> Result<(), XlsxError> {
+/// The 小计 row of a full sheet, or the 合计 row of all lines under the `last` one.
+fn close_detail_sheet(
+    ws: &mut Worksheet,
+    c: &DetailCursor,
+    last: bool,
+    f: &Formats,
+) -> Result<(), XlsxError> {
     let row = LIST_HEADER + 1 + c.rows as u32;
     ws.set_row_height(row, 20)?;
-    let last = c.first + c.rows >= c.count;
     let (label, total) = if last && c.index == 0 {
         (format!("合计（{}笔）", c.rows), c.all_fen)
     } else if last {
         (
-            format!("合计（全部{}笔，共{}张明细表）", c.count, c.sheets),
+            format!(
+                "合计（全部{}笔，共{}张明细表）",
+                c.first + c.rows,
+                c.index + 1
+            ),
             c.all_fen,
         )
     } else {

@@ -19,8 +19,8 @@ use crate::excel::bank::{
     self, BankError, BankFileInfo, BankRow, BankTemplate, BankWriter, PartTotals,
 };
 use crate::excel::summary::{
-    self, BalanceRow, CohortTotal, DetailRow, DetailWidths, KindTotal, PartControl, RecoveryRow,
-    SummaryModel, UncoveredRow, UnitTotal,
+    self, BalanceRow, CohortTotal, DetailRow, KindTotal, PartControl, RecoveryRow, SummaryModel,
+    UncoveredRow, UnitTotal,
 };
 use crate::rules::id_number::mask;
 use crate::rules::money::fen_grouped;
@@ -132,10 +132,11 @@ pub fn batch_ref(year: i32, seq: i64, part: usize) -> String {
 /// Exports run `seq` of `year` (the latest when None) to `out_dir` (default
 /// `cfg.paths.reports/<year>/`).
 ///
-/// The run is read twice as a stream, one person at a time: the first pass adds up the
-/// totals, the recovery list and the 明细 widths and collects the bank rows; the second builds
-/// each 明细 line with its 说明 and writes it straight into the summary's constant-memory
-/// sheets. No pass holds the run's lines.
+/// The run is read once as a stream, one person at a time: each person is added to the
+/// totals and the recovery list, their bank row goes into the bank file part being written and
+/// their 明细 lines, with their 说明, into the summary being written
+/// ([`summary::SummaryWriter`]); 汇总 is written from the totals at the end. No step holds the
+/// run's lines.
 pub async fn export_run(
     store: &Store,
     cfg: &Config,
@@ -172,19 +173,22 @@ pub async fn export_run(
             .run_people(year, view.seq, view.offset_recoveries)
             .await?,
     };
-    // Bank file parts, then the summary, written to temporary files (mode 0600) in the folder.
-    let mut bank = BankParts::new(cfg, &template, &view, created, &dir);
-    let tally = tally_run(store, &lines, &mut bank).await?;
-    let (mut written, parts) = bank.finish()?;
+    // Bank file parts and the summary, written to temporary files (mode 0600) in the folder.
     let summary_name = summary_file_name(year, view.seq);
-    let (model, widths, count, totals) =
-        build_model(store, cfg, &lines, tally, &meta, &parts).await?;
-    let summary = SummaryFile {
+    let head = model_head(cfg, &view, &meta);
+    let mut summary = guarded(&summary_name, || {
+        summary::SummaryWriter::new(head.clone(), created)
+            .map_err(|source| xlsx_error(&summary_name, source))
+    })?;
+    let mut bank = BankParts::new(cfg, &template, &view, created, &dir);
+    let tally = tally_run(store, &lines, &mut bank, &mut summary, &summary_name).await?;
+    let (mut written, parts) = bank.finish()?;
+    let (model, totals) = build_model(store, cfg, &lines, tally, head, &meta, &parts).await?;
+    let out = SummaryFile {
         name: &summary_name,
         dir: &dir,
-        created,
     };
-    written.push(write_summary_file(store, &lines, &model, count, widths, &summary).await?);
+    written.push(write_summary_file(summary, &model, &out)?);
 
     // Record the export once; a re-export must give the same files.
     let already = record_export(store, &meta, &view, &template, &parts, &written, operator).await?;
@@ -202,40 +206,24 @@ pub async fn export_run(
     })
 }
 
-/// Where the summary workbook goes: its name, the folder, its creation time.
+/// Where the summary workbook goes: its name and the folder.
 struct SummaryFile<'a> {
     name: &'a str,
     dir: &'a Path,
-    created: NaiveDateTime,
 }
 
-/// The summary's second pass: each person's 明细 lines streamed into the constant-memory
-/// writer, the workbook written to a temporary file (mode 0600) in the folder.
-async fn write_summary_file(
-    store: &Store,
-    lines: &RunLines<'_>,
+/// The summary, its 明细 written while the run streamed by, finished with the complete model
+/// into a temporary file (mode 0600) in the folder.
+fn write_summary_file(
+    writer: summary::SummaryWriter,
     model: &SummaryModel,
-    count: usize,
-    widths: DetailWidths,
     out: &SummaryFile<'_>,
 ) -> Result<Written, ExportError> {
     let name = out.name;
-    let mut writer = guarded(name, || {
-        summary::SummaryWriter::new(model, out.created, count, widths)
-            .map_err(|source| xlsx_error(name, source))
-    })?;
-    each_person(store, &lines.people, |p| {
-        guarded(name, || {
-            lines
-                .rows(&p, true, |row| writer.push(row))
-                .map_err(|e| with_file(e, name))
-        })
-    })
-    .await?;
     let mut tmp = new_temp(out.dir, name)?;
     guarded(name, || {
         writer
-            .finish(tmp.as_file_mut())
+            .finish(model, tmp.as_file_mut())
             .map_err(|source| xlsx_error(name, source))
     })?;
     seal_temp(out.dir, name, &mut tmp)?;
@@ -961,8 +949,8 @@ fn status_rule(s: DayStatus) -> Option<&'static str> {
     })
 }
 
-/// What the first pass over the run adds up: the 汇总 and 追缴 sheets' totals, the 明细
-/// widths, the bank rows and the units of people with uncovered months.
+/// What the pass over the run adds up: the 汇总 and 追缴 sheets' totals, the 明细 row count
+/// and the units of people with uncovered months.
 #[derive(Default)]
 struct Tally {
     totals: Totals,
@@ -970,11 +958,9 @@ struct Tally {
     cohorts: BTreeMap<i32, CohortTotal>,
     kinds: BTreeMap<LineKind, (usize, i64)>,
     recoveries: Vec<RecoveryRow>,
-    /// 明细 rows in all, how many of them are stretches of several months, and the widths of
-    /// the 明细 columns.
+    /// 明细 rows in all and how many of them are stretches of several months.
     lines: usize,
     stretches: usize,
-    widths: DetailWidths,
     /// People with a positive net and no account (name, ID masked).
     missing: Vec<String>,
     /// ID number → unit on the run's date, of the people with uncovered months.
@@ -992,7 +978,7 @@ impl Tally {
             })
     }
 
-    /// Adds one 明细 row to the totals by cohort and kind, the count and the widths.
+    /// Adds one 明细 row to the totals by cohort and kind and the count.
     fn add_row(&mut self, row: &DetailRow) {
         let c = self.cohort(row.cohort_year);
         c.lines += 1;
@@ -1006,16 +992,18 @@ impl Tally {
         k.1 += row.fen;
         self.lines += 1;
         self.stretches += usize::from(row.to != row.month);
-        self.widths.add(row);
     }
 }
 
-/// The first pass: see [`Tally`]; the bank rows go to `bank` as they come. A person with a
-/// positive net and no account refuses the export.
+/// The one pass over the run: see [`Tally`]; the bank rows go to `bank` and the 明细 lines to
+/// `summary` (the file `name`) as they come. A person with a positive net and no account
+/// refuses the export.
 async fn tally_run(
     store: &Store,
     lines: &RunLines<'_>,
     bank: &mut BankParts<'_>,
+    summary: &mut summary::SummaryWriter,
+    name: &str,
 ) -> Result<Tally, ExportError> {
     let uncovered: BTreeSet<&str> = lines.view.uncovered.iter().map(|u| u.0.as_str()).collect();
     let mut t = Tally::default();
@@ -1030,7 +1018,11 @@ async fn tally_run(
         if let Some(row) = bank_row(&p, &mut t.missing) {
             bank.push(&row)?;
         }
-        lines.tally(&p, &mut t)
+        guarded(name, || {
+            lines
+                .tally(&p, &mut t, |row| summary.push(row))
+                .map_err(|e| with_file(e, name))
+        })
     })
     .await?;
     if !t.missing.is_empty() {
@@ -1039,16 +1031,36 @@ async fn tally_run(
     Ok(t)
 }
 
-/// The summary's model (totals, recoveries, uncovered months, notes) from the first pass,
-/// with the 明细 widths, the number of lines and the run's totals.
+/// The summary's head: what its title, identification line, footers and 明细 settings show,
+/// known before the run is read (no totals yet).
+fn model_head(cfg: &Config, view: &RunView, meta: &RunMeta) -> SummaryModel {
+    SummaryModel {
+        title: format!("{}年度{}发放汇总表", view.year, cfg.export.program),
+        organization: cfg.export.organization.clone(),
+        year: view.year,
+        seq: view.seq,
+        supplementary: view.supplementary,
+        today: view.today.clone(),
+        computed_by: view.computed_by.clone(),
+        approved_by: view.approved_by.clone().unwrap_or_default(),
+        approved_on: meta.approved_at.get(..10).unwrap_or_default().to_string(),
+        detail_rows_per_sheet: cfg.export.detail_rows_per_sheet as usize,
+        detail_fitted_rows_max: cfg.export.detail_fitted_rows_max as usize,
+        ..SummaryModel::default()
+    }
+}
+
+/// The summary's model: its `head` with the totals, recoveries, uncovered months and notes of
+/// the pass over the run; and the run's totals.
 async fn build_model(
     store: &Store,
     cfg: &Config,
     lines: &RunLines<'_>,
     tally: Tally,
+    head: SummaryModel,
     meta: &RunMeta,
     parts: &[PartControl],
-) -> Result<(SummaryModel, DetailWidths, usize, Totals), ExportError> {
+) -> Result<(SummaryModel, Totals), ExportError> {
     let view = lines.view;
     let uncovered = uncovered_rows(store, view, &tally.uncovered_units, lines.rules).await?;
     let (uncovered_note, mut notes) = summary_notes(lines.rules, view, &uncovered);
@@ -1083,15 +1095,6 @@ async fn build_model(
     let balances = balance_rows(store, &meta.approved_at).await?;
     after_bank_notes(&mut notes, &tally.kinds, &balances);
     let model = SummaryModel {
-        title: format!("{}年度{}发放汇总表", view.year, cfg.export.program),
-        organization: cfg.export.organization.clone(),
-        year: view.year,
-        seq: view.seq,
-        supplementary: view.supplementary,
-        today: view.today.clone(),
-        computed_by: view.computed_by.clone(),
-        approved_by: view.approved_by.clone().unwrap_or_default(),
-        approved_on: meta.approved_at.get(..10).unwrap_or_default().to_string(),
         units: tally.units.into_values().collect(),
         cohorts: tally.cohorts.into_values().collect(),
         kinds: kind_totals(&tally.kinds),
@@ -1100,15 +1103,14 @@ async fn build_model(
         people_paid: totals.people_paid,
         people_recovering: totals.people_recovering,
         parts: parts.to_vec(),
-        detail_rows_per_sheet: cfg.export.detail_rows_per_sheet as usize,
-        detail_fitted_rows_max: cfg.export.detail_fitted_rows_max as usize,
         recoveries: tally.recoveries,
         balances,
         uncovered,
         uncovered_note,
         notes,
+        ..head
     };
-    Ok((model, tally.widths, tally.lines, totals))
+    Ok((model, totals))
 }
 
 /// The summary's notes on re-issues and open recovery balances, when there are any.
@@ -1203,15 +1205,19 @@ impl RunLines<'_> {
         Ok((appointment, self.history.changes_of(*tid)))
     }
 
-    /// Calls `f` with each line of `item`, its 说明 (empty without `texts`) and, for a whole
-    /// month paid for the first time (not a recovery), its policy version; the causes of
-    /// recovery lines are added to `recovery_causes` (with `texts`).
+    /// Calls `f` with each line of `item`, a call that gives its 说明 (made only when asked
+    /// for: most whole months end up in a stretch that is explained at once) and, for a whole
+    /// month paid for the first time (not a recovery), its policy version; asking for the
+    /// 说明 of a recovery line adds its causes to `recovery_causes`.
     fn explain_item(
         &self,
         item: &RunItem,
         recovery_causes: &mut Vec<String>,
-        texts: bool,
-        mut f: impl FnMut(&crate::rules::Line, String, Option<usize>) -> Result<(), XlsxError>,
+        mut f: impl FnMut(
+            &crate::rules::Line,
+            &mut dyn FnMut() -> String,
+            Option<usize>,
+        ) -> Result<(), XlsxError>,
     ) -> Result<(), ExportError> {
         if item.lines.is_empty() {
             // A person paid only a re-issue: the item names the person's unit, no lines.
@@ -1237,20 +1243,16 @@ impl RunLines<'_> {
                 .breakdown
                 .whole_month_version()
                 .filter(|_| why.prior == 0 && line.kind != LineKind::Recovery);
-            let reason = if texts {
-                why.explain(line, recovery_causes)
-            } else {
-                String::new()
-            };
-            f(line, reason, whole).map_err(|source| xlsx_error("", source))?;
+            let mut reason = || why.explain(line, recovery_causes);
+            f(line, &mut reason, whole).map_err(|source| xlsx_error("", source))?;
         }
         Ok(())
     }
 
     /// The 说明 of a stretch of whole months: its first month's own when it is one month, else
-    /// the rate times the months and what the kind says (empty without `texts`).
-    fn stretch_reason(&self, s: &mut Stretch, cohort_year: i32, texts: bool) -> String {
-        let (true, Some(v), 2..) = (texts, s.version, s.months) else {
+    /// the rate times the months and what the kind says.
+    fn stretch_reason(&self, s: &mut Stretch, cohort_year: i32) -> String {
+        let (Some(v), 2..) = (s.version, s.months) else {
             return std::mem::take(&mut s.reason);
         };
         let rate = &self.rules.policy.versions()[v].monthly_rate;
@@ -1269,9 +1271,14 @@ impl RunLines<'_> {
         text
     }
 
-    /// Adds a person to the totals by unit, cohort and kind, the 明细 widths and (with a net
-    /// to recover) the recovery list. Only a recovery's lines get their 说明 here.
-    fn tally(&self, p: &RunPerson, t: &mut Tally) -> Result<(), ExportError> {
+    /// Adds a person to the totals by unit, cohort and kind and (with a net to recover) the
+    /// recovery list; their 明细 rows, with their 说明, go to `put`.
+    fn tally(
+        &self,
+        p: &RunPerson,
+        t: &mut Tally,
+        mut put: impl FnMut(&DetailRow) -> Result<(), XlsxError>,
+    ) -> Result<(), ExportError> {
         let last = p.items.last().expect("a person in a run has items");
         let u = t
             .units
@@ -1290,9 +1297,9 @@ impl RunLines<'_> {
                 t.cohort(item.cohort_year).people += 1;
             }
         }
-        self.rows(p, false, |row| {
+        self.rows(p, |row| {
             t.add_row(row);
-            Ok(())
+            put(row)
         })?;
         if p.net.recovery < 0 {
             t.recoveries.push(self.recovery(p, mask(&p.id_number))?);
@@ -1306,9 +1313,10 @@ impl RunLines<'_> {
         let mut causes: Vec<String> = Vec::new();
         let mut positive = 0i64;
         for item in &p.items {
-            self.explain_item(item, &mut causes, true, |line, _, _| {
+            self.explain_item(item, &mut causes, |line, reason, _| {
                 if line.fen < 0 {
                     months.push(line.month);
+                    reason();
                 } else {
                     positive += line.fen;
                 }
@@ -1339,14 +1347,13 @@ impl RunLines<'_> {
         })
     }
 
-    /// Calls `put` with each 明细 row of a person, with its 说明 (empty without `texts`): a
+    /// Calls `put` with each 明细 row of a person, with its 说明: a
     /// row per line, except that whole months in a row of one appointment with the same kind
     /// and amount make one row (with `[export] detail_month_ranges`); then the re-issues and
     /// the offset.
     fn rows(
         &self,
         p: &RunPerson,
-        texts: bool,
         mut put: impl FnMut(&DetailRow) -> Result<(), XlsxError>,
     ) -> Result<(), ExportError> {
         let masked = mask(&p.id_number);
@@ -1365,7 +1372,7 @@ impl RunLines<'_> {
                 reason,
             };
             let mut open: Option<Stretch> = None;
-            self.explain_item(item, &mut causes, texts, |line, reason, whole| {
+            self.explain_item(item, &mut causes, |line, reason, whole| {
                 let whole = whole.filter(|_| self.month_ranges);
                 if let Some(s) = open.as_mut().filter(|s| s.extends(line, whole)) {
                     s.last = line.month;
@@ -1373,10 +1380,10 @@ impl RunLines<'_> {
                     return Ok(());
                 }
                 if let Some(mut s) = open.take() {
-                    let reason = self.stretch_reason(&mut s, item.cohort_year, texts);
+                    let reason = self.stretch_reason(&mut s, item.cohort_year);
                     put(&row(&s, reason))?;
                 }
-                let mut s = Stretch::of(line, whole, reason);
+                let mut s = Stretch::of(line, whole, reason());
                 match whole {
                     Some(_) => open = Some(s),
                     None => {
@@ -1387,7 +1394,7 @@ impl RunLines<'_> {
                 Ok(())
             })?;
             if let Some(mut s) = open {
-                let reason = self.stretch_reason(&mut s, item.cohort_year, texts);
+                let reason = self.stretch_reason(&mut s, item.cohort_year);
                 put(&row(&s, reason)).map_err(|source| xlsx_error("", source))?;
             }
         }
