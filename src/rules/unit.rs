@@ -39,18 +39,35 @@ pub fn unit_on(
     appointments: &[(Appointment, Option<String>)],
     moves: &[UnitMove],
 ) -> Option<String> {
+    latest_unit(
+        date,
+        appointments
+            .iter()
+            .filter_map(|(a, u)| u.as_ref().map(|u| (a.approval_date, a.id, u))),
+        moves.iter().map(|m| (m.effective, m.id, &m.new_unit)),
+    )
+    .cloned()
+}
+
+/// [`unit_on`] over any handle of a unit (a name, or the store's index of one, which spares a
+/// string per look-up): `approvals` are (approval date, appointment id, unit) of the
+/// appointments whose roster names a unit, `moves` (effective date, change id, new unit).
+pub fn latest_unit<U: Copy>(
+    date: NaiveDate,
+    approvals: impl Iterator<Item = (NaiveDate, i64, U)>,
+    moves: impl Iterator<Item = (NaiveDate, i64, U)>,
+) -> Option<U> {
     // (day, order within the day, id) → unit; approvals sort before moves of the same day.
-    let approvals = appointments
-        .iter()
-        .filter_map(|(a, u)| u.as_ref().map(|u| ((a.approval_date, 0, a.id), u)));
-    let moved = moves.iter().map(|m| ((m.effective, 1, m.id), &m.new_unit));
-    let events: Vec<((NaiveDate, u8, i64), &String)> = approvals.chain(moved).collect();
+    let events: Vec<((NaiveDate, u8, i64), U)> = approvals
+        .map(|(day, id, u)| ((day, 0, id), u))
+        .chain(moves.map(|(day, id, u)| ((day, 1, id), u)))
+        .collect();
     if let Some((_, unit)) = events
         .iter()
         .filter(|((day, _, _), _)| *day <= date)
         .max_by_key(|(key, _)| *key)
     {
-        return Some((*unit).clone());
+        return Some(*unit);
     }
     // Before every event: the unit of the first appointment (the roster's first word).
     events
@@ -58,7 +75,7 @@ pub fn unit_on(
         .filter(|((_, kind, _), _)| *kind == 0)
         .min_by_key(|(key, _)| *key)
         .or_else(|| events.iter().min_by_key(|(key, _)| *key))
-        .map(|(_, u)| (*u).clone())
+        .map(|(_, u)| *u)
 }
 
 /// Whether the person belongs to `unit` on every day from `from` through `to` (None: with no
@@ -161,5 +178,40 @@ mod tests {
         assert!(through("乙公司", "2023-03-01", None));
         assert!(through("乙 公司", "2023-05-01", Some("2023-09-30")));
         assert!(!through("乙公司", "2023-02-01", None));
+    }
+
+    #[test]
+    fn a_unit_by_index_is_the_unit_by_name() {
+        let names = ["甲公司", "乙公司", "丙公司", "丁公司"];
+        let appts = [
+            (appt(1, "2021-10-15"), Some(names[0].to_string())),
+            (appt(2, "2024-11-20"), Some(names[2].to_string())),
+            (appt(3, "2022-06-01"), None),
+        ];
+        let moves = [mv(5, "2023-03-01", names[1]), mv(6, "2024-11-20", names[3])];
+        let index = |u: &str| names.iter().position(|n| *n == u).unwrap();
+        for day in [
+            "2020-01-01",
+            "2021-10-15",
+            "2023-02-28",
+            "2023-03-01",
+            "2024-11-20",
+            "2026-01-01",
+        ] {
+            let by_index = latest_unit(
+                d(day),
+                appts
+                    .iter()
+                    .filter_map(|(a, u)| u.as_deref().map(|u| (a.approval_date, a.id, index(u)))),
+                moves
+                    .iter()
+                    .map(|m| (m.effective, m.id, index(&m.new_unit))),
+            );
+            assert_eq!(
+                by_index.map(|i| names[i].to_string()),
+                unit_on(d(day), &appts, &moves),
+                "{day}"
+            );
+        }
     }
 }

@@ -1074,31 +1074,17 @@ impl UnitIndex {
     pub(super) fn unit_on(&self, technician: i64, date: NaiveDate) -> String {
         let from = self.appointments.partition_point(|a| a.0 < technician);
         let to = self.appointments.partition_point(|a| a.0 <= technician);
-        let appointments: Vec<(crate::rules::Appointment, Option<String>)> = self.appointments
-            [from..to]
+        let approvals = self.appointments[from..to]
             .iter()
-            .map(|(_, d, id, u)| {
-                (
-                    crate::rules::Appointment {
-                        id: *id,
-                        approval_date: *d,
-                        approval_no: String::new(),
-                    },
-                    u.map(|u| self.names[u as usize].clone()),
-                )
-            })
-            .collect();
+            .filter_map(|(_, day, id, u)| u.map(|u| (*day, *id, u)));
         let from = self.moves.partition_point(|m| m.0 < technician);
         let to = self.moves.partition_point(|m| m.0 <= technician);
-        let moves: Vec<crate::rules::unit::UnitMove> = self.moves[from..to]
+        let moves = self.moves[from..to]
             .iter()
-            .map(|(_, id, d, u)| crate::rules::unit::UnitMove {
-                id: *id,
-                effective: *d,
-                new_unit: self.names[*u as usize].clone(),
-            })
-            .collect();
-        crate::rules::unit::unit_on(date, &appointments, &moves).unwrap_or_default()
+            .map(|(_, id, day, u)| (*day, *id, *u));
+        crate::rules::unit::latest_unit(date, approvals, moves)
+            .map(|u| self.names[u as usize].clone())
+            .unwrap_or_default()
     }
 }
 
