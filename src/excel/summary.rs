@@ -1160,8 +1160,8 @@ fn unit_chart(
 /// The header row of 明细, 追缴 and 未覆盖 (below the title and the identification line).
 pub const LIST_HEADER: u32 = 2;
 
-/// The widest text of each content-sized 明细 column, gathered line by line (a first, cheap
-/// pass over a run needs no 说明).
+/// The widest text of each content-sized 明细 column, gathered line by line as the
+/// [`SummaryWriter`] is given them (说明 has a fixed width and wraps).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct DetailWidths {
     id_number: f64,

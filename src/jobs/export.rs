@@ -1347,10 +1347,9 @@ impl RunLines<'_> {
         })
     }
 
-    /// Calls `put` with each 明细 row of a person, with its 说明: a
-    /// row per line, except that whole months in a row of one appointment with the same kind
-    /// and amount make one row (with `[export] detail_month_ranges`); then the re-issues and
-    /// the offset.
+    /// Calls `put` with each 明细 row of a person, with its 说明: a row per line, except that
+    /// whole months in a row of one appointment with the same kind and amount make one row
+    /// (with `[export] detail_month_ranges`); then the re-issues and the offset.
     fn rows(
         &self,
         p: &RunPerson,
