@@ -324,8 +324,8 @@ impl Store {
     /// notices cannot be built, nothing is approved.
     ///
     /// The run's lines are streamed in ID-number order and digested person by person (name,
-    /// unit, net; the lines only of people with a recovery), never held whole: `notices` is
-    /// called once per unit with a view of that unit's people (its notice and its people's
+    /// unit, net and lines packed as the ledger stores them), never held as records: `notices`
+    /// is called once per unit with a view of that unit's people (its notice and its people's
     /// recovery notices), then once with no people and the uncovered months (the bureau's
     /// warning). The notices are queued in the order one call over the whole run gives: the
     /// units' notices by unit name, the recovery notices by ID number, the warning.
@@ -819,14 +819,17 @@ async fn record_computed(
     Ok(())
 }
 
-/// What the notices need of each person of a run, compactly: ID number and name in one arena,
-/// the unit as an index, the net; the lines only of people with a recovery.
+/// What the notices need of each person of a run, compactly: ID number, name and lines in one
+/// arena, the unit as an index, the net; and each unit's people (a province has thousands of
+/// units: finding a unit's people must not walk the whole run once per unit).
 #[derive(Default)]
 struct RunDigest {
     arena: String,
     people: Vec<PersonDigest>,
     unit_names: Vec<String>,
     unit_index: HashMap<String, u32>,
+    /// By unit index: its people's indexes in `people`, in ID-number order.
+    unit_people: Vec<Vec<u32>>,
 }
 
 struct PersonDigest {
@@ -837,7 +840,6 @@ struct PersonDigest {
     /// The person's lines, packed as the ledger stores them (`2023-05r30645,…`), after the
     /// name: each unit's letter breaks every person's amount down by month and kind.
     lines_len: u32,
-    unit: u32,
     net: Net,
 }
 
@@ -850,9 +852,11 @@ impl RunDigest {
                 let u = self.unit_names.len() as u32;
                 self.unit_names.push(unit_name.clone());
                 self.unit_index.insert(unit_name, u);
+                self.unit_people.push(Vec::new());
                 u
             }
         };
+        self.unit_people[unit as usize].push(self.people.len() as u32);
         let lines = encode_lines(&p.lines());
         let at = self.arena.len();
         self.arena.push_str(&p.id_number);
@@ -864,7 +868,6 @@ impl RunDigest {
             id_len: p.id_number.len() as u16,
             name_len: p.name.len() as u16,
             lines_len: lines.len() as u32,
-            unit,
             net: p.net,
         });
     }
@@ -873,11 +876,10 @@ impl RunDigest {
     /// holding the person's lines.
     fn people_of(&self, unit: u32) -> Vec<RunPerson> {
         let name = &self.unit_names[unit as usize];
-        self.people
+        self.unit_people[unit as usize]
             .iter()
-            .enumerate()
-            .filter(|(_, p)| p.unit == unit)
-            .map(|(_, p)| {
+            .map(|i| &self.people[*i as usize])
+            .map(|p| {
                 let id_end = p.at + usize::from(p.id_len);
                 let name_end = id_end + usize::from(p.name_len);
                 let packed = &self.arena[name_end..name_end + p.lines_len as usize];
@@ -1482,4 +1484,70 @@ pub(crate) async fn load_paid(
         }
     }
     Ok(paid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{Line, LineKind, Month};
+
+    fn person(id: i64, unit: &str, months: &[u32]) -> RunPerson {
+        let lines: Vec<Line> = months
+            .iter()
+            .map(|m| Line {
+                month: Month::new(2024, *m).unwrap(),
+                kind: LineKind::Regular,
+                fen: 50_000 + i64::from(*m),
+            })
+            .collect();
+        let net: i64 = lines.iter().map(|l| l.fen).sum();
+        RunPerson {
+            technician_id: id,
+            id_number: format!("37030219800101{id:04}"),
+            name: format!("人员{id}"),
+            net: Net {
+                net,
+                bank: net,
+                recovery: 0,
+            },
+            items: vec![RunItem {
+                appointment_id: id,
+                approval_no: String::new(),
+                cohort_year: 2021,
+                unit: unit.to_string(),
+                lines,
+                bank_account: String::new(),
+                bank_name: String::new(),
+            }],
+            reissues: Vec::new(),
+            offset_fen: 0,
+        }
+    }
+
+    #[test]
+    fn a_digest_gives_each_unit_its_own_people_in_order_with_their_lines() {
+        let units = ["乙公司", "甲公司", "丙公司"];
+        let mut digest = RunDigest::default();
+        let mut expected: HashMap<&str, Vec<RunPerson>> = HashMap::new();
+        for id in 0..30i64 {
+            let unit = units[(id * 7 % 3) as usize];
+            let p = person(id, unit, &[1 + (id % 12) as u32, 12]);
+            expected.entry(unit).or_default().push(p.clone());
+            digest.push(p);
+        }
+        assert_eq!(digest.unit_names, units, "units in order of first sight");
+        for (u, name) in digest.unit_names.iter().enumerate() {
+            let got = digest.people_of(u as u32);
+            let want = &expected[name.as_str()];
+            assert_eq!(got.len(), want.len(), "{name}");
+            for (g, w) in got.iter().zip(want) {
+                assert_eq!(
+                    (&g.id_number, &g.name, g.net, g.technician_id),
+                    (&w.id_number, &w.name, w.net, w.technician_id)
+                );
+                assert_eq!(g.items[0].unit, *name);
+                assert_eq!(g.lines(), w.lines());
+            }
+        }
+    }
 }
