@@ -29,7 +29,7 @@ use crate::rules::{
     Appointment, Change, ChangeKind, DayStatus, LineKind, Month, Proration, RulesConfig, Timeline,
 };
 use crate::store::payrun::{RunItem, Totals};
-use crate::store::{parse_date, RunPeople, RunPerson, RunView, Store, StoreError};
+use crate::store::{parse_date, RunPerson, RunView, Store, StoreError};
 use chrono::{NaiveDate, NaiveDateTime};
 use futures_util::TryStreamExt;
 use rust_xlsxwriter::XlsxError;
@@ -169,9 +169,6 @@ pub async fn export_run(
         rules: &rules,
         history: load_history(store, &meta).await?,
         month_ranges: cfg.export.detail_month_ranges,
-        people: store
-            .run_people(year, view.seq, view.offset_recoveries)
-            .await?,
     };
     // Bank file parts and the summary, written to temporary files (mode 0600) in the folder.
     let summary_name = summary_file_name(year, view.seq);
@@ -262,12 +259,12 @@ fn with_file(e: ExportError, file: &str) -> ExportError {
 /// the first error of `f` stops the stream and is returned.
 async fn each_person(
     store: &Store,
-    people: &RunPeople,
+    view: &RunView,
     mut f: impl FnMut(RunPerson) -> Result<(), ExportError>,
 ) -> Result<(), ExportError> {
     let mut failed = None;
     let streamed = store
-        .each_run_person(people, |p| {
+        .each_run_person(view.year, view.seq, view.offset_recoveries, |p| {
             f(p).map_err(|e| {
                 failed = Some(e);
                 StoreError::Usage("stopped".into())
@@ -1007,7 +1004,7 @@ async fn tally_run(
 ) -> Result<Tally, ExportError> {
     let uncovered: BTreeSet<&str> = lines.view.uncovered.iter().map(|u| u.0.as_str()).collect();
     let mut t = Tally::default();
-    each_person(store, &lines.people, |p| {
+    each_person(store, lines.view, |p| {
         if uncovered.contains(p.id_number.as_str()) {
             if let Some(last) = p.items.last() {
                 t.uncovered_units
@@ -1189,8 +1186,6 @@ struct RunLines<'a> {
     history: History,
     /// Whole months in a row make one 明细 row (`[export] detail_month_ranges`).
     month_ranges: bool,
-    /// The run's people, streamed once for the totals and once for the 明细.
-    people: RunPeople,
 }
 
 impl RunLines<'_> {

@@ -28,7 +28,7 @@ use std::str::FromStr;
 
 pub use crate::input::{ChangeEntry, RosterEntry, UnitEntry};
 pub use changes::{ChangeRecord, ChangesOutcome, RowProblem};
-pub use payrun::{RunPeople, RunPerson, RunSummary, RunView};
+pub use payrun::{RunPerson, RunSummary, RunView};
 pub use roster::RosterOutcome;
 
 /// A failure of the store; the CLI maps each to an exit status.

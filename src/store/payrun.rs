@@ -299,24 +299,19 @@ impl Store {
         Ok(view)
     }
 
-    /// Run `seq` of `year` made ready to stream its people, as often as needed, with
-    /// [`Store::each_run_person`] (which units people belong to is read once).
-    pub async fn run_people(&self, year: i32, seq: i64, offset: bool) -> Result<RunPeople> {
-        let mut conn = self.pool.acquire().await?;
-        let head = load_run_head(&mut conn, year, Some(seq), offset).await?;
-        let units = UnitIndex::load(&mut conn).await?;
-        Ok(RunPeople { head, units })
-    }
-
-    /// Calls `f` with each person of `run` as [`Store::show_run`] would list them, in
-    /// ID-number order, one person in memory at a time; an error of `f` stops it.
+    /// Calls `f` with each person of run `seq` of `year` as [`Store::show_run`] would list
+    /// them, in ID-number order, one person in memory at a time; an error of `f` stops it.
     pub async fn each_run_person(
         &self,
-        run: &RunPeople,
+        year: i32,
+        seq: i64,
+        offset: bool,
         f: impl FnMut(RunPerson) -> Result<()>,
     ) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
-        for_each_person(&mut conn, &run.head, &run.units, f).await
+        let head = load_run_head(&mut conn, year, Some(seq), offset).await?;
+        let units = UnitIndex::load(&mut conn).await?;
+        for_each_person(&mut conn, &head, &units, f).await
     }
 
     /// Approves like [`Store::approve_run`] and, in the same transaction, queues the notices
@@ -906,12 +901,6 @@ impl RunDigest {
 }
 
 /// A run's header: everything of a [`RunView`] but its people and uncovered months.
-/// A run ready to stream its people: see [`Store::run_people`].
-pub struct RunPeople {
-    head: RunHead,
-    units: UnitIndex,
-}
-
 pub(super) struct RunHead {
     pub(super) run_id: i64,
     pub(super) year: i32,
