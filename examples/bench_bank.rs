@@ -35,6 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         created: NaiveDate::from_ymd_opt(2025, 12, 1)
             .and_then(|d| d.and_hms_opt(9, 0, 0))
             .expect("date"),
+        date: NaiveDate::from_ymd_opt(2025, 12, 1).expect("date"),
     };
     let birth0 = NaiveDate::from_ymd_opt(1960, 1, 1).expect("date");
     // Rows are generated lazily: nothing of the million is held in memory.

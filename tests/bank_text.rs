@@ -19,10 +19,13 @@ fn info() -> BankFileInfo {
         title: None,
         batch_ref: "CT-2025-R1-P1".into(),
         organization: PAYER.into(),
-        created: chrono::NaiveDate::from_ymd_opt(2025, 1, 15)
+        // Approved at 02:30 on 15 January in Shanghai: still the 14th in UTC. The header's
+        // {date} is the day in Shanghai.
+        created: chrono::NaiveDate::from_ymd_opt(2025, 1, 14)
             .unwrap()
-            .and_hms_opt(10, 30, 0)
+            .and_hms_opt(18, 30, 0)
             .unwrap(),
+        date: chrono::NaiveDate::from_ymd_opt(2025, 1, 15).unwrap(),
     }
 }
 

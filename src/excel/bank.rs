@@ -10,9 +10,9 @@
 
 use super::bank_return::ReturnLayout;
 use super::bank_text::{TextLayout, TextPart};
-use super::summary::{cn_date, text_width};
+use super::summary::text_width;
 use crate::rules::money::{fen_grouped, fen_str};
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use rust_xlsxwriter::{
     DocProperties, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
 };
@@ -318,8 +318,10 @@ pub struct BankFileInfo {
     pub batch_ref: String,
     /// Stored as the document author and company.
     pub organization: String,
-    /// The document's creation time: fixed, so re-exports are byte-identical.
+    /// The document's creation time (UTC): fixed, so re-exports are byte-identical.
     pub created: NaiveDateTime,
+    /// The date printed in each page's header: the approval's day in Asia/Shanghai.
+    pub date: NaiveDate,
 }
 
 /// Control totals of one bank file.
@@ -492,7 +494,7 @@ impl<'a> XlsxPart<'a> {
     fn new(template: &'a BankTemplate, info: BankFileInfo) -> Result<Self, BankError> {
         let sheet = BankSheet {
             template,
-            date: cn_date(&info.created.date().to_string()),
+            date: crate::rules::month::cn_date(info.date),
             info,
             f: Formats::new(),
         };

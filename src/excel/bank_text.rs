@@ -532,7 +532,7 @@ impl<'a> TextPart<'a> {
             "count" => self.totals.rows.to_string(),
             "total" => self.layout.amount(self.totals.fen),
             "batch" => info.batch_ref.clone(),
-            "date" => info.created.format("%Y%m%d").to_string(),
+            "date" => info.date.format("%Y%m%d").to_string(),
             "purpose" => info.purpose.clone(),
             "payer" => info.organization.clone(),
             "year" => run?.0.to_string(),

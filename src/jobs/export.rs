@@ -160,6 +160,7 @@ pub async fn export_run(
     let template = bank_template(cfg)?;
     let meta = run_meta(store, year, view.seq).await?;
     let created = creation_time(&meta.approved_at, &view.today);
+    let day = approval_day(&meta.approved_at, &view.today);
     let dir = out_dir
         .map(Path::to_path_buf)
         .unwrap_or_else(|| cfg.paths.reports.join(year.to_string()));
@@ -172,12 +173,12 @@ pub async fn export_run(
     };
     // Bank file parts and the summary, written to temporary files (mode 0600) in the folder.
     let summary_name = summary_file_name(year, view.seq);
-    let head = model_head(cfg, &view, &meta);
+    let head = model_head(cfg, &view, day);
     let mut summary = guarded(&summary_name, || {
         summary::SummaryWriter::new(head.clone(), created)
             .map_err(|source| xlsx_error(&summary_name, source))
     })?;
-    let mut bank = BankParts::new(cfg, &template, &view, created, &dir);
+    let mut bank = BankParts::new(cfg, &template, &view, (created, day), &dir);
     let tally = tally_run(store, &lines, &mut bank, &mut summary, &summary_name).await?;
     let (mut written, parts) = bank.finish()?;
     let (model, totals) = build_model(store, cfg, &lines, tally, head, &meta, &parts).await?;
@@ -324,6 +325,7 @@ struct BankParts<'a> {
     organization: String,
     program: String,
     created: chrono::NaiveDateTime,
+    day: NaiveDate,
     current: Option<BankWriter<'a>>,
     closed: Vec<(tempfile::NamedTempFile, PartTotals)>,
 }
@@ -333,7 +335,7 @@ impl<'a> BankParts<'a> {
         cfg: &Config,
         template: &'a BankTemplate,
         view: &RunView,
-        created: chrono::NaiveDateTime,
+        (created, day): (chrono::NaiveDateTime, NaiveDate),
         dir: &'a Path,
     ) -> Self {
         let (year, seq) = (view.year, view.seq);
@@ -354,6 +356,7 @@ impl<'a> BankParts<'a> {
             organization: cfg.export.organization.clone(),
             program: program.clone(),
             created,
+            day,
             current: None,
             closed: Vec::new(),
         }
@@ -386,6 +389,7 @@ impl<'a> BankParts<'a> {
                 batch_ref: batch_ref(self.year, self.seq, part),
                 organization: self.organization.clone(),
                 created: self.created,
+                date: self.day,
             };
             let template = self.template;
             let mut w = guarded(&name, || {
@@ -546,6 +550,14 @@ fn creation_time(approved_at: &str, today: &str) -> NaiveDateTime {
                 .ok()
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
         })
+        .unwrap_or_default()
+}
+
+/// The day the documents are dated (制表日期, the bank list's 日期): the approval's day in
+/// Asia/Shanghai, else the run's business date.
+fn approval_day(approved_at: &str, today: &str) -> NaiveDate {
+    crate::store::recorded_day(approved_at)
+        .or_else(|| NaiveDate::parse_from_str(today, "%Y-%m-%d").ok())
         .unwrap_or_default()
 }
 
@@ -1030,7 +1042,7 @@ async fn tally_run(
 
 /// The summary's head: what its title, identification line, footers and 明细 settings show,
 /// known before the run is read (no totals yet).
-fn model_head(cfg: &Config, view: &RunView, meta: &RunMeta) -> SummaryModel {
+fn model_head(cfg: &Config, view: &RunView, approved_on: NaiveDate) -> SummaryModel {
     SummaryModel {
         title: format!("{}年度{}发放汇总表", view.year, cfg.export.program),
         organization: cfg.export.organization.clone(),
@@ -1040,7 +1052,7 @@ fn model_head(cfg: &Config, view: &RunView, meta: &RunMeta) -> SummaryModel {
         today: view.today.clone(),
         computed_by: view.computed_by.clone(),
         approved_by: view.approved_by.clone().unwrap_or_default(),
-        approved_on: meta.approved_at.get(..10).unwrap_or_default().to_string(),
+        approved_on: approved_on.to_string(),
         detail_rows_per_sheet: cfg.export.detail_rows_per_sheet as usize,
         detail_fitted_rows_max: cfg.export.detail_fitted_rows_max as usize,
         ..SummaryModel::default()
@@ -1712,5 +1724,22 @@ mod tests {
         assert_eq!(t.to_string(), "2025-12-01 09:30:15");
         let t = creation_time("", "2025-12-01");
         assert_eq!(t.to_string(), "2025-12-01 00:00:00");
+    }
+
+    #[test]
+    fn documents_are_dated_by_the_approval_day_in_shanghai() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        // 00:30 on 1 December in Shanghai is still 30 November in UTC.
+        let at = "2024-11-30T16:30:00.000Z";
+        assert_eq!(approval_day(at, "2024-12-01"), d("2024-12-01"));
+        assert_eq!(
+            creation_time(at, "2024-12-01").to_string(),
+            "2024-11-30 16:30:00"
+        );
+        // 07:59 UTC is 15:59 the same day; 16:00 UTC is midnight of the next.
+        assert_eq!(approval_day("2025-06-30T07:59:00Z", ""), d("2025-06-30"));
+        assert_eq!(approval_day("2025-06-30T16:00:00Z", ""), d("2025-07-01"));
+        // No approval time: the run's business date.
+        assert_eq!(approval_day("", "2025-12-01"), d("2025-12-01"));
     }
 }

@@ -60,9 +60,9 @@ pub fn month_ranges(months: &[Month]) -> Vec<(Month, Month)> {
 /// A stored timestamp (RFC 3339, UTC) as its day in Asia/Shanghai (`2024年12月1日`); any other
 /// text as it is, its ISO dates rewritten.
 pub fn cn_timestamp(text: &str) -> String {
-    match chrono::DateTime::parse_from_rfc3339(text) {
-        Ok(t) => cn_date(t.with_timezone(&chrono_tz::Asia::Shanghai).date_naive()),
-        Err(_) => cn_dates_in(text),
+    match crate::store::recorded_day(text) {
+        Some(d) => cn_date(d),
+        None => cn_dates_in(text),
     }
 }
 

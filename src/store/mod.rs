@@ -406,6 +406,15 @@ pub fn now_text() -> String {
         .unwrap_or_else(|| text(now))
 }
 
+/// The day in Asia/Shanghai of a time recorded by [`now_text`] (RFC 3339, UTC): the day the
+/// bureau saw it happen, which is not the UTC date before 08:00 Shanghai time. `None` for any
+/// other text.
+pub fn recorded_day(at: &str) -> Option<NaiveDate> {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .ok()
+        .map(|t| t.with_timezone(&chrono_tz::Asia::Shanghai).date_naive())
+}
+
 /// Parses an ISO date stored in the ledger.
 pub(crate) fn parse_date(s: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| StoreError::Corrupt(format!("date `{s}`")))

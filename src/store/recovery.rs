@@ -201,9 +201,9 @@ impl RecoveryHistory {
     }
 }
 
-/// The date part of an RFC 3339 time.
-fn day(at: &str) -> &str {
-    at.get(..10).unwrap_or(at)
+/// The day (Asia/Shanghai) of a recorded time; other text as it is.
+fn day(at: &str) -> String {
+    super::recorded_day(at).map_or_else(|| at.to_string(), |d| d.to_string())
 }
 
 impl Store {
