@@ -174,12 +174,16 @@ pub async fn export_run(
     // Bank file parts and the summary, written to temporary files (mode 0600) in the folder.
     let summary_name = summary_file_name(year, view.seq);
     let head = model_head(cfg, &view, day);
-    let mut summary = guarded(&summary_name, || {
+    let summary = guarded(&summary_name, || {
         summary::SummaryWriter::new(head.clone(), created)
             .map_err(|source| xlsx_error(&summary_name, source))
     })?;
+    let mut summary = SummaryThread::spawn(summary, &summary_name)?;
     let mut bank = BankParts::new(cfg, &template, &view, (created, day), &dir);
-    let tally = tally_run(store, &lines, &mut bank, &mut summary, &summary_name).await?;
+    let tally = tally_run(store, &lines, &mut bank, &mut summary, &summary_name).await;
+    // The writer's own error, if it stopped, is why the pass stopped.
+    let summary = summary.join()?;
+    let tally = tally?;
     let (mut written, parts) = bank.finish()?;
     let (model, totals) = build_model(store, cfg, &lines, tally, head, &meta, &parts).await?;
     let out = SummaryFile {
@@ -202,6 +206,83 @@ pub async fn export_run(
         parts,
         totals,
     })
+}
+
+/// How many 明细 rows go to the summary's thread at a time.
+const SUMMARY_BATCH: usize = 512;
+
+/// The summary's 明细 written on a thread of its own while the run is read and the bank file
+/// written (the two cores each do half the work): rows go to it in batches of
+/// [`SUMMARY_BATCH`], at most 8 batches queued; [`SummaryThread::join`] gives the writer back
+/// for 汇总 and saving, or the error that stopped it. The rows arrive, and are written, in the
+/// order they were pushed, so the file is the one a single thread writes.
+struct SummaryThread {
+    batch: Vec<DetailRow>,
+    tx: Option<std::sync::mpsc::SyncSender<Vec<DetailRow>>>,
+    thread: std::thread::JoinHandle<Result<summary::SummaryWriter, ExportError>>,
+    name: String,
+}
+
+impl SummaryThread {
+    fn spawn(mut writer: summary::SummaryWriter, name: &str) -> Result<Self, ExportError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<DetailRow>>(8);
+        let file = name.to_string();
+        let thread = std::thread::Builder::new()
+            .name("summary-writer".into())
+            .spawn(move || {
+                for rows in rx {
+                    guarded(&file, || {
+                        rows.iter()
+                            .try_for_each(|r| writer.push(r))
+                            .map_err(|source| xlsx_error(&file, source))
+                    })?;
+                }
+                Ok(writer)
+            })
+            .map_err(|source| ExportError::Io {
+                path: PathBuf::from(name),
+                source,
+            })?;
+        Ok(SummaryThread {
+            batch: Vec::with_capacity(SUMMARY_BATCH),
+            tx: Some(tx),
+            thread,
+            name: name.to_string(),
+        })
+    }
+
+    /// Queues a row; an error when the writer has stopped ([`SummaryThread::join`] says why).
+    fn push(&mut self, row: &DetailRow) -> Result<(), XlsxError> {
+        self.batch.push(row.clone());
+        if self.batch.len() < SUMMARY_BATCH {
+            return Ok(());
+        }
+        self.flush()
+    }
+
+    fn flush(&mut self) -> Result<(), XlsxError> {
+        let rows = std::mem::replace(&mut self.batch, Vec::with_capacity(SUMMARY_BATCH));
+        match &self.tx {
+            Some(tx) if tx.send(rows).is_ok() => Ok(()),
+            _ => Err(XlsxError::ParameterError(
+                "the summary's writer has stopped".into(),
+            )),
+        }
+    }
+
+    /// Hands over the last rows and waits for the writer.
+    fn join(mut self) -> Result<summary::SummaryWriter, ExportError> {
+        let queued = self.flush();
+        drop(self.tx.take());
+        let writer = self.thread.join().unwrap_or_else(|_| {
+            Err(ExportError::Io {
+                path: PathBuf::from(&self.name),
+                source: std::io::Error::other("the summary's writer panicked"),
+            })
+        })?;
+        queued.map_err(|source| xlsx_error(&self.name, source))?;
+        Ok(writer)
+    }
 }
 
 /// Where the summary workbook goes: its name and the folder.
@@ -1011,7 +1092,7 @@ async fn tally_run(
     store: &Store,
     lines: &RunLines<'_>,
     bank: &mut BankParts<'_>,
-    summary: &mut summary::SummaryWriter,
+    summary: &mut SummaryThread,
     name: &str,
 ) -> Result<Tally, ExportError> {
     let uncovered: BTreeSet<&str> = lines.view.uncovered.iter().map(|u| u.0.as_str()).collect();
@@ -1724,6 +1805,48 @@ mod tests {
         assert_eq!(t.to_string(), "2025-12-01 09:30:15");
         let t = creation_time("", "2025-12-01");
         assert_eq!(t.to_string(), "2025-12-01 00:00:00");
+    }
+
+    #[test]
+    fn the_summary_written_on_its_thread_is_the_one_written_in_line() {
+        let m = SummaryModel {
+            title: "2024年度张店区首席技师津贴发放汇总表".into(),
+            year: 2024,
+            seq: 1,
+            detail_rows_per_sheet: 700,
+            detail_fitted_rows_max: 300,
+            ..SummaryModel::default()
+        };
+        // Not a whole number of batches; past the fitted rows; over two 明细 sheets.
+        let rows: Vec<DetailRow> = (0..SUMMARY_BATCH * 2 + 77)
+            .map(|k| DetailRow {
+                id_number: format!("3703**********{:04}", k % 10_000),
+                name: format!("人{k}"),
+                unit: format!("单位{}", k % 7),
+                cohort_year: 2022,
+                approval_no: "淄张人社字〔2022〕1号".into(),
+                month: "2024-01".parse().unwrap(),
+                to: "2024-12".parse().unwrap(),
+                kind: crate::rules::payrun::LineKind::Regular,
+                fen: 600_000 + k as i64,
+                reason: "任期内全月在岗".into(),
+            })
+            .collect();
+        let created = NaiveDate::from_ymd_opt(2024, 12, 1)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        let mut in_line = std::io::Cursor::new(Vec::new());
+        summary::write_summary(&m, &rows, created, &mut in_line).unwrap();
+        let writer = summary::SummaryWriter::new(m.clone(), created).unwrap();
+        let mut thread = SummaryThread::spawn(writer, "summary-2024-run1.xlsx").unwrap();
+        for r in &rows {
+            thread.push(r).unwrap();
+        }
+        let mut threaded = std::io::Cursor::new(Vec::new());
+        thread.join().unwrap().finish(&m, &mut threaded).unwrap();
+        assert!(in_line.get_ref().len() > 10_000);
+        assert!(in_line.get_ref() == threaded.get_ref(), "the files differ");
     }
 
     #[test]
