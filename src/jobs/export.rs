@@ -136,7 +136,8 @@ pub fn batch_ref(year: i32, seq: i64, part: usize) -> String {
 /// totals and the recovery list, their bank row goes into the bank file part being written and
 /// their 明细 lines, with their 说明, into the summary being written
 /// ([`summary::SummaryWriter`]); 汇总 is written from the totals at the end. No step holds the
-/// run's lines.
+/// run's lines. The bank file parts and the 明细 are written on threads of their own
+/// (`Worker`), in the order the rows come, so the files are those one thread writes.
 pub async fn export_run(
     store: &Store,
     cfg: &Config,
@@ -148,15 +149,7 @@ pub async fn export_run(
     let rules = cfg
         .rules_config()
         .map_err(|e| ExportError::Config(e.to_string()))?;
-    let view = store
-        .run_head(year, seq, cfg.payment.offset_recoveries)
-        .await?;
-    if view.status != "approved" {
-        return Err(ExportError::NotApproved {
-            year,
-            seq: view.seq,
-        });
-    }
+    let view = approved_run(store, cfg, year, seq).await?;
     let template = bank_template(cfg)?;
     let meta = run_meta(store, year, view.seq).await?;
     let created = creation_time(&meta.approved_at, &view.today);
@@ -174,17 +167,20 @@ pub async fn export_run(
     // Bank file parts and the summary, written to temporary files (mode 0600) in the folder.
     let summary_name = summary_file_name(year, view.seq);
     let head = model_head(cfg, &view, day);
-    let summary = guarded(&summary_name, || {
-        summary::SummaryWriter::new(head.clone(), created)
-            .map_err(|source| xlsx_error(&summary_name, source))
-    })?;
-    let mut summary = SummaryThread::spawn(summary, &summary_name)?;
-    let mut bank = BankParts::new(cfg, &template, &view, (created, day), &dir);
-    let tally = tally_run(store, &lines, &mut bank, &mut summary, &summary_name).await;
-    // The writer's own error, if it stopped, is why the pass stopped.
-    let summary = summary.join()?;
-    let tally = tally?;
-    let (mut written, parts) = bank.finish()?;
+    let bank_head = BankHead::of(cfg, &template, &view, (created, day));
+    let Pass {
+        tally,
+        summary,
+        mut written,
+        parts,
+    } = write_run(
+        store,
+        &lines,
+        (&head, created),
+        (bank_head, &template),
+        &dir,
+    )
+    .await?;
     let (model, totals) = build_model(store, cfg, &lines, tally, head, &meta, &parts).await?;
     let out = SummaryFile {
         name: &summary_name,
@@ -208,81 +204,172 @@ pub async fn export_run(
     })
 }
 
-/// How many 明细 rows go to the summary's thread at a time.
-const SUMMARY_BATCH: usize = 512;
+/// The run to export: refused unless approved.
+async fn approved_run(
+    store: &Store,
+    cfg: &Config,
+    year: i32,
+    seq: Option<i64>,
+) -> Result<RunView, ExportError> {
+    let view = store
+        .run_head(year, seq, cfg.payment.offset_recoveries)
+        .await?;
+    if view.status != "approved" {
+        return Err(ExportError::NotApproved {
+            year,
+            seq: view.seq,
+        });
+    }
+    Ok(view)
+}
 
-/// The summary's 明细 written on a thread of its own while the run is read and the bank file
-/// written (the two cores each do half the work): rows go to it in batches of
-/// [`SUMMARY_BATCH`], at most 8 batches queued; [`SummaryThread::join`] gives the writer back
-/// for 汇总 and saving, or the error that stopped it. The rows arrive, and are written, in the
-/// order they were pushed, so the file is the one a single thread writes.
-struct SummaryThread {
-    batch: Vec<DetailRow>,
-    tx: Option<std::sync::mpsc::SyncSender<Vec<DetailRow>>>,
-    thread: std::thread::JoinHandle<Result<summary::SummaryWriter, ExportError>>,
+/// What the pass over the run made: its tally, the summary with its 明细 written, the bank
+/// file parts (temporary files) and their control totals.
+struct Pass {
+    tally: Tally,
+    summary: summary::SummaryWriter,
+    written: Vec<Written>,
+    parts: Vec<PartControl>,
+}
+
+/// Reads the run once, the bank file parts and the summary's 明细 written on their threads.
+async fn write_run(
+    store: &Store,
+    lines: &RunLines<'_>,
+    (head, created): (&SummaryModel, NaiveDateTime),
+    (bank_head, template): (BankHead, &BankTemplate),
+    dir: &Path,
+) -> Result<Pass, ExportError> {
+    let summary_name = summary_file_name(head.year, head.seq);
+    let summary = guarded(&summary_name, || {
+        summary::SummaryWriter::new(head.clone(), created)
+            .map_err(|source| xlsx_error(&summary_name, source))
+    })?;
+    let mut summary = spawn_summary(summary, &summary_name)?;
+    let bank_name = bank_file_name_ext(head.year, head.seq, 1, 1, template.extension());
+    let mut bank = spawn_bank(bank_head, template.clone(), dir.to_path_buf(), &bank_name)?;
+    let tally = tally_run(store, lines, &mut bank, &mut summary, &summary_name).await;
+    // A writer's own error, if one stopped, is why the pass stopped.
+    let bank = bank.join();
+    let summary = summary.join()?;
+    let (written, parts) = bank?;
+    Ok(Pass {
+        tally: tally?,
+        summary,
+        written,
+        parts,
+    })
+}
+
+/// How many rows go to a writer's thread at a time.
+const WORKER_BATCH: usize = 512;
+
+/// A file written on a thread of its own while the run is read (the summary's 明细, the bank
+/// file parts: the two cores share the work): rows go to it in batches of [`WORKER_BATCH`], at
+/// most 8 batches queued, and are written in the order they were pushed, so the files are the
+/// ones a single thread writes. [`Worker::join`] gives what the thread made of them, or the
+/// error that stopped it (a panic in a writer included), naming the file.
+struct Worker<T: Send + 'static, R: Send + 'static> {
+    batch: Vec<T>,
+    tx: Option<std::sync::mpsc::SyncSender<Vec<T>>>,
+    thread: std::thread::JoinHandle<Result<R, ExportError>>,
     name: String,
 }
 
-impl SummaryThread {
-    fn spawn(mut writer: summary::SummaryWriter, name: &str) -> Result<Self, ExportError> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<DetailRow>>(8);
-        let file = name.to_string();
+impl<T: Send + 'static, R: Send + 'static> Worker<T, R> {
+    /// Starts `write` on a thread: it takes the batches until they end, and returns.
+    fn spawn(
+        name: &str,
+        write: impl FnOnce(std::sync::mpsc::Receiver<Vec<T>>) -> Result<R, ExportError> + Send + 'static,
+    ) -> Result<Self, ExportError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<T>>(8);
         let thread = std::thread::Builder::new()
-            .name("summary-writer".into())
-            .spawn(move || {
-                for rows in rx {
-                    guarded(&file, || {
-                        rows.iter()
-                            .try_for_each(|r| writer.push(r))
-                            .map_err(|source| xlsx_error(&file, source))
-                    })?;
-                }
-                Ok(writer)
-            })
+            .name(format!("write {name}"))
+            .spawn(move || write(rx))
             .map_err(|source| ExportError::Io {
                 path: PathBuf::from(name),
                 source,
             })?;
-        Ok(SummaryThread {
-            batch: Vec::with_capacity(SUMMARY_BATCH),
+        Ok(Worker {
+            batch: Vec::with_capacity(WORKER_BATCH),
             tx: Some(tx),
             thread,
             name: name.to_string(),
         })
     }
 
-    /// Queues a row; an error when the writer has stopped ([`SummaryThread::join`] says why).
-    fn push(&mut self, row: &DetailRow) -> Result<(), XlsxError> {
-        self.batch.push(row.clone());
-        if self.batch.len() < SUMMARY_BATCH {
+    /// Queues a row; an error when the thread has stopped ([`Worker::join`] says why).
+    fn push(&mut self, row: T) -> Result<(), XlsxError> {
+        self.batch.push(row);
+        if self.batch.len() < WORKER_BATCH {
             return Ok(());
         }
         self.flush()
     }
 
     fn flush(&mut self) -> Result<(), XlsxError> {
-        let rows = std::mem::replace(&mut self.batch, Vec::with_capacity(SUMMARY_BATCH));
+        let rows = std::mem::replace(&mut self.batch, Vec::with_capacity(WORKER_BATCH));
         match &self.tx {
             Some(tx) if tx.send(rows).is_ok() => Ok(()),
-            _ => Err(XlsxError::ParameterError(
-                "the summary's writer has stopped".into(),
-            )),
+            _ => Err(XlsxError::ParameterError(format!(
+                "the writer of {} has stopped",
+                self.name
+            ))),
         }
     }
 
-    /// Hands over the last rows and waits for the writer.
-    fn join(mut self) -> Result<summary::SummaryWriter, ExportError> {
+    /// Hands over the last rows and waits for the thread.
+    fn join(mut self) -> Result<R, ExportError> {
         let queued = self.flush();
         drop(self.tx.take());
-        let writer = self.thread.join().unwrap_or_else(|_| {
+        let made = self.thread.join().unwrap_or_else(|_| {
             Err(ExportError::Io {
                 path: PathBuf::from(&self.name),
-                source: std::io::Error::other("the summary's writer panicked"),
+                source: std::io::Error::other("its writer panicked"),
             })
         })?;
         queued.map_err(|source| xlsx_error(&self.name, source))?;
-        Ok(writer)
+        Ok(made)
     }
+}
+
+/// The summary's 明细 written on its own thread; joined, the writer, for 汇总 and saving.
+type SummaryThread = Worker<DetailRow, summary::SummaryWriter>;
+
+fn spawn_summary(
+    mut writer: summary::SummaryWriter,
+    name: &str,
+) -> Result<SummaryThread, ExportError> {
+    let file = name.to_string();
+    Worker::spawn(name, move |rx| {
+        for rows in rx {
+            guarded(&file, || {
+                rows.iter()
+                    .try_for_each(|r| writer.push(r))
+                    .map_err(|source| xlsx_error(&file, source))
+            })?;
+        }
+        Ok(writer)
+    })
+}
+
+/// The bank file parts written on their own thread; joined, the written parts and their
+/// control totals.
+type BankThread = Worker<BankRow, (Vec<Written>, Vec<PartControl>)>;
+
+fn spawn_bank(
+    head: BankHead,
+    template: BankTemplate,
+    dir: PathBuf,
+    name: &str,
+) -> Result<BankThread, ExportError> {
+    Worker::spawn(name, move |rx| {
+        let mut parts = BankParts::new(head, &template, &dir);
+        for rows in rx {
+            rows.iter().try_for_each(|r| parts.push(r))?;
+        }
+        parts.finish()
+    })
 }
 
 /// Where the summary workbook goes: its name and the folder.
@@ -393,12 +480,8 @@ fn bank_row(p: &RunPerson, missing: &mut Vec<String>) -> Option<BankRow> {
 /// A written temporary file: its final name, the file, its SHA-256.
 type Written = (String, tempfile::NamedTempFile, String);
 
-/// The bank file parts, written while the run streams by (no list of rows is kept): a part is
-/// closed into a temporary file (mode 0600) in the folder when it holds the template's maximum
-/// rows; the parts get their names (`-partK` when there are several) at the end.
-struct BankParts<'a> {
-    template: &'a BankTemplate,
-    dir: &'a Path,
+/// What every bank file part of a run says besides its rows.
+struct BankHead {
     year: i32,
     seq: i64,
     purpose: String,
@@ -407,17 +490,14 @@ struct BankParts<'a> {
     program: String,
     created: chrono::NaiveDateTime,
     day: NaiveDate,
-    current: Option<BankWriter<'a>>,
-    closed: Vec<(tempfile::NamedTempFile, PartTotals)>,
 }
 
-impl<'a> BankParts<'a> {
-    fn new(
+impl BankHead {
+    fn of(
         cfg: &Config,
-        template: &'a BankTemplate,
+        template: &BankTemplate,
         view: &RunView,
         (created, day): (chrono::NaiveDateTime, NaiveDate),
-        dir: &'a Path,
     ) -> Self {
         let (year, seq) = (view.year, view.seq);
         let program = &cfg.export.program;
@@ -427,9 +507,7 @@ impl<'a> BankParts<'a> {
             .title
             .as_deref()
             .map(|t| bank::fill(t, year, seq, program, &purpose));
-        BankParts {
-            template,
-            dir,
+        BankHead {
             year,
             seq,
             purpose,
@@ -438,6 +516,27 @@ impl<'a> BankParts<'a> {
             program: program.clone(),
             created,
             day,
+        }
+    }
+}
+
+/// The bank file parts, written while the run streams by (no list of rows is kept): a part is
+/// closed into a temporary file (mode 0600) in the folder when it holds the template's maximum
+/// rows; the parts get their names (`-partK` when there are several) at the end.
+struct BankParts<'a> {
+    template: &'a BankTemplate,
+    dir: &'a Path,
+    head: BankHead,
+    current: Option<BankWriter<'a>>,
+    closed: Vec<(tempfile::NamedTempFile, PartTotals)>,
+}
+
+impl<'a> BankParts<'a> {
+    fn new(head: BankHead, template: &'a BankTemplate, dir: &'a Path) -> Self {
+        BankParts {
+            template,
+            dir,
+            head,
             current: None,
             closed: Vec::new(),
         }
@@ -447,8 +546,8 @@ impl<'a> BankParts<'a> {
     /// end, when the number of parts is known).
     fn part_name(&self, part: usize) -> String {
         bank_file_name_ext(
-            self.year,
-            self.seq,
+            self.head.year,
+            self.head.seq,
             part,
             part.max(2),
             self.template.extension(),
@@ -464,19 +563,20 @@ impl<'a> BankParts<'a> {
         let part = self.closed.len() + 1;
         let name = self.part_name(part);
         if self.current.is_none() {
+            let h = &self.head;
             let info = BankFileInfo {
-                purpose: self.purpose.clone(),
-                title: self.title.clone(),
-                batch_ref: batch_ref(self.year, self.seq, part),
-                organization: self.organization.clone(),
-                created: self.created,
-                date: self.day,
+                purpose: h.purpose.clone(),
+                title: h.title.clone(),
+                batch_ref: batch_ref(h.year, h.seq, part),
+                organization: h.organization.clone(),
+                created: h.created,
+                date: h.day,
             };
             let template = self.template;
             let mut w = guarded(&name, || {
                 BankWriter::new(template, info).map_err(|e| bank_error(&name, e))
             })?;
-            w.set_run(self.year, self.seq, &self.program);
+            w.set_run(self.head.year, self.head.seq, &self.head.program);
             self.current = Some(w);
         }
         let w = self.current.as_mut().expect("a part is open");
@@ -506,10 +606,11 @@ impl<'a> BankParts<'a> {
         let mut written = Vec::new();
         let mut parts = Vec::new();
         for (k, (tmp, totals)) in self.closed.into_iter().enumerate() {
-            let name = bank_file_name_ext(self.year, self.seq, k + 1, n, self.template.extension());
+            let (year, seq) = (self.head.year, self.head.seq);
+            let name = bank_file_name_ext(year, seq, k + 1, n, self.template.extension());
             let sha = sha256_file(tmp.path())?;
             parts.push(PartControl {
-                batch_ref: batch_ref(self.year, self.seq, k + 1),
+                batch_ref: batch_ref(year, seq, k + 1),
                 file_name: name.clone(),
                 bank: self.template.bank.clone(),
                 rows: totals.rows,
@@ -1091,7 +1192,7 @@ impl Tally {
 async fn tally_run(
     store: &Store,
     lines: &RunLines<'_>,
-    bank: &mut BankParts<'_>,
+    bank: &mut BankThread,
     summary: &mut SummaryThread,
     name: &str,
 ) -> Result<Tally, ExportError> {
@@ -1106,11 +1207,12 @@ async fn tally_run(
         }
         t.totals.add(&p);
         if let Some(row) = bank_row(&p, &mut t.missing) {
-            bank.push(&row)?;
+            bank.push(row)
+                .map_err(|e| xlsx_error(bank.name.as_str(), e))?;
         }
         guarded(name, || {
             lines
-                .tally(&p, &mut t, |row| summary.push(row))
+                .tally(&p, &mut t, |row| summary.push(row.clone()))
                 .map_err(|e| with_file(e, name))
         })
     })
@@ -1818,7 +1920,7 @@ mod tests {
             ..SummaryModel::default()
         };
         // Not a whole number of batches; past the fitted rows; over two 明细 sheets.
-        let rows: Vec<DetailRow> = (0..SUMMARY_BATCH * 2 + 77)
+        let rows: Vec<DetailRow> = (0..WORKER_BATCH * 2 + 77)
             .map(|k| DetailRow {
                 id_number: format!("3703**********{:04}", k % 10_000),
                 name: format!("人{k}"),
@@ -1839,14 +1941,103 @@ mod tests {
         let mut in_line = std::io::Cursor::new(Vec::new());
         summary::write_summary(&m, &rows, created, &mut in_line).unwrap();
         let writer = summary::SummaryWriter::new(m.clone(), created).unwrap();
-        let mut thread = SummaryThread::spawn(writer, "summary-2024-run1.xlsx").unwrap();
+        let mut thread = spawn_summary(writer, "summary-2024-run1.xlsx").unwrap();
         for r in &rows {
-            thread.push(r).unwrap();
+            thread.push(r.clone()).unwrap();
         }
         let mut threaded = std::io::Cursor::new(Vec::new());
         thread.join().unwrap().finish(&m, &mut threaded).unwrap();
         assert!(in_line.get_ref().len() > 10_000);
         assert!(in_line.get_ref() == threaded.get_ref(), "the files differ");
+    }
+
+    fn bank_head() -> BankHead {
+        BankHead {
+            year: 2024,
+            seq: 1,
+            purpose: "2024年度张店区首席技师津贴".into(),
+            title: None,
+            organization: "张店区人力资源和社会保障局".into(),
+            program: "张店区首席技师津贴".into(),
+            created: NaiveDate::from_ymd_opt(2024, 12, 1)
+                .unwrap()
+                .and_hms_opt(1, 0, 0)
+                .unwrap(),
+            day: NaiveDate::from_ymd_opt(2024, 12, 1).unwrap(),
+        }
+    }
+
+    fn bank_rows(n: usize, name: &str) -> Vec<BankRow> {
+        (0..n)
+            .map(|k| BankRow {
+                name: format!("{name}{k}"),
+                id_number: format!("370302198001{:06}", k),
+                account: format!("6222020{:012}", k),
+                bank_name: "中国工商银行淄博张店支行".into(),
+                unit: "山东某某机械有限公司".into(),
+                fen: 500_000 + k as i64,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_bank_parts_written_on_their_thread_are_the_ones_written_in_line() {
+        let mut template = BankTemplate::builtin();
+        template.max_rows = 300;
+        let rows = bank_rows(WORKER_BATCH + 188, "人");
+        let in_line_dir = tempfile::tempdir().unwrap();
+        let mut parts = BankParts::new(bank_head(), &template, in_line_dir.path());
+        rows.iter().try_for_each(|r| parts.push(r)).unwrap();
+        let (in_line, in_line_parts) = parts.finish().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut thread = spawn_bank(
+            bank_head(),
+            template.clone(),
+            dir.path().to_path_buf(),
+            "bank-2024-run1.xlsx",
+        )
+        .unwrap();
+        for r in &rows {
+            thread.push(r.clone()).unwrap();
+        }
+        let (threaded, threaded_parts) = thread.join().unwrap();
+        assert_eq!(in_line_parts.len(), 3);
+        assert_eq!(in_line_parts, threaded_parts);
+        let shas = |w: &[Written]| {
+            w.iter()
+                .map(|(n, _, sha)| (n.clone(), sha.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shas(&in_line), shas(&threaded));
+    }
+
+    #[test]
+    fn a_bank_part_that_cannot_be_written_stops_its_thread_with_the_part_named() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("config/banks/example-text-bank.toml");
+        let mut template = BankTemplate::load(&path).unwrap();
+        template.max_rows = 100;
+        let dir = tempfile::tempdir().unwrap();
+        let mut thread = spawn_bank(
+            bank_head(),
+            template.clone(),
+            dir.path().to_path_buf(),
+            "bank-2024-run1.txt",
+        )
+        .unwrap();
+        // Part 2's row 50 has a name GBK cannot hold; what comes after it is not written.
+        let mut rows = bank_rows(20 * WORKER_BATCH, "人");
+        rows[149].name = "人😀".into();
+        let stopped = rows
+            .into_iter()
+            .map(|r| thread.push(r))
+            .find(|r| r.is_err());
+        let e = thread.join().unwrap_err();
+        assert!(matches!(e, ExportError::Refused(_)), "{e:?}");
+        assert!(e.to_string().contains("part2"), "{e}");
+        assert!(e.to_string().contains('😀'), "{e}");
+        // The writer stopped before the rows ran out, and said so to the one pushing them.
+        assert!(stopped.is_some());
     }
 
     #[test]
