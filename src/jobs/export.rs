@@ -2020,7 +2020,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut thread = spawn_bank(
             bank_head(),
-            template.clone(),
+            template,
             dir.path().to_path_buf(),
             "bank-2024-run1.txt",
         )
