@@ -273,11 +273,12 @@ fn local_time(rfc3339: &str) -> String {
 
 /// Today (`--today` when given) as a letter shows it: `2024年12月1日`.
 fn today_local() -> String {
-    chrono::DateTime::parse_from_rfc3339(&crate::store::now_text())
-        .map(|t| t.with_timezone(&chrono_tz::Asia::Shanghai))
-        .unwrap_or_else(|_| chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai))
-        .format("%Y年%-m月%-d日")
-        .to_string()
+    let day = crate::store::recorded_day(&crate::store::now_text()).unwrap_or_else(|| {
+        chrono::Utc::now()
+            .with_timezone(&chrono_tz::Asia::Shanghai)
+            .date_naive()
+    });
+    crate::rules::month::cn_date(day)
 }
 
 /// One file found in the inbox.

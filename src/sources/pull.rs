@@ -120,8 +120,7 @@ fn full_due(s: &SourceConfig, st: &state::SourceState, opts: &PullOptions) -> bo
     let last = st
         .last_full_at
         .as_deref()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&chrono_tz::Asia::Shanghai).date_naive());
+        .and_then(crate::store::recorded_day);
     last.is_none_or(|d| (opts.today - d).num_days() >= i64::from(s.full_every_days))
 }
 
