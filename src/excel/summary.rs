@@ -504,7 +504,7 @@ pub fn write_summary<W: Write + Seek + Send>(
 ) -> Result<SummaryLayout, XlsxError> {
     let mut w = SummaryWriter::new(m.clone(), created)?;
     for d in details {
-        w.push(d)?;
+        w.push(d.clone())?;
     }
     w.finish(m, out)
 }
@@ -564,12 +564,13 @@ impl SummaryWriter {
         })
     }
 
-    /// Adds the next line of 明细, on a new sheet when the current one is full.
-    pub fn push(&mut self, d: &DetailRow) -> Result<(), XlsxError> {
-        self.widths.add(d);
+    /// Adds the next line of 明细, on a new sheet when the current one is full (taken, not
+    /// borrowed: the first lines are held).
+    pub fn push(&mut self, d: DetailRow) -> Result<(), XlsxError> {
+        self.widths.add(&d);
         if let Some(held) = self.held.as_mut() {
             if held.len() < self.head.detail_fitted_rows_max {
-                held.push(d.clone());
+                held.push(d);
                 return Ok(());
             }
             // More lines than fit with fitted heights: stream from here on.
@@ -581,7 +582,7 @@ impl SummaryWriter {
                 self.write(h)?;
             }
         }
-        self.write(d)
+        self.write(&d)
     }
 
     /// Opens the first 明细 sheet, rows fitted or not.

@@ -344,7 +344,7 @@ fn spawn_summary(
     Worker::spawn(name, move |rx| {
         for rows in rx {
             guarded(&file, || {
-                rows.iter()
+                rows.into_iter()
                     .try_for_each(|r| writer.push(r))
                     .map_err(|source| xlsx_error(&file, source))
             })?;
