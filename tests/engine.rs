@@ -841,3 +841,72 @@ async fn after_a_move_the_run_and_its_notice_belong_to_the_new_unit() {
         );
     }
 }
+
+/// `PRAGMA cache_size` and `temp_store` of the ledger's (only) SQLite connection.
+async fn sqlite_settings(store: &Store) -> (i64, i64) {
+    use sqlx::Row;
+    let cache = sqlx::query("PRAGMA cache_size")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .try_get::<i64, _>(0)
+        .unwrap();
+    let temp = sqlx::query("PRAGMA temp_store")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .try_get::<i64, _>(0)
+        .unwrap();
+    (cache, temp)
+}
+
+/// An import runs with a larger page cache and its statement journal in memory (SQLite);
+/// whatever way it ends, the connection goes back to the pool with SQLite's defaults, so the
+/// steps after it (a run sorting a million lines) neither sort in memory nor keep the cache.
+#[tokio::test]
+async fn imports_leave_the_sqlite_connection_as_they_found_it() {
+    let db = common::sqlite().await;
+    let defaults = (-2000, 0);
+    assert_eq!(sqlite_settings(&db.store).await, defaults);
+    let ps = people();
+    seed_roster(&db.store, &ps).await;
+    assert_eq!(sqlite_settings(&db.store).await, defaults, "after a roster");
+    record(
+        &db.store,
+        &[change(&ps[0], ChangeKind::LeftPost, "2024-03-01", None)],
+    )
+    .await;
+    assert_eq!(sqlite_settings(&db.store).await, defaults, "after changes");
+    // Refused whole (a name that differs from the recorded one): rolled back, same settings.
+    let mut renamed = roster_entry(&ps[1], 3);
+    renamed.name = "改名".into();
+    let refused = db
+        .store
+        .import_roster(&Source::operator("clerk"), &[], &[renamed])
+        .await
+        .unwrap();
+    assert!(refused.is_err());
+    assert_eq!(
+        sqlite_settings(&db.store).await,
+        defaults,
+        "after a refusal"
+    );
+    // With SQLite's temporary database open on the connection, temp_store cannot change
+    // inside a transaction: the import goes on with its statement journal on disk.
+    sqlx::query("CREATE TEMP TABLE scratch (a INTEGER)")
+        .execute(db.store.pool())
+        .await
+        .unwrap();
+    let mut again = roster_entry(&ps[1], 3);
+    again.phone = "13900000000".into();
+    db.store
+        .import_roster(&Source::operator("clerk"), &[], &[again])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        sqlite_settings(&db.store).await,
+        defaults,
+        "with a temp table"
+    );
+}

@@ -90,7 +90,7 @@ impl Store {
         cfg: &RulesConfig,
         dry_run: bool,
     ) -> Result<ChangesOutcome> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_import().await?;
         let mut outcome = ChangesOutcome::default();
         let source_id = self
             .open_changes_source(&mut tx, source, entries.len(), &mut outcome)
@@ -163,6 +163,7 @@ impl Store {
                 .await?;
         }
         outcome.rejected.sort_by_key(|p| p.row);
+        super::end_import(&mut tx, self.backend()).await?;
         if dry_run {
             tx.rollback().await?;
             return Ok(outcome);

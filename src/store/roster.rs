@@ -94,8 +94,9 @@ impl Store {
     /// Opens a roster import for a source (see [`RosterSession`]); a file whose content hash
     /// is recorded is not taken in again.
     pub async fn begin_roster_import(&self, source: &Source) -> Result<RosterStart<'_>> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_import().await?;
         if let Some((at, by)) = find_source(&mut tx, source).await? {
+            super::end_import(&mut tx, self.backend()).await?;
             tx.rollback().await?;
             return Ok(RosterStart::AlreadyImported(RosterOutcome {
                 already_imported: Some(format!("{at} by {by}")),
@@ -543,6 +544,7 @@ impl RosterSession<'_> {
     pub async fn finish(
         mut self,
     ) -> Result<std::result::Result<RosterOutcome, Vec<RosterProblem>>> {
+        super::end_import(&mut self.tx, self.backend).await?;
         if !self.problems.is_empty() {
             self.tx.rollback().await?;
             let mut problems = std::mem::take(&mut self.problems);
@@ -571,7 +573,8 @@ impl RosterSession<'_> {
     }
 
     /// Abandons the import: nothing it did stays.
-    pub async fn abandon(self) -> Result<()> {
+    pub async fn abandon(mut self) -> Result<()> {
+        super::end_import(&mut self.tx, self.backend).await?;
         self.tx.rollback().await?;
         Ok(())
     }
