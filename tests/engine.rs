@@ -845,19 +845,15 @@ async fn after_a_move_the_run_and_its_notice_belong_to_the_new_unit() {
 /// `PRAGMA cache_size` and `temp_store` of the ledger's (only) SQLite connection.
 async fn sqlite_settings(store: &Store) -> (i64, i64) {
     use sqlx::Row;
-    let cache = sqlx::query("PRAGMA cache_size")
-        .fetch_one(store.pool())
-        .await
-        .unwrap()
-        .try_get::<i64, _>(0)
-        .unwrap();
-    let temp = sqlx::query("PRAGMA temp_store")
-        .fetch_one(store.pool())
-        .await
-        .unwrap()
-        .try_get::<i64, _>(0)
-        .unwrap();
-    (cache, temp)
+    let mut values = [0i64; 2];
+    for (v, pragma) in values
+        .iter_mut()
+        .zip(["PRAGMA cache_size", "PRAGMA temp_store"])
+    {
+        let row = sqlx::query(pragma).fetch_one(store.pool()).await.unwrap();
+        *v = row.try_get(0).unwrap();
+    }
+    (values[0], values[1])
 }
 
 /// An import runs with a larger page cache and its statement journal in memory (SQLite);
