@@ -223,8 +223,10 @@ impl Store {
     ///   index the rows are looked up and inserted by stays in memory at province scale;
     ///   [`end_import`] sets it back.
     ///
-    /// At 1,000,000 roster rows this took the roster import from 16.2 s to 13.3 s and the
-    /// changes import (677,000 rows) from 19.5 s to 16.6 s (README, issue 15).
+    /// At a million people this took the roster import from 16.6–18.1 s to 14.4–16.2 s and the
+    /// changes import (677,000 rows) from 20.7–24.0 s to 18.4–20.2 s (README, issue 15). A
+    /// statement that changes many existing rows at once journals them all in memory: in an
+    /// import that is a source's pull marking the keys it no longer lists (one small table).
     pub(crate) async fn begin_import(&self) -> Result<sqlx::Transaction<'_, Any>> {
         let mut tx = self.pool.begin().await?;
         if self.backend != Backend::Sqlite {
