@@ -842,27 +842,30 @@ async fn after_a_move_the_run_and_its_notice_belong_to_the_new_unit() {
     }
 }
 
-/// `PRAGMA cache_size` and `temp_store` of the ledger's (only) SQLite connection.
-async fn sqlite_settings(store: &Store) -> (i64, i64) {
+/// `PRAGMA cache_size`, `temp_store` and `foreign_keys` of the ledger's (only) SQLite
+/// connection.
+async fn sqlite_settings(store: &Store) -> [i64; 3] {
     use sqlx::Row;
-    let mut values = [0i64; 2];
-    for (v, pragma) in values
-        .iter_mut()
-        .zip(["PRAGMA cache_size", "PRAGMA temp_store"])
-    {
+    let mut values = [0i64; 3];
+    for (v, pragma) in values.iter_mut().zip([
+        "PRAGMA cache_size",
+        "PRAGMA temp_store",
+        "PRAGMA foreign_keys",
+    ]) {
         let row = sqlx::query(pragma).fetch_one(store.pool()).await.unwrap();
         *v = row.try_get(0).unwrap();
     }
-    (values[0], values[1])
+    values
 }
 
-/// An import runs with a larger page cache and its statement journal in memory (SQLite);
-/// whatever way it ends, the connection goes back to the pool with SQLite's defaults, so the
-/// steps after it (a run sorting a million lines) neither sort in memory nor keep the cache.
+/// An import runs with a larger page cache, its statement journal in memory and no foreign
+/// key checks (SQLite); whatever way it ends (committed, refused, or dropped half-way as an
+/// error would), the connection goes back to the pool with SQLite's defaults and foreign keys
+/// on, so the steps after it neither sort in memory, nor keep the cache, nor skip checks.
 #[tokio::test]
 async fn imports_leave_the_sqlite_connection_as_they_found_it() {
     let db = common::sqlite().await;
-    let defaults = (-2000, 0);
+    let defaults = [-2000, 0, 1];
     assert_eq!(sqlite_settings(&db.store).await, defaults);
     let ps = people();
     seed_roster(&db.store, &ps).await;
@@ -887,14 +890,27 @@ async fn imports_leave_the_sqlite_connection_as_they_found_it() {
         defaults,
         "after a refusal"
     );
-    // With SQLite's temporary database open on the connection, temp_store cannot change
-    // inside a transaction: the import goes on with its statement journal on disk.
-    sqlx::query("CREATE TEMP TABLE scratch (a INTEGER)")
-        .execute(db.store.pool())
-        .await
-        .unwrap();
+    // Dropped half-way, as an error returned with `?` drops it: rolled back, same settings.
     let mut again = roster_entry(&ps[1], 3);
     again.phone = "13900000000".into();
+    let source = Source {
+        file_name: Some("half-way.xlsx".into()),
+        sha256: Some("0".repeat(64)),
+        ..Source::operator("clerk")
+    };
+    match db.store.begin_roster_import(&source).await.unwrap() {
+        chieftech::store::roster::RosterStart::Open(mut session) => {
+            session.add(std::slice::from_ref(&again)).await.unwrap();
+            drop(session);
+        }
+        chieftech::store::roster::RosterStart::AlreadyImported(_) => panic!("new file"),
+    }
+    assert_eq!(sqlite_settings(&db.store).await, defaults, "after a drop");
+    // Foreign keys are checked again: a change for a technician who does not exist.
+    let dangling = sqlx::query("INSERT INTO changes (technician_id, kind, effective, source_id, recorded_at, operator) VALUES (999999, 'left-post', '2024-01-01', 1, '2024-01-01T00:00:00Z', 'x')")
+        .execute(db.store.pool())
+        .await;
+    assert!(dangling.is_err(), "a dangling change was accepted");
     db.store
         .import_roster(&Source::operator("clerk"), &[], &[again])
         .await
@@ -903,6 +919,6 @@ async fn imports_leave_the_sqlite_connection_as_they_found_it() {
     assert_eq!(
         sqlite_settings(&db.store).await,
         defaults,
-        "with a temp table"
+        "after an update"
     );
 }

@@ -163,7 +163,6 @@ impl Store {
                 .await?;
         }
         outcome.rejected.sort_by_key(|p| p.row);
-        super::end_import(&mut tx, self.backend()).await?;
         if dry_run {
             tx.rollback().await?;
             return Ok(outcome);

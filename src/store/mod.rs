@@ -25,6 +25,8 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::{Any, AnyPool, ConnectOptions, Row};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 pub use crate::input::{ChangeEntry, RosterEntry, UnitEntry};
 pub use changes::{ChangeRecord, ChangesOutcome, RowProblem};
@@ -72,6 +74,9 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Set while SQLite's one connection carries an import's settings
+    /// ([`Store::begin_import`]); the pool sets them back when the connection is released.
+    import_settings: Arc<AtomicBool>,
 }
 
 /// Who records something, and from where.
@@ -148,8 +153,23 @@ impl Store {
             .log_statements(log::LevelFilter::Trace)
             .log_slow_statements(log::LevelFilter::Debug, SLOW_STATEMENT);
         let sqlite = backend == Backend::Sqlite;
+        let import_settings = Arc::new(AtomicBool::new(false));
+        let imported = import_settings.clone();
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 1 } else { 4 })
+            .after_release(move |conn, _| {
+                let imported = imported.clone();
+                Box::pin(async move {
+                    if !imported.swap(false, Ordering::SeqCst) {
+                        return Ok(true);
+                    }
+                    // An import's transaction has ended (committed, rolled back, or dropped:
+                    // its rollback is queued before this): the connection gets the settings
+                    // every other statement runs with, or is closed (a new one starts with
+                    // them) when foreign keys do not read back as on.
+                    Ok(restore_settings(conn).await.unwrap_or(false))
+                })
+            })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if sqlite {
@@ -167,7 +187,11 @@ impl Store {
         } else {
             MIGRATE_POSTGRES.run(&pool).await?;
         }
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            import_settings,
+        })
     }
 
     /// Opens a database that must exist already (read-only commands: they never create one);
@@ -212,44 +236,46 @@ impl Store {
 
     /// Starts the write transaction of an import (a roster, a changes file, a source's pull):
     /// like [`Store::begin_write`], and on SQLite set up for thousands of multi-row INSERTs.
+    /// The pool gives the connection its usual settings back when the transaction ends,
+    /// whichever way it ends (`after_release` in [`Store::connect`]).
     ///
     /// - Each multi-row INSERT keeps a statement journal (the pages it changes, to undo the
     ///   statement alone when a row breaks a constraint), which SQLite writes to a temporary
     ///   file past 64 KiB. The transaction keeps it in memory instead: SQLite decides where
-    ///   at the transaction's first write, from `temp_store`, which is set to MEMORY for that
+    ///   at the transaction's first write, from `temp_store`, which is MEMORY until that
     ///   moment only (kept, it would also sort and materialise large queries in memory). One
-    ///   statement's journal is at most the few hundred pages its rows touch.
+    ///   statement's journal is the pages its rows touch.
     /// - The page cache is [`IMPORT_CACHE_KIB`] instead of SQLite's 2 MB, so the ID-number
-    ///   index the rows are looked up and inserted by stays in memory at province scale;
-    ///   [`end_import`] sets it back.
+    ///   index the rows are looked up and inserted by stays in memory at province scale.
+    /// - Foreign keys are not checked: each check is a look-up of the parent row, at random in
+    ///   a table of a million rows. Every id an import writes was read or inserted by the same
+    ///   transaction under the ledger's lock, and the ledger never deletes a technician,
+    ///   appointment, change, unit or source (only a draft run's lines are ever deleted);
+    ///   PostgreSQL, on which the tests run imports too, still checks them.
     ///
-    /// At a million people this took the roster import from 16.6–18.1 s to 14.4–16.2 s and the
-    /// changes import (677,000 rows) from 20.7–24.0 s to 18.4–20.2 s (README, issue 15). A
-    /// statement that changes many existing rows at once journals them all in memory: in an
-    /// import that is a source's pull marking the keys it no longer lists (one small table).
+    /// At a million people the first two took the roster import from 16.6–18.1 s to
+    /// 14.4–16.2 s and the changes import (677,000 rows) from 20.7–24.0 s to 18.4–20.2 s; the
+    /// third, another 14.3–16.8 s to 13.1–13.2 s and 18.8–19.6 s to 14.8–15.9 s (README,
+    /// issue 15). A statement that changes many existing rows at once journals them all in
+    /// memory: in an import that is a source's pull marking the keys it no longer lists (one
+    /// small table).
     pub(crate) async fn begin_import(&self) -> Result<sqlx::Transaction<'_, Any>> {
-        let mut tx = self.pool.begin().await?;
         if self.backend != Backend::Sqlite {
-            take_ledger_lock(&mut tx).await?;
-            return Ok(tx);
+            return self.begin_write().await;
         }
-        // Refused only when this connection has opened SQLite's temporary database (chieftech
-        // never does): the import then journals statements to a file, as any transaction.
-        let in_memory = sqlx::query("PRAGMA temp_store = MEMORY")
-            .execute(&mut *tx)
-            .await
-            .is_ok();
-        take_ledger_lock(&mut tx).await?;
-        if in_memory {
-            sqlx::query("PRAGMA temp_store = DEFAULT")
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "PRAGMA cache_size = -{IMPORT_CACHE_KIB}"
+        use sqlx::Executor;
+        let mut conn = self.pool.acquire().await?;
+        self.import_settings.store(true, Ordering::SeqCst);
+        // Outside a transaction: SQLite ignores `foreign_keys` inside one.
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -{IMPORT_CACHE_KIB}"
         )))
-        .execute(&mut *tx)
         .await?;
+        let mut tx = sqlx::Transaction::begin(conn, None).await?;
+        take_ledger_lock(&mut tx).await?;
+        sqlx::query("PRAGMA temp_store = DEFAULT")
+            .execute(&mut *tx)
+            .await?;
         Ok(tx)
     }
 
@@ -279,16 +305,19 @@ impl Store {
 /// faster at a million rows than 32.
 pub(crate) const IMPORT_CACHE_KIB: i64 = 32 * 1024;
 
-/// Gives the connection of an import's transaction ([`Store::begin_import`]) SQLite's default
-/// page cache back; called before the transaction is committed or rolled back. (An import
-/// that stops on an error leaves the larger cache on its connection until the pool closes it.)
-pub(crate) async fn end_import(tx: &mut sqlx::AnyConnection, backend: Backend) -> Result<()> {
-    if backend == Backend::Sqlite {
-        sqlx::query("PRAGMA cache_size = -2000")
-            .execute(&mut *tx)
-            .await?;
-    }
-    Ok(())
+/// What every statement but an import's runs with on SQLite: foreign keys checked, temporary
+/// storage in files, SQLite's 2 MB page cache. True when foreign keys read back as on.
+async fn restore_settings(conn: &mut sqlx::AnyConnection) -> Result<bool> {
+    use sqlx::Executor;
+    conn.execute(
+        "PRAGMA foreign_keys = ON; PRAGMA temp_store = DEFAULT; PRAGMA cache_size = -2000",
+    )
+    .await?;
+    let on: i64 = sqlx::query("PRAGMA foreign_keys")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    Ok(on == 1)
 }
 
 /// Takes the ledger's lock inside a transaction: the first write, so writers never interleave.

@@ -96,7 +96,6 @@ impl Store {
     pub async fn begin_roster_import(&self, source: &Source) -> Result<RosterStart<'_>> {
         let mut tx = self.begin_import().await?;
         if let Some((at, by)) = find_source(&mut tx, source).await? {
-            super::end_import(&mut tx, self.backend()).await?;
             tx.rollback().await?;
             return Ok(RosterStart::AlreadyImported(RosterOutcome {
                 already_imported: Some(format!("{at} by {by}")),
@@ -544,7 +543,6 @@ impl RosterSession<'_> {
     pub async fn finish(
         mut self,
     ) -> Result<std::result::Result<RosterOutcome, Vec<RosterProblem>>> {
-        super::end_import(&mut self.tx, self.backend).await?;
         if !self.problems.is_empty() {
             self.tx.rollback().await?;
             let mut problems = std::mem::take(&mut self.problems);
@@ -573,8 +571,7 @@ impl RosterSession<'_> {
     }
 
     /// Abandons the import: nothing it did stays.
-    pub async fn abandon(mut self) -> Result<()> {
-        super::end_import(&mut self.tx, self.backend).await?;
+    pub async fn abandon(self) -> Result<()> {
         self.tx.rollback().await?;
         Ok(())
     }
