@@ -255,7 +255,7 @@ impl Store {
     ///
     /// At a million people the first two took the roster import from 16.6–18.1 s to
     /// 14.4–16.2 s and the changes import (677,000 rows) from 20.7–24.0 s to 18.4–20.2 s; the
-    /// third, another 14.3–16.8 s to 13.1–13.2 s and 18.8–19.6 s to 14.8–15.9 s (README,
+    /// third, another 14.3–16.8 s to 13.1–15.2 s and 18.8–19.6 s to 14.8–16.3 s (README,
     /// issue 15). A statement that changes many existing rows at once journals them all in
     /// memory: in an import that is a source's pull marking the keys it no longer lists (one
     /// small table).
