@@ -176,7 +176,7 @@ pub async fn export_run(
     } = write_run(
         store,
         &lines,
-        (&head, created),
+        (&head, created, &summary_name),
         (bank_head, &template),
         &dir,
     )
@@ -236,19 +236,18 @@ struct Pass {
 async fn write_run(
     store: &Store,
     lines: &RunLines<'_>,
-    (head, created): (&SummaryModel, NaiveDateTime),
+    (head, created, summary_name): (&SummaryModel, NaiveDateTime, &str),
     (bank_head, template): (BankHead, &BankTemplate),
     dir: &Path,
 ) -> Result<Pass, ExportError> {
-    let summary_name = summary_file_name(head.year, head.seq);
-    let summary = guarded(&summary_name, || {
+    let summary = guarded(summary_name, || {
         summary::SummaryWriter::new(head.clone(), created)
-            .map_err(|source| xlsx_error(&summary_name, source))
+            .map_err(|source| xlsx_error(summary_name, source))
     })?;
-    let mut summary = spawn_summary(summary, &summary_name)?;
+    let mut summary = spawn_summary(summary, summary_name)?;
     let bank_name = bank_file_name_ext(head.year, head.seq, 1, 1, template.extension());
     let mut bank = spawn_bank(bank_head, template.clone(), dir.to_path_buf(), &bank_name)?;
-    let tally = tally_run(store, lines, &mut bank, &mut summary, &summary_name).await;
+    let tally = tally_run(store, lines, &mut bank, &mut summary, summary_name).await;
     // A writer's own error, if one stopped, is why the pass stopped.
     let bank = bank.join();
     let summary = summary.join()?;
@@ -1212,7 +1211,7 @@ async fn tally_run(
         }
         guarded(name, || {
             lines
-                .tally(&p, &mut t, |row| summary.push(row.clone()))
+                .tally(&p, &mut t, |row| summary.push(row))
                 .map_err(|e| with_file(e, name))
         })
     })
@@ -1467,7 +1466,7 @@ impl RunLines<'_> {
         &self,
         p: &RunPerson,
         t: &mut Tally,
-        mut put: impl FnMut(&DetailRow) -> Result<(), XlsxError>,
+        mut put: impl FnMut(DetailRow) -> Result<(), XlsxError>,
     ) -> Result<(), ExportError> {
         let last = p.items.last().expect("a person in a run has items");
         let u = t
@@ -1488,7 +1487,7 @@ impl RunLines<'_> {
             }
         }
         self.rows(p, |row| {
-            t.add_row(row);
+            t.add_row(&row);
             put(row)
         })?;
         if p.net.recovery < 0 {
@@ -1543,7 +1542,7 @@ impl RunLines<'_> {
     fn rows(
         &self,
         p: &RunPerson,
-        mut put: impl FnMut(&DetailRow) -> Result<(), XlsxError>,
+        mut put: impl FnMut(DetailRow) -> Result<(), XlsxError>,
     ) -> Result<(), ExportError> {
         let masked = mask(&p.id_number);
         let mut causes = Vec::new();
@@ -1570,29 +1569,29 @@ impl RunLines<'_> {
                 }
                 if let Some(mut s) = open.take() {
                     let reason = self.stretch_reason(&mut s, item.cohort_year);
-                    put(&row(&s, reason))?;
+                    put(row(&s, reason))?;
                 }
                 let mut s = Stretch::of(line, whole, reason());
                 match whole {
                     Some(_) => open = Some(s),
                     None => {
                         let reason = std::mem::take(&mut s.reason);
-                        put(&row(&s, reason))?
+                        put(row(&s, reason))?
                     }
                 }
                 Ok(())
             })?;
             if let Some(mut s) = open {
                 let reason = self.stretch_reason(&mut s, item.cohort_year);
-                put(&row(&s, reason)).map_err(|source| xlsx_error("", source))?;
+                put(row(&s, reason)).map_err(|source| xlsx_error("", source))?;
             }
         }
         let last = p.items.last().expect("a person in a run has items");
         for r in &p.reissues {
-            put(&reissue_row(p, last, &masked, r)).map_err(|source| xlsx_error("", source))?;
+            put(reissue_row(p, last, &masked, r)).map_err(|source| xlsx_error("", source))?;
         }
         if p.offset_fen > 0 {
-            put(&offset_row(p, last, &masked, run_month(self.view)))
+            put(offset_row(p, last, &masked, run_month(self.view)))
                 .map_err(|source| xlsx_error("", source))?;
         }
         Ok(())
