@@ -28,10 +28,10 @@ use crate::rules::payrun::decode_lines;
 use crate::rules::{
     Appointment, Change, ChangeKind, DayStatus, LineKind, Month, Proration, RulesConfig, Timeline,
 };
+use crate::store::native::{each_row, Arg};
 use crate::store::payrun::{RunItem, Totals};
 use crate::store::{parse_date, RunPerson, RunView, Store, StoreError};
 use chrono::{NaiveDate, NaiveDateTime};
-use futures_util::TryStreamExt;
 use rust_xlsxwriter::XlsxError;
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -988,46 +988,41 @@ impl History {
 }
 
 async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportError> {
-    let db = |e: sqlx::Error| ExportError::Store(StoreError::from(e));
-    let pool = store.pool();
+    let mut conn = store.pool().acquire().await.map_err(StoreError::from)?;
     let mut appointments = HashMap::new();
     // Streamed, not fetched whole: a province's rows would double the export's memory.
-    let mut rows =
-        sqlx::query("SELECT id, technician_id, approval_date, approval_no FROM appointments")
-            .fetch(pool);
-    while let Some(r) = rows.try_next().await.map_err(db)? {
-        let id: i64 = r.try_get(0).map_err(db)?;
-        appointments.insert(
-            id,
-            (
-                r.try_get::<i64, _>(1).map_err(db)?,
-                Appointment {
-                    id,
-                    approval_date: parse_date(&r.try_get::<String, _>(2).map_err(db)?)?,
-                    approval_no: r.try_get(3).map_err(db)?,
-                },
-            ),
-        );
-    }
-    drop(rows);
+    each_row(
+        &mut conn,
+        "SELECT id, technician_id, approval_date, approval_no FROM appointments",
+        &[],
+        |r| {
+            let id = r.int(0)?;
+            let appointment = Appointment {
+                id,
+                approval_date: parse_date(&r.text(2)?)?,
+                approval_no: r.text(3)?,
+            };
+            appointments.insert(id, (r.int(1)?, appointment));
+            Ok::<_, StoreError>(())
+        },
+    )
+    .await?;
     let mut changes: Vec<ChangeInfo> = Vec::new();
     let mut by_technician: HashMap<i64, (usize, usize)> = HashMap::new();
     // A report's file name, once for all its rows.
     let mut files: HashMap<String, std::sync::Arc<str>> = HashMap::new();
-    let mut rows = sqlx::query("SELECT c.id, c.kind, c.effective, c.end_date, COALESCE(c.appointment_ids, CAST(c.appointment_id AS TEXT), '') AS appointment_ids, c.technician_id, c.recorded_at, c.voided_at, COALESCE(s.file_name, s.kind), c.reported_by, c.decision_no, c.source_row FROM changes c JOIN sources s ON s.id = c.source_id ORDER BY c.technician_id, c.id")
-        .fetch(pool);
-    while let Some(r) = rows.try_next().await.map_err(db)? {
-        let recorded_at: String = r.try_get(6).map_err(db)?;
-        let voided_at: Option<String> = r.try_get(7).map_err(db)?;
+    each_row(&mut conn, "SELECT c.id, c.kind, c.effective, c.end_date, COALESCE(c.appointment_ids, CAST(c.appointment_id AS TEXT), '') AS appointment_ids, c.technician_id, c.recorded_at, c.voided_at, COALESCE(s.file_name, s.kind), c.reported_by, c.decision_no, c.source_row FROM changes c JOIN sources s ON s.id = c.source_id ORDER BY c.technician_id, c.id", &[], |r| {
+        let recorded_at = r.text(6)?;
+        let voided_at = r.opt_text(7)?;
         // Live when the run was computed: recorded before, not yet voided.
         if recorded_at.as_str() > meta.computed_at.as_str()
             || voided_at.is_some_and(|v| v.as_str() <= meta.computed_at.as_str())
         {
-            continue;
+            return Ok(());
         }
-        let change = crate::store::changes::change_from_row(&r)?;
-        let technician_id: i64 = r.try_get(5).map_err(db)?;
-        let file: String = r.try_get(8).map_err(db)?;
+        let change = crate::store::changes::change_from_row(r)?;
+        let technician_id = r.int(5)?;
+        let file = r.text(8)?;
         let range = by_technician
             .entry(technician_id)
             .or_insert((changes.len(), changes.len()));
@@ -1038,15 +1033,13 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
                 .entry(file)
                 .or_insert_with_key(|f| base_name(f).into())
                 .clone(),
-            row: r.try_get::<Option<i64>, _>(11).map_err(db)?,
-            decision_no: r
-                .try_get::<Option<String>, _>(10)
-                .map_err(db)?
-                .filter(|s| !s.trim().is_empty()),
+            row: r.opt_int(11)?,
+            decision_no: r.opt_text(10)?.filter(|s| !s.trim().is_empty()),
         });
-    }
-    drop(rows);
-    let paid_before = paid_before(store, meta).await?;
+        Ok::<_, StoreError>(())
+    })
+    .await?;
+    let paid_before = paid_before(&mut conn, meta).await?;
     changes.shrink_to_fit();
     Ok(History {
         appointments,
@@ -1058,24 +1051,21 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
 
 /// What approved runs before this one paid, by appointment and month.
 async fn paid_before(
-    store: &Store,
+    conn: &mut sqlx::AnyConnection,
     meta: &RunMeta,
 ) -> Result<HashMap<(i64, Month), i64>, ExportError> {
-    let db = |e: sqlx::Error| ExportError::Store(StoreError::from(e));
     let mut paid_before: HashMap<(i64, Month), i64> = HashMap::new();
-    let mut rows = sqlx::query("SELECT i.appointment_id, i.lines FROM run_items i JOIN runs r ON r.id = i.run_id WHERE r.status = 'approved' AND r.id <> $1 AND r.approved_at < $2")
-        .bind(meta.id)
-        .bind(meta.approved_at.as_str())
-        .fetch(store.pool());
-    while let Some(r) = rows.try_next().await.map_err(db)? {
-        let text: String = r.try_get(1).map_err(db)?;
-        let aid: i64 = r.try_get(0).map_err(db)?;
+    each_row(conn, "SELECT i.appointment_id, i.lines FROM run_items i JOIN runs r ON r.id = i.run_id WHERE r.status = 'approved' AND r.id <> $1 AND r.approved_at < $2", &[Arg::Int(meta.id), Arg::Text(&meta.approved_at)], |r| {
+        let text = r.text(1)?;
+        let aid = r.int(0)?;
         for l in
             decode_lines(&text).ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?
         {
             *paid_before.entry((aid, l.month)).or_default() += l.fen;
         }
-    }
+        Ok::<_, StoreError>(())
+    })
+    .await?;
     Ok(paid_before)
 }
 

@@ -495,9 +495,9 @@ impl<'e> ChangeBatch<'e> {
 
 /// Reads `id, kind, effective, end_date, appointment_ids` (columns 0–4) and the column
 /// `reported_by`.
-pub(crate) fn change_from_row(r: &sqlx::any::AnyRow) -> Result<Change> {
-    let kind: String = r.try_get(1)?;
-    let ids: String = r.try_get(4)?;
+pub(crate) fn change_from_row(r: &(impl super::native::Cols + ?Sized)) -> Result<Change> {
+    let kind = r.text(1)?;
+    let ids = r.text(4)?;
     let appointment_ids = ids
         .split(',')
         .filter(|s| !s.trim().is_empty())
@@ -507,16 +507,13 @@ pub(crate) fn change_from_row(r: &sqlx::any::AnyRow) -> Result<Change> {
                 .map_err(|_| StoreError::Corrupt(format!("appointment ids `{ids}`")))
         })
         .collect::<Result<Vec<i64>>>()?;
-    let reported_by: String = r.try_get("reported_by")?;
+    let reported_by = r.text(r.index("reported_by")?)?;
     Ok(Change {
-        id: r.try_get(0)?,
+        id: r.int(0)?,
         kind: ChangeKind::from_code(&kind)
             .ok_or_else(|| StoreError::Corrupt(format!("change kind `{kind}`")))?,
-        effective: parse_date(&r.try_get::<String, _>(2)?)?,
-        end: r
-            .try_get::<Option<String>, _>(3)?
-            .map(|s| parse_date(&s))
-            .transpose()?,
+        effective: parse_date(&r.text(2)?)?,
+        end: r.opt_text(3)?.map(|s| parse_date(&s)).transpose()?,
         appointment_ids,
         by_unit: reported_by == "unit",
     })

@@ -11,6 +11,7 @@
 pub mod changes;
 pub mod explain;
 pub mod forecast;
+pub(crate) mod native;
 pub mod payments;
 pub mod payrun;
 pub mod people;
@@ -38,6 +39,9 @@ pub use roster::RosterOutcome;
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// An error of SQLite's own API on a bulk statement (`store::native`).
+    #[error("database error: {0}")]
+    Native(String),
     /// A read-only command found no database where it looked (exit status 2).
     #[error("there is no database at {0}: nothing was created. Check --database or the [database] url of the configuration (run `chieftech init` to create one)")]
     NoDatabase(String),

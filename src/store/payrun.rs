@@ -4,6 +4,7 @@
 //! An approved run is immutable; it is the only thing that counts as paid.
 
 use super::changes::change_from_row;
+use super::native::{each_row, Arg, Cols};
 use super::{audit, parse_date, Result, Store, StoreError};
 use crate::rules::payrun::{decode_lines, decode_months, encode_lines, encode_months};
 use crate::rules::{
@@ -556,37 +557,32 @@ struct RuleInputs {
 impl RuleInputs {
     /// Reads the inputs in three streamed queries.
     async fn load(tx: &mut sqlx::AnyConnection) -> Result<RuleInputs> {
-        use futures_util::TryStreamExt;
         let mut appointments: Vec<(i64, Appointment)> = Vec::new();
         let mut voided: std::collections::HashSet<i64> = Default::default();
-        {
-            let mut rows = sqlx::query("SELECT id, technician_id, approval_date, approval_no, CASE WHEN voided_at IS NULL THEN 0 ELSE 1 END FROM appointments ORDER BY technician_id, approval_date")
-                .fetch(&mut *tx);
-            while let Some(r) = rows.try_next().await? {
-                if r.try_get::<i32, _>(4)? != 0 {
-                    voided.insert(r.try_get(0)?);
-                }
-                appointments.push((
-                    r.try_get(1)?,
-                    Appointment {
-                        id: r.try_get(0)?,
-                        approval_date: parse_date(&r.try_get::<String, _>(2)?)?,
-                        approval_no: r.try_get(3)?,
-                    },
-                ));
+        each_row(&mut *tx, "SELECT id, technician_id, approval_date, approval_no, CAST(CASE WHEN voided_at IS NULL THEN 0 ELSE 1 END AS BIGINT) FROM appointments ORDER BY technician_id, approval_date", &[], |r| {
+            if r.int(4)? != 0 {
+                voided.insert(r.int(0)?);
             }
-        }
+            appointments.push((
+                r.int(1)?,
+                Appointment {
+                    id: r.int(0)?,
+                    approval_date: parse_date(&r.text(2)?)?,
+                    approval_no: r.text(3)?,
+                },
+            ));
+            Ok::<_, StoreError>(())
+        })
+        .await?;
         let mut changes: HashMap<i64, Vec<Change>> = HashMap::new();
-        {
-            let mut rows = sqlx::query("SELECT id, kind, effective, end_date, COALESCE(appointment_ids, CAST(appointment_id AS TEXT), '') AS appointment_ids, technician_id, reported_by FROM changes WHERE voided_at IS NULL ORDER BY id")
-                .fetch(&mut *tx);
-            while let Some(r) = rows.try_next().await? {
-                changes
-                    .entry(r.try_get(5)?)
-                    .or_default()
-                    .push(change_from_row(&r)?);
-            }
-        }
+        each_row(&mut *tx, "SELECT id, kind, effective, end_date, COALESCE(appointment_ids, CAST(appointment_id AS TEXT), '') AS appointment_ids, technician_id, reported_by FROM changes WHERE voided_at IS NULL ORDER BY id", &[], |r| {
+            changes
+                .entry(r.int(5)?)
+                .or_default()
+                .push(change_from_row(r)?);
+            Ok::<_, StoreError>(())
+        })
+        .await?;
         let paid = load_paid(&mut *tx).await?;
         Ok(RuleInputs {
             appointments,
@@ -997,7 +993,6 @@ pub(super) struct UnitIndex {
 
 impl UnitIndex {
     pub(super) async fn load(conn: &mut sqlx::AnyConnection) -> Result<UnitIndex> {
-        use futures_util::TryStreamExt;
         let mut names: Vec<String> = Vec::new();
         let mut by_id: HashMap<i64, u32> = HashMap::new();
         for r in sqlx::query("SELECT id, name FROM units")
@@ -1008,19 +1003,17 @@ impl UnitIndex {
             names.push(r.try_get(1)?);
         }
         let mut appointments = Vec::new();
-        {
-            let mut rows = sqlx::query("SELECT technician_id, approval_date, id, unit_id FROM appointments WHERE voided_at IS NULL ORDER BY technician_id, approval_date, id")
-                .fetch(&mut *conn);
-            while let Some(r) = rows.try_next().await? {
-                let unit: Option<i64> = r.try_get(3)?;
-                appointments.push((
-                    r.try_get(0)?,
-                    parse_date(&r.try_get::<String, _>(1)?)?,
-                    r.try_get(2)?,
-                    unit.and_then(|u| by_id.get(&u).copied()),
-                ));
-            }
-        }
+        each_row(&mut *conn, "SELECT technician_id, approval_date, id, unit_id FROM appointments WHERE voided_at IS NULL ORDER BY technician_id, approval_date, id", &[], |r| {
+            let unit = r.opt_int(3)?;
+            appointments.push((
+                r.int(0)?,
+                parse_date(&r.text(1)?)?,
+                r.int(2)?,
+                unit.and_then(|u| by_id.get(&u).copied()),
+            ));
+            Ok::<_, StoreError>(())
+        })
+        .await?;
         let mut index: HashMap<String, u32> = names
             .iter()
             .enumerate()
@@ -1079,94 +1072,119 @@ impl UnitIndex {
     }
 }
 
+/// The run's lines with what [`item_from_row`] reads, in ID-number order (then approval
+/// date).
+const RUN_LINES_SQL: &str = "SELECT t.id_number, t.name, i.appointment_id, a.approval_no, a.approval_date, COALESCE(u.name, ''), i.lines, i.bank_account, i.bank_name, a.bank_account, a.bank_name, i.technician_id FROM run_items i JOIN technicians t ON t.id = i.technician_id JOIN appointments a ON a.id = i.appointment_id LEFT JOIN units u ON u.id = a.unit_id WHERE i.run_id = $1 ORDER BY t.id_number, a.approval_date";
+
 /// Streams a run's lines in ID-number order (then approval date) and hands over each person
-/// whole (items, accounts, unit on the run's date, net): one person in memory at a time.
+/// whole (items, accounts, unit on the run's date, net): one person in memory at a time. On
+/// SQLite the lines are read through SQLite's own API (`store::native`).
 pub(super) async fn for_each_person(
     conn: &mut sqlx::AnyConnection,
     head: &RunHead,
     units: &UnitIndex,
-    mut f: impl FnMut(RunPerson) -> Result<()>,
+    f: impl FnMut(RunPerson) -> Result<()>,
 ) -> Result<()> {
-    use futures_util::TryStreamExt;
     // Re-issues are few (failed payments): held whole and merged into the stream by ID number.
-    let mut reissued = super::payments::load_reissues(
+    let reissued = super::payments::load_reissues(
         &mut *conn,
         head.run_id,
         head.run_date,
         head.status == "draft",
         units,
     )
-    .await?
-    .into_iter()
-    .peekable();
+    .await?;
     let offsets = load_offsets(&mut *conn, head.run_id).await?;
-    let mut rows = sqlx::query("SELECT t.id_number, t.name, i.appointment_id, a.approval_no, a.approval_date, COALESCE(u.name, ''), i.lines, i.bank_account, i.bank_name, a.bank_account, a.bank_name, i.technician_id FROM run_items i JOIN technicians t ON t.id = i.technician_id JOIN appointments a ON a.id = i.appointment_id LEFT JOIN units u ON u.id = a.unit_id WHERE i.run_id = $1 ORDER BY t.id_number, a.approval_date")
-        .bind(head.run_id)
-        .fetch(&mut *conn);
-    let mut current: Option<RunPerson> = None;
-    while let Some(r) = rows.try_next().await? {
-        let id_number: String = r.try_get(0)?;
-        let item = item_from_row(&r, head, units)?;
-        match current.as_mut() {
-            Some(p) if p.id_number == id_number => p.items.push(item),
-            _ => {
-                if let Some(p) = current.take() {
-                    f(finish_person(p, head, &offsets))?;
-                }
-                // People paid only a re-issue, whose ID numbers come first.
-                while let Some(p) = reissued.next_if(|p| p.id_number < id_number) {
-                    f(finish_person(p, head, &offsets))?;
-                }
-                let reissues = reissued
-                    .next_if(|p| p.id_number == id_number)
-                    .map(|p| p.reissues)
-                    .unwrap_or_default();
-                current = Some(RunPerson {
-                    technician_id: r.try_get(11)?,
-                    id_number,
-                    name: r.try_get(1)?,
-                    net: Net::default(),
-                    items: vec![item],
-                    reissues,
-                    offset_fen: 0,
-                });
-            }
-        }
-    }
-    if let Some(p) = current.take() {
-        f(finish_person(p, head, &offsets))?;
-    }
-    for p in reissued {
-        f(finish_person(p, head, &offsets))?;
-    }
-    Ok(())
+    let mut fold = PersonFold {
+        head,
+        units,
+        offsets: &offsets,
+        reissued: reissued.into_iter().peekable(),
+        current: None,
+        f,
+    };
+    each_row(&mut *conn, RUN_LINES_SQL, &[Arg::Int(head.run_id)], |r| {
+        fold.row(r)
+    })
+    .await?;
+    fold.end()
 }
 
-/// One row of [`for_each_person`]'s query as an item: a draft shows the appointment's
-/// current account, an approved run the one it was paid to.
-fn item_from_row(r: &sqlx::any::AnyRow, head: &RunHead, units: &UnitIndex) -> Result<RunItem> {
+/// Folds a run's lines, in ID-number order, into whole people handed to `f`, with the people
+/// paid only a re-issue merged in by ID number.
+struct PersonFold<'a, F> {
+    head: &'a RunHead,
+    units: &'a UnitIndex,
+    offsets: &'a HashMap<i64, i64>,
+    reissued: std::iter::Peekable<std::vec::IntoIter<RunPerson>>,
+    current: Option<RunPerson>,
+    f: F,
+}
+
+impl<F: FnMut(RunPerson) -> Result<()>> PersonFold<'_, F> {
+    /// One line of [`RUN_LINES_SQL`].
+    fn row(&mut self, r: &dyn Cols) -> Result<()> {
+        let id_number = r.text(0)?;
+        let item = item_from_row(r, self.head, self.units)?;
+        if let Some(p) = self.current.as_mut().filter(|p| p.id_number == id_number) {
+            p.items.push(item);
+            return Ok(());
+        }
+        if let Some(p) = self.current.take() {
+            (self.f)(finish_person(p, self.head, self.offsets))?;
+        }
+        // People paid only a re-issue, whose ID numbers come first.
+        while let Some(p) = self.reissued.next_if(|p| p.id_number < id_number) {
+            (self.f)(finish_person(p, self.head, self.offsets))?;
+        }
+        let reissues = self
+            .reissued
+            .next_if(|p| p.id_number == id_number)
+            .map(|p| p.reissues)
+            .unwrap_or_default();
+        self.current = Some(RunPerson {
+            technician_id: r.int(11)?,
+            id_number,
+            name: r.text(1)?,
+            net: Net::default(),
+            items: vec![item],
+            reissues,
+            offset_fen: 0,
+        });
+        Ok(())
+    }
+
+    /// The last person, then the people paid only a re-issue after every line.
+    fn end(mut self) -> Result<()> {
+        if let Some(p) = self.current.take() {
+            (self.f)(finish_person(p, self.head, self.offsets))?;
+        }
+        for p in self.reissued {
+            (self.f)(finish_person(p, self.head, self.offsets))?;
+        }
+        Ok(())
+    }
+}
+
+/// A run line as the person's item: accounts (a draft's from the appointment, an approved
+/// run's as fixed at approval) and the unit on the run's date.
+fn item_from_row(r: &dyn Cols, head: &RunHead, units: &UnitIndex) -> Result<RunItem> {
     let draft = head.status == "draft";
-    let text: String = r.try_get(6)?;
+    let text = r.text(6)?;
     let lines =
         decode_lines(&text).ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?;
     let (account, bank) = if draft {
-        (
-            r.try_get::<Option<String>, _>(9)?,
-            r.try_get::<Option<String>, _>(10)?,
-        )
+        (r.opt_text(9)?, r.opt_text(10)?)
     } else {
-        (
-            r.try_get::<Option<String>, _>(7)?,
-            r.try_get::<Option<String>, _>(8)?,
-        )
+        (r.opt_text(7)?, r.opt_text(8)?)
     };
-    let approval = parse_date(&r.try_get::<String, _>(4)?)?;
-    let unit = units.unit_on(r.try_get::<i64, _>(11)?, head.run_date);
+    let approval = parse_date(&r.text(4)?)?;
+    let unit = units.unit_on(r.int(11)?, head.run_date);
     Ok(RunItem {
-        appointment_id: r.try_get(2)?,
-        approval_no: r.try_get(3)?,
+        appointment_id: r.int(2)?,
+        approval_no: r.text(3)?,
         cohort_year: chrono::Datelike::year(&approval),
-        unit: if unit.is_empty() { r.try_get(5)? } else { unit },
+        unit: if unit.is_empty() { r.text(5)? } else { unit },
         lines,
         bank_account: account.unwrap_or_default(),
         bank_name: bank.unwrap_or_default(),
@@ -1458,20 +1476,19 @@ pub(crate) async fn load_paid(
     conn: &mut sqlx::AnyConnection,
 ) -> Result<HashMap<i64, BTreeMap<Month, Paid>>> {
     let mut paid: HashMap<i64, BTreeMap<Month, Paid>> = HashMap::new();
-    for r in sqlx::query("SELECT i.appointment_id, i.lines FROM run_items i JOIN runs r ON r.id = i.run_id WHERE r.status = 'approved'")
-        .fetch_all(conn)
-        .await?
-    {
-        let text: String = r.try_get(1)?;
+    each_row(conn, "SELECT i.appointment_id, i.lines FROM run_items i JOIN runs r ON r.id = i.run_id WHERE r.status = 'approved'", &[], |r| {
+        let text = r.text(1)?;
         let lines =
             decode_lines(&text).ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?;
-        let entry = paid.entry(r.try_get(0)?).or_default();
+        let entry = paid.entry(r.int(0)?).or_default();
         for l in lines {
             let p = entry.entry(l.month).or_default();
             p.fen += l.fen;
             p.has_line = true;
         }
-    }
+        Ok::<_, StoreError>(())
+    })
+    .await?;
     Ok(paid)
 }
 

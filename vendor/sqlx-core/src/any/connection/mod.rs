@@ -34,6 +34,13 @@ impl AnyConnection {
         self.backend.name()
     }
 
+    /// chieftech's change: the driver's own connection (an `AnyConnectionBackend` is a
+    /// `std::any::Any`, so a caller can downcast it to, say, `SqliteConnection` and use that
+    /// driver's native API on the same connection and transaction).
+    pub fn backend_mut(&mut self) -> &mut dyn AnyConnectionBackend {
+        &mut *self.backend
+    }
+
     pub(crate) fn connect(options: &AnyConnectOptions) -> BoxFuture<'_, crate::Result<Self>> {
         Box::pin(async {
             let driver = crate::any::driver::from_url(&options.database_url)?;
