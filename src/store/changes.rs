@@ -1,5 +1,6 @@
 //! Status changes (变动): recording them after the checks of docs/rules.md, listing and voiding.
 
+use super::native::{each_row, insert_rows, Arg};
 use super::roster::{load_person, placeholders, Person};
 use super::{audit, find_source_id, insert_source, parse_date, Result, Source, Store, StoreError};
 use crate::input::ChangeEntry;
@@ -106,8 +107,7 @@ impl Store {
             outcome.already_imported.is_some(),
         )
         .await?;
-        let mut batch =
-            ChangeBatch::start(&mut tx, self.backend(), source_id, source, reporter).await?;
+        let mut batch = ChangeBatch::start(&mut tx, source_id, source, reporter).await?;
         check_rows(&mut tx, entries, index, cfg, &mut batch, &mut outcome).await?;
         batch.flush(&mut tx).await?;
         drop(batch);
@@ -409,7 +409,6 @@ fn screen_row(
 /// Accepted changes on their way into the ledger: ids handed out as rows are accepted,
 /// inserted a batch at a time.
 struct ChangeBatch<'e> {
-    backend: super::Backend,
     source_id: i64,
     source: &'e Source,
     reporter: Reporter,
@@ -423,7 +422,6 @@ impl<'e> ChangeBatch<'e> {
     /// Starts handing out ids after the largest recorded one.
     async fn start(
         tx: &mut sqlx::AnyConnection,
-        backend: super::Backend,
         source_id: i64,
         source: &'e Source,
         reporter: Reporter,
@@ -436,7 +434,6 @@ impl<'e> ChangeBatch<'e> {
             .try_get::<i64, _>(0)?
             + 1;
         Ok(ChangeBatch {
-            backend,
             source_id,
             source,
             reporter,
@@ -480,7 +477,6 @@ impl<'e> ChangeBatch<'e> {
     async fn flush(&mut self, tx: &mut sqlx::AnyConnection) -> Result<()> {
         insert_changes(
             tx,
-            self.backend,
             &self.rows,
             self.source_id,
             self.source,
@@ -641,27 +637,21 @@ async fn load_people(
             "SELECT id, id_number, name FROM technicians WHERE id_number IN ({})",
             placeholders(backend, 1, chunk.len())
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for n in chunk {
-            q = q.bind(*n);
-        }
-        for r in q.fetch_all(&mut *tx).await? {
-            let id_number: String = r.try_get(1)?;
-            let technician_id: i64 = r.try_get(0)?;
+        let args: Vec<Arg> = chunk.iter().map(|n| Arg::Text(n)).collect();
+        each_row(&mut *tx, &sql, &args, |r| {
+            let id_number = r.text(1)?;
+            let technician_id = r.int(0)?;
             by_tech.insert(technician_id, id_number.clone());
-            people.insert(
-                id_number.clone(),
-                (
-                    Person {
-                        technician_id,
-                        id_number,
-                        name: r.try_get(2)?,
-                        appointments: Vec::new(),
-                    },
-                    Vec::new(),
-                ),
-            );
-        }
+            let person = Person {
+                technician_id,
+                id_number: id_number.clone(),
+                name: r.text(2)?,
+                appointments: Vec::new(),
+            };
+            people.insert(id_number, (person, Vec::new()));
+            Ok::<_, StoreError>(())
+        })
+        .await?;
     }
     Ok((people, by_tech))
 }
@@ -683,42 +673,36 @@ async fn load_tech_chunk(
     loaded: &mut Loaded<'_>,
 ) -> Result<()> {
     let list = placeholders(backend, 1, chunk.len());
-    let bind_all = |sql: String| {
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for t in chunk {
-            q = q.bind(*t);
-        }
-        q
-    };
-    let rows = bind_all(format!("SELECT technician_id, id, approval_date, approval_no FROM appointments WHERE technician_id IN ({list}) AND voided_at IS NULL ORDER BY technician_id, approval_date"))
-        .fetch_all(&mut *tx)
-        .await?;
-    for r in rows {
-        let person = person_of(loaded.people, loaded.by_tech, r.try_get(0)?)?;
+    let args: Vec<Arg> = chunk.iter().map(|t| Arg::Int(*t)).collect();
+    let sql = format!("SELECT technician_id, id, approval_date, approval_no FROM appointments WHERE technician_id IN ({list}) AND voided_at IS NULL ORDER BY technician_id, approval_date");
+    each_row(&mut *tx, &sql, &args, |r| {
+        let person = person_of(loaded.people, loaded.by_tech, r.int(0)?)?;
         person.0.appointments.push(Appointment {
-            id: r.try_get(1)?,
-            approval_date: parse_date(&r.try_get::<String, _>(2)?)?,
-            approval_no: r.try_get(3)?,
+            id: r.int(1)?,
+            approval_date: parse_date(&r.text(2)?)?,
+            approval_no: r.text(3)?,
         });
-    }
-    let rows = bind_all(format!("SELECT id, kind, effective, end_date, COALESCE(appointment_ids, CAST(appointment_id AS TEXT), '') AS appointment_ids, technician_id, reported_by FROM changes WHERE technician_id IN ({list}) AND voided_at IS NULL ORDER BY technician_id, id"))
-        .fetch_all(&mut *tx)
-        .await?;
-    for r in rows {
-        let person = person_of(loaded.people, loaded.by_tech, r.try_get(5)?)?;
-        person.1.push(change_from_row(&r)?);
-    }
+        Ok::<_, StoreError>(())
+    })
+    .await?;
+    let sql = format!("SELECT id, kind, effective, end_date, COALESCE(appointment_ids, CAST(appointment_id AS TEXT), '') AS appointment_ids, technician_id, reported_by FROM changes WHERE technician_id IN ({list}) AND voided_at IS NULL ORDER BY technician_id, id");
+    each_row(&mut *tx, &sql, &args, |r| {
+        let person = person_of(loaded.people, loaded.by_tech, r.int(5)?)?;
+        person.1.push(change_from_row(r)?);
+        Ok::<_, StoreError>(())
+    })
+    .await?;
     if reporter == Reporter::Unit {
-        let rows = bind_all(format!("SELECT technician_id, kind, effective, COALESCE(end_date, ''), id, COALESCE(void_reason, '') FROM changes WHERE technician_id IN ({list}) AND voided_at IS NOT NULL ORDER BY id"))
-            .fetch_all(&mut *tx)
-            .await?;
-        for r in rows {
+        let sql = format!("SELECT technician_id, kind, effective, COALESCE(end_date, ''), id, COALESCE(void_reason, '') FROM changes WHERE technician_id IN ({list}) AND voided_at IS NOT NULL ORDER BY id");
+        each_row(&mut *tx, &sql, &args, |r| {
             // Ordered by id: the latest void of a key wins.
             loaded.voided_same.insert(
-                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?),
-                (r.try_get(4)?, r.try_get(5)?),
+                (r.int(0)?, r.text(1)?, r.text(2)?, r.text(3)?),
+                (r.int(4)?, r.text(5)?),
             );
-        }
+            Ok::<_, StoreError>(())
+        })
+        .await?;
     }
     Ok(())
 }
@@ -753,51 +737,48 @@ fn person_of<'p>(
 /// Inserts a batch of accepted changes with their ids, in one statement.
 async fn insert_changes(
     tx: &mut sqlx::AnyConnection,
-    backend: super::Backend,
     batch: &[NewChange<'_>],
     source_id: i64,
     source: &Source,
     reporter: Reporter,
     now: &str,
 ) -> Result<()> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    const COLS: usize = 17;
-    let values: Vec<String> = (0..batch.len())
-        .map(|i| format!("({})", placeholders(backend, i * COLS + 1, COLS)))
-        .collect();
-    let sql = format!(
-        "INSERT INTO changes (id, technician_id, appointment_id, kind, effective, end_date, new_unit, decision_no, title_no, note, amends, source_id, source_row, recorded_at, operator, appointment_ids, reported_by) VALUES {}",
-        values.join(", ")
-    );
     let by = if reporter == Reporter::Unit {
         "unit"
     } else {
         "bureau"
     };
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for c in batch {
+    let dates: Vec<(String, Option<String>)> = batch
+        .iter()
+        .map(|c| {
+            (
+                c.entry.effective.to_string(),
+                c.entry.end.map(|d| d.to_string()),
+            )
+        })
+        .collect();
+    let mut args = Vec::with_capacity(batch.len() * 17);
+    for (c, (effective, end)) in batch.iter().zip(&dates) {
         let e = c.entry;
-        q = q
-            .bind(c.id)
-            .bind(c.technician_id)
-            .bind(c.appointment_id)
-            .bind(e.kind.code())
-            .bind(e.effective.to_string())
-            .bind(e.end.map(|d| d.to_string()))
-            .bind(e.new_unit.clone())
-            .bind(e.decision_no.clone())
-            .bind(e.title_no.clone())
-            .bind(e.note.clone())
-            .bind(c.amends)
-            .bind(source_id)
-            .bind(e.row.map(i64::from))
-            .bind(now)
-            .bind(source.operator.as_str())
-            .bind(c.appointment_ids.clone())
-            .bind(by);
+        args.extend([
+            Arg::Int(c.id),
+            Arg::Int(c.technician_id),
+            Arg::OptInt(c.appointment_id),
+            Arg::Text(e.kind.code()),
+            Arg::Text(effective),
+            Arg::OptText(end.as_deref()),
+            Arg::OptText(e.new_unit.as_deref()),
+            Arg::OptText(e.decision_no.as_deref()),
+            Arg::OptText(e.title_no.as_deref()),
+            Arg::OptText(e.note.as_deref()),
+            Arg::OptInt(c.amends),
+            Arg::Int(source_id),
+            Arg::OptInt(e.row.map(i64::from)),
+            Arg::Text(now),
+            Arg::Text(source.operator.as_str()),
+            Arg::OptText(c.appointment_ids.as_deref()),
+            Arg::Text(by),
+        ]);
     }
-    q.execute(&mut *tx).await?;
-    Ok(())
+    insert_rows(tx, "INSERT INTO changes (id, technician_id, appointment_id, kind, effective, end_date, new_unit, decision_no, title_no, note, amends, source_id, source_row, recorded_at, operator, appointment_ids, reported_by)", 17, &args).await
 }

@@ -38,29 +38,98 @@ pub(crate) async fn with_sqlite<T>(
     out.map(Some)
 }
 
-/// A value bound to a statement's `$n` parameter in [`each_row`].
+/// A value bound to a statement's parameter in [`each_row`] and [`insert_rows`]. A NULL
+/// keeps its column's type (PostgreSQL refuses a NULL of another type).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Arg<'a> {
     Int(i64),
     Text(&'a str),
+    OptInt(Option<i64>),
+    OptText(Option<&'a str>),
+}
+
+impl Arg<'_> {
+    fn bind_native(&self, st: &mut rusqlite::Statement<'_>, i: usize) -> Result<()> {
+        match *self {
+            Arg::Int(v) => st.raw_bind_parameter(i, v),
+            Arg::Text(v) => st.raw_bind_parameter(i, v),
+            Arg::OptInt(v) => st.raw_bind_parameter(i, v),
+            Arg::OptText(v) => st.raw_bind_parameter(i, v),
+        }
+        .map_err(native_err)
+    }
+
+    fn bind_sqlx<'q>(
+        &self,
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        match *self {
+            Arg::Int(v) => q.bind(v),
+            Arg::Text(v) => q.bind(v.to_string()),
+            Arg::OptInt(v) => q.bind(v),
+            Arg::OptText(v) => q.bind(v.map(str::to_string)),
+        }
+    }
+}
+
+/// Inserts rows with `head` (`INSERT INTO t (a, b, …)`), `cols` values a row, `args` row
+/// after row. On SQLite one prepared single-row statement runs once a row (through SQLite's
+/// API a statement costs next to nothing); elsewhere it is one multi-row statement, so keep
+/// `args` under the server's parameter limit (PostgreSQL: 65,535).
+pub(crate) async fn insert_rows(
+    conn: &mut sqlx::AnyConnection,
+    head: &str,
+    cols: usize,
+    args: &[Arg<'_>],
+) -> Result<()> {
+    if args.is_empty() || cols == 0 {
+        return Ok(());
+    }
+    debug_assert_eq!(args.len() % cols, 0, "{head}: a row has {cols} values");
+    let native = with_sqlite(&mut *conn, |db| {
+        let sql = format!("{head} VALUES ({})", vec!["?"; cols].join(", "));
+        let mut st = db.prepare(&sql).map_err(native_err)?;
+        for row in args.chunks(cols) {
+            for (i, a) in row.iter().enumerate() {
+                a.bind_native(&mut st, i + 1)?;
+            }
+            st.raw_execute().map_err(native_err)?;
+        }
+        Ok(())
+    })
+    .await?;
+    if native.is_some() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..args.len() / cols)
+        .map(|r| {
+            let row: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+            format!("({})", row.join(", "))
+        })
+        .collect();
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{head} VALUES {}",
+        values.join(", ")
+    )));
+    for a in args {
+        q = a.bind_sqlx(q);
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// Calls `f` with each row of `sql` (its parameters `$1`, `$2`… bound to `args`), streamed:
 /// through SQLite's own API on SQLite, through sqlx elsewhere. An error of `f` stops it.
 pub(crate) async fn each_row<E: From<StoreError>>(
     conn: &mut sqlx::AnyConnection,
-    sql: &'static str,
+    sql: &str,
     args: &[Arg<'_>],
     mut f: impl FnMut(&dyn Cols) -> std::result::Result<(), E>,
 ) -> std::result::Result<(), E> {
     let native = with_sqlite(&mut *conn, |db| {
         let mut st = db.prepare(sql).map_err(native_err)?;
         for (i, a) in args.iter().enumerate() {
-            match *a {
-                Arg::Int(v) => st.raw_bind_parameter(i + 1, v),
-                Arg::Text(v) => st.raw_bind_parameter(i + 1, v),
-            }
-            .map_err(native_err)?;
+            a.bind_native(&mut st, i + 1)?;
         }
         let mut rows = st.raw_query();
         let mut out = Ok(());
@@ -78,12 +147,9 @@ pub(crate) async fn each_row<E: From<StoreError>>(
         return out;
     }
     use futures_util::TryStreamExt;
-    let mut query = sqlx::query(sql);
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
     for a in args {
-        query = match *a {
-            Arg::Int(v) => query.bind(v),
-            Arg::Text(v) => query.bind(v.to_string()),
-        };
+        query = a.bind_sqlx(query);
     }
     let mut rows = query.fetch(&mut *conn);
     while let Some(r) = rows

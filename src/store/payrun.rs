@@ -4,7 +4,7 @@
 //! An approved run is immutable; it is the only thing that counts as paid.
 
 use super::changes::change_from_row;
-use super::native::{each_row, Arg, Cols};
+use super::native::{each_row, insert_rows, Arg, Cols};
 use super::{audit, parse_date, Result, Store, StoreError};
 use crate::rules::payrun::{decode_lines, decode_months, encode_lines, encode_months};
 use crate::rules::{
@@ -245,7 +245,7 @@ impl Store {
         let (run_id, seq, is_supp) = open_draft(&mut tx, &draft).await?;
         let inputs = RuleInputs::load(&mut tx).await?;
         clear_draft(&mut tx, run_id).await?;
-        let mut out = RunWriter::new(self.backend(), run_id);
+        let mut out = RunWriter::new(run_id);
         let mut tally = Tally::default();
         // Planned recoveries are offset against what the bank would pay (offsetting on).
         if cfg.offset_recoveries {
@@ -680,7 +680,6 @@ async fn record_recoveries(
 
 /// A draft's items and uncovered months on their way into the ledger, a chunk at a time.
 struct RunWriter {
-    backend: super::Backend,
     run_id: i64,
     /// (appointment, technician, net, encoded lines).
     items: Vec<(i64, i64, i64, String)>,
@@ -691,9 +690,8 @@ struct RunWriter {
 }
 
 impl RunWriter {
-    fn new(backend: super::Backend, run_id: i64) -> RunWriter {
+    fn new(run_id: i64) -> RunWriter {
         RunWriter {
-            backend,
             run_id,
             items: Vec::with_capacity(CHUNK),
             uncovered: Vec::new(),
@@ -705,11 +703,11 @@ impl RunWriter {
     async fn flush_full(&mut self, tx: &mut sqlx::AnyConnection) -> Result<()> {
         if self.items.len() == CHUNK {
             self.written += self.items.len();
-            insert_items(&mut *tx, self.backend, self.run_id, &self.items).await?;
+            insert_items(&mut *tx, self.run_id, &self.items).await?;
             self.items.clear();
         }
         if self.uncovered.len() == CHUNK {
-            insert_uncovered(&mut *tx, self.backend, self.run_id, &self.uncovered).await?;
+            insert_uncovered(&mut *tx, self.run_id, &self.uncovered).await?;
             self.uncovered.clear();
         }
         Ok(())
@@ -718,8 +716,8 @@ impl RunWriter {
     /// Inserts what is left; returns the number of items inserted in all.
     async fn finish(&mut self, tx: &mut sqlx::AnyConnection) -> Result<usize> {
         self.written += self.items.len();
-        insert_items(&mut *tx, self.backend, self.run_id, &self.items).await?;
-        insert_uncovered(&mut *tx, self.backend, self.run_id, &self.uncovered).await?;
+        insert_items(&mut *tx, self.run_id, &self.items).await?;
+        insert_uncovered(&mut *tx, self.run_id, &self.uncovered).await?;
         self.items.clear();
         self.uncovered.clear();
         Ok(self.written)
@@ -1020,15 +1018,12 @@ impl UnitIndex {
             .map(|(i, n)| (n.clone(), i as u32))
             .collect();
         let mut moves = Vec::new();
-        for r in sqlx::query("SELECT technician_id, id, effective, new_unit FROM changes WHERE kind = $1 AND voided_at IS NULL AND new_unit IS NOT NULL ORDER BY technician_id, id")
-            .bind(crate::rules::ChangeKind::UnitChange.code())
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            let new_unit: String = r.try_get(3)?;
+        let kind = crate::rules::ChangeKind::UnitChange.code();
+        each_row(&mut *conn, "SELECT technician_id, id, effective, new_unit FROM changes WHERE kind = $1 AND voided_at IS NULL AND new_unit IS NOT NULL ORDER BY technician_id, id", &[Arg::Text(kind)], |r| {
+            let new_unit = r.text(3)?;
             let new_unit = new_unit.trim();
             if new_unit.is_empty() {
-                continue;
+                return Ok(());
             }
             let u = match index.get(new_unit) {
                 Some(u) => *u,
@@ -1039,13 +1034,10 @@ impl UnitIndex {
                     u
                 }
             };
-            moves.push((
-                r.try_get(0)?,
-                r.try_get(1)?,
-                parse_date(&r.try_get::<String, _>(2)?)?,
-                u,
-            ));
-        }
+            moves.push((r.int(0)?, r.int(1)?, parse_date(&r.text(2)?)?, u));
+            Ok::<_, StoreError>(())
+        })
+        .await?;
         Ok(UnitIndex {
             names,
             appointments,
@@ -1292,53 +1284,46 @@ pub(super) fn multi_row_insert(
 
 async fn insert_items(
     tx: &mut sqlx::AnyConnection,
-    backend: super::Backend,
     run_id: i64,
     items: &[(i64, i64, i64, String)],
 ) -> Result<()> {
-    if items.is_empty() {
-        return Ok(());
-    }
-    let sql = multi_row_insert(
-        backend,
+    let args: Vec<Arg> = items
+        .iter()
+        .flat_map(|(aid, tid, net, lines)| {
+            [
+                Arg::Int(run_id),
+                Arg::Int(*aid),
+                Arg::Int(*tid),
+                Arg::Int(*net),
+                Arg::Text(lines),
+            ]
+        })
+        .collect();
+    insert_rows(
+        tx,
         "INSERT INTO run_items (run_id, appointment_id, technician_id, net_fen, lines)",
-        items.len(),
         5,
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (aid, tid, net, lines) in items {
-        q = q
-            .bind(run_id)
-            .bind(*aid)
-            .bind(*tid)
-            .bind(*net)
-            .bind(lines.as_str());
-    }
-    q.execute(&mut *tx).await?;
-    Ok(())
+        &args,
+    )
+    .await
 }
 
 async fn insert_uncovered(
     tx: &mut sqlx::AnyConnection,
-    backend: super::Backend,
     run_id: i64,
     rows: &[(i64, String)],
 ) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let sql = multi_row_insert(
-        backend,
+    let args: Vec<Arg> = rows
+        .iter()
+        .flat_map(|(aid, months)| [Arg::Int(run_id), Arg::Int(*aid), Arg::Text(months)])
+        .collect();
+    insert_rows(
+        tx,
         "INSERT INTO run_uncovered (run_id, appointment_id, months)",
-        rows.len(),
         3,
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (aid, months) in rows {
-        q = q.bind(run_id).bind(*aid).bind(months.as_str());
-    }
-    q.execute(&mut *tx).await?;
-    Ok(())
+        &args,
+    )
+    .await
 }
 
 /// Approval inside a write transaction (see [`Store::approve_run`]).
@@ -1436,11 +1421,11 @@ async fn mark_approved(
     seq: i64,
     operator: &str,
 ) -> Result<()> {
-    sqlx::query("UPDATE run_items SET bank_account = (SELECT a.bank_account FROM appointments a WHERE a.technician_id = run_items.technician_id AND a.voided_at IS NULL ORDER BY a.approval_date DESC LIMIT 1), bank_name = (SELECT a.bank_name FROM appointments a WHERE a.technician_id = run_items.technician_id AND a.voided_at IS NULL ORDER BY a.approval_date DESC LIMIT 1) WHERE run_id = $1")
+    sqlx::query("UPDATE run_items SET (bank_account, bank_name) = (SELECT a.bank_account, a.bank_name FROM appointments a WHERE a.technician_id = run_items.technician_id AND a.voided_at IS NULL ORDER BY a.approval_date DESC LIMIT 1) WHERE run_id = $1")
         .bind(run_id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE run_reissues SET bank_account = (SELECT a.bank_account FROM appointments a WHERE a.technician_id = run_reissues.technician_id AND a.voided_at IS NULL ORDER BY a.approval_date DESC LIMIT 1), bank_name = (SELECT a.bank_name FROM appointments a WHERE a.technician_id = run_reissues.technician_id AND a.voided_at IS NULL ORDER BY a.approval_date DESC LIMIT 1) WHERE run_id = $1")
+    sqlx::query("UPDATE run_reissues SET (bank_account, bank_name) = (SELECT a.bank_account, a.bank_name FROM appointments a WHERE a.technician_id = run_reissues.technician_id AND a.voided_at IS NULL ORDER BY a.approval_date DESC LIMIT 1) WHERE run_id = $1")
         .bind(run_id)
         .execute(&mut *tx)
         .await?;

@@ -1,5 +1,6 @@
 //! Technicians, units and appointments: the roster (名册).
 
+use super::native::{each_row, insert_rows, Arg};
 use super::{audit, find_source, insert_source, parse_date, Result, Source, Store, StoreError};
 use crate::input::{RosterEntry, UnitEntry};
 use crate::rules::Appointment;
@@ -57,6 +58,9 @@ pub struct RosterSession<'s> {
     source_id: i64,
     /// Technicians with a larger id were added by this import.
     max_tech_before: i64,
+    /// The id the next new technician takes (given explicitly; the write lock keeps other
+    /// writers out).
+    next_tech_id: i64,
     unit_ids: HashMap<String, i64>,
     outcome: RosterOutcome,
     problems: Vec<RosterProblem>,
@@ -121,6 +125,7 @@ impl Store {
             file_name: source.file_name.clone().unwrap_or_else(|| "-".into()),
             source_id,
             max_tech_before,
+            next_tech_id: max_tech_before + 1,
             unit_ids,
             outcome: RosterOutcome::default(),
             problems: Vec::new(),
@@ -231,14 +236,16 @@ impl RosterSession<'_> {
             "SELECT id, id_number, name FROM technicians WHERE id_number IN ({})",
             placeholders(self.backend, 1, entries.len())
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for e in entries {
-            q = q.bind(e.id_number.as_str());
-        }
+        let args: Vec<Arg> = entries
+            .iter()
+            .map(|e| Arg::Text(e.id_number.as_str()))
+            .collect();
         let mut techs: Techs = HashMap::new();
-        for r in q.fetch_all(&mut *self.tx).await? {
-            techs.insert(r.try_get(1)?, (r.try_get(0)?, r.try_get(2)?));
-        }
+        each_row(&mut self.tx, &sql, &args, |r| {
+            techs.insert(r.text(1)?, (r.int(0)?, r.text(2)?));
+            Ok::<_, StoreError>(())
+        })
+        .await?;
         Ok(techs)
     }
 
@@ -254,33 +261,32 @@ impl RosterSession<'_> {
             "SELECT technician_id, approval_date, id, approval_no, unit_id, bank_account, bank_name, phone, occupation, level, email, voided_at FROM appointments WHERE technician_id IN ({})",
             placeholders(self.backend, 1, techs.len())
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (tid, _) in techs.values() {
-            q = q.bind(*tid);
-        }
-        for r in q.fetch_all(&mut *self.tx).await? {
-            let tid: i64 = r.try_get(0)?;
-            let date = parse_date(&r.try_get::<String, _>(1)?)?;
-            let unit: Option<i64> = r.try_get(4)?;
+        let args: Vec<Arg> = techs.values().map(|(tid, _)| Arg::Int(*tid)).collect();
+        each_row(&mut self.tx, &sql, &args, |r| {
+            let tid = r.int(0)?;
+            let date = parse_date(&r.text(1)?)?;
+            let text = |i| r.opt_text(i).map(Option::unwrap_or_default);
             let fingerprint = format!(
                 "{}|{}|{}|{}|{}|{}|{}",
-                unit.map(|u| u.to_string()).unwrap_or_default(),
-                r.try_get::<Option<String>, _>(5)?.unwrap_or_default(),
-                r.try_get::<Option<String>, _>(6)?.unwrap_or_default(),
-                r.try_get::<Option<String>, _>(7)?.unwrap_or_default(),
-                r.try_get::<Option<String>, _>(8)?.unwrap_or_default(),
-                r.try_get::<Option<String>, _>(9)?.unwrap_or_default(),
-                r.try_get::<Option<String>, _>(10)?.unwrap_or_default(),
+                r.opt_int(4)?.map(|u| u.to_string()).unwrap_or_default(),
+                text(5)?,
+                text(6)?,
+                text(7)?,
+                text(8)?,
+                text(9)?,
+                text(10)?,
             );
-            if let Some(at) = r.try_get::<Option<String>, _>(11)? {
+            if let Some(at) = r.opt_text(11)? {
                 voided.entry(tid).or_default().push((date, at));
-                continue;
+                return Ok(());
             }
             appts
                 .entry(tid)
                 .or_default()
-                .push((date, (r.try_get(2)?, r.try_get(3)?, fingerprint)));
-        }
+                .push((date, (r.int(2)?, r.text(3)?, fingerprint)));
+            Ok::<_, StoreError>(())
+        })
+        .await?;
         Ok((appts, voided))
     }
 
@@ -390,37 +396,29 @@ impl RosterSession<'_> {
         Ok(())
     }
 
-    /// New technicians, in one statement; they are added to `techs`.
+    /// New technicians, in one statement, with ids given here; they are added to `techs`.
     async fn insert_technicians(&mut self, good: &[&RosterEntry], techs: &mut Techs) -> Result<()> {
-        let new_people: Vec<&&RosterEntry> = good
-            .iter()
-            .filter(|e| !techs.contains_key(e.id_number.as_str()))
-            .collect();
-        if new_people.is_empty() {
-            return Ok(());
+        let mut args = Vec::new();
+        for e in good {
+            if techs.contains_key(e.id_number.as_str()) {
+                continue;
+            }
+            let id = self.next_tech_id;
+            self.next_tech_id += 1;
+            techs.insert(e.id_number.as_str().to_string(), (id, e.name.clone()));
+            args.extend([
+                Arg::Int(id),
+                Arg::Text(e.id_number.as_str()),
+                Arg::Text(e.name.as_str()),
+            ]);
         }
-        let values: Vec<String> = (0..new_people.len())
-            .map(|i| format!("({})", placeholders(self.backend, 2 * i + 1, 2)))
-            .collect();
-        let sql = format!(
-            "INSERT INTO technicians (id_number, name) VALUES {} RETURNING id, id_number",
-            values.join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for e in &new_people {
-            q = q.bind(e.id_number.as_str()).bind(e.name.as_str());
-        }
-        let names: HashMap<&str, &str> = new_people
-            .iter()
-            .map(|e| (e.id_number.as_str(), e.name.as_str()))
-            .collect();
-        for r in q.fetch_all(&mut *self.tx).await? {
-            let id_number: String = r.try_get(1)?;
-            let tid: i64 = r.try_get(0)?;
-            let name = names.get(id_number.as_str()).copied().unwrap_or_default();
-            techs.insert(id_number, (tid, name.to_string()));
-        }
-        Ok(())
+        insert_rows(
+            &mut self.tx,
+            "INSERT INTO technicians (id, id_number, name)",
+            3,
+            &args,
+        )
+        .await
     }
 
     /// Appointments: unchanged, updated (audited) or new (one statement).
@@ -506,34 +504,28 @@ impl RosterSession<'_> {
 
     /// New appointments (technician id, unit id, row), in one statement.
     async fn insert_appointments(&mut self, inserts: &[(i64, i64, &RosterEntry)]) -> Result<()> {
-        if inserts.is_empty() {
-            return Ok(());
-        }
-        const COLS: usize = 12;
-        let values: Vec<String> = (0..inserts.len())
-            .map(|i| format!("({})", placeholders(self.backend, i * COLS + 1, COLS)))
+        let mut args = Vec::with_capacity(inserts.len() * 12);
+        let dates: Vec<String> = inserts
+            .iter()
+            .map(|(_, _, e)| e.approval_date.to_string())
             .collect();
-        let sql = format!(
-            "INSERT INTO appointments (technician_id, approval_date, approval_no, unit_id, occupation, level, bank_account, bank_name, phone, email, source_id, source_row) VALUES {}",
-            values.join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (tid, unit_id, e) in inserts {
-            q = q
-                .bind(*tid)
-                .bind(e.approval_date.to_string())
-                .bind(e.approval_no.as_str())
-                .bind(*unit_id)
-                .bind(e.occupation.as_str())
-                .bind(e.level.as_str())
-                .bind(e.bank_account.as_str())
-                .bind(e.bank_name.as_str())
-                .bind(e.phone.as_str())
-                .bind(e.email.clone())
-                .bind(self.source_id)
-                .bind(e.row.map(i64::from));
+        for ((tid, unit_id, e), date) in inserts.iter().zip(&dates) {
+            args.extend([
+                Arg::Int(*tid),
+                Arg::Text(date),
+                Arg::Text(e.approval_no.as_str()),
+                Arg::Int(*unit_id),
+                Arg::Text(e.occupation.as_str()),
+                Arg::Text(e.level.as_str()),
+                Arg::Text(e.bank_account.as_str()),
+                Arg::Text(e.bank_name.as_str()),
+                Arg::Text(e.phone.as_str()),
+                Arg::OptText(e.email.as_deref()),
+                Arg::Int(self.source_id),
+                Arg::OptInt(e.row.map(i64::from)),
+            ]);
         }
-        q.execute(&mut *self.tx).await?;
+        insert_rows(&mut self.tx, "INSERT INTO appointments (technician_id, approval_date, approval_no, unit_id, occupation, level, bank_account, bank_name, phone, email, source_id, source_row)", 12, &args).await?;
         self.outcome.added += inserts.len();
         Ok(())
     }
@@ -548,6 +540,13 @@ impl RosterSession<'_> {
             let mut problems = std::mem::take(&mut self.problems);
             problems.sort_by_key(|p| p.row);
             return Ok(Err(problems));
+        }
+        if self.backend == super::Backend::Postgres && self.next_tech_id > self.max_tech_before + 1
+        {
+            // Ids were given explicitly: the serial's sequence continues after them.
+            sqlx::query("SELECT setval(pg_get_serial_sequence('technicians', 'id'), (SELECT MAX(id) FROM technicians))")
+                .execute(&mut *self.tx)
+                .await?;
         }
         sqlx::query("UPDATE sources SET summary = $1 WHERE id = $2")
             .bind(format!("{} rows", self.rows))
