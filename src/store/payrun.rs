@@ -987,6 +987,41 @@ pub(super) struct UnitIndex {
     appointments: Vec<(i64, NaiveDate, i64, Option<u32>)>,
     /// (technician, change id, effective, new unit) by technician, id.
     moves: Vec<(i64, i64, NaiveDate, u32)>,
+    /// Where each technician's appointments and moves start, by technician id (when the ids
+    /// are dense enough): a look-up is two reads instead of four binary searches over a
+    /// million rows (at province scale `unit_on` was a tenth of approval's time).
+    starts: Option<(TechStarts, TechStarts)>,
+}
+
+/// Offsets of a table sorted by technician id: technician `t`'s rows are `s[t]..s[t + 1]`.
+struct TechStarts(Vec<u32>);
+
+impl TechStarts {
+    /// The offsets of `keys` (technician ids in ascending order), or None when the ids are
+    /// too sparse or too large for a table of offsets.
+    fn of(keys: impl Iterator<Item = i64>, max_id: i64, rows: usize) -> Option<TechStarts> {
+        let limit = 4 * rows as i64 + 1_000_000;
+        if max_id < 0 || max_id > limit || rows >= u32::MAX as usize {
+            return None;
+        }
+        let mut s = vec![0u32; max_id as usize + 2];
+        for k in keys {
+            let k = usize::try_from(k).ok().filter(|k| *k <= max_id as usize)?;
+            s[k + 1] += 1;
+        }
+        for i in 1..s.len() {
+            s[i] += s[i - 1];
+        }
+        Some(TechStarts(s))
+    }
+
+    /// Technician `t`'s rows.
+    fn range(&self, t: i64) -> std::ops::Range<usize> {
+        match usize::try_from(t) {
+            Ok(t) if t + 1 < self.0.len() => self.0[t] as usize..self.0[t + 1] as usize,
+            _ => 0..0,
+        }
+    }
 }
 
 impl UnitIndex {
@@ -1038,24 +1073,39 @@ impl UnitIndex {
             Ok::<_, StoreError>(())
         })
         .await?;
+        let max_id = appointments
+            .last()
+            .map(|a| a.0)
+            .max(moves.last().map(|m| m.0))
+            .unwrap_or(0);
+        let starts =
+            TechStarts::of(appointments.iter().map(|a| a.0), max_id, appointments.len()).zip(
+                TechStarts::of(moves.iter().map(|m| m.0), max_id, appointments.len()),
+            );
         Ok(UnitIndex {
             names,
             appointments,
             moves,
+            starts,
         })
     }
 
     /// The technician's unit on `date` (empty when the ledger names none), as
     /// [`super::units::UnitHistory::unit_on`] gives it.
     pub(super) fn unit_on(&self, technician: i64, date: NaiveDate) -> String {
-        let from = self.appointments.partition_point(|a| a.0 < technician);
-        let to = self.appointments.partition_point(|a| a.0 <= technician);
-        let approvals = self.appointments[from..to]
+        let (appointments, moves) = match &self.starts {
+            Some((a, m)) => (a.range(technician), m.range(technician)),
+            None => (
+                self.appointments.partition_point(|a| a.0 < technician)
+                    ..self.appointments.partition_point(|a| a.0 <= technician),
+                self.moves.partition_point(|m| m.0 < technician)
+                    ..self.moves.partition_point(|m| m.0 <= technician),
+            ),
+        };
+        let approvals = self.appointments[appointments]
             .iter()
             .filter_map(|(_, day, id, u)| u.map(|u| (*day, *id, u)));
-        let from = self.moves.partition_point(|m| m.0 < technician);
-        let to = self.moves.partition_point(|m| m.0 <= technician);
-        let moves = self.moves[from..to]
+        let moves = self.moves[moves]
             .iter()
             .map(|(_, id, day, u)| (*day, *id, *u));
         crate::rules::unit::latest_unit(date, approvals, moves)
@@ -1481,6 +1531,34 @@ pub(crate) async fn load_paid(
 mod tests {
     use super::*;
     use crate::rules::{Line, LineKind, Month};
+
+    proptest::proptest! {
+        /// The table of offsets finds each technician's rows as the binary searches do, for
+        /// ids with gaps, repeats, and technicians asked for who have no rows.
+        #[test]
+        fn tech_starts_find_what_binary_search_finds(
+            mut keys in proptest::collection::vec(0i64..300, 0..200),
+            asked in proptest::collection::vec(-5i64..400, 1..50),
+        ) {
+            keys.sort_unstable();
+            let max = keys.last().copied().unwrap_or(0);
+            let starts = TechStarts::of(keys.iter().copied(), max, keys.len()).unwrap();
+            for t in asked {
+                let from = keys.partition_point(|k| *k < t);
+                let to = keys.partition_point(|k| *k <= t);
+                let expected = if from == to { 0..0 } else { from..to };
+                let got = starts.range(t);
+                proptest::prop_assert_eq!(if got.is_empty() { 0..0 } else { got }, expected);
+            }
+        }
+    }
+
+    #[test]
+    fn tech_starts_are_not_made_for_sparse_or_negative_ids() {
+        assert!(TechStarts::of([1, 50_000_000].into_iter(), 50_000_000, 2).is_none());
+        assert!(TechStarts::of([-1].into_iter(), -1, 1).is_none());
+        assert!(TechStarts::of([3, 7].into_iter(), 7, 2).is_some());
+    }
 
     fn person(id: i64, unit: &str, months: &[u32]) -> RunPerson {
         let lines: Vec<Line> = months
