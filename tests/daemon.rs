@@ -981,7 +981,7 @@ async fn a_daemon_killed_mid_payrun_is_taken_over_by_another_after_the_lease() {
     std::fs::write(&cfg, text).unwrap();
     let mut a = daemon(&db.url, &cfg, &dir.path().join("a.log"));
     // Wait until A's claim is running and its computation is half-way: its transaction has
-    // written run lines (uncommitted) and is still open.
+    // written run lines (uncommitted; its last statement a COPY into run_items) and is still open.
     let running = wait_job(&db.url, "payrun", 60, |r| {
         r.iter().any(|x| x.1 == "running")
     })
@@ -993,7 +993,7 @@ async fn a_daemon_killed_mid_payrun_is_taken_over_by_another_after_the_lease() {
     );
     let computing = poll_count(
         &db.store,
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL AND query LIKE 'INSERT INTO run_items%'",
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL AND query LIKE 'COPY run_items%'",
         60,
         |n| n > 0,
     )

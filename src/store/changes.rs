@@ -780,5 +780,5 @@ async fn insert_changes(
             Arg::Text(by),
         ]);
     }
-    insert_rows(tx, "INSERT INTO changes (id, technician_id, appointment_id, kind, effective, end_date, new_unit, decision_no, title_no, note, amends, source_id, source_row, recorded_at, operator, appointment_ids, reported_by)", 17, &args).await
+    insert_rows(tx, "changes (id, technician_id, appointment_id, kind, effective, end_date, new_unit, decision_no, title_no, note, amends, source_id, source_row, recorded_at, operator, appointment_ids, reported_by)", 17, &args).await
 }

@@ -72,22 +72,32 @@ impl Arg<'_> {
     }
 }
 
-/// Inserts rows with `head` (`INSERT INTO t (a, b, …)`), `cols` values a row, `args` row
-/// after row. On SQLite one prepared single-row statement runs once a row (through SQLite's
-/// API a statement costs next to nothing); elsewhere it is one multi-row statement, so keep
-/// `args` under the server's parameter limit (PostgreSQL: 65,535).
+/// Inserts rows into `target` (`t (a, b, …)`), `cols` values a row, `args` row after row.
+/// On SQLite one prepared single-row statement runs once a row (through SQLite's API a
+/// statement costs next to nothing); on PostgreSQL the rows go in with `COPY … FROM STDIN`
+/// (one round trip, no statement to plan). Either way inside the caller's transaction.
 pub(crate) async fn insert_rows(
     conn: &mut sqlx::AnyConnection,
-    head: &str,
+    target: &str,
     cols: usize,
     args: &[Arg<'_>],
 ) -> Result<()> {
     if args.is_empty() || cols == 0 {
         return Ok(());
     }
-    debug_assert_eq!(args.len() % cols, 0, "{head}: a row has {cols} values");
+    debug_assert_eq!(args.len() % cols, 0, "{target}: a row has {cols} values");
+    let backend: &mut dyn std::any::Any = conn.backend_mut();
+    if let Some(pg) = backend.downcast_mut::<sqlx::PgConnection>() {
+        let mut copy = pg.copy_in_raw(&format!("COPY {target} FROM STDIN")).await?;
+        copy.send(copy_text(cols, args).into_bytes()).await?;
+        copy.finish().await?;
+        return Ok(());
+    }
     let native = with_sqlite(&mut *conn, |db| {
-        let sql = format!("{head} VALUES ({})", vec!["?"; cols].join(", "));
+        let sql = format!(
+            "INSERT INTO {target} VALUES ({})",
+            vec!["?"; cols].join(", ")
+        );
         let mut st = db.prepare(&sql).map_err(native_err)?;
         for row in args.chunks(cols) {
             for (i, a) in row.iter().enumerate() {
@@ -98,24 +108,46 @@ pub(crate) async fn insert_rows(
         Ok(())
     })
     .await?;
-    if native.is_some() {
-        return Ok(());
+    match native {
+        Some(()) => Ok(()),
+        None => Err(StoreError::Native(format!(
+            "no bulk insert for the {} driver",
+            conn.backend_name()
+        ))),
     }
-    let values: Vec<String> = (0..args.len() / cols)
-        .map(|r| {
-            let row: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
-            format!("({})", row.join(", "))
-        })
-        .collect();
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{head} VALUES {}",
-        values.join(", ")
-    )));
-    for a in args {
-        q = a.bind_sqlx(q);
+}
+
+/// Rows in PostgreSQL's COPY text format: tab between values, a line a row, `\N` for NULL,
+/// and backslash, tab, newline and carriage return escaped.
+fn copy_text(cols: usize, args: &[Arg<'_>]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(args.len() * 12);
+    for row in args.chunks(cols) {
+        for (i, a) in row.iter().enumerate() {
+            if i > 0 {
+                out.push('\t');
+            }
+            match *a {
+                Arg::Int(v) | Arg::OptInt(Some(v)) => {
+                    let _ = write!(out, "{v}");
+                }
+                Arg::Text(v) | Arg::OptText(Some(v)) => {
+                    for c in v.chars() {
+                        match c {
+                            '\\' => out.push_str("\\\\"),
+                            '\t' => out.push_str("\\t"),
+                            '\n' => out.push_str("\\n"),
+                            '\r' => out.push_str("\\r"),
+                            c => out.push(c),
+                        }
+                    }
+                }
+                Arg::OptInt(None) | Arg::OptText(None) => out.push_str("\\N"),
+            }
+        }
+        out.push('\n');
     }
-    q.execute(&mut *conn).await?;
-    Ok(())
+    out
 }
 
 /// Calls `f` with each row of `sql` (its parameters `$1`, `$2`… bound to `args`), streamed:
@@ -224,6 +256,109 @@ mod tests {
         sqlx::AnyConnection::connect("sqlite::memory:")
             .await
             .unwrap()
+    }
+
+    #[test]
+    fn copy_text_escapes_what_copy_would_misread() {
+        let args = [
+            Arg::Text("a\tb"),
+            Arg::OptText(None),
+            Arg::Int(-5),
+            Arg::Text("x\\y\nz\r"),
+            Arg::OptInt(None),
+            Arg::OptText(Some("张店")),
+        ];
+        assert_eq!(
+            copy_text(3, &args),
+            "a\\tb\t\\N\t-5\nx\\\\y\\nz\\r\t\\N\t张店\n"
+        );
+    }
+
+    /// The rows `insert_rows` wrote into `t`, as text.
+    async fn rows_of_t(conn: &mut sqlx::AnyConnection) -> Vec<(i64, Option<String>, Option<i64>)> {
+        sqlx::query_as("SELECT id, t, n FROM t ORDER BY id")
+            .fetch_all(conn)
+            .await
+            .unwrap()
+    }
+
+    const AWKWARD: [&str; 4] = [
+        "tab\there",
+        "line\nbreak\r\n",
+        "back\\slash \\N",
+        "首席技师",
+    ];
+
+    async fn insert_awkward(conn: &mut sqlx::AnyConnection) {
+        use sqlx::Connection;
+        sqlx::query("CREATE TABLE t (id BIGINT PRIMARY KEY, t TEXT, n BIGINT)")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let mut args = Vec::new();
+        for (i, text) in AWKWARD.iter().enumerate() {
+            args.extend([
+                Arg::Int(i as i64),
+                Arg::OptText((i != 1).then_some(*text)),
+                Arg::OptInt((i != 2).then_some(i as i64 * 10)),
+            ]);
+        }
+        let mut tx = conn.begin().await.unwrap();
+        insert_rows(&mut tx, "t (id, t, n)", 3, &args)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let expected: Vec<_> = AWKWARD
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let i = i as i64;
+                (
+                    i,
+                    (i != 1).then(|| t.to_string()),
+                    (i != 2).then_some(i * 10),
+                )
+            })
+            .collect();
+        assert_eq!(rows_of_t(conn).await, expected);
+    }
+
+    #[tokio::test]
+    async fn insert_rows_writes_awkward_text_and_nulls_on_sqlite() {
+        let mut conn = sqlite_conn().await;
+        insert_awkward(&mut conn).await;
+    }
+
+    #[tokio::test]
+    async fn insert_rows_writes_awkward_text_and_nulls_on_postgres_through_copy() {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let server = std::env::var("CHIEFTECH_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let name = format!(
+            "chieftech_native_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let mut admin = sqlx::AnyConnection::connect(&format!("{server}/postgres"))
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let mut conn = sqlx::AnyConnection::connect(&format!("{server}/{name}"))
+            .await
+            .unwrap();
+        insert_awkward(&mut conn).await;
+        conn.close().await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

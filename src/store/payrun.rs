@@ -1351,7 +1351,7 @@ async fn insert_items(
         .collect();
     insert_rows(
         tx,
-        "INSERT INTO run_items (run_id, appointment_id, technician_id, net_fen, lines)",
+        "run_items (run_id, appointment_id, technician_id, net_fen, lines)",
         5,
         &args,
     )
@@ -1369,7 +1369,7 @@ async fn insert_uncovered(
         .collect();
     insert_rows(
         tx,
-        "INSERT INTO run_uncovered (run_id, appointment_id, months)",
+        "run_uncovered (run_id, appointment_id, months)",
         3,
         &args,
     )

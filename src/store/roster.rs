@@ -412,13 +412,7 @@ impl RosterSession<'_> {
                 Arg::Text(e.name.as_str()),
             ]);
         }
-        insert_rows(
-            &mut self.tx,
-            "INSERT INTO technicians (id, id_number, name)",
-            3,
-            &args,
-        )
-        .await
+        insert_rows(&mut self.tx, "technicians (id, id_number, name)", 3, &args).await
     }
 
     /// Appointments: unchanged, updated (audited) or new (one statement).
@@ -525,7 +519,7 @@ impl RosterSession<'_> {
                 Arg::OptInt(e.row.map(i64::from)),
             ]);
         }
-        insert_rows(&mut self.tx, "INSERT INTO appointments (technician_id, approval_date, approval_no, unit_id, occupation, level, bank_account, bank_name, phone, email, source_id, source_row)", 12, &args).await?;
+        insert_rows(&mut self.tx, "appointments (technician_id, approval_date, approval_no, unit_id, occupation, level, bank_account, bank_name, phone, email, source_id, source_row)", 12, &args).await?;
         self.outcome.added += inserts.len();
         Ok(())
     }
