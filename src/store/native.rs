@@ -8,9 +8,13 @@
 //! transaction, the same file lock) to `rusqlite` while sqlx's worker is held off it, so a
 //! use case reads or writes its bulk rows natively and everything else stays on sqlx.
 //!
-//! On PostgreSQL [`with_sqlite`] returns `None` and the caller runs the sqlx path; both paths
-//! take their SQL text from one constant, and decode rows through [`Cols`], so a statement and
-//! what is made of its rows have one implementation.
+//! On PostgreSQL [`with_sqlite`] returns `None`: [`each_row`] streams through sqlx, and
+//! [`insert_rows`] sends its rows with `COPY … FROM STDIN` (the PostgreSQL driver's own API,
+//! reached the same way). Both paths take their SQL text from one constant and decode rows
+//! through [`Cols`], so a statement and what is made of its rows have one implementation.
+//!
+//! The native work runs on the calling thread and blocks it (about a second at 100,000 rows,
+//! while the transaction it belongs to holds the ledger's write lock anyway).
 
 use super::{Result, StoreError};
 
