@@ -156,11 +156,8 @@ impl Store {
         accept_valid: bool,
         dry_run: bool,
     ) -> Result<ChangesOutcome> {
-        if !outcome.applied.is_empty() && self.backend() == super::Backend::Postgres {
-            // Ids were given explicitly: the serial's sequence continues after them.
-            sqlx::query("SELECT setval(pg_get_serial_sequence('changes', 'id'), (SELECT MAX(id) FROM changes))")
-                .execute(&mut *tx)
-                .await?;
+        if !outcome.applied.is_empty() {
+            super::continue_sequence(&mut tx, self.backend(), "changes").await?;
         }
         outcome.rejected.sort_by_key(|p| p.row);
         if dry_run {

@@ -6,6 +6,7 @@
 //! positive bank amount in ID-number order, cut into the recorded parts. The rows are written
 //! the first time the run is reconciled, inside that transaction.
 
+use super::native::{insert_rows, Arg};
 use super::payrun::{for_each_person, load_run_head, UnitIndex};
 use super::{audit, parse_date, Result, RunPerson, Store, StoreError};
 use crate::rules::reconcile::{reconcile, Payment, PaymentState, Reconciliation, ReturnLine};
@@ -96,7 +97,7 @@ impl Store {
                 year, head.seq
             )));
         }
-        ensure_payments(&mut tx, &head, self.backend()).await?;
+        ensure_payments(&mut tx, &head).await?;
         let stored = load_payments(&mut tx, head.run_id).await?;
         let payments: Vec<Payment> = stored.iter().map(|p| p.payment.clone()).collect();
         let result = reconcile(&payments, rows, input.today);
@@ -205,13 +206,9 @@ async fn run_label(conn: &mut sqlx::AnyConnection, run_id: i64) -> Result<(Strin
 
 /// Writes the run's payments from the run itself the first time it is reconciled; checks
 /// each part's rows and sum against what the export recorded.
-/// Payment rows per INSERT (7 binds each).
-const PAYMENT_CHUNK: usize = 200;
-
 async fn ensure_payments(
     tx: &mut sqlx::AnyConnection,
     head: &super::payrun::RunHead,
-    backend: super::Backend,
 ) -> Result<()> {
     let have: i64 = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM payments WHERE run_id = $1")
         .bind(head.run_id)
@@ -247,26 +244,28 @@ async fn ensure_payments(
                 part.len()
             )));
         }
-        for (c, chunk) in part.chunks(PAYMENT_CHUNK).enumerate() {
-            let sql = super::payrun::multi_row_insert(
-                backend,
-                "INSERT INTO payments (run_id, technician_id, batch_ref, row_no, fen, bank_account, bank_name)",
-                chunk.len(),
-                7,
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (k, (tid, fen, account, bank)) in chunk.iter().enumerate() {
-                q = q
-                    .bind(head.run_id)
-                    .bind(*tid)
-                    .bind(batch.as_str())
-                    .bind((c * PAYMENT_CHUNK + k) as i64 + 1)
-                    .bind(*fen)
-                    .bind(account.as_str())
-                    .bind(bank.as_str());
-            }
-            q.execute(&mut *tx).await?;
-        }
+        let args: Vec<Arg> = part
+            .iter()
+            .enumerate()
+            .flat_map(|(k, (tid, fen, account, bank))| {
+                [
+                    Arg::Int(head.run_id),
+                    Arg::Int(*tid),
+                    Arg::Text(batch),
+                    Arg::Int(k as i64 + 1),
+                    Arg::Int(*fen),
+                    Arg::Text(account),
+                    Arg::Text(bank),
+                ]
+            })
+            .collect();
+        insert_rows(
+            &mut *tx,
+            "payments (run_id, technician_id, batch_ref, row_no, fen, bank_account, bank_name)",
+            7,
+            &args,
+        )
+        .await?;
         at += *count as usize;
     }
     Ok(())

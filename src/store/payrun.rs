@@ -252,7 +252,7 @@ impl Store {
             tally.offsets_due = super::recovery::offsets_due(&mut tx, today).await?;
         }
         compute_items(&mut tx, &mut out, year, &inputs, cfg, progress, &mut tally).await?;
-        record_recoveries(&mut tx, self.backend(), run_id, &tally).await?;
+        record_recoveries(&mut tx, run_id, &tally).await?;
         // A regular run pays every failed payment again; a supplementary one when asked.
         if kind != RunKind::Supplementary {
             let (count, fen) = super::payments::attach_reissues(&mut tx, run_id).await?;
@@ -651,29 +651,19 @@ impl Tally {
 
 /// Writes what the draft recovers from each person, and what it offsets against planned
 /// recoveries.
-async fn record_recoveries(
-    tx: &mut sqlx::AnyConnection,
-    backend: super::Backend,
-    run_id: i64,
-    tally: &Tally,
-) -> Result<()> {
+async fn record_recoveries(tx: &mut sqlx::AnyConnection, run_id: i64, tally: &Tally) -> Result<()> {
     for (table, rows) in [
-        ("run_recoveries", &tally.recoveries),
-        ("run_offsets", &tally.offsets),
+        (
+            "run_recoveries (run_id, technician_id, fen)",
+            &tally.recoveries,
+        ),
+        ("run_offsets (run_id, technician_id, fen)", &tally.offsets),
     ] {
-        for chunk in rows.chunks(CHUNK) {
-            let head = format!("INSERT INTO {table} (run_id, technician_id, fen)");
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(multi_row_insert(
-                backend,
-                &head,
-                chunk.len(),
-                3,
-            )));
-            for (tid, fen) in chunk {
-                q = q.bind(run_id).bind(*tid).bind(*fen);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        let args: Vec<Arg> = rows
+            .iter()
+            .flat_map(|(tid, fen)| [Arg::Int(run_id), Arg::Int(*tid), Arg::Int(*fen)])
+            .collect();
+        insert_rows(&mut *tx, table, 3, &args).await?;
     }
     Ok(())
 }
@@ -1311,26 +1301,6 @@ pub(crate) async fn load_run_view(
 
 /// Rows per multi-row INSERT (5 binds each: well under SQLite's and PostgreSQL's limits).
 const CHUNK: usize = 400;
-
-/// `HEAD VALUES (…), …` for `rows` rows of `cols` values: placeholders only, no data in the
-/// text (`?` on SQLite, where numbered parameters cost a scan of the statement's parameter
-/// list each, see [`super::roster::placeholders`]).
-pub(super) fn multi_row_insert(
-    backend: super::Backend,
-    head: &str,
-    rows: usize,
-    cols: usize,
-) -> String {
-    let values: Vec<String> = (0..rows)
-        .map(|r| {
-            format!(
-                "({})",
-                super::roster::placeholders(backend, r * cols + 1, cols)
-            )
-        })
-        .collect();
-    format!("{head} VALUES {}", values.join(","))
-}
 
 async fn insert_items(
     tx: &mut sqlx::AnyConnection,

@@ -535,12 +535,8 @@ impl RosterSession<'_> {
             problems.sort_by_key(|p| p.row);
             return Ok(Err(problems));
         }
-        if self.backend == super::Backend::Postgres && self.next_tech_id > self.max_tech_before + 1
-        {
-            // Ids were given explicitly: the serial's sequence continues after them.
-            sqlx::query("SELECT setval(pg_get_serial_sequence('technicians', 'id'), (SELECT MAX(id) FROM technicians))")
-                .execute(&mut *self.tx)
-                .await?;
+        if self.next_tech_id > self.max_tech_before + 1 {
+            super::continue_sequence(&mut self.tx, self.backend, "technicians").await?;
         }
         sqlx::query("UPDATE sources SET summary = $1 WHERE id = $2")
             .bind(format!("{} rows", self.rows))
