@@ -1112,6 +1112,69 @@ async fn roster_error_not_a_workbook() {
     assert!(missing.refused && missing.problems[0].message.contains("无法读取文件"));
 }
 
+/// Several changes files in one import: each is read while the one before is recorded, yet
+/// each is checked against the ledger as the files before it left it, and the report keeps
+/// the files' order, an unreadable file in the middle included.
+#[tokio::test]
+async fn several_changes_files_in_order_with_an_unreadable_one_between() {
+    for db in common::backends().await {
+        let env = Env::new();
+        let base = env.book("base.xlsx", &[("名册", base_roster())]);
+        assert!(!roster(&db.store, &[base]).await.refused);
+        let first = env.book(
+            "first.xlsx",
+            &[(
+                "变动",
+                vec![
+                    header(&CHANGE_HEADERS),
+                    change_row(1, "王强", "调往区外", s("2023-05-20")),
+                ],
+            )],
+        );
+        let broken = env.path("broken.xlsx");
+        std::fs::write(&broken, "这不是工作簿").unwrap();
+        // The same row again, in the last file: a duplicate only if the first was recorded.
+        let last = env.book(
+            "last.xlsx",
+            &[(
+                "变动",
+                vec![
+                    header(&CHANGE_HEADERS),
+                    change_row(1, "王强", "调往区外", s("2023-05-20")),
+                ],
+            )],
+        );
+        let files = [first, env.path("nowhere.xlsx"), broken, last];
+        let r = changes(&db.store, &files, Reporter::Unit, false).await;
+        assert!(r.refused);
+        assert_eq!(r.lines.len(), 4, "{:?}", r.lines);
+        for (line, file) in r.lines.iter().zip(&files) {
+            assert!(line.starts_with(&file.display().to_string()), "{line}");
+        }
+        assert!(r.lines[0].contains("已登记1条变动"), "{:?}", r.lines);
+        assert!(r.lines[1].contains("无法读取") && r.lines[2].contains("无法读取"));
+        assert!(
+            r.lines[3].contains("1条与已登记的变动相同"),
+            "{:?}",
+            r.lines
+        );
+        assert!(r
+            .problems
+            .iter()
+            .any(|p| p.message.contains("无法读取文件")));
+        assert!(r
+            .problems
+            .iter()
+            .any(|p| p.message.contains("不是可以读取的Excel工作簿")));
+        assert!(db
+            .store
+            .dump()
+            .await
+            .unwrap()
+            .contains("|transferred_out|2023-05-20||live"));
+    }
+}
+
 #[tokio::test]
 async fn every_problem_of_a_file_in_one_pass() {
     let env = Env::new();

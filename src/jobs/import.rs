@@ -3,7 +3,8 @@
 //! For each file: its content hash is looked up first (a file taken in before is skipped, and
 //! the report says so); then the workbook is read on a blocking thread while the ledger takes
 //! the rows on the async side (a roster streams through a bounded channel in batches, so a
-//! million-row roster needs little memory); every problem — cell-level from the Excel layer,
+//! million-row roster needs little memory; of several changes files, the next is hashed and
+//! read while this one is checked and recorded); every problem — cell-level from the Excel layer,
 //! person-level from the store — is collected in one pass, shown as
 //! `FILE!SHEET row R, column 列名: …`, and written to an error workbook beside the input.
 //!
@@ -413,15 +414,20 @@ pub async fn import_changes_with(
     limits: &InputLimits,
 ) -> Result<ImportReport, ImportError> {
     let mut report = ImportReport::default();
-    for path in files {
+    // The next file is read while this one is checked and recorded: reading is the reader's
+    // core's work, recording the database's.
+    let mut ahead = files.first().map(|p| read_ahead(p, limits, progress));
+    for (i, path) in files.iter().enumerate() {
+        let Some(this) = ahead.take() else { break };
+        let read = this.await.map_err(|e| ImportError::Reader(e.to_string()))?;
+        ahead = files.get(i + 1).map(|p| read_ahead(p, limits, progress));
         import_changes_file(
             store,
-            path,
+            (path, read),
             reporter,
             accept_valid,
             cfg,
             operator,
-            progress,
             limits,
             &mut report,
         )
@@ -430,20 +436,44 @@ pub async fn import_changes_with(
     Ok(report)
 }
 
+/// A changes file read ahead: its content hash (taken first, as the file was when read), then
+/// its rows, or why it could not be read.
+struct ReadFile {
+    sha: std::io::Result<String>,
+    file: Option<Result<crate::excel::changes::ChangesFile, crate::excel::read::ReadError>>,
+}
+
+/// Starts hashing and reading a changes workbook on a blocking thread (a progress bar for
+/// large ones).
+fn read_ahead(
+    path: &Path,
+    limits: &InputLimits,
+    progress: bool,
+) -> tokio::task::JoinHandle<ReadFile> {
+    let path = path.to_path_buf();
+    let limits = *limits;
+    tokio::task::spawn_blocking(move || {
+        let sha = file_sha256(&path);
+        let file = sha
+            .is_ok()
+            .then(|| read_changes_file(&path, &path.display().to_string(), &limits, progress));
+        ReadFile { sha, file }
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn import_changes_file(
     store: &Store,
-    path: &Path,
+    (path, read): (&Path, ReadFile),
     reporter: Reporter,
     accept_valid: bool,
     cfg: &RulesConfig,
     operator: &str,
-    progress: bool,
     limits: &InputLimits,
     report: &mut ImportReport,
 ) -> Result<(), ImportError> {
     let label = path.display().to_string();
-    let sha = match file_sha256(path) {
+    let sha = match read.sha {
         Ok(h) => h,
         Err(e) => {
             let why = format!("无法读取文件：{e}；请检查文件名和路径");
@@ -457,11 +487,16 @@ async fn import_changes_file(
         sha256: Some(sha),
         operator: operator.into(),
     };
-    let file = match read_changes_file(path, &label, limits, progress).await? {
-        Ok(f) => f,
-        Err(e) => {
+    let file = match read.file {
+        Some(Ok(f)) => f,
+        Some(Err(e)) => {
             unreadable(report, &label, e.to_string());
             return Ok(());
+        }
+        None => {
+            return Err(ImportError::Reader(format!(
+                "{label} was hashed but not read"
+            )))
         }
     };
     let how = ChangesImport {
@@ -564,35 +599,27 @@ fn unreadable(report: &mut ImportReport, label: &str, why: String) {
     report.refused = true;
 }
 
-/// Reads a changes workbook on a blocking thread (a progress bar for large ones).
-async fn read_changes_file(
+/// Reads a changes workbook (a progress bar for large ones); blocks.
+fn read_changes_file(
     path: &Path,
     label: &str,
     limits: &InputLimits,
     progress: bool,
-) -> Result<Result<crate::excel::changes::ChangesFile, crate::excel::read::ReadError>, ImportError>
-{
-    let reader_path = path.to_path_buf();
-    let reader_label = label.to_string();
-    let reader_limits = *limits;
-    tokio::task::spawn_blocking(move || {
-        let mut wb = Workbook::open_with(&reader_path, &reader_limits)?;
-        let bar = if progress {
-            wb.pick_sheet(crate::excel::changes::CHANGES_SHEET, &[])
-                .and_then(|s| wb.row_hint(&s))
-                .filter(|n| *n >= PROGRESS_FROM_ROWS)
-                .map(|n| progress_bar(n, &reader_label))
-        } else {
-            None
-        };
-        let r = read_changes(&mut wb, &reader_label);
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
-        r
-    })
-    .await
-    .map_err(|e| ImportError::Reader(e.to_string()))
+) -> Result<crate::excel::changes::ChangesFile, crate::excel::read::ReadError> {
+    let mut wb = Workbook::open_with(path, limits)?;
+    let bar = if progress {
+        wb.pick_sheet(crate::excel::changes::CHANGES_SHEET, &[])
+            .and_then(|s| wb.row_hint(&s))
+            .filter(|n| *n >= PROGRESS_FROM_ROWS)
+            .map(|n| progress_bar(n, label))
+    } else {
+        None
+    };
+    let r = read_changes(&mut wb, label);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    r
 }
 
 fn refused_whole_line(label: &str, problems: &[CellProblem]) -> String {

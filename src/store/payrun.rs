@@ -243,15 +243,15 @@ impl Store {
             policy,
         };
         let (run_id, seq, is_supp) = open_draft(&mut tx, &draft).await?;
-        let inputs = RuleInputs::load(&mut tx).await?;
+        let inputs = std::sync::Arc::new(RuleInputs::load(&mut tx).await?);
+        let appointments = inputs.appointments.len();
         clear_draft(&mut tx, run_id).await?;
-        let mut out = RunWriter::new(run_id);
         let mut tally = Tally::default();
         // Planned recoveries are offset against what the bank would pay (offsetting on).
         if cfg.offset_recoveries {
             tally.offsets_due = super::recovery::offsets_due(&mut tx, today).await?;
         }
-        compute_items(&mut tx, &mut out, year, &inputs, cfg, progress, &mut tally).await?;
+        let mut tally = compute_items(&mut tx, run_id, year, inputs, cfg, progress, tally).await?;
         record_recoveries(&mut tx, run_id, &tally).await?;
         // A regular run pays every failed payment again; a supplementary one when asked.
         if kind != RunKind::Supplementary {
@@ -265,7 +265,7 @@ impl Store {
             year,
             seq,
             supplementary: is_supp,
-            appointments: inputs.appointments.len(),
+            appointments,
             items: tally.items,
             paid: tally.paid,
             recovered: tally.recovered,
@@ -668,64 +668,68 @@ async fn record_recoveries(tx: &mut sqlx::AnyConnection, run_id: i64, tally: &Ta
     Ok(())
 }
 
-/// A draft's items and uncovered months on their way into the ledger, a chunk at a time.
-struct RunWriter {
+/// Runs the rules over every appointment and writes the draft's items and uncovered months;
+/// returns the tally (its `items`: how many were written).
+///
+/// The rules run on a thread of their own over the inputs (pure work), handing their rows over
+/// a chunk at a time, while this task writes the chunks into the ledger: the two cores share
+/// the work, and the rows arrive in the order one thread makes them, so the draft is the same.
+async fn compute_items(
+    tx: &mut sqlx::AnyConnection,
     run_id: i64,
+    year: i32,
+    inputs: std::sync::Arc<RuleInputs>,
+    cfg: &RulesConfig,
+    progress: &ProgressBar,
+    tally: Tally,
+) -> Result<Tally> {
+    let total = inputs.appointments.len() as u64;
+    progress.set_length(total);
+    let (send, mut chunks) = tokio::sync::mpsc::channel::<ComputedChunk>(4);
+    let rules = {
+        let (cfg, progress) = (cfg.clone(), progress.clone());
+        std::thread::Builder::new()
+            .name("rules".into())
+            .spawn(move || run_rules(year, &inputs, &cfg, &progress, tally, &send))
+            .map_err(|e| StoreError::Usage(format!("cannot start the rules' thread: {e}")))?
+    };
+    let mut written = 0;
+    // Returning early (an insert failed) drops `chunks`: the rules' thread stops at its next
+    // chunk.
+    while let Some(c) = chunks.recv().await {
+        insert_items(&mut *tx, run_id, &c.items).await?;
+        insert_uncovered(&mut *tx, run_id, &c.uncovered).await?;
+        written += c.items.len();
+    }
+    let mut tally = rules
+        .join()
+        .map_err(|_| StoreError::Corrupt("the rules' thread panicked".into()))?;
+    tally.items = written;
+    progress.set_position(total);
+    Ok(tally)
+}
+
+/// A draft's rows made by the rules' thread, on their way into the ledger.
+#[derive(Default)]
+struct ComputedChunk {
     /// (appointment, technician, net, encoded lines).
     items: Vec<(i64, i64, i64, String)>,
     /// (appointment, encoded months).
     uncovered: Vec<(i64, String)>,
-    /// Items inserted so far.
-    written: usize,
 }
 
-impl RunWriter {
-    fn new(run_id: i64) -> RunWriter {
-        RunWriter {
-            run_id,
-            items: Vec::with_capacity(CHUNK),
-            uncovered: Vec::new(),
-            written: 0,
-        }
-    }
-
-    /// Inserts whichever buffer is full.
-    async fn flush_full(&mut self, tx: &mut sqlx::AnyConnection) -> Result<()> {
-        if self.items.len() == CHUNK {
-            self.written += self.items.len();
-            insert_items(&mut *tx, self.run_id, &self.items).await?;
-            self.items.clear();
-        }
-        if self.uncovered.len() == CHUNK {
-            insert_uncovered(&mut *tx, self.run_id, &self.uncovered).await?;
-            self.uncovered.clear();
-        }
-        Ok(())
-    }
-
-    /// Inserts what is left; returns the number of items inserted in all.
-    async fn finish(&mut self, tx: &mut sqlx::AnyConnection) -> Result<usize> {
-        self.written += self.items.len();
-        insert_items(&mut *tx, self.run_id, &self.items).await?;
-        insert_uncovered(&mut *tx, self.run_id, &self.uncovered).await?;
-        self.items.clear();
-        self.uncovered.clear();
-        Ok(self.written)
-    }
-}
-
-/// Runs the rules over every appointment and writes the draft's items and uncovered months.
-async fn compute_items(
-    tx: &mut sqlx::AnyConnection,
-    out: &mut RunWriter,
+/// The rules over every appointment (the rules' thread): sends the rows a chunk of
+/// [`CHUNK`] at a time and returns the tally. Stops early when the writer has gone.
+fn run_rules(
     year: i32,
     inputs: &RuleInputs,
     cfg: &RulesConfig,
     progress: &ProgressBar,
-    tally: &mut Tally,
-) -> Result<()> {
-    progress.set_length(inputs.appointments.len() as u64);
+    mut tally: Tally,
+    send: &tokio::sync::mpsc::Sender<ComputedChunk>,
+) -> Tally {
     let empty_paid = BTreeMap::new();
+    let mut out = ComputedChunk::default();
     // Appointments come ordered by person: a person's lines are netted when the next
     // person starts, so only one person's lines are held at a time.
     let mut person: Option<(i64, Vec<Line>)> = None;
@@ -755,15 +759,18 @@ async fn compute_items(
             tally.uncovered_months += result.uncovered.len();
             out.uncovered.push((a.id, encode_months(&result.uncovered)));
         }
-        out.flush_full(&mut *tx).await?;
+        if (out.items.len() == CHUNK || out.uncovered.len() == CHUNK)
+            && send.blocking_send(std::mem::take(&mut out)).is_err()
+        {
+            return tally;
+        }
         if i % 4096 == 0 {
             progress.set_position(i as u64);
         }
     }
     tally.settle(&mut person, cfg.offset_recoveries);
-    tally.items = out.finish(&mut *tx).await?;
-    progress.set_position(inputs.appointments.len() as u64);
-    Ok(())
+    let _ = send.blocking_send(out);
+    tally
 }
 
 /// Stamps the computed draft (when, by whom, as of which ledger state, with which settings)
