@@ -178,7 +178,9 @@ impl Store {
                 Box::pin(async move {
                     if sqlite {
                         use sqlx::Executor;
-                        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
+                        // `threads`: a large sort (a run's lines in ID-number order, for
+                        // approval and export) may use a second core.
+                        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA threads = 2")
                             .await?;
                     }
                     Ok(())

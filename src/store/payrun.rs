@@ -1113,7 +1113,7 @@ impl UnitIndex {
 
 /// The run's lines with what [`item_from_row`] reads, in ID-number order (then approval
 /// date).
-const RUN_LINES_SQL: &str = "SELECT t.id_number, t.name, i.appointment_id, a.approval_no, a.approval_date, COALESCE(u.name, ''), i.lines, i.bank_account, i.bank_name, a.bank_account, a.bank_name, i.technician_id FROM run_items i JOIN technicians t ON t.id = i.technician_id JOIN appointments a ON a.id = i.appointment_id LEFT JOIN units u ON u.id = a.unit_id WHERE i.run_id = $1 ORDER BY t.id_number, a.approval_date";
+const RUN_LINES_SQL: &str = "SELECT t.id_number, t.name, i.appointment_id, a.approval_no, a.approval_date, COALESCE(u.name, ''), i.lines, i.bank_account, i.bank_name, a.bank_account, a.bank_name, i.technician_id FROM run_items i JOIN technicians t ON t.id = i.technician_id JOIN appointments a ON a.id = i.appointment_id LEFT JOIN units u ON u.id = a.unit_id WHERE i.run_id = $1 ORDER BY t.id_number, a.approval_date, i.appointment_id";
 
 /// Streams a run's lines in ID-number order (then approval date) and hands over each person
 /// whole (items, accounts, unit on the run's date, net): one person in memory at a time. On
