@@ -958,6 +958,7 @@ fn export_audit_text(view: &RunView, parts: &[PartControl]) -> String {
 
 /// A recorded change with where it came from.
 struct ChangeInfo {
+    technician_id: i64,
     change: Change,
     /// The report's file name (no folder), or the source's kind (`operator`, …).
     file: std::sync::Arc<str>,
@@ -1008,10 +1009,11 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
     )
     .await?;
     let mut changes: Vec<ChangeInfo> = Vec::new();
-    let mut by_technician: HashMap<i64, (usize, usize)> = HashMap::new();
     // A report's file name, once for all its rows.
     let mut files: HashMap<String, std::sync::Arc<str>> = HashMap::new();
-    each_row(&mut conn, "SELECT c.id, c.kind, c.effective, c.end_date, COALESCE(c.appointment_ids, CAST(c.appointment_id AS TEXT), '') AS appointment_ids, c.technician_id, c.recorded_at, c.voided_at, COALESCE(s.file_name, s.kind), c.reported_by, c.decision_no, c.source_row FROM changes c JOIN sources s ON s.id = c.source_id ORDER BY c.technician_id, c.id", &[], |r| {
+    // In recording order (the table's own order: through the technician index, each row would
+    // be a look-up at random), then sorted by technician here.
+    each_row(&mut conn, "SELECT c.id, c.kind, c.effective, c.end_date, COALESCE(c.appointment_ids, CAST(c.appointment_id AS TEXT), '') AS appointment_ids, c.technician_id, c.recorded_at, c.voided_at, COALESCE(s.file_name, s.kind), c.reported_by, c.decision_no, c.source_row FROM changes c JOIN sources s ON s.id = c.source_id ORDER BY c.id", &[], |r| {
         let recorded_at = r.text(6)?;
         let voided_at = r.opt_text(7)?;
         // Live when the run was computed: recorded before, not yet voided.
@@ -1021,13 +1023,9 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
             return Ok(());
         }
         let change = crate::store::changes::change_from_row(r)?;
-        let technician_id = r.int(5)?;
         let file = r.text(8)?;
-        let range = by_technician
-            .entry(technician_id)
-            .or_insert((changes.len(), changes.len()));
-        range.1 += 1;
         changes.push(ChangeInfo {
+            technician_id: r.int(5)?,
             change,
             file: files
                 .entry(file)
@@ -1039,6 +1037,11 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
         Ok::<_, StoreError>(())
     })
     .await?;
+    changes.sort_unstable_by_key(|c| (c.technician_id, c.change.id));
+    let mut by_technician: HashMap<i64, (usize, usize)> = HashMap::new();
+    for (i, c) in changes.iter().enumerate() {
+        by_technician.entry(c.technician_id).or_insert((i, i)).1 += 1;
+    }
     let paid_before = paid_before(&mut conn, meta).await?;
     changes.shrink_to_fit();
     Ok(History {

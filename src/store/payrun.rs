@@ -1051,7 +1051,9 @@ impl UnitIndex {
             .collect();
         let mut moves = Vec::new();
         let kind = crate::rules::ChangeKind::UnitChange.code();
-        each_row(&mut *conn, "SELECT technician_id, id, effective, new_unit FROM changes WHERE kind = $1 AND voided_at IS NULL AND new_unit IS NOT NULL ORDER BY technician_id, id", &[Arg::Text(kind)], |r| {
+        // In recording order (the table's own order: through the technician index, each row
+        // would be a look-up at random), then sorted by technician here.
+        each_row(&mut *conn, "SELECT technician_id, id, effective, new_unit FROM changes WHERE kind = $1 AND voided_at IS NULL AND new_unit IS NOT NULL ORDER BY id", &[Arg::Text(kind)], |r| {
             let new_unit = r.text(3)?;
             let new_unit = new_unit.trim();
             if new_unit.is_empty() {
@@ -1070,6 +1072,7 @@ impl UnitIndex {
             Ok::<_, StoreError>(())
         })
         .await?;
+        moves.sort_unstable_by_key(|m| (m.0, m.1));
         let max_id = appointments
             .last()
             .map(|a| a.0)
