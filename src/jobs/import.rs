@@ -436,12 +436,12 @@ pub async fn import_changes_with(
     Ok(report)
 }
 
-/// A changes file read ahead: its content hash (taken first, as the file was when read), then
-/// its rows, or why it could not be read.
-struct ReadFile {
-    sha: std::io::Result<String>,
-    file: Option<Result<crate::excel::changes::ChangesFile, crate::excel::read::ReadError>>,
-}
+/// A changes file read ahead: its content hash (taken first, as the file was when read) and
+/// then its rows or why they could not be read; or why it could not be hashed (not read then).
+type ReadFile = std::io::Result<(
+    String,
+    Result<crate::excel::changes::ChangesFile, crate::excel::read::ReadError>,
+)>;
 
 /// Starts hashing and reading a changes workbook on a blocking thread (a progress bar for
 /// large ones).
@@ -453,11 +453,9 @@ fn read_ahead(
     let path = path.to_path_buf();
     let limits = *limits;
     tokio::task::spawn_blocking(move || {
-        let sha = file_sha256(&path);
-        let file = sha
-            .is_ok()
-            .then(|| read_changes_file(&path, &path.display().to_string(), &limits, progress));
-        ReadFile { sha, file }
+        let sha = file_sha256(&path)?;
+        let label = path.display().to_string();
+        Ok((sha, read_changes_file(&path, &label, &limits, progress)))
     })
 }
 
@@ -473,8 +471,8 @@ async fn import_changes_file(
     report: &mut ImportReport,
 ) -> Result<(), ImportError> {
     let label = path.display().to_string();
-    let sha = match read.sha {
-        Ok(h) => h,
+    let (sha, file) = match read {
+        Ok(read) => read,
         Err(e) => {
             let why = format!("无法读取文件：{e}；请检查文件名和路径");
             unreadable(report, &label, why);
@@ -487,16 +485,11 @@ async fn import_changes_file(
         sha256: Some(sha),
         operator: operator.into(),
     };
-    let file = match read.file {
-        Some(Ok(f)) => f,
-        Some(Err(e)) => {
+    let file = match file {
+        Ok(f) => f,
+        Err(e) => {
             unreadable(report, &label, e.to_string());
             return Ok(());
-        }
-        None => {
-            return Err(ImportError::Reader(format!(
-                "{label} was hashed but not read"
-            )))
         }
     };
     let how = ChangesImport {

@@ -553,7 +553,7 @@ pub(crate) async fn list_change_records(
     Ok(out)
 }
 
-/// Rows per multi-row INSERT of changes (17 values each).
+/// Accepted changes held before they are inserted ([`insert_rows`]) as a batch.
 const INSERT_CHUNK: usize = 500;
 /// ID numbers (or technician ids) per `IN (…)` lookup while building the index.
 const LOOKUP_CHUNK: usize = 500;
@@ -731,7 +731,7 @@ fn person_of<'p>(
         .ok_or_else(|| StoreError::Corrupt(format!("technician {technician_id} not loaded")))
 }
 
-/// Inserts a batch of accepted changes with their ids, in one statement.
+/// Inserts a batch of accepted changes with their ids ([`insert_rows`]).
 async fn insert_changes(
     tx: &mut sqlx::AnyConnection,
     batch: &[NewChange<'_>],

@@ -1309,7 +1309,7 @@ pub(crate) async fn load_run_view(
     Ok(view)
 }
 
-/// Rows per multi-row INSERT (5 binds each: well under SQLite's and PostgreSQL's limits).
+/// Rows per chunk a run's lines and uncovered months are made and inserted in (compute).
 const CHUNK: usize = 400;
 
 async fn insert_items(

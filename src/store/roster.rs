@@ -396,7 +396,7 @@ impl RosterSession<'_> {
         Ok(())
     }
 
-    /// New technicians, in one statement, with ids given here; they are added to `techs`.
+    /// New technicians, with ids given here ([`insert_rows`]); they are added to `techs`.
     async fn insert_technicians(&mut self, good: &[&RosterEntry], techs: &mut Techs) -> Result<()> {
         let mut args = Vec::new();
         for e in good {
@@ -496,7 +496,7 @@ impl RosterSession<'_> {
         Ok(())
     }
 
-    /// New appointments (technician id, unit id, row), in one statement.
+    /// New appointments (technician id, unit id, row), through [`insert_rows`].
     async fn insert_appointments(&mut self, inserts: &[(i64, i64, &RosterEntry)]) -> Result<()> {
         let mut args = Vec::with_capacity(inserts.len() * 12);
         let dates: Vec<String> = inserts
