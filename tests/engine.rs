@@ -479,6 +479,72 @@ async fn overlapping_terms_refuse_the_roster() {
         .unwrap();
 }
 
+/// The accounts of a run's lines as the ledger holds them (person's name → account).
+async fn line_accounts(store: &Store, year: i32) -> BTreeMap<String, String> {
+    use sqlx::Row;
+    let rows = sqlx::query("SELECT t.name, COALESCE(i.bank_account, '') FROM run_items i JOIN runs r ON r.id = i.run_id JOIN technicians t ON t.id = i.technician_id WHERE r.year = $1")
+        .bind(i64::from(year))
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1)))
+        .collect()
+}
+
+/// Compute writes each line's account; approval keeps it, and still fixes a line whose
+/// person's account changed in the ledger without making the draft stale.
+#[tokio::test]
+async fn compute_writes_the_accounts_and_approval_fixes_one_changed_behind_its_back() {
+    for db in common::backends().await {
+        let store = &db.store;
+        let ps = people();
+        seed_roster(store, &ps).await;
+        store
+            .compute_run(
+                2024,
+                false,
+                "alice",
+                d("2024-12-01"),
+                &RulesConfig::default(),
+                POLICY,
+                &ProgressBar::hidden(),
+            )
+            .await
+            .unwrap();
+        let drafted = line_accounts(store, 2024).await;
+        assert_eq!(drafted.len(), 6, "{}: {drafted:?}", db.name);
+        for (i, p) in ps.iter().enumerate() {
+            assert_eq!(
+                drafted[p.name],
+                format!("62220216030{:08}", i + 3),
+                "{}",
+                db.name
+            );
+        }
+        // An account changed by hand in the database: no audit, so the draft is not stale.
+        sqlx::query("UPDATE appointments SET bank_account = '6222999900001111' WHERE technician_id = (SELECT id FROM technicians WHERE name = '王强')")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        store.approve_run(2024, "bob", POLICY).await.unwrap();
+        let approved = line_accounts(store, 2024).await;
+        assert_eq!(approved["王强"], "6222999900001111", "{}", db.name);
+        for (i, p) in ps.iter().enumerate().skip(1) {
+            assert_eq!(approved[p.name], drafted[p.name], "{}: line {i}", db.name);
+        }
+        let view = store.show_run(2024, None, true).await.unwrap();
+        let wang = view.people.iter().find(|p| p.name == "王强").unwrap();
+        assert!(
+            wang.items
+                .iter()
+                .all(|i| i.bank_account == "6222999900001111"),
+            "{}",
+            db.name
+        );
+    }
+}
+
 #[tokio::test]
 async fn recompute_is_idempotent_and_explain_shows_the_arithmetic() {
     for db in common::backends().await {

@@ -1,6 +1,7 @@
 //! Status changes (变动): recording them after the checks of docs/rules.md, listing and voiding.
 
 use super::native::{each_row, insert_rows, Arg};
+use super::refs::{RowChecks, Written};
 use super::roster::{load_person, placeholders, Person};
 use super::{audit, find_source_id, insert_source, parse_date, Result, Source, Store, StoreError};
 use crate::input::ChangeEntry;
@@ -92,6 +93,7 @@ impl Store {
         dry_run: bool,
     ) -> Result<ChangesOutcome> {
         let mut tx = self.begin_import().await?;
+        let checks = RowChecks::defer(&mut tx, self.backend()).await?;
         let mut outcome = ChangesOutcome::default();
         let source_id = self
             .open_changes_source(&mut tx, source, entries.len(), &mut outcome)
@@ -108,9 +110,14 @@ impl Store {
         )
         .await?;
         let mut batch = ChangeBatch::start(&mut tx, source_id, source, reporter).await?;
+        let recorded_before = batch.next_id - 1;
         check_rows(&mut tx, entries, index, cfg, &mut batch, &mut outcome).await?;
         batch.flush(&mut tx).await?;
         drop(batch);
+        // The import only inserts changes (ids handed out above the largest recorded).
+        checks
+            .check(&mut tx, "changes", Written::IdAbove(recorded_before))
+            .await?;
         self.finish_changes(tx, source, outcome, accept_valid, dry_run)
             .await
     }

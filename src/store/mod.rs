@@ -16,6 +16,7 @@ pub mod payments;
 pub mod payrun;
 pub mod people;
 pub mod recovery;
+pub(crate) mod refs;
 pub mod roster;
 pub mod selection;
 pub mod units;

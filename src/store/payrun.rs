@@ -5,6 +5,7 @@
 
 use super::changes::change_from_row;
 use super::native::{each_row, insert_rows, Arg, Cols};
+use super::refs::{RowChecks, Written};
 use super::{audit, parse_date, Result, Store, StoreError};
 use crate::rules::payrun::{decode_lines, decode_months, encode_lines, encode_months};
 use crate::rules::{
@@ -235,6 +236,7 @@ impl Store {
         }
         let kind = kind.into();
         let mut tx = self.begin_write().await?;
+        let checks = RowChecks::defer(&mut tx, self.backend).await?;
         let draft = DraftRequest {
             year,
             supplementary: kind != RunKind::Regular,
@@ -260,6 +262,9 @@ impl Store {
             tally.paid += fen;
         }
         record_computed(&mut tx, &draft, run_id, seq, cfg, tally.items).await?;
+        for table in RUN_TABLES {
+            checks.check(&mut tx, table, Written::OfRun(run_id)).await?;
+        }
         tx.commit().await?;
         Ok(RunSummary {
             year,
@@ -550,8 +555,18 @@ struct RuleInputs {
     /// (technician, appointment), ordered by technician and approval date.
     appointments: Vec<(i64, Appointment)>,
     voided: std::collections::HashSet<i64>,
+    /// (technician, account of their latest live appointment), ordered by technician.
+    accounts: Vec<(i64, Account)>,
     changes: HashMap<i64, Vec<Change>>,
     paid: HashMap<i64, BTreeMap<Month, Paid>>,
+}
+
+/// A bank account and its bank, as an appointment records them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Account {
+    number: Option<Box<str>>,
+    /// Shared: a province's million accounts are at a few dozen banks.
+    bank: Option<std::sync::Arc<str>>,
 }
 
 impl RuleInputs {
@@ -559,9 +574,12 @@ impl RuleInputs {
     async fn load(tx: &mut sqlx::AnyConnection) -> Result<RuleInputs> {
         let mut appointments: Vec<(i64, Appointment)> = Vec::new();
         let mut voided: std::collections::HashSet<i64> = Default::default();
-        each_row(&mut *tx, "SELECT id, technician_id, approval_date, approval_no, CAST(CASE WHEN voided_at IS NULL THEN 0 ELSE 1 END AS BIGINT) FROM appointments ORDER BY technician_id, approval_date", &[], |r| {
+        let mut accounts = AccountIndex::default();
+        each_row(&mut *tx, "SELECT id, technician_id, approval_date, approval_no, CAST(CASE WHEN voided_at IS NULL THEN 0 ELSE 1 END AS BIGINT), bank_account, bank_name FROM appointments ORDER BY technician_id, approval_date", &[], |r| {
             if r.int(4)? != 0 {
                 voided.insert(r.int(0)?);
+            } else {
+                accounts.live(r.int(1)?, r.opt_text(5)?, r.opt_text(6)?);
             }
             appointments.push((
                 r.int(1)?,
@@ -587,9 +605,45 @@ impl RuleInputs {
         Ok(RuleInputs {
             appointments,
             voided,
+            accounts: accounts.done(),
             changes,
             paid,
         })
+    }
+}
+
+/// Each technician's latest live appointment's account, from their appointments read in
+/// technician and approval-date order (as approval fixes it, [`mark_approved`]).
+#[derive(Default)]
+struct AccountIndex {
+    accounts: Vec<(i64, Account)>,
+    banks: std::collections::HashSet<std::sync::Arc<str>>,
+}
+
+impl AccountIndex {
+    /// A live appointment of `technician`, later than the ones before it.
+    fn live(&mut self, technician: i64, number: Option<String>, bank: Option<String>) {
+        let bank = bank.map(|b| match self.banks.get(b.as_str()) {
+            Some(shared) => shared.clone(),
+            None => {
+                let shared: std::sync::Arc<str> = b.into();
+                self.banks.insert(shared.clone());
+                shared
+            }
+        });
+        let account = Account {
+            number: number.map(String::into_boxed_str),
+            bank,
+        };
+        match self.accounts.last_mut() {
+            Some((t, latest)) if *t == technician => *latest = account,
+            _ => self.accounts.push((technician, account)),
+        }
+    }
+
+    fn done(mut self) -> Vec<(i64, Account)> {
+        self.accounts.shrink_to_fit();
+        self.accounts
     }
 }
 
@@ -712,10 +766,20 @@ async fn compute_items(
 /// A draft's rows made by the rules' thread, on their way into the ledger.
 #[derive(Default)]
 struct ComputedChunk {
-    /// (appointment, technician, net, encoded lines).
-    items: Vec<(i64, i64, i64, String)>,
+    items: Vec<ComputedItem>,
     /// (appointment, encoded months).
     uncovered: Vec<(i64, String)>,
+}
+
+/// A run line as compute writes it.
+struct ComputedItem {
+    appointment_id: i64,
+    technician_id: i64,
+    net: i64,
+    /// Encoded lines.
+    lines: String,
+    /// The account the line is paid to (its person's latest live appointment's).
+    account: Account,
 }
 
 /// The rules over every appointment (the rules' thread): sends the rows a chunk of
@@ -730,6 +794,7 @@ fn run_rules(
 ) -> Tally {
     let empty_paid = BTreeMap::new();
     let mut out = ComputedChunk::default();
+    let mut accounts = inputs.accounts.iter().peekable();
     // Appointments come ordered by person: a person's lines are netted when the next
     // person starts, so only one person's lines are held at a time.
     let mut person: Option<(i64, Vec<Line>)> = None;
@@ -748,8 +813,19 @@ fn run_rules(
             tally.settle(&mut person, cfg.offset_recoveries);
         }
         if !result.lines.is_empty() {
-            let item = (a.id, *tid, result.net(), encode_lines(&result.lines));
-            out.items.push(item);
+            // Both in technician order: the person's account is at the cursor or after it.
+            while accounts.next_if(|(t, _)| t < tid).is_some() {}
+            let account = match accounts.peek() {
+                Some((t, account)) if t == tid => account.clone(),
+                _ => Account::default(),
+            };
+            out.items.push(ComputedItem {
+                appointment_id: a.id,
+                technician_id: *tid,
+                net: result.net(),
+                lines: encode_lines(&result.lines),
+                account,
+            });
             person
                 .get_or_insert_with(|| (*tid, Vec::new()))
                 .1
@@ -1309,30 +1385,46 @@ pub(crate) async fn load_run_view(
     Ok(view)
 }
 
+/// The tables compute writes a run's rows into (their foreign keys checked before it commits,
+/// [`RowChecks`]).
+const RUN_TABLES: [&str; 5] = [
+    "run_items",
+    "run_uncovered",
+    "run_recoveries",
+    "run_offsets",
+    "run_reissues",
+];
+
+/// Fixes each line's account at approval: the person's latest live appointment's, where the
+/// line holds another.
+const FIX_ACCOUNTS_SQL: &str = "UPDATE run_items SET (bank_account, bank_name) = (SELECT a.bank_account, a.bank_name FROM appointments a WHERE a.technician_id = run_items.technician_id AND a.voided_at IS NULL ORDER BY a.approval_date DESC LIMIT 1) WHERE run_id = $1 AND (bank_account IS DISTINCT FROM (SELECT a.bank_account FROM appointments a WHERE a.technician_id = run_items.technician_id AND a.voided_at IS NULL ORDER BY a.approval_date DESC LIMIT 1) OR bank_name IS DISTINCT FROM (SELECT a.bank_name FROM appointments a WHERE a.technician_id = run_items.technician_id AND a.voided_at IS NULL ORDER BY a.approval_date DESC LIMIT 1))";
+
 /// Rows per chunk a run's lines and uncovered months are made and inserted in (compute).
 const CHUNK: usize = 400;
 
 async fn insert_items(
     tx: &mut sqlx::AnyConnection,
     run_id: i64,
-    items: &[(i64, i64, i64, String)],
+    items: &[ComputedItem],
 ) -> Result<()> {
     let args: Vec<Arg> = items
         .iter()
-        .flat_map(|(aid, tid, net, lines)| {
+        .flat_map(|i| {
             [
                 Arg::Int(run_id),
-                Arg::Int(*aid),
-                Arg::Int(*tid),
-                Arg::Int(*net),
-                Arg::Text(lines),
+                Arg::Int(i.appointment_id),
+                Arg::Int(i.technician_id),
+                Arg::Int(i.net),
+                Arg::Text(&i.lines),
+                Arg::OptText(i.account.number.as_deref()),
+                Arg::OptText(i.account.bank.as_deref()),
             ]
         })
         .collect();
     insert_rows(
         tx,
-        "run_items (run_id, appointment_id, technician_id, net_fen, lines)",
-        5,
+        "run_items (run_id, appointment_id, technician_id, net_fen, lines, bank_account, bank_name)",
+        7,
         &args,
     )
     .await
@@ -1451,7 +1543,11 @@ async fn mark_approved(
     seq: i64,
     operator: &str,
 ) -> Result<()> {
-    sqlx::query("UPDATE run_items SET (bank_account, bank_name) = (SELECT a.bank_account, a.bank_name FROM appointments a WHERE a.technician_id = run_items.technician_id AND a.voided_at IS NULL ORDER BY a.approval_date DESC LIMIT 1) WHERE run_id = $1")
+    // Compute wrote each line's account already, and a draft computed before any appointment
+    // changed is refused as stale; so this rewrites no line unless an account changed some
+    // other way (on PostgreSQL, rewriting a million lines took longer than the rest of
+    // approval).
+    sqlx::query(FIX_ACCOUNTS_SQL)
         .bind(run_id)
         .execute(&mut *tx)
         .await?;

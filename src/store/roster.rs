@@ -1,6 +1,7 @@
 //! Technicians, units and appointments: the roster (名册).
 
 use super::native::{each_row, insert_rows, Arg};
+use super::refs::{RowChecks, Written};
 use super::{audit, find_source, insert_source, parse_date, Result, Source, Store, StoreError};
 use crate::input::{RosterEntry, UnitEntry};
 use crate::rules::Appointment;
@@ -52,6 +53,8 @@ const CHUNK: usize = 1000;
 /// [`Store::import_roster`] hold across batches.
 pub struct RosterSession<'s> {
     tx: sqlx::Transaction<'s, sqlx::Any>,
+    /// PostgreSQL's row-by-row foreign key checks, off where the role may ([`RowChecks`]).
+    checks: RowChecks,
     backend: super::Backend,
     operator: String,
     file_name: String,
@@ -99,6 +102,7 @@ impl Store {
     /// is recorded is not taken in again.
     pub async fn begin_roster_import(&self, source: &Source) -> Result<RosterStart<'_>> {
         let mut tx = self.begin_import().await?;
+        let checks = RowChecks::defer(&mut tx, self.backend()).await?;
         if let Some((at, by)) = find_source(&mut tx, source).await? {
             tx.rollback().await?;
             return Ok(RosterStart::AlreadyImported(RosterOutcome {
@@ -120,6 +124,7 @@ impl Store {
             .try_get(0)?;
         Ok(RosterStart::Open(Box::new(RosterSession {
             tx,
+            checks,
             backend: self.backend(),
             operator: source.operator.clone(),
             file_name: source.file_name.clone().unwrap_or_else(|| "-".into()),
@@ -555,6 +560,10 @@ impl RosterSession<'_> {
             o.added + o.updated > 0,
         )
         .await?;
+        // Rows updated as well as inserted: every appointment is checked.
+        self.checks
+            .check(&mut self.tx, "appointments", Written::All)
+            .await?;
         self.tx.commit().await?;
         Ok(Ok(self.outcome))
     }
