@@ -258,7 +258,8 @@ impl Store {
     ///   a table of a million rows. Every id an import writes was read or inserted by the same
     ///   transaction under the ledger's lock, and the ledger never deletes a technician,
     ///   appointment, change, unit or source (only a draft run's lines are ever deleted);
-    ///   PostgreSQL, on which the tests run imports too, still checks them.
+    ///   PostgreSQL, on which the tests run imports too, still checks them: row by row, or
+    ///   where the role may, once per key before the commit (`store::refs`).
     ///
     /// At a million people the first two took the roster import from 16.6–18.1 s to
     /// 14.4–16.2 s and the changes import (677,000 rows) from 20.7–24.0 s to 18.4–20.2 s; the
