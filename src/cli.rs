@@ -93,7 +93,7 @@ pub enum Command {
     /// Recoveries (追缴): plans in instalments, repayments received, open balances
     #[command(subcommand)]
     Recovery(RecoveryCommand),
-    /// The roster and changes read from the personnel system's database ([[source]])
+    /// The roster and changes read from the personnel system's database (`[[source]]`)
     #[command(subcommand)]
     Sources(SourcesCommand),
     /// The yearly selection round (评选): nominations, notices, objections, scores, approval

@@ -5,7 +5,7 @@
 //!
 //! A text part is written in constant memory like an .xlsx part: the column-header line and
 //! the rows go, encoded, into a spooled temporary file (in memory up to 4 MB, then on disk,
-//! mode 0600); [`TextPart::finish`] writes the header line (which may hold the part's count
+//! mode 0600); `TextPart::finish` writes the header line (which may hold the part's count
 //! and total, known only then), that body and the trailer line to the output.
 //!
 //! Nothing is replaced silently: a character the encoding cannot hold (GBK has no emoji and

@@ -4,7 +4,7 @@
 //! allow; the public notice lists are written by [`crate::excel::selection_notice`], the
 //! nominating bodies' and the experts' workbooks read by [`crate::excel::nominations`] and
 //! [`crate::excel::scores`]. Reminders (a notice ending, a candidate waiting, the deadline
-//! coming) are queued by the daily `remind` job through [`reminder_notices`].
+//! coming) are queued by the daily `remind` job through `reminder_notices`.
 
 use super::error::{Class, JobError};
 use super::import::ImportReport;

@@ -11,7 +11,7 @@
 //! - [`change`]: appointments, terms, status changes and their checks;
 //! - [`eligibility`]: which days earn, and each month's amount;
 //! - [`payrun`]: a run's deltas, line kinds and netting;
-//! - [`unit`]: which unit a technician belongs to on a day;
+//! - [`unit`](mod@unit): which unit a technician belongs to on a day;
 //! - [`reminders`]: which notices fall due on a day;
 //! - [`workdays`]: the working-day calendar (holidays, 调休) and public-notice (公示) periods.
 //! - [`selection`]: the selection round: stages, eligibility, objections, ranking.

@@ -8,7 +8,7 @@
 //! - [`read`]: one read-only snapshot transaction per pull, rows streamed as text;
 //! - [`state`]: what the ledger remembers of each source (pulls, watermark, row keys);
 //! - [`report`]: problems named by source, row key and column; error workbooks; notices;
-//! - [`pull`]: a pull, end to end.
+//! - [`pull`](mod@pull): a pull, end to end.
 //!
 //! A roster pull is all or nothing (one ledger transaction, [`crate::store::roster`]); a
 //! changes pull is row by row (`record_changes` with `accept_valid`). Incremental where a
