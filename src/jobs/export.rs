@@ -29,7 +29,7 @@ use crate::rules::{
     Appointment, Change, ChangeKind, DayStatus, LineKind, Month, Proration, RulesConfig, Timeline,
 };
 use crate::store::native::{each_row, Arg};
-use crate::store::payrun::{RunItem, Totals};
+use crate::store::payrun::{RunItem, RunUnits, Totals};
 use crate::store::{parse_date, RunPerson, RunView, Store, StoreError};
 use chrono::{NaiveDate, NaiveDateTime};
 use rust_xlsxwriter::XlsxError;
@@ -158,6 +158,8 @@ pub async fn export_run(
         .map(Path::to_path_buf)
         .unwrap_or_else(|| cfg.paths.reports.join(year.to_string()));
     make_private_dir(&dir)?;
+    // Read while the ledger history is (both before the pass, each on a connection).
+    let units = store.units_beside();
     let lines = RunLines {
         view: &view,
         rules: &rules,
@@ -174,7 +176,7 @@ pub async fn export_run(
         mut written,
         parts,
     } = write_run(
-        store,
+        (store, units),
         &lines,
         (&head, created, &summary_name),
         (bank_head, &template),
@@ -234,7 +236,7 @@ struct Pass {
 
 /// Reads the run once, the bank file parts and the summary's 明细 written on their threads.
 async fn write_run(
-    store: &Store,
+    (store, units): (&Store, RunUnits),
     lines: &RunLines<'_>,
     (head, created, summary_name): (&SummaryModel, NaiveDateTime, &str),
     (bank_head, template): (BankHead, &BankTemplate),
@@ -247,7 +249,7 @@ async fn write_run(
     let mut summary = spawn_summary(summary, summary_name)?;
     let bank_name = bank_file_name_ext(head.year, head.seq, 1, 1, template.extension());
     let mut bank = spawn_bank(bank_head, template.clone(), dir.to_path_buf(), &bank_name)?;
-    let tally = tally_run(store, lines, &mut bank, &mut summary, summary_name).await;
+    let tally = tally_run((store, units), lines, &mut bank, &mut summary, summary_name).await;
     // A writer's own error, if one stopped, is why the pass stopped.
     let bank = bank.join();
     let summary = summary.join()?;
@@ -426,13 +428,14 @@ fn with_file(e: ExportError, file: &str) -> ExportError {
 /// Streams the run's people through `f` (ID-number order, one person in memory at a time);
 /// the first error of `f` stops the stream and is returned.
 async fn each_person(
-    store: &Store,
+    (store, units): (&Store, RunUnits),
     view: &RunView,
     mut f: impl FnMut(RunPerson) -> Result<(), ExportError>,
 ) -> Result<(), ExportError> {
     let mut failed = None;
+    let run = (view.year, view.seq);
     let streamed = store
-        .each_run_person(view.year, view.seq, view.offset_recoveries, |p| {
+        .each_run_person(units, run, view.offset_recoveries, |p| {
             f(p).map_err(|e| {
                 failed = Some(e);
                 StoreError::Usage("stopped".into())
@@ -1182,7 +1185,7 @@ impl Tally {
 /// `summary` (the file `name`) as they come. A person with a positive net and no account
 /// refuses the export.
 async fn tally_run(
-    store: &Store,
+    (store, units): (&Store, RunUnits),
     lines: &RunLines<'_>,
     bank: &mut BankThread,
     summary: &mut SummaryThread,
@@ -1190,7 +1193,7 @@ async fn tally_run(
 ) -> Result<Tally, ExportError> {
     let uncovered: BTreeSet<&str> = lines.view.uncovered.iter().map(|u| u.0.as_str()).collect();
     let mut t = Tally::default();
-    each_person(store, lines.view, |p| {
+    each_person((store, units), lines.view, |p| {
         if uncovered.contains(p.id_number.as_str()) {
             if let Some(last) = p.items.last() {
                 t.uncovered_units

@@ -86,6 +86,25 @@ impl Month {
     }
 }
 
+impl Month {
+    /// Appends the month as [`fmt::Display`] writes it (`2024-05`), without the formatting
+    /// machinery: a province's run encodes tens of millions of months.
+    pub fn push_to(self, s: &mut String) {
+        if !(0..=9999).contains(&self.year) || self.month > 99 {
+            use fmt::Write;
+            let _ = write!(s, "{self}");
+            return;
+        }
+        let y = self.year as u32;
+        for d in [y / 1000, y / 100 % 10, y / 10 % 10, y % 10] {
+            s.push(char::from(b'0' + d as u8));
+        }
+        s.push('-');
+        s.push(char::from(b'0' + (self.month / 10) as u8));
+        s.push(char::from(b'0' + (self.month % 10) as u8));
+    }
+}
+
 impl fmt::Display for Month {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-{:02}", self.year, self.month)

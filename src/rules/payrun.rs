@@ -234,10 +234,31 @@ pub fn encode_lines(lines: &[Line]) -> String {
         if i > 0 {
             s.push(',');
         }
-        use std::fmt::Write;
-        let _ = write!(s, "{}{}{}", l.month, l.kind.short(), l.fen);
+        l.month.push_to(&mut s);
+        s.push_str(l.kind.short());
+        push_int(&mut s, l.fen);
     }
     s
+}
+
+/// Appends an integer in decimal, as `Display` writes it.
+fn push_int(s: &mut String, v: i64) {
+    if v < 0 {
+        s.push('-');
+    }
+    let mut n = v.unsigned_abs();
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // ASCII digits only.
+    s.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
 }
 
 /// Inverse of [`encode_lines`]; `None` on a malformed text.

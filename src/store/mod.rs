@@ -84,6 +84,29 @@ pub struct Store {
     import_settings: Arc<AtomicBool>,
 }
 
+/// A connection for reading beside the pool's ([`Store::reader`]).
+pub(crate) enum Reader {
+    Pooled(sqlx::pool::PoolConnection<Any>),
+    Own(sqlx::AnyConnection),
+}
+
+impl Reader {
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        match self {
+            Reader::Pooled(c) => c,
+            Reader::Own(c) => c,
+        }
+    }
+
+    /// Closes a connection of its own (a pooled one goes back to the pool).
+    pub(crate) async fn close(self) -> Result<()> {
+        if let Reader::Own(c) = self {
+            sqlx::Connection::close(c).await?;
+        }
+        Ok(())
+    }
+}
+
 /// Who records something, and from where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
@@ -227,6 +250,29 @@ impl Store {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// A connection of its own for reading beside the pool's one in use (a write transaction
+    /// holding SQLite's one pooled connection, say), or `None` for an in-memory SQLite
+    /// database (a second connection would see another database). PostgreSQL: one of the
+    /// pool's. SQLite: a new connection to the same file, read-only; in WAL mode it reads the
+    /// last committed state while a write is under way, and under the ledger's lock nobody
+    /// else commits.
+    pub(crate) async fn reader(&self) -> Result<Option<Reader>> {
+        use sqlx::ConnectOptions;
+        if self.backend == Backend::Postgres {
+            return Ok(Some(Reader::Pooled(self.pool.acquire().await?)));
+        }
+        let options = self.pool.connect_options();
+        let url = options.database_url.as_str();
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Ok(None);
+        }
+        let mut conn = options.connect().await?;
+        use sqlx::Executor;
+        conn.execute("PRAGMA busy_timeout = 30000; PRAGMA query_only = 1; PRAGMA threads = 2")
+            .await?;
+        Ok(Some(Reader::Own(conn)))
     }
 
     /// Closes the pool (a SQLite file is released).

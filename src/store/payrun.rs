@@ -305,18 +305,28 @@ impl Store {
         Ok(view)
     }
 
+    /// Starts reading every person's units and moves on a connection of its own, beside
+    /// whatever the caller reads next; [`Store::each_run_person`] takes them.
+    pub fn units_beside(&self) -> RunUnits {
+        RunUnits(UnitIndex::spawn_load(self))
+    }
+
     /// Calls `f` with each person of run `seq` of `year` as [`Store::show_run`] would list
     /// them, in ID-number order, one person in memory at a time; an error of `f` stops it.
+    /// `units` from [`Store::units_beside`].
     pub async fn each_run_person(
         &self,
-        year: i32,
-        seq: i64,
+        units: RunUnits,
+        (year, seq): (i32, i64),
         offset: bool,
         f: impl FnMut(RunPerson) -> Result<()>,
     ) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         let head = load_run_head(&mut conn, year, Some(seq), offset).await?;
-        let units = UnitIndex::load(&mut conn).await?;
+        let units = match UnitIndex::loaded(units.0).await? {
+            Some(units) => units,
+            None => UnitIndex::load(&mut conn).await?,
+        };
         for_each_person(&mut conn, &head, &units, f).await
     }
 
@@ -344,9 +354,16 @@ impl Store {
         ) -> std::result::Result<Vec<crate::mail::Notice>, String>,
     ) -> Result<(i64, usize)> {
         let mut tx = self.begin_write().await?;
+        // Units and moves are read beside the transaction (approval changes neither) while it
+        // checks the draft and fixes the lines' accounts.
+        let units = UnitIndex::spawn_load(self);
         let seq = approve_in(&mut tx, year, operator, policy, Some(current)).await?;
         let head = load_run_head(&mut tx, year, Some(seq), offset).await?;
-        let digest = digest_run(&mut tx, &head).await?;
+        let units = match UnitIndex::loaded(units).await? {
+            Some(units) => units,
+            None => UnitIndex::load(&mut tx).await?,
+        };
+        let digest = digest_run(&mut tx, &head, &units).await?;
         let mut queued = queue_unit_notices(&mut tx, &head, &digest, &mut notices).await?;
         drop(digest);
         queued += queue_warning(&mut tx, &head, &mut notices).await?;
@@ -387,10 +404,13 @@ fn notices_failed(e: String) -> StoreError {
 }
 
 /// The run's people digested for the notices, streamed person by person.
-async fn digest_run(tx: &mut sqlx::AnyConnection, head: &RunHead) -> Result<RunDigest> {
-    let units = UnitIndex::load(&mut *tx).await?;
+async fn digest_run(
+    tx: &mut sqlx::AnyConnection,
+    head: &RunHead,
+    units: &UnitIndex,
+) -> Result<RunDigest> {
     let mut digest = RunDigest::default();
-    for_each_person(&mut *tx, head, &units, |p| {
+    for_each_person(&mut *tx, head, units, |p| {
         digest.push(p);
         Ok(())
     })
@@ -1097,7 +1117,35 @@ impl TechStarts {
     }
 }
 
+/// Every person's units and moves, being read beside the caller ([`Store::units_beside`]).
+pub struct RunUnits(UnitsLoading);
+
+/// A [`UnitIndex`] being read on a connection of its own ([`UnitIndex::spawn_load`]).
+pub(super) type UnitsLoading = tokio::task::JoinHandle<Result<Option<UnitIndex>>>;
+
 impl UnitIndex {
+    /// Starts reading the index beside whatever the caller does next, on a reader of its own
+    /// ([`Store::reader`]); [`UnitIndex::loaded`] gives it, or `None` where the store has no
+    /// such reader (the caller then reads it on its own connection).
+    pub(super) fn spawn_load(store: &Store) -> UnitsLoading {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let Some(mut reader) = store.reader().await? else {
+                return Ok(None);
+            };
+            let units = UnitIndex::load(reader.conn()).await?;
+            reader.close().await?;
+            Ok(Some(units))
+        })
+    }
+
+    /// The index [`UnitIndex::spawn_load`] read.
+    pub(super) async fn loaded(loading: UnitsLoading) -> Result<Option<UnitIndex>> {
+        loading
+            .await
+            .map_err(|e| StoreError::Usage(format!("reading the units stopped: {e}")))?
+    }
+
     pub(super) async fn load(conn: &mut sqlx::AnyConnection) -> Result<UnitIndex> {
         let mut names: Vec<String> = Vec::new();
         let mut by_id: HashMap<i64, u32> = HashMap::new();
