@@ -55,6 +55,9 @@ pub struct RosterSession<'s> {
     tx: sqlx::Transaction<'s, sqlx::Any>,
     /// PostgreSQL's row-by-row foreign key checks, off where the role may ([`RowChecks`]).
     checks: RowChecks,
+    /// Tables besides appointments the session's owner wrote into (selection's steps, say):
+    /// their foreign keys are checked at [`RosterSession::finish`] too.
+    also_written: Vec<&'static str>,
     backend: super::Backend,
     operator: String,
     file_name: String,
@@ -125,6 +128,7 @@ impl Store {
         Ok(RosterStart::Open(Box::new(RosterSession {
             tx,
             checks,
+            also_written: Vec::new(),
             backend: self.backend(),
             operator: source.operator.clone(),
             file_name: source.file_name.clone().unwrap_or_else(|| "-".into()),
@@ -185,6 +189,15 @@ impl RosterSession<'_> {
     /// What the import has done so far (committed only by [`RosterSession::finish`]).
     pub fn outcome(&self) -> &RosterOutcome {
         &self.outcome
+    }
+
+    /// Says the owner of the session writes into `table` through [`RosterSession::connection`]:
+    /// its foreign keys are checked before the commit like the appointments' (PostgreSQL's
+    /// row-by-row checks may be off in this transaction, `store::refs`).
+    pub(crate) fn also_written(&mut self, table: &'static str) {
+        if !self.also_written.contains(&table) {
+            self.also_written.push(table);
+        }
     }
 
     /// The import's open transaction, for bookkeeping that must commit or roll back with it
@@ -564,6 +577,9 @@ impl RosterSession<'_> {
         self.checks
             .check(&mut self.tx, "appointments", Written::All)
             .await?;
+        for table in std::mem::take(&mut self.also_written) {
+            self.checks.check(&mut self.tx, table, Written::All).await?;
+        }
         self.tx.commit().await?;
         Ok(Ok(self.outcome))
     }

@@ -654,6 +654,8 @@ impl Store {
             session.abandon().await?;
             return Ok(Err(problems));
         }
+        session.also_written("candidate_steps");
+        session.also_written("candidate_appointments");
         let conn = session.connection();
         for c in &ready {
             let appointment_id =
