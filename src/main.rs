@@ -6,6 +6,16 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = chieftech::cli::Cli::parse();
+    if !matches!(cli.command, chieftech::cli::Command::Daemon) {
+        // Rust ignores SIGPIPE, so printing into a pipe whose reader has gone (`… | head`)
+        // panicked with a backtrace. A command ends quietly instead, as other tools do (its
+        // writes are transactions: one stopped before its commit leaves nothing). The daemon
+        // keeps it ignored: its log may go to a socket that closes under it.
+        // SAFETY: at the start of main, before any thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     chieftech::telemetry::init(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

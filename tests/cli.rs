@@ -601,3 +601,38 @@ async fn forecast_from_the_command_line() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+/// Printing into a pipe whose reader has gone (`chieftech explain … | head`): the command ends
+/// as other tools do, killed by SIGPIPE, with no panic and no backtrace on the clerk's screen.
+#[tokio::test]
+async fn a_command_printing_into_a_closed_pipe_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("x.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    seed(&store, 1, "2021-10-15").await;
+    store.close().await;
+    let id = make_id("370303", d("1970-01-01"), 0);
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = Command::new(env!("CARGO_BIN_EXE_chieftech"))
+        .args([
+            "--database",
+            &url,
+            "--today",
+            "2024-12-01",
+            "explain",
+            id.as_str(),
+        ])
+        .env(
+            "CHIEFTECH_CONFIG",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"),
+        )
+        .env("RUST_BACKTRACE", "1")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(o.status.signal(), Some(13), "{:?} {stderr}", o.status);
+}
