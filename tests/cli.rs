@@ -13,16 +13,18 @@ fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
 
+/// The binary on database `db` with the shipped configuration, not started yet.
+fn command(db: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_chieftech"));
+    c.args(["--database", db]).args(args).env(
+        "CHIEFTECH_CONFIG",
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"),
+    );
+    c
+}
+
 fn chieftech(db: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chieftech"))
-        .args(["--database", db])
-        .args(args)
-        .env(
-            "CHIEFTECH_CONFIG",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"),
-        )
-        .output()
-        .expect("run chieftech")
+    command(db, args).output().expect("run chieftech")
 }
 
 fn text(o: &Output) -> String {
@@ -615,19 +617,7 @@ async fn a_command_printing_into_a_closed_pipe_ends_quietly() {
     let id = make_id("370303", d("1970-01-01"), 0);
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let o = Command::new(env!("CARGO_BIN_EXE_chieftech"))
-        .args([
-            "--database",
-            &url,
-            "--today",
-            "2024-12-01",
-            "explain",
-            id.as_str(),
-        ])
-        .env(
-            "CHIEFTECH_CONFIG",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"),
-        )
+    let o = command(&url, &["--today", "2024-12-01", "explain", id.as_str()])
         .env("RUST_BACKTRACE", "1")
         .stdout(writer)
         .output()

@@ -84,9 +84,7 @@ impl Month {
     pub fn through(self, last: Month) -> impl Iterator<Item = Month> {
         (self.index()..=last.index()).map(Month::from_index)
     }
-}
 
-impl Month {
     /// Appends the month as [`fmt::Display`] writes it (`2024-05`), without the formatting
     /// machinery: a province's run encodes tens of millions of months.
     pub fn push_to(self, s: &mut String) {

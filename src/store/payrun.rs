@@ -323,10 +323,7 @@ impl Store {
     ) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         let head = load_run_head(&mut conn, year, Some(seq), offset).await?;
-        let units = match UnitIndex::loaded(units.0).await? {
-            Some(units) => units,
-            None => UnitIndex::load(&mut conn).await?,
-        };
+        let units = UnitIndex::loaded(units.0, &mut conn).await?;
         for_each_person(&mut conn, &head, &units, f).await
     }
 
@@ -359,10 +356,7 @@ impl Store {
         let units = UnitIndex::spawn_load(self);
         let seq = approve_in(&mut tx, year, operator, policy, Some(current)).await?;
         let head = load_run_head(&mut tx, year, Some(seq), offset).await?;
-        let units = match UnitIndex::loaded(units).await? {
-            Some(units) => units,
-            None => UnitIndex::load(&mut tx).await?,
-        };
+        let units = UnitIndex::loaded(units, &mut tx).await?;
         let digest = digest_run(&mut tx, &head, &units).await?;
         let mut queued = queue_unit_notices(&mut tx, &head, &digest, &mut notices).await?;
         drop(digest);
@@ -1126,7 +1120,7 @@ pub(super) type UnitsLoading = tokio::task::JoinHandle<Result<Option<UnitIndex>>
 impl UnitIndex {
     /// Starts reading the index beside whatever the caller does next, on a reader of its own
     /// ([`Store::reader`]); [`UnitIndex::loaded`] gives it, or `None` where the store has no
-    /// such reader (the caller then reads it on its own connection).
+    /// such reader.
     pub(super) fn spawn_load(store: &Store) -> UnitsLoading {
         let store = store.clone();
         tokio::spawn(async move {
@@ -1139,11 +1133,19 @@ impl UnitIndex {
         })
     }
 
-    /// The index [`UnitIndex::spawn_load`] read.
-    pub(super) async fn loaded(loading: UnitsLoading) -> Result<Option<UnitIndex>> {
-        loading
+    /// The index [`UnitIndex::spawn_load`] read, or where the store had no reader for it,
+    /// the index read now on the caller's connection.
+    pub(super) async fn loaded(
+        loading: UnitsLoading,
+        conn: &mut sqlx::AnyConnection,
+    ) -> Result<UnitIndex> {
+        let read = loading
             .await
-            .map_err(|e| StoreError::Usage(format!("reading the units stopped: {e}")))?
+            .map_err(|e| StoreError::Usage(format!("reading the units stopped: {e}")))??;
+        match read {
+            Some(units) => Ok(units),
+            None => UnitIndex::load(conn).await,
+        }
     }
 
     pub(super) async fn load(conn: &mut sqlx::AnyConnection) -> Result<UnitIndex> {

@@ -55,9 +55,10 @@ pub struct RosterSession<'s> {
     tx: sqlx::Transaction<'s, sqlx::Any>,
     /// PostgreSQL's row-by-row foreign key checks, off where the role may ([`RowChecks`]).
     checks: RowChecks,
-    /// Tables besides appointments the session's owner wrote into (selection's steps, say):
-    /// their foreign keys are checked at [`RosterSession::finish`] too.
-    also_written: Vec<&'static str>,
+    /// The tables the transaction writes into, their foreign keys checked at
+    /// [`RosterSession::finish`]: appointments, and what the session's owner adds
+    /// (selection's steps, say).
+    written: Vec<&'static str>,
     backend: super::Backend,
     operator: String,
     file_name: String,
@@ -128,7 +129,7 @@ impl Store {
         Ok(RosterStart::Open(Box::new(RosterSession {
             tx,
             checks,
-            also_written: Vec::new(),
+            written: vec!["appointments"],
             backend: self.backend(),
             operator: source.operator.clone(),
             file_name: source.file_name.clone().unwrap_or_else(|| "-".into()),
@@ -195,8 +196,8 @@ impl RosterSession<'_> {
     /// its foreign keys are checked before the commit like the appointments' (PostgreSQL's
     /// row-by-row checks may be off in this transaction, `store::refs`).
     pub(crate) fn also_written(&mut self, table: &'static str) {
-        if !self.also_written.contains(&table) {
-            self.also_written.push(table);
+        if !self.written.contains(&table) {
+            self.written.push(table);
         }
     }
 
@@ -573,11 +574,8 @@ impl RosterSession<'_> {
             o.added + o.updated > 0,
         )
         .await?;
-        // Rows updated as well as inserted: every appointment is checked.
-        self.checks
-            .check(&mut self.tx, "appointments", Written::All)
-            .await?;
-        for table in std::mem::take(&mut self.also_written) {
+        // Rows updated as well as inserted: every row of each is checked.
+        for table in std::mem::take(&mut self.written) {
             self.checks.check(&mut self.tx, table, Written::All).await?;
         }
         self.tx.commit().await?;
