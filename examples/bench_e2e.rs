@@ -35,6 +35,10 @@ const STEPS: [&str; 5] = [
     "approve",
     "export",
 ];
+/// The binary's allocator (src/main.rs): the steps run here as they run there.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SEED: u64 = 2024;
 const CHANGE_SCALE: f64 = 2.5;
 

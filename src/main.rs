@@ -4,6 +4,11 @@
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's malloc: the export's writer threads free what the reading
+/// thread allocated, and glibc's arenas serialise that on a lock (README, "Province scale").
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = chieftech::cli::Cli::parse();
     if !matches!(cli.command, chieftech::cli::Command::Daemon) {

@@ -702,6 +702,34 @@ proptest! {
         }
     }
 
+    /// Packed lines unpack to the same lines in the same order, stretches of consecutive
+    /// months (longer than a run's 255 months too) included; a year at one amount is one run.
+    #[test]
+    fn packed_lines_unpack_to_the_same_lines(
+        raw in proptest::collection::vec(
+            (-30_000i32..150_000, 1usize..300, 0usize..6, prop_oneof![Just(50_000i64), any::<i64>()]),
+            0..6,
+        )
+    ) {
+        let lines: Vec<Line> = raw
+            .iter()
+            .flat_map(|&(m, n, k, fen)| {
+                (0..n as i32).map(move |i| Line { month: Month::from_index(m + i), kind: LineKind::ALL[k], fen })
+            })
+            .collect();
+        let mut packed = vec![9u8];
+        payrun::pack_lines(&lines, &mut packed);
+        prop_assert_eq!(payrun::unpack_lines(&packed[1..]), Some(lines.clone()));
+        prop_assert!(packed.len() - 1 <= 14 * raw.iter().map(|r| r.1.div_ceil(255)).sum::<usize>());
+        let year: Vec<Line> = (0..12)
+            .map(|i| Line { month: Month::from_index(24_288 + i), kind: LineKind::Regular, fen: 50_000 })
+            .collect();
+        let mut one = Vec::new();
+        payrun::pack_lines(&year, &mut one);
+        prop_assert_eq!(one.len(), 14);
+        prop_assert_eq!(payrun::unpack_lines(&one[..13]), None);
+    }
+
     /// Runs every year; changes become known at random runs (late reports), and are checked
     /// before they are recorded as the store does. After each approved run, what all runs paid
     /// for each month due equals its amount as known then; no appointment ever gets more than

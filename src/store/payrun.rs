@@ -7,7 +7,9 @@ use super::changes::change_from_row;
 use super::native::{each_row, insert_rows, Arg, Cols};
 use super::refs::{RowChecks, Written};
 use super::{audit, parse_date, Result, Store, StoreError};
-use crate::rules::payrun::{decode_lines, decode_months, encode_lines, encode_months};
+use crate::rules::payrun::{
+    decode_lines, decode_months, encode_lines, encode_months, pack_lines, unpack_lines,
+};
 use crate::rules::{
     compute_appointment, net_person, Appointment, AppointmentInput, Change, Line, Month, Net, Paid,
     RulesConfig,
@@ -900,7 +902,9 @@ async fn record_computed(
 /// units: finding a unit's people must not walk the whole run once per unit).
 #[derive(Default)]
 struct RunDigest {
-    arena: String,
+    /// The people's text in chunks of [`ARENA_CHUNK`] bytes: one string holding a province's
+    /// would copy itself whole each time it grew (old and new side by side at the peak).
+    arena: Vec<Vec<u8>>,
     people: Vec<PersonDigest>,
     unit_names: Vec<String>,
     unit_index: HashMap<String, u32>,
@@ -908,13 +912,18 @@ struct RunDigest {
     unit_people: Vec<Vec<u32>>,
 }
 
+/// How many bytes of people's text a chunk of [`RunDigest`]'s arena holds.
+const ARENA_CHUNK: usize = 1 << 20;
+
 struct PersonDigest {
     technician_id: i64,
-    at: usize,
+    /// Where the person's text is: the arena's chunk, the offset in it.
+    chunk: u32,
+    at: u32,
     id_len: u16,
     name_len: u16,
-    /// The person's lines, packed as the ledger stores them (`2023-05r30645,…`), after the
-    /// name: each unit's letter breaks every person's amount down by month and kind.
+    /// The person's lines ([`pack_lines`]: a year at one amount is 14 bytes), after the name:
+    /// each unit's letter breaks every person's amount down by month and kind.
     lines_len: u32,
     net: Net,
 }
@@ -933,14 +942,23 @@ impl RunDigest {
             }
         };
         self.unit_people[unit as usize].push(self.people.len() as u32);
-        let lines = encode_lines(&p.lines());
-        let at = self.arena.len();
-        self.arena.push_str(&p.id_number);
-        self.arena.push_str(&p.name);
-        self.arena.push_str(&lines);
+        let mut lines = Vec::new();
+        pack_lines(&p.lines(), &mut lines);
+        let size = p.id_number.len() + p.name.len() + lines.len();
+        match self.arena.last() {
+            Some(chunk) if chunk.capacity() - chunk.len() >= size => {}
+            _ => self.arena.push(Vec::with_capacity(ARENA_CHUNK.max(size))),
+        }
+        let chunk = self.arena.len() - 1;
+        let text = &mut self.arena[chunk];
+        let at = text.len();
+        text.extend_from_slice(p.id_number.as_bytes());
+        text.extend_from_slice(p.name.as_bytes());
+        text.extend_from_slice(&lines);
         self.people.push(PersonDigest {
             technician_id: p.technician_id,
-            at,
+            chunk: chunk as u32,
+            at: at as u32,
             id_len: p.id_number.len() as u16,
             name_len: p.name.len() as u16,
             lines_len: lines.len() as u32,
@@ -956,20 +974,23 @@ impl RunDigest {
             .iter()
             .map(|i| &self.people[*i as usize])
             .map(|p| {
-                let id_end = p.at + usize::from(p.id_len);
+                let text = &self.arena[p.chunk as usize];
+                let at = p.at as usize;
+                let id_end = at + usize::from(p.id_len);
                 let name_end = id_end + usize::from(p.name_len);
-                let packed = &self.arena[name_end..name_end + p.lines_len as usize];
+                let packed = &text[name_end..name_end + p.lines_len as usize];
+                let string = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
                 RunPerson {
                     technician_id: p.technician_id,
-                    id_number: self.arena[p.at..id_end].to_string(),
-                    name: self.arena[id_end..name_end].to_string(),
+                    id_number: string(&text[at..id_end]),
+                    name: string(&text[id_end..name_end]),
                     net: p.net,
                     items: vec![RunItem {
                         appointment_id: 0,
                         approval_no: String::new(),
                         cohort_year: 0,
                         unit: name.clone(),
-                        lines: decode_lines(packed).unwrap_or_default(),
+                        lines: unpack_lines(packed).unwrap_or_default(),
                         bank_account: String::new(),
                         bank_name: String::new(),
                     }],
@@ -1698,7 +1719,7 @@ mod tests {
         let net: i64 = lines.iter().map(|l| l.fen).sum();
         RunPerson {
             technician_id: id,
-            id_number: format!("37030219800101{id:04}"),
+            id_number: format!("370302198001{id:06}"),
             name: format!("人员{id}"),
             net: Net {
                 net,
@@ -1724,12 +1745,14 @@ mod tests {
         let units = ["乙公司", "甲公司", "丙公司"];
         let mut digest = RunDigest::default();
         let mut expected: HashMap<&str, Vec<RunPerson>> = HashMap::new();
-        for id in 0..30i64 {
+        // Enough people for the text to fill several chunks of the arena.
+        for id in 0..60_000i64 {
             let unit = units[(id * 7 % 3) as usize];
             let p = person(id, unit, &[1 + (id % 12) as u32, 12]);
             expected.entry(unit).or_default().push(p.clone());
             digest.push(p);
         }
+        assert!(digest.arena.len() >= 3, "{} chunks", digest.arena.len());
         assert_eq!(digest.unit_names, units, "units in order of first sight");
         for (u, name) in digest.unit_names.iter().enumerate() {
             let got = digest.people_of(u as u32);
