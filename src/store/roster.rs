@@ -717,3 +717,78 @@ fn term_of(approval_date: NaiveDate) -> Appointment {
         approval_no: String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Connection;
+
+    /// A table the session's owner writes through its connection is checked at the finish
+    /// only when declared with `also_written`: PostgreSQL's row-by-row checks are off in the
+    /// session's transaction (where the role may turn them off), so an undeclared orphan
+    /// would be committed, as the second round shows.
+    #[tokio::test]
+    async fn a_table_declared_written_is_checked_at_the_finish() {
+        sqlx::any::install_default_drivers();
+        let server = std::env::var("CHIEFTECH_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let Ok(mut admin) = sqlx::AnyConnection::connect(&format!("{server}/postgres")).await
+        else {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "PostgreSQL does not answer under CI=true"
+            );
+            eprintln!("*** SKIPPED PostgreSQL test: {server} does not answer ***");
+            return;
+        };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let db = format!("chieftech_roster_{}_{nanos}", std::process::id());
+        let create = format!("CREATE DATABASE {db}");
+        sqlx::query(sqlx::AssertSqlSafe(create))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let store = Store::connect(&format!("{server}/{db}")).await.unwrap();
+        for declared in [true, false] {
+            let source = Source {
+                kind: "roster-file".into(),
+                file_name: Some(format!("名册-{declared}.xlsx")),
+                sha256: Some(format!("{declared}")),
+                operator: "经办人张".into(),
+            };
+            let RosterStart::Open(mut session) = store.begin_roster_import(&source).await.unwrap()
+            else {
+                panic!("a new file opens a session");
+            };
+            sqlx::query("INSERT INTO candidate_steps (candidate_id, stage, step_date, source, operator, recorded_at) VALUES (999, 'nominated', '2024-01-02', 't', 't', 't')")
+                .execute(session.connection())
+                .await
+                .expect("no trigger checks the row (the superuser turned them off)");
+            if declared {
+                session.also_written("candidate_steps");
+                let refused = session.finish().await.expect_err("the orphan is found");
+                let message = refused.to_string();
+                assert!(
+                    message.contains("candidate_steps names candidate_id = 999"),
+                    "{message}"
+                );
+            } else {
+                assert!(session.finish().await.unwrap().is_ok(), "nothing checks it");
+            }
+        }
+        let orphans: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM candidate_steps")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(orphans, 1, "only the undeclared round's row was committed");
+        store.close().await;
+        let drop = format!("DROP DATABASE {db}");
+        sqlx::query(sqlx::AssertSqlSafe(drop))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+}
