@@ -988,3 +988,55 @@ async fn imports_leave_the_sqlite_connection_as_they_found_it() {
         "after an update"
     );
 }
+
+/// A first roster (the ledger held nobody) looks up only the people it added itself: a
+/// person on a later row again (a second title, three years on) is found, so one technician
+/// has both appointments; and a later row that spells an added person's name otherwise is
+/// refused as on any roster.
+#[tokio::test]
+async fn a_first_roster_finds_the_people_its_earlier_rows_added() {
+    for db in common::backends().await {
+        let store = &db.store;
+        let ps = people();
+        let mut again = roster_entry(&ps[0], 4);
+        again.approval_date = d("2025-03-01");
+        let rows = [roster_entry(&ps[0], 2), roster_entry(&ps[1], 3), again];
+        let added = store
+            .import_roster(&Source::operator("clerk"), &[], &rows)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(added.added, 3, "{}", db.name);
+        let unchanged = store
+            .import_roster(&Source::operator("clerk"), &[], &rows)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (unchanged.added, unchanged.unchanged),
+            (0, 3),
+            "{}",
+            db.name
+        );
+
+        let fresh = match db.name.as_str() {
+            "sqlite" => common::sqlite().await,
+            _ => common::postgres().await.expect("PostgreSQL answered above"),
+        };
+        let mut misspelt = roster_entry(&ps[0], 4);
+        misspelt.approval_date = d("2025-03-01");
+        misspelt.name = "王疆".into();
+        let refused = fresh
+            .store
+            .import_roster(
+                &Source::operator("clerk"),
+                &[],
+                &[roster_entry(&ps[0], 2), misspelt],
+            )
+            .await
+            .unwrap()
+            .expect_err("the second row's name differs from the first's");
+        assert_eq!(refused.len(), 1, "{}: {refused:?}", db.name);
+        assert_eq!(refused[0].row, Some(4), "{}: {refused:?}", db.name);
+    }
+}
