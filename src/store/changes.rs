@@ -575,10 +575,10 @@ type VoidKey = (i64, String, String, String);
 /// Refreshes PostgreSQL's statistics of the tables the index reads where they are stale: a
 /// table filled since PostgreSQL last sampled it (a roster imported a minute ago) has none,
 /// and the index's look-ups by technician would be planned as scans of the whole table, each.
-/// A table is sampled when it never was (or holds rows but no column statistics), or when its
-/// rows differ from the planner's count by more than a fifth; the tables an earlier file of the same import left alone are not
-/// sampled again (at a million people, sampling all three took 0.75 s a file; counting them,
-/// a tenth of that).
+/// A table is sampled when it never was (or holds rows but no column statistics), or when
+/// its rows differ from the planner's count by more than a fifth; the tables an earlier file
+/// of the same import left alone are not sampled again (at a million people, sampling all
+/// three took 0.75 s a file; counting them, a tenth of that).
 async fn analyze_stale(tx: &mut sqlx::AnyConnection) -> Result<()> {
     let mut stale = Vec::new();
     for table in ["technicians", "appointments", "changes"] {
