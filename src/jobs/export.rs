@@ -1347,26 +1347,19 @@ async fn balance_rows(store: &Store, approved_at: &str) -> Result<Vec<BalanceRow
 
 /// The count and sum of each line kind, in the order of the 汇总 sheet.
 fn kind_totals(kinds: &BTreeMap<LineKind, (usize, i64)>) -> Vec<KindTotal> {
-    [
-        LineKind::Regular,
-        LineKind::Deferred,
-        LineKind::Arrears,
-        LineKind::Recovery,
-        LineKind::Reissue,
-        LineKind::Offset,
-    ]
-    .iter()
-    .map(|k| {
-        let (lines, fen) = kinds.get(k).copied().unwrap_or_default();
-        KindTotal {
-            kind: *k,
-            lines,
-            fen,
-        }
-    })
-    // 重发 and 分期抵扣 only in a run that has them.
-    .filter(|t| t.lines > 0 || !matches!(t.kind, LineKind::Reissue | LineKind::Offset))
-    .collect()
+    LineKind::ALL
+        .iter()
+        .map(|k| {
+            let (lines, fen) = kinds.get(k).copied().unwrap_or_default();
+            KindTotal {
+                kind: *k,
+                lines,
+                fen,
+            }
+        })
+        // 重发 and 分期抵扣 only in a run that has them.
+        .filter(|t| t.lines > 0 || !matches!(t.kind, LineKind::Reissue | LineKind::Offset))
+        .collect()
 }
 
 /// The run's lines with what explains them: the 明细 of the summary, built person by person.

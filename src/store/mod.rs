@@ -591,3 +591,25 @@ pub fn recorded_day(at: &str) -> Option<NaiveDate> {
 pub(crate) fn parse_date(s: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| StoreError::Corrupt(format!("date `{s}`")))
 }
+
+/// For the store's own tests: the PostgreSQL server they make their databases on
+/// (`CHIEFTECH_TEST_PG`, else the local one) and a connection to its `postgres` database;
+/// None, said loudly, where no server answers outside CI (under `CI=true` one must).
+#[cfg(test)]
+pub(crate) async fn test_server() -> Option<(String, sqlx::AnyConnection)> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let server = std::env::var("CHIEFTECH_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    match sqlx::AnyConnection::connect(&format!("{server}/postgres")).await {
+        Ok(admin) => Some((server, admin)),
+        Err(_) => {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "PostgreSQL does not answer under CI=true"
+            );
+            eprintln!("*** SKIPPED PostgreSQL test: {server} does not answer ***");
+            None
+        }
+    }
+}

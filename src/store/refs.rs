@@ -253,21 +253,24 @@ mod tests {
             .map(|_| ())
     }
 
+    /// A transaction with the triggers off that wrote 10,000 rows of run 30, each naming
+    /// parent 1.
+    async fn run_of_10_000(
+        conn: &mut sqlx::AnyConnection,
+    ) -> (sqlx::Transaction<'_, sqlx::Any>, RowChecks) {
+        let mut tx = conn.begin().await.unwrap();
+        let checks = RowChecks::defer(&mut tx, Backend::Postgres).await.unwrap();
+        let sql = "INSERT INTO child SELECT g, 1, 30 FROM generate_series(100, 10099) g";
+        exec(&mut tx, sql.into()).await;
+        (tx, checks)
+    }
+
     /// With the triggers off, the rows written are checked in one query per key: an orphan
     /// among them fails the write, one outside them (another run, an older id) does not; a
     /// role that may not turn the triggers off keeps PostgreSQL's own check of every row.
     #[tokio::test]
     async fn rows_written_with_the_triggers_off_are_checked_before_the_commit() {
-        sqlx::any::install_default_drivers();
-        let server = std::env::var("CHIEFTECH_TEST_PG")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-        let Ok(mut admin) = sqlx::AnyConnection::connect(&format!("{server}/postgres")).await
-        else {
-            assert!(
-                std::env::var("CI").map_or(true, |v| v != "true"),
-                "PostgreSQL does not answer under CI=true"
-            );
-            eprintln!("*** SKIPPED PostgreSQL test: {server} does not answer ***");
+        let Some((server, mut admin)) = crate::store::test_server().await else {
             return;
         };
         let (db, role) = (unique("chieftech_refs"), unique("chieftech_refs_role"));
@@ -307,13 +310,7 @@ mod tests {
 
         // Past HASHED_FROM_ROWS rows written, the same checks planned as hash joins find the
         // orphan among them too, and leave the planner's setting as they found it.
-        let mut tx = conn.begin().await.unwrap();
-        let checks = RowChecks::defer(&mut tx, Backend::Postgres).await.unwrap();
-        exec(
-            &mut tx,
-            "INSERT INTO child SELECT g, 1, 30 FROM generate_series(100, 10099) g".into(),
-        )
-        .await;
+        let (mut tx, checks) = run_of_10_000(&mut conn).await;
         insert_orphan(&mut tx).await.unwrap();
         assert!(many_written(&mut tx, "child", Written::IdAbove(1))
             .await
@@ -328,13 +325,7 @@ mod tests {
         let refused = checks.check(&mut tx, "child", Written::IdAbove(1)).await;
         assert!(refused.is_err(), "the orphan is found among 10,001 rows");
         tx.rollback().await.unwrap();
-        let mut tx = conn.begin().await.unwrap();
-        let checks = RowChecks::defer(&mut tx, Backend::Postgres).await.unwrap();
-        exec(
-            &mut tx,
-            "INSERT INTO child SELECT g, 1, 30 FROM generate_series(100, 10099) g".into(),
-        )
-        .await;
+        let (mut tx, checks) = run_of_10_000(&mut conn).await;
         checks
             .check(&mut tx, "child", Written::OfRun(30))
             .await

@@ -755,7 +755,6 @@ fn term_of(approval_date: NaiveDate) -> Appointment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlx::Connection;
 
     /// A table the session's owner writes through its connection is checked at the finish
     /// only when declared with `also_written`: PostgreSQL's row-by-row checks are off in the
@@ -763,16 +762,7 @@ mod tests {
     /// would be committed, as the second round shows.
     #[tokio::test]
     async fn a_table_declared_written_is_checked_at_the_finish() {
-        sqlx::any::install_default_drivers();
-        let server = std::env::var("CHIEFTECH_TEST_PG")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-        let Ok(mut admin) = sqlx::AnyConnection::connect(&format!("{server}/postgres")).await
-        else {
-            assert!(
-                std::env::var("CI").map_or(true, |v| v != "true"),
-                "PostgreSQL does not answer under CI=true"
-            );
-            eprintln!("*** SKIPPED PostgreSQL test: {server} does not answer ***");
+        let Some((server, mut admin)) = crate::store::test_server().await else {
             return;
         };
         let nanos = std::time::SystemTime::now()
