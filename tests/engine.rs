@@ -1023,9 +1023,10 @@ async fn a_first_roster_finds_the_people_its_earlier_rows_added() {
             "sqlite" => common::sqlite().await,
             _ => common::postgres().await.expect("PostgreSQL answered above"),
         };
-        let mut misspelt = roster_entry(&ps[0], 4);
-        misspelt.approval_date = d("2025-03-01");
-        misspelt.name = "王疆".into();
+        let misspelt = RosterEntry {
+            name: "王疆".into(),
+            ..rows[2].clone()
+        };
         let refused = fresh
             .store
             .import_roster(

@@ -684,10 +684,9 @@ proptest! {
     fn encoded_lines_are_what_the_formatter_writes(
         raw in proptest::collection::vec((-30_000i32..150_000, 0usize..6, any::<i64>()), 0..20)
     ) {
-        let kinds = [LineKind::Regular, LineKind::Deferred, LineKind::Arrears, LineKind::Recovery, LineKind::Reissue, LineKind::Offset];
         let lines: Vec<Line> = raw
             .iter()
-            .map(|&(m, k, fen)| Line { month: Month::from_index(m), kind: kinds[k], fen })
+            .map(|&(m, k, fen)| Line { month: Month::from_index(m), kind: LineKind::ALL[k], fen })
             .collect();
         let expected = lines
             .iter()

@@ -268,29 +268,24 @@ impl RosterSession<'_> {
     /// The chunk's people as the ledger (this transaction included) knows them.
     async fn load_techs(&mut self, entries: &[&RosterEntry]) -> Result<Techs> {
         let mut techs: Techs = HashMap::new();
-        let named: Vec<&RosterEntry>;
-        let entries = match &self.added {
-            Some(added) => {
-                named = entries
-                    .iter()
-                    .copied()
-                    .filter(|e| added.contains(&number_key(e.id_number.as_str())))
-                    .collect();
-                named.as_slice()
-            }
-            None => entries,
-        };
-        if entries.is_empty() {
+        // A first roster asks only about the people it added itself (`added`).
+        let args: Vec<Arg> = entries
+            .iter()
+            .map(|e| e.id_number.as_str())
+            .filter(|n| {
+                self.added
+                    .as_ref()
+                    .is_none_or(|a| a.contains(&number_key(n)))
+            })
+            .map(Arg::Text)
+            .collect();
+        if args.is_empty() {
             return Ok(techs);
         }
         let sql = format!(
             "SELECT id, id_number, name FROM technicians WHERE id_number IN ({})",
-            placeholders(self.backend, 1, entries.len())
+            placeholders(self.backend, 1, args.len())
         );
-        let args: Vec<Arg> = entries
-            .iter()
-            .map(|e| Arg::Text(e.id_number.as_str()))
-            .collect();
         each_row(&mut self.tx, &sql, &args, |r| {
             techs.insert(r.text(1)?, (r.int(0)?, r.text(2)?));
             Ok::<_, StoreError>(())
