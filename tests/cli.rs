@@ -35,6 +35,17 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// A ledger file in a folder of its own, holding [`seed`]'s `n` people approved on
+/// `approval`: the folder (kept while the test runs) and the ledger's URL.
+async fn seeded_ledger(n: usize, approval: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    seed(&store, n, approval).await;
+    store.close().await;
+    (dir, url)
+}
+
 /// `n` people approved on `approval`, in one unit.
 async fn seed(store: &Store, n: usize, approval: &str) {
     let entries: Vec<RosterEntry> = (0..n)
@@ -72,11 +83,7 @@ async fn seed(store: &Store, n: usize, approval: &str) {
 
 #[tokio::test]
 async fn payrun_show_json_is_the_contract() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("x.db").display());
-    let store = Store::connect(&url).await.unwrap();
-    seed(&store, 3, "2021-10-15").await;
-    store.close().await;
+    let (_dir, url) = seeded_ledger(3, "2021-10-15").await;
 
     let o = chieftech(
         &url,
@@ -428,11 +435,7 @@ async fn roster_void_from_the_command_line() {
 #[tokio::test]
 async fn today_stands_in_for_the_clock_in_what_is_recorded() {
     use sqlx::Row;
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("x.db").display());
-    let store = Store::connect(&url).await.unwrap();
-    seed(&store, 2, "2021-10-15").await;
-    store.close().await;
+    let (_dir, url) = seeded_ledger(2, "2021-10-15").await;
     for (who, cmd) in [("alice", "compute"), ("bob", "approve")] {
         let o = chieftech(
             &url,
@@ -490,11 +493,7 @@ async fn today_stands_in_for_the_clock_in_what_is_recorded() {
 /// person may not approve it too (four-eyes names people, not "the daemon").
 #[tokio::test]
 async fn jobs_run_records_the_person_who_asked() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("x.db").display());
-    let store = Store::connect(&url).await.unwrap();
-    seed(&store, 2, "2021-10-15").await;
-    store.close().await;
+    let (_dir, url) = seeded_ledger(2, "2021-10-15").await;
     let o = chieftech(
         &url,
         &[
@@ -525,11 +524,7 @@ async fn jobs_run_records_the_person_who_asked() {
 
 #[tokio::test]
 async fn forecast_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("f.db").display());
-    let store = Store::connect(&url).await.unwrap();
-    seed(&store, 4, "2022-03-01").await;
-    store.close().await;
+    let (dir, url) = seeded_ledger(4, "2022-03-01").await;
     for (who, step) in [("alice", "compute"), ("bob", "approve")] {
         let o = chieftech(
             &url,
@@ -609,11 +604,7 @@ async fn forecast_from_the_command_line() {
 #[tokio::test]
 async fn a_command_printing_into_a_closed_pipe_ends_quietly() {
     use std::os::unix::process::ExitStatusExt;
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("x.db").display());
-    let store = Store::connect(&url).await.unwrap();
-    seed(&store, 1, "2021-10-15").await;
-    store.close().await;
+    let (_dir, url) = seeded_ledger(1, "2021-10-15").await;
     let id = make_id("370303", d("1970-01-01"), 0);
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
