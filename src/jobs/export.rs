@@ -991,12 +991,42 @@ impl History {
     }
 }
 
+/// Reads the history the run's lines are explained from. The appointments are read on a
+/// connection of their own (where there is one) while the changes are read on another: both
+/// cores decode rows (a million appointments and 680,000 changes, 3 s one after the other).
 async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportError> {
+    let beside = store.reader().await?.map(|mut reader| {
+        tokio::spawn(async move {
+            let appointments = load_appointments(reader.conn()).await;
+            reader.close().await?;
+            appointments
+        })
+    });
     let mut conn = store.pool().acquire().await.map_err(StoreError::from)?;
+    let (changes, by_technician) = load_changes(&mut conn, meta).await?;
+    let appointments = match beside {
+        Some(task) => task
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("reading the appointments stopped: {e}")))??,
+        None => load_appointments(&mut conn).await?,
+    };
+    let paid_before = paid_before(&mut conn, meta).await?;
+    Ok(History {
+        appointments,
+        changes,
+        by_technician,
+        paid_before,
+    })
+}
+
+/// Every appointment by id, with its technician.
+async fn load_appointments(
+    conn: &mut sqlx::AnyConnection,
+) -> Result<HashMap<i64, (i64, Appointment)>, StoreError> {
     let mut appointments = HashMap::new();
     // Streamed, not fetched whole: a province's rows would double the export's memory.
     each_row(
-        &mut conn,
+        conn,
         "SELECT id, technician_id, approval_date, approval_no FROM appointments",
         &[],
         |r| {
@@ -1011,12 +1041,21 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
         },
     )
     .await?;
+    Ok(appointments)
+}
+
+/// The changes live when the run was computed, by technician then id, and each technician's
+/// range of them.
+async fn load_changes(
+    conn: &mut sqlx::AnyConnection,
+    meta: &RunMeta,
+) -> Result<(Vec<ChangeInfo>, HashMap<i64, (usize, usize)>), ExportError> {
     let mut changes: Vec<ChangeInfo> = Vec::new();
     // A report's file name, once for all its rows.
     let mut files: HashMap<String, std::sync::Arc<str>> = HashMap::new();
     // In recording order (the table's own order: through the technician index, each row would
     // be a look-up at random), then sorted by technician here.
-    each_row(&mut conn, "SELECT c.id, c.kind, c.effective, c.end_date, COALESCE(c.appointment_ids, CAST(c.appointment_id AS TEXT), '') AS appointment_ids, c.technician_id, c.recorded_at, c.voided_at, COALESCE(s.file_name, s.kind), c.reported_by, c.decision_no, c.source_row FROM changes c JOIN sources s ON s.id = c.source_id ORDER BY c.id", &[], |r| {
+    each_row(conn, "SELECT c.id, c.kind, c.effective, c.end_date, COALESCE(c.appointment_ids, CAST(c.appointment_id AS TEXT), '') AS appointment_ids, c.technician_id, c.recorded_at, c.voided_at, COALESCE(s.file_name, s.kind), c.reported_by, c.decision_no, c.source_row FROM changes c JOIN sources s ON s.id = c.source_id ORDER BY c.id", &[], |r| {
         let recorded_at = r.text(6)?;
         let voided_at = r.opt_text(7)?;
         // Live when the run was computed: recorded before, not yet voided.
@@ -1041,18 +1080,12 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
     })
     .await?;
     changes.sort_unstable_by_key(|c| (c.technician_id, c.change.id));
+    changes.shrink_to_fit();
     let mut by_technician: HashMap<i64, (usize, usize)> = HashMap::new();
     for (i, c) in changes.iter().enumerate() {
         by_technician.entry(c.technician_id).or_insert((i, i)).1 += 1;
     }
-    let paid_before = paid_before(&mut conn, meta).await?;
-    changes.shrink_to_fit();
-    Ok(History {
-        appointments,
-        changes,
-        by_technician,
-        paid_before,
-    })
+    Ok((changes, by_technician))
 }
 
 /// What approved runs before this one paid, by appointment and month.

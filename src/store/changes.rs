@@ -1,6 +1,6 @@
 //! Status changes (变动): recording them after the checks of docs/rules.md, listing and voiding.
 
-use super::native::{each_row, insert_rows, Arg};
+use super::native::{each_row, Arg, Bulk};
 use super::refs::{RowChecks, Written};
 use super::roster::{load_person, placeholders, Person};
 use super::{audit, find_source_id, insert_source, parse_date, Result, Source, Store, StoreError};
@@ -111,9 +111,8 @@ impl Store {
         .await?;
         let mut batch = ChangeBatch::start(&mut tx, source_id, source, reporter).await?;
         let recorded_before = batch.next_id - 1;
-        check_rows(&mut tx, entries, index, cfg, &mut batch, &mut outcome).await?;
-        batch.flush(&mut tx).await?;
-        drop(batch);
+        check_rows(entries, index, cfg, &mut batch, &mut outcome).await?;
+        batch.finish().await?;
         // The import only inserts changes (ids handed out above the largest recorded).
         checks
             .check(&mut tx, "changes", Written::IdAbove(recorded_before))
@@ -142,7 +141,8 @@ impl Store {
             None => insert_source(&mut *tx, source, &format!("{rows} rows")).await?,
         };
         if self.backend() == super::Backend::Postgres {
-            analyze_stale(&mut *tx).await?;
+            // The index's look-ups by technician are planned from these tables' statistics.
+            super::analyze_stale(&mut *tx, &["technicians", "appointments", "changes"]).await?;
         }
         Ok(source_id)
     }
@@ -268,11 +268,10 @@ fn rejection_column(r: &Rejection) -> &'static str {
 /// Checks the rows in order of effective date, then row order, each against the changes
 /// recorded before it (earlier rows included); accepted rows go into `batch`.
 async fn check_rows<'e>(
-    tx: &mut sqlx::AnyConnection,
     entries: &'e [ChangeEntry],
     index: ChangeIndex,
     cfg: &RulesConfig,
-    batch: &mut ChangeBatch<'e>,
+    batch: &mut ChangeBatch<'e, '_>,
     outcome: &mut ChangesOutcome,
 ) -> Result<()> {
     let reporter = batch.reporter;
@@ -316,7 +315,7 @@ async fn check_rows<'e>(
                 amends,
             } => {
                 let id = batch
-                    .push(&mut *tx, person.technician_id, e, amends, &appointment_ids)
+                    .push(person.technician_id, e, amends, &appointment_ids)
                     .await?;
                 recorded.push(Change {
                     id,
@@ -404,9 +403,10 @@ fn screen_row(
     true
 }
 
-/// Accepted changes on their way into the ledger: ids handed out as rows are accepted,
-/// inserted a batch at a time.
-struct ChangeBatch<'e> {
+/// Accepted changes on their way into the ledger: ids handed out as rows are accepted, sent
+/// a batch at a time into one bulk insert ([`Bulk`]) that the transaction's connection is
+/// lent to until [`ChangeBatch::finish`].
+struct ChangeBatch<'e, 'c> {
     source_id: i64,
     source: &'e Source,
     reporter: Reporter,
@@ -414,16 +414,17 @@ struct ChangeBatch<'e> {
     /// The id the next accepted change takes.
     next_id: i64,
     rows: Vec<NewChange<'e>>,
+    bulk: Bulk<'c>,
 }
 
-impl<'e> ChangeBatch<'e> {
+impl<'e, 'c> ChangeBatch<'e, 'c> {
     /// Starts handing out ids after the largest recorded one.
     async fn start(
-        tx: &mut sqlx::AnyConnection,
+        tx: &'c mut sqlx::AnyConnection,
         source_id: i64,
         source: &'e Source,
         reporter: Reporter,
-    ) -> Result<ChangeBatch<'e>> {
+    ) -> Result<ChangeBatch<'e, 'c>> {
         // New changes take ids from here on (the write lock keeps other writers out), so a
         // row's id is known before its batch is inserted and later rows can refer to it.
         let next_id: i64 = sqlx::query("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM changes")
@@ -438,13 +439,13 @@ impl<'e> ChangeBatch<'e> {
             now: super::now_text(),
             next_id,
             rows: Vec::with_capacity(INSERT_CHUNK),
+            bulk: Bulk::start(tx, CHANGES, CHANGE_COLUMNS).await?,
         })
     }
 
     /// Takes in an accepted row and returns its change id; a full batch is inserted.
     async fn push(
         &mut self,
-        tx: &mut sqlx::AnyConnection,
         technician_id: i64,
         entry: &'e ChangeEntry,
         amends: Option<i64>,
@@ -466,23 +467,30 @@ impl<'e> ChangeBatch<'e> {
             appointment_ids: (!ids_text.is_empty()).then_some(ids_text),
         });
         if self.rows.len() == INSERT_CHUNK {
-            self.flush(tx).await?;
+            self.flush().await?;
         }
         Ok(id)
     }
 
-    /// Inserts the rows waiting, if any.
-    async fn flush(&mut self, tx: &mut sqlx::AnyConnection) -> Result<()> {
-        insert_changes(
-            tx,
+    /// Sends the rows waiting, if any.
+    async fn flush(&mut self) -> Result<()> {
+        let values = ChangeValues::of(&self.rows);
+        let args = values.args(
             &self.rows,
             self.source_id,
             self.source,
             self.reporter,
             &self.now,
-        )
-        .await?;
+        );
+        self.bulk.push(&args).await?;
         self.rows.clear();
+        Ok(())
+    }
+
+    /// Sends the last rows and ends the insert.
+    async fn finish(mut self) -> Result<()> {
+        self.flush().await?;
+        self.bulk.finish().await?;
         Ok(())
     }
 }
@@ -571,34 +579,6 @@ struct NewChange<'e> {
 
 /// `(technician, kind, effective, end or "")` of a voided change.
 type VoidKey = (i64, String, String, String);
-
-/// Refreshes PostgreSQL's statistics of the tables the index reads where they are stale: a
-/// table filled since PostgreSQL last sampled it (a roster imported a minute ago) has none,
-/// and the index's look-ups by technician would be planned as scans of the whole table, each.
-/// A table is sampled when it never was (or holds rows but no column statistics), or when
-/// its rows differ from the planner's count by more than a fifth; the tables an earlier file
-/// of the same import left alone are not sampled again (at a million people, sampling all
-/// three took 0.75 s a file; counting them, a tenth of that).
-async fn analyze_stale(tx: &mut sqlx::AnyConnection) -> Result<()> {
-    let mut stale = Vec::new();
-    for table in ["technicians", "appointments", "changes"] {
-        let sql = format!("SELECT CAST(c.reltuples AS BIGINT), (SELECT COUNT(*) FROM {table}), (SELECT COUNT(*) FROM pg_stats s WHERE s.schemaname = current_schema() AND s.tablename = '{table}') FROM pg_class c WHERE c.oid = CAST('{table}' AS regclass)");
-        let (planned, rows, columns): (i64, i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .fetch_one(&mut *tx)
-            .await?;
-        // A restored table may have its count and no column statistics.
-        if planned < 0 || (rows - planned).abs() * 5 > rows || (rows > 0 && columns == 0) {
-            stale.push(table);
-        }
-    }
-    if !stale.is_empty() {
-        let sql = format!("ANALYZE {}", stale.join(", "));
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&mut *tx)
-            .await?;
-    }
-    Ok(())
-}
 
 /// What an import's rows are checked against, read once at its start.
 struct ChangeIndex {
@@ -760,51 +740,66 @@ fn person_of<'p>(
         .ok_or_else(|| StoreError::Corrupt(format!("technician {technician_id} not loaded")))
 }
 
-/// Inserts a batch of accepted changes with their ids ([`insert_rows`]).
-async fn insert_changes(
-    tx: &mut sqlx::AnyConnection,
-    batch: &[NewChange<'_>],
-    source_id: i64,
-    source: &Source,
-    reporter: Reporter,
-    now: &str,
-) -> Result<()> {
-    let by = if reporter == Reporter::Unit {
-        "unit"
-    } else {
-        "bureau"
-    };
-    let dates: Vec<(String, Option<String>)> = batch
-        .iter()
-        .map(|c| {
-            (
-                c.entry.effective.to_string(),
-                c.entry.end.map(|d| d.to_string()),
-            )
-        })
-        .collect();
-    let mut args = Vec::with_capacity(batch.len() * 17);
-    for (c, (effective, end)) in batch.iter().zip(&dates) {
-        let e = c.entry;
-        args.extend([
-            Arg::Int(c.id),
-            Arg::Int(c.technician_id),
-            Arg::OptInt(c.appointment_id),
-            Arg::Text(e.kind.code()),
-            Arg::Text(effective),
-            Arg::OptText(end.as_deref()),
-            Arg::OptText(e.new_unit.as_deref()),
-            Arg::OptText(e.decision_no.as_deref()),
-            Arg::OptText(e.title_no.as_deref()),
-            Arg::OptText(e.note.as_deref()),
-            Arg::OptInt(c.amends),
-            Arg::Int(source_id),
-            Arg::OptInt(e.row.map(i64::from)),
-            Arg::Text(now),
-            Arg::Text(source.operator.as_str()),
-            Arg::OptText(c.appointment_ids.as_deref()),
-            Arg::Text(by),
-        ]);
+/// The columns of `changes` an import writes, in the order of [`ChangeValues::args`].
+const CHANGES: &str = "changes (id, technician_id, appointment_id, kind, effective, end_date, new_unit, decision_no, title_no, note, amends, source_id, source_row, recorded_at, operator, appointment_ids, reported_by)";
+const CHANGE_COLUMNS: usize = 17;
+
+/// The date texts of a batch of accepted changes, which its values borrow.
+struct ChangeValues {
+    dates: Vec<(String, Option<String>)>,
+}
+
+impl ChangeValues {
+    fn of(batch: &[NewChange<'_>]) -> ChangeValues {
+        let dates = batch
+            .iter()
+            .map(|c| {
+                (
+                    c.entry.effective.to_string(),
+                    c.entry.end.map(|d| d.to_string()),
+                )
+            })
+            .collect();
+        ChangeValues { dates }
     }
-    insert_rows(tx, "changes (id, technician_id, appointment_id, kind, effective, end_date, new_unit, decision_no, title_no, note, amends, source_id, source_row, recorded_at, operator, appointment_ids, reported_by)", 17, &args).await
+
+    /// The batch as the values of [`CHANGES`], row after row.
+    fn args<'a>(
+        &'a self,
+        batch: &'a [NewChange<'_>],
+        source_id: i64,
+        source: &'a Source,
+        reporter: Reporter,
+        now: &'a str,
+    ) -> Vec<Arg<'a>> {
+        let by = if reporter == Reporter::Unit {
+            "unit"
+        } else {
+            "bureau"
+        };
+        let mut args = Vec::with_capacity(batch.len() * CHANGE_COLUMNS);
+        for (c, (effective, end)) in batch.iter().zip(&self.dates) {
+            let e = c.entry;
+            args.extend([
+                Arg::Int(c.id),
+                Arg::Int(c.technician_id),
+                Arg::OptInt(c.appointment_id),
+                Arg::Text(e.kind.code()),
+                Arg::Text(effective),
+                Arg::OptText(end.as_deref()),
+                Arg::OptText(e.new_unit.as_deref()),
+                Arg::OptText(e.decision_no.as_deref()),
+                Arg::OptText(e.title_no.as_deref()),
+                Arg::OptText(e.note.as_deref()),
+                Arg::OptInt(c.amends),
+                Arg::Int(source_id),
+                Arg::OptInt(e.row.map(i64::from)),
+                Arg::Text(now),
+                Arg::Text(source.operator.as_str()),
+                Arg::OptText(c.appointment_ids.as_deref()),
+                Arg::Text(by),
+            ]);
+        }
+        args
+    }
 }

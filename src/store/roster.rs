@@ -42,7 +42,7 @@ type Voided = HashMap<i64, Vec<(NaiveDate, String)>>;
 
 /// Rows per round trip to the database while importing (12 bound values per appointment row
 /// stays well under SQLite's and PostgreSQL's limits on bound values).
-const CHUNK: usize = 1000;
+const CHUNK: usize = 5000;
 
 /// A roster import in progress: one transaction, fed rows in batches (a million-row roster is
 /// streamed, never held in memory), then finished (committed unless a problem was found) or
