@@ -1621,8 +1621,9 @@ async fn check_draft_fresh(
 
 /// Refuses an empty draft (it would make the real run of the year a supplementary one).
 async fn check_draft_has_lines(tx: &mut sqlx::AnyConnection, year: i32, run_id: i64) -> Result<()> {
+    // Whether there is a line at all (counting a province's million took 0.4 s).
     let lines: i64 =
-        sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM run_items WHERE run_id = $1")
+        sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 FROM run_items WHERE run_id = $1 LIMIT 1) s")
             .bind(run_id)
             .fetch_one(&mut *tx)
             .await?
