@@ -995,20 +995,24 @@ impl History {
 /// connection of their own (where there is one) while the changes are read on another: both
 /// cores decode rows (a million appointments and 680,000 changes, 3 s one after the other).
 async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportError> {
+    let mut conn = store.pool().acquire().await.map_err(StoreError::from)?;
+    // The map and the list are made as large as the tables at once, not grown by doubling
+    // (at a million rows each growth held the old and the new table at once, and with both
+    // read together the export's peak neared 500 MB).
+    let (appointments_at_most, changes_at_most) = table_rows(&mut conn).await?;
     let beside = store.reader().await?.map(|mut reader| {
         tokio::spawn(async move {
-            let appointments = load_appointments(reader.conn()).await;
+            let appointments = load_appointments(reader.conn(), appointments_at_most).await;
             reader.close().await?;
             appointments
         })
     });
-    let mut conn = store.pool().acquire().await.map_err(StoreError::from)?;
-    let (changes, by_technician) = load_changes(&mut conn, meta).await?;
+    let (changes, by_technician) = load_changes(&mut conn, meta, changes_at_most).await?;
     let appointments = match beside {
         Some(task) => task
             .await
             .map_err(|e| StoreError::Corrupt(format!("reading the appointments stopped: {e}")))??,
-        None => load_appointments(&mut conn).await?,
+        None => load_appointments(&mut conn, appointments_at_most).await?,
     };
     let paid_before = paid_before(&mut conn, meta).await?;
     Ok(History {
@@ -1019,11 +1023,27 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
     })
 }
 
+/// How many appointments and changes the ledger holds (the changes live when the run was
+/// computed are some of them).
+async fn table_rows(conn: &mut sqlx::AnyConnection) -> Result<(usize, usize), StoreError> {
+    let mut ids = (0, 0);
+    each_row(conn, "SELECT CAST(COUNT(*) AS BIGINT), (SELECT CAST(COUNT(*) AS BIGINT) FROM changes) FROM appointments", &[], |r| {
+        ids = (
+            usize::try_from(r.int(0)?).unwrap_or(0),
+            usize::try_from(r.int(1)?).unwrap_or(0),
+        );
+        Ok::<_, StoreError>(())
+    })
+    .await?;
+    Ok(ids)
+}
+
 /// Every appointment by id, with its technician.
 async fn load_appointments(
     conn: &mut sqlx::AnyConnection,
+    at_most: usize,
 ) -> Result<HashMap<i64, (i64, Appointment)>, StoreError> {
-    let mut appointments = HashMap::new();
+    let mut appointments = HashMap::with_capacity(at_most);
     // Streamed, not fetched whole: a province's rows would double the export's memory.
     each_row(
         conn,
@@ -1049,8 +1069,9 @@ async fn load_appointments(
 async fn load_changes(
     conn: &mut sqlx::AnyConnection,
     meta: &RunMeta,
+    at_most: usize,
 ) -> Result<(Vec<ChangeInfo>, HashMap<i64, (usize, usize)>), ExportError> {
-    let mut changes: Vec<ChangeInfo> = Vec::new();
+    let mut changes: Vec<ChangeInfo> = Vec::with_capacity(at_most);
     // A report's file name, once for all its rows.
     let mut files: HashMap<String, std::sync::Arc<str>> = HashMap::new();
     // In recording order (the table's own order: through the technician index, each row would
