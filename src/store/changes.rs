@@ -111,7 +111,11 @@ impl Store {
         .await?;
         let mut batch = ChangeBatch::start(&mut tx, source_id, source, reporter).await?;
         let recorded_before = batch.next_id - 1;
-        check_rows(entries, index, cfg, &mut batch, &mut outcome).await?;
+        if let Err(e) = check_rows(entries, index, cfg, &mut batch, &mut outcome).await {
+            // Best effort: a connection that failed to send may not take the cancel either.
+            let _ = batch.bulk.abort().await;
+            return Err(e);
+        }
         batch.finish().await?;
         // The import only inserts changes (ids handed out above the largest recorded).
         checks

@@ -8,10 +8,12 @@
 //! transaction, the same file lock) to `rusqlite` while sqlx's worker is held off it, so a
 //! use case reads or writes its bulk rows natively and everything else stays on sqlx.
 //!
-//! On PostgreSQL [`with_sqlite`] returns `None`: [`each_row`] streams through sqlx, and
-//! [`insert_rows`] sends its rows with `COPY … FROM STDIN` (the PostgreSQL driver's own API,
-//! reached the same way). Both paths take their SQL text from one constant and decode rows
-//! through [`Cols`], so a statement and what is made of its rows have one implementation.
+//! On PostgreSQL [`with_sqlite`] returns `None`: [`each_row`] streams PostgreSQL's own rows
+//! through sqlx's PostgreSQL driver (not copied into `AnyRow`s), [`insert_rows`] sends its rows
+//! with `COPY … FROM STDIN`, and [`Bulk`] keeps one such `COPY` open while its caller makes
+//! batch after batch (the driver's own API, reached the same way). Both paths take their SQL
+//! text from one constant and decode rows through [`Cols`], so a statement and what is made
+//! of its rows have one implementation.
 //!
 //! The native work runs on the calling thread and blocks it (about a second at 100,000 rows,
 //! while the transaction it belongs to holds the ledger's write lock anyway).
@@ -139,9 +141,10 @@ pub(crate) async fn insert_rows(
 /// caller wait for each; a statement's own cost is about a third of its rows' at that size);
 /// on SQLite each batch through [`insert_rows`] (an insert there costs no round trip).
 ///
-/// The connection is the bulk's until it finishes: nothing else may run on it in between. A
-/// bulk dropped unfinished (an error on the way) cancels its COPY, and the transaction it is
-/// in fails.
+/// The connection is the bulk's until it finishes: nothing else may run on it in between.
+/// Between [`Bulk::start`] and [`Bulk::finish`] only [`Bulk::push`] may fail; a caller that
+/// must stop on an error of its own calls [`Bulk::abort`] (a PostgreSQL COPY dropped unfinished
+/// leaves the server's answer unread on the connection).
 pub(crate) struct Bulk<'c> {
     sink: Sink<'c>,
     table: &'static str,
@@ -207,6 +210,18 @@ impl<'c> Bulk<'c> {
             }
             Sink::Rows(conn) => insert_rows(conn, self.table, self.cols, args).await,
         }
+    }
+
+    /// Ends the statement without its rows: PostgreSQL's COPY is cancelled and its error read,
+    /// so the connection is left in step for the transaction's rollback. Use it when the
+    /// caller stops on an error of its own; a bulk merely dropped leaves PostgreSQL's answer
+    /// to the cancelled COPY unread, which the connection's next statement would take for its
+    /// own (`tests`: `a_bulk_…_an_aborted_one_…`).
+    pub(crate) async fn abort(self) -> Result<()> {
+        if let Sink::Copy(copy) = self.sink {
+            copy.abort("the caller stopped").await?;
+        }
+        Ok(())
     }
 
     /// Ends the statement (PostgreSQL: waits for the server to take the last rows in) and
@@ -475,8 +490,9 @@ mod tests {
         insert_awkward(&mut conn).await;
     }
 
-    #[tokio::test]
-    async fn insert_rows_writes_awkward_text_and_nulls_on_postgres_through_copy() {
+    /// A database of its own on the test server: (a connection to `postgres`, one to the new
+    /// database, its name). [`drop_pg`] drops it.
+    async fn pg_conn() -> (sqlx::AnyConnection, sqlx::AnyConnection, String) {
         use sqlx::Connection;
         sqlx::any::install_default_drivers();
         let server = std::env::var("CHIEFTECH_TEST_PG")
@@ -496,15 +512,118 @@ mod tests {
             .execute(&mut admin)
             .await
             .unwrap();
-        let mut conn = sqlx::AnyConnection::connect(&format!("{server}/{name}"))
+        let conn = sqlx::AnyConnection::connect(&format!("{server}/{name}"))
             .await
             .unwrap();
-        insert_awkward(&mut conn).await;
+        (admin, conn, name)
+    }
+
+    async fn drop_pg((mut admin, conn, name): (sqlx::AnyConnection, sqlx::AnyConnection, String)) {
+        use sqlx::Connection;
         conn.close().await.unwrap();
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
             .execute(&mut admin)
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn insert_rows_writes_awkward_text_and_nulls_on_postgres_through_copy() {
+        let mut pg = pg_conn().await;
+        insert_awkward(&mut pg.1).await;
+        drop_pg(pg).await;
+    }
+
+    /// Streams the awkward rows through a [`Bulk`] a row a batch, then checks that a bulk
+    /// aborted unfinished writes nothing and leaves the connection in step.
+    async fn bulk_awkward(conn: &mut sqlx::AnyConnection) {
+        use sqlx::Connection;
+        sqlx::query("CREATE TABLE t (id BIGINT PRIMARY KEY, t TEXT, n BIGINT)")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        let mut bulk = Bulk::start(&mut tx, "t (id, t, n)", 3).await.unwrap();
+        for (i, text) in AWKWARD.iter().enumerate() {
+            bulk.push(&[
+                Arg::Int(i as i64),
+                Arg::OptText((i != 1).then_some(*text)),
+                Arg::OptInt((i != 2).then_some(i as i64 * 10)),
+            ])
+            .await
+            .unwrap();
+        }
+        assert_eq!(bulk.finish().await.unwrap(), AWKWARD.len() as u64);
+        tx.commit().await.unwrap();
+        let expected: Vec<_> = AWKWARD
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let i = i as i64;
+                (
+                    i,
+                    (i != 1).then(|| t.to_string()),
+                    (i != 2).then_some(i * 10),
+                )
+            })
+            .collect();
+        assert_eq!(rows_of_t(conn).await, expected);
+        // Aborted before it finished (the caller stopped on an error of its own): nothing of
+        // it is kept, and the connection answers its next statements in step.
+        let mut tx = conn.begin().await.unwrap();
+        let mut bulk = Bulk::start(&mut tx, "t (id, t, n)", 3).await.unwrap();
+        bulk.push(&[Arg::Int(99), Arg::Text("lost"), Arg::OptInt(None)])
+            .await
+            .unwrap();
+        bulk.abort().await.unwrap();
+        tx.rollback().await.unwrap();
+        assert_eq!(rows_of_t(conn).await, expected);
+        let one: (i64,) = sqlx::query_as("SELECT CAST(1 AS BIGINT)")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(one, (1,));
+    }
+
+    #[tokio::test]
+    async fn a_bulk_streams_its_batches_and_an_aborted_one_writes_nothing_on_sqlite() {
+        let mut conn = sqlite_conn().await;
+        bulk_awkward(&mut conn).await;
+    }
+
+    #[tokio::test]
+    async fn a_bulk_streams_its_batches_through_one_copy_and_an_aborted_one_writes_nothing_on_postgres(
+    ) {
+        let mut pg = pg_conn().await;
+        bulk_awkward(&mut pg.1).await;
+        drop_pg(pg).await;
+    }
+
+    /// Rows read through [`each_row`] on PostgreSQL come as its own rows, decoded alike.
+    #[tokio::test]
+    async fn each_row_reads_postgres_rows_with_their_nulls_and_parameters() {
+        let mut pg = pg_conn().await;
+        insert_awkward(&mut pg.1).await;
+        let mut seen = Vec::new();
+        each_row(
+            &mut pg.1,
+            "SELECT id, t, n FROM t WHERE id >= $1 AND (t IS NULL OR t <> $2) ORDER BY id",
+            &[Arg::Int(1), Arg::Text("首席技师")],
+            |r| {
+                seen.push((r.int(0)?, r.opt_text(1)?, r.opt_int(2)?, r.index("n")?));
+                Ok::<_, StoreError>(())
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                (1, None, Some(10), 2),
+                (2, Some(AWKWARD[2].to_string()), None, 2),
+            ]
+        );
+        drop_pg(pg).await;
     }
 
     #[tokio::test]

@@ -812,7 +812,11 @@ async fn compute_items(
     // Returning early (an insert failed) drops `chunks`: the rules' thread stops at its next
     // chunk.
     while let Some(c) = chunks.recv().await {
-        items.push(&item_args(run_id, &c.items)).await?;
+        if let Err(e) = items.push(&item_args(run_id, &c.items)).await {
+            // Best effort: a connection that failed to send may not take the cancel either.
+            let _ = items.abort().await;
+            return Err(e);
+        }
         uncovered.extend(c.uncovered);
     }
     let written = items.finish().await?;
