@@ -302,7 +302,6 @@ pub(crate) async fn each_row<E: From<StoreError>>(
     if let Some(out) = native {
         return out;
     }
-    use futures_util::TryStreamExt;
     let backend: &mut dyn std::any::Any = conn.backend_mut();
     if let Some(pg) = backend.downcast_mut::<sqlx::PgConnection>() {
         // PostgreSQL's own rows: an `AnyRow` copies every value of every row (and the row's
@@ -311,21 +310,21 @@ pub(crate) async fn each_row<E: From<StoreError>>(
         for a in args {
             query = a.bind_pg(query);
         }
-        let mut rows = query.fetch(pg);
-        while let Some(r) = rows
-            .try_next()
-            .await
-            .map_err(|e| E::from(StoreError::from(e)))?
-        {
-            f(&r)?;
-        }
-        return Ok(());
+        return drain(query.fetch(pg), f).await;
     }
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
     for a in args {
         query = a.bind_sqlx(query);
     }
-    let mut rows = query.fetch(&mut *conn);
+    drain(query.fetch(&mut *conn), f).await
+}
+
+/// Calls `f` with each row of a sqlx stream; an error of either stops it.
+async fn drain<R: Cols, E: From<StoreError>>(
+    mut rows: impl futures_util::Stream<Item = std::result::Result<R, sqlx::Error>> + Unpin,
+    mut f: impl FnMut(&dyn Cols) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    use futures_util::TryStreamExt;
     while let Some(r) = rows
         .try_next()
         .await
@@ -351,43 +350,32 @@ pub(crate) trait Cols {
     fn index(&self, name: &str) -> Result<usize>;
 }
 
-impl Cols for sqlx::any::AnyRow {
-    fn int(&self, i: usize) -> Result<i64> {
-        Ok(sqlx::Row::try_get(self, i)?)
-    }
-    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
-        Ok(sqlx::Row::try_get(self, i)?)
-    }
-    fn text(&self, i: usize) -> Result<String> {
-        Ok(sqlx::Row::try_get(self, i)?)
-    }
-    fn opt_text(&self, i: usize) -> Result<Option<String>> {
-        Ok(sqlx::Row::try_get(self, i)?)
-    }
-    fn index(&self, name: &str) -> Result<usize> {
-        use sqlx::ColumnIndex;
-        Ok(name.index(self)?)
-    }
+/// [`Cols`] for a row type of sqlx (its `try_get`, its column names).
+macro_rules! sqlx_cols {
+    ($row:ty) => {
+        impl Cols for $row {
+            fn int(&self, i: usize) -> Result<i64> {
+                Ok(sqlx::Row::try_get(self, i)?)
+            }
+            fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+                Ok(sqlx::Row::try_get(self, i)?)
+            }
+            fn text(&self, i: usize) -> Result<String> {
+                Ok(sqlx::Row::try_get(self, i)?)
+            }
+            fn opt_text(&self, i: usize) -> Result<Option<String>> {
+                Ok(sqlx::Row::try_get(self, i)?)
+            }
+            fn index(&self, name: &str) -> Result<usize> {
+                use sqlx::ColumnIndex;
+                Ok(name.index(self)?)
+            }
+        }
+    };
 }
 
-impl Cols for sqlx::postgres::PgRow {
-    fn int(&self, i: usize) -> Result<i64> {
-        Ok(sqlx::Row::try_get(self, i)?)
-    }
-    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
-        Ok(sqlx::Row::try_get(self, i)?)
-    }
-    fn text(&self, i: usize) -> Result<String> {
-        Ok(sqlx::Row::try_get(self, i)?)
-    }
-    fn opt_text(&self, i: usize) -> Result<Option<String>> {
-        Ok(sqlx::Row::try_get(self, i)?)
-    }
-    fn index(&self, name: &str) -> Result<usize> {
-        use sqlx::ColumnIndex;
-        Ok(name.index(self)?)
-    }
-}
+sqlx_cols!(sqlx::any::AnyRow);
+sqlx_cols!(sqlx::postgres::PgRow);
 
 impl Cols for rusqlite::Row<'_> {
     fn int(&self, i: usize) -> Result<i64> {
@@ -450,26 +438,18 @@ mod tests {
         "首席技师",
     ];
 
-    async fn insert_awkward(conn: &mut sqlx::AnyConnection) {
-        use sqlx::Connection;
-        sqlx::query("CREATE TABLE t (id BIGINT PRIMARY KEY, t TEXT, n BIGINT)")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-        let mut args = Vec::new();
-        for (i, text) in AWKWARD.iter().enumerate() {
-            args.extend([
-                Arg::Int(i as i64),
-                Arg::OptText((i != 1).then_some(*text)),
-                Arg::OptInt((i != 2).then_some(i as i64 * 10)),
-            ]);
-        }
-        let mut tx = conn.begin().await.unwrap();
-        insert_rows(&mut tx, "t (id, t, n)", 3, &args)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        let expected: Vec<_> = AWKWARD
+    /// Row `i` of the awkward rows: its text NULL on row 1, its number NULL on row 2.
+    fn awkward_args(i: usize, text: &str) -> [Arg<'_>; 3] {
+        [
+            Arg::Int(i as i64),
+            Arg::OptText((i != 1).then_some(text)),
+            Arg::OptInt((i != 2).then_some(i as i64 * 10)),
+        ]
+    }
+
+    /// The awkward rows as [`rows_of_t`] reads them back.
+    fn awkward_rows() -> Vec<(i64, Option<String>, Option<i64>)> {
+        AWKWARD
             .iter()
             .enumerate()
             .map(|(i, t)| {
@@ -480,7 +460,25 @@ mod tests {
                     (i != 2).then_some(i * 10),
                 )
             })
-            .collect();
+            .collect()
+    }
+
+    async fn insert_awkward(conn: &mut sqlx::AnyConnection) {
+        use sqlx::Connection;
+        sqlx::query("CREATE TABLE t (id BIGINT PRIMARY KEY, t TEXT, n BIGINT)")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let mut args = Vec::new();
+        for (i, text) in AWKWARD.iter().enumerate() {
+            args.extend(awkward_args(i, text));
+        }
+        let mut tx = conn.begin().await.unwrap();
+        insert_rows(&mut tx, "t (id, t, n)", 3, &args)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let expected = awkward_rows();
         assert_eq!(rows_of_t(conn).await, expected);
     }
 
@@ -545,28 +543,11 @@ mod tests {
         let mut tx = conn.begin().await.unwrap();
         let mut bulk = Bulk::start(&mut tx, "t (id, t, n)", 3).await.unwrap();
         for (i, text) in AWKWARD.iter().enumerate() {
-            bulk.push(&[
-                Arg::Int(i as i64),
-                Arg::OptText((i != 1).then_some(*text)),
-                Arg::OptInt((i != 2).then_some(i as i64 * 10)),
-            ])
-            .await
-            .unwrap();
+            bulk.push(&awkward_args(i, text)).await.unwrap();
         }
         assert_eq!(bulk.finish().await.unwrap(), AWKWARD.len() as u64);
         tx.commit().await.unwrap();
-        let expected: Vec<_> = AWKWARD
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let i = i as i64;
-                (
-                    i,
-                    (i != 1).then(|| t.to_string()),
-                    (i != 2).then_some(i * 10),
-                )
-            })
-            .collect();
+        let expected = awkward_rows();
         assert_eq!(rows_of_t(conn).await, expected);
         // Aborted before it finished (the caller stopped on an error of its own): nothing of
         // it is kept, and the connection answers its next statements in step.
