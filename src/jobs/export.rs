@@ -1000,20 +1000,11 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
     // (at a million rows each growth held the old and the new table at once, and with both
     // read together the export's peak neared 500 MB).
     let (appointments_at_most, changes_at_most) = table_rows(&mut conn).await?;
-    let beside = store.reader().await?.map(|mut reader| {
-        tokio::spawn(async move {
-            let appointments = load_appointments(reader.conn(), appointments_at_most).await;
-            reader.close().await?;
-            appointments
-        })
+    let appointments = store.read_beside("the appointments", move |conn| {
+        Box::pin(load_appointments(conn, appointments_at_most))
     });
     let (changes, by_technician) = load_changes(&mut conn, meta, changes_at_most).await?;
-    let appointments = match beside {
-        Some(task) => task
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("reading the appointments stopped: {e}")))??,
-        None => load_appointments(&mut conn, appointments_at_most).await?,
-    };
+    let appointments = appointments.join(&mut conn).await?;
     let paid_before = paid_before(&mut conn, meta).await?;
     Ok(History {
         appointments,
@@ -1026,16 +1017,16 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
 /// How many appointments and changes the ledger holds (the changes live when the run was
 /// computed are some of them).
 async fn table_rows(conn: &mut sqlx::AnyConnection) -> Result<(usize, usize), StoreError> {
-    let mut ids = (0, 0);
+    let mut rows = (0, 0);
     each_row(conn, "SELECT CAST(COUNT(*) AS BIGINT), (SELECT CAST(COUNT(*) AS BIGINT) FROM changes) FROM appointments", &[], |r| {
-        ids = (
+        rows = (
             usize::try_from(r.int(0)?).unwrap_or(0),
             usize::try_from(r.int(1)?).unwrap_or(0),
         );
         Ok::<_, StoreError>(())
     })
     .await?;
-    Ok(ids)
+    Ok(rows)
 }
 
 /// Every appointment by id, with its technician.

@@ -476,16 +476,46 @@ impl<'e, 'c> ChangeBatch<'e, 'c> {
         Ok(id)
     }
 
-    /// Sends the rows waiting, if any.
+    /// Sends the rows waiting, if any, as the values of [`CHANGES`].
     async fn flush(&mut self) -> Result<()> {
-        let values = ChangeValues::of(&self.rows);
-        let args = values.args(
-            &self.rows,
-            self.source_id,
-            self.source,
-            self.reporter,
-            &self.now,
-        );
+        let by = if self.reporter == Reporter::Unit {
+            "unit"
+        } else {
+            "bureau"
+        };
+        let dates: Vec<(String, Option<String>)> = self
+            .rows
+            .iter()
+            .map(|c| {
+                (
+                    c.entry.effective.to_string(),
+                    c.entry.end.map(|d| d.to_string()),
+                )
+            })
+            .collect();
+        let mut args = Vec::with_capacity(self.rows.len() * CHANGE_COLUMNS);
+        for (c, (effective, end)) in self.rows.iter().zip(&dates) {
+            let e = c.entry;
+            args.extend([
+                Arg::Int(c.id),
+                Arg::Int(c.technician_id),
+                Arg::OptInt(c.appointment_id),
+                Arg::Text(e.kind.code()),
+                Arg::Text(effective),
+                Arg::OptText(end.as_deref()),
+                Arg::OptText(e.new_unit.as_deref()),
+                Arg::OptText(e.decision_no.as_deref()),
+                Arg::OptText(e.title_no.as_deref()),
+                Arg::OptText(e.note.as_deref()),
+                Arg::OptInt(c.amends),
+                Arg::Int(self.source_id),
+                Arg::OptInt(e.row.map(i64::from)),
+                Arg::Text(&self.now),
+                Arg::Text(self.source.operator.as_str()),
+                Arg::OptText(c.appointment_ids.as_deref()),
+                Arg::Text(by),
+            ]);
+        }
         self.bulk.push(&args).await?;
         self.rows.clear();
         Ok(())
@@ -744,66 +774,6 @@ fn person_of<'p>(
         .ok_or_else(|| StoreError::Corrupt(format!("technician {technician_id} not loaded")))
 }
 
-/// The columns of `changes` an import writes, in the order of [`ChangeValues::args`].
+/// The columns of `changes` an import writes, in the order [`ChangeBatch::flush`] sends them.
 const CHANGES: &str = "changes (id, technician_id, appointment_id, kind, effective, end_date, new_unit, decision_no, title_no, note, amends, source_id, source_row, recorded_at, operator, appointment_ids, reported_by)";
 const CHANGE_COLUMNS: usize = 17;
-
-/// The date texts of a batch of accepted changes, which its values borrow.
-struct ChangeValues {
-    dates: Vec<(String, Option<String>)>,
-}
-
-impl ChangeValues {
-    fn of(batch: &[NewChange<'_>]) -> ChangeValues {
-        let dates = batch
-            .iter()
-            .map(|c| {
-                (
-                    c.entry.effective.to_string(),
-                    c.entry.end.map(|d| d.to_string()),
-                )
-            })
-            .collect();
-        ChangeValues { dates }
-    }
-
-    /// The batch as the values of [`CHANGES`], row after row.
-    fn args<'a>(
-        &'a self,
-        batch: &'a [NewChange<'_>],
-        source_id: i64,
-        source: &'a Source,
-        reporter: Reporter,
-        now: &'a str,
-    ) -> Vec<Arg<'a>> {
-        let by = if reporter == Reporter::Unit {
-            "unit"
-        } else {
-            "bureau"
-        };
-        let mut args = Vec::with_capacity(batch.len() * CHANGE_COLUMNS);
-        for (c, (effective, end)) in batch.iter().zip(&self.dates) {
-            let e = c.entry;
-            args.extend([
-                Arg::Int(c.id),
-                Arg::Int(c.technician_id),
-                Arg::OptInt(c.appointment_id),
-                Arg::Text(e.kind.code()),
-                Arg::Text(effective),
-                Arg::OptText(end.as_deref()),
-                Arg::OptText(e.new_unit.as_deref()),
-                Arg::OptText(e.decision_no.as_deref()),
-                Arg::OptText(e.title_no.as_deref()),
-                Arg::OptText(e.note.as_deref()),
-                Arg::OptInt(c.amends),
-                Arg::Int(source_id),
-                Arg::OptInt(e.row.map(i64::from)),
-                Arg::Text(now),
-                Arg::Text(source.operator.as_str()),
-                Arg::OptText(c.appointment_ids.as_deref()),
-                Arg::Text(by),
-            ]);
-        }
-        args
-    }
-}

@@ -368,6 +368,59 @@ async fn restore_settings(conn: &mut sqlx::AnyConnection) -> Result<bool> {
     Ok(on == 1)
 }
 
+/// A read started beside whatever the caller does next, on a connection of its own
+/// ([`Store::reader`]), so both cores decode rows ([`Store::read_beside`]). Where the store has
+/// no such connection (an in-memory SQLite database), [`Beside::join`] reads on the caller's.
+pub(crate) struct Beside<T, F> {
+    task: tokio::task::JoinHandle<Result<Option<T>>>,
+    read: F,
+    what: &'static str,
+}
+
+impl<T, F> Beside<T, F>
+where
+    F: for<'c> Fn(&'c mut sqlx::AnyConnection) -> futures_util::future::BoxFuture<'c, Result<T>>,
+{
+    /// What the read gave, or (no connection of its own) the read done now on `conn`.
+    pub(crate) async fn join(self, conn: &mut sqlx::AnyConnection) -> Result<T> {
+        let read = self
+            .task
+            .await
+            .map_err(|e| StoreError::Usage(format!("reading {} stopped: {e}", self.what)))??;
+        match read {
+            Some(out) => Ok(out),
+            None => (self.read)(conn).await,
+        }
+    }
+}
+
+impl Store {
+    /// Starts `read` (of `what`, for an error's message) beside the caller: see [`Beside`].
+    /// Only for reads of what the caller's own transaction does not write: the connection
+    /// beside sees the last committed state.
+    pub(crate) fn read_beside<T, F>(&self, what: &'static str, read: F) -> Beside<T, F>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(
+                &'c mut sqlx::AnyConnection,
+            ) -> futures_util::future::BoxFuture<'c, Result<T>>
+            + Clone
+            + Send
+            + 'static,
+    {
+        let (store, beside) = (self.clone(), read.clone());
+        let task = tokio::spawn(async move {
+            let Some(mut reader) = store.reader().await? else {
+                return Ok(None);
+            };
+            let out = beside(reader.conn()).await;
+            reader.close().await?;
+            out.map(Some)
+        });
+        Beside { task, read, what }
+    }
+}
+
 /// What every new connection is set up with. SQLite: foreign keys on, a wait for the file's
 /// lock, WAL, and a second thread for a large sort (a run's lines in ID-number order, for
 /// approval and export). PostgreSQL: no JIT compilation (the ledger's statements are either

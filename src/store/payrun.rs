@@ -247,7 +247,7 @@ impl Store {
             policy,
         };
         let (run_id, seq, is_supp) = open_draft(&mut tx, &draft).await?;
-        let inputs = std::sync::Arc::new(RuleInputs::load(&mut tx, self.reader().await?).await?);
+        let inputs = std::sync::Arc::new(RuleInputs::load(self, &mut tx).await?);
         let appointments = inputs.appointments.len();
         clear_draft(&mut tx, run_id).await?;
         let mut tally = Tally::default();
@@ -329,7 +329,7 @@ impl Store {
     ) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         let head = load_run_head(&mut conn, year, Some(seq), offset).await?;
-        let units = UnitIndex::loaded(units.0, &mut conn).await?;
+        let units = units.0.join(&mut conn).await?;
         for_each_person(&mut conn, &head, &units, f).await
     }
 
@@ -362,7 +362,7 @@ impl Store {
         let units = UnitIndex::spawn_load(self);
         let seq = approve_in(&mut tx, year, operator, policy, Some(current)).await?;
         let head = load_run_head(&mut tx, year, Some(seq), offset).await?;
-        let units = UnitIndex::loaded(units, &mut tx).await?;
+        let units = units.join(&mut tx).await?;
         let digest = digest_run(&mut tx, &head, &units).await?;
         let mut queued = queue_unit_notices(&mut tx, &head, &digest, &mut notices).await?;
         drop(digest);
@@ -590,29 +590,15 @@ struct Account {
 }
 
 impl RuleInputs {
-    /// Reads the inputs in three streamed queries. The changes are read on `beside` (a
-    /// second connection, where there is one) while the transaction reads the appointments:
+    /// Reads the inputs in three streamed queries. The changes are read beside the
+    /// transaction ([`Store::read_beside`]) while it reads the appointments:
     /// both cores decode rows (a million appointments and 680,000 changes took 3.0 s one
     /// after the other on PostgreSQL). Under the ledger's write lock nobody else writes, and
     /// compute writes neither table, so both connections see the same rows.
-    async fn load(
-        tx: &mut sqlx::AnyConnection,
-        beside: Option<super::Reader>,
-    ) -> Result<RuleInputs> {
-        let changes = beside.map(|mut reader| {
-            tokio::spawn(async move {
-                let changes = load_changes(reader.conn()).await;
-                reader.close().await?;
-                changes
-            })
-        });
+    async fn load(store: &Store, tx: &mut sqlx::AnyConnection) -> Result<RuleInputs> {
+        let changes = store.read_beside("the changes", |conn| Box::pin(load_changes(conn)));
         let (appointments, voided, accounts) = load_appointments(&mut *tx).await?;
-        let changes = match changes {
-            Some(task) => task
-                .await
-                .map_err(|e| StoreError::Corrupt(format!("reading the changes stopped: {e}")))??,
-            None => load_changes(&mut *tx).await?,
-        };
+        let changes = changes.join(&mut *tx).await?;
         let paid = load_paid(&mut *tx).await?;
         Ok(RuleInputs {
             appointments,
@@ -1186,37 +1172,18 @@ impl TechStarts {
 pub struct RunUnits(UnitsLoading);
 
 /// A [`UnitIndex`] being read on a connection of its own ([`UnitIndex::spawn_load`]).
-pub(super) type UnitsLoading = tokio::task::JoinHandle<Result<Option<UnitIndex>>>;
+pub(super) type UnitsLoading = super::Beside<UnitIndex, LoadUnits>;
+
+/// [`UnitIndex::load`] as [`Store::read_beside`] takes it.
+pub(super) type LoadUnits = for<'c> fn(
+    &'c mut sqlx::AnyConnection,
+) -> futures_util::future::BoxFuture<'c, Result<UnitIndex>>;
 
 impl UnitIndex {
-    /// Starts reading the index beside whatever the caller does next, on a reader of its own
-    /// ([`Store::reader`]); [`UnitIndex::loaded`] gives it, or `None` where the store has no
-    /// such reader.
+    /// Starts reading the index beside whatever the caller does next ([`Store::read_beside`]);
+    /// its [`super::Beside::join`] gives it.
     pub(super) fn spawn_load(store: &Store) -> UnitsLoading {
-        let store = store.clone();
-        tokio::spawn(async move {
-            let Some(mut reader) = store.reader().await? else {
-                return Ok(None);
-            };
-            let units = UnitIndex::load(reader.conn()).await?;
-            reader.close().await?;
-            Ok(Some(units))
-        })
-    }
-
-    /// The index [`UnitIndex::spawn_load`] read, or where the store had no reader for it,
-    /// the index read now on the caller's connection.
-    pub(super) async fn loaded(
-        loading: UnitsLoading,
-        conn: &mut sqlx::AnyConnection,
-    ) -> Result<UnitIndex> {
-        let read = loading
-            .await
-            .map_err(|e| StoreError::Usage(format!("reading the units stopped: {e}")))??;
-        match read {
-            Some(units) => Ok(units),
-            None => UnitIndex::load(conn).await,
-        }
+        store.read_beside("the units", |conn| Box::pin(UnitIndex::load(conn)))
     }
 
     pub(super) async fn load(conn: &mut sqlx::AnyConnection) -> Result<UnitIndex> {
