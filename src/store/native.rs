@@ -576,6 +576,53 @@ mod tests {
         drop_pg(pg).await;
     }
 
+    /// A task that panics with a bulk open (so neither finish nor abort runs) costs the pool
+    /// that connection, not the next caller's answers: on its way back to the pool the
+    /// connection meets the cancelled COPY's error and is closed, and the pool's next
+    /// connection (one at most here, so the same slot) answers in step.
+    #[tokio::test]
+    async fn a_bulk_left_open_by_a_panic_leaves_the_pool_answering_in_step() {
+        use sqlx::Connection;
+        let Some(pg) = pg_conn().await else {
+            return;
+        };
+        let (server, _) = crate::store::test_server().await.unwrap();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&format!("{server}/{}", pg.2))
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (id BIGINT PRIMARY KEY, t TEXT, n BIGINT)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let panicking = pool.clone();
+        let task = tokio::spawn(async move {
+            let mut conn = panicking.acquire().await.unwrap();
+            let mut tx = conn.begin().await.unwrap();
+            let mut bulk = Bulk::start(&mut tx, "t (id, t, n)", 3).await.unwrap();
+            bulk.push(&[Arg::Int(7), Arg::Text("lost"), Arg::OptInt(None)])
+                .await
+                .unwrap();
+            panic!("a fault of the caller, the bulk still open");
+        });
+        assert!(task.await.unwrap_err().is_panic());
+        for round in 0..3_i64 {
+            let rows: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM t")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert_eq!(rows, (round,), "nothing of the open bulk was kept");
+            sqlx::query("INSERT INTO t (id, t) VALUES ($1, 'kept')")
+                .bind(round)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+        drop_pg(pg).await;
+    }
+
     /// Rows read through [`each_row`] on PostgreSQL come as its own rows, decoded alike.
     #[tokio::test]
     async fn each_row_reads_postgres_rows_with_their_nulls_and_parameters() {
