@@ -1,8 +1,8 @@
 //! Status changes (变动): recording them after the checks of docs/rules.md, listing and voiding.
 
-use super::native::{each_row, Arg, Bulk};
+use super::native::{each_row_matching, Arg, Bulk, Keys, Lookup};
 use super::refs::{RowChecks, Written};
-use super::roster::{load_person, placeholders, Person};
+use super::roster::{load_person, Person};
 use super::{audit, find_source_id, insert_source, parse_date, Result, Source, Store, StoreError};
 use crate::input::ChangeEntry;
 use crate::rules::{
@@ -102,7 +102,6 @@ impl Store {
         // appointments and recorded changes, and the voided changes the checks look for.
         let index = ChangeIndex::load(
             &mut tx,
-            self.backend(),
             entries,
             reporter,
             source_id,
@@ -598,8 +597,6 @@ pub(crate) async fn list_change_records(
 
 /// Accepted changes held before they are inserted ([`insert_rows`]) as a batch.
 const INSERT_CHUNK: usize = 500;
-/// ID numbers (or technician ids) per `IN (…)` lookup while building the index.
-const LOOKUP_CHUNK: usize = 500;
 
 /// A change accepted by the checks, waiting for its batch to be inserted.
 struct NewChange<'e> {
@@ -629,24 +626,21 @@ struct ChangeIndex {
 impl ChangeIndex {
     async fn load(
         tx: &mut sqlx::AnyConnection,
-        backend: super::Backend,
         entries: &[ChangeEntry],
         reporter: Reporter,
         source_id: i64,
         source_seen_before: bool,
     ) -> Result<ChangeIndex> {
-        let (mut people, by_tech) = load_people(&mut *tx, backend, entries).await?;
+        let (mut people, by_tech) = load_people(&mut *tx, entries).await?;
         let mut techs: Vec<i64> = by_tech.keys().copied().collect();
         techs.sort_unstable();
         let mut voided_same: HashMap<VoidKey, (i64, String)> = HashMap::new();
-        for chunk in techs.chunks(LOOKUP_CHUNK) {
-            let mut loaded = Loaded {
-                people: &mut people,
-                by_tech: &by_tech,
-                voided_same: &mut voided_same,
-            };
-            load_tech_chunk(&mut *tx, backend, chunk, reporter, &mut loaded).await?;
-        }
+        let mut loaded = Loaded {
+            people: &mut people,
+            by_tech: &by_tech,
+            voided_same: &mut voided_same,
+        };
+        load_techs(&mut *tx, &techs, reporter, &mut loaded).await?;
         let voided_rows = if source_seen_before {
             load_voided_rows(&mut *tx, source_id).await?
         } else {
@@ -664,7 +658,6 @@ impl ChangeIndex {
 /// technician id → ID number.
 async fn load_people(
     tx: &mut sqlx::AnyConnection,
-    backend: super::Backend,
     entries: &[ChangeEntry],
 ) -> Result<(HashMap<String, (Person, Vec<Change>)>, HashMap<i64, String>)> {
     let mut numbers: Vec<&str> = entries.iter().map(|e| e.id_number.as_str()).collect();
@@ -672,50 +665,51 @@ async fn load_people(
     numbers.dedup();
     let mut people: HashMap<String, (Person, Vec<Change>)> = HashMap::with_capacity(numbers.len());
     let mut by_tech: HashMap<i64, String> = HashMap::with_capacity(numbers.len());
-    for chunk in numbers.chunks(LOOKUP_CHUNK) {
-        let sql = format!(
-            "SELECT id, id_number, name FROM technicians WHERE id_number IN ({})",
-            placeholders(backend, 1, chunk.len())
-        );
-        let args: Vec<Arg> = chunk.iter().map(|n| Arg::Text(n)).collect();
-        each_row(&mut *tx, &sql, &args, |r| {
-            let id_number = r.text(1)?;
-            let technician_id = r.int(0)?;
-            by_tech.insert(technician_id, id_number.clone());
-            let person = Person {
-                technician_id,
-                id_number: id_number.clone(),
-                name: r.text(2)?,
-                appointments: Vec::new(),
-            };
-            people.insert(id_number, (person, Vec::new()));
-            Ok::<_, StoreError>(())
-        })
-        .await?;
-    }
+    let lookup = Lookup {
+        select: "SELECT id, id_number, name FROM technicians",
+        column: "id_number",
+        filter: None,
+        order: "",
+    };
+    each_row_matching(&mut *tx, &lookup, Keys::Texts(&numbers), |r| {
+        let id_number = r.text(1)?;
+        let technician_id = r.int(0)?;
+        by_tech.insert(technician_id, id_number.clone());
+        let person = Person {
+            technician_id,
+            id_number: id_number.clone(),
+            name: r.text(2)?,
+            appointments: Vec::new(),
+        };
+        people.insert(id_number, (person, Vec::new()));
+        Ok::<_, StoreError>(())
+    })
+    .await?;
     Ok((people, by_tech))
 }
 
-/// The parts of a [`ChangeIndex`] filled technician chunk by technician chunk.
+/// The parts of a [`ChangeIndex`] filled from the people's technician ids.
 struct Loaded<'a> {
     people: &'a mut HashMap<String, (Person, Vec<Change>)>,
     by_tech: &'a HashMap<i64, String>,
     voided_same: &'a mut HashMap<VoidKey, (i64, String)>,
 }
 
-/// One chunk of technicians' live appointments and changes, and (for a unit's report) their
-/// voided changes.
-async fn load_tech_chunk(
+/// The technicians' live appointments and changes, and (for a unit's report) their voided
+/// changes. `techs` sorted: each person's rows come in their order.
+async fn load_techs(
     tx: &mut sqlx::AnyConnection,
-    backend: super::Backend,
-    chunk: &[i64],
+    techs: &[i64],
     reporter: Reporter,
     loaded: &mut Loaded<'_>,
 ) -> Result<()> {
-    let list = placeholders(backend, 1, chunk.len());
-    let args: Vec<Arg> = chunk.iter().map(|t| Arg::Int(*t)).collect();
-    let sql = format!("SELECT technician_id, id, approval_date, approval_no FROM appointments WHERE technician_id IN ({list}) AND voided_at IS NULL ORDER BY technician_id, approval_date");
-    each_row(&mut *tx, &sql, &args, |r| {
+    let appointments = Lookup {
+        select: "SELECT technician_id, id, approval_date, approval_no FROM appointments",
+        column: "technician_id",
+        filter: Some("voided_at IS NULL"),
+        order: "ORDER BY technician_id, approval_date",
+    };
+    each_row_matching(&mut *tx, &appointments, Keys::Ints(techs), |r| {
         let person = person_of(loaded.people, loaded.by_tech, r.int(0)?)?;
         person.0.appointments.push(Appointment {
             id: r.int(1)?,
@@ -725,17 +719,27 @@ async fn load_tech_chunk(
         Ok::<_, StoreError>(())
     })
     .await?;
-    let sql = format!("SELECT id, kind, effective, end_date, COALESCE(appointment_ids, CAST(appointment_id AS TEXT), '') AS appointment_ids, technician_id, reported_by FROM changes WHERE technician_id IN ({list}) AND voided_at IS NULL ORDER BY technician_id, id");
-    each_row(&mut *tx, &sql, &args, |r| {
+    let changes = Lookup {
+        select: "SELECT id, kind, effective, end_date, COALESCE(appointment_ids, CAST(appointment_id AS TEXT), '') AS appointment_ids, technician_id, reported_by FROM changes",
+        column: "technician_id",
+        filter: Some("voided_at IS NULL"),
+        order: "ORDER BY technician_id, id",
+    };
+    each_row_matching(&mut *tx, &changes, Keys::Ints(techs), |r| {
         let person = person_of(loaded.people, loaded.by_tech, r.int(5)?)?;
         person.1.push(change_from_row(r)?);
         Ok::<_, StoreError>(())
     })
     .await?;
     if reporter == Reporter::Unit {
-        let sql = format!("SELECT technician_id, kind, effective, COALESCE(end_date, ''), id, COALESCE(void_reason, '') FROM changes WHERE technician_id IN ({list}) AND voided_at IS NOT NULL ORDER BY id");
-        each_row(&mut *tx, &sql, &args, |r| {
-            // Ordered by id: the latest void of a key wins.
+        let voided = Lookup {
+            select: "SELECT technician_id, kind, effective, COALESCE(end_date, ''), id, COALESCE(void_reason, '') FROM changes",
+            column: "technician_id",
+            filter: Some("voided_at IS NOT NULL"),
+            order: "ORDER BY technician_id, id",
+        };
+        each_row_matching(&mut *tx, &voided, Keys::Ints(techs), |r| {
+            // Ordered by id within a technician: the latest void of a key wins.
             loaded.voided_same.insert(
                 (r.int(0)?, r.text(1)?, r.text(2)?, r.text(3)?),
                 (r.int(4)?, r.text(5)?),
