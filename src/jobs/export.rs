@@ -24,12 +24,11 @@ use crate::excel::summary::{
 };
 use crate::rules::id_number::mask;
 use crate::rules::money::fen_grouped;
-use crate::rules::payrun::decode_lines;
 use crate::rules::{
     Appointment, Change, ChangeKind, DayStatus, LineKind, Month, Proration, RulesConfig, Timeline,
 };
-use crate::store::native::{each_row, Arg};
-use crate::store::payrun::{RunItem, RunUnits, Totals};
+use crate::store::native::each_row;
+use crate::store::payrun::{each_paid_line, RunItem, RunUnits, Totals};
 use crate::store::{parse_date, RunPerson, RunView, Store, StoreError};
 use chrono::{NaiveDate, NaiveDateTime};
 use rust_xlsxwriter::XlsxError;
@@ -1106,16 +1105,14 @@ async fn paid_before(
     meta: &RunMeta,
 ) -> Result<HashMap<(i64, Month), i64>, ExportError> {
     let mut paid_before: HashMap<(i64, Month), i64> = HashMap::new();
-    each_row(conn, "SELECT i.appointment_id, i.lines FROM run_items i JOIN runs r ON r.id = i.run_id WHERE r.status = 'approved' AND r.id <> $1 AND r.approved_at < $2", &[Arg::Int(meta.id), Arg::Text(&meta.approved_at)], |r| {
-        let text = r.text(1)?;
-        let aid = r.int(0)?;
-        for l in
-            decode_lines(&text).ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?
-        {
-            *paid_before.entry((aid, l.month)).or_default() += l.fen;
-        }
-        Ok::<_, StoreError>(())
-    })
+    each_paid_line(
+        conn,
+        Some((meta.id, &meta.approved_at)),
+        |appointment, l| {
+            *paid_before.entry((appointment, l.month)).or_default() += l.fen;
+            Ok::<_, StoreError>(())
+        },
+    )
     .await?;
     Ok(paid_before)
 }

@@ -1672,20 +1672,44 @@ pub(crate) async fn load_paid(
     conn: &mut sqlx::AnyConnection,
 ) -> Result<HashMap<i64, BTreeMap<Month, Paid>>> {
     let mut paid: HashMap<i64, BTreeMap<Month, Paid>> = HashMap::new();
-    each_row(conn, "SELECT i.appointment_id, i.lines FROM run_items i JOIN runs r ON r.id = i.run_id WHERE r.status = 'approved'", &[], |r| {
-        let text = r.text(1)?;
-        let lines =
-            decode_lines(&text).ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?;
-        let entry = paid.entry(r.int(0)?).or_default();
-        for l in lines {
-            let p = entry.entry(l.month).or_default();
-            p.fen += l.fen;
-            p.has_line = true;
-        }
+    each_paid_line(conn, None, |appointment, l| {
+        let p = paid
+            .entry(appointment)
+            .or_default()
+            .entry(l.month)
+            .or_default();
+        p.fen += l.fen;
+        p.has_line = true;
         Ok::<_, StoreError>(())
     })
     .await?;
     Ok(paid)
+}
+
+/// Calls `f` with every line approved runs paid (its appointment, the line); with `before`
+/// (a run's id and approval time), only those of the runs approved before that one.
+pub(crate) async fn each_paid_line<E: From<StoreError>>(
+    conn: &mut sqlx::AnyConnection,
+    before: Option<(i64, &str)>,
+    mut f: impl FnMut(i64, Line) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    let mut sql = String::from("SELECT i.appointment_id, i.lines FROM run_items i JOIN runs r ON r.id = i.run_id WHERE r.status = 'approved'");
+    let mut args = Vec::new();
+    if let Some((run_id, approved_at)) = before {
+        sql.push_str(" AND r.id <> $1 AND r.approved_at < $2");
+        args.extend([Arg::Int(run_id), Arg::Text(approved_at)]);
+    }
+    each_row(conn, &sql, &args, |r| {
+        let text = r.text(1)?;
+        let lines = decode_lines(&text)
+            .ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?;
+        let appointment = r.int(0)?;
+        for l in lines {
+            f(appointment, l)?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 #[cfg(test)]
