@@ -259,8 +259,11 @@ impl Store {
         }
         let mut conn = options.connect().await?;
         use sqlx::Executor;
-        conn.execute("PRAGMA busy_timeout = 30000; PRAGMA query_only = 1; PRAGMA threads = 2")
-            .await?;
+        conn.execute(concat!(
+            sqlite_every_connection!(),
+            " PRAGMA query_only = 1;"
+        ))
+        .await?;
         Ok(Some(Reader::Own(conn)))
     }
 
@@ -421,6 +424,15 @@ impl Store {
     }
 }
 
+/// The settings every SQLite connection of the ledger has, the pool's and the readers'
+/// alike: wait up to 30 s for a lock, and a second thread for a large sort.
+macro_rules! sqlite_every_connection {
+    () => {
+        "PRAGMA busy_timeout = 30000; PRAGMA threads = 2;"
+    };
+}
+use sqlite_every_connection;
+
 /// What every new connection is set up with. SQLite: foreign keys on, a wait for the file's
 /// lock, WAL, and a second thread for a large sort (a run's lines in ID-number order, for
 /// approval and export). PostgreSQL: no JIT compilation (the ledger's statements are either
@@ -432,8 +444,11 @@ async fn session_settings(
 ) -> std::result::Result<(), sqlx::Error> {
     use sqlx::Executor;
     if sqlite {
-        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA threads = 2")
-            .await?;
+        conn.execute(concat!(
+            sqlite_every_connection!(),
+            " PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+        ))
+        .await?;
     } else {
         conn.execute("SET jit = off").await?;
     }
@@ -701,5 +716,35 @@ pub(crate) async fn test_server() -> Option<(String, sqlx::AnyConnection)> {
             eprintln!("*** SKIPPED PostgreSQL test: {server} does not answer ***");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A SQLite reader has the settings of every connection, and cannot write.
+    #[tokio::test]
+    async fn a_sqlite_reader_waits_for_locks_and_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let mut reader = store.reader().await.unwrap().expect("a file has readers");
+        let conn = reader.conn();
+        let (timeout,): (i64,) = sqlx::query_as("PRAGMA busy_timeout")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(timeout, 30_000);
+        let (threads,): (i64,) = sqlx::query_as("PRAGMA threads")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(threads, 2);
+        let write = sqlx::query("INSERT INTO units (name) VALUES ('只读连接')")
+            .execute(&mut *conn)
+            .await;
+        assert!(write.is_err(), "a reader wrote: {write:?}");
+        store.close().await;
     }
 }
