@@ -5,7 +5,6 @@ use super::changes::{list_change_records, ChangeRecord};
 use super::roster::load_person;
 use super::{Result, Store, StoreError};
 use crate::rules::money::{fen_str, to_fen};
-use crate::rules::payrun::decode_lines;
 use crate::rules::{
     Appointment, Change, ChangeKind, DayStatus, Line, LineKind, Month, MonthBreakdown, Proration,
     RulesConfig, Segment, Timeline,
@@ -120,8 +119,7 @@ async fn load_run_lines(conn: &mut sqlx::AnyConnection, appointment_id: i64) -> 
     let mut run_lines = Vec::new();
     for r in &rows {
         let text: String = r.try_get(3)?;
-        let lines = decode_lines(&text)
-            .ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?;
+        let lines = super::payrun::stored_lines(&text)?;
         run_lines.push((
             r.try_get::<i64, _>(0)? as i32,
             r.try_get::<i64, _>(1)?,

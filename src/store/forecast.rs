@@ -3,9 +3,8 @@
 //! by year. The arithmetic is [`crate::rules::forecast`].
 
 use super::changes::change_from_row;
-use super::{Result, Store, StoreError};
+use super::{Result, Store};
 use crate::rules::forecast::{ForecastInput, ForecastPerson};
-use crate::rules::payrun::decode_lines;
 use crate::rules::Change;
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
@@ -63,8 +62,7 @@ async fn paid_by_year(conn: &mut sqlx::AnyConnection) -> Result<BTreeMap<i32, i6
     {
         let year: i64 = r.try_get(0)?;
         let text: String = r.try_get(1)?;
-        let lines =
-            decode_lines(&text).ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?;
+        let lines = super::payrun::stored_lines(&text)?;
         *out.entry(year as i32).or_default() += lines.iter().map(|l| l.fen).sum::<i64>();
     }
     // A year whose approved runs have no lines at all still paid: nothing.

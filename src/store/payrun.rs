@@ -1376,9 +1376,7 @@ impl<F: FnMut(RunPerson) -> Result<()>> PersonFold<'_, F> {
 /// run's as fixed at approval) and the unit on the run's date.
 fn item_from_row(r: &dyn Cols, head: &RunHead, units: &UnitIndex) -> Result<RunItem> {
     let draft = head.status == "draft";
-    let text = r.text(6)?;
-    let lines =
-        decode_lines(&text).ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?;
+    let lines = stored_lines(&r.text(6)?)?;
     let (account, bank) = if draft {
         (r.opt_text(9)?, r.opt_text(10)?)
     } else {
@@ -1686,6 +1684,11 @@ pub(crate) async fn load_paid(
     Ok(paid)
 }
 
+/// The lines a run item stores (`run_items.lines`), or the ledger's fault naming them.
+pub(crate) fn stored_lines(text: &str) -> Result<Vec<Line>> {
+    decode_lines(text).ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))
+}
+
 /// Calls `f` with every line approved runs paid (its appointment, the line); with `before`
 /// (a run's id and approval time), only those of the runs approved before that one.
 pub(crate) async fn each_paid_line<E: From<StoreError>>(
@@ -1700,11 +1703,8 @@ pub(crate) async fn each_paid_line<E: From<StoreError>>(
         args.extend([Arg::Int(run_id), Arg::Text(approved_at)]);
     }
     each_row(conn, &sql, &args, |r| {
-        let text = r.text(1)?;
-        let lines = decode_lines(&text)
-            .ok_or_else(|| StoreError::Corrupt(format!("run lines `{text}`")))?;
         let appointment = r.int(0)?;
-        for l in lines {
+        for l in stored_lines(&r.text(1)?)? {
             f(appointment, l)?;
         }
         Ok(())
