@@ -385,20 +385,14 @@ pub(crate) async fn each_row_matching<E: From<StoreError>>(
         };
         return drain(query.fetch(pg), f).await;
     }
-    let chunks: Vec<Vec<Arg>> = match keys {
-        Keys::Texts(k) => k
-            .chunks(LOOKUP_CHUNK)
-            .map(|c| c.iter().map(|v| Arg::Text(v)).collect())
-            .collect(),
-        Keys::Ints(k) => k
-            .chunks(LOOKUP_CHUNK)
-            .map(|c| c.iter().map(|v| Arg::Int(*v)).collect())
-            .collect(),
+    let args: Vec<Arg> = match keys {
+        Keys::Texts(k) => k.iter().map(|v| Arg::Text(v)).collect(),
+        Keys::Ints(k) => k.iter().map(|v| Arg::Int(*v)).collect(),
     };
-    for args in chunks {
-        let list = super::roster::placeholders(super::Backend::Sqlite, 1, args.len());
+    for chunk in args.chunks(LOOKUP_CHUNK) {
+        let list = super::roster::placeholders(super::Backend::Sqlite, 1, chunk.len());
         let sql = format!("{select} WHERE {column} IN ({list}){and} {order}");
-        each_row(&mut *conn, &sql, &args, &mut f).await?;
+        each_row(&mut *conn, &sql, chunk, &mut f).await?;
     }
     Ok(())
 }
