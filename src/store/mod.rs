@@ -385,15 +385,21 @@ where
     F: for<'c> Fn(&'c mut sqlx::AnyConnection) -> futures_util::future::BoxFuture<'c, Result<T>>,
 {
     /// What the read gave, or (no connection of its own) the read done now on `conn`.
-    pub(crate) async fn join(self, conn: &mut sqlx::AnyConnection) -> Result<T> {
-        let read = self
-            .task
+    pub(crate) async fn join(mut self, conn: &mut sqlx::AnyConnection) -> Result<T> {
+        let read = (&mut self.task)
             .await
             .map_err(|e| StoreError::Usage(format!("reading {} stopped: {e}", self.what)))??;
         match read {
             Some(out) => Ok(out),
             None => (self.read)(conn).await,
         }
+    }
+}
+
+/// A read the caller no longer waits for (it failed, say) stops instead of reading on.
+impl<T, F> Drop for Beside<T, F> {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
@@ -722,6 +728,29 @@ pub(crate) async fn test_server() -> Option<(String, sqlx::AnyConnection)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// On PostgreSQL the ledger's ID numbers compare byte by byte (collation "C"), as SQLite
+    /// compares them, whatever locale the server was set up with.
+    #[tokio::test]
+    async fn postgres_compares_id_numbers_bytewise() {
+        use sqlx::Connection;
+        let Some((server, mut admin)) = test_server().await else {
+            return;
+        };
+        let name = format!("chieftech_bytewise_{}", std::process::id());
+        let store = Store::connect(&format!("{server}/{name}")).await.unwrap();
+        let (collation,): (Option<String>,) = sqlx::query_as("SELECT CAST(collation_name AS TEXT) FROM information_schema.columns WHERE table_name = 'technicians' AND column_name = 'id_number'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        store.close().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        assert_eq!(collation.as_deref(), Some("C"));
+    }
 
     /// A SQLite reader has the settings of every connection, and cannot write.
     #[tokio::test]

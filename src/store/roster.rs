@@ -32,7 +32,7 @@ pub struct RosterProblem {
 type Existing = (i64, String, String);
 
 /// A chunk's known people: ID number → (technician id, recorded name).
-type Techs = HashMap<String, (i64, String)>;
+type Techs = HashMap<String, (i64, String), foldhash::fast::RandomState>;
 
 /// Live appointments by technician id: approval date and what is recorded.
 type Appts = HashMap<i64, Vec<(NaiveDate, Existing)>>;
@@ -70,7 +70,7 @@ pub struct RosterSession<'s> {
     /// batch looks up only the people it names that are here (a person on a later row again),
     /// not all of them: at a million rows on PostgreSQL those look-ups were a fifth of the
     /// server's work and found nothing. None when the ledger had technicians before.
-    added: Option<HashSet<u64>>,
+    added: Option<HashSet<u64, foldhash::fast::RandomState>>,
     /// The id the next new technician takes (given explicitly; the write lock keeps other
     /// writers out).
     next_tech_id: i64,
@@ -141,7 +141,7 @@ impl Store {
             file_name: source.file_name.clone().unwrap_or_else(|| "-".into()),
             source_id,
             max_tech_before,
-            added: (max_tech_before == 0).then(HashSet::new),
+            added: (max_tech_before == 0).then(HashSet::default),
             next_tech_id: max_tech_before + 1,
             unit_ids,
             outcome: RosterOutcome::default(),
@@ -154,10 +154,8 @@ impl Store {
 /// A 64-bit key of an ID number for [`RosterSession`]'s set of people added. Two numbers
 /// sharing a key only cost a look-up that finds nothing.
 fn number_key(id_number: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::hash::DefaultHasher::new();
-    id_number.hash(&mut h);
-    h.finish()
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0).hash_one(id_number)
 }
 
 /// `$first, $first+1, …` for `n` values; plain `?` on SQLite, where numbered parameters cost
@@ -233,7 +231,7 @@ impl RosterSession<'_> {
         // statements, whatever its size).
         let mut pending: Vec<&RosterEntry> = entries.iter().collect();
         while !pending.is_empty() {
-            let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+            let mut seen: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
             let mut chunk: Vec<&RosterEntry> = Vec::with_capacity(CHUNK.min(pending.len()));
             let mut later: Vec<&RosterEntry> = Vec::new();
             for e in pending {
@@ -267,7 +265,7 @@ impl RosterSession<'_> {
 
     /// The chunk's people as the ledger (this transaction included) knows them.
     async fn load_techs(&mut self, entries: &[&RosterEntry]) -> Result<Techs> {
-        let mut techs: Techs = HashMap::new();
+        let mut techs: Techs = HashMap::default();
         // A first roster asks only about the people it added itself (`added`).
         let args: Vec<Arg> = entries
             .iter()
