@@ -86,6 +86,55 @@ impl Arg<'_> {
     }
 }
 
+/// Inserts rows like [`insert_rows`] and runs `meanwhile` once they are sent: on PostgreSQL
+/// while the server takes them in (the caller makes its next rows meanwhile), elsewhere after
+/// the insert. `meanwhile` does not run when sending fails.
+pub(crate) async fn insert_rows_meanwhile<T>(
+    conn: &mut sqlx::AnyConnection,
+    target: &str,
+    cols: usize,
+    args: &[Arg<'_>],
+    meanwhile: impl FnOnce() -> T,
+) -> Result<T> {
+    let backend: &mut dyn std::any::Any = conn.backend_mut();
+    if let (Some(pg), false) = (
+        backend.downcast_mut::<sqlx::PgConnection>(),
+        args.is_empty() || cols == 0,
+    ) {
+        let mut copy = pg.copy_in_raw(&format!("COPY {target} FROM STDIN")).await?;
+        for rows in args.chunks(cols * COPY_SLICE_ROWS) {
+            copy.send(copy_text(cols, rows).into_bytes()).await?;
+        }
+        let out = meanwhile();
+        copy.finish().await?;
+        return Ok(out);
+    }
+    insert_rows(conn, target, cols, args).await?;
+    Ok(meanwhile())
+}
+
+/// Inserts rows whose `COPY` text ([`copy_text`]) was made already, on PostgreSQL.
+pub(crate) async fn insert_copy_text(
+    conn: &mut sqlx::AnyConnection,
+    target: &str,
+    text: String,
+) -> Result<()> {
+    if text.is_empty() {
+        return Ok(());
+    }
+    let backend: &mut dyn std::any::Any = conn.backend_mut();
+    let Some(pg) = backend.downcast_mut::<sqlx::PgConnection>() else {
+        return Err(StoreError::Native(format!(
+            "COPY text for {target} on the {} driver",
+            conn.backend_name()
+        )));
+    };
+    let mut copy = pg.copy_in_raw(&format!("COPY {target} FROM STDIN")).await?;
+    copy.send(text.into_bytes()).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
 /// Rows of one `COPY` message [`insert_rows`] sends on PostgreSQL.
 const COPY_SLICE_ROWS: usize = 500;
 
@@ -239,7 +288,7 @@ impl<'c> Bulk<'c> {
 
 /// Rows in PostgreSQL's COPY text format: tab between values, a line a row, `\N` for NULL,
 /// and backslash, tab, newline and carriage return escaped.
-fn copy_text(cols: usize, args: &[Arg<'_>]) -> String {
+pub(crate) fn copy_text(cols: usize, args: &[Arg<'_>]) -> String {
     let mut out = String::with_capacity(args.len() * 12);
     for row in args.chunks(cols) {
         for (i, a) in row.iter().enumerate() {

@@ -1,6 +1,6 @@
 //! Technicians, units and appointments: the roster (名册).
 
-use super::native::{each_row, insert_rows, Arg};
+use super::native::{each_row, insert_copy_text, insert_rows, insert_rows_meanwhile, Arg};
 use super::refs::{RowChecks, Written};
 use super::{audit, find_source, insert_source, parse_date, Result, Source, Store, StoreError};
 use crate::input::{RosterEntry, UnitEntry};
@@ -259,8 +259,39 @@ impl RosterSession<'_> {
         let (appts, voided) = self.load_appointments(&techs).await?;
         let good = self.check_rows(entries, &techs, &appts, &voided);
         self.add_row_units(&good).await?;
-        self.insert_technicians(&good, &mut techs).await?;
-        self.upsert_appointments(good, &techs, &appts).await
+        let new = self.new_technicians(&good, &mut techs);
+        let args: Vec<Arg> = new
+            .iter()
+            .flat_map(|(id, e)| {
+                [
+                    Arg::Int(*id),
+                    Arg::Text(e.id_number.as_str()),
+                    Arg::Text(e.name.as_str()),
+                ]
+            })
+            .collect();
+        // While the server takes the new technicians in, the chunk's appointments are sorted
+        // into updates and new ones, and the new ones' rows are made (at a million rows on
+        // PostgreSQL the client and the server otherwise waited for each other in turn).
+        let (unit_ids, source_id) = (&self.unit_ids, self.source_id);
+        let copy = self.backend == super::Backend::Postgres;
+        let plan = insert_rows_meanwhile(&mut self.tx, TECHNICIANS, 3, &args, || {
+            plan_appointments(good, &techs, &appts, unit_ids, source_id, copy)
+        })
+        .await??;
+        for (e, unit_id, existing) in plan.updates {
+            self.update_appointment(e, unit_id, existing).await?;
+        }
+        match plan.text {
+            Some(text) => insert_copy_text(&mut self.tx, APPOINTMENTS, text).await?,
+            None => {
+                let dates = dates_of(&plan.inserts);
+                let args = appointment_args(&plan.inserts, &dates, source_id);
+                insert_rows(&mut self.tx, APPOINTMENTS, APPOINTMENT_VALUES, &args).await?;
+            }
+        }
+        self.outcome.added += plan.inserts.len();
+        Ok(())
     }
 
     /// The chunk's people as the ledger (this transaction included) knows them.
@@ -439,9 +470,13 @@ impl RosterSession<'_> {
         Ok(())
     }
 
-    /// New technicians, with ids given here ([`insert_rows`]); they are added to `techs`.
-    async fn insert_technicians(&mut self, good: &[&RosterEntry], techs: &mut Techs) -> Result<()> {
-        let mut args = Vec::new();
+    /// The chunk's new technicians, with the ids given here (in `techs` too).
+    fn new_technicians<'e>(
+        &mut self,
+        good: &[&'e RosterEntry],
+        techs: &mut Techs,
+    ) -> Vec<(i64, &'e RosterEntry)> {
+        let mut new = Vec::new();
         for e in good {
             if techs.contains_key(e.id_number.as_str()) {
                 continue;
@@ -452,42 +487,9 @@ impl RosterSession<'_> {
                 added.insert(number_key(e.id_number.as_str()));
             }
             techs.insert(e.id_number.as_str().to_string(), (id, e.name.clone()));
-            args.extend([
-                Arg::Int(id),
-                Arg::Text(e.id_number.as_str()),
-                Arg::Text(e.name.as_str()),
-            ]);
+            new.push((id, *e));
         }
-        insert_rows(&mut self.tx, "technicians (id, id_number, name)", 3, &args).await
-    }
-
-    /// Appointments: unchanged, updated (audited) or new (one statement).
-    async fn upsert_appointments(
-        &mut self,
-        good: Vec<&RosterEntry>,
-        techs: &Techs,
-        appts: &Appts,
-    ) -> Result<()> {
-        let mut inserts: Vec<(i64, i64, &RosterEntry)> = Vec::new();
-        for e in good {
-            let Some((tid, _)) = techs.get(e.id_number.as_str()) else {
-                return Err(StoreError::Corrupt(format!(
-                    "technician {} vanished during the import",
-                    e.id_number.masked()
-                )));
-            };
-            let tid = *tid;
-            let unit_id = self.unit_ids.get(&e.unit).copied().unwrap_or_default();
-            let existing = appts
-                .get(&tid)
-                .and_then(|v| v.iter().find(|(d, _)| *d == e.approval_date))
-                .map(|(_, x)| x.clone());
-            match existing {
-                Some(existing) => self.update_appointment(e, unit_id, existing).await?,
-                None => inserts.push((tid, unit_id, e)),
-            }
-        }
-        self.insert_appointments(&inserts).await
+        new
     }
 
     /// A recorded appointment: left alone when unchanged, else updated and audited.
@@ -542,34 +544,6 @@ impl RosterSession<'_> {
         Ok(())
     }
 
-    /// New appointments (technician id, unit id, row), through [`insert_rows`].
-    async fn insert_appointments(&mut self, inserts: &[(i64, i64, &RosterEntry)]) -> Result<()> {
-        let mut args = Vec::with_capacity(inserts.len() * 12);
-        let dates: Vec<String> = inserts
-            .iter()
-            .map(|(_, _, e)| e.approval_date.to_string())
-            .collect();
-        for ((tid, unit_id, e), date) in inserts.iter().zip(&dates) {
-            args.extend([
-                Arg::Int(*tid),
-                Arg::Text(date),
-                Arg::Text(e.approval_no.as_str()),
-                Arg::Int(*unit_id),
-                Arg::Text(e.occupation.as_str()),
-                Arg::Text(e.level.as_str()),
-                Arg::Text(e.bank_account.as_str()),
-                Arg::Text(e.bank_name.as_str()),
-                Arg::Text(e.phone.as_str()),
-                Arg::OptText(e.email.as_deref()),
-                Arg::Int(self.source_id),
-                Arg::OptInt(e.row.map(i64::from)),
-            ]);
-        }
-        insert_rows(&mut self.tx, "appointments (technician_id, approval_date, approval_no, unit_id, occupation, level, bank_account, bank_name, phone, email, source_id, source_row)", 12, &args).await?;
-        self.outcome.added += inserts.len();
-        Ok(())
-    }
-
     /// Ends the import: commits when no problem was found, otherwise rolls everything back
     /// and returns the problems (sorted by row).
     pub async fn finish(
@@ -614,6 +588,100 @@ impl RosterSession<'_> {
         self.tx.rollback().await?;
         Ok(())
     }
+}
+
+/// The technicians table and the columns an import writes.
+const TECHNICIANS: &str = "technicians (id, id_number, name)";
+
+/// The appointments table and the columns an import writes, in the order of
+/// [`appointment_args`].
+const APPOINTMENTS: &str = "appointments (technician_id, approval_date, approval_no, unit_id, occupation, level, bank_account, bank_name, phone, email, source_id, source_row)";
+
+/// The values of a row of [`APPOINTMENTS`].
+const APPOINTMENT_VALUES: usize = 12;
+
+/// A chunk's rows that passed, sorted by what becomes of their appointments.
+struct AppointmentPlan<'e> {
+    /// Recorded appointments: (row, unit id, as recorded); left alone when unchanged.
+    updates: Vec<(&'e RosterEntry, i64, Existing)>,
+    /// New appointments: (technician id, unit id, row).
+    inserts: Vec<(i64, i64, &'e RosterEntry)>,
+    /// The new ones' `COPY` text (PostgreSQL), made while the technicians went in.
+    text: Option<String>,
+}
+
+/// Sorts a chunk's good rows into updates and new appointments (with the new ones' `COPY`
+/// text when `copy`).
+fn plan_appointments<'e>(
+    good: Vec<&'e RosterEntry>,
+    techs: &Techs,
+    appts: &Appts,
+    unit_ids: &HashMap<String, i64>,
+    source_id: i64,
+    copy: bool,
+) -> Result<AppointmentPlan<'e>> {
+    let mut plan = AppointmentPlan {
+        updates: Vec::new(),
+        inserts: Vec::new(),
+        text: None,
+    };
+    for e in good {
+        let Some((tid, _)) = techs.get(e.id_number.as_str()) else {
+            return Err(StoreError::Corrupt(format!(
+                "technician {} vanished during the import",
+                e.id_number.masked()
+            )));
+        };
+        let unit_id = unit_ids.get(&e.unit).copied().unwrap_or_default();
+        let existing = appts
+            .get(tid)
+            .and_then(|v| v.iter().find(|(d, _)| *d == e.approval_date))
+            .map(|(_, x)| x.clone());
+        match existing {
+            Some(existing) => plan.updates.push((e, unit_id, existing)),
+            None => plan.inserts.push((*tid, unit_id, e)),
+        }
+    }
+    if copy && !plan.inserts.is_empty() {
+        let dates = dates_of(&plan.inserts);
+        let args = appointment_args(&plan.inserts, &dates, source_id);
+        plan.text = Some(super::native::copy_text(APPOINTMENT_VALUES, &args));
+    }
+    Ok(plan)
+}
+
+/// The approval dates of new appointments, as the ledger writes them.
+fn dates_of(inserts: &[(i64, i64, &RosterEntry)]) -> Vec<String> {
+    inserts
+        .iter()
+        .map(|(_, _, e)| e.approval_date.to_string())
+        .collect()
+}
+
+/// New appointments' values for [`APPOINTMENTS`].
+fn appointment_args<'a>(
+    inserts: &[(i64, i64, &'a RosterEntry)],
+    dates: &'a [String],
+    source_id: i64,
+) -> Vec<Arg<'a>> {
+    let mut args = Vec::with_capacity(inserts.len() * APPOINTMENT_VALUES);
+    for ((tid, unit_id, e), date) in inserts.iter().zip(dates) {
+        args.extend([
+            Arg::Int(*tid),
+            Arg::Text(date),
+            Arg::Text(e.approval_no.as_str()),
+            Arg::Int(*unit_id),
+            Arg::Text(e.occupation.as_str()),
+            Arg::Text(e.level.as_str()),
+            Arg::Text(e.bank_account.as_str()),
+            Arg::Text(e.bank_name.as_str()),
+            Arg::Text(e.phone.as_str()),
+            Arg::OptText(e.email.as_deref()),
+            Arg::Int(source_id),
+            Arg::OptInt(e.row.map(i64::from)),
+        ]);
+    }
+    args
 }
 
 impl Store {
