@@ -86,6 +86,22 @@ impl Arg<'_> {
     }
 }
 
+/// Rows of one `COPY` message [`insert_rows`] sends on PostgreSQL.
+const COPY_SLICE_ROWS: usize = 500;
+
+/// Inserts rows into `target` (`t (a, b, …)`), `cols` values a row, `args` row after row.
+/// On SQLite one prepared single-row statement runs once a row (through SQLite's API a
+/// statement costs next to nothing); on PostgreSQL the rows go in with `COPY … FROM STDIN`
+/// (one round trip, no statement to plan). Either way inside the caller's transaction.
+pub(crate) async fn insert_rows(
+    conn: &mut sqlx::AnyConnection,
+    target: &str,
+    cols: usize,
+    args: &[Arg<'_>],
+) -> Result<()> {
+    insert_rows_meanwhile(conn, target, cols, args, || ()).await
+}
+
 /// Inserts rows like [`insert_rows`] and runs `meanwhile` once they are sent: on PostgreSQL
 /// while the server takes them in (the caller makes its next rows meanwhile), elsewhere after
 /// the insert. `meanwhile` does not run when sending fails.
@@ -96,21 +112,41 @@ pub(crate) async fn insert_rows_meanwhile<T>(
     args: &[Arg<'_>],
     meanwhile: impl FnOnce() -> T,
 ) -> Result<T> {
-    let backend: &mut dyn std::any::Any = conn.backend_mut();
-    if let (Some(pg), false) = (
-        backend.downcast_mut::<sqlx::PgConnection>(),
-        args.is_empty() || cols == 0,
-    ) {
-        let mut copy = pg.copy_in_raw(&format!("COPY {target} FROM STDIN")).await?;
-        for rows in args.chunks(cols * COPY_SLICE_ROWS) {
-            copy.send(copy_text(cols, rows).into_bytes()).await?;
-        }
-        let out = meanwhile();
-        copy.finish().await?;
-        return Ok(out);
+    if args.is_empty() || cols == 0 {
+        return Ok(meanwhile());
     }
-    insert_rows(conn, target, cols, args).await?;
-    Ok(meanwhile())
+    debug_assert_eq!(args.len() % cols, 0, "{target}: a row has {cols} values");
+    let backend: &mut dyn std::any::Any = conn.backend_mut();
+    if let Some(pg) = backend.downcast_mut::<sqlx::PgConnection>() {
+        // Sent a slice at a time as it is made: the server takes in one slice while the next
+        // is made (a roster import's chunk of 5,000 appointments waited for all its text).
+        let slices = args
+            .chunks(cols * COPY_SLICE_ROWS)
+            .map(|rows| copy_text(cols, rows));
+        return copy_in(pg, target, slices, meanwhile).await;
+    }
+    let native = with_sqlite(&mut *conn, |db| {
+        let sql = format!(
+            "INSERT INTO {target} VALUES ({})",
+            vec!["?"; cols].join(", ")
+        );
+        let mut st = db.prepare(&sql).map_err(native_err)?;
+        for row in args.chunks(cols) {
+            for (i, a) in row.iter().enumerate() {
+                a.bind_native(&mut st, i + 1)?;
+            }
+            st.raw_execute().map_err(native_err)?;
+        }
+        Ok(())
+    })
+    .await?;
+    match native {
+        Some(()) => Ok(meanwhile()),
+        None => Err(StoreError::Native(format!(
+            "no bulk insert for the {} driver",
+            conn.backend_name()
+        ))),
+    }
 }
 
 /// Inserts rows whose `COPY` text ([`copy_text`]) was made already, on PostgreSQL.
@@ -129,62 +165,24 @@ pub(crate) async fn insert_copy_text(
             conn.backend_name()
         )));
     };
-    let mut copy = pg.copy_in_raw(&format!("COPY {target} FROM STDIN")).await?;
-    copy.send(text.into_bytes()).await?;
-    copy.finish().await?;
-    Ok(())
+    copy_in(pg, target, std::iter::once(text), || ()).await
 }
 
-/// Rows of one `COPY` message [`insert_rows`] sends on PostgreSQL.
-const COPY_SLICE_ROWS: usize = 500;
-
-/// Inserts rows into `target` (`t (a, b, …)`), `cols` values a row, `args` row after row.
-/// On SQLite one prepared single-row statement runs once a row (through SQLite's API a
-/// statement costs next to nothing); on PostgreSQL the rows go in with `COPY … FROM STDIN`
-/// (one round trip, no statement to plan). Either way inside the caller's transaction.
-pub(crate) async fn insert_rows(
-    conn: &mut sqlx::AnyConnection,
+/// `COPY target FROM STDIN` of `text`, each piece sent as it is made; `meanwhile` runs once
+/// all is sent, before the server's answer is awaited.
+async fn copy_in<T>(
+    pg: &mut sqlx::PgConnection,
     target: &str,
-    cols: usize,
-    args: &[Arg<'_>],
-) -> Result<()> {
-    if args.is_empty() || cols == 0 {
-        return Ok(());
+    text: impl Iterator<Item = String>,
+    meanwhile: impl FnOnce() -> T,
+) -> Result<T> {
+    let mut copy = pg.copy_in_raw(&format!("COPY {target} FROM STDIN")).await?;
+    for piece in text {
+        copy.send(piece.into_bytes()).await?;
     }
-    debug_assert_eq!(args.len() % cols, 0, "{target}: a row has {cols} values");
-    let backend: &mut dyn std::any::Any = conn.backend_mut();
-    if let Some(pg) = backend.downcast_mut::<sqlx::PgConnection>() {
-        // Sent a slice at a time as it is made: the server takes in one slice while the next
-        // is made (a roster import's chunk of 5,000 appointments waited for all its text).
-        let mut copy = pg.copy_in_raw(&format!("COPY {target} FROM STDIN")).await?;
-        for rows in args.chunks(cols * COPY_SLICE_ROWS) {
-            copy.send(copy_text(cols, rows).into_bytes()).await?;
-        }
-        copy.finish().await?;
-        return Ok(());
-    }
-    let native = with_sqlite(&mut *conn, |db| {
-        let sql = format!(
-            "INSERT INTO {target} VALUES ({})",
-            vec!["?"; cols].join(", ")
-        );
-        let mut st = db.prepare(&sql).map_err(native_err)?;
-        for row in args.chunks(cols) {
-            for (i, a) in row.iter().enumerate() {
-                a.bind_native(&mut st, i + 1)?;
-            }
-            st.raw_execute().map_err(native_err)?;
-        }
-        Ok(())
-    })
-    .await?;
-    match native {
-        Some(()) => Ok(()),
-        None => Err(StoreError::Native(format!(
-            "no bulk insert for the {} driver",
-            conn.backend_name()
-        ))),
-    }
+    let out = meanwhile();
+    copy.finish().await?;
+    Ok(out)
 }
 
 /// Rows streamed into one table by one statement, batch after batch: on PostgreSQL one
