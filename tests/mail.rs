@@ -741,3 +741,76 @@ async fn no_full_id_number_in_logs_reports_or_file_names() {
         assert!(!name.contains("370303"), "{name}");
     }
 }
+
+/// Approval writes its unit letters a few units at a time on every core (issue 15) and still
+/// queues them in one order: by unit name, whatever order the units came in, on both ledgers.
+#[tokio::test]
+async fn unit_notices_are_queued_by_unit_name_however_many_units() {
+    // More units than a block of letters written together (two per core, at most eight).
+    const NAMES: [&str; 11] = [
+        "淄博庚",
+        "淄博甲",
+        "淄博癸",
+        "淄博乙",
+        "淄博辛",
+        "淄博丙",
+        "淄博壬",
+        "淄博丁",
+        "淄博己",
+        "淄博戊",
+        "淄博子",
+    ];
+    for db in common::backends().await {
+        let store = &db.store;
+        let units: Vec<UnitEntry> = NAMES
+            .iter()
+            .enumerate()
+            .map(|(i, n)| UnitEntry {
+                name: (*n).into(),
+                contact: None,
+                email: Some(format!("hr{i}@unit.example")),
+                row: None,
+            })
+            .collect();
+        let entries: Vec<RosterEntry> = NAMES
+            .iter()
+            .enumerate()
+            .map(|(i, n)| RosterEntry {
+                id_number: make_id("370303", d("1975-01-01") + chrono::Days::new(i as u64), 3),
+                name: format!("技师{i}"),
+                unit: (*n).into(),
+                occupation: "钳工".into(),
+                level: "技师".into(),
+                approval_date: d("2021-10-15"),
+                approval_no: format!("张人社字〔2021〕{i}号"),
+                bank_account: format!("6222021603{i:09}"),
+                bank_name: "工商银行".into(),
+                phone: String::new(),
+                email: None,
+                row: Some(i as u32 + 2),
+            })
+            .collect();
+        store
+            .import_roster(&Source::operator("clerk"), &units, &entries)
+            .await
+            .unwrap()
+            .unwrap();
+        let settings = MailSettings {
+            templates: templates(),
+            ..MailSettings::default()
+        };
+        let queued = approve_with_notices(store, 2022, &settings).await;
+        assert_eq!(queued, NAMES.len(), "{}", db.name);
+        let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM outbox ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        let mut sorted = NAMES.to_vec();
+        sorted.sort();
+        let expected: Vec<String> = sorted
+            .iter()
+            .map(|n| format!("run:2022:1:unit:{n}"))
+            .collect();
+        assert_eq!(keys, expected, "{}", db.name);
+    }
+}

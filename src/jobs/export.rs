@@ -28,7 +28,7 @@ use crate::rules::{
     Appointment, Change, ChangeKind, DayStatus, LineKind, Month, Proration, RulesConfig, Timeline,
 };
 use crate::store::native::each_row;
-use crate::store::payrun::{each_paid_line, RunItem, RunUnits, Totals};
+use crate::store::payrun::{each_paid_line, LinesAhead, RunItem, RunUnits, Totals};
 use crate::store::{parse_date, RunPerson, RunView, Store, StoreError};
 use chrono::{NaiveDate, NaiveDateTime};
 use rust_xlsxwriter::XlsxError;
@@ -157,8 +157,12 @@ pub async fn export_run(
         .map(Path::to_path_buf)
         .unwrap_or_else(|| cfg.paths.reports.join(year.to_string()));
     make_private_dir(&dir)?;
-    // Read while the ledger history is (both before the pass, each on a connection).
-    let units = store.units_beside();
+    // Read while the ledger history is (before the pass, each on a connection): the units,
+    // and on PostgreSQL the run's lines, which the server sorts meanwhile.
+    let units = (
+        store.units_beside(),
+        store.run_lines_ahead((year, view.seq)),
+    );
     let lines = RunLines {
         view: &view,
         rules: &rules,
@@ -235,7 +239,7 @@ struct Pass {
 
 /// Reads the run once, the bank file parts and the summary's 明细 written on their threads.
 async fn write_run(
-    (store, units): (&Store, RunUnits),
+    (store, units): (&Store, (RunUnits, LinesAhead)),
     lines: &RunLines<'_>,
     (head, created, summary_name): (&SummaryModel, NaiveDateTime, &str),
     (bank_head, template): (BankHead, &BankTemplate),
@@ -427,7 +431,7 @@ fn with_file(e: ExportError, file: &str) -> ExportError {
 /// Streams the run's people through `f` (ID-number order, one person in memory at a time);
 /// the first error of `f` stops the stream and is returned.
 async fn each_person(
-    (store, units): (&Store, RunUnits),
+    (store, units): (&Store, (RunUnits, LinesAhead)),
     view: &RunView,
     mut f: impl FnMut(RunPerson) -> Result<(), ExportError>,
 ) -> Result<(), ExportError> {
@@ -1227,7 +1231,7 @@ impl Tally {
 /// `summary` (the file `name`) as they come. A person with a positive net and no account
 /// refuses the export.
 async fn tally_run(
-    (store, units): (&Store, RunUnits),
+    (store, units): (&Store, (RunUnits, LinesAhead)),
     lines: &RunLines<'_>,
     bank: &mut BankThread,
     summary: &mut SummaryThread,

@@ -317,12 +317,26 @@ impl Store {
         RunUnits(UnitIndex::spawn_load(self))
     }
 
+    /// Asks for the lines of run `seq` of `year` ahead of [`Store::each_run_person`], on a
+    /// connection of its own: on PostgreSQL the server joins and sorts them (seconds at a
+    /// million people, before the first row comes) while the caller reads what it needs
+    /// first, and the rows come over on another core. Elsewhere nothing is read ahead.
+    pub fn run_lines_ahead(&self, run: (i32, i64)) -> LinesAhead {
+        if self.backend != super::Backend::Postgres {
+            return LinesAhead(None);
+        }
+        let (out, rows) = tokio::sync::mpsc::channel(AHEAD_BATCHES);
+        let task = tokio::spawn(read_lines_ahead(self.clone(), run, out));
+        LinesAhead(Some(Ahead { rows, task }))
+    }
+
     /// Calls `f` with each person of run `seq` of `year` as [`Store::show_run`] would list
     /// them, in ID-number order, one person in memory at a time; an error of `f` stops it.
-    /// `units` from [`Store::units_beside`].
+    /// `units` from [`Store::units_beside`], `ahead` from [`Store::run_lines_ahead`] for the
+    /// same run.
     pub async fn each_run_person(
         &self,
-        units: RunUnits,
+        (units, ahead): (RunUnits, LinesAhead),
         (year, seq): (i32, i64),
         offset: bool,
         f: impl FnMut(RunPerson) -> Result<()>,
@@ -330,6 +344,9 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         let head = load_run_head(&mut conn, year, Some(seq), offset).await?;
         let units = units.0.join(&mut conn).await?;
+        if let LinesAhead(Some(ahead)) = ahead {
+            return for_each_person_ahead(&mut conn, &head, &units, ahead, f).await;
+        }
         if self.backend != super::Backend::Postgres {
             return for_each_person(&mut conn, &head, &units, f).await;
         }
@@ -363,10 +380,11 @@ impl Store {
         policy: RunPolicy,
         current: &RulesConfig,
         offset: bool,
-        mut notices: impl FnMut(
-            &RunView,
-            &HashMap<String, String>,
-        ) -> std::result::Result<Vec<crate::mail::Notice>, String>,
+        notices: impl Fn(
+                &RunView,
+                &HashMap<String, String>,
+            ) -> std::result::Result<Vec<crate::mail::Notice>, String>
+            + Sync,
     ) -> Result<(i64, usize)> {
         let mut tx = self.begin_write().await?;
         // The draft is digested beside the transaction while it checks the draft and fixes
@@ -388,9 +406,9 @@ impl Store {
                 )))
             }
         };
-        let mut queued = queue_unit_notices(&mut tx, &head, &digest, &mut notices).await?;
+        let mut queued = queue_unit_notices(&mut tx, &head, &digest, &notices).await?;
         drop(digest);
-        queued += queue_warning(&mut tx, &head, &mut notices).await?;
+        queued += queue_warning(&mut tx, &head, &notices).await?;
         tx.commit().await?;
         Ok((seq, queued))
     }
@@ -460,40 +478,43 @@ async fn queue_unit_notices<N>(
     tx: &mut sqlx::AnyConnection,
     head: &RunHead,
     digest: &RunDigest,
-    notices: &mut N,
+    notices: &N,
 ) -> Result<usize>
 where
-    N: FnMut(
-        &RunView,
-        &HashMap<String, String>,
-    ) -> std::result::Result<Vec<crate::mail::Notice>, String>,
+    N: Fn(
+            &RunView,
+            &HashMap<String, String>,
+        ) -> std::result::Result<Vec<crate::mail::Notice>, String>
+        + Sync,
 {
     let mut queued = 0;
     let mut recoveries: Vec<(String, crate::mail::Notice)> = Vec::new();
     let mut order: Vec<u32> = (0..digest.unit_names.len() as u32).collect();
     order.sort_by(|a, b| digest.unit_names[*a as usize].cmp(&digest.unit_names[*b as usize]));
-    for unit in order {
-        let mut view = head.empty_view();
-        view.people = digest.people_of(unit);
-        let reasons = recovery_reasons(&mut *tx, &view.people).await?;
-        let mut list = notices(&view, &reasons)
-            .map_err(notices_failed)?
-            .into_iter();
-        // The unit's notice first, then one recovery notice per person recovering.
-        if let Some(n) = list.next() {
-            if crate::mail::queue(&mut *tx, &n).await? {
-                queued += 1;
+    // The reasons behind each unit's recoveries are the transaction's look-ups; the letters
+    // are then written a few units at a time on every core (a province's unit letter is
+    // megabytes of text; one core wrote them one after another, issue 15) and queued in order.
+    let mut reasons = Vec::with_capacity(order.len());
+    for unit in &order {
+        reasons.push(recovery_reasons(&mut *tx, &digest.recovering_of(*unit)).await?);
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let units: Vec<(u32, HashMap<String, String>)> = order.into_iter().zip(reasons).collect();
+    for block in units.chunks(threads * 2) {
+        for (list, recovering) in unit_letters(head, digest, block, notices, threads)? {
+            let mut list = list.into_iter();
+            // The unit's notice first, then one recovery notice per person recovering.
+            if let Some(n) = list.next() {
+                if crate::mail::queue(&mut *tx, &n).await? {
+                    queued += 1;
+                }
             }
-        }
-        let rest: Vec<crate::mail::Notice> = list.collect();
-        let recovering: Vec<&RunPerson> =
-            view.people.iter().filter(|p| p.net.recovery < 0).collect();
-        if rest.len() == recovering.len() {
-            for (p, n) in recovering.into_iter().zip(rest) {
-                recoveries.push((p.id_number.clone(), n));
+            let rest: Vec<crate::mail::Notice> = list.collect();
+            if rest.len() == recovering.len() {
+                recoveries.extend(recovering.into_iter().zip(rest));
+            } else {
+                recoveries.extend(rest.into_iter().map(|n| (String::new(), n)));
             }
-        } else {
-            recoveries.extend(rest.into_iter().map(|n| (String::new(), n)));
         }
     }
     recoveries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -505,16 +526,74 @@ where
     Ok(queued)
 }
 
+/// A unit's notices as `notices` wrote them, and the ID numbers of its people recovering.
+type UnitLetters = (Vec<crate::mail::Notice>, Vec<String>);
+
+/// The notices of a block of units (each with the reasons behind its recoveries), written
+/// on `threads` threads, in the block's order.
+fn unit_letters<N>(
+    head: &RunHead,
+    digest: &RunDigest,
+    block: &[(u32, HashMap<String, String>)],
+    notices: &N,
+    threads: usize,
+) -> Result<Vec<UnitLetters>>
+where
+    N: Fn(
+            &RunView,
+            &HashMap<String, String>,
+        ) -> std::result::Result<Vec<crate::mail::Notice>, String>
+        + Sync,
+{
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let write = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some((unit, reasons)) = block.get(i) else {
+                return done;
+            };
+            let mut view = head.empty_view();
+            view.people = digest.people_of(*unit);
+            let recovering = view
+                .people
+                .iter()
+                .filter(|p| p.net.recovery < 0)
+                .map(|p| p.id_number.clone())
+                .collect();
+            done.push((i, notices(&view, reasons).map(|l| (l, recovering))));
+        }
+    };
+    let mut written: Vec<(usize, std::result::Result<UnitLetters, String>)> =
+        std::thread::scope(|s| {
+            let helpers: Vec<_> = (1..threads.min(block.len()))
+                .map(|_| s.spawn(write))
+                .collect();
+            let mut all = write();
+            for h in helpers {
+                // A panic in a helper is the caller's panic, as if it had written alone.
+                all.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+            all
+        });
+    written.sort_by_key(|(i, _)| *i);
+    written
+        .into_iter()
+        .map(|(_, r)| r.map_err(notices_failed))
+        .collect()
+}
+
 /// The reasons behind the recoveries of a unit's people, by ID number.
 async fn recovery_reasons(
     tx: &mut sqlx::AnyConnection,
-    people: &[RunPerson],
+    recovering: &[String],
 ) -> Result<HashMap<String, String>> {
     let mut reasons = HashMap::new();
-    for p in people.iter().filter(|p| p.net.recovery < 0) {
+    for id_number in recovering {
         reasons.insert(
-            p.id_number.clone(),
-            recovery_reason(&mut *tx, &p.id_number).await?,
+            id_number.clone(),
+            recovery_reason(&mut *tx, id_number).await?,
         );
     }
     Ok(reasons)
@@ -525,13 +604,14 @@ async fn recovery_reasons(
 async fn queue_warning<N>(
     tx: &mut sqlx::AnyConnection,
     head: &RunHead,
-    notices: &mut N,
+    notices: &N,
 ) -> Result<usize>
 where
-    N: FnMut(
-        &RunView,
-        &HashMap<String, String>,
-    ) -> std::result::Result<Vec<crate::mail::Notice>, String>,
+    N: Fn(
+            &RunView,
+            &HashMap<String, String>,
+        ) -> std::result::Result<Vec<crate::mail::Notice>, String>
+        + Sync,
 {
     let mut queued = 0;
     let mut view = head.empty_view();
@@ -1038,6 +1118,20 @@ impl RunDigest {
         });
     }
 
+    /// The ID numbers of a unit's people recovering, in ID-number order.
+    fn recovering_of(&self, unit: u32) -> Vec<String> {
+        self.unit_people[unit as usize]
+            .iter()
+            .map(|i| &self.people[*i as usize])
+            .filter(|p| p.net.recovery < 0)
+            .map(|p| {
+                let text = &self.arena[p.chunk as usize];
+                let at = p.at as usize;
+                String::from_utf8_lossy(&text[at..at + usize::from(p.id_len)]).into_owned()
+            })
+            .collect()
+    }
+
     /// The people of a unit, in ID-number order, each with one item naming the unit and
     /// holding the person's lines.
     fn people_of(&self, unit: u32) -> Vec<RunPerson> {
@@ -1327,6 +1421,48 @@ pub(super) async fn for_each_person(
     units: &UnitIndex,
     f: impl FnMut(RunPerson) -> Result<()>,
 ) -> Result<()> {
+    let mut fold = person_fold(&mut *conn, head, units, f).await?;
+    each_row(&mut *conn, RUN_LINES_SQL, &[Arg::Int(head.run_id)], |r| {
+        fold.row(r)
+    })
+    .await?;
+    fold.end()
+}
+
+/// [`for_each_person`] over lines read ahead ([`Store::run_lines_ahead`]).
+async fn for_each_person_ahead(
+    conn: &mut sqlx::AnyConnection,
+    head: &RunHead,
+    units: &UnitIndex,
+    mut ahead: Ahead,
+    f: impl FnMut(RunPerson) -> Result<()>,
+) -> Result<()> {
+    let mut fold = person_fold(&mut *conn, head, units, f).await?;
+    while let Some(rows) = ahead.rows.recv().await {
+        for r in &rows {
+            fold.row(r)?;
+        }
+    }
+    // The rows ended: all of them, or the read's error.
+    let read = (&mut ahead.task)
+        .await
+        .map_err(|e| StoreError::Usage(format!("reading the run's lines stopped: {e}")))??;
+    if read != head.run_id {
+        return Err(StoreError::Corrupt(format!(
+            "the lines read ahead are run {read}'s, not run {}'s",
+            head.run_id
+        )));
+    }
+    fold.end()
+}
+
+/// A [`PersonFold`] for `head`'s run, with its re-issues and offsets read.
+async fn person_fold<'a, F>(
+    conn: &mut sqlx::AnyConnection,
+    head: &'a RunHead,
+    units: &'a UnitIndex,
+    f: F,
+) -> Result<PersonFold<'a, F>> {
     // Re-issues are few (failed payments): held whole and merged into the stream by ID number.
     let reissued = super::payments::load_reissues(
         &mut *conn,
@@ -1337,19 +1473,75 @@ pub(super) async fn for_each_person(
     )
     .await?;
     let offsets = load_offsets(&mut *conn, head.run_id).await?;
-    let mut fold = PersonFold {
+    Ok(PersonFold {
         head,
         units,
-        offsets: &offsets,
+        offsets,
         reissued: reissued.into_iter().peekable(),
         current: None,
         f,
-    };
-    each_row(&mut *conn, RUN_LINES_SQL, &[Arg::Int(head.run_id)], |r| {
-        fold.row(r)
     })
-    .await?;
-    fold.end()
+}
+
+/// How many lines read ahead go over at a time, and how many such batches wait at most.
+const AHEAD_BATCH: usize = 256;
+const AHEAD_BATCHES: usize = 8;
+
+/// A run's lines being read on a connection of their own ([`Store::run_lines_ahead`]).
+pub struct LinesAhead(Option<Ahead>);
+
+struct Ahead {
+    rows: tokio::sync::mpsc::Receiver<Vec<sqlx::postgres::PgRow>>,
+    /// Gives the id of the run read.
+    task: tokio::task::JoinHandle<Result<i64>>,
+}
+
+/// A pass that stopped (an error of its own) stops the read.
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Reads the lines ([`RUN_LINES_SQL`]) of run `seq` of `year` into `out`, a batch at a time,
+/// in a read transaction without parallel workers (see [`Store::each_run_person`]), and
+/// gives the run's id; a receiver gone (the pass stopped) ends it.
+async fn read_lines_ahead(
+    store: Store,
+    (year, seq): (i32, i64),
+    out: tokio::sync::mpsc::Sender<Vec<sqlx::postgres::PgRow>>,
+) -> Result<i64> {
+    use futures_util::TryStreamExt;
+    let mut conn = store.pool.acquire().await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    sqlx::query("SET LOCAL max_parallel_workers_per_gather = 0")
+        .execute(&mut *tx)
+        .await?;
+    let run_id = load_run_head(&mut tx, year, Some(seq), false).await?.run_id;
+    {
+        let backend: &mut dyn std::any::Any = tx.backend_mut();
+        let Some(pg) = backend.downcast_mut::<sqlx::PgConnection>() else {
+            return Err(StoreError::Native(
+                "lines are read ahead on PostgreSQL only".into(),
+            ));
+        };
+        let mut rows = sqlx::query(RUN_LINES_SQL).bind(run_id).fetch(pg);
+        let mut batch = Vec::with_capacity(AHEAD_BATCH);
+        while let Some(r) = rows.try_next().await? {
+            batch.push(r);
+            if batch.len() == AHEAD_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(AHEAD_BATCH));
+                if out.send(full).await.is_err() {
+                    return Ok(run_id);
+                }
+            }
+        }
+        if !batch.is_empty() && out.send(batch).await.is_err() {
+            return Ok(run_id);
+        }
+    }
+    tx.commit().await?;
+    Ok(run_id)
 }
 
 /// Folds a run's lines, in ID-number order, into whole people handed to `f`, with the people
@@ -1357,7 +1549,7 @@ pub(super) async fn for_each_person(
 struct PersonFold<'a, F> {
     head: &'a RunHead,
     units: &'a UnitIndex,
-    offsets: &'a HashMap<i64, i64>,
+    offsets: HashMap<i64, i64>,
     reissued: std::iter::Peekable<std::vec::IntoIter<RunPerson>>,
     current: Option<RunPerson>,
     f: F,
@@ -1373,11 +1565,11 @@ impl<F: FnMut(RunPerson) -> Result<()>> PersonFold<'_, F> {
             return Ok(());
         }
         if let Some(p) = self.current.take() {
-            (self.f)(finish_person(p, self.head, self.offsets))?;
+            (self.f)(finish_person(p, self.head, &self.offsets))?;
         }
         // People paid only a re-issue, whose ID numbers come first.
         while let Some(p) = self.reissued.next_if(|p| p.id_number < id_number) {
-            (self.f)(finish_person(p, self.head, self.offsets))?;
+            (self.f)(finish_person(p, self.head, &self.offsets))?;
         }
         let reissues = self
             .reissued
@@ -1399,10 +1591,10 @@ impl<F: FnMut(RunPerson) -> Result<()>> PersonFold<'_, F> {
     /// The last person, then the people paid only a re-issue after every line.
     fn end(mut self) -> Result<()> {
         if let Some(p) = self.current.take() {
-            (self.f)(finish_person(p, self.head, self.offsets))?;
+            (self.f)(finish_person(p, self.head, &self.offsets))?;
         }
         for p in self.reissued {
-            (self.f)(finish_person(p, self.head, self.offsets))?;
+            (self.f)(finish_person(p, self.head, &self.offsets))?;
         }
         Ok(())
     }
