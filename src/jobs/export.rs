@@ -157,8 +157,7 @@ pub async fn export_run(
         .map(Path::to_path_buf)
         .unwrap_or_else(|| cfg.paths.reports.join(year.to_string()));
     make_private_dir(&dir)?;
-    // Read while the ledger history is (before the pass, each on a connection): the units,
-    // and on PostgreSQL the run's lines, which the server sorts meanwhile.
+    // Read beside the ledger history, each on a connection: units, and lines (sorted meanwhile).
     let units = (
         store.units_beside(),
         store.run_lines_ahead((year, view.seq)),
