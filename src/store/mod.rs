@@ -371,35 +371,51 @@ async fn restore_settings(conn: &mut sqlx::AnyConnection) -> Result<bool> {
     Ok(on == 1)
 }
 
+/// A read running as a task of its own: a read the caller no longer waits for (it failed,
+/// say) stops when this is dropped, instead of reading on.
+pub(crate) struct Reading<T>(tokio::task::JoinHandle<Result<T>>);
+
+impl<T: Send + 'static> Reading<T> {
+    pub(crate) fn spawn(
+        read: impl std::future::Future<Output = Result<T>> + Send + 'static,
+    ) -> Reading<T> {
+        Reading(tokio::spawn(read))
+    }
+
+    /// What the read gave, or why it stopped (`what` names it in the message).
+    pub(crate) async fn join(&mut self, what: &str) -> Result<T> {
+        (&mut self.0)
+            .await
+            .map_err(|e| StoreError::Usage(format!("reading {what} stopped: {e}")))?
+    }
+}
+
+impl<T> Drop for Reading<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// A read started beside whatever the caller does next, on a connection of its own
 /// ([`Store::reader`]), so both cores decode rows ([`Store::read_beside`]). Where the store has
 /// no such connection (an in-memory SQLite database), [`Beside::join`] reads on the caller's.
 pub(crate) struct Beside<T, F> {
-    task: tokio::task::JoinHandle<Result<Option<T>>>,
+    task: Reading<Option<T>>,
     read: F,
     what: &'static str,
 }
 
 impl<T, F> Beside<T, F>
 where
+    T: Send + 'static,
     F: for<'c> Fn(&'c mut sqlx::AnyConnection) -> futures_util::future::BoxFuture<'c, Result<T>>,
 {
     /// What the read gave, or (no connection of its own) the read done now on `conn`.
     pub(crate) async fn join(mut self, conn: &mut sqlx::AnyConnection) -> Result<T> {
-        let read = (&mut self.task)
-            .await
-            .map_err(|e| StoreError::Usage(format!("reading {} stopped: {e}", self.what)))??;
-        match read {
+        match self.task.join(self.what).await? {
             Some(out) => Ok(out),
             None => (self.read)(conn).await,
         }
-    }
-}
-
-/// A read the caller no longer waits for (it failed, say) stops instead of reading on.
-impl<T, F> Drop for Beside<T, F> {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
@@ -418,7 +434,7 @@ impl Store {
             + 'static,
     {
         let (store, beside) = (self.clone(), read.clone());
-        let task = tokio::spawn(async move {
+        let task = Reading::spawn(async move {
             let Some(mut reader) = store.reader().await? else {
                 return Ok(None);
             };

@@ -326,7 +326,7 @@ impl Store {
             return LinesAhead(None);
         }
         let (out, rows) = tokio::sync::mpsc::channel(AHEAD_BATCHES);
-        let task = tokio::spawn(read_lines_ahead(self.clone(), run, out));
+        let task = super::Reading::spawn(read_lines_ahead(self.clone(), run, out));
         LinesAhead(Some(Ahead { rows, task }))
     }
 
@@ -344,22 +344,13 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         let head = load_run_head(&mut conn, year, Some(seq), offset).await?;
         let units = units.0.join(&mut conn).await?;
-        if let LinesAhead(Some(ahead)) = ahead {
-            return for_each_person_ahead(&mut conn, &head, &units, ahead, f).await;
+        match ahead {
+            LinesAhead(Some(ahead)) => {
+                for_each_person_ahead(&mut conn, &head, &units, ahead, f).await
+            }
+            // Not PostgreSQL ([`Store::run_lines_ahead`]): read here, in-process.
+            LinesAhead(None) => for_each_person(&mut conn, &head, &units, f).await,
         }
-        if self.backend != super::Backend::Postgres {
-            return for_each_person(&mut conn, &head, &units, f).await;
-        }
-        // The caller writes workbooks as the people come, on this machine's cores: the
-        // server's parallel workers would take CPU from it for no gain (the lines sorted in
-        // one process cost 4.8 CPU-seconds at a million people, in three 6.5; issue 15).
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        sqlx::query("SET LOCAL max_parallel_workers_per_gather = 0")
-            .execute(&mut *tx)
-            .await?;
-        for_each_person(&mut tx, &head, &units, f).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Approves like [`Store::approve_run`] and, in the same transaction, queues the notices
@@ -380,11 +371,7 @@ impl Store {
         policy: RunPolicy,
         current: &RulesConfig,
         offset: bool,
-        notices: impl Fn(
-                &RunView,
-                &HashMap<String, String>,
-            ) -> std::result::Result<Vec<crate::mail::Notice>, String>
-            + Sync,
+        notices: impl WriteNotices,
     ) -> Result<(i64, usize)> {
         let mut tx = self.begin_write().await?;
         // The draft is digested beside the transaction while it checks the draft and fixes
@@ -472,6 +459,24 @@ async fn digest_latest(
     Ok((head.seq, digest_run(&mut *conn, &head, &units).await?))
 }
 
+/// What writes a run's notices ([`Store::approve_run_with`]): given a view of a unit's people
+/// (or of none, with the uncovered months) and the reasons behind their recoveries by ID
+/// number, the notices, or why they cannot be written. Called from several threads at once.
+pub trait WriteNotices:
+    Fn(&RunView, &HashMap<String, String>) -> std::result::Result<Vec<crate::mail::Notice>, String>
+    + Sync
+{
+}
+
+impl<N> WriteNotices for N where
+    N: Fn(
+            &RunView,
+            &HashMap<String, String>,
+        ) -> std::result::Result<Vec<crate::mail::Notice>, String>
+        + Sync
+{
+}
+
 /// Queues each unit's notice (units by name), then the recovery notices (by ID number);
 /// returns how many were queued.
 async fn queue_unit_notices<N>(
@@ -481,11 +486,7 @@ async fn queue_unit_notices<N>(
     notices: &N,
 ) -> Result<usize>
 where
-    N: Fn(
-            &RunView,
-            &HashMap<String, String>,
-        ) -> std::result::Result<Vec<crate::mail::Notice>, String>
-        + Sync,
+    N: WriteNotices,
 {
     let mut queued = 0;
     let mut recoveries: Vec<(String, crate::mail::Notice)> = Vec::new();
@@ -494,14 +495,20 @@ where
     // The reasons behind each unit's recoveries are the transaction's look-ups; the letters
     // are then written a few units at a time on every core (a province's unit letter is
     // megabytes of text; one core wrote them one after another, issue 15) and queued in order.
-    let mut reasons = Vec::with_capacity(order.len());
-    for unit in &order {
-        reasons.push(recovery_reasons(&mut *tx, &digest.recovering_of(*unit)).await?);
+    let mut units = Vec::with_capacity(order.len());
+    for unit in order {
+        let recovering = digest.recovering_of(unit);
+        let reasons = recovery_reasons(&mut *tx, &recovering).await?;
+        units.push(UnitToWrite {
+            unit,
+            recovering,
+            reasons,
+        });
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    let units: Vec<(u32, HashMap<String, String>)> = order.into_iter().zip(reasons).collect();
     for block in units.chunks(threads * 2) {
-        for (list, recovering) in unit_letters(head, digest, block, notices, threads)? {
+        let letters = unit_letters(head, digest, block, notices, threads)?;
+        for (list, u) in letters.into_iter().zip(block) {
             let mut list = list.into_iter();
             // The unit's notice first, then one recovery notice per person recovering.
             if let Some(n) = list.next() {
@@ -510,8 +517,8 @@ where
                 }
             }
             let rest: Vec<crate::mail::Notice> = list.collect();
-            if rest.len() == recovering.len() {
-                recoveries.extend(recovering.into_iter().zip(rest));
+            if rest.len() == u.recovering.len() {
+                recoveries.extend(u.recovering.iter().cloned().zip(rest));
             } else {
                 recoveries.extend(rest.into_iter().map(|n| (String::new(), n)));
             }
@@ -526,24 +533,24 @@ where
     Ok(queued)
 }
 
-/// A unit's notices as `notices` wrote them, and the ID numbers of its people recovering.
-type UnitLetters = (Vec<crate::mail::Notice>, Vec<String>);
+/// A unit whose notices are to be written: its people recovering (ID numbers, in order) and
+/// the reasons behind their recoveries.
+struct UnitToWrite {
+    unit: u32,
+    recovering: Vec<String>,
+    reasons: HashMap<String, String>,
+}
 
-/// The notices of a block of units (each with the reasons behind its recoveries), written
-/// on `threads` threads, in the block's order.
+/// The notices of a block of units, written on `threads` threads, in the block's order.
 fn unit_letters<N>(
     head: &RunHead,
     digest: &RunDigest,
-    block: &[(u32, HashMap<String, String>)],
+    block: &[UnitToWrite],
     notices: &N,
     threads: usize,
-) -> Result<Vec<UnitLetters>>
+) -> Result<Vec<Vec<crate::mail::Notice>>>
 where
-    N: Fn(
-            &RunView,
-            &HashMap<String, String>,
-        ) -> std::result::Result<Vec<crate::mail::Notice>, String>
-        + Sync,
+    N: WriteNotices,
 {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let next = AtomicUsize::new(0);
@@ -551,21 +558,15 @@ where
         let mut done = Vec::new();
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some((unit, reasons)) = block.get(i) else {
+            let Some(u) = block.get(i) else {
                 return done;
             };
             let mut view = head.empty_view();
-            view.people = digest.people_of(*unit);
-            let recovering = view
-                .people
-                .iter()
-                .filter(|p| p.net.recovery < 0)
-                .map(|p| p.id_number.clone())
-                .collect();
-            done.push((i, notices(&view, reasons).map(|l| (l, recovering))));
+            view.people = digest.people_of(u.unit);
+            done.push((i, notices(&view, &u.reasons)));
         }
     };
-    let mut written: Vec<(usize, std::result::Result<UnitLetters, String>)> =
+    let mut written: Vec<(usize, std::result::Result<Vec<crate::mail::Notice>, String>)> =
         std::thread::scope(|s| {
             let helpers: Vec<_> = (1..threads.min(block.len()))
                 .map(|_| s.spawn(write))
@@ -607,11 +608,7 @@ async fn queue_warning<N>(
     notices: &N,
 ) -> Result<usize>
 where
-    N: Fn(
-            &RunView,
-            &HashMap<String, String>,
-        ) -> std::result::Result<Vec<crate::mail::Notice>, String>
-        + Sync,
+    N: WriteNotices,
 {
     let mut queued = 0;
     let mut view = head.empty_view();
@@ -1118,17 +1115,31 @@ impl RunDigest {
         });
     }
 
-    /// The ID numbers of a unit's people recovering, in ID-number order.
-    fn recovering_of(&self, unit: u32) -> Vec<String> {
+    /// A unit's people, in ID-number order.
+    fn unit(&self, unit: u32) -> impl Iterator<Item = &PersonDigest> {
         self.unit_people[unit as usize]
             .iter()
             .map(|i| &self.people[*i as usize])
+    }
+
+    /// A person's ID number, name and packed lines, as kept in the arena.
+    fn texts(&self, p: &PersonDigest) -> (&[u8], &[u8], &[u8]) {
+        let text = &self.arena[p.chunk as usize];
+        let at = p.at as usize;
+        let id_end = at + usize::from(p.id_len);
+        let name_end = id_end + usize::from(p.name_len);
+        (
+            &text[at..id_end],
+            &text[id_end..name_end],
+            &text[name_end..name_end + p.lines_len as usize],
+        )
+    }
+
+    /// The ID numbers of a unit's people recovering, in ID-number order.
+    fn recovering_of(&self, unit: u32) -> Vec<String> {
+        self.unit(unit)
             .filter(|p| p.net.recovery < 0)
-            .map(|p| {
-                let text = &self.arena[p.chunk as usize];
-                let at = p.at as usize;
-                String::from_utf8_lossy(&text[at..at + usize::from(p.id_len)]).into_owned()
-            })
+            .map(|p| String::from_utf8_lossy(self.texts(p).0).into_owned())
             .collect()
     }
 
@@ -1136,20 +1147,14 @@ impl RunDigest {
     /// holding the person's lines.
     fn people_of(&self, unit: u32) -> Vec<RunPerson> {
         let name = &self.unit_names[unit as usize];
-        self.unit_people[unit as usize]
-            .iter()
-            .map(|i| &self.people[*i as usize])
+        self.unit(unit)
             .map(|p| {
-                let text = &self.arena[p.chunk as usize];
-                let at = p.at as usize;
-                let id_end = at + usize::from(p.id_len);
-                let name_end = id_end + usize::from(p.name_len);
-                let packed = &text[name_end..name_end + p.lines_len as usize];
+                let (id_number, person, packed) = self.texts(p);
                 let string = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
                 RunPerson {
                     technician_id: p.technician_id,
-                    id_number: string(&text[at..id_end]),
-                    name: string(&text[id_end..name_end]),
+                    id_number: string(id_number),
+                    name: string(person),
                     net: p.net,
                     items: vec![RunItem {
                         appointment_id: 0,
@@ -1444,9 +1449,7 @@ async fn for_each_person_ahead(
         }
     }
     // The rows ended: all of them, or the read's error.
-    let read = (&mut ahead.task)
-        .await
-        .map_err(|e| StoreError::Usage(format!("reading the run's lines stopped: {e}")))??;
+    let read = ahead.task.join("the run's lines").await?;
     if read != head.run_id {
         return Err(StoreError::Corrupt(format!(
             "the lines read ahead are run {read}'s, not run {}'s",
@@ -1492,20 +1495,15 @@ pub struct LinesAhead(Option<Ahead>);
 
 struct Ahead {
     rows: tokio::sync::mpsc::Receiver<Vec<sqlx::postgres::PgRow>>,
-    /// Gives the id of the run read.
-    task: tokio::task::JoinHandle<Result<i64>>,
-}
-
-/// A pass that stopped (an error of its own) stops the read.
-impl Drop for Ahead {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    /// Gives the id of the run read; a pass that stopped (an error of its own) stops it.
+    task: super::Reading<i64>,
 }
 
 /// Reads the lines ([`RUN_LINES_SQL`]) of run `seq` of `year` into `out`, a batch at a time,
-/// in a read transaction without parallel workers (see [`Store::each_run_person`]), and
-/// gives the run's id; a receiver gone (the pass stopped) ends it.
+/// and gives the run's id; a receiver gone (the pass stopped) ends it. In a read transaction
+/// without parallel workers: the caller writes workbooks as the people come, on this machine's
+/// cores, and the server's workers would take CPU from it for no gain (the lines sorted in one
+/// process cost 4.8 CPU-seconds at a million people, in three 6.5; issue 15).
 async fn read_lines_ahead(
     store: Store,
     (year, seq): (i32, i64),
