@@ -12,7 +12,7 @@ use chieftech::jobs::notices::{finance_notice, run_notices, unit_emails};
 use chieftech::jobs::remind::remind_range;
 use chieftech::mail::outbox::{counts, eml_name, message_id, send_due, SendReport};
 use chieftech::mail::{MailSettings, Security};
-use chieftech::rules::id_number::make_id;
+use chieftech::rules::id_number::{make_id, IdNumber};
 use chieftech::rules::{ChangeKind, Reporter, RulesConfig};
 use chieftech::store::payrun::RunPolicy;
 use chieftech::store::{ChangeEntry, RosterEntry, Source, Store, UnitEntry};
@@ -49,6 +49,24 @@ struct Seeded {
     ids: Vec<String>,
 }
 
+/// The roster's row `i` (on the file's row `i + 2`): a 高级技师 of `unit` approved 2021-10-15.
+fn roster_row(i: usize, id_number: IdNumber, name: &str, unit: &str) -> RosterEntry {
+    RosterEntry {
+        id_number,
+        name: name.into(),
+        unit: unit.into(),
+        occupation: "钳工".into(),
+        level: "高级技师".into(),
+        approval_date: d("2021-10-15"),
+        approval_no: format!("张人社字〔2021〕{i}号"),
+        bank_account: format!("6222021603{i:09}"),
+        bank_name: "工商银行".into(),
+        phone: String::new(),
+        email: None,
+        row: Some(i as u32 + 2),
+    }
+}
+
 /// Two technicians of one unit (approved 2021-10-15), a retirement reported late.
 async fn seed(store: &Store) -> Seeded {
     let ids: Vec<_> = (0..2)
@@ -63,20 +81,7 @@ async fn seed(store: &Store) -> Seeded {
     let entries: Vec<RosterEntry> = ids
         .iter()
         .enumerate()
-        .map(|(i, id)| RosterEntry {
-            id_number: id.clone(),
-            name: ["王强", "张伟"][i].into(),
-            unit: "淄博示例机械有限公司".into(),
-            occupation: "钳工".into(),
-            level: "高级技师".into(),
-            approval_date: d("2021-10-15"),
-            approval_no: format!("张人社字〔2021〕{i}号"),
-            bank_account: format!("622202160300000000{i}"),
-            bank_name: "工商银行".into(),
-            phone: String::new(),
-            email: None,
-            row: Some(i as u32 + 2),
-        })
+        .map(|(i, id)| roster_row(i, id.clone(), ["王强", "张伟"][i], "淄博示例机械有限公司"))
         .collect();
     let unit = UnitEntry {
         name: "淄博示例机械有限公司".into(),
@@ -775,19 +780,9 @@ async fn unit_notices_are_queued_by_unit_name_however_many_units() {
         let entries: Vec<RosterEntry> = NAMES
             .iter()
             .enumerate()
-            .map(|(i, n)| RosterEntry {
-                id_number: make_id("370303", d("1975-01-01") + chrono::Days::new(i as u64), 3),
-                name: format!("技师{i}"),
-                unit: (*n).into(),
-                occupation: "钳工".into(),
-                level: "技师".into(),
-                approval_date: d("2021-10-15"),
-                approval_no: format!("张人社字〔2021〕{i}号"),
-                bank_account: format!("6222021603{i:09}"),
-                bank_name: "工商银行".into(),
-                phone: String::new(),
-                email: None,
-                row: Some(i as u32 + 2),
+            .map(|(i, n)| {
+                let id = make_id("370303", d("1975-01-01") + chrono::Days::new(i as u64), 3);
+                roster_row(i, id, &format!("技师{i}"), n)
             })
             .collect();
         store
