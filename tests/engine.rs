@@ -1041,3 +1041,86 @@ async fn a_first_roster_finds_the_people_its_earlier_rows_added() {
         assert_eq!(refused[0].row, Some(4), "{}: {refused:?}", db.name);
     }
 }
+
+/// The ID numbers' unique index as PostgreSQL knows it: its oid (new when it is made again),
+/// or None when there is none.
+async fn id_number_index(pool: &sqlx::PgPool) -> Option<i64> {
+    sqlx::query_scalar::<_, i64>(
+        "SELECT c.conindid::bigint FROM pg_constraint c WHERE c.conname = 'technicians_id_number_key' AND c.contype = 'u'",
+    )
+    .fetch_optional(pool)
+    .await
+    .unwrap()
+}
+
+/// A first roster on PostgreSQL sets the ID numbers' unique index aside while its people go
+/// in and makes it again before the commit (issue 15: a million random inserts into it were
+/// most of the server's work); the index made again refuses a number given twice. When
+/// someone is reading the technicians (a lock it cannot have at once), the import keeps the
+/// index and goes on, without waiting.
+#[tokio::test]
+async fn a_first_roster_on_postgresql_makes_the_id_number_index_again_or_keeps_it() {
+    let Some(db) = common::postgres().await else {
+        return;
+    };
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let ps = people();
+    let mut again = roster_entry(&ps[0], 4);
+    again.approval_date = d("2025-03-01");
+    let rows = [roster_entry(&ps[0], 2), roster_entry(&ps[1], 3), again];
+
+    // Someone reads the technicians in an open transaction: the index is kept.
+    let before = id_number_index(&pool)
+        .await
+        .expect("the migrations made it");
+    let mut reader = pool.begin().await.unwrap();
+    sqlx::query("SELECT count(*) FROM technicians")
+        .execute(&mut *reader)
+        .await
+        .unwrap();
+    let kept = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        db.store
+            .import_roster(&Source::operator("clerk"), &[], &rows[..1]),
+    )
+    .await
+    .expect("the import does not wait for the reader")
+    .unwrap()
+    .unwrap();
+    assert_eq!(kept.added, 1);
+    assert_eq!(id_number_index(&pool).await, Some(before), "kept");
+    reader.rollback().await.unwrap();
+    pool.close().await;
+
+    // Nobody reads: a first roster on a fresh ledger makes the index again.
+    let fresh = common::postgres().await.expect("PostgreSQL answered above");
+    let pool = sqlx::PgPool::connect(&fresh.url).await.unwrap();
+    let before = id_number_index(&pool)
+        .await
+        .expect("the migrations made it");
+    let added = fresh
+        .store
+        .import_roster(&Source::operator("clerk"), &[], &rows)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(added.added, 3);
+    let after = id_number_index(&pool).await.expect("made again");
+    assert_ne!(after, before, "made again, not kept");
+    let people: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, id_number FROM technicians ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(people.len(), 2, "the person on two rows is one technician");
+    let twice = sqlx::query("INSERT INTO technicians (id, id_number, name) VALUES (99, $1, 'x')")
+        .bind(&people[0].1)
+        .execute(&pool)
+        .await
+        .expect_err("the index refuses a number given twice");
+    assert!(
+        twice.to_string().contains("technicians_id_number_key"),
+        "{twice}"
+    );
+    pool.close().await;
+}
