@@ -445,6 +445,16 @@ impl<'a> BankWriter<'a> {
         }
     }
 
+    /// Compresses an .xlsx at zlib's fastest level (a text file is not compressed): for the
+    /// parts of a run too large for one file, where level 6 was half of the bank writer's time
+    /// (a million people: 149 parts, about 1.5 s of the export; issue 15). Each part is about
+    /// a quarter larger. A run that fits one file keeps the default level.
+    pub fn compress_fast(&mut self) {
+        if let Part::Xlsx(x) = &mut self.part {
+            x.wb.set_zip_compression_level(1);
+        }
+    }
+
     /// Rows written so far.
     pub fn rows(&self) -> u64 {
         match &self.part {
@@ -880,6 +890,61 @@ header = "金额"
         let bad_sheet = DEFAULT_TEMPLATE.replace("sheet = \"代发明细\"", "sheet = \"a[b]\"");
         assert!(BankTemplate::parse(&bad_sheet, "t.toml").is_err());
         assert_eq!(base.sheet, "代发明细");
+    }
+
+    /// A part compressed fast holds the same cells as one at the default level, in a larger
+    /// file (the level is what changed, not the content).
+    #[test]
+    fn a_part_compressed_fast_holds_the_same_cells() {
+        use calamine::Reader;
+        let template = BankTemplate::builtin();
+        let write = |fast: bool| {
+            let info = BankFileInfo {
+                purpose: "2024年度津贴".into(),
+                title: Some("代发".into()),
+                batch_ref: "ZD2024-1-1".into(),
+                organization: "张店区人社局".into(),
+                created: NaiveDate::from_ymd_opt(2024, 12, 1)
+                    .unwrap()
+                    .and_hms_opt(8, 0, 0)
+                    .unwrap(),
+                date: NaiveDate::from_ymd_opt(2024, 12, 1).unwrap(),
+            };
+            let mut w = BankWriter::new(&template, info).unwrap();
+            if fast {
+                w.compress_fast();
+            }
+            for i in 0..3000_i64 {
+                w.push(&BankRow {
+                    name: format!("技师{i}"),
+                    id_number: format!("370303198001{:06}", i),
+                    account: format!("6222021603{:09}", i * 7919),
+                    bank_name: "中国工商银行淄博张店支行".into(),
+                    unit: "淄博示例机械有限公司".into(),
+                    fen: 600_000 + i,
+                })
+                .unwrap();
+            }
+            let mut out = std::io::Cursor::new(Vec::new());
+            w.finish(&mut out).unwrap();
+            out.into_inner()
+        };
+        let (default, fast) = (write(false), write(true));
+        assert!(
+            fast.len() > default.len(),
+            "fast {} bytes, default {}",
+            fast.len(),
+            default.len()
+        );
+        let cells = |bytes: Vec<u8>| {
+            let mut wb: calamine::Xlsx<_> =
+                calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+            wb.worksheet_range(&template.sheet).unwrap()
+        };
+        let (a, b) = (cells(default), cells(fast));
+        assert_eq!(a.height(), b.height());
+        assert!(a.height() > 3000);
+        assert!(a.rows().eq(b.rows()), "the same cells");
     }
 
     #[test]

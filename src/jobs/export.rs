@@ -562,7 +562,7 @@ impl<'a> BankParts<'a> {
     fn push(&mut self, row: &BankRow) -> Result<(), ExportError> {
         let max = u64::from(self.template.max_rows);
         if self.current.as_ref().is_some_and(|w| w.rows() >= max) {
-            self.close()?;
+            self.close(true)?;
         }
         let part = self.closed.len() + 1;
         let name = self.part_name(part);
@@ -587,11 +587,15 @@ impl<'a> BankParts<'a> {
         guarded(&name, || w.push(row).map_err(|e| bank_error(&name, e)))
     }
 
-    /// Writes the current part into its temporary file.
-    fn close(&mut self) -> Result<(), ExportError> {
-        let Some(w) = self.current.take() else {
+    /// Writes the current part into its temporary file; `more` when another part follows.
+    /// The parts of a run in several parts are compressed fast ([`BankWriter::compress_fast`]).
+    fn close(&mut self, more: bool) -> Result<(), ExportError> {
+        let Some(mut w) = self.current.take() else {
             return Ok(());
         };
+        if more || !self.closed.is_empty() {
+            w.compress_fast();
+        }
         let name = self.part_name(self.closed.len() + 1);
         let mut tmp = new_temp(self.dir, &name)?;
         let totals = guarded(&name, || {
@@ -605,7 +609,7 @@ impl<'a> BankParts<'a> {
 
     /// Closes the last part and names the parts: the written files and their control totals.
     fn finish(mut self) -> Result<(Vec<Written>, Vec<PartControl>), ExportError> {
-        self.close()?;
+        self.close(false)?;
         let n = self.closed.len();
         let mut written = Vec::new();
         let mut parts = Vec::new();
