@@ -152,6 +152,11 @@ impl<W: Write + Send> Packager<W> {
             }
         }
 
+        // Constant memory worksheets compressed side by side when there are several
+        // (chieftech's change, vendor/README.md).
+        #[cfg(all(feature = "constant_memory", not(target_arch = "wasm32")))]
+        let mut compressed = self.compress_constant_memory_sheets(workbook)?.into_iter();
+
         // Write the worksheet files and associated rel files.
         let mut index = 1;
         for worksheet in &mut workbook.worksheets {
@@ -159,6 +164,14 @@ impl<W: Write + Send> Packager<W> {
                 continue;
             }
 
+            #[cfg(all(feature = "constant_memory", not(target_arch = "wasm32")))]
+            if let Some(file) = compressed.next().flatten() {
+                let mut archive = zip::ZipArchive::new(file)?;
+                self.zip.raw_copy_file(archive.by_index_raw(0)?)?;
+            } else {
+                self.write_worksheet_file(worksheet, index)?;
+            }
+            #[cfg(not(all(feature = "constant_memory", not(target_arch = "wasm32"))))]
             self.write_worksheet_file(worksheet, index)?;
             if worksheet.has_relationships() {
                 self.write_worksheet_rels_file(worksheet, index)?;
@@ -454,34 +467,67 @@ impl<W: Write + Send> Packager<W> {
         self.zip.start_file(filename, self.zip_options)?;
 
         if worksheet.use_constant_memory {
-            // Write the constant memory style worksheet in 3 sections.
-
-            // Section 1. In memory metadata at start of the file.
-            worksheet.assemble_xml_file_start();
-            self.zip.write_all(worksheet.writer.get_ref())?;
-
-            #[cfg(feature = "constant_memory")]
-            {
-                // Section 2. On disk cell data.
-                // We also need to flush the last remaining row.
-                worksheet.flush_last_row();
-
-                let file_writer = worksheet.file_writer();
-                file_writer.rewind().unwrap();
-                let mut reader = BufReader::new(file_writer.get_ref());
-                std::io::copy(&mut reader, &mut self.zip)?;
-            }
-
-            // Section 3. In memory metadata at end of the file.
-            xmlwriter::reset(&mut worksheet.writer);
-            worksheet.assemble_xml_file_end();
-            self.zip.write_all(worksheet.writer.get_ref())?;
+            write_constant_memory_sheet(worksheet, &mut self.zip)?;
         } else {
             // Non "constant memory" mode is all in memory.
             self.zip.write_all(worksheet.writer.get_ref())?;
         }
 
         Ok(())
+    }
+
+    // Compresses the constant memory worksheets, each into a zip archive of its own in a
+    // temporary file and each on a thread of its own, when the workbook has two or more of
+    // them (chieftech's change, vendor/README.md): their rows are most of a large workbook
+    // and deflating them one after another left the other cores idle. The entries are then
+    // copied into the package, compressed as they are, in their usual order. Returns, for
+    // each worksheet that is not a chartsheet, its archive or None (written as usual).
+    #[cfg(all(feature = "constant_memory", not(target_arch = "wasm32")))]
+    fn compress_constant_memory_sheets(
+        &self,
+        workbook: &mut Workbook,
+    ) -> Result<Vec<Option<std::fs::File>>, XlsxError> {
+        let sheets: Vec<&mut Worksheet> = workbook
+            .worksheets
+            .iter_mut()
+            .filter(|w| !w.is_chartsheet)
+            .collect();
+        let streamed = sheets.iter().filter(|w| w.use_constant_memory).count();
+        if streamed < 2 {
+            return Ok(sheets.iter().map(|_| None).collect());
+        }
+        let options = self.zip_options;
+        thread::scope(|scope| {
+            let handles: Vec<_> = sheets
+                .into_iter()
+                .enumerate()
+                .map(|(i, worksheet)| {
+                    worksheet.use_constant_memory.then(|| {
+                        scope.spawn(move || -> Result<std::fs::File, XlsxError> {
+                            let mut zip = ZipWriter::new(tempfile::tempfile()?);
+                            zip.start_file(format!("xl/worksheets/sheet{}.xml", i + 1), options)?;
+                            write_constant_memory_sheet(worksheet, &mut zip)?;
+                            let mut file = zip.finish()?;
+                            file.rewind()?;
+                            Ok(file)
+                        })
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(XlsxError::ParameterError(
+                                "a worksheet's compression stopped".to_string(),
+                            ))
+                        })
+                    })
+                    .transpose()
+                })
+                .collect()
+        })
     }
 
     // Write a chartsheet XML file.
@@ -1164,4 +1210,32 @@ impl PackagerOptions {
             feature_property_bags: HashSet::new(),
         }
     }
+}
+
+// Writes a constant memory worksheet's XML in its 3 sections into `out` (a zip entry).
+fn write_constant_memory_sheet<Z: Write>(
+    worksheet: &mut Worksheet,
+    out: &mut Z,
+) -> Result<(), XlsxError> {
+    // Section 1. In memory metadata at start of the file.
+    worksheet.assemble_xml_file_start();
+    out.write_all(worksheet.writer.get_ref())?;
+
+    #[cfg(feature = "constant_memory")]
+    {
+        // Section 2. On disk cell data.
+        // We also need to flush the last remaining row.
+        worksheet.flush_last_row();
+
+        let file_writer = worksheet.file_writer();
+        file_writer.rewind().unwrap();
+        let mut reader = BufReader::new(file_writer.get_ref());
+        std::io::copy(&mut reader, out)?;
+    }
+
+    // Section 3. In memory metadata at end of the file.
+    xmlwriter::reset(&mut worksheet.writer);
+    worksheet.assemble_xml_file_end();
+    out.write_all(worksheet.writer.get_ref())?;
+    Ok(())
 }
