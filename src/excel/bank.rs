@@ -448,7 +448,8 @@ impl<'a> BankWriter<'a> {
     /// Compresses an .xlsx at zlib's fastest level (a text file is not compressed): for the
     /// parts of a run too large for one file, where level 6 was half of the bank writer's time
     /// (a million people: 149 parts, about 3 s of the export's CPU; issue 15). Each part is
-    /// about a sixth larger (430 KB against 370 KB for 5,000 rows). A run that fits one file keeps the default level.
+    /// about a sixth larger (430 KB against 370 KB for 5,000 rows). A run that fits one file
+    /// keeps the default level.
     pub fn compress_fast(&mut self) {
         if let Part::Xlsx(x) = &mut self.part {
             x.wb.set_zip_compression_level(1);
