@@ -1310,3 +1310,59 @@ async fn detail_rows_of_a_large_run_keep_one_line() {
     assert_eq!(widths[0], widths[1], "the same lines give the same widths");
     assert!(widths[0].matches("<col ").count() >= 5, "{}", widths[0]);
 }
+
+/// The cell styles (`s="…"`) of a sheet's cells, in document order, from the package.
+fn cell_styles(xlsx: &[u8], sheet: &str) -> Vec<String> {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(xlsx)).unwrap();
+    let mut xml = String::new();
+    zip.by_name(sheet)
+        .unwrap()
+        .read_to_string(&mut xml)
+        .unwrap();
+    xml.split("<c ")
+        .skip(1)
+        .map(|c| {
+            c.split(" s=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or("0")
+                .to_string()
+        })
+        .collect()
+}
+
+/// rust_xlsxwriter (vendored) remembers the formats a worksheet looked up last by their
+/// address, so that a million cells written with the same few formats are not each hashed
+/// (issue 15). A format changed in place, at the same address, is a format of its own: the
+/// cells written after the change take its style, in memory and in constant-memory sheets.
+#[test]
+fn a_format_changed_in_place_gives_its_cells_a_style_of_their_own() {
+    use rust_xlsxwriter::{Format, Workbook};
+    for constant_memory in [false, true] {
+        let mut wb = Workbook::new();
+        let ws = if constant_memory {
+            wb.add_worksheet_with_constant_memory().unwrap()
+        } else {
+            wb.add_worksheet()
+        };
+        let mut f = Format::new().set_num_format("#,##0.00");
+        let address = std::ptr::from_ref(&f) as usize;
+        for row in 0..3 {
+            ws.write_number_with_format(row, 0, 1.5, &f).unwrap();
+        }
+        f = Format::new().set_bold();
+        assert_eq!(address, std::ptr::from_ref(&f) as usize, "the same place");
+        for row in 3..6 {
+            ws.write_number_with_format(row, 0, 2.5, &f).unwrap();
+        }
+        let bytes = wb.save_to_buffer().unwrap();
+        let styles = cell_styles(&bytes, "xl/worksheets/sheet1.xml");
+        assert_eq!(styles.len(), 6, "{styles:?}");
+        assert!(styles[..3].iter().all(|s| *s == styles[0]), "{styles:?}");
+        assert!(styles[3..].iter().all(|s| *s == styles[3]), "{styles:?}");
+        assert_ne!(styles[0], styles[3], "constant memory: {constant_memory}");
+        assert_ne!(styles[0], "0");
+        assert_ne!(styles[3], "0");
+    }
+}

@@ -1557,6 +1557,8 @@ pub struct Worksheet {
     table_cells: HashMap<(RowNum, ColNum), usize>,
     dimensions: CellRange,
     xf_indices: crate::format_hash::FormatMap,
+    // chieftech: the formats last looked up, by address (vendor/README.md).
+    xf_memo: crate::format_hash::FormatMemo,
 
     dxf_indices: crate::format_hash::FormatMap,
     global_xf_indices: Vec<u32>,
@@ -1771,6 +1773,7 @@ impl Worksheet {
             xf_formats: vec![Format::default()],
             dxf_formats: vec![],
             xf_indices: crate::format_hash::format_map_with(Format::default()),
+            xf_memo: crate::format_hash::FormatMemo::default(),
             dxf_indices: crate::format_hash::FormatMap::default(),
             global_xf_indices: vec![],
             global_dxf_indices: vec![],
@@ -8569,6 +8572,7 @@ impl Worksheet {
     ) -> &mut Worksheet {
         self.xf_formats = vec![format.clone()];
         self.xf_indices = crate::format_hash::format_map_with(format.clone());
+        self.xf_memo = crate::format_hash::FormatMemo::default();
         self.default_format = format.clone();
 
         self.cell_padding = padding;
@@ -16467,11 +16471,16 @@ impl Worksheet {
     // a copy) or from a local lookup that we will reconcile with the parent
     // workbook later.
     fn format_xf_index(&mut self, format: &Format) -> u32 {
-        if self.has_workbook_global_xfs {
+        if let Some(xf_index) = self.xf_memo.get(format) {
+            return xf_index;
+        }
+        let xf_index = if self.has_workbook_global_xfs {
             self.format_xf_index_global(format)
         } else {
             self.format_xf_index_local(format)
-        }
+        };
+        self.xf_memo.remember(format, xf_index);
+        xf_index
     }
 
     // Look up the Format index from the workbook/global format index table via
