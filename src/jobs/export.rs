@@ -66,7 +66,7 @@ pub enum ExportError {
     Config(String),
     #[error("no bank account is recorded for {}: update the roster (银行账号) before exporting", .0.join("、"))]
     MissingAccount(Vec<String>),
-    #[error("run {year}/{seq} was exported before and exporting it now gives different files ({}): the bank template or the rules configuration changed since. The recorded files stand; restore the configuration they were made with", .files.join(", "))]
+    #[error("run {year}/{seq} was exported before and exporting it now gives different files ({}): the bank template or the rules configuration changed since, or (a run of several bank file parts or 明细 sheets) an earlier chieftech version wrote them. The recorded files stand; restore the configuration they were made with, or use the files recorded then", .files.join(", "))]
     Differs {
         year: i32,
         seq: i64,
