@@ -196,6 +196,14 @@ fn number_key(id_number: &str) -> u64 {
     foldhash::fast::FixedState::with_seed(0).hash_one(id_number)
 }
 
+/// The unique constraint on ID numbers, as PostgreSQL named it
+/// (migrations/postgres/0001_ledger.sql): dropped for a first roster and added again before
+/// its commit ([`set_aside_id_numbers`]).
+const DROP_ID_NUMBER_KEY: &str =
+    "ALTER TABLE technicians DROP CONSTRAINT technicians_id_number_key";
+const ADD_ID_NUMBER_KEY: &str =
+    "ALTER TABLE technicians ADD CONSTRAINT technicians_id_number_key UNIQUE (id_number)";
+
 /// Sets aside PostgreSQL's unique index on ID numbers for a first roster (the ledger holds no
 /// technician), to be made again before the commit ([`RosterSession::finish`]): keeping it
 /// while a million new people went in at random places of it took 5.6 s of the server's time,
@@ -215,10 +223,9 @@ async fn set_aside_id_numbers(
         .execute(&mut *tx)
         .await?;
     let mut set_aside = Ok(());
-    // The constraint as PostgreSQL named it (migrations/postgres/0001_ledger.sql).
     for sql in [
         "LOCK TABLE technicians IN ACCESS EXCLUSIVE MODE NOWAIT",
-        "ALTER TABLE technicians DROP CONSTRAINT technicians_id_number_key",
+        DROP_ID_NUMBER_KEY,
     ] {
         if set_aside.is_ok() {
             set_aside = sqlx::query(sql).execute(&mut *tx).await.map(drop);
@@ -642,11 +649,9 @@ impl RosterSession<'_> {
             return Ok(Err(problems));
         }
         if self.id_numbers_set_aside {
-            sqlx::query(
-                "ALTER TABLE technicians ADD CONSTRAINT technicians_id_number_key UNIQUE (id_number)",
-            )
-            .execute(&mut *self.tx)
-            .await?;
+            sqlx::query(ADD_ID_NUMBER_KEY)
+                .execute(&mut *self.tx)
+                .await?;
         }
         if self.next_tech_id > self.max_tech_before + 1 {
             super::continue_sequence(&mut self.tx, self.backend, "technicians").await?;
