@@ -154,7 +154,6 @@ impl<W: Write + Send> Packager<W> {
 
         // Constant memory worksheets compressed side by side when there are several
         // (chieftech's change, vendor/README.md).
-        #[cfg(all(feature = "constant_memory", not(target_arch = "wasm32")))]
         let mut compressed = self.compress_constant_memory_sheets(workbook)?.into_iter();
 
         // Write the worksheet files and associated rel files.
@@ -164,15 +163,12 @@ impl<W: Write + Send> Packager<W> {
                 continue;
             }
 
-            #[cfg(all(feature = "constant_memory", not(target_arch = "wasm32")))]
             if let Some(file) = compressed.next().flatten() {
                 let mut archive = zip::ZipArchive::new(file)?;
                 self.zip.raw_copy_file(archive.by_index_raw(0)?)?;
             } else {
                 self.write_worksheet_file(worksheet, index)?;
             }
-            #[cfg(not(all(feature = "constant_memory", not(target_arch = "wasm32"))))]
-            self.write_worksheet_file(worksheet, index)?;
             if worksheet.has_relationships() {
                 self.write_worksheet_rels_file(worksheet, index)?;
             }
@@ -528,6 +524,15 @@ impl<W: Write + Send> Packager<W> {
                 })
                 .collect()
         })
+    }
+
+    // Without constant memory worksheets, or threads: every worksheet is written as usual.
+    #[cfg(not(all(feature = "constant_memory", not(target_arch = "wasm32"))))]
+    fn compress_constant_memory_sheets(
+        &self,
+        _workbook: &mut Workbook,
+    ) -> Result<Vec<Option<std::fs::File>>, XlsxError> {
+        Ok(Vec::new())
     }
 
     // Write a chartsheet XML file.
