@@ -977,10 +977,9 @@ struct ChangeInfo {
     decision_no: Option<String>,
 }
 
-/// The ledger as it stood when the run was computed: appointments, live changes, and what
-/// approved runs before this one paid.
+/// The ledger as it stood when the run was computed: live changes, and what approved runs
+/// before this one paid. (A line's appointment comes with the line: [`RunItem`].)
 struct History {
-    appointments: FastMap<i64, (i64, Appointment)>,
     /// Every live change, by technician then id; `by_technician` holds each technician's
     /// range (one list, not a list per technician: a million people's changes stay compact).
     changes: Vec<ChangeInfo>,
@@ -989,7 +988,7 @@ struct History {
 }
 
 /// The history's maps, looked up for every line of the run: hashed with foldhash, not
-/// SipHash (a million appointments; the look-up was 6 % of the export's main thread).
+/// SipHash (a million people; the look-up was 6 % of the export's main thread).
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 impl History {
@@ -1001,68 +1000,36 @@ impl History {
     }
 }
 
-/// Reads the history the run's lines are explained from. The appointments are read on a
-/// connection of their own (where there is one) while the changes are read on another: both
-/// cores decode rows (a million appointments and 680,000 changes, 3 s one after the other).
+/// Reads the history the run's lines are explained from.
 async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportError> {
     let mut conn = store.pool().acquire().await.map_err(StoreError::from)?;
-    // The map and the list are made as large as the tables at once, not grown by doubling
-    // (at a million rows each growth held the old and the new table at once, and with both
-    // read together the export's peak neared 500 MB).
-    let (appointments_at_most, changes_at_most) = table_rows(&mut conn).await?;
-    let appointments = store.read_beside("the appointments", move |conn| {
-        Box::pin(load_appointments(conn, appointments_at_most))
-    });
+    // The list is made as large as the table at once, not grown by doubling (at a million
+    // rows each growth held the old and the new list at once).
+    let changes_at_most = table_rows(&mut conn).await?;
     let (changes, by_technician) = load_changes(&mut conn, meta, changes_at_most).await?;
-    let appointments = appointments.join(&mut conn).await?;
     let paid_before = paid_before(&mut conn, meta).await?;
     Ok(History {
-        appointments,
         changes,
         by_technician,
         paid_before,
     })
 }
 
-/// How many appointments and changes the ledger holds (the changes live when the run was
-/// computed are some of them).
-async fn table_rows(conn: &mut sqlx::AnyConnection) -> Result<(usize, usize), StoreError> {
-    let mut rows = (0, 0);
-    each_row(conn, "SELECT CAST(COUNT(*) AS BIGINT), (SELECT CAST(COUNT(*) AS BIGINT) FROM changes) FROM appointments", &[], |r| {
-        rows = (
-            usize::try_from(r.int(0)?).unwrap_or(0),
-            usize::try_from(r.int(1)?).unwrap_or(0),
-        );
-        Ok::<_, StoreError>(())
-    })
-    .await?;
-    Ok(rows)
-}
-
-/// Every appointment by id, with its technician.
-async fn load_appointments(
-    conn: &mut sqlx::AnyConnection,
-    at_most: usize,
-) -> Result<FastMap<i64, (i64, Appointment)>, StoreError> {
-    let mut appointments = FastMap::with_capacity_and_hasher(at_most, Default::default());
-    // Streamed, not fetched whole: a province's rows would double the export's memory.
+/// How many changes the ledger holds (the changes live when the run was computed are some of
+/// them).
+async fn table_rows(conn: &mut sqlx::AnyConnection) -> Result<usize, StoreError> {
+    let mut rows = 0;
     each_row(
         conn,
-        "SELECT id, technician_id, approval_date, approval_no FROM appointments",
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM changes",
         &[],
         |r| {
-            let id = r.int(0)?;
-            let appointment = Appointment {
-                id,
-                approval_date: parse_date(&r.text(2)?)?,
-                approval_no: r.text(3)?,
-            };
-            appointments.insert(id, (r.int(1)?, appointment));
+            rows = usize::try_from(r.int(0)?).unwrap_or(0);
             Ok::<_, StoreError>(())
         },
     )
     .await?;
-    Ok(appointments)
+    Ok(rows)
 }
 
 /// The changes live when the run was computed, by technician then id, and each technician's
@@ -1075,9 +1042,10 @@ async fn load_changes(
     let mut changes: Vec<ChangeInfo> = Vec::with_capacity(at_most);
     // A report's file name, once for all its rows.
     let mut files: HashMap<String, std::sync::Arc<str>> = HashMap::new();
-    // In recording order (the table's own order: through the technician index, each row would
-    // be a look-up at random), then sorted by technician here.
-    each_row(conn, "SELECT c.id, c.kind, c.effective, c.end_date, COALESCE(c.appointment_ids, CAST(c.appointment_id AS TEXT), '') AS appointment_ids, c.technician_id, c.recorded_at, c.voided_at, COALESCE(s.file_name, s.kind), c.reported_by, c.decision_no, c.source_row FROM changes c JOIN sources s ON s.id = c.source_id ORDER BY c.id", &[], |r| {
+    // In the table's own order (through the technician index, each row would be a look-up at
+    // random; by id, a sort or an index walk on PostgreSQL), then sorted by technician and id
+    // here.
+    each_row(conn, "SELECT c.id, c.kind, c.effective, c.end_date, COALESCE(c.appointment_ids, CAST(c.appointment_id AS TEXT), '') AS appointment_ids, c.technician_id, c.recorded_at, c.voided_at, COALESCE(s.file_name, s.kind), c.reported_by, c.decision_no, c.source_row FROM changes c JOIN sources s ON s.id = c.source_id", &[], |r| {
         let recorded_at = r.text(6)?;
         let voided_at = r.opt_text(7)?;
         // Live when the run was computed: recorded before, not yet voided.
@@ -1425,15 +1393,19 @@ struct RunLines<'a> {
 }
 
 impl RunLines<'_> {
-    /// The appointment of a run item and the changes of its technician.
-    fn appointment(&self, item: &RunItem) -> Result<(&Appointment, &[ChangeInfo]), StoreError> {
-        let Some((tid, appointment)) = self.history.appointments.get(&item.appointment_id) else {
+    /// The appointment of a run item (read with its lines).
+    fn appointment(item: &RunItem) -> Result<Appointment, StoreError> {
+        let Some(approval_date) = item.approval_date else {
             return Err(StoreError::Corrupt(format!(
-                "appointment {} of a run line",
+                "appointment {} of a run line has no approval date",
                 item.appointment_id
             )));
         };
-        Ok((appointment, self.history.changes_of(*tid)))
+        Ok(Appointment {
+            id: item.appointment_id,
+            approval_date,
+            approval_no: item.approval_no.clone(),
+        })
     }
 
     /// Calls `f` with each line of `item`, a call that gives its 说明 (made only when asked
@@ -1442,7 +1414,7 @@ impl RunLines<'_> {
     /// 说明 of a recovery line adds its causes to `recovery_causes`.
     fn explain_item(
         &self,
-        item: &RunItem,
+        (technician, item): (i64, &RunItem),
         recovery_causes: &mut Vec<String>,
         mut f: impl FnMut(
             &crate::rules::Line,
@@ -1454,9 +1426,10 @@ impl RunLines<'_> {
             // A person paid only a re-issue: the item names the person's unit, no lines.
             return Ok(());
         }
-        let (appointment, person_changes) = self.appointment(item)?;
+        let appointment = Self::appointment(item)?;
+        let person_changes = self.history.changes_of(technician);
         let live: Vec<Change> = person_changes.iter().map(|ci| ci.change.clone()).collect();
-        let timeline = Timeline::new(appointment, &live, self.rules);
+        let timeline = Timeline::new(&appointment, &live, self.rules);
         for line in &item.lines {
             let why = LineWhy {
                 breakdown: &timeline.month(line.month, self.rules),
@@ -1544,7 +1517,7 @@ impl RunLines<'_> {
         let mut causes: Vec<String> = Vec::new();
         let mut positive = 0i64;
         for item in &p.items {
-            self.explain_item(item, &mut causes, |line, reason, _| {
+            self.explain_item((p.technician_id, item), &mut causes, |line, reason, _| {
                 if line.fen < 0 {
                     months.push(line.month);
                     reason();
@@ -1602,27 +1575,31 @@ impl RunLines<'_> {
                 reason,
             };
             let mut open: Option<Stretch> = None;
-            self.explain_item(item, &mut causes, |line, reason, whole| {
-                let whole = whole.filter(|_| self.month_ranges);
-                if let Some(s) = open.as_mut().filter(|s| s.extends(line, whole)) {
-                    s.last = line.month;
-                    s.months += 1;
-                    return Ok(());
-                }
-                if let Some(mut s) = open.take() {
-                    let reason = self.stretch_reason(&mut s, item.cohort_year);
-                    put(row(&s, reason))?;
-                }
-                let mut s = Stretch::of(line, whole, reason());
-                match whole {
-                    Some(_) => open = Some(s),
-                    None => {
-                        let reason = std::mem::take(&mut s.reason);
-                        put(row(&s, reason))?
+            self.explain_item(
+                (p.technician_id, item),
+                &mut causes,
+                |line, reason, whole| {
+                    let whole = whole.filter(|_| self.month_ranges);
+                    if let Some(s) = open.as_mut().filter(|s| s.extends(line, whole)) {
+                        s.last = line.month;
+                        s.months += 1;
+                        return Ok(());
                     }
-                }
-                Ok(())
-            })?;
+                    if let Some(mut s) = open.take() {
+                        let reason = self.stretch_reason(&mut s, item.cohort_year);
+                        put(row(&s, reason))?;
+                    }
+                    let mut s = Stretch::of(line, whole, reason());
+                    match whole {
+                        Some(_) => open = Some(s),
+                        None => {
+                            let reason = std::mem::take(&mut s.reason);
+                            put(row(&s, reason))?
+                        }
+                    }
+                    Ok(())
+                },
+            )?;
             if let Some(mut s) = open {
                 let reason = self.stretch_reason(&mut s, item.cohort_year);
                 put(row(&s, reason)).map_err(|source| xlsx_error("", source))?;

@@ -490,10 +490,8 @@ fn reissue_person(
         (r.try_get(11)?, r.try_get(12)?)
     };
     let approval: Option<String> = r.try_get(15)?;
-    let cohort_year = match approval {
-        Some(d) => chrono::Datelike::year(&parse_date(&d)?),
-        None => 0,
-    };
+    let approval_date = approval.as_deref().map(parse_date).transpose()?;
+    let cohort_year = approval_date.map_or(0, |d| chrono::Datelike::year(&d));
     let unit = units.unit_on(technician_id, run_date);
     let roster_unit: Option<String> = r.try_get(16)?;
     Ok(RunPerson {
@@ -504,6 +502,7 @@ fn reissue_person(
         items: vec![RunItem {
             appointment_id: r.try_get::<Option<i64>, _>(13)?.unwrap_or_default(),
             approval_no: r.try_get::<Option<String>, _>(14)?.unwrap_or_default(),
+            approval_date,
             cohort_year,
             unit: if unit.is_empty() {
                 roster_unit.unwrap_or_default()

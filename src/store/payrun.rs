@@ -113,6 +113,9 @@ pub struct Reissue {
 pub struct RunItem {
     pub appointment_id: i64,
     pub approval_no: String,
+    /// The appointment's approval date, where the line was read with it (a run's lines are;
+    /// a digest for notices and a re-issue without lines are not).
+    pub approval_date: Option<NaiveDate>,
     pub cohort_year: i32,
     pub unit: String,
     pub lines: Vec<Line>,
@@ -1159,6 +1162,7 @@ impl RunDigest {
                     items: vec![RunItem {
                         appointment_id: 0,
                         approval_no: String::new(),
+                        approval_date: None,
                         cohort_year: 0,
                         unit: name.clone(),
                         lines: unpack_lines(packed).unwrap_or_default(),
@@ -1331,18 +1335,7 @@ impl UnitIndex {
             by_id.insert(r.try_get(0)?, names.len() as u32);
             names.push(r.try_get(1)?);
         }
-        let mut appointments = Vec::new();
-        each_row(&mut *conn, "SELECT technician_id, approval_date, id, unit_id FROM appointments WHERE voided_at IS NULL ORDER BY technician_id, approval_date, id", &[], |r| {
-            let unit = r.opt_int(3)?;
-            appointments.push((
-                r.int(0)?,
-                parse_date(&r.text(1)?)?,
-                r.int(2)?,
-                unit.and_then(|u| by_id.get(&u).copied()),
-            ));
-            Ok::<_, StoreError>(())
-        })
-        .await?;
+        let appointments = unit_appointments(&mut *conn, &by_id).await?;
         let mut index: HashMap<String, u32> = names
             .iter()
             .enumerate()
@@ -1350,9 +1343,9 @@ impl UnitIndex {
             .collect();
         let mut moves = Vec::new();
         let kind = crate::rules::ChangeKind::UnitChange.code();
-        // In recording order (the table's own order: through the technician index, each row
-        // would be a look-up at random), then sorted by technician here.
-        each_row(&mut *conn, "SELECT technician_id, id, effective, new_unit FROM changes WHERE kind = $1 AND voided_at IS NULL AND new_unit IS NOT NULL ORDER BY id", &[Arg::Text(kind)], |r| {
+        // In the table's own order (through the technician index, each row would be a look-up
+        // at random), then sorted by technician and id here.
+        each_row(&mut *conn, "SELECT technician_id, id, effective, new_unit FROM changes WHERE kind = $1 AND voided_at IS NULL AND new_unit IS NOT NULL", &[Arg::Text(kind)], |r| {
             let new_unit = r.text(3)?;
             let new_unit = new_unit.trim();
             if new_unit.is_empty() {
@@ -1411,6 +1404,31 @@ impl UnitIndex {
             .map(|u| self.names[u as usize].clone())
             .unwrap_or_default()
     }
+}
+
+/// Every live appointment's technician, approval date, id and unit (as an index into the
+/// units' names), by technician, approval date and id.
+async fn unit_appointments(
+    conn: &mut sqlx::AnyConnection,
+    by_id: &HashMap<i64, u32>,
+) -> Result<Vec<(i64, NaiveDate, i64, Option<u32>)>> {
+    let mut appointments = Vec::new();
+    // In the table's own order, sorted here: PostgreSQL sorted a million rows (on disk, past
+    // `work_mem`) or walked an index to them at random, both slower than a sort of the
+    // decoded tuples.
+    each_row(&mut *conn, "SELECT technician_id, approval_date, id, unit_id FROM appointments WHERE voided_at IS NULL", &[], |r| {
+        let unit = r.opt_int(3)?;
+        appointments.push((
+            r.int(0)?,
+            parse_date(&r.text(1)?)?,
+            r.int(2)?,
+            unit.and_then(|u| by_id.get(&u).copied()),
+        ));
+        Ok::<_, StoreError>(())
+    })
+    .await?;
+    appointments.sort_unstable_by_key(|a| (a.0, a.1, a.2));
+    Ok(appointments)
 }
 
 /// The run's lines with what [`item_from_row`] reads, in ID-number order (then approval
@@ -1613,6 +1631,7 @@ fn item_from_row(r: &dyn Cols, head: &RunHead, units: &UnitIndex) -> Result<RunI
     Ok(RunItem {
         appointment_id: r.int(2)?,
         approval_no: r.text(3)?,
+        approval_date: Some(approval),
         cohort_year: chrono::Datelike::year(&approval),
         unit: if unit.is_empty() { r.text(5)? } else { unit },
         lines,
@@ -1993,6 +2012,7 @@ mod tests {
             items: vec![RunItem {
                 appointment_id: id,
                 approval_no: String::new(),
+                approval_date: None,
                 cohort_year: 2021,
                 unit: unit.to_string(),
                 lines,
