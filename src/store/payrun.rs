@@ -113,8 +113,8 @@ pub struct Reissue {
 pub struct RunItem {
     pub appointment_id: i64,
     pub approval_no: String,
-    /// The appointment's approval date, where the line was read with it (a run's lines are;
-    /// a digest for notices and a re-issue without lines are not).
+    /// The appointment's approval date, where it was read with the item: a run's lines are,
+    /// a re-issue is where its appointment is known, a digest for the notices is not.
     pub approval_date: Option<NaiveDate>,
     pub cohort_year: i32,
     pub unit: String,
