@@ -123,16 +123,13 @@ async fn approve(store: &Store, year: i32, cfg: &Config) {
         .unwrap();
     let units = unit_emails(store).await.unwrap();
     store
-        .approve_run_with(year, "bob", POLICY, &rules, true, |view, reasons| {
-            run_notices(
-                view,
-                reasons,
-                &units,
-                &settings,
-                rules.policy.last_day(),
-                d(&format!("{year}-12-02")),
-            )
-            .map_err(|e| e.to_string())
+        .approve_run_with(year, "bob", POLICY, &rules, true, {
+            let (settings, last_day) = (settings.clone(), rules.policy.last_day());
+            let day = d(&format!("{year}-12-02"));
+            move |view, reasons| {
+                run_notices(view, reasons, &units, &settings, last_day, day)
+                    .map_err(|e| e.to_string())
+            }
         })
         .await
         .unwrap();

@@ -115,16 +115,13 @@ async fn approve_with_notices(store: &Store, year: i32, settings: &MailSettings)
         .unwrap();
     let units = unit_emails(store).await.unwrap();
     let (_, queued) = store
-        .approve_run_with(year, "bob", POLICY, &cfg, true, |view, reasons| {
-            run_notices(
-                view,
-                reasons,
-                &units,
-                settings,
-                cfg.policy.last_day(),
-                d(&format!("{year}-12-02")),
-            )
-            .map_err(|e| e.to_string())
+        .approve_run_with(year, "bob", POLICY, &cfg, true, {
+            let (settings, last_day) = (settings.clone(), cfg.policy.last_day());
+            let day = d(&format!("{year}-12-02"));
+            move |view, reasons| {
+                run_notices(view, reasons, &units, &settings, last_day, day)
+                    .map_err(|e| e.to_string())
+            }
         })
         .await
         .unwrap();

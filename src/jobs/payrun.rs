@@ -69,6 +69,7 @@ pub async fn approve(s: &Session, year: i32) -> Result<(i64, usize), JobError> {
     let settings = crate::mail::MailSettings::from_config(&s.config)?;
     let units = crate::jobs::notices::unit_emails(&s.store).await?;
     let last_day = s.rules.policy.last_day();
+    let today = s.today;
     Ok(s.store
         .approve_run_with(
             year,
@@ -76,11 +77,9 @@ pub async fn approve(s: &Session, year: i32) -> Result<(i64, usize), JobError> {
             s.run_policy(),
             &s.rules,
             s.rules.offset_recoveries,
-            |view, reasons| {
-                crate::jobs::notices::run_notices(
-                    view, reasons, &units, &settings, last_day, s.today,
-                )
-                .map_err(|e| e.to_string())
+            move |view, reasons| {
+                crate::jobs::notices::run_notices(view, reasons, &units, &settings, last_day, today)
+                    .map_err(|e| e.to_string())
             },
         )
         .await?)

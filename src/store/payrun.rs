@@ -374,7 +374,7 @@ impl Store {
         policy: RunPolicy,
         current: &RulesConfig,
         offset: bool,
-        notices: impl WriteNotices,
+        notices: impl WriteNotices + Send + 'static,
     ) -> Result<(i64, usize)> {
         let mut tx = self.begin_write().await?;
         // The draft is digested beside the transaction while it checks the draft and fixes
@@ -396,9 +396,9 @@ impl Store {
                 )))
             }
         };
-        let mut queued = queue_unit_notices(&mut tx, &head, &digest, &notices).await?;
-        drop(digest);
-        queued += queue_warning(&mut tx, &head, &notices).await?;
+        let notices = std::sync::Arc::new(notices);
+        let mut queued = queue_unit_notices(&mut tx, &head, digest, &notices).await?;
+        queued += queue_warning(&mut tx, &head, &*notices).await?;
         tx.commit().await?;
         Ok((seq, queued))
     }
@@ -485,11 +485,11 @@ impl<N> WriteNotices for N where
 async fn queue_unit_notices<N>(
     tx: &mut sqlx::AnyConnection,
     head: &RunHead,
-    digest: &RunDigest,
-    notices: &N,
+    digest: RunDigest,
+    notices: &std::sync::Arc<N>,
 ) -> Result<usize>
 where
-    N: WriteNotices,
+    N: WriteNotices + Send + 'static,
 {
     let mut queued = 0;
     let mut recoveries: Vec<(String, crate::mail::Notice)> = Vec::new();
@@ -497,7 +497,8 @@ where
     order.sort_by(|a, b| digest.unit_names[*a as usize].cmp(&digest.unit_names[*b as usize]));
     // The reasons behind each unit's recoveries are the transaction's look-ups; the letters
     // are then written a few units at a time on every core (a province's unit letter is
-    // megabytes of text; one core wrote them one after another, issue 15) and queued in order.
+    // megabytes of text; one core wrote them one after another, issue 15), the next few while
+    // these are queued (each a round trip of megabytes), and queued in order.
     let mut units = Vec::with_capacity(order.len());
     for unit in order {
         let recovering = digest.recovering_of(unit);
@@ -509,9 +510,17 @@ where
         });
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    for block in units.chunks(threads * 2) {
-        let letters = unit_letters(head, digest, block, notices, threads)?;
-        for (list, u) in letters.into_iter().zip(block) {
+    let letters = Letters {
+        run: std::sync::Arc::new((head.clone(), digest)),
+        notices: notices.clone(),
+        threads,
+    };
+    let mut blocks = Blocks::of(units, threads * 2);
+    let mut next = blocks.next().map(|b| letters.spawn(b));
+    while let Some(writing) = next.take() {
+        let (block, written) = block_written(writing.await);
+        next = blocks.next().map(|b| letters.spawn(b));
+        for (list, u) in written?.into_iter().zip(&block) {
             let mut list = list.into_iter();
             // The unit's notice first, then one recovery notice per person recovering.
             if let Some(n) = list.next() {
@@ -534,6 +543,62 @@ where
         }
     }
     Ok(queued)
+}
+
+/// The units to write letters for, a block of a few at a time, in order.
+struct Blocks(std::vec::IntoIter<UnitToWrite>, usize);
+
+impl Blocks {
+    fn of(units: Vec<UnitToWrite>, per_block: usize) -> Blocks {
+        Blocks(units.into_iter(), per_block.max(1))
+    }
+}
+
+impl Iterator for Blocks {
+    type Item = Vec<UnitToWrite>;
+
+    fn next(&mut self) -> Option<Vec<UnitToWrite>> {
+        let block: Vec<UnitToWrite> = self.0.by_ref().take(self.1).collect();
+        (!block.is_empty()).then_some(block)
+    }
+}
+
+/// Writes a block of units' letters on the blocking pool ([`unit_letters`]), so that the
+/// transaction queues the block before meanwhile.
+struct Letters<N> {
+    run: std::sync::Arc<(RunHead, RunDigest)>,
+    notices: std::sync::Arc<N>,
+    threads: usize,
+}
+
+/// A block of units and its letters, as [`unit_letters`] gives them.
+type BlockWritten = (Vec<UnitToWrite>, Result<Vec<Vec<crate::mail::Notice>>>);
+
+impl<N: WriteNotices + Send + 'static> Letters<N> {
+    fn spawn(&self, block: Vec<UnitToWrite>) -> tokio::task::JoinHandle<BlockWritten> {
+        let (run, notices, threads) = (self.run.clone(), self.notices.clone(), self.threads);
+        tokio::task::spawn_blocking(move || {
+            let letters = unit_letters(&run.0, &run.1, &block, &*notices, threads);
+            (block, letters)
+        })
+    }
+}
+
+/// A block written ([`Letters::spawn`]): a panic while writing is the caller's panic, as if it
+/// had written alone.
+fn block_written(r: std::result::Result<BlockWritten, tokio::task::JoinError>) -> BlockWritten {
+    match r {
+        Ok(written) => written,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => (
+                Vec::new(),
+                Err(StoreError::Native(format!(
+                    "the letters could not be written: {e}"
+                ))),
+            ),
+        },
+    }
 }
 
 /// A unit whose notices are to be written: its people recovering (ID numbers, in order) and
@@ -1178,6 +1243,7 @@ impl RunDigest {
 }
 
 /// A run's header: everything of a [`RunView`] but its people and uncovered months.
+#[derive(Clone)]
 pub(super) struct RunHead {
     pub(super) run_id: i64,
     pub(super) year: i32,
