@@ -365,7 +365,9 @@ impl Store {
     /// is called once per unit with a view of that unit's people (its notice and its people's
     /// recovery notices), then once with no people and the uncovered months (the bureau's
     /// warning). The notices are queued in the order one call over the whole run gives: the
-    /// units' notices by unit name, the recovery notices by ID number, the warning.
+    /// units' notices by unit name, the recovery notices by ID number, the warning. `notices`
+    /// is moved to tokio's blocking pool, where a few units' letters are written while the
+    /// ones before are queued (hence `Send + 'static`).
     #[allow(clippy::too_many_arguments)]
     pub async fn approve_run_with(
         &self,
