@@ -9,13 +9,12 @@
 mod common;
 
 use chieftech::config::Config;
-use chieftech::jobs::notices::{run_notices, unit_emails};
+use chieftech::jobs::notices::run_notices;
 use chieftech::jobs::payrun::{export_with, Actor};
 use chieftech::jobs::remind::remind_range;
 use chieftech::mail::MailSettings;
 use chieftech::rules::id_number::make_id;
 use chieftech::rules::{ChangeKind, Reporter, RulesConfig};
-use chieftech::store::payrun::RunPolicy;
 use chieftech::store::{ChangeEntry, RosterEntry, Source, Store, UnitEntry};
 use chrono::NaiveDate;
 use std::path::Path;
@@ -23,11 +22,6 @@ use std::path::Path;
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
-
-const POLICY: RunPolicy = RunPolicy {
-    allow_supplementary: true,
-    allow_single_operator: false,
-};
 
 const ACCOUNT: &str = "37050162680100000123";
 const CONTACT: &str = "区人社局职业能力建设科 张三 0533-1234567";
@@ -107,32 +101,8 @@ async fn seed(store: &Store) -> Vec<Person> {
 }
 
 async fn approve(store: &Store, year: i32, cfg: &Config) {
-    let rules = RulesConfig::default();
     let settings = MailSettings::from_config(cfg).unwrap();
-    store
-        .compute_run(
-            year,
-            false,
-            "alice",
-            d(&format!("{year}-12-01")),
-            &rules,
-            POLICY,
-            &indicatif::ProgressBar::hidden(),
-        )
-        .await
-        .unwrap();
-    let units = unit_emails(store).await.unwrap();
-    store
-        .approve_run_with(year, "bob", POLICY, &rules, true, {
-            let (settings, last_day) = (settings.clone(), rules.policy.last_day());
-            let day = d(&format!("{year}-12-02"));
-            move |view, reasons| {
-                run_notices(view, reasons, &units, &settings, last_day, day)
-                    .map_err(|e| e.to_string())
-            }
-        })
-        .await
-        .unwrap();
+    common::approve_with_notices(store, year, &settings).await;
 }
 
 /// key → (recipients, subject, body, attachments)

@@ -5,16 +5,16 @@
 //! outlasts its deadline is a retry, and no full ID number in logs, reports or file names.
 
 mod common;
+use common::approve_with_notices;
 #[path = "support/smtp.rs"]
 mod smtp;
 
-use chieftech::jobs::notices::{finance_notice, run_notices, unit_emails};
+use chieftech::jobs::notices::finance_notice;
 use chieftech::jobs::remind::remind_range;
 use chieftech::mail::outbox::{counts, eml_name, message_id, send_due, SendReport};
 use chieftech::mail::{MailSettings, Security};
 use chieftech::rules::id_number::{make_id, IdNumber};
 use chieftech::rules::{ChangeKind, Reporter, RulesConfig};
-use chieftech::store::payrun::RunPolicy;
 use chieftech::store::{ChangeEntry, RosterEntry, Source, Store, UnitEntry};
 use chrono::{NaiveDate, Utc};
 use mail_parser::{MessageParser, MimeHeaders};
@@ -24,11 +24,6 @@ use std::path::{Path, PathBuf};
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
-
-const POLICY: RunPolicy = RunPolicy {
-    allow_supplementary: true,
-    allow_single_operator: false,
-};
 
 fn templates() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates")
@@ -97,35 +92,6 @@ async fn seed(store: &Store) -> Seeded {
     Seeded {
         ids: ids.iter().map(|i| i.to_string()).collect(),
     }
-}
-
-async fn approve_with_notices(store: &Store, year: i32, settings: &MailSettings) -> usize {
-    let cfg = RulesConfig::default();
-    store
-        .compute_run(
-            year,
-            false,
-            "alice",
-            d(&format!("{year}-12-01")),
-            &cfg,
-            POLICY,
-            &indicatif::ProgressBar::hidden(),
-        )
-        .await
-        .unwrap();
-    let units = unit_emails(store).await.unwrap();
-    let (_, queued) = store
-        .approve_run_with(year, "bob", POLICY, &cfg, true, {
-            let (settings, last_day) = (settings.clone(), cfg.policy.last_day());
-            let day = d(&format!("{year}-12-02"));
-            move |view, reasons| {
-                run_notices(view, reasons, &units, &settings, last_day, day)
-                    .map_err(|e| e.to_string())
-            }
-        })
-        .await
-        .unwrap();
-    queued
 }
 
 #[tokio::test]

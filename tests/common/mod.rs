@@ -5,6 +5,10 @@
 //! where they fail.
 #![allow(dead_code)]
 
+use chieftech::jobs::notices::{run_notices, unit_emails};
+use chieftech::mail::MailSettings;
+use chieftech::rules::RulesConfig;
+use chieftech::store::payrun::RunPolicy;
 use chieftech::store::Store;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -98,4 +102,40 @@ impl Drop for TestDb {
             .ok();
         }
     }
+}
+
+/// Computes the draft of `year` as `alice` on 1 December and approves it as `bob` on
+/// 2 December (default rules; supplementary runs allowed, four eyes), queuing the run's
+/// notices written with `settings`: how many were queued.
+pub async fn approve_with_notices(store: &Store, year: i32, settings: &MailSettings) -> usize {
+    const POLICY: RunPolicy = RunPolicy {
+        allow_supplementary: true,
+        allow_single_operator: false,
+    };
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(year, 12, d).unwrap();
+    let cfg = RulesConfig::default();
+    store
+        .compute_run(
+            year,
+            false,
+            "alice",
+            day(1),
+            &cfg,
+            POLICY,
+            &indicatif::ProgressBar::hidden(),
+        )
+        .await
+        .unwrap();
+    let units = unit_emails(store).await.unwrap();
+    let (_, queued) = store
+        .approve_run_with(year, "bob", POLICY, &cfg, true, {
+            let (settings, last_day, approved) = (settings.clone(), cfg.policy.last_day(), day(2));
+            move |view, reasons| {
+                run_notices(view, reasons, &units, &settings, last_day, approved)
+                    .map_err(|e| e.to_string())
+            }
+        })
+        .await
+        .unwrap();
+    queued
 }
