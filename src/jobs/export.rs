@@ -1408,13 +1408,15 @@ impl RunLines<'_> {
         })
     }
 
-    /// Calls `f` with each line of `item`, a call that gives its 说明 (made only when asked
-    /// for: most whole months end up in a stretch that is explained at once) and, for a whole
-    /// month paid for the first time (not a recovery), its policy version; asking for the
-    /// 说明 of a recovery line adds its causes to `recovery_causes`.
+    /// Calls `f` with each line of `item`, `technician`'s (whose changes explain it), a call
+    /// that gives its 说明 (made only when asked for: most whole months end up in a stretch
+    /// that is explained at once) and, for a whole month paid for the first time (not a
+    /// recovery), its policy version; asking for the 说明 of a recovery line adds its causes
+    /// to `recovery_causes`.
     fn explain_item(
         &self,
-        (technician, item): (i64, &RunItem),
+        technician: i64,
+        item: &RunItem,
         recovery_causes: &mut Vec<String>,
         mut f: impl FnMut(
             &crate::rules::Line,
@@ -1517,7 +1519,7 @@ impl RunLines<'_> {
         let mut causes: Vec<String> = Vec::new();
         let mut positive = 0i64;
         for item in &p.items {
-            self.explain_item((p.technician_id, item), &mut causes, |line, reason, _| {
+            self.explain_item(p.technician_id, item, &mut causes, |line, reason, _| {
                 if line.fen < 0 {
                     months.push(line.month);
                     reason();
@@ -1575,31 +1577,27 @@ impl RunLines<'_> {
                 reason,
             };
             let mut open: Option<Stretch> = None;
-            self.explain_item(
-                (p.technician_id, item),
-                &mut causes,
-                |line, reason, whole| {
-                    let whole = whole.filter(|_| self.month_ranges);
-                    if let Some(s) = open.as_mut().filter(|s| s.extends(line, whole)) {
-                        s.last = line.month;
-                        s.months += 1;
-                        return Ok(());
+            self.explain_item(p.technician_id, item, &mut causes, |line, reason, whole| {
+                let whole = whole.filter(|_| self.month_ranges);
+                if let Some(s) = open.as_mut().filter(|s| s.extends(line, whole)) {
+                    s.last = line.month;
+                    s.months += 1;
+                    return Ok(());
+                }
+                if let Some(mut s) = open.take() {
+                    let reason = self.stretch_reason(&mut s, item.cohort_year);
+                    put(row(&s, reason))?;
+                }
+                let mut s = Stretch::of(line, whole, reason());
+                match whole {
+                    Some(_) => open = Some(s),
+                    None => {
+                        let reason = std::mem::take(&mut s.reason);
+                        put(row(&s, reason))?
                     }
-                    if let Some(mut s) = open.take() {
-                        let reason = self.stretch_reason(&mut s, item.cohort_year);
-                        put(row(&s, reason))?;
-                    }
-                    let mut s = Stretch::of(line, whole, reason());
-                    match whole {
-                        Some(_) => open = Some(s),
-                        None => {
-                            let reason = std::mem::take(&mut s.reason);
-                            put(row(&s, reason))?
-                        }
-                    }
-                    Ok(())
-                },
-            )?;
+                }
+                Ok(())
+            })?;
             if let Some(mut s) = open {
                 let reason = self.stretch_reason(&mut s, item.cohort_year);
                 put(row(&s, reason)).map_err(|source| xlsx_error("", source))?;
