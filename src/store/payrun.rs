@@ -1722,7 +1722,8 @@ fn finish_person(mut p: RunPerson, head: &RunHead, offsets: &HashMap<i64, i64>) 
             i.bank_name = bank.clone();
         }
     }
-    p.net = net_person(&p.lines(), head.offset);
+    // The net is a sum: the lines need no copy in month order (`RunPerson::lines`).
+    p.net = net_person(p.items.iter().flat_map(|i| &i.lines), head.offset);
     let reissued: i64 = p.reissues.iter().map(|r| r.fen).sum();
     p.offset_fen = offsets.get(&p.technician_id).copied().unwrap_or(0);
     p.net.net += reissued - p.offset_fen;
