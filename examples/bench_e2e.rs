@@ -3,7 +3,7 @@
 //! invocation.
 //!
 //! ```text
-//! cargo run --release --example bench_e2e -- N [--postgres] [--keep]
+//! cargo run --release --example bench_e2e -- N [--postgres] [--runs R] [--clean]
 //! ```
 //!
 //! - The inputs come from the sample generator at scale (`jobs::sample::write_sample_scaled`,
@@ -22,6 +22,11 @@
 //! - A step that fails is reported as failed with its last error line, and the others go on.
 //! - Every child's stderr is kept; the table counts WARN lines and lines with SQL text in it
 //!   (none may reach the console at the default log level).
+//!
+//! - With `--runs R` the floor and the five steps run R times, each on a fresh ledger; each
+//!   run's total ratio is printed, and the table is the run with the median ratio (of an even
+//!   count, the slower middle one; its peak the largest of all runs): one run moves by the
+//!   machine's noise.
 //!
 //! SQLite: a fresh file under the work folder. PostgreSQL (`--postgres`): a fresh database
 //! `chieftech_e2e_N` on `$E2E_PG` (default `postgres://postgres@127.0.0.1:5432`).
@@ -60,122 +65,261 @@ fn main() -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let n: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(100_000);
-    let postgres = args.iter().any(|a| a == "--postgres");
-    let clean = args.iter().any(|a| a == "--clean");
-    let work = PathBuf::from(format!("/tmp/chieftech-e2e-{n}"));
-    let inputs = work.join("inputs");
-    let exe = std::env::current_exe()?;
-    let files = inputs_for(&exe, n, &inputs)?;
-
-    let url = if postgres {
-        let base =
-            std::env::var("E2E_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-        format!("{base}/chieftech_e2e_{n}")
-    } else {
-        let db = work.join("ledger.db");
-        for ext in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
+    let opts = Options::parse(&args)?;
+    let work = PathBuf::from(format!("/tmp/chieftech-e2e-{}", opts.n));
+    let bench = Bench::new(&opts, &work)?;
+    let mut runs = Vec::new();
+    for run in 1..=opts.runs {
+        let r = bench.run(run, opts.runs)?;
+        if opts.runs > 1 {
+            println!(
+                "  run {run}: {:.1} s, {:.2}× the floor ({:.1} s), peak {} MB",
+                r.total(),
+                r.ratio(),
+                r.floor(),
+                r.peak_kb() / 1024
+            );
         }
-        format!("sqlite://{}", db.display())
-    };
-    if postgres {
-        drop_pg(&url)?;
-    }
-    let out = work.join("out");
-    let _ = std::fs::remove_dir_all(&out);
-    let logs = work.join("logs");
-    std::fs::create_dir_all(&logs)?;
-
-    println!(
-        "bench_e2e: {n} people, {} roster rows, {} change rows, {} (logs in {})",
-        files.roster_rows,
-        files.change_rows,
-        if postgres { "PostgreSQL" } else { "SQLite" },
-        logs.display()
-    );
-    let floor = run_child(
-        &exe,
-        &["floor".into(), inputs.display().to_string()],
-        &logs.join("floor.log"),
-    )?;
-    let mut rows = Vec::new();
-    for step in STEPS {
-        let m = run_child(
-            &exe,
-            &[
-                "step".into(),
-                step.into(),
-                url.clone(),
-                inputs.display().to_string(),
-                out.display().to_string(),
-            ],
-            &logs.join(format!("{step}.log")),
-        )?;
-        print!("  {step}: {:.1} s", m.wall.as_secs_f64());
-        if let Some(e) = &m.failure {
-            print!(" FAILED: {e}");
+        let failed = r.failed();
+        runs.push(r);
+        // A failed step's database is kept, so that the step can be run again alone
+        // (`bench_e2e step STEP URL INPUTS OUT`): no further run.
+        if failed {
+            break;
         }
-        println!();
-        rows.push((step, m));
     }
-    // The floor again after the steps: this machine's speed drifts by ±15 % over minutes, so
-    // the steps are compared with the mean of the floor before and after them (and the
-    // total with the faster of the two as well).
-    let floor_after = run_child(
-        &exe,
-        &["floor".into(), inputs.display().to_string()],
-        &logs.join("floor-after.log"),
-    )?;
-    let (before_s, after_s) = (floor.wall.as_secs_f64(), floor_after.wall.as_secs_f64());
-    let floor_s = (before_s + after_s) / 2.0;
-    let fastest_s = before_s.min(after_s);
-    println!();
-    println!(
-        "| step ({n}, {}) | time | peak RSS | time / floor | WARN lines on stderr |",
-        if postgres { "PostgreSQL" } else { "SQLite" }
-    );
-    println!("|---|---|---|---|---|");
-    let mut total = 0.0;
-    let mut peak = 0u64;
-    let mut failed = false;
-    for (step, m) in &rows {
-        let s = m.wall.as_secs_f64();
-        total += s;
-        peak = peak.max(m.peak_kb);
-        failed |= m.failure.is_some();
-        let time = match &m.failure {
-            Some(e) => format!("**failed** after {s:.1} s: {e}"),
-            None => format!("{s:.1} s"),
-        };
-        println!(
-            "| {step} | {time} | {} MB | {:.2}× | {} |",
-            m.peak_kb / 1024,
-            s / floor_s,
-            m.warn_lines
-        );
-    }
-    println!(
-        "| **all five steps** | {total:.1} s{} | {} MB (largest step) | **{:.2}×** ({:.2}× the faster floor) | |",
-        if failed { " (a step failed)" } else { "" },
-        peak / 1024,
-        total / floor_s,
-        total / fastest_s
-    );
-    println!(
-        "| floor: calamine reads both inputs, rust_xlsxwriter writes as many rows (constant memory); before and after the steps | {floor_s:.1} s ({before_s:.1} s, {after_s:.1} s) | {} MB | 1.00× | |",
-        floor.peak_kb.max(floor_after.peak_kb) / 1024
-    );
-    // A failed step's database is kept, so that the step can be run again alone
-    // (`bench_e2e step STEP URL INPUTS OUT`).
-    if postgres && !failed {
-        drop_pg(&url)?;
-    }
-    let _ = std::fs::remove_dir_all(&out);
-    if clean {
+    bench.print(&runs);
+    if opts.clean {
         std::fs::remove_dir_all(&work)?;
     }
     Ok(())
+}
+
+/// The command line: `N [--postgres] [--runs R] [--clean]`.
+struct Options {
+    n: usize,
+    postgres: bool,
+    clean: bool,
+    runs: usize,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> anyhow::Result<Options> {
+        let mut o = Options {
+            n: 100_000,
+            postgres: false,
+            clean: false,
+            runs: 1,
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--postgres" => o.postgres = true,
+                "--clean" => o.clean = true,
+                "--runs" => {
+                    let r = it.next().and_then(|r| r.parse().ok()).filter(|r| *r > 0);
+                    o.runs = r.ok_or_else(|| anyhow::anyhow!("--runs takes a count above 0"))?;
+                }
+                n => {
+                    o.n = n
+                        .parse()
+                        .map_err(|_| anyhow::anyhow!("unknown argument {n}"))?
+                }
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// One invocation's inputs, ledger and folders.
+struct Bench {
+    exe: PathBuf,
+    n: usize,
+    postgres: bool,
+    inputs: PathBuf,
+    url: String,
+    out: PathBuf,
+    logs: PathBuf,
+}
+
+impl Bench {
+    fn new(o: &Options, work: &Path) -> anyhow::Result<Bench> {
+        let inputs = work.join("inputs");
+        let exe = std::env::current_exe()?;
+        let files = inputs_for(&exe, o.n, &inputs)?;
+        let url = if o.postgres {
+            let base = std::env::var("E2E_PG")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+            format!("{base}/chieftech_e2e_{}", o.n)
+        } else {
+            format!("sqlite://{}", work.join("ledger.db").display())
+        };
+        let logs = work.join("logs");
+        std::fs::create_dir_all(&logs)?;
+        println!(
+            "bench_e2e: {} people, {} roster rows, {} change rows, {}, {} run{} (logs in {})",
+            o.n,
+            files.roster_rows,
+            files.change_rows,
+            if o.postgres { "PostgreSQL" } else { "SQLite" },
+            o.runs,
+            if o.runs == 1 { "" } else { "s" },
+            logs.display()
+        );
+        Ok(Bench {
+            exe,
+            n: o.n,
+            postgres: o.postgres,
+            inputs,
+            url,
+            out: work.join("out"),
+            logs,
+        })
+    }
+
+    /// A fresh ledger and output folder.
+    fn fresh(&self) -> anyhow::Result<()> {
+        if self.postgres {
+            drop_pg(&self.url)?;
+        } else if let Some(db) = self.url.strip_prefix("sqlite://") {
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{db}{ext}"));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.out);
+        Ok(())
+    }
+
+    /// The floor, the five steps on a fresh ledger, and the floor again: the machine's speed
+    /// drifts by ±15 % over minutes, so the steps are compared with the mean of the floor
+    /// before and after them (and the total with the faster of the two as well).
+    fn run(&self, run: usize, runs: usize) -> anyhow::Result<Run> {
+        self.fresh()?;
+        let log = |name: &str| match runs {
+            1 => self.logs.join(format!("{name}.log")),
+            _ => self.logs.join(format!("run{run}-{name}.log")),
+        };
+        let inputs = self.inputs.display().to_string();
+        let floor_before = run_child(&self.exe, &["floor".into(), inputs.clone()], &log("floor"))?;
+        let mut steps = Vec::new();
+        for step in STEPS {
+            let args = [step, &self.url, &inputs, &self.out.display().to_string()];
+            let args: Vec<String> = std::iter::once("step")
+                .chain(args)
+                .map(Into::into)
+                .collect();
+            let m = run_child(&self.exe, &args, &log(step))?;
+            print!("  {step}: {:.1} s", m.wall.as_secs_f64());
+            if let Some(e) = &m.failure {
+                print!(" FAILED: {e}");
+            }
+            println!();
+            steps.push((step, m));
+        }
+        let floor_after = run_child(&self.exe, &["floor".into(), inputs], &log("floor-after"))?;
+        let r = Run {
+            floor_before,
+            floor_after,
+            steps,
+        };
+        if self.postgres && !r.failed() {
+            drop_pg(&self.url)?;
+        }
+        let _ = std::fs::remove_dir_all(&self.out);
+        Ok(r)
+    }
+
+    /// The table of the median run (by its ratio to the floor), and every run's ratio.
+    fn print(&self, runs: &[Run]) {
+        let mut order: Vec<&Run> = runs.iter().collect();
+        order.sort_by(|a, b| a.ratio().total_cmp(&b.ratio()));
+        let Some(median) = order.get(order.len() / 2) else {
+            return;
+        };
+        let db = if self.postgres {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        };
+        println!();
+        if runs.len() > 1 {
+            let ratios: Vec<String> = runs.iter().map(|r| format!("{:.2}×", r.ratio())).collect();
+            println!(
+                "{} runs, all five steps against the floor: {} (median {:.2}×); the table is the median run's (of an even count, the slower middle one), its peak the largest of all runs.",
+                runs.len(),
+                ratios.join(", "),
+                median.ratio()
+            );
+            println!();
+        }
+        let peak = runs.iter().map(Run::peak_kb).max().unwrap_or(0);
+        median.print(&format!("{}, {db}", self.n), peak);
+    }
+}
+
+/// One run's measurements.
+struct Run {
+    floor_before: Measured,
+    floor_after: Measured,
+    steps: Vec<(&'static str, Measured)>,
+}
+
+impl Run {
+    /// The mean of the floor before and after the steps, in seconds.
+    fn floor(&self) -> f64 {
+        (self.floor_before.wall.as_secs_f64() + self.floor_after.wall.as_secs_f64()) / 2.0
+    }
+
+    fn total(&self) -> f64 {
+        self.steps.iter().map(|(_, m)| m.wall.as_secs_f64()).sum()
+    }
+
+    fn ratio(&self) -> f64 {
+        self.total() / self.floor()
+    }
+
+    fn failed(&self) -> bool {
+        self.steps.iter().any(|(_, m)| m.failure.is_some())
+    }
+
+    fn peak_kb(&self) -> u64 {
+        self.steps.iter().map(|(_, m)| m.peak_kb).max().unwrap_or(0)
+    }
+
+    /// The Markdown table of the README: each step's time, peak and ratio, the total, the floor.
+    fn print(&self, what: &str, peak_kb: u64) {
+        let (before_s, after_s) = (
+            self.floor_before.wall.as_secs_f64(),
+            self.floor_after.wall.as_secs_f64(),
+        );
+        let floor_s = self.floor();
+        println!("| step ({what}) | time | peak RSS | time / floor | WARN lines on stderr |");
+        println!("|---|---|---|---|---|");
+        for (step, m) in &self.steps {
+            let s = m.wall.as_secs_f64();
+            let time = match &m.failure {
+                Some(e) => format!("**failed** after {s:.1} s: {e}"),
+                None => format!("{s:.1} s"),
+            };
+            let (mb, ratio) = (m.peak_kb / 1024, s / floor_s);
+            println!(
+                "| {step} | {time} | {mb} MB | {ratio:.2}× | {} |",
+                m.warn_lines
+            );
+        }
+        println!(
+            "| **all five steps** | {:.1} s{} | {} MB (largest step) | **{:.2}×** ({:.2}× the faster floor) | |",
+            self.total(),
+            if self.failed() { " (a step failed)" } else { "" },
+            peak_kb / 1024,
+            self.ratio(),
+            self.total() / before_s.min(after_s)
+        );
+        println!(
+            "| floor: calamine reads both inputs, rust_xlsxwriter writes as many rows (constant memory); before and after the steps | {floor_s:.1} s ({before_s:.1} s, {after_s:.1} s) | {} MB | 1.00× | |",
+            self.floor_before.peak_kb.max(self.floor_after.peak_kb) / 1024
+        );
+    }
 }
 
 struct Inputs {
