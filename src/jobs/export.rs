@@ -1442,7 +1442,7 @@ impl RunLines<'_> {
                     .get(&(item.appointment_id, line.month))
                     .copied()
                     .unwrap_or(0),
-                cohort_year: item.cohort_year,
+                cohort_year: item.cohort_year(),
                 person_changes,
             };
             let whole = why
@@ -1499,8 +1499,8 @@ impl RunLines<'_> {
         u.recovered_fen += p.net.recovery;
         let mut cohorts_of_person = BTreeSet::new();
         for item in p.items.iter().filter(|i| !i.lines.is_empty()) {
-            if cohorts_of_person.insert(item.cohort_year) {
-                t.cohort(item.cohort_year).people += 1;
+            if cohorts_of_person.insert(item.cohort_year()) {
+                t.cohort(item.cohort_year()).people += 1;
             }
         }
         self.rows(p, |row| {
@@ -1568,7 +1568,7 @@ impl RunLines<'_> {
                 id_number: masked.clone(),
                 name: p.name.clone(),
                 unit: item.unit.clone(),
-                cohort_year: item.cohort_year,
+                cohort_year: item.cohort_year(),
                 approval_no: item.approval_no.clone(),
                 month: s.first,
                 to: s.last,
@@ -1585,7 +1585,7 @@ impl RunLines<'_> {
                     return Ok(());
                 }
                 if let Some(mut s) = open.take() {
-                    let reason = self.stretch_reason(&mut s, item.cohort_year);
+                    let reason = self.stretch_reason(&mut s, item.cohort_year());
                     put(row(&s, reason))?;
                 }
                 let mut s = Stretch::of(line, whole, reason());
@@ -1599,7 +1599,7 @@ impl RunLines<'_> {
                 Ok(())
             })?;
             if let Some(mut s) = open {
-                let reason = self.stretch_reason(&mut s, item.cohort_year);
+                let reason = self.stretch_reason(&mut s, item.cohort_year());
                 put(row(&s, reason)).map_err(|source| xlsx_error("", source))?;
             }
         }
@@ -1665,7 +1665,7 @@ fn offset_row(p: &RunPerson, last: &RunItem, masked: &str, month: Month) -> Deta
         id_number: masked.to_string(),
         name: p.name.clone(),
         unit: last.unit.clone(),
-        cohort_year: last.cohort_year,
+        cohort_year: last.cohort_year(),
         approval_no: last.approval_no.clone(),
         month,
         to: month,
@@ -1696,7 +1696,7 @@ fn reissue_row(
         id_number: masked.to_string(),
         name: p.name.clone(),
         unit: last.unit.clone(),
-        cohort_year: last.cohort_year,
+        cohort_year: last.cohort_year(),
         approval_no: last.approval_no.clone(),
         month,
         to: month,

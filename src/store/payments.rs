@@ -491,7 +491,6 @@ fn reissue_person(
     };
     let approval: Option<String> = r.try_get(15)?;
     let approval_date = approval.as_deref().map(parse_date).transpose()?;
-    let cohort_year = approval_date.map_or(0, |d| chrono::Datelike::year(&d));
     let unit = units.unit_on(technician_id, run_date);
     let roster_unit: Option<String> = r.try_get(16)?;
     Ok(RunPerson {
@@ -503,7 +502,6 @@ fn reissue_person(
             appointment_id: r.try_get::<Option<i64>, _>(13)?.unwrap_or_default(),
             approval_no: r.try_get::<Option<String>, _>(14)?.unwrap_or_default(),
             approval_date,
-            cohort_year,
             unit: if unit.is_empty() {
                 roster_unit.unwrap_or_default()
             } else {

@@ -116,12 +116,19 @@ pub struct RunItem {
     /// The appointment's approval date, where it was read with the item: a run's lines are,
     /// a re-issue is where its appointment is known, a digest for the notices is not.
     pub approval_date: Option<NaiveDate>,
-    pub cohort_year: i32,
     pub unit: String,
     pub lines: Vec<Line>,
     /// The account paid to, as it was at approval (the current one for a draft).
     pub bank_account: String,
     pub bank_name: String,
+}
+
+impl RunItem {
+    /// 评选年度: the year of the appointment's approval date (as
+    /// [`crate::rules::Appointment::cohort_year`]), 0 where the item was read without it.
+    pub fn cohort_year(&self) -> i32 {
+        self.approval_date.map_or(0, |d| chrono::Datelike::year(&d))
+    }
 }
 
 impl RunPerson {
@@ -1230,7 +1237,6 @@ impl RunDigest {
                         appointment_id: 0,
                         approval_no: String::new(),
                         approval_date: None,
-                        cohort_year: 0,
                         unit: name.clone(),
                         lines: unpack_lines(packed).unwrap_or_default(),
                         bank_account: String::new(),
@@ -1700,7 +1706,6 @@ fn item_from_row(r: &dyn Cols, head: &RunHead, units: &UnitIndex) -> Result<RunI
         appointment_id: r.int(2)?,
         approval_no: r.text(3)?,
         approval_date: Some(approval),
-        cohort_year: chrono::Datelike::year(&approval),
         unit: if unit.is_empty() { r.text(5)? } else { unit },
         lines,
         bank_account: account.unwrap_or_default(),
@@ -2082,7 +2087,6 @@ mod tests {
                 appointment_id: id,
                 approval_no: String::new(),
                 approval_date: None,
-                cohort_year: 2021,
                 unit: unit.to_string(),
                 lines,
                 bank_account: String::new(),
