@@ -1005,7 +1005,7 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
     let mut conn = store.pool().acquire().await.map_err(StoreError::from)?;
     // The list is made as large as the table at once, not grown by doubling (at a million
     // rows each growth held the old and the new list at once).
-    let changes_at_most = table_rows(&mut conn).await?;
+    let changes_at_most = change_rows(&mut conn).await?;
     let (changes, by_technician) = load_changes(&mut conn, meta, changes_at_most).await?;
     let paid_before = paid_before(&mut conn, meta).await?;
     Ok(History {
@@ -1017,7 +1017,7 @@ async fn load_history(store: &Store, meta: &RunMeta) -> Result<History, ExportEr
 
 /// How many changes the ledger holds (the changes live when the run was computed are some of
 /// them).
-async fn table_rows(conn: &mut sqlx::AnyConnection) -> Result<usize, StoreError> {
+async fn change_rows(conn: &mut sqlx::AnyConnection) -> Result<usize, StoreError> {
     let mut rows = 0;
     each_row(
         conn,
