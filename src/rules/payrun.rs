@@ -230,16 +230,48 @@ pub fn net_person<'a>(lines: impl IntoIterator<Item = &'a Line>, offset: bool) -
     }
 }
 
-/// Encodes lines compactly for storage: `2023-05r30645,2023-06x-5000`.
+/// The most months one stretch of [`encode_lines`]' text may stand for (`*999`): longer
+/// stretches are written as several, and [`decode_lines`] refuses a larger count rather than
+/// allocate what a damaged row asks for.
+pub const MAX_STRETCH: usize = 999;
+
+/// Encodes lines compactly for storage: each line as its month, kind and amount
+/// (`2023-05r30645`), and a stretch of lines on consecutive months with one kind and one
+/// amount as its first line and how many months (`2024-01r50000*12`, a year paid in full), so a
+/// run item is a few dozen bytes however many months it pays. Lines stay in their order;
+/// [`decode_lines`] gives them back exactly.
+///
+/// ```
+/// use chieftech::rules::payrun::{decode_lines, encode_lines, Line, LineKind};
+/// let lines: Vec<Line> = (1..=12)
+///     .map(|m| Line { month: format!("2024-{m:02}").parse().unwrap(), kind: LineKind::Regular, fen: 50_000 })
+///     .collect();
+/// assert_eq!(encode_lines(&lines), "2024-01r50000*12");
+/// assert_eq!(decode_lines("2024-01r50000*12"), Some(lines));
+/// ```
 pub fn encode_lines(lines: &[Line]) -> String {
-    let mut s = String::with_capacity(lines.len() * 14);
-    for (i, l) in lines.iter().enumerate() {
-        if i > 0 {
+    let mut s = String::with_capacity(16 * lines.len().min(4));
+    let mut rest = lines;
+    while let Some(first) = rest.first().copied() {
+        let stretch = rest
+            .iter()
+            .take(MAX_STRETCH)
+            .enumerate()
+            .take_while(|(n, l)| {
+                l.kind == first.kind && l.fen == first.fen && l.month == first.month.plus(*n as i32)
+            })
+            .count();
+        if !s.is_empty() {
             s.push(',');
         }
-        l.month.push_to(&mut s);
-        s.push_str(l.kind.short());
-        push_int(&mut s, l.fen);
+        first.month.push_to(&mut s);
+        s.push_str(first.kind.short());
+        push_int(&mut s, first.fen);
+        if stretch > 1 {
+            s.push('*');
+            push_int(&mut s, stretch as i64);
+        }
+        rest = &rest[stretch..];
     }
     s
 }
@@ -264,19 +296,34 @@ fn push_int(s: &mut String, v: i64) {
     s.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
 }
 
-/// Inverse of [`encode_lines`]; `None` on a malformed text.
+/// Inverse of [`encode_lines`]; `None` on a malformed text (a stretch of no months or of
+/// more than [`MAX_STRETCH`] included). Text written before stretches were (one line a month)
+/// reads as it always did.
 pub fn decode_lines(s: &str) -> Option<Vec<Line>> {
+    let mut lines = Vec::new();
     if s.is_empty() {
-        return Some(Vec::new());
+        return Some(lines);
     }
-    s.split(',')
-        .map(|item| {
-            let month: Month = item.get(..7)?.parse().ok()?;
-            let kind = LineKind::from_code(item.get(7..8)?)?;
-            let fen: i64 = item.get(8..)?.parse().ok()?;
-            Some(Line { month, kind, fen })
-        })
-        .collect()
+    for item in s.split(',') {
+        let month: Month = item.get(..7)?.parse().ok()?;
+        let kind = LineKind::from_code(item.get(7..8)?)?;
+        let (fen, months) = match item.get(8..)?.split_once('*') {
+            None => (item.get(8..)?, 1),
+            Some((fen, n)) => (
+                fen,
+                n.parse::<usize>()
+                    .ok()
+                    .filter(|n| (2..=MAX_STRETCH).contains(n))?,
+            ),
+        };
+        let fen: i64 = fen.parse().ok()?;
+        lines.extend((0..months as i32).map(|n| Line {
+            month: month.plus(n),
+            kind,
+            fen,
+        }));
+    }
+    Some(lines)
 }
 
 /// The bytes of one run of lines in [`pack_lines`]' form.

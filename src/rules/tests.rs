@@ -410,6 +410,61 @@ fn lines_encode_round_trip() {
     assert_eq!(payrun::decode_lines("2023-05q1"), None);
 }
 
+#[test]
+fn a_year_at_one_amount_is_stored_as_one_stretch() {
+    let year: Vec<Line> = Month::new(2024, 1)
+        .unwrap()
+        .through(Month::new(2024, 12).unwrap())
+        .map(|month| Line {
+            month,
+            kind: LineKind::Regular,
+            fen: 50_000,
+        })
+        .collect();
+    let mut lines = vec![Line {
+        month: Month::new(2023, 12).unwrap(),
+        kind: LineKind::Regular,
+        fen: 30_645,
+    }];
+    lines.extend(year.iter().copied());
+    lines.push(Line {
+        month: Month::new(2024, 3).unwrap(),
+        kind: LineKind::Recovery,
+        fen: -50_000,
+    });
+    let s = payrun::encode_lines(&lines);
+    assert_eq!(s, "2023-12r30645,2024-01r50000*12,2024-03x-50000");
+    assert_eq!(payrun::decode_lines(&s), Some(lines));
+    // The same year as it was stored before stretches: one line a month.
+    let old = (1..=12)
+        .map(|m| format!("2024-{m:02}r50000"))
+        .collect::<Vec<_>>()
+        .join(",");
+    assert_eq!(payrun::decode_lines(&old), Some(year));
+    // A stretch longer than the most one may stand for is written as several.
+    let long: Vec<Line> = (0..payrun::MAX_STRETCH as i32 + 1)
+        .map(|n| Line {
+            month: Month::new(2000, 1).unwrap().plus(n),
+            kind: LineKind::Deferred,
+            fen: 1,
+        })
+        .collect();
+    let s = payrun::encode_lines(&long);
+    assert_eq!(s, format!("2000-01d1*{},2083-04d1", payrun::MAX_STRETCH));
+    assert_eq!(payrun::decode_lines(&s), Some(long));
+    // Counts it never writes are refused, not allocated.
+    for bad in [
+        "2024-01r50000*0",
+        "2024-01r50000*1",
+        "2024-01r50000*1000",
+        "2024-01r50000*",
+        "2024-01r*3",
+        "2024-01r50000*-2",
+    ] {
+        assert_eq!(payrun::decode_lines(bad), None, "{bad}");
+    }
+}
+
 // ---------- record-time checks ----------
 
 fn propose(kind: ChangeKind, x: &str) -> ProposedChange {
@@ -678,26 +733,38 @@ prop_compose! {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
-    /// The ledger's encoding of run lines is byte for byte what `write!` made before it was
-    /// hand-written (stored lines are compared and decoded by it), and decodes back.
+    /// The ledger's encoding of run lines: a line that starts no stretch is byte for byte what
+    /// `write!` made before it was hand-written (text stored then still reads), a stretch of
+    /// consecutive months with one kind and amount is its first line and a count, and whatever
+    /// is written decodes back to the same lines in the same order.
     #[test]
-    fn encoded_lines_are_what_the_formatter_writes(
-        raw in proptest::collection::vec((-30_000i32..150_000, 0usize..6, any::<i64>()), 0..20)
+    fn encoded_lines_decode_to_the_same_lines(
+        raw in proptest::collection::vec(
+            (-30_000i32..150_000, 1usize..1200, 0usize..6, prop_oneof![Just(50_000i64), any::<i64>()], any::<bool>()),
+            0..8,
+        )
     ) {
         let lines: Vec<Line> = raw
             .iter()
-            .map(|&(m, k, fen)| Line { month: Month::from_index(m), kind: LineKind::ALL[k], fen })
+            .flat_map(|&(m, n, k, fen, stretch)| {
+                let n = if stretch { n as i32 } else { 1 };
+                (0..n).map(move |i| Line { month: Month::from_index(m + i), kind: LineKind::ALL[k], fen })
+            })
             .collect();
-        let expected = lines
+        let encoded = payrun::encode_lines(&lines);
+        let one_a_month = lines
             .iter()
             .map(|l| format!("{}{}{}", l.month, l.kind.short(), l.fen))
             .collect::<Vec<_>>()
             .join(",");
-        let encoded = payrun::encode_lines(&lines);
-        prop_assert_eq!(&encoded, &expected);
+        if !encoded.contains('*') {
+            prop_assert_eq!(&encoded, &one_a_month);
+        }
+        prop_assert!(encoded.split(',').count() <= lines.len().max(1));
         let in_range = lines.iter().all(|l| (0..=9999).contains(&l.month.year()));
         if in_range {
-            prop_assert_eq!(payrun::decode_lines(&encoded), Some(lines));
+            prop_assert_eq!(payrun::decode_lines(&encoded), Some(lines.clone()));
+            prop_assert_eq!(payrun::decode_lines(&one_a_month), Some(lines));
         }
     }
 
