@@ -1,4 +1,4 @@
-//! End-to-end benchmark at province scale (issue 15): N appointments and about 0.6 N changes,
+//! End-to-end benchmark at province scale (issue 15): N appointments and about 0.68 N changes,
 //! through the five steps the clerk runs, against the I/O floor measured in the same
 //! invocation.
 //!
@@ -14,14 +14,14 @@
 //!   import_roster`, `import_changes`, `jobs::payrun::compute` (2024, the first run),
 //!   `approve` (by a second operator) and `export`. The parent reads each child's wall time and
 //!   peak resident memory (`wait4`'s `ru_maxrss`).
-//! - The floor is a child too: calamine reads every cell of both input workbooks (its cell
-//!   reader, as chieftech reads), and rust_xlsxwriter writes as many rows of 11 text cells in
+//! - The floor is a child too: calamine reads every cell of the four input workbooks (its
+//!   cell reader, as chieftech reads), and rust_xlsxwriter writes as many rows of 11 text cells in
 //!   constant-memory mode. It runs before the steps and again after them; the ratios are to
 //!   the mean of the two (the machine's speed drifts over minutes), the total's also to the
 //!   faster.
 //! - A step that fails is reported as failed with its last error line, and the others go on.
-//! - Every child's stderr is kept; the table counts WARN lines and lines with SQL text in it
-//!   (none may reach the console at the default log level).
+//! - Every child's stdout and stderr are kept in one log; the table counts its lines that
+//!   mention WARN or a slow statement (none may reach the console at the default log level).
 //!
 //! - With `--runs R` the floor and the five steps run R times, each on a fresh ledger; each
 //!   run's total ratio is printed, and the table is the run with the median ratio (of an even
