@@ -253,14 +253,7 @@ pub fn encode_lines(lines: &[Line]) -> String {
     let mut s = String::with_capacity(16 * lines.len().min(4));
     let mut rest = lines;
     while let Some(first) = rest.first().copied() {
-        let stretch = rest
-            .iter()
-            .take(MAX_STRETCH)
-            .enumerate()
-            .take_while(|(n, l)| {
-                l.kind == first.kind && l.fen == first.fen && l.month == first.month.plus(*n as i32)
-            })
-            .count();
+        let stretch = stretch_len(rest, MAX_STRETCH);
         if !s.is_empty() {
             s.push(',');
         }
@@ -274,6 +267,29 @@ pub fn encode_lines(lines: &[Line]) -> String {
         rest = &rest[stretch..];
     }
     s
+}
+
+/// How many lines at the start of `lines` (at most `max`) are one stretch: the first line and
+/// those after it on the months that follow, with its kind and amount.
+fn stretch_len(lines: &[Line], max: usize) -> usize {
+    let Some(&first) = lines.first() else {
+        return 0;
+    };
+    lines
+        .iter()
+        .take(max)
+        .zip(stretch_from(first, i32::MAX))
+        .take_while(|(l, expected)| **l == *expected)
+        .count()
+}
+
+/// The stretch of `months` lines that starts with `first`: its kind and amount on each month
+/// from its own on.
+fn stretch_from(first: Line, months: i32) -> impl Iterator<Item = Line> {
+    (0..months).map(move |n| Line {
+        month: first.month.plus(n),
+        ..first
+    })
 }
 
 /// Appends an integer in decimal, as `Display` writes it.
@@ -307,8 +323,9 @@ pub fn decode_lines(s: &str) -> Option<Vec<Line>> {
     for item in s.split(',') {
         let month: Month = item.get(..7)?.parse().ok()?;
         let kind = LineKind::from_code(item.get(7..8)?)?;
-        let (fen, months) = match item.get(8..)?.split_once('*') {
-            None => (item.get(8..)?, 1),
+        let amount = item.get(8..)?;
+        let (fen, months) = match amount.split_once('*') {
+            None => (amount, 1),
             Some((fen, n)) => (
                 fen,
                 n.parse::<usize>()
@@ -317,11 +334,7 @@ pub fn decode_lines(s: &str) -> Option<Vec<Line>> {
             ),
         };
         let fen: i64 = fen.parse().ok()?;
-        lines.extend((0..months as i32).map(|n| Line {
-            month: month.plus(n),
-            kind,
-            fen,
-        }));
+        lines.extend(stretch_from(Line { month, kind, fen }, months as i32));
     }
     Some(lines)
 }
@@ -338,16 +351,7 @@ const PACKED_RUN: usize = 14;
 pub fn pack_lines(lines: &[Line], out: &mut Vec<u8>) {
     let mut rest = lines;
     while let Some(first) = rest.first().copied() {
-        let next = |n: usize| Line {
-            month: first.month.plus(n as i32),
-            ..first
-        };
-        let run = rest
-            .iter()
-            .take(usize::from(u8::MAX))
-            .enumerate()
-            .take_while(|(n, l)| **l == next(*n))
-            .count();
+        let run = stretch_len(rest, usize::from(u8::MAX));
         let kind = LineKind::ALL.iter().position(|k| *k == first.kind);
         out.extend_from_slice(&first.month.index().to_le_bytes());
         out.push(run as u8);
@@ -366,11 +370,7 @@ pub fn unpack_lines(bytes: &[u8]) -> Option<Vec<Line>> {
         let month = Month::from_index(i32::from_le_bytes([m0, m1, m2, m3]));
         let kind = *LineKind::ALL.get(usize::from(kind))?;
         let fen = i64::from_le_bytes(fen);
-        lines.extend((0..i32::from(count)).map(|n| Line {
-            month: month.plus(n),
-            kind,
-            fen,
-        }));
+        lines.extend(stretch_from(Line { month, kind, fen }, i32::from(count)));
     }
     Some(lines)
 }
