@@ -293,7 +293,7 @@ impl Run {
             self.floor_after.wall.as_secs_f64(),
         );
         let floor_s = self.floor();
-        println!("| step ({what}) | time | peak RSS | time / floor | WARN lines on stderr |");
+        println!("| step ({what}) | time | peak RSS | time / floor | WARN or slow-statement lines in its log |");
         println!("|---|---|---|---|---|");
         for (step, m) in &self.steps {
             let s = m.wall.as_secs_f64();
@@ -316,7 +316,7 @@ impl Run {
             self.total() / before_s.min(after_s)
         );
         println!(
-            "| floor: calamine reads both inputs, rust_xlsxwriter writes as many rows (constant memory); before and after the steps | {floor_s:.1} s ({before_s:.1} s, {after_s:.1} s) | {} MB | 1.00× | |",
+            "| floor: calamine reads the four inputs, rust_xlsxwriter writes as many rows (constant memory); before and after the steps | {floor_s:.1} s ({before_s:.1} s, {after_s:.1} s) | {} MB | 1.00× | |",
             self.floor_before.peak_kb.max(self.floor_after.peak_kb) / 1024
         );
     }
